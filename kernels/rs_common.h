@@ -1,0 +1,300 @@
+// rs_common.h -- shared device code for every rocsample kernel module (ABI version 1).
+//
+// Included by the four kernels/*.hip modules; passed to hiprtc/NVRTC as an in-memory header,
+// so it must compile with no system headers under: hiprtc (AMD, __HIPCC_RTC__), hipcc on AMD
+// (__HIP__), and NVRTC (__CUDACC_RTC__).
+//
+// Compile-time parameters (the loader passes them; never guessed here):
+//   RS_WAVE         lanes per wavefront/warp of the target: 64 on CDNA (gfx9xx), 32 on RDNA
+//                   (gfx10xx/11xx, wave32 default) and NVIDIA. Comes from the device.
+//   RS_BLOCK        threads per block; every kernel is launched with blockDim = (RS_BLOCK, 1, 1).
+//   RS_ABI_VERSION  the kernel argument ABI these sources implement (checked below).
+//
+// Numerics shared by all samplers, chosen so every backend draws the same token exactly:
+//   * A valid row holds finite values >= 0 (-0.0 counts as 0) with at least one > 0. Anything
+//     else (NaN, +-Inf, negative, all zero) makes the row invalid: its token is -1.
+//   * Ordering uses the IEEE-754 bit pattern of |x|: for non-negative finite floats the
+//     unsigned order of the bits is the numeric order, so radix selection is exact.
+//   * Probability mass is an exact integer: x scaled by the power of two that puts the row
+//     maximum in [2^39, 2^40), truncated (see rs_mass). Sums of at most 2^23 such terms fit in
+//     64 bits, are associative (no float reduction order), and are reproduced bit for bit by
+//     numpy. Values below 2^-40 of the row maximum carry no mass.
+//   * Randomness: Philox4x32-10, key = seed, counter = (offset lo, offset hi, row, 0).
+//     The 64-bit word (w1 << 32 | w0) picks a point umulhi64(r, total) in [0, total).
+#pragma once
+
+#if !defined(RS_WAVE) || !defined(RS_BLOCK) || !defined(RS_ABI_VERSION)
+#error "RS_WAVE, RS_BLOCK and RS_ABI_VERSION must be defined by the loader (-D...)"
+#endif
+#if RS_ABI_VERSION != 1
+#error "these kernel sources implement rocsample kernel ABI version 1"
+#endif
+#if (RS_BLOCK % RS_WAVE) != 0 || (RS_BLOCK / RS_WAVE) > RS_WAVE
+#error "RS_BLOCK must be a multiple of RS_WAVE and at most RS_WAVE * RS_WAVE"
+#endif
+
+#define RS_VOCAB_MAX (1 << 23)  // keeps 64-bit mass sums exact (2^23 * 2^40 < 2^64)
+#define RS_TOPP_WS_STRIDE 260   // unsigned long longs of top-p workspace per row
+#define RS_NWAVES (RS_BLOCK / RS_WAVE)
+
+typedef unsigned int rs_u32;
+typedef unsigned long long rs_u64;
+
+#if defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))
+// CUDA's warp intrinsics need a member mask; HIP's take none. Full-warp masks are right:
+// every call site below is reached by all lanes of the warp.
+#define RS_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m), RS_WAVE)
+#define RS_SHFL_UP(v, d) __shfl_up_sync(0xffffffffu, (v), (d), RS_WAVE)
+#else
+#define RS_SHFL_XOR(v, m) __shfl_xor((v), (m), RS_WAVE)
+#define RS_SHFL_UP(v, d) __shfl_up((v), (d), RS_WAVE)
+#endif
+
+struct rs_smem {
+    rs_u64 mass_hist[256];
+    rs_u32 count_hist[256];
+    rs_u64 wave_u64[RS_NWAVES];
+    rs_u32 wave_u32[RS_NWAVES];
+    rs_u64 acc;       // mass above the current radix prefix
+    rs_u64 total;     // mass of the candidate set (top-p)
+    rs_u32 sel;       // selected digit
+    int remaining;    // top-k: rank still to find inside the selected digit
+    int found;        // draw: index found, or -1
+};
+
+__device__ __forceinline__ rs_u32 rs_key(float x) {
+    return __float_as_uint(x) & 0x7fffffffu;  // -0.0 -> 0; valid rows hold no negatives
+}
+
+// Effective binary exponent of a key: denormals share exponent 1 with the smallest normals.
+__device__ __forceinline__ int rs_exp(rs_u32 key) {
+    int e = (int)(key >> 23);
+    return e ? e : 1;
+}
+
+// Exact integer mass of a value whose row maximum has effective exponent max_exp.
+__device__ __forceinline__ rs_u64 rs_mass(rs_u32 key, int max_exp) {
+    int e = (int)(key >> 23);
+    rs_u32 m = key & 0x7fffffu;
+    if (e) m |= 0x800000u; else e = 1;
+    int s = e - max_exp + 16;  // <= 16 because key <= row max
+    if (s >= 0) return (rs_u64)m << (s > 16 ? 16 : s);
+    if (s <= -24) return 0ull;
+    return (rs_u64)(m >> (-s));
+}
+
+__device__ __forceinline__ rs_u64 rs_shfl_xor_u64(rs_u64 v, int m) {
+    rs_u32 lo = (rs_u32)v, hi = (rs_u32)(v >> 32);
+    lo = RS_SHFL_XOR(lo, m);
+    hi = RS_SHFL_XOR(hi, m);
+    return ((rs_u64)hi << 32) | lo;
+}
+
+__device__ __forceinline__ rs_u64 rs_shfl_up_u64(rs_u64 v, int d) {
+    rs_u32 lo = (rs_u32)v, hi = (rs_u32)(v >> 32);
+    lo = RS_SHFL_UP(lo, d);
+    hi = RS_SHFL_UP(hi, d);
+    return ((rs_u64)hi << 32) | lo;
+}
+
+// Block-wide max of u32; every thread gets the result. Ends with a barrier-protected read.
+__device__ rs_u32 rs_block_max_u32(rs_u32 v, rs_smem* sh) {
+    const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) {
+        rs_u32 o = RS_SHFL_XOR(v, m);
+        v = o > v ? o : v;
+    }
+    __syncthreads();  // wave_u32 may still be read by a previous call
+    if (lane == 0) sh->wave_u32[wave] = v;
+    __syncthreads();
+    rs_u32 r = sh->wave_u32[0];
+    for (int w = 1; w < RS_NWAVES; ++w) r = sh->wave_u32[w] > r ? sh->wave_u32[w] : r;
+    return r;
+}
+
+// Block-wide sum of u64 (exact, order independent); every thread gets the result.
+__device__ rs_u64 rs_block_sum_u64(rs_u64 v, rs_smem* sh) {
+    const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += rs_shfl_xor_u64(v, m);
+    __syncthreads();
+    if (lane == 0) sh->wave_u64[wave] = v;
+    __syncthreads();
+    rs_u64 r = 0;
+    for (int w = 0; w < RS_NWAVES; ++w) r += sh->wave_u64[w];
+    return r;
+}
+
+// Block-wide inclusive scan of u64 in thread order; *total receives the block sum.
+__device__ rs_u64 rs_block_scan_u64(rs_u64 v, rs_u64* total, rs_smem* sh) {
+    const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
+    for (int d = 1; d < RS_WAVE; d <<= 1) {
+        rs_u64 o = rs_shfl_up_u64(v, d);
+        if (lane >= d) v += o;
+    }
+    __syncthreads();
+    if (lane == RS_WAVE - 1) sh->wave_u64[wave] = v;
+    __syncthreads();
+    rs_u64 before = 0, all = 0;
+    for (int w = 0; w < RS_NWAVES; ++w) {
+        rs_u64 t = sh->wave_u64[w];
+        if (w < wave) before += t;
+        all += t;
+    }
+    *total = all;
+    return v + before;
+}
+
+// Philox4x32-10 (Salmon et al., SC'11), returning words 0 and 1 as one 64-bit value.
+__device__ rs_u64 rs_philox_u64(rs_u64 seed, rs_u64 offset, rs_u32 row) {
+    rs_u32 c0 = (rs_u32)offset, c1 = (rs_u32)(offset >> 32), c2 = row, c3 = 0u;
+    rs_u32 k0 = (rs_u32)seed, k1 = (rs_u32)(seed >> 32);
+    for (int i = 0; i < 10; ++i) {
+        rs_u32 hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+        rs_u32 hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return ((rs_u64)c1 << 32) | c0;
+}
+
+// Row statistics: returns the key of the row maximum, or 0xffffffff when the row is invalid.
+// One read of the row. Every thread gets the same answer.
+__device__ rs_u32 rs_row_max_key(const float* x, int vocab, rs_smem* sh) {
+    rs_u32 mx = 0u, bad = 0u;
+    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
+        float v = x[i];
+        // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+        rs_u32 k = rs_key(v);
+        if (!(v >= 0.0f) || k >= 0x7f800000u) bad = 1u;
+        mx = k > mx ? k : mx;
+    }
+    rs_u32 r = rs_block_max_u32(bad ? 0xffffffffu : mx, sh);
+    return (r == 0u) ? 0xffffffffu : r;  // zero mass is invalid too
+}
+
+// Exact k-th largest key (1 <= k <= vocab): four 8-bit radix passes over the row.
+__device__ rs_u32 rs_select_kth(const float* x, int vocab, int k, rs_smem* sh) {
+    rs_u32 prefix = 0u, mask = 0u;
+    if (threadIdx.x == 0) sh->remaining = k;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh->count_hist[d] = 0u;
+        __syncthreads();
+        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
+            rs_u32 key = rs_key(x[i]);
+            if ((key & mask) == prefix) atomicAdd(&sh->count_hist[(key >> shift) & 255u], 1u);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int want = sh->remaining, acc = 0;
+            rs_u32 sel = 0u;
+            for (int d = 255; d >= 0; --d) {
+                int c = (int)sh->count_hist[d];
+                if (acc + c >= want) { sel = (rs_u32)d; break; }
+                acc += c;
+            }
+            sh->sel = sel;
+            sh->remaining = want - acc;
+        }
+        __syncthreads();
+        prefix |= sh->sel << shift;
+        mask |= 255u << shift;
+    }
+    return prefix;
+}
+
+// Exact top-p cut among keys >= floor_key: the largest key v such that the mass of
+// {key >= max(v, floor_key)} is >= p * (mass of {key >= floor_key}), compared in double.
+// Four 8-bit radix passes of exact integer mass histograms. *kept receives mass(key >= v).
+// If level0_excl is given (top-p stage 1's prefix sums), the first pass is skipped.
+__device__ rs_u32 rs_select_mass(const float* x, int vocab, rs_u32 floor_key, float p,
+                                 int max_exp, rs_smem* sh, rs_u64* kept, rs_u64 total_in,
+                                 const rs_u64* level0_excl) {
+    rs_u32 prefix = 0u, mask = 0u;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        const bool from_ws = (shift == 24) && level0_excl != 0;
+        if (!from_ws) {
+            for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh->mass_hist[d] = 0ull;
+            __syncthreads();
+            for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
+                rs_u32 key = rs_key(x[i]);
+                if (key >= floor_key && (key & mask) == prefix)
+                    atomicAdd(&sh->mass_hist[(key >> shift) & 255u], rs_mass(key, max_exp));
+            }
+        } else {
+            // Stage 1 stored S[d] = mass of top digit > d; the bin itself is S[d-1] - S[d].
+            for (int d = threadIdx.x; d < 256; d += RS_BLOCK)
+                sh->mass_hist[d] = (d == 0 ? total_in : level0_excl[d - 1]) - level0_excl[d];
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            rs_u64 acc = (shift == 24) ? 0ull : sh->acc;
+            double target;
+            if (shift == 24) {
+                rs_u64 total = 0ull;
+                for (int d = 0; d < 256; ++d) total += sh->mass_hist[d];
+                sh->total = total;
+            }
+            target = (double)p * (double)sh->total;
+            rs_u32 sel = 0u;
+            for (int d = 255; d >= 0; --d) {
+                rs_u64 h = sh->mass_hist[d];
+                if ((double)(acc + h) >= target && h != 0ull) { sel = (rs_u32)d; break; }
+                acc += h;
+            }
+            sh->sel = sel;
+            sh->acc = acc;
+            if (shift == 0) *kept = acc + sh->mass_hist[sel];
+        }
+        __syncthreads();
+        prefix |= sh->sel << shift;
+        mask |= 255u << shift;
+    }
+    return prefix;
+}
+
+// Exact inverse-CDF draw over keys >= thr, in index order. Returns the token or -1.
+// Two reads of the row (mass total, then the tile scan that stops at the chosen tile).
+__device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u64 total,
+                       rs_u64 r, rs_smem* sh) {
+    if (total == 0ull) return -1;
+    const rs_u64 target = __umul64hi(r, total);  // uniform in [0, total)
+    rs_u64 base = 0ull;
+    if (threadIdx.x == 0) sh->found = -1;
+    __syncthreads();
+    for (int tile = 0; tile < vocab; tile += RS_BLOCK) {
+        const int i = tile + (int)threadIdx.x;
+        rs_u64 m = 0ull;
+        if (i < vocab) {
+            rs_u32 key = rs_key(x[i]);
+            if (key >= thr) m = rs_mass(key, max_exp);
+        }
+        rs_u64 tile_total;
+        rs_u64 incl = rs_block_scan_u64(m, &tile_total, sh);
+        if (m != 0ull && base + incl > target && base + incl - m <= target) sh->found = i;
+        __syncthreads();
+        if (sh->found >= 0) break;  // uniform: every thread reads the same shared value
+        base += tile_total;
+    }
+    return sh->found;
+}
+
+// Mass of keys >= thr in the row.
+__device__ rs_u64 rs_kept_mass(const float* x, int vocab, rs_u32 thr, int max_exp, rs_smem* sh) {
+    rs_u64 s = 0ull;
+    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
+        rs_u32 key = rs_key(x[i]);
+        if (key >= thr) s += rs_mass(key, max_exp);
+    }
+    return rs_block_sum_u64(s, sh);
+}
+
+// The min-p cut as a key: keep x >= min_p * max (float32 product, as numpy computes it).
+__device__ __forceinline__ rs_u32 rs_min_p_key(float min_p, rs_u32 max_key) {
+    if (!(min_p > 0.0f)) return 0u;
+    float t = min_p * __uint_as_float(max_key);
+    return rs_key(t);
+}

@@ -1,0 +1,59 @@
+"""rocsample: fast, exact LLM token sampling on AMD and NVIDIA GPUs, with a numpy fallback.
+
+Example
+-------
+>>> import numpy as np, rocsample
+>>> probs = np.array([[0.1, 0.6, 0.3]], dtype=np.float32)
+>>> tokens = rocsample.sample(probs, top_k=2, seed=0)
+>>> tokens.dtype.name, tokens.shape
+('int32', (1,))
+"""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger("rocsample").addHandler(logging.NullHandler())
+
+from .api import (  # noqa: E402
+    backend,
+    cache_info,
+    sample,
+    sample_from_logits,
+    softmax,
+    temperature_scale,
+)
+from .buffers import DeviceBuffer  # noqa: E402
+from .errors import (  # noqa: E402
+    BackendUnavailable,
+    CompileError,
+    KernelLoadError,
+    KernelTimeout,
+    LaunchError,
+    RocsampleError,
+)
+from .samplers import FusedSampler, MinPSampler, Sampler, TopKSampler, TopPSampler  # noqa: E402
+
+__all__ = [
+    "BackendUnavailable",
+    "CompileError",
+    "DeviceBuffer",
+    "FusedSampler",
+    "KernelLoadError",
+    "KernelTimeout",
+    "LaunchError",
+    "MinPSampler",
+    "RocsampleError",
+    "Sampler",
+    "TopKSampler",
+    "TopPSampler",
+    "__version__",
+    "backend",
+    "cache_info",
+    "sample",
+    "sample_from_logits",
+    "softmax",
+    "temperature_scale",
+]

@@ -1,0 +1,158 @@
+"""The public functions: ``sample``, ``sample_from_logits``, ``softmax``, ``backend``...
+
+Inputs are numpy arrays (then the result is numpy), or device arrays used in place: any object
+with ``__dlpack__`` or ``__cuda_array_interface__`` (torch, cupy) or a
+:class:`~rocsample.buffers.DeviceBuffer` (then the result is a ``DeviceBuffer`` of int32 on
+the same device, readable by ``torch.from_dlpack``/``cupy.from_dlpack`` without a copy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import config
+from .backends import get_backend
+from .validation import check_temperature, sampling_params
+
+__all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
+           "temperature_scale"]
+
+
+def _rows(x: Any, name: str) -> int:
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"{name} must be an array (numpy, torch, cupy, DeviceBuffer); got "
+                        f"{type(x).__name__}")
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D (batch, vocab); got shape {tuple(shape)}")
+    return int(shape[0])
+
+
+def backend(name: str | None = None, device: int = 0) -> Any:
+    """The backend in use (or the one named), opened on first use.
+
+    Example
+    -------
+    >>> import rocsample
+    >>> rocsample.backend("cpu").name
+    'cpu'
+    """
+    return get_backend(name, device)
+
+
+def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = None,
+           seed: int = 0, offset: int = 0, stream: int | None = None,
+           check_inputs: bool | None = None, method: str = "auto",
+           backend: str | None = None, device: int = 0) -> Any:
+    """Draw one token id per row of ``probs``.
+
+    Parameters
+    ----------
+    probs : (batch, vocab) float32 array
+        Probabilities; rows need not sum to 1. numpy, or a device array used in place.
+    top_k : int or (batch,) ints, optional
+        Keep tokens whose probability is >= the k-th largest (ties kept); 0/None: all.
+    top_p : float or (batch,) floats in (0, 1], optional
+        Keep the smallest descending prefix holding >= top_p of the mass (after top-k).
+    min_p : float or (batch,) floats in [0, 1], optional
+        Keep tokens with probability >= min_p * max.
+    seed, offset : int in [0, 2**64)
+        Counter-based randomness: the same (seed, offset) gives the same tokens on every
+        backend. Advance ``offset`` between steps.
+    stream : int, optional
+        Device stream handle to order the work on (default: the default stream).
+    check_inputs : bool, optional
+        Eagerly reject host rows with NaN/Inf/negatives/zero mass (default
+        ``ROCSAMPLE_CHECK_INPUTS``); when off such rows give token -1.
+    method : {"auto", "fused", "topk", "topp"}
+        Which kernel path to use; "auto" picks the narrowest that covers the parameters.
+
+    Returns
+    -------
+    (batch,) int32 token ids: numpy for numpy input, else a DeviceBuffer; -1 marks an
+    invalid row.
+
+    Example
+    -------
+    >>> import numpy as np, rocsample
+    >>> probs = np.array([[0.0, 0.2, 0.8]], dtype=np.float32)
+    >>> rocsample.sample(probs, top_k=1, backend="cpu").tolist()
+    [2]
+    """
+    rows = _rows(probs, "probs")
+    params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
+                             offset=offset)
+    check = config.check_inputs() if check_inputs is None else bool(check_inputs)
+    return get_backend(backend, device).sample(probs, params, method=method, stream=stream,
+                                               check_inputs=check)
+
+
+def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None,
+                       top_p: Any = None, min_p: Any = None, seed: int = 0, offset: int = 0,
+                       stream: int | None = None, backend: str | None = None,
+                       device: int = 0) -> Any:
+    """Softmax of ``logits / temperature`` then :func:`sample`; temperature 0 is greedy.
+
+    Greedy picks the row maximum; exact ties for the maximum are broken by the draw
+    (the limit of the distribution as T -> 0). ``-inf`` logits are masked tokens.
+
+    Example
+    -------
+    >>> import numpy as np, rocsample
+    >>> logits = np.array([[1.0, 3.0, 2.0]], dtype=np.float32)
+    >>> rocsample.sample_from_logits(logits, temperature=0.0, backend="cpu").tolist()
+    [1]
+    """
+    rows = _rows(logits, "logits")
+    t = check_temperature(temperature, rows)
+    params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
+                             offset=offset)
+    return get_backend(backend, device).sample_from_logits(logits, t, params, stream=stream)
+
+
+def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
+            backend: str | None = None, device: int = 0) -> Any:
+    """Row softmax of ``logits / temperature`` (float32). T = 0 gives the argmax indicator.
+
+    Example
+    -------
+    >>> import numpy as np, rocsample
+    >>> p = rocsample.softmax(np.zeros((1, 4), dtype=np.float32), backend="cpu")
+    >>> p.tolist()
+    [[0.25, 0.25, 0.25, 0.25]]
+    """
+    t = check_temperature(temperature, _rows(logits, "logits"))
+    return get_backend(backend, device).softmax(logits, t, stream=stream)
+
+
+def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = None,
+                      backend: str | None = None, device: int = 0) -> Any:
+    """``logits / temperature`` per row (T = 0 leaves the row as is).
+
+    Example
+    -------
+    >>> import numpy as np, rocsample
+    >>> rocsample.temperature_scale(np.ones((1, 2), np.float32), 0.5, backend="cpu").tolist()
+    [[2.0, 2.0]]
+    """
+    t = check_temperature(temperature, _rows(logits, "logits"))
+    return get_backend(backend, device).temperature_scale(logits, t, stream=stream)
+
+
+def cache_info(backend: str | None = None, device: int = 0) -> dict[str, Any]:
+    """What the active backend has loaded, from where, and the cache settings.
+
+    Example
+    -------
+    >>> import rocsample
+    >>> rocsample.cache_info("cpu")["backend"]
+    'cpu'
+    """
+    b = get_backend(backend, device)
+    info: dict[str, Any] = dict(b.describe())
+    info["cache_dir"] = str(config.cache_dir())
+    info["disk_cache"] = config.disk_cache_enabled()
+    info["kernel_dir"] = str(config.kernel_dir())
+    cache = getattr(b, "kernels", None)
+    info.update(cache.info() if cache is not None else {"kernels": {}})
+    return info

@@ -1,0 +1,63 @@
+"""The numpy backend: the same operations and the same draws, on the host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import cpu_kernels
+from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+
+__all__ = ["CpuBackend"]
+
+
+def _host(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.from_dlpack(x)  # torch CPU tensors and friends, without a copy
+        except (BufferError, TypeError, RuntimeError, AttributeError) as exc:
+            raise TypeError(
+                f"{name}: the cpu backend takes host arrays (numpy, or DLPack on the CPU); got "
+                f"{type(x).__name__} ({exc}). Device arrays need a GPU backend."
+            ) from exc
+    check_matrix_shape(name, arr.shape, arr.dtype)
+    return arr
+
+
+class CpuBackend:
+    """Sampling with numpy (:mod:`rocsample.cpu_kernels`)."""
+
+    name = "cpu"
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "cpu", "device": "host (numpy)", "index": 0, "target": "numpy",
+                "wave_size": 1}
+
+    def reap(self) -> None:
+        pass
+
+    def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
+               stream: int | None = None, check_inputs: bool = True) -> np.ndarray:
+        if method not in ("auto", "fused", "topk", "topp"):
+            raise ValueError(f"method must be 'auto', 'fused', 'topk' or 'topp'; got {method!r}")
+        x = _host(probs, "probs")
+        if check_inputs:
+            check_bad_rows("probs", x)
+        return cpu_kernels.sample_rows(x, top_k=params.top_k, top_p=params.top_p,
+                                       min_p=params.min_p, seed=params.seed,
+                                       offset=params.offset)
+
+    def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None) -> np.ndarray:
+        return cpu_kernels.softmax(_host(logits, "logits"), temperature)
+
+    def temperature_scale(self, logits: Any, temperature: Any, *,
+                          stream: int | None = None) -> np.ndarray:
+        return cpu_kernels.temperature_scale(_host(logits, "logits"), temperature)
+
+    def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
+                           stream: int | None = None) -> np.ndarray:
+        probs = cpu_kernels.softmax(_host(logits, "logits"), temperature)
+        return self.sample(probs, params, check_inputs=False)

@@ -1,0 +1,140 @@
+"""The CUDA driver through cuda-python (``cuModuleLoadData``/``cuLaunchKernel``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import BackendUnavailable
+from .runtime import PackedArgs, Runtime
+
+__all__ = ["CudaRuntime"]
+
+log = logging.getLogger("rocsample")
+
+
+class CudaRuntime(Runtime):
+    name = "cuda"
+    toolchain = "nvrtc"
+    dlpack_device_type = 2  # kDLCUDA
+    code_suffix = ".cubin"
+
+    def __init__(self, device_index: int = 0) -> None:
+        try:
+            from cuda.bindings import driver
+        except ImportError as exc:
+            raise BackendUnavailable("cuda", f"cuda-python is not installed ({exc})") from exc
+        self.drv = driver
+        try:
+            (err,) = driver.cuInit(0)
+        except Exception as exc:  # libcuda.so (the NVIDIA driver) is not on this machine
+            raise BackendUnavailable("cuda", f"the NVIDIA driver cannot be loaded: {exc}") from exc
+        if err != driver.CUresult.CUDA_SUCCESS:
+            raise BackendUnavailable("cuda", f"cuInit returned {self.error_text(err)}")
+        err, count = driver.cuDeviceGetCount()
+        if err != driver.CUresult.CUDA_SUCCESS or count == 0:
+            raise BackendUnavailable("cuda", "no CUDA device")
+        if not 0 <= device_index < count:
+            raise BackendUnavailable("cuda", f"device {device_index} requested, {count} present")
+        self.device_index = device_index
+        err, self.device = driver.cuDeviceGet(device_index)
+        self._check("cuDeviceGet", err)
+        err, self.context = driver.cuDevicePrimaryCtxRetain(self.device)
+        self._check("cuDevicePrimaryCtxRetain", err)
+        self.make_current()
+        attr = driver.CUdevice_attribute
+        major = self._attr(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        minor = self._attr(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+        self.wave_size = self._attr(attr.CU_DEVICE_ATTRIBUTE_WARP_SIZE)
+        self.target = f"sm_{major}{minor}"
+        err, name = driver.cuDeviceGetName(256, self.device)
+        self._check("cuDeviceGetName", err)
+        self.device_name = name.split(b"\0", 1)[0].decode()
+
+    def _attr(self, which: Any) -> int:
+        err, value = self.drv.cuDeviceGetAttribute(which, self.device)
+        self._check("cuDeviceGetAttribute", err)
+        return int(value)
+
+    def _check(self, call: str, err: Any, what: str = "") -> None:
+        if err != self.drv.CUresult.CUDA_SUCCESS:
+            raise self.fail(call, err, what)
+
+    def error_text(self, err: Any) -> str:
+        return getattr(err, "name", None) or f"CUresult {int(err)}"
+
+    def _stream(self, stream: int) -> Any:
+        return self.drv.CUstream(stream)
+
+    def make_current(self) -> None:
+        (err,) = self.drv.cuCtxSetCurrent(self.context)
+        self._check("cuCtxSetCurrent", err)
+
+    def alloc(self, nbytes: int) -> int:
+        err, ptr = self.drv.cuMemAlloc(max(nbytes, 1))
+        self._check("cuMemAlloc", err)
+        return int(ptr)
+
+    def free(self, ptr: int) -> None:
+        (err,) = self.drv.cuMemFree(self.drv.CUdeviceptr(ptr))
+        self._check("cuMemFree", err)
+
+    def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
+        (err,) = self.drv.cuMemcpyHtoD(self.drv.CUdeviceptr(dst), src, nbytes)
+        self._check("cuMemcpyHtoD", err)
+
+    def copy_to_host(self, dst: int, src: int, nbytes: int) -> None:
+        (err,) = self.drv.cuMemcpyDtoH(dst, self.drv.CUdeviceptr(src), nbytes)
+        self._check("cuMemcpyDtoH", err)
+
+    def load_module(self, image: bytes) -> Any:
+        err, module = self.drv.cuModuleLoadData(image)
+        self._check("cuModuleLoadData", err)
+        return module
+
+    def get_function(self, module: Any, entry: str) -> Any:
+        err, func = self.drv.cuModuleGetFunction(module, entry.encode())
+        self._check("cuModuleGetFunction", err, entry)
+        return func
+
+    def unload_module(self, module: Any) -> None:
+        self.drv.cuModuleUnload(module)
+
+    def launch(self, func: Any, grid: int, block: int, args: PackedArgs, stream: int) -> None:
+        (err,) = self.drv.cuLaunchKernel(
+            func, grid, 1, 1, block, 1, 1, 0, self._stream(stream), args.address, 0
+        )
+        self._check("cuLaunchKernel", err)
+
+    def event_create(self) -> Any:
+        err, event = self.drv.cuEventCreate(0)
+        self._check("cuEventCreate", err)
+        return event
+
+    def event_record(self, event: Any, stream: int) -> None:
+        (err,) = self.drv.cuEventRecord(event, self._stream(stream))
+        self._check("cuEventRecord", err)
+
+    def event_done(self, event: Any) -> bool:
+        (err,) = self.drv.cuEventQuery(event)
+        if err == self.drv.CUresult.CUDA_SUCCESS:
+            return True
+        if err == self.drv.CUresult.CUDA_ERROR_NOT_READY:
+            return False
+        raise self.fail("cuEventQuery", err)
+
+    def event_elapsed_ms(self, start: Any, end: Any) -> float:
+        err, ms = self.drv.cuEventElapsedTime(start, end)
+        self._check("cuEventElapsedTime", err)
+        return float(ms)
+
+    def event_destroy(self, event: Any) -> None:
+        self.drv.cuEventDestroy(event)
+
+    def stream_create(self) -> int:
+        err, stream = self.drv.cuStreamCreate(1)  # CU_STREAM_NON_BLOCKING
+        self._check("cuStreamCreate", err)
+        return int(stream)
+
+    def stream_destroy(self, stream: int) -> None:
+        self.drv.cuStreamDestroy(self._stream(stream))

@@ -1,0 +1,227 @@
+"""The sampling operations on a GPU, written once for every :class:`Runtime` (HIP, CUDA).
+
+Host (numpy) inputs are copied in, sampled, waited for with a deadline and copied back:
+numpy in, numpy out. Device inputs (torch, cupy, :class:`DeviceBuffer`) are read in place
+and the result is a :class:`DeviceBuffer` on the same device, returned without waiting.
+Temporary device memory of a call is released once the work that uses it has finished
+(an event per call, reaped on later calls), never while a kernel may still read it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from .. import config
+from ..buffers import ArrayView, DeviceBuffer, as_array_view
+from ..kernel_cache import KernelCache
+from ..registry import BLOCK_SIZE, KERNELS, TOPP_WS_STRIDE
+from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+from .runtime import Runtime, pack_args
+
+__all__ = ["GpuBackend"]
+
+log = logging.getLogger("rocsample")
+
+
+class _Call:
+    """Device memory and views one call keeps alive until its work has finished."""
+
+    def __init__(self, backend: GpuBackend, stream: int) -> None:
+        self.backend = backend
+        self.stream = stream
+        self.keep: list[Any] = []
+
+    def buffer(self, shape: tuple[int, ...], dtype: Any) -> DeviceBuffer:
+        buf = DeviceBuffer(self.backend.rt, shape, dtype)
+        self.keep.append(buf)
+        return buf
+
+    def upload(self, array: np.ndarray) -> DeviceBuffer:
+        buf = DeviceBuffer.from_numpy(self.backend.rt, np.ascontiguousarray(array))
+        self.keep.append(buf)
+        return buf
+
+    def param(self, value: Any, dtype: Any) -> tuple[int, Any]:
+        """(device pointer or 0, scalar): a per-row array goes to the device."""
+        if isinstance(value, np.ndarray):
+            return self.upload(value.astype(dtype, copy=False)).ptr, 0
+        return 0, value
+
+    def launch(self, kernel: str, rows: int, *args: Any) -> None:
+        loaded = self.backend.kernels.get(kernel)
+        packed = pack_args(KERNELS[kernel].arg_types, args)
+        self.backend.rt.launch(loaded.function, rows, BLOCK_SIZE, packed, self.stream)
+
+    def defer(self) -> None:
+        """Hand the call's memory to the backend, to be freed once its work has finished."""
+        rt = self.backend.rt
+        event = rt.event_create()
+        rt.event_record(event, self.stream)
+        self.backend._defer(event, self.keep)
+
+    def wait(self, what: str) -> None:
+        """Wait for the call's work with the deadline; on timeout keep its memory alive."""
+        rt = self.backend.rt
+        event = rt.event_create()
+        rt.event_record(event, self.stream)
+        try:
+            rt.wait(event, config.sync_timeout(), what)
+        except BaseException:
+            self.backend._defer(event, self.keep)  # a kernel may still read this memory
+            self.keep = []
+            raise
+        rt.event_destroy(event)
+
+    def release(self) -> None:
+        for b in self.keep:
+            if isinstance(b, DeviceBuffer):
+                b.free()
+        self.keep = []
+
+
+class GpuBackend:
+    """Sampling on one GPU through a :class:`Runtime`."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.name = runtime.name
+        self.kernels = KernelCache(runtime)
+        self._pending: list[tuple[Any, list[Any]]] = []
+        self._pending_lock = threading.Lock()
+
+    def describe(self) -> dict[str, Any]:
+        rt = self.rt
+        return {"backend": rt.name, "device": rt.device_name, "index": rt.device_index,
+                "target": rt.target, "wave_size": rt.wave_size}
+
+    # -- memory lifetime ------------------------------------------------------------------
+    def _defer(self, event: Any, keep: list[Any]) -> None:
+        with self._pending_lock:
+            self._pending.append((event, keep))
+
+    def reap(self) -> None:
+        """Free the memory of finished calls."""
+        with self._pending_lock:
+            still = []
+            for event, keep in self._pending:
+                if self.rt.event_done(event):
+                    self.rt.event_destroy(event)
+                    for b in keep:
+                        if isinstance(b, DeviceBuffer):
+                            b.free()
+                else:
+                    still.append((event, keep))
+            self._pending = still
+
+    # -- inputs ---------------------------------------------------------------------------
+    def _matrix(self, call: _Call, x: Any, name: str, check: bool) -> tuple[ArrayView, bool]:
+        if isinstance(x, np.ndarray):
+            check_matrix_shape(name, x.shape, x.dtype)
+            if check:
+                check_bad_rows(name, x)
+            return as_array_view(call.upload(x)), True
+        view = as_array_view(x, stream=call.stream or None)
+        check_matrix_shape(name, view.shape, view.dtype)
+        # __cuda_array_interface__ says kDLCUDA even for ROCm builds of torch/cupy.
+        same = view.device == self.rt.dlpack_device or (
+            self.name == "hip" and view.device == (2, self.rt.device_index))
+        if not same:
+            raise ValueError(f"{name} is on device {view.device} but this {self.name} backend "
+                             f"runs on {self.rt.dlpack_device}; use rocsample.backend(device=...)")
+        if view.strides[1] != 1 or view.strides[0] < view.shape[1]:
+            raise ValueError(f"{name} rows must be contiguous (strides {view.strides} elements)")
+        call.keep.append(view)
+        return view, False
+
+    def _begin(self, stream: int | None) -> _Call:
+        self.rt.make_current()
+        self.reap()
+        return _Call(self, int(stream or 0))
+
+    # -- operations -----------------------------------------------------------------------
+    def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
+               stream: int | None = None, check_inputs: bool = True) -> Any:
+        call = self._begin(stream)
+        view, host = self._matrix(call, probs, "probs", check_inputs)
+        out = DeviceBuffer(self.rt, (view.shape[0],), np.int32)
+        self._sample_view(call, view, out, params, method)
+        return self._result(call, out, host, "sample")
+
+    def _sample_view(self, call: _Call, view: ArrayView, out: DeviceBuffer,
+                     params: SamplingParams, method: str) -> None:
+        rows, vocab = view.shape
+        k_ptr, k_val = call.param(params.top_k, np.int32)
+        p_ptr, p_val = call.param(params.top_p, np.float32)
+        m_ptr, m_val = call.param(params.min_p, np.float32)
+        head = (view.ptr, view.strides[0], rows, vocab)
+        rng = (params.seed, params.offset)
+        if method == "auto":
+            method = _choose(params)
+        if method == "topk":
+            call.launch("topk_sampling", rows, *head, k_ptr, k_val or 0, *rng, out.ptr)
+        elif method == "topp":
+            ws = call.buffer((rows, TOPP_WS_STRIDE), np.uint64)
+            p_val = 1.0 if params.top_p is None else p_val
+            call.launch("topp_prefix_sum", rows, *head, ws.ptr)
+            call.launch("topp_threshold", rows, *head, p_ptr, p_val, ws.ptr)
+            call.launch("topp_sample", rows, *head, ws.ptr, *rng, out.ptr)
+        elif method == "fused":
+            call.launch("topk_topp_sampling", rows, *head, k_ptr, k_val or 0, p_ptr,
+                        1.0 if params.top_p is None else p_val, m_ptr, m_val or 0.0,
+                        *rng, out.ptr)
+        else:
+            raise ValueError(f"method must be 'auto', 'fused', 'topk' or 'topp'; got {method!r}")
+
+    def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
+                kernel: str = "softmax") -> Any:
+        call = self._begin(stream)
+        view, host = self._matrix(call, logits, "logits", check=False)
+        rows, vocab = view.shape
+        out = DeviceBuffer(self.rt, (rows, vocab), np.float32)
+        t_ptr, t_val = call.param(temperature, np.float32)
+        call.launch(kernel, rows, view.ptr, view.strides[0], out.ptr, vocab, rows, vocab,
+                    t_ptr, t_val)
+        return self._result(call, out, host, kernel)
+
+    def temperature_scale(self, logits: Any, temperature: Any, *,
+                          stream: int | None = None) -> Any:
+        return self.softmax(logits, temperature, stream=stream, kernel="temperature_scale")
+
+    def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
+                           stream: int | None = None) -> Any:
+        call = self._begin(stream)
+        view, host = self._matrix(call, logits, "logits", check=False)
+        rows, vocab = view.shape
+        probs = call.buffer((rows, vocab), np.float32)
+        t_ptr, t_val = call.param(temperature, np.float32)
+        call.launch("softmax", rows, view.ptr, view.strides[0], probs.ptr, vocab, rows, vocab,
+                    t_ptr, t_val)
+        out = DeviceBuffer(self.rt, (rows,), np.int32)
+        self._sample_view(call, as_array_view(probs), out, params, "auto")
+        return self._result(call, out, host, "sample_from_logits")
+
+    def _result(self, call: _Call, out: DeviceBuffer, host: bool, what: str) -> Any:
+        if not host:
+            call.defer()
+            return out
+        call.keep.append(out)
+        call.wait(what)
+        try:
+            return out.numpy()
+        finally:
+            call.release()
+
+
+def _choose(params: SamplingParams) -> str:
+    k = params.top_k is not None and (isinstance(params.top_k, np.ndarray) or params.top_k > 0)
+    p = params.top_p is not None and (isinstance(params.top_p, np.ndarray) or params.top_p < 1)
+    m = params.min_p is not None and (isinstance(params.min_p, np.ndarray) or params.min_p > 0)
+    if k and not p and not m:
+        return "topk"
+    if p and not k and not m:
+        return "topp"
+    return "fused"

@@ -1,0 +1,134 @@
+"""The HIP runtime through hip-python (``hipModuleLoadData``/``hipModuleLaunchKernel``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import BackendUnavailable
+from .runtime import PackedArgs, Runtime
+
+__all__ = ["HipRuntime"]
+
+log = logging.getLogger("rocsample")
+
+
+def _ok(err: Any) -> bool:
+    return int(err) == 0
+
+
+class HipRuntime(Runtime):
+    name = "hip"
+    toolchain = "hiprtc"
+    dlpack_device_type = 10  # kDLROCM
+    code_suffix = ".hsaco"
+
+    def __init__(self, device_index: int = 0) -> None:
+        from ..rocm_libs import prepare_rocm_path
+
+        prepare_rocm_path()
+        try:
+            from hip import hip
+        except ImportError as exc:
+            raise BackendUnavailable("hip", f"hip-python is not installed ({exc})") from exc
+        self.hip = hip
+        try:
+            (err,) = hip.hipInit(0)
+        except Exception as exc:  # libamdhip64 itself could not be loaded
+            raise BackendUnavailable("hip", f"the HIP runtime cannot be loaded: {exc}") from exc
+        if not _ok(err):
+            raise BackendUnavailable("hip", f"hipInit returned {self.error_text(err)}")
+        err, count = hip.hipGetDeviceCount()
+        if not _ok(err) or count == 0:
+            raise BackendUnavailable("hip", f"no HIP device ({self.error_text(err)})")
+        if not 0 <= device_index < count:
+            raise BackendUnavailable("hip", f"device {device_index} requested, {count} present")
+        self.device_index = device_index
+        self.make_current()
+        err, props = hip.hipGetDeviceProperties(device_index)
+        self._check("hipGetDeviceProperties", err)
+        arch = props.gcnArchName
+        self.target = (arch.decode() if isinstance(arch, bytes) else str(arch)).strip("\0")
+        name = props.name
+        self.device_name = (name.decode() if isinstance(name, bytes) else str(name)).strip("\0")
+        self.wave_size = int(props.warpSize)
+
+    def _check(self, call: str, err: Any, what: str = "") -> None:
+        if not _ok(err):
+            raise self.fail(call, err, what)
+
+    def error_text(self, err: Any) -> str:
+        return getattr(err, "name", None) or f"hipError {int(err)}"
+
+    def make_current(self) -> None:
+        (err,) = self.hip.hipSetDevice(self.device_index)
+        self._check("hipSetDevice", err)
+
+    def alloc(self, nbytes: int) -> int:
+        err, ptr = self.hip.hipMalloc(max(nbytes, 1))
+        self._check("hipMalloc", err)
+        return int(ptr)
+
+    def free(self, ptr: int) -> None:
+        (err,) = self.hip.hipFree(ptr)
+        self._check("hipFree", err)
+
+    def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
+        (err,) = self.hip.hipMemcpyHtoD(dst, src, nbytes)
+        self._check("hipMemcpyHtoD", err)
+
+    def copy_to_host(self, dst: int, src: int, nbytes: int) -> None:
+        (err,) = self.hip.hipMemcpyDtoH(dst, src, nbytes)
+        self._check("hipMemcpyDtoH", err)
+
+    def load_module(self, image: bytes) -> Any:
+        err, module = self.hip.hipModuleLoadData(image)
+        self._check("hipModuleLoadData", err)
+        return module
+
+    def get_function(self, module: Any, entry: str) -> Any:
+        err, func = self.hip.hipModuleGetFunction(module, entry.encode())
+        self._check("hipModuleGetFunction", err, entry)
+        return func
+
+    def unload_module(self, module: Any) -> None:
+        self.hip.hipModuleUnload(module)
+
+    def launch(self, func: Any, grid: int, block: int, args: PackedArgs, stream: int) -> None:
+        (err,) = self.hip.hipModuleLaunchKernel(
+            func, grid, 1, 1, block, 1, 1, 0, stream or None, args.address, None
+        )
+        self._check("hipModuleLaunchKernel", err)
+
+    def event_create(self) -> Any:
+        err, event = self.hip.hipEventCreate()
+        self._check("hipEventCreate", err)
+        return event
+
+    def event_record(self, event: Any, stream: int) -> None:
+        (err,) = self.hip.hipEventRecord(event, stream or None)
+        self._check("hipEventRecord", err)
+
+    def event_done(self, event: Any) -> bool:
+        (err,) = self.hip.hipEventQuery(event)
+        if _ok(err):
+            return True
+        if int(err) == int(self.hip.hipError_t.hipErrorNotReady):
+            return False
+        raise self.fail("hipEventQuery", err)
+
+    def event_elapsed_ms(self, start: Any, end: Any) -> float:
+        err, ms = self.hip.hipEventElapsedTime(start, end)
+        self._check("hipEventElapsedTime", err)
+        return float(ms)
+
+    def event_destroy(self, event: Any) -> None:
+        self.hip.hipEventDestroy(event)
+
+    def stream_create(self) -> int:
+        err, stream = self.hip.hipStreamCreateWithFlags(1)  # hipStreamNonBlocking
+        self._check("hipStreamCreateWithFlags", err)
+        return int(stream)
+
+    def stream_destroy(self, stream: int) -> None:
+        self.hip.hipStreamDestroy(stream)

@@ -1,0 +1,127 @@
+"""What the HIP and CUDA backends share: the driver protocol and kernel argument packing.
+
+A :class:`Runtime` is a thin wrapper over one vendor driver API for one device (HIP through
+hip-python, CUDA through cuda-python). Everything above it (kernel cache, workspaces,
+samplers, deadlines) is written once, in :mod:`rocsample.backends.gpu`.
+
+Kernel arguments are packed here, once, with explicit C types taken from the kernel's
+registered signature: hip-python would pack a bare Python int as 8 bytes and a numpy scalar
+as a host pointer, so nothing is left to inference.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import KernelTimeout, LaunchError
+
+__all__ = ["PackedArgs", "Runtime", "pack_args"]
+
+_CTYPES = {
+    "ptr": ctypes.c_uint64,  # device addresses are 64-bit on every supported target
+    "i32": ctypes.c_int32,
+    "i64": ctypes.c_int64,
+    "u64": ctypes.c_uint64,
+    "f32": ctypes.c_float,
+}
+
+
+class PackedArgs:
+    """A ``void*[]`` of pointers to typed argument values (the ``kernelParams`` ABI)."""
+
+    __slots__ = ("address", "array", "values")
+
+    def __init__(self, types: Sequence[str], values: Sequence[Any]) -> None:
+        if len(types) != len(values):
+            raise ValueError(f"kernel takes {len(types)} arguments, got {len(values)}")
+        self.values = [
+            _CTYPES[t](0 if v is None else v) for t, v in zip(types, values, strict=True)
+        ]
+        self.array = (ctypes.c_void_p * len(self.values))(
+            *(ctypes.addressof(v) for v in self.values)
+        )
+        self.address = ctypes.addressof(self.array)
+
+
+def pack_args(types: Sequence[str], values: Sequence[Any]) -> PackedArgs:
+    """Pack ``values`` by ``types`` ("ptr", "i32", "i64", "u64", "f32")."""
+    return PackedArgs(types, values)
+
+
+class Runtime(ABC):
+    """One device of one GPU driver API. Subclasses stay small: only vendor calls live there."""
+
+    name: str  # "hip" or "cuda"
+    toolchain: str  # "hiprtc" or "nvrtc"
+    dlpack_device_type: int  # kDLROCM = 10, kDLCUDA = 2
+    device_index: int
+    device_name: str
+    target: str  # full AMD target id or "sm_XY"
+    wave_size: int
+    code_suffix: str  # ".hsaco" or ".cubin": file names in the precompiled directory
+
+    @property
+    def dlpack_device(self) -> tuple[int, int]:
+        return (self.dlpack_device_type, self.device_index)
+
+    # memory (MemoryDriver protocol of rocsample.buffers)
+    @abstractmethod
+    def alloc(self, nbytes: int) -> int: ...
+    @abstractmethod
+    def free(self, ptr: int) -> None: ...
+    @abstractmethod
+    def copy_from_host(self, dst: int, src: int, nbytes: int) -> None: ...
+    @abstractmethod
+    def copy_to_host(self, dst: int, src: int, nbytes: int) -> None: ...
+
+    # modules and launches
+    @abstractmethod
+    def load_module(self, image: bytes) -> Any: ...
+    @abstractmethod
+    def get_function(self, module: Any, entry: str) -> Any: ...
+    @abstractmethod
+    def unload_module(self, module: Any) -> None: ...
+    @abstractmethod
+    def launch(self, func: Any, grid: int, block: int, args: PackedArgs, stream: int) -> None: ...
+
+    # ordering and timing
+    @abstractmethod
+    def event_create(self) -> Any: ...
+    @abstractmethod
+    def event_record(self, event: Any, stream: int) -> None: ...
+    @abstractmethod
+    def event_done(self, event: Any) -> bool: ...
+    @abstractmethod
+    def event_elapsed_ms(self, start: Any, end: Any) -> float: ...
+    @abstractmethod
+    def event_destroy(self, event: Any) -> None: ...
+    @abstractmethod
+    def stream_create(self) -> int: ...
+    @abstractmethod
+    def stream_destroy(self, stream: int) -> None: ...
+    @abstractmethod
+    def make_current(self) -> None: ...
+
+    def wait(self, event: Any, timeout: float, what: str) -> None:
+        """Poll ``event`` until done; raise :class:`KernelTimeout` after ``timeout`` seconds.
+
+        Polling (not a blocking synchronize) is what lets a hung kernel become an error
+        instead of a hung process. The sleep grows from 20 us to 1 ms.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 2e-5
+        while not self.event_done(event):
+            if time.monotonic() > deadline:
+                raise KernelTimeout(what, self.name, timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+
+    def fail(self, call: str, err: Any, what: str = "") -> LaunchError:
+        return LaunchError(what or call, self.name, f"{call} failed: {self.error_text(err)}")
+
+    @abstractmethod
+    def error_text(self, err: Any) -> str: ...

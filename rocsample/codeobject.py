@@ -1,0 +1,459 @@
+"""Read GPU code objects (AMDGPU HSACO, CUDA cubin, clang offload bundles) with ``struct``.
+
+A code object named by an environment variable or found in the kernel directory is checked
+here before it reaches ``hipModuleLoadData``/``cuModuleLoadData``, so a wrong file fails with
+a :class:`~rocsample.errors.KernelLoadError` that says what is wrong instead of a bare driver
+status.  Facts used (all little-endian ELF64):
+
+* AMDGPU (``e_machine`` 224): processor in ``e_flags & 0xff`` (``EF_AMDGPU_MACH``, values from
+  LLVM ``BinaryFormat/ELF.h``); code object v4+ (``EI_ABIVERSION`` >= 2) keeps xnack in
+  ``0x300`` and sramecc in ``0xc00`` (unsupported/any/off/on = 0/1/2/3 of the field).
+  Kernels are the symbols that have a ``<name>.kd`` kernel descriptor.
+* CUDA (``e_machine`` 190): the SM number is ``e_flags & 0xff`` for ``EI_ABIVERSION`` 7 and
+  ``(e_flags >> 8) & 0xff`` for version 8 (CUDA 13); the ``a`` variant is ``0x800``/``0x8``
+  respectively, or the ``-arch sm_NNa`` that ptxas records in ``.note.nv.tkinfo`` (NVRTC 13
+  writes identical ``e_flags`` for sm_90 and sm_90a).  Kernels carry ``STO_CUDA_ENTRY``
+  (``0x10``) in ``st_other``.
+* Offload bundle: ``__CLANG_OFFLOAD_BUNDLE__``, u64 count, then per entry u64 offset, u64
+  size, u64 triple length and the triple; entry data aligned to 4096 as ``hipcc`` writes it.
+
+Example
+-------
+>>> from rocsample.codeobject import target_matches
+>>> target_matches("gfx90a", "gfx90a:sramecc+:xnack-")
+True
+>>> target_matches("gfx90a:xnack+", "gfx90a:sramecc+:xnack-")
+False
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import KernelLoadError, RocsampleError
+
+__all__ = [
+    "CodeObjectEntry", "CodeObjectInfo", "NotACodeObject", "describe", "extract",
+    "inspect_bytes", "inspect_file", "select_entry", "target_matches", "validate_code_object",
+    "write_bundle",
+]  # fmt: skip
+
+log = logging.getLogger("rocsample")
+
+EM_CUDA = 190
+EM_AMDGPU = 224
+BUNDLE_MAGIC = b"__CLANG_OFFLOAD_BUNDLE__"
+BUNDLE_ALIGN = 4096
+HOST_TRIPLE = "host-x86_64-unknown-linux-gnu-"
+HIP_TRIPLE_PREFIX = "hipv4-amdgcn-amd-amdhsa--"
+_STO_CUDA_ENTRY = 0x10
+_STT_AMDGPU_HSA_KERNEL = 10  # code object v2 kernels
+_SHT_SYMTAB, _SHT_NOBITS, _SHT_DYNSYM = 2, 8, 11
+
+# EF_AMDGPU_MACH_AMDGCN_* (LLVM llvm/include/llvm/BinaryFormat/ELF.h).
+_AMDGPU_MACH = {
+    0x20: "gfx600", 0x21: "gfx601", 0x22: "gfx700", 0x23: "gfx701", 0x24: "gfx702",
+    0x25: "gfx703", 0x26: "gfx704", 0x28: "gfx801", 0x29: "gfx802", 0x2A: "gfx803",
+    0x2B: "gfx810", 0x2C: "gfx900", 0x2D: "gfx902", 0x2E: "gfx904", 0x2F: "gfx906",
+    0x30: "gfx908", 0x31: "gfx909", 0x32: "gfx90c", 0x33: "gfx1010", 0x34: "gfx1011",
+    0x35: "gfx1012", 0x36: "gfx1030", 0x37: "gfx1031", 0x38: "gfx1032", 0x39: "gfx1033",
+    0x3A: "gfx602", 0x3B: "gfx705", 0x3C: "gfx805", 0x3D: "gfx1035", 0x3E: "gfx1034",
+    0x3F: "gfx90a", 0x40: "gfx940", 0x41: "gfx1100", 0x42: "gfx1013", 0x43: "gfx1150",
+    0x44: "gfx1103", 0x45: "gfx1036", 0x46: "gfx1101", 0x47: "gfx1102", 0x48: "gfx1200",
+    0x49: "gfx1250", 0x4A: "gfx1151", 0x4B: "gfx941", 0x4C: "gfx942", 0x4E: "gfx1201",
+    0x4F: "gfx950", 0x51: "gfx9-generic", 0x52: "gfx10-1-generic", 0x53: "gfx10-3-generic",
+    0x54: "gfx11-generic", 0x55: "gfx1152", 0x58: "gfx1153", 0x59: "gfx12-generic",
+    0x5F: "gfx9-4-generic",
+}  # fmt: skip
+
+_ELF_HDR = struct.Struct("<HHIQQQIHHHHHH")  # e_type .. e_shstrndx, at offset 16
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = struct.Struct("<IBBHQQ")
+_CUDA_RE = re.compile(r"sm_(\d+)([af]?)")
+_TKINFO_ARCH = re.compile(rb"-arch\s+sm_(\d+)([af]?)\b")
+
+
+class NotACodeObject(RocsampleError, ValueError):
+    """The bytes are not a GPU code object this module understands; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class CodeObjectEntry:
+    """One device ELF: ``kind`` ("amdgpu"/"cuda"), ``target`` id, kernel ``symbols`` and where
+    it lies (``offset``, ``size``) in the inspected data."""
+
+    kind: str
+    target: str
+    symbols: tuple[str, ...]
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class CodeObjectInfo:
+    """What a file holds: ``format`` ("amdgpu-elf", "cuda-elf", "offload-bundle"), its
+    ``entries`` and total ``size`` in bytes."""
+
+    format: str
+    entries: tuple[CodeObjectEntry, ...]
+    size: int
+
+
+def _cstr(data: bytes, start: int, end: int) -> str:
+    stop = data.find(b"\0", start, end)
+    return data[start : end if stop < 0 else stop].decode("utf-8", "replace")
+
+
+def _amdgpu_target(abi: int, flags: int) -> str:
+    mach = flags & 0xFF
+    target = _AMDGPU_MACH.get(mach, f"amdgcn-mach-{mach:#04x}")
+    if abi >= 2:  # code object v4+: 2-bit fields, 0 unsupported, 1 any, 2 off, 3 on
+        modes = {2: "-", 3: "+"}
+        sramecc, xnack = modes.get((flags >> 10) & 3), modes.get((flags >> 8) & 3)
+    else:  # v3 has on-bits only (xnack 0x100, sramecc 0x200); v2 has xnack 0x01
+        sramecc = "+" if abi == 1 and flags & 0x200 else None
+        xnack = "+" if flags & (0x100 if abi == 1 else 0x01) else None
+    if sramecc:
+        target += f":sramecc{sramecc}"
+    if xnack:
+        target += f":xnack{xnack}"
+    return target
+
+
+def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
+    """Parse one ELF image that starts at ``data[0]`` and was found at ``offset``."""
+    n = len(data)
+    if n == 0:
+        raise NotACodeObject("empty (0 bytes)")
+    if not data.startswith(b"\x7fELF"):
+        raise NotACodeObject(f"bad magic {data[:4].hex(' ')} (expected 7f 45 4c 46, ELF)")
+    if n < 64:
+        raise NotACodeObject(f"too short: {n} bytes, an ELF64 header alone needs 64")
+    if data[4] != 2 or data[5] != 1:
+        raise NotACodeObject("not a little-endian 64-bit ELF (EI_CLASS/EI_DATA)")
+    (_, machine, _, _, phoff, shoff, flags, _, phentsize, phnum, shentsize, shnum,
+     shstrndx) = _ELF_HDR.unpack_from(data, 16)  # fmt: skip
+    if machine not in (EM_AMDGPU, EM_CUDA):
+        raise NotACodeObject(
+            f"unknown e_machine {machine} (expected {EM_AMDGPU} AMDGPU or {EM_CUDA} CUDA)"
+        )
+    if shnum and shentsize != _SHDR.size:
+        raise NotACodeObject(f"bad section header size {shentsize} (expected {_SHDR.size})")
+    need = max(64, shoff + shnum * shentsize, phoff + phnum * phentsize)
+    if need > n:
+        raise NotACodeObject(f"truncated: header/section table needs {need} bytes, have {n}")
+    sections = [_SHDR.unpack_from(data, shoff + i * _SHDR.size) for i in range(shnum)]
+    for sh in sections:
+        if sh[1] != _SHT_NOBITS and sh[4] + sh[5] > n:
+            raise NotACodeObject(f"truncated: a section ends at {sh[4] + sh[5]}, have {n}")
+    symtabs = [s for s in sections if s[1] == _SHT_SYMTAB]
+    symtabs = symtabs or [s for s in sections if s[1] == _SHT_DYNSYM]  # stripped objects
+    syms: list[tuple[str, int, int, int]] = []  # name, st_info, st_other, st_shndx
+    for sh in symtabs[:1]:
+        if sh[6] >= len(sections):
+            raise NotACodeObject("symbol table links to a missing string table")
+        str_off, str_size = sections[sh[6]][4], sections[sh[6]][5]
+        for i in range(sh[5] // _SYM.size):
+            name, info, other, shndx, _, _ = _SYM.unpack_from(data, sh[4] + i * _SYM.size)
+            syms.append((_cstr(data, str_off + name, str_off + str_size), info, other, shndx))
+    defined = [(name, info, other) for name, info, other, shndx in syms if shndx and name]
+    abi = data[8]
+    if machine == EM_AMDGPU:
+        kds = {name[:-3] for name, _, _ in defined if name.endswith(".kd")}
+        v2 = {name for name, info, _ in defined if info & 0xF == _STT_AMDGPU_HSA_KERNEL}
+        target = _amdgpu_target(abi, flags)
+        return CodeObjectEntry("amdgpu", target, tuple(sorted(kds | v2)), offset, n)
+    sm, accel = (flags & 0xFF, flags & 0x800) if abi <= 7 else ((flags >> 8) & 0xFF, flags & 0x8)
+    suffix = "a" if accel else ""
+    if shstrndx < len(sections):
+        names_off, names_size = sections[shstrndx][4], sections[shstrndx][5]
+        for sh in sections:
+            if _cstr(data, names_off + sh[0], names_off + names_size) == ".note.nv.tkinfo":
+                m = _TKINFO_ARCH.search(data, sh[4], sh[4] + sh[5])
+                if m and int(m.group(1)) == sm:
+                    suffix = suffix or m.group(2).decode()
+    kernels = {name for name, info, other in defined if other & _STO_CUDA_ENTRY}
+    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", tuple(sorted(kernels)), offset, n)
+
+
+def _parse_bundle(data: bytes) -> CodeObjectInfo:
+    n = len(data)
+    if n < 32:
+        raise NotACodeObject(f"truncated bundle header: {n} bytes, the entry count needs 32")
+    (count,) = struct.unpack_from("<Q", data, 24)
+    if count > (n - 32) // 24:
+        raise NotACodeObject(
+            f"truncated bundle header: {count} entries need over {32 + 24 * count} bytes, have {n}"
+        )
+    pos, entries = 32, []
+    for i in range(count):
+        if pos + 24 > n:
+            raise NotACodeObject(f"truncated bundle header: entry {i} is cut off at byte {n}")
+        off, size, tlen = struct.unpack_from("<QQQ", data, pos)
+        if pos + 24 + tlen > n:
+            raise NotACodeObject(f"truncated bundle header: triple of entry {i} is cut off")
+        triple = data[pos + 24 : pos + 24 + tlen].decode("utf-8", "replace")
+        pos += 24 + tlen
+        if off + size > n:
+            raise NotACodeObject(
+                f"bundle entry {i} ({triple}) spans bytes {off}..{off + size}, "
+                f"past the end of the {n}-byte data"
+            )
+        if size == 0 or triple.startswith("host-"):
+            continue
+        try:
+            entry = _parse_elf(data[off : off + size], off)
+        except NotACodeObject as exc:
+            raise NotACodeObject(f"bundle entry {i} ({triple}): {exc.reason}") from None
+        declared = triple.partition("--")[2]
+        if entry.kind == "amdgpu" and declared and declared != entry.target:
+            log.warning("bundle entry %s holds code for %s", triple, entry.target)
+        entries.append(entry)
+    return CodeObjectInfo("offload-bundle", tuple(entries), n)
+
+
+def inspect_bytes(data: bytes) -> CodeObjectInfo:
+    """Describe an in-memory code object.
+
+    Parameters
+    ----------
+    data : bytes
+        An AMDGPU ELF (HSACO), a CUDA cubin or a clang offload bundle.
+
+    Raises
+    ------
+    NotACodeObject
+        With the reason: empty, too short, bad magic, truncated, unknown ``e_machine``...
+
+    Example
+    -------
+    >>> inspect_bytes(b"")
+    Traceback (most recent call last):
+    rocsample.codeobject.NotACodeObject: empty (0 bytes)
+    """
+    data = bytes(data)
+    if data.startswith(BUNDLE_MAGIC):
+        return _parse_bundle(data)
+    if data.startswith(b"\x7fELF"):
+        entry = _parse_elf(data, 0)
+        return CodeObjectInfo(f"{entry.kind}-elf", (entry,), len(data))
+    if not data:
+        raise NotACodeObject("empty (0 bytes)")
+    if data.startswith(b"CCOB"):
+        raise NotACodeObject("compressed offload bundle (CCOB); unbundle it first")
+    if data.startswith(b"\x50\xed\x55\xba"):
+        raise NotACodeObject("CUDA fatbinary; give a cubin (ELF) instead")
+    head = data[:64]
+    if all(32 <= b < 127 or b in b"\t\n\r" for b in head):
+        raise NotACodeObject(f"text, not a compiled code object (starts {head[:24]!r})")
+    if len(data) < 4:
+        raise NotACodeObject(f"too short: {len(data)} bytes")
+    raise NotACodeObject(f"bad magic {head[:8].hex(' ')} (expected ELF or offload bundle)")
+
+
+def inspect_file(path: str | os.PathLike[str]) -> CodeObjectInfo:
+    """Read ``path`` and :func:`inspect_bytes` it; ``OSError`` propagates.
+
+    Example
+    -------
+    >>> info = inspect_file("build/hsaco/topk.hsaco")  # doctest: +SKIP
+    """
+    return inspect_bytes(Path(path).read_bytes())
+
+
+def _parse_target(target: str) -> tuple[str, dict[str, str]]:
+    target = target.strip().removeprefix("amdgcn-amd-amdhsa--")
+    proc, *feats = target.split(":")
+    return proc.lower(), {f[:-1]: f[-1] for f in feats if f[-1:] in ("+", "-")}
+
+
+def target_matches(code_target: str, device_target: str) -> bool:
+    """Whether code built for ``code_target`` runs on a device ``device_target``.
+
+    AMD target ids: processors must be equal; a feature the code leaves 'any' (absent)
+    matches either setting, a feature the code sets (``xnack-``, ``sramecc+``...) must equal
+    the device's (a device id that omits the feature does not match it).  CUDA follows the
+    cubin rule of the CUDA programming guide: ``sm_XY`` runs on devices of the same major
+    ``X`` and minor ``>= Y``; architecture-specific ``sm_XYa`` code only on compute
+    capability ``X.Y`` exactly (device written ``sm_XY`` or ``sm_XYa``).  AMD never matches
+    CUDA.
+
+    Example
+    -------
+    >>> target_matches("sm_80", "sm_86"), target_matches("sm_90a", "sm_90")
+    (True, True)
+    >>> target_matches("sm_90", "sm_100"), target_matches("sm_86", "sm_80")
+    (False, False)
+    """
+    code_cuda, dev_cuda = _CUDA_RE.fullmatch(code_target), _CUDA_RE.fullmatch(device_target)
+    if code_cuda or dev_cuda:
+        if not (code_cuda and dev_cuda):
+            return False
+        code, dev = int(code_cuda.group(1)), int(dev_cuda.group(1))
+        if code_cuda.group(2) == "a":
+            return code == dev
+        return code // 10 == dev // 10 and dev % 10 >= code % 10
+    code_proc, code_feats = _parse_target(code_target)
+    dev_proc, dev_feats = _parse_target(device_target)
+    if code_proc != dev_proc:
+        return False
+    return all(dev_feats.get(name) == sign for name, sign in code_feats.items())
+
+
+def _specificity(entry: CodeObjectEntry) -> tuple[int, int]:
+    if entry.kind == "cuda":
+        m = _CUDA_RE.fullmatch(entry.target)
+        return (int(m.group(1)), m.group(2) == "a") if m else (0, 0)
+    return (len(_parse_target(entry.target)[1]), 0)
+
+
+def select_entry(info: CodeObjectInfo, device_target: str) -> CodeObjectEntry | None:
+    """The entry to load on ``device_target``: the most specific match, or ``None``.
+
+    Example
+    -------
+    >>> e = CodeObjectEntry("amdgpu", "gfx90a", ("k",), 0, 64)
+    >>> select_entry(CodeObjectInfo("amdgpu-elf", (e,), 64), "gfx1030") is None
+    True
+    """
+    matches = [e for e in info.entries if target_matches(e.target, device_target)]
+    return max(matches, key=_specificity, default=None)
+
+
+def extract(data: bytes, entry: CodeObjectEntry) -> bytes:
+    """The bytes of ``entry`` inside ``data`` (the whole input for a plain ELF).
+
+    Example
+    -------
+    >>> e = CodeObjectEntry("amdgpu", "gfx90a", (), 2, 3)
+    >>> extract(b"..abc..", e)
+    b'abc'
+    """
+    if entry.offset < 0 or entry.offset + entry.size > len(data):
+        raise NotACodeObject(
+            f"entry {entry.target} at {entry.offset}+{entry.size} lies outside {len(data)} bytes"
+        )
+    return bytes(data[entry.offset : entry.offset + entry.size])
+
+
+def write_bundle(images: Mapping[str, bytes]) -> bytes:
+    """Build a clang offload bundle from AMDGPU code objects keyed by their target id.
+
+    The layout is what ``hipcc --genco`` writes: an empty host entry, then one
+    ``hipv4-amdgcn-amd-amdhsa--<target id>`` entry per image, sorted by triple, with every
+    entry's data aligned to 4096 bytes.  Each image must be an AMDGPU ELF for its key.
+
+    Example
+    -------
+    >>> write_bundle({})
+    Traceback (most recent call last):
+    ValueError: write_bundle needs at least one image
+    """
+    if not images:
+        raise ValueError("write_bundle needs at least one image")
+    for key, image in images.items():
+        info = inspect_bytes(image)
+        if info.format != "amdgpu-elf" or info.entries[0].target != key:
+            held = ", ".join(e.target for e in info.entries)
+            raise ValueError(f"image for {key} is {info.format} with code for {held}")
+    items = [(HOST_TRIPLE, b"")] + sorted(
+        (HIP_TRIPLE_PREFIX + key, bytes(img)) for key, img in images.items()
+    )
+    header_size = len(BUNDLE_MAGIC) + 8 + sum(24 + len(t.encode()) for t, _ in items)
+    pos, offsets = header_size, []
+    for _, blob in items:
+        pos = -(-pos // BUNDLE_ALIGN) * BUNDLE_ALIGN
+        offsets.append(pos)
+        pos += len(blob)
+    out = bytearray(BUNDLE_MAGIC + struct.pack("<Q", len(items)))
+    for (triple, blob), off in zip(items, offsets, strict=True):
+        raw = triple.encode()
+        out += struct.pack("<QQQ", off, len(blob), len(raw)) + raw
+    for (_, blob), off in zip(items, offsets, strict=True):
+        out += bytes(off - len(out)) + blob
+    return bytes(out)
+
+
+def validate_code_object(
+    path: str | os.PathLike[str],
+    env_var: str | None,
+    device_target: str,
+    entry_points: Sequence[str],
+) -> bytes:
+    """Check that ``path`` can be loaded on ``device_target`` and defines ``entry_points``.
+
+    Returns
+    -------
+    bytes
+        The whole file, ready for ``hipModuleLoadData``/``cuModuleLoadData``.
+
+    Raises
+    ------
+    KernelLoadError
+        ``reason`` is one of: "file does not exist", "not readable: <errno text>",
+        "not a code object: <why>", "no code for target <t> (file holds: ...)",
+        "entry point <name> missing (file defines: ...)".
+
+    Example
+    -------
+    >>> validate_code_object("/no/k.hsaco", None, "gfx90a", ["k"])
+    Traceback (most recent call last):
+    rocsample.errors.KernelLoadError: cannot load code object /no/k.hsaco: file does not exist
+    """
+    where = os.fspath(path)
+
+    def fail(reason: str) -> KernelLoadError:
+        log.debug("rejecting code object %s: %s", where, reason)
+        return KernelLoadError(where, env_var, reason)
+
+    if not os.path.exists(where):
+        raise fail("file does not exist")
+    try:
+        data = Path(where).read_bytes()
+    except OSError as exc:
+        raise fail(f"not readable: {exc.strerror or exc}") from exc
+    try:
+        info = inspect_bytes(data)
+    except NotACodeObject as exc:
+        raise fail(f"not a code object: {exc.reason}") from None
+    entry = select_entry(info, device_target)
+    if entry is None:
+        held = ", ".join(e.target for e in info.entries) or "nothing"
+        raise fail(f"no code for target {device_target} (file holds: {held})")
+    missing = [name for name in entry_points if name not in entry.symbols]
+    if missing:
+        noun = "entry point" if len(missing) == 1 else "entry points"
+        defined = ", ".join(entry.symbols) or "nothing"
+        raise fail(f"{noun} {', '.join(missing)} missing (file defines: {defined})")
+    log.debug("code object %s: %s for %s", where, info.format, entry.target)
+    return data
+
+
+def describe(info: CodeObjectInfo, path: str | None = None) -> str:
+    """Human-readable multi-line text, as ``python -m rocsample inspect FILE`` prints it.
+
+    Example
+    -------
+    >>> e = CodeObjectEntry("amdgpu", "gfx90a", ("add", "scale"), 0, 6008)
+    >>> print(describe(CodeObjectInfo("amdgpu-elf", (e,), 6008), "k.hsaco"))
+    k.hsaco: amdgpu-elf, 6008 bytes, 1 code object
+      [0] amdgpu gfx90a  offset 0  size 6008
+          kernels (2): add, scale
+    """
+    count = len(info.entries)
+    head = f"{info.format}, {info.size} bytes, {count} code object{'' if count == 1 else 's'}"
+    lines = [f"{path}: {head}" if path else head]
+    for i, e in enumerate(info.entries):
+        lines.append(f"  [{i}] {e.kind} {e.target}  offset {e.offset}  size {e.size}")
+        lines.append(f"      kernels ({len(e.symbols)}): {', '.join(e.symbols) or '-'}")
+    return "\n".join(lines)

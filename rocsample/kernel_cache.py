@@ -1,0 +1,219 @@
+"""The per-device kernel cache: find, validate, compile, load and keep each kernel module.
+
+For each kernel the cache resolves, in order (first that applies wins):
+
+1. its environment variable (``TOPK_SAMPLING_HSACO=/path``...): that file, validated;
+2. the precompiled directory (``ROCSAMPLE_KERNEL_DIR``, default the ``make hsaco`` output):
+   ``<module>.hsaco`` (AMD) or ``<module>.cubin`` (NVIDIA), if it holds code for this device;
+3. the on-disk JIT cache (``ROCSAMPLE_CACHE_DIR``), keyed by a sha256 over source, headers,
+   options, compiler, target, ABI and rocsample versions;
+4. compile now with hiprtc/NVRTC, store in the disk cache.
+
+The cache is created lazily and guarded by one lock per device, checked twice (a lookup that
+hits never takes the lock), so 32 threads asking for one cold module cause one compile.
+
+Example
+-------
+>>> from rocsample import cache_info      # doctest: +SKIP
+>>> cache_info()["kernels"]["topk_sampling"]["origin"]   # doctest: +SKIP
+'jit-cache'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import codeobject, config
+from .compiler import compile_module, module_key
+from .diskcache import DiskCache
+from .errors import KernelLoadError
+from .registry import KERNELS, MODULES, KernelSpec
+from .toolchains import get_toolchain
+
+__all__ = ["KernelCache", "LoadedKernel", "Resolution"]
+
+log = logging.getLogger("rocsample")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a kernel comes (or would come) from, and why."""
+
+    kernel: str
+    origin: str  # "env", "precompiled", "jit-cache", "compile"
+    path: str | None
+    reason: str
+
+
+@dataclass
+class LoadedKernel:
+    spec: KernelSpec
+    function: Any
+    resolution: Resolution
+    load_seconds: float
+
+
+@dataclass
+class _Stats:
+    compiles: int = 0
+    disk_hits: int = 0
+    disk_misses: int = 0
+    compile_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class KernelCache:
+    """Kernels of one device, resolved on first use and kept for the process."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._kernels: dict[str, LoadedKernel] = {}
+        self._modules: dict[str, Any] = {}  # origin key -> loaded module handle
+        self.stats = _Stats()
+        self._disk: DiskCache | None = None
+
+    # -- public -------------------------------------------------------------------------
+    def get(self, kernel: str) -> LoadedKernel:
+        """The loaded kernel ``kernel`` (a key of ``registry.KERNELS``)."""
+        hit = self._kernels.get(kernel)  # lock-free fast path: dict reads are atomic
+        if hit is not None:
+            return hit
+        with self._lock:
+            hit = self._kernels.get(kernel)
+            if hit is None:
+                hit = self._load(KERNELS[kernel])
+                self._kernels[kernel] = hit
+            return hit
+
+    def resolve(self, kernel: str) -> Resolution:
+        """Where ``kernel`` would come from now, without compiling or loading anything."""
+        spec = KERNELS[kernel]
+        found = self._explicit_file(spec)
+        if found is not None:
+            return found[0]
+        key = self._key(spec)
+        disk = self._disk_cache()
+        if disk is not None and disk.path_for(key).exists():
+            return Resolution(spec.name, "jit-cache", str(disk.path_for(key)), "cached compile")
+        why = "no override, no precompiled file for this target, not in the disk cache"
+        return Resolution(spec.name, "compile", None, why)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "device": self.runtime.device_name,
+            "target": self.runtime.target,
+            "wave_size": self.runtime.wave_size,
+            "kernels": {
+                name: {"origin": k.resolution.origin, "path": k.resolution.path,
+                       "reason": k.resolution.reason, "load_seconds": k.load_seconds}
+                for name, k in self._kernels.items()
+            },
+            "compiles": self.stats.compiles,
+            "disk_hits": self.stats.disk_hits,
+            "disk_misses": self.stats.disk_misses,
+            "compile_seconds": dict(self.stats.compile_seconds),
+        }
+
+    # -- resolution ---------------------------------------------------------------------
+    def _explicit_file(self, spec: KernelSpec) -> tuple[Resolution, bytes | None] | None:
+        """Env override or precompiled file; validation errors raise KernelLoadError."""
+        rt = self.runtime
+        path = config.kernel_override(spec.env_var)
+        if path is not None:
+            res = Resolution(spec.name, "env", path, f"{spec.env_var} is set")
+            return res, None
+        directory = config.kernel_dir()
+        candidate = directory / f"{spec.module}{rt.code_suffix}"
+        if not candidate.exists():
+            return None
+        try:
+            info = codeobject.inspect_file(candidate)
+        except (OSError, codeobject.NotACodeObject) as exc:
+            raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR",
+                                  f"not a code object: {exc}") from exc
+        if codeobject.select_entry(info, rt.target) is None:
+            held = ", ".join(e.target for e in info.entries) or "nothing"
+            if config.kernel_dir_is_explicit():
+                raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR",
+                                      f"no code for target {rt.target} (file holds: {held})")
+            log.info("%s: precompiled %s has no code for %s (holds %s); JIT instead",
+                     spec.name, candidate, rt.target, held)
+            return None
+        res = Resolution(spec.name, "precompiled", str(candidate), f"{directory} has it")
+        return res, None
+
+    def _key(self, spec: KernelSpec) -> str:
+        rt = self.runtime
+        tc = get_toolchain(rt.toolchain)
+        opts = tc.options(rt.target, rt.wave_size)
+        return module_key(MODULES[spec.module], tc.version(), rt.target, opts)
+
+    def _disk_cache(self) -> DiskCache | None:
+        if not config.disk_cache_enabled():
+            return None
+        if self._disk is None:
+            self._disk = DiskCache(config.cache_dir())
+        return self._disk
+
+    def _load(self, spec: KernelSpec) -> LoadedKernel:
+        t0 = time.perf_counter()
+        rt = self.runtime
+        explicit = self._explicit_file(spec)
+        if explicit is not None:
+            res = explicit[0]
+            env_var = spec.env_var if res.origin == "env" else "ROCSAMPLE_KERNEL_DIR"
+            image = codeobject.validate_code_object(res.path, env_var, rt.target, [spec.entry])
+            module = self._module_for(f"file:{Path(res.path).resolve()}", image)
+        else:
+            key = self._key(spec)
+            module = self._modules.get(key)
+            res = Resolution(spec.name, "jit-cache", None, "module already loaded")
+            if module is None:
+                image, res = self._image_from_cache_or_compile(spec, key)
+                module = self._module_for(key, image)
+        function = rt.get_function(module, spec.entry)
+        seconds = time.perf_counter() - t0
+        log.debug("kernel %s from %s (%s) in %.3f s", spec.name, res.origin, res.path, seconds)
+        return LoadedKernel(spec, function, res, seconds)
+
+    def _image_from_cache_or_compile(self, spec: KernelSpec, key: str) -> tuple[bytes, Resolution]:
+        disk = self._disk_cache()
+        rt = self.runtime
+        if disk is not None:
+            image = disk.get(key)
+            if image is not None and self._usable(image, spec):
+                self.stats.disk_hits += 1
+                return image, Resolution(spec.name, "jit-cache", str(disk.path_for(key)),
+                                         "found in the disk cache")
+            self.stats.disk_misses += 1
+        compiled = compile_module(rt.toolchain, spec.module, rt.target, rt.wave_size)
+        self.stats.compiles += 1
+        self.stats.compile_seconds[spec.module] = compiled.seconds
+        path = None
+        if disk is not None:
+            path = str(disk.put(key, compiled.image))
+        reason = f"compiled with {rt.toolchain} in {compiled.seconds:.2f} s"
+        return compiled.image, Resolution(spec.name, "compile", path, reason)
+
+    def _usable(self, image: bytes, spec: KernelSpec) -> bool:
+        """A cache entry passed its checksum; still check it is code for us with our entries."""
+        try:
+            info = codeobject.inspect_bytes(image)
+        except codeobject.NotACodeObject as exc:
+            log.warning("disk cache entry for %s is not a code object (%s): recompiling",
+                        spec.module, exc)
+            return False
+        entry = codeobject.select_entry(info, self.runtime.target)
+        return entry is not None and set(MODULES[spec.module].entries) <= set(entry.symbols)
+
+    def _module_for(self, key: str, image: bytes) -> Any:
+        module = self._modules.get(key)
+        if module is None:
+            module = self.runtime.load_module(image)
+            self._modules[key] = module
+        return module

@@ -1,0 +1,169 @@
+"""The kernel registry: what rocsample's kernels are, as data.
+
+One frozen :class:`ModuleSpec` per source file in ``kernels/`` and one :class:`KernelSpec`
+per entry point, with the environment variable that overrides it and its argument signature
+(the ABI users build their own code objects against). The kernel cache
+(:mod:`rocsample.kernel_cache`) is the mechanism that acts on this data.
+
+Example
+-------
+>>> from rocsample.registry import KERNELS
+>>> KERNELS["topk_sampling"].env_var
+'TOPK_SAMPLING_HSACO'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ABI_VERSION",
+    "BLOCK_SIZE",
+    "KERNELS",
+    "MODULES",
+    "TOPP_WS_STRIDE",
+    "KernelSpec",
+    "ModuleSpec",
+    "kernel_source_dir",
+]
+
+#: Version of the kernel argument ABI below; bump it when any signature or meaning changes.
+ABI_VERSION = 1
+#: Threads per block every kernel is compiled for and launched with.
+BLOCK_SIZE = 512
+#: unsigned long longs of top-p workspace per row (``RS_TOPP_WS_STRIDE``).
+TOPP_WS_STRIDE = 260
+
+# Argument type codes (ctypes packing in rocsample.backends.launch):
+#   "ptr" device pointer, "i32" int, "i64" long long, "u64" unsigned long long, "f32" float.
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One kernel source file and the entry points it defines."""
+
+    name: str
+    source: str
+    headers: tuple[str, ...]
+    entries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel entry point: its module, override variable and argument signature."""
+
+    name: str
+    module: str
+    entry: str
+    env_var: str
+    signature: tuple[tuple[str, str], ...]  # (argument name, type code)
+
+    @property
+    def arg_types(self) -> tuple[str, ...]:
+        return tuple(t for _, t in self.signature)
+
+
+_HEADERS = ("rs_common.h",)
+_ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
+_RNG = (("seed", "u64"), ("offset", "u64"))
+_TEMP = (
+    ("logits", "ptr"),
+    ("in_stride", "i64"),
+    ("out", "ptr"),
+    ("out_stride", "i64"),
+    ("batch", "i32"),
+    ("vocab", "i32"),
+    ("temperature", "ptr"),
+    ("temperature_val", "f32"),
+)
+
+MODULES: dict[str, ModuleSpec] = {
+    m.name: m
+    for m in (
+        ModuleSpec(
+            "sampling_utils",
+            "sampling_utils.hip",
+            _HEADERS,
+            ("softmax_kernel", "temperature_scale_kernel"),
+        ),
+        ModuleSpec("topk_sampling", "topk_sampling.hip", _HEADERS, ("topk_sampling_kernel",)),
+        ModuleSpec(
+            "topp_sampling",
+            "topp_sampling.hip",
+            _HEADERS,
+            ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel"),
+        ),
+        ModuleSpec(
+            "topk_topp_sampling", "topk_topp_sampling.hip", _HEADERS, ("topk_topp_sampling_kernel",)
+        ),
+    )
+}
+
+KERNELS: dict[str, KernelSpec] = {
+    k.name: k
+    for k in (
+        KernelSpec("softmax", "sampling_utils", "softmax_kernel", "SAMPLING_UTILS_HSACO", _TEMP),
+        KernelSpec(
+            "temperature_scale",
+            "sampling_utils",
+            "temperature_scale_kernel",
+            "TEMPERATURE_SCALE_HSACO",
+            _TEMP,
+        ),
+        KernelSpec(
+            "topk_sampling",
+            "topk_sampling",
+            "topk_sampling_kernel",
+            "TOPK_SAMPLING_HSACO",
+            _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),),
+        ),
+        KernelSpec(
+            "topp_prefix_sum",
+            "topp_sampling",
+            "topp_prefix_sum_kernel",
+            "TOPP_PREFIX_SUM_HSACO",
+            _ROWS + (("ws", "ptr"),),
+        ),
+        KernelSpec(
+            "topp_threshold",
+            "topp_sampling",
+            "topp_threshold_kernel",
+            "TOPP_THRESHOLD_HSACO",
+            _ROWS + (("top_p", "ptr"), ("top_p_val", "f32"), ("ws", "ptr")),
+        ),
+        KernelSpec(
+            "topp_sample",
+            "topp_sampling",
+            "topp_sample_kernel",
+            "TOPP_SAMPLE_HSACO",
+            _ROWS + (("ws", "ptr"),) + _RNG + (("out", "ptr"),),
+        ),
+        KernelSpec(
+            "topk_topp_sampling",
+            "topk_topp_sampling",
+            "topk_topp_sampling_kernel",
+            "FUSED_SAMPLING_HSACO",
+            _ROWS
+            + (
+                ("top_k", "ptr"),
+                ("top_k_val", "i32"),
+                ("top_p", "ptr"),
+                ("top_p_val", "f32"),
+                ("min_p", "ptr"),
+                ("min_p_val", "f32"),
+            )
+            + _RNG
+            + (("out", "ptr"),),
+        ),
+    )
+}
+
+
+def kernel_source_dir() -> Path:
+    """Where the ``.hip`` sources are: the installed package data, else the checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "kernels"
+    if (installed / "rs_common.h").is_file():
+        return installed
+    return here.parent / "kernels"

@@ -1,0 +1,140 @@
+"""Runtime compilers: hiprtc (through hip-python) and NVRTC (through cuda-bindings).
+
+Both have the same shape (create a program with in-memory headers, compile with options, read
+the log and the code), so one :class:`Toolchain` drives either; only the function names,
+the options and the code getter differ. No device is needed to compile: any target the
+toolchain knows can be built on a CPU-only machine.
+
+Example
+-------
+>>> from rocsample.toolchains import get_toolchain
+>>> tc = get_toolchain("nvrtc")            # doctest: +SKIP
+>>> tc.options("sm_90", wave=32)[:1]       # doctest: +SKIP
+['-arch=sm_90']
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BackendUnavailable
+
+__all__ = ["Toolchain", "get_toolchain", "wave_size_for"]
+
+log = logging.getLogger("rocsample")
+
+
+def wave_size_for(target: str) -> int:
+    """Lanes per wavefront the code for ``target`` is compiled for.
+
+    gfx9 (GCN/CDNA) runs 64 lanes; gfx10+ (RDNA) compiles wave32 by default; NVIDIA warps
+    are 32. A device reports its own width, which the backends prefer; this serves offline
+    builds (``make hsaco``) where no device is present.
+    """
+    if target.startswith("sm_"):
+        return 32
+    proc = target.split(":")[0]
+    if proc.startswith("gfx") and len(proc) >= 5 and proc[3:5].isdigit() and int(proc[3:5]) >= 10:
+        return 32
+    return 64
+
+
+@dataclass
+class Toolchain:
+    """One runtime compiler, loaded lazily."""
+
+    name: str  # "hiprtc" or "nvrtc"
+    api: Any
+    prefix: str  # "hiprtc" or "nvrtc"
+    code_getter: str  # "Code" (hiprtc) or "CUBIN" (nvrtc)
+
+    def _call(self, fn: str, *args: Any) -> tuple[Any, ...]:
+        result = getattr(self.api, f"{self.prefix}{fn}")(*args)
+        return result if isinstance(result, tuple) else (result,)
+
+    def version(self) -> str:
+        _, major, minor = self._call("Version")
+        return f"{self.name} {major}.{minor}"
+
+    def options(self, target: str, wave: int, block: int = 0, abi: int = 0) -> list[str]:
+        from .registry import ABI_VERSION, BLOCK_SIZE
+
+        defines = [
+            f"-DRS_WAVE={wave}",
+            f"-DRS_BLOCK={block or BLOCK_SIZE}",
+            f"-DRS_ABI_VERSION={abi or ABI_VERSION}",
+        ]
+        if self.name == "hiprtc":
+            return [f"--offload-arch={target}", "-O3", *defines]
+        return [f"-arch={target}", "-std=c++17", *defines]
+
+    def compile(
+        self, source: bytes, filename: str, headers: dict[str, bytes], options: list[str]
+    ) -> tuple[bytes | None, str]:
+        """Compile; return ``(code or None, log)``. Never raises for a compile failure."""
+        names = [n.encode() for n in headers]
+        bodies = list(headers.values())
+        err, prog = self._call("CreateProgram", source, filename.encode(), len(bodies), bodies,
+                               names)
+        if int(err) != 0:
+            return None, f"{self.prefix}CreateProgram failed: {err!r}"
+        try:
+            opts = [o.encode() for o in options]
+            (err,) = self._call("CompileProgram", prog, len(opts), opts)
+            _, size = self._call("GetProgramLogSize", prog)
+            buf = bytearray(max(int(size), 1))
+            self._call("GetProgramLog", prog, buf)
+            text = bytes(buf).rstrip(b"\0").decode(errors="replace")
+            if int(err) != 0:
+                return None, text or repr(err)
+            _, size = self._call(f"Get{self.code_getter}Size", prog)
+            code = bytearray(int(size))
+            self._call(f"Get{self.code_getter}", prog, code)
+            return bytes(code), text
+        finally:
+            self._destroy(prog)
+
+    def _destroy(self, prog: Any) -> None:
+        if self.name == "hiprtc":
+            # hiprtcDestroyProgram takes hiprtcProgram* (hip-python passes it through as a
+            # pointer): hand it the address of a variable holding the handle, not the handle.
+            handle = ctypes.c_void_p(int(prog))
+            self._call("DestroyProgram", ctypes.addressof(handle))
+        else:
+            self._call("DestroyProgram", prog)
+
+
+_CACHE: dict[str, Toolchain] = {}
+
+
+def get_toolchain(name: str) -> Toolchain:
+    """Load ``"hiprtc"`` or ``"nvrtc"``; raise :class:`BackendUnavailable` saying why not."""
+    if name in _CACHE:
+        return _CACHE[name]
+    if name == "hiprtc":
+        from .rocm_libs import prepare_rocm_path
+
+        prepare_rocm_path()
+        try:
+            from hip import hiprtc
+        except ImportError as exc:
+            raise BackendUnavailable("hip", f"hip-python is not installed ({exc})") from exc
+        tc = Toolchain("hiprtc", hiprtc, "hiprtc", "Code")
+    elif name == "nvrtc":
+        try:
+            from cuda.bindings import nvrtc
+        except ImportError as exc:
+            raise BackendUnavailable("cuda", f"cuda-bindings is not installed ({exc})") from exc
+        tc = Toolchain("nvrtc", nvrtc, "nvrtc", "CUBIN")
+    else:
+        raise ValueError(f"unknown toolchain {name!r} (supported: 'hiprtc', 'nvrtc')")
+    try:
+        tc.version()
+    except Exception as exc:  # the library behind the binding is missing or broken
+        backend = "hip" if name == "hiprtc" else "cuda"
+        raise BackendUnavailable(backend, f"{name} cannot be loaded: {exc}") from exc
+    _CACHE[name] = tc
+    return tc

@@ -1,0 +1,163 @@
+"""Argument checking for the public API: one place, precise messages.
+
+Every error names the argument, what was wrong and what is allowed, e.g.
+``ValueError: top_p must be in (0, 1]; got 1.5``.
+
+Example
+-------
+>>> from rocsample.validation import check_top_k
+>>> check_top_k(-1, rows=2)
+Traceback (most recent call last):
+...
+ValueError: top_k must be >= 0 (0 or None: no filter); got -1 in row 0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .cpu_kernels import VOCAB_MAX
+
+__all__ = [
+    "SamplingParams",
+    "check_bad_rows",
+    "check_matrix_shape",
+    "check_seed_offset",
+    "check_temperature",
+    "check_top_k",
+    "check_top_p",
+    "check_min_p",
+    "sampling_params",
+]
+
+Param = None | int | float | np.ndarray  # scalar or one value per row (host only)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Normalised parameters: None, a Python scalar, or a contiguous per-row array."""
+
+    top_k: int | np.ndarray | None
+    top_p: float | np.ndarray | None
+    min_p: float | np.ndarray | None
+    seed: int
+    offset: int
+
+
+def check_matrix_shape(name: str, shape: tuple[int, ...], dtype: Any) -> tuple[int, int]:
+    """Check a (batch, vocab) float32 matrix's shape and dtype; return (batch, vocab)."""
+    if np.dtype(dtype) != np.float32:
+        raise TypeError(f"{name} must be float32; got {np.dtype(dtype)}")
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D (batch, vocab); got shape {tuple(shape)}")
+    rows, vocab = shape
+    if rows == 0 or vocab == 0:
+        raise ValueError(f"{name} must not be empty; got shape {tuple(shape)}")
+    if vocab > VOCAB_MAX:
+        raise ValueError(f"{name} has vocab {vocab}; at most {VOCAB_MAX} tokens per row")
+    return rows, vocab
+
+
+def _per_row(name: str, value: Any, rows: int, dtype: Any) -> Any:
+    if value is None:
+        return None
+    on_device = hasattr(value, "__cuda_array_interface__") or hasattr(value, "__dlpack_device__")
+    if on_device and not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} per-row values must be a host array or a scalar")
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        if arr.dtype.kind not in "iufb":
+            raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+        return arr.item()
+    if arr.ndim != 1 or arr.shape[0] != rows:
+        raise ValueError(
+            f"{name} must be a scalar or have one value per row ({rows}); got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(np.atleast_1d(mask))[0])
+
+
+def check_top_k(value: Any, rows: int) -> int | np.ndarray | None:
+    v = _per_row("top_k", value, rows, np.int64)
+    if v is None:
+        return None
+    arr = np.atleast_1d(np.asarray(v))
+    if arr.dtype.kind == "f" and not np.all(arr == np.floor(arr)):
+        raise TypeError(f"top_k must be an integer; got {value!r}")
+    if np.any(arr < 0):
+        i = _first_bad(arr < 0)
+        raise ValueError(f"top_k must be >= 0 (0 or None: no filter); got {arr[i]} in row {i}")
+    if np.any(arr > np.iinfo(np.int32).max):
+        raise ValueError("top_k must fit in int32")
+    return int(v) if np.ndim(v) == 0 else np.ascontiguousarray(v, dtype=np.int32)
+
+
+def _check_range(name: str, value: Any, rows: int, lo: float, hi: float, lo_open: bool,
+                 allowed: str) -> float | np.ndarray | None:
+    v = _per_row(name, value, rows, np.float32)
+    if v is None:
+        return None
+    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    ok = (arr > lo if lo_open else arr >= lo) & (arr <= hi)  # NaN fails both
+    if not np.all(ok):
+        i = _first_bad(~ok)
+        where = "" if np.ndim(v) == 0 else f" in row {i}"
+        raise ValueError(f"{name} must be in {allowed}; got {arr[i]}{where}")
+    return float(v) if np.ndim(v) == 0 else v
+
+
+def check_top_p(value: Any, rows: int) -> float | np.ndarray | None:
+    return _check_range("top_p", value, rows, 0.0, 1.0, True, "(0, 1]")
+
+
+def check_min_p(value: Any, rows: int) -> float | np.ndarray | None:
+    return _check_range("min_p", value, rows, 0.0, 1.0, False, "[0, 1]")
+
+
+def check_temperature(value: Any, rows: int) -> float | np.ndarray:
+    if value is None:
+        raise ValueError("temperature must be >= 0 (0 means greedy); got None")
+    return _check_range("temperature", value, rows, 0.0, np.inf, False,
+                        "[0, inf) (0 means greedy)")
+
+
+def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
+    out = []
+    for name, v in (("seed", seed), ("offset", offset)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise TypeError(f"{name} must be an int in [0, 2**64); got {type(v).__name__}")
+        if not 0 <= int(v) < 1 << 64:
+            raise ValueError(f"{name} must be in [0, 2**64); got {v}")
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def sampling_params(rows: int, *, top_k: Any = None, top_p: Any = None, min_p: Any = None,
+                    seed: Any = 0, offset: Any = 0) -> SamplingParams:
+    s, o = check_seed_offset(seed, offset)
+    return SamplingParams(check_top_k(top_k, rows), check_top_p(top_p, rows),
+                          check_min_p(min_p, rows), s, o)
+
+
+def check_bad_rows(name: str, probs: np.ndarray) -> None:
+    """Eager host check: raise ValueError naming rows with NaN, Inf, negatives or zero mass."""
+    finite = np.isfinite(probs)
+    bad = ~finite.all(axis=1)
+    with np.errstate(invalid="ignore"):
+        bad |= (probs < 0).any(axis=1)
+        bad |= ~(probs > 0).any(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(map(str, rows[:10])) + (" ..." if rows.size > 10 else "")
+        raise ValueError(
+            f"{name} has {rows.size} invalid row(s) (NaN, Inf, negative or all zero): rows "
+            f"{shown}; pass check_inputs=False to get token -1 for them instead"
+        )

@@ -1,0 +1,40 @@
+# rocsample: `make demo` and `make test` set everything up themselves (idempotent).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+ARCHS   ?=
+OUT     ?= build/hsaco
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-gpu hsaco lint wheels clean
+
+$(PY) setup:
+	@bash tools/setup.sh $(VENV)
+
+demo: setup
+	$(PY) -m rocsample demo
+
+test: setup
+	$(PY) -m ruff check rocsample tests tools
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# On a GPU machine: every GPU test must run (none may skip for lack of a device).
+test-gpu:
+	ROCSAMPLE_REQUIRE_GPU=1 python3 -m pytest -m gpu -ra $(PYTEST_ARGS)
+
+# Precompile every kernel module for ARCHS (default: the local AMD GPU, else gfx90a gfx1030).
+hsaco: setup
+	$(PY) -m rocsample compile $(foreach a,$(ARCHS),--arch $(a)) --out $(OUT)
+
+lint: setup
+	$(PY) -m ruff check rocsample tests tools
+
+# Wheels the GPU machines lack (Python 3.12, no network there): carried in .whl/.
+wheels:
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 --platform any -d .whl \
+	  platformdirs==4.14.5 hip-python==10.0.0.0.1.2 rocm-bindings-hip==10.0.0.0.1.2 \
+	  rocm-bindings-core==10.0.0.0.1.2
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,267 @@
+"""GPU tests: every kernel through the loader on a real device (run by `make test-gpu`).
+
+They skip with the reason where no GPU backend can start (CI); with ROCSAMPLE_REQUIRE_GPU=1
+(what `make test-gpu` sets) a missing GPU is a failure instead. The backend under test is
+ROCSAMPLE_BACKEND if it names a GPU backend, else whichever GPU backend starts.
+
+Because every backend uses the same integer arithmetic and the same Philox counters, the GPU
+must draw exactly the token the numpy backend draws from the same float32 probabilities;
+the distributions themselves are tested against float64 in test_cpu_sampling.py, and a few
+directly here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample import cpu_kernels
+from rocsample.backends import get_backend
+from rocsample.errors import BackendUnavailable, KernelLoadError, KernelTimeout
+
+pytestmark = pytest.mark.gpu
+REQUIRE = os.environ.get("ROCSAMPLE_REQUIRE_GPU") == "1"
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    choice = os.environ.get("ROCSAMPLE_BACKEND", "auto")
+    kinds = [choice] if choice in ("hip", "cuda") else ["hip", "cuda"]
+    reasons = []
+    for kind in kinds:
+        try:
+            return get_backend(kind)
+        except BackendUnavailable as exc:
+            reasons.append(str(exc))
+    if REQUIRE:
+        pytest.fail("no GPU backend: " + "; ".join(reasons))
+    pytest.skip("no GPU backend: " + "; ".join(reasons))
+
+
+def _probs(rng, b, v, shape="normal"):
+    z = rng.standard_normal((b, v)) * 3
+    if shape == "peaked":
+        z[:, rng.integers(0, v, b)] += 25
+    return cpu_kernels.softmax(z.astype(np.float32))
+
+
+CASES = [
+    dict(),
+    dict(top_k=1), dict(top_k=2), dict(top_k=50),
+    dict(top_p=1e-6), dict(top_p=0.5), dict(top_p=0.9), dict(top_p=0.999999),
+    dict(top_k=50, top_p=0.9), dict(min_p=0.1), dict(min_p=1.0), dict(top_k=50, min_p=0.1),
+]
+
+
+@pytest.mark.parametrize("b,v", [(1, 1), (7, 2), (32, 31), (128, 1000), (7, 32000),
+                                 (32, 128256), (4, 151936), (2, 256000), (512, 1000)])
+@pytest.mark.parametrize("shape", ["normal", "peaked"])
+def test_gpu_matches_numpy_exactly(gpu, b, v, shape):
+    rng = np.random.default_rng(b * 1000 + v)
+    probs = _probs(rng, b, v, shape)
+    for case in CASES + [dict(top_k=max(v - 1, 1)), dict(top_k=v)]:
+        for method in ("auto", "fused"):
+            got = gpu.sample(probs, rocsample.validation.sampling_params(b, seed=11, offset=3,
+                                                                         **case), method=method)
+            want = cpu_kernels.sample_rows(probs, seed=11, offset=3, **case)
+            assert np.array_equal(got, want), (case, method, np.flatnonzero(got != want)[:5])
+
+
+def test_per_row_parameters(gpu):
+    rng = np.random.default_rng(5)
+    probs = _probs(rng, 64, 5000)
+    k = rng.integers(0, 100, 64).astype(np.int32)
+    p = rng.uniform(0.05, 1.0, 64).astype(np.float32)
+    m = rng.uniform(0.0, 0.3, 64).astype(np.float32)
+    for kw in (dict(top_k=k), dict(top_p=p), dict(min_p=m), dict(top_k=k, top_p=p, min_p=m)):
+        got = rocsample.sample(probs, seed=3, backend=gpu.name, **kw)
+        assert np.array_equal(got, cpu_kernels.sample_rows(probs, seed=3, **kw))
+
+
+def test_topk_distribution_on_gpu(gpu):
+    # One row repeated N times gives N independent draws (counter includes the row index).
+    n, v, k = 40000, 100, 10
+    row = _probs(np.random.default_rng(1), 1, v)[0]
+    tokens = rocsample.sample(np.tile(row, (n, 1)), top_k=k, backend=gpu.name)
+    kept = np.argsort(row)[::-1][:k]
+    assert set(np.unique(tokens)) <= set(kept.tolist())
+    expected = row[kept] / row[kept].sum() * n
+    observed = np.array([(tokens == t).sum() for t in kept])
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    assert chi2 < 45.0  # chi-square(9 dof) exceeds 45 with probability < 1e-6
+
+
+def test_softmax_and_temperature(gpu):
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((9, 3001)) * 4).astype(np.float32)
+    x[1, 5] = -np.inf
+    t = np.array([1, 0.5, 2, 0, 1, 1, 3, 0.7, 1], dtype=np.float32)
+    got = rocsample.softmax(x, t, backend=gpu.name)
+    want = cpu_kernels.softmax(x, t)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-12)
+    np.testing.assert_array_equal(rocsample.temperature_scale(x, t, backend=gpu.name),
+                                  cpu_kernels.temperature_scale(x, t))
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    assert np.isnan(rocsample.softmax(bad, backend=gpu.name)[0]).all()
+    greedy = rocsample.sample_from_logits(x, temperature=0.0, backend=gpu.name)
+    assert np.array_equal(greedy, x.argmax(axis=1))
+
+
+def test_bad_rows_give_minus_one(gpu):
+    rng = np.random.default_rng(3)
+    probs = _probs(rng, 10, 999)
+    bad = probs.copy()
+    bad[0, 3] = np.nan
+    bad[1, 4] = np.inf
+    bad[2, 5] = -np.inf
+    bad[3, 6] = -1e-3
+    bad[4] = 0
+    bad[5] = np.float32(1e-42)  # denormals only: valid
+    bad[6] = 1.0  # all equal
+    bad[7, :] = 1e-30
+    bad[7, 17] = 1e30  # one huge among tiny
+    for kw in (dict(), dict(top_k=5), dict(top_p=0.5), dict(top_k=5, top_p=0.5, min_p=0.1)):
+        got = rocsample.sample(bad, seed=9, check_inputs=False, backend=gpu.name, **kw)
+        assert got[:5].tolist() == [-1] * 5
+        assert np.array_equal(got, cpu_kernels.sample_rows(bad, seed=9, **kw))
+        assert got[7] == 17
+    with pytest.raises(ValueError, match="rows 0, 1, 2, 3, 4"):
+        rocsample.sample(bad, backend=gpu.name)
+
+
+def test_determinism_across_runs_streams_and_batch(gpu):
+    rng = np.random.default_rng(4)
+    probs = _probs(rng, 128, 32000)
+    a = rocsample.sample(probs, top_k=50, top_p=0.9, seed=5, offset=7, backend=gpu.name)
+    stream = gpu.rt.stream_create()
+    try:
+        b = rocsample.sample(probs, top_k=50, top_p=0.9, seed=5, offset=7, backend=gpu.name,
+                             stream=stream)
+    finally:
+        gpu.rt.stream_destroy(stream)
+    c = rocsample.sample(probs[:7], top_k=50, top_p=0.9, seed=5, offset=7, backend=gpu.name)
+    assert np.array_equal(a, b) and np.array_equal(a[:7], c)
+    d = rocsample.sample(probs, top_k=50, top_p=0.9, seed=5, offset=8, backend=gpu.name)
+    assert not np.array_equal(a, d)
+
+
+def test_kernels_loaded_once_and_report_origin(gpu):
+    rocsample.sample(_probs(np.random.default_rng(0), 2, 100), top_p=0.5, backend=gpu.name)
+    info = gpu.kernels.info()
+    for name in ("topp_prefix_sum", "topp_threshold", "topp_sample"):
+        assert info["kernels"][name]["origin"] in ("compile", "jit-cache", "precompiled")
+    compiles = gpu.kernels.stats.compiles
+    for _ in range(3):
+        rocsample.sample(_probs(np.random.default_rng(0), 2, 100), top_p=0.5, backend=gpu.name)
+    assert gpu.kernels.stats.compiles == compiles
+
+
+def test_timeout_names_the_kernel(gpu, monkeypatch):
+    probs = _probs(np.random.default_rng(0), 512, 151936)
+    monkeypatch.setenv("ROCSAMPLE_SYNC_TIMEOUT", "1e-7")
+    with pytest.raises(KernelTimeout, match="sample"):
+        rocsample.sample(probs, top_k=50, top_p=0.9, backend=gpu.name, check_inputs=False)
+    monkeypatch.delenv("ROCSAMPLE_SYNC_TIMEOUT")
+    gpu_out = rocsample.sample(probs[:2], top_k=50, backend=gpu.name)  # still usable
+    assert gpu_out.shape == (2,)
+
+
+def test_threads_on_own_streams(gpu):
+    rng = np.random.default_rng(6)
+    probs = _probs(rng, 32, 32000)
+    want = cpu_kernels.sample_rows(probs, top_k=50, top_p=0.9, seed=1)
+    errors = []
+
+    def work():
+        s = gpu.rt.stream_create()
+        try:
+            for _ in range(10):
+                got = rocsample.sample(probs, top_k=50, top_p=0.9, seed=1, stream=s,
+                                       backend=gpu.name)
+                if not np.array_equal(got, want):
+                    errors.append("mismatch")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            gpu.rt.stream_destroy(s)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+
+
+def test_env_override_with_precompiled_cubin(gpu, tmp_path, monkeypatch):
+    if gpu.name != "cuda":
+        pytest.skip("CUBIN override is the cuda backend's")
+    out = tmp_path / "co"
+    run = subprocess.run([sys.executable, "-m", "rocsample", "compile", "--arch", gpu.rt.target,
+                          "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    from rocsample.kernel_cache import KernelCache
+
+    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(out / "topk_topp_sampling.cubin"))
+    cache = KernelCache(gpu.rt)
+    assert cache.get("topk_topp_sampling").resolution.origin == "env"
+    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(out / "topk_sampling.cubin"))
+    with pytest.raises(KernelLoadError, match="FUSED_SAMPLING_HSACO.*topk_topp_sampling_kernel"):
+        KernelCache(gpu.rt).get("topk_topp_sampling")
+
+
+def test_torch_zero_copy(gpu):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no GPU here")
+    probs_np = _probs(np.random.default_rng(7), 16, 32000)
+    full = torch.zeros((16, 40000), device="cuda")
+    full[:, :32000] = torch.from_numpy(probs_np).cuda()
+    view = full[:, :32000]  # row-strided: stride 40000
+    from rocsample.buffers import as_array_view
+
+    assert as_array_view(view).ptr == view.data_ptr()
+    out = rocsample.sample(view, top_k=50, seed=2, backend=gpu.name)
+    tokens = torch.from_dlpack(out)
+    assert tokens.data_ptr() == out.ptr and tokens.device.type == "cuda"
+    torch.cuda.synchronize()
+    assert np.array_equal(tokens.cpu().numpy(), cpu_kernels.sample_rows(probs_np, top_k=50,
+                                                                        seed=2))
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        out2 = rocsample.sample(view, top_k=50, seed=2, backend=gpu.name,
+                                stream=s.cuda_stream)
+    s.synchronize()
+    assert torch.equal(torch.from_dlpack(out2), tokens)
+
+
+def test_cupy_zero_copy(gpu):
+    cp = pytest.importorskip("cupy")
+    probs_np = _probs(np.random.default_rng(8), 8, 1000)
+    x = cp.asarray(probs_np)
+    out = rocsample.sample(x, top_p=0.9, seed=4, backend=gpu.name)
+    y = cp.from_dlpack(out)
+    assert int(y.data.ptr) == out.ptr
+    assert np.array_equal(cp.asnumpy(y), cpu_kernels.sample_rows(probs_np, top_p=0.9, seed=4))
+
+
+def test_memory_is_stable_over_many_calls(gpu):
+    torch = pytest.importorskip("torch")
+    probs = torch.from_numpy(_probs(np.random.default_rng(9), 4, 1000)).cuda()
+    for _ in range(50):
+        rocsample.sample(probs, top_k=5, top_p=0.9, backend=gpu.name)
+    torch.cuda.synchronize()
+    gpu.reap()
+    free0 = torch.cuda.mem_get_info()[0]
+    for i in range(10000):
+        rocsample.sample(probs, top_k=5, top_p=0.9, offset=i, backend=gpu.name)
+    torch.cuda.synchronize()
+    gpu.reap()
+    assert torch.cuda.mem_get_info()[0] == free0

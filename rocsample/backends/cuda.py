@@ -107,6 +107,7 @@ class CudaRuntime(Runtime):
         self._check("cuLaunchKernel", err)
 
     def event_create(self) -> Any:
+        self.make_current()
         err, event = self.drv.cuEventCreate(0)
         self._check("cuEventCreate", err)
         return event
@@ -132,9 +133,11 @@ class CudaRuntime(Runtime):
         self.drv.cuEventDestroy(event)
 
     def stream_create(self) -> int:
+        self.make_current()  # the primary context is current per thread
         err, stream = self.drv.cuStreamCreate(1)  # CU_STREAM_NON_BLOCKING
         self._check("cuStreamCreate", err)
         return int(stream)
 
     def stream_destroy(self, stream: int) -> None:
+        self.make_current()
         self.drv.cuStreamDestroy(self._stream(stream))

@@ -126,6 +126,7 @@ class HipRuntime(Runtime):
         self.hip.hipEventDestroy(event)
 
     def stream_create(self) -> int:
+        self.make_current()  # the current device is per thread
         err, stream = self.hip.hipStreamCreateWithFlags(1)  # hipStreamNonBlocking
         self._check("hipStreamCreateWithFlags", err)
         return int(stream)

@@ -36,10 +36,10 @@ def wave_size_for(target: str) -> int:
     """
     if target.startswith("sm_"):
         return 32
-    proc = target.split(":")[0]
-    if proc.startswith("gfx") and len(proc) >= 5 and proc[3:5].isdigit() and int(proc[3:5]) >= 10:
-        return 32
-    return 64
+    rest = target.split(":")[0].removeprefix("gfx")
+    # The last two characters are minor and stepping (hex): gfx90a -> 9, gfx1030 -> 10.
+    major = rest[:-2]
+    return 32 if major.isdigit() and int(major) >= 10 else 64
 
 
 @dataclass

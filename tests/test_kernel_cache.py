@@ -1,0 +1,259 @@
+"""The kernel cache: resolution order, disk cache, key inputs, races, overrides.
+
+Compiles are real (hiprtc through hip-python, Debian's ROCm 5.2); only the AMD driver's
+module loader is replaced by tests/offline_runtime.py because no AMD device exists here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from rocsample import compiler, config, registry
+from rocsample.codeobject import inspect_file
+from rocsample.diskcache import DiskCache
+from rocsample.errors import KernelLoadError
+from rocsample.kernel_cache import KernelCache
+from rocsample.toolchains import get_toolchain
+
+from .conftest import need
+from .offline_runtime import OfflineAmdRuntime
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.hiprtc
+
+
+@pytest.fixture(autouse=True)
+def _hiprtc():
+    try:
+        get_toolchain("hiprtc")
+    except Exception as exc:
+        need(False, f"hiprtc unavailable: {exc}")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A private cold cache dir, no precompiled dir, no overrides."""
+    monkeypatch.setenv("ROCSAMPLE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(tmp_path / "nothing-here"))
+    for spec in registry.KERNELS.values():
+        monkeypatch.delenv(spec.env_var, raising=False)
+    monkeypatch.delenv("ROCSAMPLE_DISK_CACHE", raising=False)
+    return tmp_path
+
+
+def test_cold_compiles_then_disk_hit(env):
+    a = KernelCache(OfflineAmdRuntime())
+    k = a.get("topp_threshold")
+    assert k.resolution.origin == "compile" and a.stats.compiles == 1
+    a.get("topp_sample")  # same module: no second compile, no second load
+    assert a.stats.compiles == 1 and a.runtime.loads == 1
+    b = KernelCache(OfflineAmdRuntime())  # a new process would see the same disk cache
+    assert b.resolve("topp_prefix_sum").origin == "jit-cache"
+    assert b.get("topp_prefix_sum").resolution.origin == "jit-cache"
+    assert b.stats.compiles == 0 and b.stats.disk_hits == 1
+    assert (env / "cache").stat().st_mode & 0o777 == 0o700
+
+
+def test_disk_cache_can_be_disabled(env, monkeypatch):
+    monkeypatch.setenv("ROCSAMPLE_DISK_CACHE", "0")
+    KernelCache(OfflineAmdRuntime()).get("topk_sampling")
+    c = KernelCache(OfflineAmdRuntime())
+    c.get("topk_sampling")
+    assert c.stats.compiles == 1 and not (env / "cache").exists()
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_corrupt_entry_is_recompiled_not_loaded(env, damage):
+    KernelCache(OfflineAmdRuntime()).get("topk_sampling")
+    disk = DiskCache(config.cache_dir())
+    (entry,) = disk.entries()
+    raw = bytearray(entry.path.read_bytes())
+    if damage == "flip":
+        raw[-100] ^= 0xFF
+    elif damage == "truncate":
+        raw = raw[: len(raw) // 2]
+    else:
+        raw = bytearray()
+    entry.path.write_bytes(bytes(raw))
+    c = KernelCache(OfflineAmdRuntime())
+    assert c.get("topk_sampling").resolution.origin == "compile"
+    assert c.stats.compiles == 1 and c.stats.disk_misses == 1
+    assert disk.get(entry.key) is not None  # rewritten valid
+
+
+def test_world_writable_cache_dir_is_refused(env):
+    (env / "cache").mkdir(mode=0o700)
+    os.chmod(env / "cache", 0o777)
+    with pytest.raises(KernelLoadError, match="writable by other users"):
+        KernelCache(OfflineAmdRuntime()).get("topk_sampling")
+
+
+def test_key_changes_with_every_input(monkeypatch, tmp_path):
+    spec = registry.MODULES["topk_sampling"]
+    base = dict(toolchain_version="hiprtc 9.0", target="gfx90a", options=["-O3"])
+    k0 = compiler.module_key(spec, **base)
+    assert compiler.module_key(spec, **base) == k0
+    for change in (dict(toolchain_version="hiprtc 9.1"), dict(target="gfx90a:xnack+"),
+                   dict(options=["-O2"])):
+        assert compiler.module_key(spec, **{**base, **change}) != k0
+    monkeypatch.setattr(compiler, "ABI_VERSION", 2)
+    assert compiler.module_key(spec, **base) != k0
+    monkeypatch.undo()
+    monkeypatch.setattr(compiler, "__version__", "9.9.9")
+    assert compiler.module_key(spec, **base) != k0
+    monkeypatch.undo()
+    # source and header contents: a copy of kernels/ with one byte changed in each
+    for name in (spec.source, "rs_common.h"):
+        copy = tmp_path / name.replace(".", "_")
+        copy.mkdir()
+        for f in (ROOT / "kernels").iterdir():
+            (copy / f.name).write_bytes(f.read_bytes())
+        (copy / name).write_bytes((copy / name).read_bytes() + b"\n")
+        monkeypatch.setattr(compiler, "kernel_source_dir", lambda c=copy: c)
+        assert compiler.module_key(spec, **base) != k0
+        monkeypatch.undo()
+
+
+def test_32_threads_cold_cache_compile_once(env):
+    cache = KernelCache(OfflineAmdRuntime())
+    barrier = threading.Barrier(32)
+    got, errors = [], []
+
+    def ask():
+        try:
+            barrier.wait()
+            got.append(cache.get("topk_topp_sampling").function)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors and len(got) == 32 and len(set(got)) == 1
+    assert cache.stats.compiles == 1 and cache.runtime.loads == 1
+
+
+CHILD = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from rocsample.rocm_libs import prepare_rocm_path
+prepare_rocm_path()
+from rocsample.kernel_cache import KernelCache
+from offline_runtime import OfflineAmdRuntime
+k = KernelCache(OfflineAmdRuntime()).get("softmax")
+print(k.resolution.origin)
+"""
+
+
+def test_8_processes_one_cold_disk_cache(env):
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(ROOT), str(ROOT / "tests")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ})
+             for _ in range(8)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    assert {o[0].strip() for o in outs} <= {"compile", "jit-cache"}
+    disk = DiskCache(config.cache_dir())
+    entries = disk.entries()
+    assert len(entries) == 1 and disk.get(entries[0].key) is not None
+    assert not [p for p in disk.directory.iterdir() if p.name.startswith(".")]
+
+
+# ---- precompiled code objects and env overrides (make hsaco output) -------------------
+
+@pytest.fixture(scope="module")
+def hsaco_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hsaco")
+    run = subprocess.run(["make", "-s", "hsaco", f"OUT={out}", "ARCHS=gfx90a gfx1030",
+                          f"PY={sys.executable}"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ROCSAMPLE_KERNEL_DIR" in run.stdout and "[8/8]" in run.stdout
+    return out
+
+
+def test_make_hsaco_bundles_every_module(hsaco_dir):
+    for module in registry.MODULES.values():
+        info = inspect_file(hsaco_dir / f"{module.name}.hsaco")
+        assert info.format == "offload-bundle"
+        assert sorted(e.target for e in info.entries) == ["gfx1030", "gfx90a"]
+        for e in info.entries:
+            assert set(module.entries) <= set(e.symbols)
+
+
+@pytest.mark.parametrize("target", ["gfx90a:sramecc+:xnack-", "gfx1030"])
+def test_env_vars_and_kernel_dir_pass_validation(hsaco_dir, env, monkeypatch, target):
+    for spec in registry.KERNELS.values():
+        monkeypatch.setenv(spec.env_var, str(hsaco_dir / f"{spec.module}.hsaco"))
+    c = KernelCache(OfflineAmdRuntime(target))
+    for name in registry.KERNELS:
+        assert c.get(name).resolution.origin == "env"
+    assert c.stats.compiles == 0 and c.runtime.loads == 4  # one load per module file
+    for spec in registry.KERNELS.values():
+        monkeypatch.delenv(spec.env_var)
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
+    c = KernelCache(OfflineAmdRuntime(target))
+    assert all(c.get(n).resolution.origin == "precompiled" for n in registry.KERNELS)
+    assert c.stats.compiles == 0
+
+
+@pytest.fixture(scope="module")
+def cubin(tmp_path_factory):
+    try:
+        get_toolchain("nvrtc")
+    except Exception as exc:
+        need(False, f"nvrtc unavailable: {exc}")
+    path = tmp_path_factory.mktemp("cubin") / "topk_topp_sampling.cubin"
+    path.write_bytes(compiler.compile_module("nvrtc", "topk_topp_sampling", "sm_90").image)
+    return path
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("missing", "file does not exist"),
+    ("text", "not a code object"),
+    ("truncated", "not a code object"),
+    ("cubin", "no code for target gfx90a"),
+    ("other-target", "no code for target gfx90a"),
+    ("no-entry", "entry point topk_topp_sampling_kernel missing"),
+])
+def test_bad_override_fails_with_var_path_reason(hsaco_dir, cubin, env, monkeypatch, tmp_path,
+                                                  case, reason):
+    if case == "missing":
+        path = tmp_path / "nope.hsaco"
+    elif case == "text":
+        path = tmp_path / "notes.txt"
+        path.write_text("this is not a code object\n")
+    elif case == "truncated":
+        path = tmp_path / "cut.hsaco"
+        path.write_bytes((hsaco_dir / "topk_topp_sampling.hsaco").read_bytes()[:3000])
+    elif case == "cubin":
+        path = cubin
+    elif case == "other-target":
+        path = tmp_path / "gfx1030-only.hsaco"
+        subprocess.run([sys.executable, "-m", "rocsample", "compile", "--arch", "gfx1030",
+                        "--module", "topk_topp_sampling", "--out", str(tmp_path)], check=True,
+                       capture_output=True, cwd=ROOT)
+        (tmp_path / "topk_topp_sampling.hsaco").rename(path)
+    else:
+        path = hsaco_dir / "topk_sampling.hsaco"
+    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(path))
+    with pytest.raises(KernelLoadError) as err:
+        KernelCache(OfflineAmdRuntime("gfx90a")).get("topk_topp_sampling")
+    assert err.value.env_var == "FUSED_SAMPLING_HSACO"
+    assert err.value.path == str(path)
+    assert reason in err.value.reason
+    assert "FUSED_SAMPLING_HSACO" in str(err.value)
+
+
+def test_explicit_kernel_dir_without_target_is_an_error(hsaco_dir, env, monkeypatch):
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
+    with pytest.raises(KernelLoadError, match="ROCSAMPLE_KERNEL_DIR.*no code for target gfx908"):
+        KernelCache(OfflineAmdRuntime("gfx908")).get("softmax")

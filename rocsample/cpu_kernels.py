@@ -112,18 +112,26 @@ def sample_rows(
     min_p=None,
     seed: int = 0,
     offset: int = 0,
+    row_ids: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sample one token per row of a float32 ``(B, V)`` array, exactly as the kernels do.
 
     ``top_k``, ``top_p`` and ``min_p`` are None, scalars or one value per row; no argument
-    checking happens here (the public API validates). Invalid rows give -1.
+    checking happens here (the public API validates). Invalid rows give -1. ``row_ids``
+    gives each row's index in the Philox counter (default ``0..B-1``), so a subset of a
+    batch can be drawn exactly as the full batch draws it.
     """
     probs = np.asarray(probs, dtype=np.float32)
     rows, vocab = probs.shape
     ks = _per_row(top_k, rows, np.int64)
     ps = _per_row(top_p, rows, np.float32)
     mps = _per_row(min_p, rows, np.float32)
-    draws = row_draws_u64(seed, offset, rows)
+    if row_ids is None:
+        draws = row_draws_u64(seed, offset, rows)
+    else:
+        ids = np.asarray(row_ids, dtype=np.int64)
+        table = row_draws_u64(seed, offset, int(ids.max()) + 1)
+        draws = [table[i] for i in ids]
     out = np.full(rows, -1, dtype=np.int32)
     for r in range(rows):
         row = probs[r]

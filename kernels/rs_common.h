@@ -19,6 +19,7 @@
 //     maximum in [2^39, 2^40), truncated (see rs_mass). Sums of at most 2^23 such terms fit in
 //     64 bits, are associative (no float reduction order), and are reproduced bit for bit by
 //     numpy. Values below 2^-40 of the row maximum carry no mass.
+//   * min-p keeps x >= min_p * max exactly (see rs_min_p_key).
 //   * Randomness: Philox4x32-10, key = seed, counter = (offset lo, offset hi, row, 0).
 //     The 64-bit word (w1 << 32 | w0) picks a point umulhi64(r, total) in [0, total).
 #pragma once
@@ -292,9 +293,15 @@ __device__ rs_u64 rs_kept_mass(const float* x, int vocab, rs_u32 thr, int max_ex
     return rs_block_sum_u64(s, sh);
 }
 
-// The min-p cut as a key: keep x >= min_p * max (float32 product, as numpy computes it).
+// The min-p cut as a key: the smallest float >= min_p * max, the product taken exactly.
+// A float32 x float32 product is exact in double (48 significant bits, wide exponent range);
+// rounding it to float and stepping up one ulp when that rounded down gives the exact cut, so
+// no value below min_p * max is ever kept (a float32 product could round onto one).
 __device__ __forceinline__ rs_u32 rs_min_p_key(float min_p, rs_u32 max_key) {
     if (!(min_p > 0.0f)) return 0u;
-    float t = min_p * __uint_as_float(max_key);
-    return rs_key(t);
+    const double t = (double)min_p * (double)__uint_as_float(max_key);
+    const float f = (float)t;
+    rs_u32 key = rs_key(f);
+    if ((double)f < t) key += 1u;
+    return key;
 }

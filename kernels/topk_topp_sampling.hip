@@ -12,7 +12,7 @@
 //       1. top-k: keep probabilities >= the k-th largest (ties kept); k <= 0 or >= vocab: all.
 //       2. top-p on what top-k kept, renormalised: keep probabilities >= the smallest one in the
 //          shortest descending prefix holding >= p of the kept mass; p >= 1 (or NaN): no cut.
-//       3. min-p: keep probabilities >= min_p * max (float32 product); min_p <= 0: no cut.
+//       3. min-p: keep probabilities >= min_p * max (exact product); min_p <= 0: no cut.
 //     Then one draw from the kept tokens in proportion to probability, Philox4x32-10 with
 //     key = seed and counter = (offset, r, 0), written to out[r]; -1 for an invalid row
 //     (NaN, +-Inf, negative, zero mass) or when nothing is kept (min_p > 1).

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import config
 from .backends import get_backend
-from .validation import check_temperature, sampling_params
+from .validation import check_method, check_temperature, sampling_params
 
 __all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
            "temperature_scale"]
@@ -20,6 +20,13 @@ __all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
 
 def _rows(x: Any, name: str) -> int:
     shape = getattr(x, "shape", None)
+    if shape is None:
+        cai = getattr(x, "__cuda_array_interface__", None)
+        shape = cai.get("shape") if isinstance(cai, dict) else None
+    if shape is None and hasattr(x, "__dlpack__"):
+        from .buffers import as_array_view
+
+        shape = as_array_view(x).shape
     if shape is None:
         raise TypeError(f"{name} must be an array (numpy, torch, cupy, DeviceBuffer); got "
                         f"{type(x).__name__}")
@@ -82,6 +89,7 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     rows = _rows(probs, "probs")
     params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
                              offset=offset)
+    check_method(method, params)
     check = config.check_inputs() if check_inputs is None else bool(check_inputs)
     return get_backend(backend, device).sample(probs, params, method=method, stream=stream,
                                                check_inputs=check)

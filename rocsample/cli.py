@@ -110,7 +110,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return 1
     print(f"\ndone. Use it with:\n  export ROCSAMPLE_KERNEL_DIR={out.resolve()}\n"
           "or point single kernels at files, e.g.:")
-    for spec in list(KERNELS.values())[:3]:
+    built = set(args.module or MODULES)
+    for spec in [k for k in KERNELS.values() if k.module in built][:3]:
         suffix = ".cubin" if archs[0].startswith("sm_") else ".hsaco"
         print(f"  export {spec.env_var}={(out / (spec.module + suffix)).resolve()}")
     return 0
@@ -170,6 +171,6 @@ def main(argv: list[str] | None = None) -> int:
                "demo": cmd_demo}[args.command]
     try:
         return handler(args)
-    except RocsampleError as exc:
+    except (RocsampleError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

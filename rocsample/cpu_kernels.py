@@ -80,11 +80,15 @@ def _top_p_key(keys: np.ndarray, masses: np.ndarray, floor_key: int, p: float) -
 
 
 def _min_p_key(min_p: float, max_key: int) -> int:
+    """Smallest float32 key >= min_p * max, the product exact in double (``rs_min_p_key``)."""
     if not min_p > 0:
         return 0
-    mx = np.array([max_key], dtype=np.uint32).view(np.float32)[0]
-    t = np.float32(min_p) * mx
-    return int(np.array([t], dtype=np.float32).view(np.uint32)[0]) & 0x7FFFFFFF
+    mx = float(np.array([max_key], dtype=np.uint32).view(np.float32)[0])
+    t = float(np.float32(min_p)) * mx  # exact: 24 + 24 significant bits fit in a double
+    with np.errstate(over="ignore"):
+        f = np.float32(t)
+    key = int(np.array([f], dtype=np.float32).view(np.uint32)[0]) & 0x7FFFFFFF
+    return key + 1 if float(f) < t else key
 
 
 def _draw(keys: np.ndarray, masses: np.ndarray, thr: int, r: int) -> int:

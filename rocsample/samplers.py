@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
+
 from .api import sample
 
 __all__ = ["FusedSampler", "MinPSampler", "Sampler", "TopKSampler", "TopPSampler"]
@@ -40,9 +42,11 @@ class Sampler:
         self._check()
 
     def _check(self) -> None:
-        from .validation import check_seed_offset
+        from .validation import check_method, sampling_params
 
-        check_seed_offset(self.seed, self.offset)
+        rows = max((len(v) for v in self.filters.values() if np.ndim(v) == 1), default=1)
+        check_method(self.method, sampling_params(rows, seed=self.seed, offset=self.offset,
+                                                  **self.filters))
 
     def _next_offset(self) -> int:
         with self._lock:
@@ -57,8 +61,9 @@ class Sampler:
                       **self.filters)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.filters.items())
-        return f"{type(self).__name__}({args}, seed={self.seed}, offset={self.offset})"
+        args = [f"{k}={v!r}" for k, v in self.filters.items()]
+        args += [f"seed={self.seed}", f"offset={self.offset}"]
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 class TopKSampler(Sampler):

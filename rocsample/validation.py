@@ -29,6 +29,7 @@ __all__ = [
     "check_temperature",
     "check_top_k",
     "check_top_p",
+    "check_method",
     "check_min_p",
     "sampling_params",
 ]
@@ -61,15 +62,18 @@ def check_matrix_shape(name: str, shape: tuple[int, ...], dtype: Any) -> tuple[i
     return rows, vocab
 
 
-def _per_row(name: str, value: Any, rows: int, dtype: Any) -> Any:
+def _per_row(name: str, value: Any, rows: int) -> np.ndarray | int | float | None:
+    """None, a Python scalar, or a 1-D host array of one value per row (not yet cast)."""
     if value is None:
         return None
     on_device = hasattr(value, "__cuda_array_interface__") or hasattr(value, "__dlpack_device__")
     if on_device and not isinstance(value, np.ndarray):
         raise TypeError(f"{name} per-row values must be a host array or a scalar")
     arr = np.asarray(value)
+    if arr.dtype.kind == "b" or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, not a bool; got {value!r}")
     if arr.ndim == 0:
-        if arr.dtype.kind not in "iufb":
+        if arr.dtype.kind not in "iuf":
             raise TypeError(f"{name} must be a number; got {type(value).__name__}")
         return arr.item()
     if arr.ndim != 1 or arr.shape[0] != rows:
@@ -78,40 +82,50 @@ def _per_row(name: str, value: Any, rows: int, dtype: Any) -> Any:
         )
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return arr
 
 
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(np.atleast_1d(mask))[0])
 
 
+def _where(v: Any, i: int) -> str:
+    return "" if np.ndim(v) == 0 else f" in row {i}"
+
+
 def check_top_k(value: Any, rows: int) -> int | np.ndarray | None:
-    v = _per_row("top_k", value, rows, np.int64)
+    v = _per_row("top_k", value, rows)
     if v is None:
         return None
-    arr = np.atleast_1d(np.asarray(v))
-    if arr.dtype.kind == "f" and not np.all(arr == np.floor(arr)):
-        raise TypeError(f"top_k must be an integer; got {value!r}")
+    arr = np.atleast_1d(np.asarray(v, dtype=np.float64 if np.asarray(v).dtype.kind == "f"
+                                   else np.int64))
+    if arr.dtype.kind == "f":
+        ok = np.isfinite(arr) & (arr == np.floor(arr))
+        if not np.all(ok):
+            i = _first_bad(~ok)
+            raise TypeError(f"top_k must be an integer; got {arr[i]}{_where(v, i)}")
     if np.any(arr < 0):
         i = _first_bad(arr < 0)
-        raise ValueError(f"top_k must be >= 0 (0 or None: no filter); got {arr[i]} in row {i}")
+        raise ValueError(f"top_k must be >= 0 (0 or None: no filter); got {arr[i]:g} in row {i}"
+                         if np.ndim(v) else
+                         f"top_k must be >= 0 (0 or None: no filter); got {v}")
     if np.any(arr > np.iinfo(np.int32).max):
-        raise ValueError("top_k must fit in int32")
-    return int(v) if np.ndim(v) == 0 else np.ascontiguousarray(v, dtype=np.int32)
+        i = _first_bad(arr > np.iinfo(np.int32).max)
+        raise ValueError(f"top_k must be < 2**31; got {arr[i]:g}{_where(v, i)}")
+    return int(v) if np.ndim(v) == 0 else np.ascontiguousarray(arr, dtype=np.int32)
 
 
 def _check_range(name: str, value: Any, rows: int, lo: float, hi: float, lo_open: bool,
                  allowed: str) -> float | np.ndarray | None:
-    v = _per_row(name, value, rows, np.float32)
+    v = _per_row(name, value, rows)
     if v is None:
         return None
-    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
-    ok = (arr > lo if lo_open else arr >= lo) & (arr <= hi)  # NaN fails both
+    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))  # judge what the user passed
+    ok = (arr > lo if lo_open else arr >= lo) & (arr <= hi) & np.isfinite(arr)
     if not np.all(ok):
         i = _first_bad(~ok)
-        where = "" if np.ndim(v) == 0 else f" in row {i}"
-        raise ValueError(f"{name} must be in {allowed}; got {arr[i]}{where}")
-    return float(v) if np.ndim(v) == 0 else v
+        raise ValueError(f"{name} must be in {allowed}; got {arr[i]}{_where(v, i)}")
+    return float(v) if np.ndim(v) == 0 else np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def check_top_p(value: Any, rows: int) -> float | np.ndarray | None:
@@ -125,8 +139,8 @@ def check_min_p(value: Any, rows: int) -> float | np.ndarray | None:
 def check_temperature(value: Any, rows: int) -> float | np.ndarray:
     if value is None:
         raise ValueError("temperature must be >= 0 (0 means greedy); got None")
-    return _check_range("temperature", value, rows, 0.0, np.inf, False,
-                        "[0, inf) (0 means greedy)")
+    return _check_range("temperature", value, rows, 0.0, float(np.finfo(np.float32).max),
+                        False, "[0, inf) (finite in float32; 0 means greedy)")
 
 
 def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
@@ -145,6 +159,21 @@ def sampling_params(rows: int, *, top_k: Any = None, top_p: Any = None, min_p: A
     s, o = check_seed_offset(seed, offset)
     return SamplingParams(check_top_k(top_k, rows), check_top_p(top_p, rows),
                           check_min_p(min_p, rows), s, o)
+
+
+METHODS = ("auto", "fused", "topk", "topp")
+
+
+def check_method(method: str, params: SamplingParams) -> None:
+    """``topk``/``topp`` paths apply one filter only: refuse parameters they would ignore."""
+    if method not in METHODS:
+        raise ValueError(f"method must be 'auto', 'fused', 'topk' or 'topp'; got {method!r}")
+    ignored = {"topk": ("top_p", "min_p"), "topp": ("top_k", "min_p")}.get(method, ())
+    given = [n for n in ignored if getattr(params, n) is not None]
+    if given:
+        raise ValueError(f"method={method!r} applies only "
+                         f"{'top_k' if method == 'topk' else 'top_p'}; it would ignore "
+                         f"{', '.join(given)}: use method='fused' or 'auto'")
 
 
 def check_bad_rows(name: str, probs: np.ndarray) -> None:

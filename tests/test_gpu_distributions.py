@@ -43,14 +43,20 @@ def _cases(row: np.ndarray):
 
 
 def _draws(gpu, row, n, **kw):  # noqa: F811
+    """n draws of one row: copies of it in a device-resident batch, fresh offset per call."""
     v = row.size
     per_call = max(1, min(n, (1 << 28) // (4 * v)))  # <= 256 MiB of probabilities per call
-    batch = np.ascontiguousarray(np.broadcast_to(row, (per_call, v)))
+    batch = rocsample.DeviceBuffer.from_numpy(
+        gpu.rt, np.ascontiguousarray(np.broadcast_to(row, (per_call, v))))
     out, offset = [], 0
-    while sum(map(len, out)) < n:
-        out.append(np.asarray(rocsample.sample(batch, seed=2026, offset=offset,
-                                               backend=gpu.name, **kw)))
-        offset += 1
+    try:
+        while sum(map(len, out)) < n:
+            tokens = rocsample.sample(batch, seed=2026, offset=offset, backend=gpu.name, **kw)
+            out.append(tokens.numpy())
+            tokens.free()
+            offset += 1
+    finally:
+        batch.free()
     return np.concatenate(out)[:n]
 
 

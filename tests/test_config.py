@@ -1,0 +1,245 @@
+"""Configuration: the README documents every variable, only config.py reads the environment,
+and bad values are refused with the variable's name."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample import config
+from rocsample.backends import reset
+from rocsample.registry import KERNELS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "rocsample"
+README = ROOT / "README.md"
+
+ROW = re.compile(r"^\|\s*`([A-Za-z_][A-Za-z0-9_]*)`\s*\|(.*)$")
+
+
+def documented() -> dict[str, list[str]]:
+    """Rows of README.md's "## Configuration" table: variable -> remaining cells."""
+    assert README.is_file(), "README.md is missing: it must document every variable"
+    section = re.search(r"^## Configuration\s*$(.*?)(?=^## |\Z)", README.read_text(),
+                        re.M | re.S)
+    assert section, "README.md has no '## Configuration' section"
+    rows = {}
+    for line in section.group(1).splitlines():
+        m = ROW.match(line.strip())
+        if m:
+            assert m.group(1) not in rows, f"{m.group(1)} is listed twice"
+            rows[m.group(1)] = [c.strip() for c in m.group(2).strip().strip("|").split("|")]
+    assert rows, "the Configuration section has no table rows starting with | `NAME`"
+    return rows
+
+
+def all_variables() -> dict[str, str]:
+    """Every variable rocsample reads, with its default (kernel overrides default to unset)."""
+    names = {v.name: v.default for v in config.ENV_VARS}
+    names.update({spec.env_var: "unset" for spec in KERNELS.values()})
+    return names
+
+
+# ---- README ----
+
+
+@pytest.mark.parametrize("name", sorted(all_variables()))
+def test_variable_is_documented_in_the_readme(name):
+    assert name in documented(), f"{name} is missing from README.md's configuration table"
+
+
+def test_readme_lists_no_unknown_variables():
+    stale = set(documented()) - set(all_variables())
+    assert not stale, f"README documents variables rocsample does not read: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("name", sorted(all_variables()))
+def test_readme_default_matches_the_code(name):
+    row = documented().get(name)
+    if row is None:
+        pytest.fail(f"{name} is missing from README.md's configuration table")
+    default = all_variables()[name]
+    assert row[0].replace("`", "") == default, f"{name}: README says {row[0]}, code {default}"
+
+
+def test_kernel_variables_are_distinct_and_seven():
+    assert len(KERNELS) == 7
+    assert len({spec.env_var for spec in KERNELS.values()}) == 7
+    assert not {spec.env_var for spec in KERNELS.values()} & {v.name for v in config.ENV_VARS}
+
+
+def test_config_reads_exactly_the_declared_variables():
+    """Every literal name config.py reads is declared in ENV_VARS, and vice versa."""
+    tree = ast.parse((PACKAGE / "config.py").read_text())
+    read = {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "_get" and node.args and isinstance(node.args[0], ast.Constant)}
+    assert read == {v.name for v in config.ENV_VARS}
+
+
+# ---- only config.py reads the environment ----
+
+_ENV_ATTRS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+# The two uses outside config.py that are not reads of rocsample settings, allowed verbatim:
+ALLOWED = {
+    # rocm_libs.py points hip-python at the hiprtc links it made (a write, for this process).
+    ("rocm_libs.py", 'os.environ["ROCM_PATH"] = str(root)'),
+    # precompile.py passes the whole environment on to its compiler child process.
+    ("precompile.py",
+     'env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}'),
+}
+
+
+def _environment_uses(path: Path) -> list[str]:
+    """Source of every statement in ``path`` that touches os.environ/getenv and friends."""
+    src = path.read_text()
+    tree = ast.parse(src)
+    os_names = {"os"}
+    direct = set()  # names bound by "from os import environ" and the like
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            os_names |= {a.asname or a.name for a in node.names if a.name == "os"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            direct |= {a.asname or a.name for a in node.names if a.name in _ENV_ATTRS}
+    parents = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    uses = []
+    for node in ast.walk(tree):
+        hit = (isinstance(node, ast.Attribute) and node.attr in _ENV_ATTRS
+               and isinstance(node.value, ast.Name) and node.value.id in os_names) or \
+              (isinstance(node, ast.Name) and node.id in direct) or \
+              (isinstance(node, ast.ImportFrom) and node.module == "os"
+               and any(a.name in _ENV_ATTRS for a in node.names))
+        if not hit:
+            continue
+        stmt = node
+        while not isinstance(stmt, ast.stmt):
+            stmt = parents[stmt]
+        uses.append(" ".join(ast.get_source_segment(src, stmt).split()))
+    return uses
+
+
+def test_only_config_reads_the_environment():
+    offenders = []
+    seen_allowed = set()
+    files = sorted(PACKAGE.rglob("*.py"))
+    assert len(files) > 10
+    for path in files:
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == "config.py":
+            continue
+        for use in _environment_uses(path):
+            if (rel, use) in ALLOWED:
+                seen_allowed.add((rel, use))
+            else:
+                offenders.append(f"{rel}: {use}")
+    assert not offenders, "only rocsample/config.py may read the environment:\n" + \
+        "\n".join(offenders)
+    assert seen_allowed == ALLOWED  # keep the allow-list exact: drop entries no longer needed
+
+
+def test_the_scan_sees_environment_reads():
+    """The scanner itself: it must flag each way of reading the environment."""
+    probe = PACKAGE / "config.py"
+    assert any("os.environ.get(name)" in u for u in _environment_uses(probe))
+
+
+def test_the_scan_sees_aliases(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("import os as o\nfrom os import getenv as g\nx = o.environ['A']\ny = g('B')\n"
+                 "z = o.getenv('C')\n")
+    uses = _environment_uses(f)
+    assert "x = o.environ['A']" in uses and "y = g('B')" in uses and "z = o.getenv('C')" in uses
+    assert "from os import getenv as g" in uses
+
+
+# ---- values ----
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "-0.5", "nan", "1s", "30 seconds"])
+def test_sync_timeout_bad_values(monkeypatch, value):
+    monkeypatch.setenv("ROCSAMPLE_SYNC_TIMEOUT", value)
+    with pytest.raises(ValueError, match="ROCSAMPLE_SYNC_TIMEOUT") as info:
+        config.sync_timeout()
+    assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize("value,seconds", [(None, 30.0), ("", 30.0), ("2.5", 2.5),
+                                           ("1e-3", 0.001), (" 7 ", 7.0)])
+def test_sync_timeout_good_values(monkeypatch, value, seconds):
+    if value is None:
+        monkeypatch.delenv("ROCSAMPLE_SYNC_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("ROCSAMPLE_SYNC_TIMEOUT", value)
+    assert config.sync_timeout() == seconds
+
+
+@pytest.mark.parametrize("value", ["bogus", "gpu", "rocm", "cpu,hip", "none"])
+def test_backend_bad_values(monkeypatch, value):
+    monkeypatch.setenv("ROCSAMPLE_BACKEND", value)
+    with pytest.raises(ValueError, match="ROCSAMPLE_BACKEND") as info:
+        config.backend_choice()
+    assert value in str(info.value)
+    assert "'auto', 'hip', 'cuda', 'cpu'" in str(info.value)
+    reset()
+    try:
+        with pytest.raises(ValueError, match="ROCSAMPLE_BACKEND"):
+            rocsample.sample_from_logits(np.zeros((1, 2), np.float32))
+    finally:
+        reset()
+
+
+@pytest.mark.parametrize("value,choice", [(None, "auto"), ("", "auto"), ("cpu", "cpu"),
+                                          (" CPU ", "cpu"), ("Hip", "hip"), ("cuda", "cuda"),
+                                          ("AUTO", "auto")])
+def test_backend_good_values(monkeypatch, value, choice):
+    if value is None:
+        monkeypatch.delenv("ROCSAMPLE_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("ROCSAMPLE_BACKEND", value)
+    assert config.backend_choice() == choice
+
+
+@pytest.mark.parametrize("fn,var", [(config.check_inputs, "ROCSAMPLE_CHECK_INPUTS"),
+                                    (config.disk_cache_enabled, "ROCSAMPLE_DISK_CACHE")])
+def test_boolean_switches(monkeypatch, fn, var):
+    monkeypatch.delenv(var, raising=False)
+    assert fn() is True
+    for off in ("0", "false", "no", "off", "OFF", " False "):
+        monkeypatch.setenv(var, off)
+        assert fn() is False, off
+    for on in ("1", "true", "yes", "on"):
+        monkeypatch.setenv(var, on)
+        assert fn() is True, on
+
+
+def test_directories(monkeypatch, tmp_path):
+    monkeypatch.setenv("ROCSAMPLE_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(tmp_path / "k"))
+    assert config.cache_dir() == tmp_path / "c"
+    assert config.kernel_dir() == tmp_path / "k"
+    assert config.kernel_dir_is_explicit()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", "~/kernels")
+    assert config.kernel_dir() == tmp_path / "kernels"
+    monkeypatch.delenv("ROCSAMPLE_KERNEL_DIR")
+    assert config.kernel_dir() == ROOT / "build" / "hsaco"
+    assert not config.kernel_dir_is_explicit()
+
+
+def test_values_are_read_when_asked_for(monkeypatch):
+    for spec in KERNELS.values():
+        monkeypatch.delenv(spec.env_var, raising=False)
+        assert config.kernel_override(spec.env_var) is None
+        monkeypatch.setenv(spec.env_var, "/x/y.hsaco")
+        assert config.kernel_override(spec.env_var) == "/x/y.hsaco"
+        monkeypatch.setenv(spec.env_var, "")
+        assert config.kernel_override(spec.env_var) is None

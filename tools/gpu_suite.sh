@@ -16,7 +16,8 @@ export PYTHONUNBUFFERED=1 ROCSAMPLE_RESULTS_DIR="$OUT" ROCSAMPLE_BACKEND="${ROCS
 export ROCSAMPLE_CACHE_DIR=/tmp/rs-cache
 { date -u +%FT%TZ; nvidia-smi -L; } > "$OUT/device.txt"
 python3 -m rocsample info > "$OUT/info.txt" 2>&1
-make -s test-gpu PYTEST_ARGS="-q -p no:cacheprovider tests/test_gpu.py" 2>&1 | tee "$OUT/gpu_tests.txt" | tail -5
+python3 tools/cache_timing.py --json "$OUT/cache_timing.json" > "$OUT/cache_timing.txt" 2>&1
+make -s test-gpu PYTEST_ARGS="-q -p no:cacheprovider --durations=5 tests/test_gpu.py tests/test_gpu_distributions.py" 2>&1 | tee "$OUT/gpu_tests.txt" | tail -5
 tests_rc=${PIPESTATUS[0]}
 san_rc=0
 for tool in memcheck racecheck synccheck initcheck; do

@@ -74,6 +74,7 @@ class KernelCache:
         self._lock = threading.Lock()
         self._kernels: dict[str, LoadedKernel] = {}
         self._modules: dict[str, Any] = {}  # origin key -> loaded module handle
+        self._module_origin: dict[str, Resolution] = {}
         self.stats = _Stats()
         self._disk: DiskCache | None = None
 
@@ -172,10 +173,13 @@ class KernelCache:
         else:
             key = self._key(spec)
             module = self._modules.get(key)
-            res = Resolution(spec.name, "jit-cache", None, "module already loaded")
             if module is None:
                 image, res = self._image_from_cache_or_compile(spec, key)
                 module = self._module_for(key, image)
+                self._module_origin[key] = res
+            else:  # another entry of the same module: same origin, nothing new loaded
+                first = self._module_origin[key]
+                res = Resolution(spec.name, first.origin, first.path, first.reason)
         function = rt.get_function(module, spec.entry)
         seconds = time.perf_counter() - t0
         log.debug("kernel %s from %s (%s) in %.3f s", spec.name, res.origin, res.path, seconds)

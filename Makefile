@@ -5,7 +5,7 @@ ARCHS   ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-gpu hsaco lint wheels clean
+.PHONY: setup demo test test-gpu hsaco lint wheels clean bench
 
 $(PY) setup:
 	@bash tools/setup.sh $(VENV)
@@ -20,6 +20,10 @@ test: setup
 # On a GPU machine: every GPU test must run (none may skip for lack of a device).
 test-gpu:
 	ROCSAMPLE_REQUIRE_GPU=1 python3 -m pytest -m gpu -ra $(PYTEST_ARGS)
+
+# On a GPU machine with torch: latency vs the memory floor and torch baselines.
+bench:
+	python3 -m rocsample bench --out bench/results/latest
 
 # Precompile every kernel module for ARCHS (default: the local AMD GPU, else gfx90a gfx1030).
 hsaco: setup

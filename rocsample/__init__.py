@@ -34,6 +34,7 @@ from .errors import (  # noqa: E402
     LaunchError,
     RocsampleError,
 )
+from .profiling import KernelTimer, profile  # noqa: E402
 from .samplers import FusedSampler, MinPSampler, Sampler, TopKSampler, TopPSampler  # noqa: E402
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "DeviceBuffer",
     "FusedSampler",
     "KernelLoadError",
+    "KernelTimer",
     "KernelTimeout",
     "LaunchError",
     "MinPSampler",
@@ -52,6 +54,7 @@ __all__ = [
     "__version__",
     "backend",
     "cache_info",
+    "profile",
     "sample",
     "sample_from_logits",
     "softmax",

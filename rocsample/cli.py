@@ -1,4 +1,4 @@
-"""``python -m rocsample``: info, compile, inspect, demo.
+"""``python -m rocsample``: info, compile, inspect, demo, bench.
 
 Example
 -------
@@ -149,6 +149,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    result = bench.run(batches=args.batch or (1, 32, 128, 512),
+                       vocabs=args.vocab or (32000, 128256, 151936), reps=args.reps,
+                       out=Path(args.out))
+    print(bench.table(result))
+    print(f"\nwrote {args.out}/bench.json, bench.md, bench.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rocsample", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
@@ -164,11 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("bench", help="GPU latency vs the memory floor and torch (needs torch)")
+    p.add_argument("--batch", type=int, action="append")
+    p.add_argument("--vocab", type=int, action="append")
+    p.add_argument("--reps", type=int, default=30)
+    p.add_argument("--out", default="bench/results/latest")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(message)s")
     handler = {"info": cmd_info, "inspect": cmd_inspect, "compile": cmd_compile,
-               "demo": cmd_demo}[args.command]
+               "demo": cmd_demo, "bench": cmd_bench}[args.command]
     try:
         return handler(args)
     except (RocsampleError, ValueError, TypeError) as exc:

@@ -326,3 +326,15 @@ def test_two_gpus_get_their_own_modules_and_same_tokens(gpu):
     assert torch.from_dlpack(out).device.index == 1
     with pytest.raises(ValueError, match="device"):
         rocsample.sample(x1, top_k=5, backend=gpu.name, device=0)
+
+
+def test_profile_times_every_kernel(gpu):
+    torch = pytest.importorskip("torch")
+    probs = torch.from_numpy(_probs(np.random.default_rng(11), 32, 32000)).cuda()
+    with rocsample.profile() as prof:
+        rocsample.sample(probs, top_p=0.9, backend=gpu.name)
+        rocsample.sample(probs, top_k=50, top_p=0.9, backend=gpu.name)
+    s = prof.summary()
+    assert set(s) == {"topp_prefix_sum", "topp_threshold", "topp_sample", "topk_topp_sampling"}
+    assert all(v["calls"] == 1 and v["total_us"] > 0 for v in s.values())
+    assert "topk_topp_sampling" in prof.table()

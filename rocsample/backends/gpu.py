@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import config
+from .. import config, profiling
 from ..buffers import ArrayView, DeviceBuffer, as_array_view
 from ..kernel_cache import KernelCache
 from ..registry import BLOCK_SIZE, KERNELS, TOPP_WS_STRIDE
@@ -54,7 +54,11 @@ class _Call:
     def launch(self, kernel: str, rows: int, *args: Any) -> None:
         loaded = self.backend.kernels.get(kernel)
         packed = pack_args(KERNELS[kernel].arg_types, args)
+        timer = profiling.active()
+        start = timer.before(self.backend.rt, self.stream) if timer else None
         self.backend.rt.launch(loaded.function, rows, BLOCK_SIZE, packed, self.stream)
+        if timer:
+            timer.after(self.backend.rt, self.stream, kernel, start)
 
     def defer(self) -> None:
         """Hand the call's memory to the backend, to be freed once its work has finished."""

@@ -1,0 +1,191 @@
+"""``python -m rocsample bench``: latency of every operation against the memory floor and torch.
+
+Needs torch with a GPU (inputs, baselines and events come from it) and a GPU backend. For
+each batch x vocab x input shape it measures, in the same run:
+
+* ``read_us``: one read of the B x V float32 probabilities (``torch.sum``), the floor;
+* for each operation: the median GPU time of rocsample (events around each call on the
+  caller's stream), the same with a cold L2 (a buffer larger than L2 written before every
+  call), the host time of one call (the Python call itself, no synchronisation), and the
+  torch baseline of the same operation (exponential-race sampling; a vLLM-style sort for
+  top-k/top-p; masking for min-p; ``torch.softmax``).
+
+Writes ``bench.json``, ``bench.md`` (the table) and ``bench.png`` (latency vs batch per V,
+the floor drawn) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+OPS = ("plain", "top-k 50", "top-p 0.9", "top-k 50 + top-p 0.9", "min-p 0.1", "softmax")
+_KW = {"plain": {}, "top-k 50": {"top_k": 50}, "top-p 0.9": {"top_p": 0.9},
+       "top-k 50 + top-p 0.9": {"top_k": 50, "top_p": 0.9}, "min-p 0.1": {"min_p": 0.1}}
+
+
+def _gpu_times(torch: Any, fn: Callable[[], Any], reps: int, flush: Any = None) -> list[float]:
+    """Microseconds of each call of ``fn`` between two events on the current stream."""
+    out = []
+    for _ in range(reps):
+        if flush is not None:
+            flush.zero_()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        out.append((a, b))
+    torch.cuda.synchronize()
+    return [a.elapsed_time(b) * 1e3 for a, b in out]
+
+
+def _host_times(torch: Any, fn: Callable[[], Any], reps: int) -> list[float]:
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1e6)
+        torch.cuda.synchronize()  # keep the queue short so a call never waits on the GPU
+    return out
+
+
+def _torch_baseline(torch: Any, op: str, probs: Any, logits: Any) -> Callable[[], Any]:
+    if op == "softmax":
+        return lambda: torch.softmax(logits, -1)
+    if op == "plain":
+        return lambda: (probs / torch.empty_like(probs).exponential_()).argmax(-1)
+    if op == "min-p 0.1":
+        def minp():
+            keep = probs >= 0.1 * probs.amax(-1, keepdim=True)
+            return (probs * keep / torch.empty_like(probs).exponential_()).argmax(-1)
+        return minp
+    k = _KW[op].get("top_k")
+    p = _KW[op].get("top_p")
+
+    def sort_based():  # what vLLM's PyTorch sampler does: sort, mask, renormalise, draw
+        sp, idx = probs.sort(dim=-1, descending=True)
+        if k is not None:
+            sp[:, k:] = 0
+        if p is not None:
+            cum = sp.cumsum(-1)
+            mask = (cum - sp) > p * cum[:, -1:]
+            sp = sp.masked_fill(mask, 0)
+        choice = torch.multinomial(sp, 1)
+        return idx.gather(-1, choice)
+    return sort_based
+
+
+def run(batches=(1, 32, 128, 512), vocabs=(32000, 128256, 151936),
+        inputs=("normal", "peaked"), reps: int = 30, backend: str | None = None,
+        out: Path | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    import torch
+
+    import rocsample
+
+    b = rocsample.backend(backend)
+    if b.name == "cpu":
+        raise RuntimeError("bench needs a GPU backend (rocsample.backend() is cpu here)")
+    dev = torch.cuda.get_device_properties(0)
+    flush = torch.empty(int(dev.L2_cache_size * 4 // 4) + (1 << 20), dtype=torch.float32,
+                        device="cuda")
+    stream = torch.cuda.current_stream().cuda_stream
+    rows: list[dict[str, Any]] = []
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for v in vocabs:
+        for bsz in batches:
+            for shape in inputs:
+                logits = torch.randn((bsz, v), device="cuda", generator=gen) * 3
+                if shape == "peaked":
+                    logits[torch.arange(bsz), torch.randint(0, v, (bsz,), device="cuda",
+                                                              generator=gen)] += 25
+                probs = torch.softmax(logits, -1).contiguous()
+                read = statistics.median(_gpu_times(torch, lambda p=probs: p.sum(), reps))
+                nbytes = bsz * v * 4
+                for op in OPS:
+                    if op == "softmax":
+                        def ours(x=logits):
+                            return rocsample.softmax(x, 1.0, stream=stream, backend=b.name)
+                    else:
+                        def ours(x=probs, kw=_KW[op]):
+                            return rocsample.sample(x, seed=1, stream=stream, backend=b.name,
+                                                    **kw)
+                    ours()  # warm: compile/load outside the timing
+                    gpu_us = statistics.median(_gpu_times(torch, ours, reps))
+                    cold_us = statistics.median(_gpu_times(torch, ours, max(reps // 3, 5),
+                                                           flush))
+                    host_us = statistics.median(_host_times(torch, ours, reps))
+                    base = _torch_baseline(torch, op, probs, logits)
+                    base()
+                    torch_us = statistics.median(_gpu_times(torch, base, max(reps // 3, 5)))
+                    row = dict(batch=bsz, vocab=v, input=shape, op=op, us=gpu_us,
+                               cold_us=cold_us, host_us=host_us, read_us=read,
+                               floor_ratio=gpu_us / read, gbps=nbytes / gpu_us / 1e3,
+                               torch_us=torch_us, speedup_vs_torch=torch_us / gpu_us)
+                    rows.append(row)
+                    progress(f"B={bsz:4d} V={v:6d} {shape:6s} {op:22s} {gpu_us:9.1f} us "
+                             f"(x{gpu_us / read:5.1f} floor, cold {cold_us:8.1f}, host "
+                             f"{host_us:6.1f}, torch {torch_us:9.1f})")
+    result = {
+        "device": torch.cuda.get_device_name(0), "backend": b.name,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "python": platform.python_version(),
+        "l2_bytes": dev.L2_cache_size, "rows": rows,
+    }
+    if out is not None:
+        write(result, Path(out))
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    head = ("| B | V | input | op | rocsample us | cold-L2 us | x floor | GB/s | host us "
+            "| torch us | vs torch |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [f"{result['device']}, backend {result['backend']}, {result['date']}", "", head]
+    for r in result["rows"]:
+        lines.append(f"| {r['batch']} | {r['vocab']} | {r['input']} | {r['op']} | {r['us']:.1f} "
+                     f"| {r['cold_us']:.1f} | {r['floor_ratio']:.1f} | {r['gbps']:.0f} "
+                     f"| {r['host_us']:.1f} | {r['torch_us']:.1f} | {r['speedup_vs_torch']:.1f}x |")
+    return "\n".join(lines)
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=1))
+    (out / "bench.md").write_text(table(result) + "\n")
+    with contextlib.suppress(ImportError):
+        plot(result, out / "bench.png")
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vocabs = sorted({r["vocab"] for r in result["rows"]})
+    fig, axes = plt.subplots(1, len(vocabs), figsize=(6 * len(vocabs), 4.5), squeeze=False)
+    for ax, v in zip(axes[0], vocabs, strict=True):
+        rows = [r for r in result["rows"] if r["vocab"] == v and r["input"] == "normal"]
+        batches = sorted({r["batch"] for r in rows})
+        for op in OPS:
+            ys = [next(r["us"] for r in rows if r["batch"] == b and r["op"] == op)
+                  for b in batches]
+            ax.plot(batches, ys, marker="o", label=op)
+        floor = [next(r["read_us"] for r in rows if r["batch"] == b) for b in batches]
+        ax.plot(batches, floor, "k--", linewidth=2, label="one read (floor)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch")
+        ax.set_ylabel("GPU time (us)")
+        ax.set_title(f"V = {v}")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"rocsample ({result['backend']}) on {result['device']}, {result['date']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

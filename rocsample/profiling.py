@@ -1,0 +1,86 @@
+"""Per-kernel GPU time, measured with device events around every launch.
+
+Example
+-------
+>>> import rocsample                                        # doctest: +SKIP
+>>> with rocsample.profile() as prof:                       # doctest: +SKIP
+...     rocsample.sample(probs_on_gpu, top_k=50, top_p=0.9)
+>>> print(prof.table())                                     # doctest: +SKIP
+kernel                     calls   total us    mean us
+topk_topp_sampling             1       61.2       61.2
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["KernelTimer", "active", "profile"]
+
+_local = threading.local()
+
+
+@dataclass
+class KernelTimer:
+    """Collects (kernel, start event, end event) per launch; resolves times on exit."""
+
+    records: list[tuple[str, float]] = field(default_factory=list)
+    _pending: list[tuple[str, Any, Any, Any]] = field(default_factory=list)
+
+    def before(self, runtime: Any, stream: int) -> Any:
+        event = runtime.event_create()
+        runtime.event_record(event, stream)
+        return event
+
+    def after(self, runtime: Any, stream: int, kernel: str, start: Any) -> None:
+        end = runtime.event_create()
+        runtime.event_record(end, stream)
+        self._pending.append((kernel, runtime, start, end))
+
+    def resolve(self, timeout: float = 30.0) -> None:
+        """Wait for the recorded events (with a deadline) and turn them into milliseconds."""
+        for kernel, runtime, start, end in self._pending:
+            runtime.wait(end, timeout, kernel)
+            self.records.append((kernel, runtime.event_elapsed_ms(start, end)))
+            runtime.event_destroy(start)
+            runtime.event_destroy(end)
+        self._pending.clear()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """kernel -> {"calls", "total_us", "mean_us"}."""
+        acc: dict[str, list[float]] = defaultdict(list)
+        for kernel, ms in self.records:
+            acc[kernel].append(ms * 1e3)
+        return {k: {"calls": len(v), "total_us": sum(v), "mean_us": sum(v) / len(v)}
+                for k, v in acc.items()}
+
+    def table(self) -> str:
+        lines = [f"{'kernel':26s} {'calls':>6s} {'total us':>10s} {'mean us':>10s}"]
+        for k, s in sorted(self.summary().items(), key=lambda kv: -kv[1]["total_us"]):
+            lines.append(f"{k:26s} {s['calls']:6d} {s['total_us']:10.1f} {s['mean_us']:10.1f}")
+        return "\n".join(lines)
+
+
+def active() -> KernelTimer | None:
+    """The timer of the innermost ``profile()`` block of this thread, if any."""
+    return getattr(_local, "timer", None)
+
+
+@contextmanager
+def profile():
+    """Time every kernel launched by this thread inside the block (HIP and CUDA backends).
+
+    The events add a little work per launch, so use it to see where time goes, not for the
+    fastest run. Times are available once the block exits.
+    """
+    outer = active()
+    timer = KernelTimer()
+    _local.timer = timer
+    try:
+        yield timer
+    finally:
+        _local.timer = outer
+        timer.resolve()

@@ -150,8 +150,13 @@ class DeviceBuffer:
     >>> buf.free(); buf.free()
     """
 
-    def __init__(self, driver: MemoryDriver, shape: tuple[int, ...], dtype: Any) -> None:
+    def __init__(self, driver: MemoryDriver, shape: tuple[int, ...], dtype: Any,
+                 stream: int | None = None) -> None:
         self._ptr: int | None = None
+        # With a stream and a driver that has a stream-ordered allocator, allocation and free
+        # are queued on that stream: no device synchronisation, and memory is reused only
+        # after the work queued before the free has finished.
+        self._stream = stream if hasattr(driver, "alloc_async") else None
         self._pending: int | None = None  # pointer whose free waits for DLPack exports
         self._exports = 0
         self.driver = driver
@@ -162,7 +167,21 @@ class DeviceBuffer:
         self.nbytes = math.prod(self.shape) * self.dtype.itemsize
         self.strides = _c_strides(self.shape, self.dtype.itemsize)
         self.device = (int(driver.dlpack_device[0]), int(driver.dlpack_device[1]))
-        self._ptr = int(driver.alloc(self.nbytes))
+        if self._stream is not None:
+            self._ptr = int(driver.alloc_async(self.nbytes, self._stream))  # type: ignore[attr-defined]
+        else:
+            self._ptr = int(driver.alloc(self.nbytes))
+
+    def _release(self, ptr: int) -> None:
+        if self._stream is not None:
+            self.driver.free_async(ptr, self._stream)  # type: ignore[attr-defined]
+        else:
+            self.driver.free(ptr)
+
+    @property
+    def stream(self) -> int | None:
+        """The stream the buffer's memory is ordered on (None: synchronous allocation)."""
+        return self._stream
 
     @classmethod
     def from_numpy(cls, driver: MemoryDriver, array: Any) -> DeviceBuffer:
@@ -209,7 +228,7 @@ class DeviceBuffer:
                 )
                 self._pending = ptr
                 return
-        self.driver.free(ptr)
+        self._release(ptr)
 
     def _export_released(self) -> None:
         with _EXPORT_LOCK:
@@ -218,7 +237,7 @@ class DeviceBuffer:
             if ptr is not None:
                 self._pending = None
         if ptr is not None:
-            self.driver.free(ptr)
+            self._release(ptr)
 
     def __enter__(self) -> DeviceBuffer:
         return self
@@ -251,12 +270,18 @@ class DeviceBuffer:
     ) -> Any:
         """Export a DLPack capsule without copying (versioned when ``max_version >= (1, 0)``).
 
-        ``stream`` is ignored: every driver copy is synchronous, so the data is ready.
+        ``stream`` is the consumer's stream (DLPack: 1 = legacy default, 2 = per-thread
+        default on CUDA): when the buffer's work is queued on another stream, the consumer's
+        stream is made to wait for it, so the data is ready there without a host sync.
         """
         if dl_device is not None and tuple(dl_device) != self.device:
             raise BufferError(f"buffer lives on {self.device}, not {tuple(dl_device)}")
         if copy:
             raise BufferError("DeviceBuffer exports its own memory only (copy=True unsupported)")
+        if stream is not None and self._stream is not None and hasattr(self.driver, "stream_wait"):
+            consumer = {1: 0}.get(int(stream), int(stream))
+            if consumer != self._stream and stream != -1:
+                self.driver.stream_wait(consumer, self._stream)
         return _export(self, max_version is not None and tuple(max_version) >= (1, 0))
 
     def __dlpack_device__(self) -> tuple[int, int]:

@@ -36,9 +36,6 @@ class CpuBackend:
         return {"backend": "cpu", "device": "host (numpy)", "index": 0, "target": "numpy",
                 "wave_size": 1}
 
-    def reap(self) -> None:
-        pass
-
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
                stream: int | None = None, check_inputs: bool = True) -> np.ndarray:
         check_method(method, params)

@@ -76,8 +76,28 @@ class CudaRuntime(Runtime):
         return int(ptr)
 
     def free(self, ptr: int) -> None:
+        self.make_current()
         (err,) = self.drv.cuMemFree(self.drv.CUdeviceptr(ptr))
         self._check("cuMemFree", err)
+
+    def alloc_async(self, nbytes: int, stream: int) -> int:
+        err, ptr = self.drv.cuMemAllocAsync(max(nbytes, 1), self._stream(stream))
+        self._check("cuMemAllocAsync", err)
+        return int(ptr)
+
+    def free_async(self, ptr: int, stream: int) -> None:
+        self.make_current()  # the last reference may die in any thread
+        (err,) = self.drv.cuMemFreeAsync(self.drv.CUdeviceptr(ptr), self._stream(stream))
+        self._check("cuMemFreeAsync", err)
+
+    def copy_from_host_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
+        (err,) = self.drv.cuMemcpyHtoDAsync(self.drv.CUdeviceptr(dst), src, nbytes,
+                                            self._stream(stream))
+        self._check("cuMemcpyHtoDAsync", err)
+
+    def stream_wait_event(self, stream: int, event: Any) -> None:
+        (err,) = self.drv.cuStreamWaitEvent(self._stream(stream), event, 0)
+        self._check("cuStreamWaitEvent", err)
 
     def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
         (err,) = self.drv.cuMemcpyHtoD(self.drv.CUdeviceptr(dst), src, nbytes)

@@ -3,14 +3,13 @@
 Host (numpy) inputs are copied in, sampled, waited for with a deadline and copied back:
 numpy in, numpy out. Device inputs (torch, cupy, :class:`DeviceBuffer`) are read in place
 and the result is a :class:`DeviceBuffer` on the same device, returned without waiting.
-Temporary device memory of a call is released once the work that uses it has finished
-(an event per call, reaped on later calls), never while a kernel may still read it.
+Temporary device memory comes from the stream-ordered allocator and is freed on the call's
+stream behind its kernels: no per-call synchronisation and no reuse while a kernel reads it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import numpy as np
@@ -28,21 +27,30 @@ log = logging.getLogger("rocsample")
 
 
 class _Call:
-    """Device memory and views one call keeps alive until its work has finished."""
+    """The temporary device memory of one call, ordered on the call's stream.
+
+    Buffers come from the stream-ordered allocator and are freed on the same stream right
+    after the launches: the free is queued behind the kernels, so nothing waits and nothing
+    is reused while a kernel may still read it.
+    """
 
     def __init__(self, backend: GpuBackend, stream: int) -> None:
         self.backend = backend
         self.stream = stream
-        self.keep: list[Any] = []
+        self.temp: list[DeviceBuffer] = []
+        self.views: list[Any] = []  # caller arrays kept alive until the launches are queued
 
     def buffer(self, shape: tuple[int, ...], dtype: Any) -> DeviceBuffer:
-        buf = DeviceBuffer(self.backend.rt, shape, dtype)
-        self.keep.append(buf)
+        buf = DeviceBuffer(self.backend.rt, shape, dtype, stream=self.stream)
+        self.temp.append(buf)
         return buf
 
     def upload(self, array: np.ndarray) -> DeviceBuffer:
-        buf = DeviceBuffer.from_numpy(self.backend.rt, np.ascontiguousarray(array))
-        self.keep.append(buf)
+        host = np.ascontiguousarray(array)
+        buf = self.buffer(host.shape, host.dtype)
+        # Pageable host memory: the async copy returns once the source has been read.
+        self.backend.rt.copy_from_host_async(buf.ptr, host.ctypes.data, host.nbytes,
+                                             self.stream)
         return buf
 
     def param(self, value: Any, dtype: Any) -> tuple[int, Any]:
@@ -60,31 +68,21 @@ class _Call:
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)
 
-    def defer(self) -> None:
-        """Hand the call's memory to the backend, to be freed once its work has finished."""
-        rt = self.backend.rt
-        event = rt.event_create()
-        rt.event_record(event, self.stream)
-        self.backend._defer(event, self.keep)
-
     def wait(self, what: str) -> None:
-        """Wait for the call's work with the deadline; on timeout keep its memory alive."""
+        """Wait for the call's work with the deadline (KernelTimeout instead of a hang)."""
         rt = self.backend.rt
         event = rt.event_create()
-        rt.event_record(event, self.stream)
         try:
+            rt.event_record(event, self.stream)
             rt.wait(event, config.sync_timeout(), what)
-        except BaseException:
-            self.backend._defer(event, self.keep)  # a kernel may still read this memory
-            self.keep = []
-            raise
-        rt.event_destroy(event)
+        finally:
+            rt.event_destroy(event)
 
     def release(self) -> None:
-        for b in self.keep:
-            if isinstance(b, DeviceBuffer):
-                b.free()
-        self.keep = []
+        for b in self.temp:
+            b.free()
+        self.temp = []
+        self.views = []
 
 
 class GpuBackend:
@@ -94,32 +92,11 @@ class GpuBackend:
         self.rt = runtime
         self.name = runtime.name
         self.kernels = KernelCache(runtime)
-        self._pending: list[tuple[Any, list[Any]]] = []
-        self._pending_lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         rt = self.rt
         return {"backend": rt.name, "device": rt.device_name, "index": rt.device_index,
                 "target": rt.target, "wave_size": rt.wave_size}
-
-    # -- memory lifetime ------------------------------------------------------------------
-    def _defer(self, event: Any, keep: list[Any]) -> None:
-        with self._pending_lock:
-            self._pending.append((event, keep))
-
-    def reap(self) -> None:
-        """Free the memory of finished calls."""
-        with self._pending_lock:
-            still = []
-            for event, keep in self._pending:
-                if self.rt.event_done(event):
-                    self.rt.event_destroy(event)
-                    for b in keep:
-                        if isinstance(b, DeviceBuffer):
-                            b.free()
-                else:
-                    still.append((event, keep))
-            self._pending = still
 
     # -- inputs ---------------------------------------------------------------------------
     def _matrix(self, call: _Call, x: Any, name: str, check: bool) -> tuple[ArrayView, bool]:
@@ -127,7 +104,7 @@ class GpuBackend:
             check_matrix_shape(name, x.shape, x.dtype)
             if check:
                 check_bad_rows(name, x)
-            return as_array_view(call.upload(x)), True
+            return as_array_view(call.upload(x.astype(np.float32, copy=False))), True
         view = as_array_view(x, stream=call.stream or None)
         check_matrix_shape(name, view.shape, view.dtype)
         # __cuda_array_interface__ says kDLCUDA even for ROCm builds of torch/cupy.
@@ -138,12 +115,11 @@ class GpuBackend:
                              f"runs on {self.rt.dlpack_device}; use rocsample.backend(device=...)")
         if view.strides[1] != 1 or view.strides[0] < view.shape[1]:
             raise ValueError(f"{name} rows must be contiguous (strides {view.strides} elements)")
-        call.keep.append(view)
+        call.views.append(view)
         return view, False
 
     def _begin(self, stream: int | None) -> _Call:
         self.rt.make_current()
-        self.reap()
         return _Call(self, int(stream or 0))
 
     # -- operations -----------------------------------------------------------------------
@@ -151,7 +127,7 @@ class GpuBackend:
                stream: int | None = None, check_inputs: bool = True) -> Any:
         call = self._begin(stream)
         view, host = self._matrix(call, probs, "probs", check_inputs)
-        out = DeviceBuffer(self.rt, (view.shape[0],), np.int32)
+        out = DeviceBuffer(self.rt, (view.shape[0],), np.int32, stream=call.stream)
         self._sample_view(call, view, out, params, method)
         return self._result(call, out, host, "sample")
 
@@ -185,7 +161,7 @@ class GpuBackend:
         call = self._begin(stream)
         view, host = self._matrix(call, logits, "logits", check=False)
         rows, vocab = view.shape
-        out = DeviceBuffer(self.rt, (rows, vocab), np.float32)
+        out = DeviceBuffer(self.rt, (rows, vocab), np.float32, stream=call.stream)
         t_ptr, t_val = call.param(temperature, np.float32)
         call.launch(kernel, rows, view.ptr, view.strides[0], out.ptr, vocab, rows, vocab,
                     t_ptr, t_val)
@@ -204,19 +180,25 @@ class GpuBackend:
         t_ptr, t_val = call.param(temperature, np.float32)
         call.launch("softmax", rows, view.ptr, view.strides[0], probs.ptr, vocab, rows, vocab,
                     t_ptr, t_val)
-        out = DeviceBuffer(self.rt, (rows,), np.int32)
+        out = DeviceBuffer(self.rt, (rows,), np.int32, stream=call.stream)
         self._sample_view(call, as_array_view(probs), out, params, "auto")
         return self._result(call, out, host, "sample_from_logits")
 
     def _result(self, call: _Call, out: DeviceBuffer, host: bool, what: str) -> Any:
         if not host:
-            call.defer()
+            call.release()  # queued behind the kernels on the call's stream
             return out
-        call.keep.append(out)
-        call.wait(what)
+        try:
+            call.wait(what)
+        except BaseException:
+            # A kernel may still run: leak rather than free memory it could be using.
+            call.temp = []
+            out._ptr = None
+            raise
         try:
             return out.numpy()
         finally:
+            out.free()
             call.release()
 
 

@@ -73,6 +73,23 @@ class HipRuntime(Runtime):
         (err,) = self.hip.hipFree(ptr)
         self._check("hipFree", err)
 
+    def alloc_async(self, nbytes: int, stream: int) -> int:
+        err, ptr = self.hip.hipMallocAsync(max(nbytes, 1), stream or None)
+        self._check("hipMallocAsync", err)
+        return int(ptr)
+
+    def free_async(self, ptr: int, stream: int) -> None:
+        (err,) = self.hip.hipFreeAsync(ptr, stream or None)
+        self._check("hipFreeAsync", err)
+
+    def copy_from_host_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
+        (err,) = self.hip.hipMemcpyHtoDAsync(dst, src, nbytes, stream or None)
+        self._check("hipMemcpyHtoDAsync", err)
+
+    def stream_wait_event(self, stream: int, event: Any) -> None:
+        (err,) = self.hip.hipStreamWaitEvent(stream or None, event, 0)
+        self._check("hipStreamWaitEvent", err)
+
     def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
         (err,) = self.hip.hipMemcpyHtoD(dst, src, nbytes)
         self._check("hipMemcpyHtoD", err)

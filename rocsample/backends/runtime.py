@@ -78,6 +78,26 @@ class Runtime(ABC):
     @abstractmethod
     def copy_to_host(self, dst: int, src: int, nbytes: int) -> None: ...
 
+    # stream-ordered memory (what the per-call path uses: no synchronisation)
+    @abstractmethod
+    def alloc_async(self, nbytes: int, stream: int) -> int: ...
+    @abstractmethod
+    def free_async(self, ptr: int, stream: int) -> None: ...
+    @abstractmethod
+    def copy_from_host_async(self, dst: int, src: int, nbytes: int, stream: int) -> None: ...
+
+    def stream_wait(self, consumer: int, producer: int) -> None:
+        """Make ``consumer`` wait for the work queued so far on ``producer`` (no host sync)."""
+        event = self.event_create()
+        try:
+            self.event_record(event, producer)
+            self.stream_wait_event(consumer, event)
+        finally:
+            self.event_destroy(event)
+
+    @abstractmethod
+    def stream_wait_event(self, stream: int, event: Any) -> None: ...
+
     # modules and launches
     @abstractmethod
     def load_module(self, image: bytes) -> Any: ...

@@ -5,7 +5,7 @@ ARCHS   ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-gpu hsaco lint wheels clean bench
+.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels clean bench
 
 $(PY) setup:
 	@bash tools/setup.sh $(VENV)
@@ -20,6 +20,13 @@ test: setup
 # On a GPU machine: every GPU test must run (none may skip for lack of a device).
 test-gpu:
 	ROCSAMPLE_REQUIRE_GPU=1 python3 -m pytest -m gpu -ra $(PYTEST_ARGS)
+
+# On an NVIDIA GPU machine: the real hip backend, through the real hip-python, on the
+# HIP-on-CUDA test library in tools/hipshim (test equipment, never chosen outside tests).
+test-gpu-hip:
+	$(MAKE) -C tools/hipshim PYTHON=python3
+	ROCM_PATH=$(CURDIR)/tools/hipshim/build ROCSAMPLE_BACKEND=hip ROCSAMPLE_REQUIRE_GPU=1 \
+	  python3 -m pytest -m gpu -ra $(PYTEST_ARGS)
 
 # On a GPU machine with torch: latency vs the memory floor and torch baselines.
 bench:

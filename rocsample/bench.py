@@ -124,7 +124,7 @@ def run(batches=(1, 32, 128, 512), vocabs=(32000, 128256, 151936),
                     base = _torch_baseline(torch, op, probs, logits)
                     base()
                     torch_us = statistics.median(_gpu_times(torch, base, max(reps // 3, 5)))
-                    row = dict(batch=bsz, vocab=v, input=shape, op=op, us=gpu_us,
+                    row = dict(backend=b.name, batch=bsz, vocab=v, input=shape, op=op, us=gpu_us,
                                cold_us=cold_us, host_us=host_us, read_us=read,
                                floor_ratio=gpu_us / read, gbps=nbytes / gpu_us / 1e3,
                                torch_us=torch_us, speedup_vs_torch=torch_us / gpu_us)
@@ -143,12 +143,21 @@ def run(batches=(1, 32, 128, 512), vocabs=(32000, 128256, 151936),
     return result
 
 
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs of several backends (rows keep their ``backend``)."""
+    out = dict(results[0])
+    out["backend"] = "+".join(r["backend"] for r in results)
+    out["rows"] = [row for r in results for row in r["rows"]]
+    return out
+
+
 def table(result: dict[str, Any]) -> str:
-    head = ("| B | V | input | op | rocsample us | cold-L2 us | x floor | GB/s | host us "
-            "| torch us | vs torch |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| backend | B | V | input | op | rocsample us | cold-L2 us | x floor | GB/s "
+            "| host us | torch us | vs torch |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [f"{result['device']}, backend {result['backend']}, {result['date']}", "", head]
     for r in result["rows"]:
-        lines.append(f"| {r['batch']} | {r['vocab']} | {r['input']} | {r['op']} | {r['us']:.1f} "
+        lines.append(f"| {r.get('backend', result['backend'])} | {r['batch']} | {r['vocab']} "
+                     f"| {r['input']} | {r['op']} | {r['us']:.1f} "
                      f"| {r['cold_us']:.1f} | {r['floor_ratio']:.1f} | {r['gbps']:.0f} "
                      f"| {r['host_us']:.1f} | {r['torch_us']:.1f} | {r['speedup_vs_torch']:.1f}x |")
     return "\n".join(lines)
@@ -171,7 +180,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     vocabs = sorted({r["vocab"] for r in result["rows"]})
     fig, axes = plt.subplots(1, len(vocabs), figsize=(6 * len(vocabs), 4.5), squeeze=False)
     for ax, v in zip(axes[0], vocabs, strict=True):
-        rows = [r for r in result["rows"] if r["vocab"] == v and r["input"] == "normal"]
+        first = result["rows"][0].get("backend")
+        rows = [r for r in result["rows"] if r["vocab"] == v and r["input"] == "normal"
+                and r.get("backend") == first]
         batches = sorted({r["batch"] for r in rows})
         for op in OPS:
             ys = [next(r["us"] for r in rows if r["batch"] == b and r["op"] == op)

@@ -152,9 +152,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    result = bench.run(batches=args.batch or (1, 32, 128, 512),
-                       vocabs=args.vocab or (32000, 128256, 151936), reps=args.reps,
-                       out=Path(args.out))
+    results = [bench.run(batches=args.batch or (1, 32, 128, 512),
+                         vocabs=args.vocab or (32000, 128256, 151936), reps=args.reps,
+                         backend=name) for name in (args.backend or [None])]
+    result = bench.merge(results)
+    bench.write(result, Path(args.out))
     print(bench.table(result))
     print(f"\nwrote {args.out}/bench.json, bench.md, bench.png")
     return 0
@@ -179,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, action="append")
     p.add_argument("--vocab", type=int, action="append")
     p.add_argument("--reps", type=int, default=30)
+    p.add_argument("--backend", action="append", choices=["hip", "cuda"],
+                   help="backend(s) to measure (repeat to compare them in one table)")
     p.add_argument("--out", default="bench/results/latest")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -52,6 +52,10 @@ class HipRuntime(Runtime):
         name = props.name
         self.device_name = (name.decode() if isinstance(name, bytes) else str(name)).strip("\0")
         self.wave_size = int(props.warpSize)
+        # HIP on the NVIDIA platform reports the CUDA target (sm_XY), and its memory is CUDA
+        # memory: DLPack consumers (CUDA torch, cupy) must see kDLCUDA, not kDLROCM.
+        if self.target.startswith("sm_"):
+            self.dlpack_device_type = 2
 
     def _check(self, call: str, err: Any, what: str = "") -> None:
         if not _ok(err):

@@ -56,49 +56,47 @@ nvrtcResult nvrtcDestroyProgram(nvrtcProgram *);
 #define HIPSHIM_NVRTC_DEFAULT "" /* the Makefile bakes in the libnvrtc it found */
 #endif
 
-/* ---- HIP types and values (hip-python 10: rocm/bindings/cyhip.pxd) ------------------- */
+/* ---- HIP types and values (hip-python 10: rocm/bindings/cyhip.pxd) ---------------------- */
 typedef int hipError_t;
 typedef void *hipStream_t, *hipEvent_t, *hipModule_t, *hipFunction_t;
 typedef int hiprtcResult;
 typedef void *hiprtcProgram; /* an nvrtcProgram, passed through */
 
-#define HIP_ERRORS(E)                                                                      \
-  E(hipSuccess, 0) E(hipErrorInvalidValue, 1) E(hipErrorOutOfMemory, 2)                    \
-  E(hipErrorNotInitialized, 3) E(hipErrorDeinitialized, 4) E(hipErrorProfilerDisabled, 5)  \
-  E(hipErrorProfilerNotInitialized, 6) E(hipErrorProfilerAlreadyStarted, 7)                \
-  E(hipErrorProfilerAlreadyStopped, 8) E(hipErrorInvalidConfiguration, 9)                  \
-  E(hipErrorInvalidPitchValue, 12) E(hipErrorInvalidSymbol, 13)                            \
-  E(hipErrorInvalidDevicePointer, 17) E(hipErrorInvalidMemcpyDirection, 21)                \
-  E(hipErrorInsufficientDriver, 35) E(hipErrorMissingConfiguration, 52)                    \
-  E(hipErrorPriorLaunchFailure, 53) E(hipErrorInvalidDeviceFunction, 98)                   \
-  E(hipErrorNoDevice, 100) E(hipErrorInvalidDevice, 101) E(hipErrorInvalidImage, 200)      \
-  E(hipErrorInvalidContext, 201) E(hipErrorContextAlreadyCurrent, 202)                     \
-  E(hipErrorMapFailed, 205) E(hipErrorUnmapFailed, 206) E(hipErrorArrayIsMapped, 207)      \
-  E(hipErrorAlreadyMapped, 208) E(hipErrorNoBinaryForGpu, 209)                             \
-  E(hipErrorAlreadyAcquired, 210) E(hipErrorNotMapped, 211)                                \
-  E(hipErrorNotMappedAsArray, 212) E(hipErrorNotMappedAsPointer, 213)                      \
-  E(hipErrorECCNotCorrectable, 214) E(hipErrorUnsupportedLimit, 215)                       \
-  E(hipErrorContextAlreadyInUse, 216) E(hipErrorPeerAccessUnsupported, 217)                \
-  E(hipErrorInvalidKernelFile, 218) E(hipErrorInvalidGraphicsContext, 219)                 \
-  E(hipErrorInvalidSource, 300) E(hipErrorFileNotFound, 301)                               \
-  E(hipErrorSharedObjectSymbolNotFound, 302) E(hipErrorSharedObjectInitFailed, 303)        \
-  E(hipErrorOperatingSystem, 304) E(hipErrorInvalidHandle, 400)                            \
-  E(hipErrorIllegalState, 401) E(hipErrorNotFound, 500) E(hipErrorNotReady, 600)           \
-  E(hipErrorIllegalAddress, 700) E(hipErrorLaunchOutOfResources, 701)                      \
-  E(hipErrorLaunchTimeOut, 702) E(hipErrorPeerAccessAlreadyEnabled, 704)                   \
-  E(hipErrorPeerAccessNotEnabled, 705) E(hipErrorSetOnActiveProcess, 708)                  \
-  E(hipErrorContextIsDestroyed, 709) E(hipErrorAssert, 710)                                \
-  E(hipErrorHostMemoryAlreadyRegistered, 712) E(hipErrorHostMemoryNotRegistered, 713)      \
-  E(hipErrorLaunchFailure, 719) E(hipErrorCooperativeLaunchTooLarge, 720)                  \
-  E(hipErrorNotSupported, 801) E(hipErrorStreamCaptureUnsupported, 900)                    \
-  E(hipErrorStreamCaptureInvalidated, 901) E(hipErrorStreamCaptureMerge, 902)              \
-  E(hipErrorStreamCaptureUnmatched, 903) E(hipErrorStreamCaptureUnjoined, 904)             \
-  E(hipErrorStreamCaptureIsolation, 905) E(hipErrorStreamCaptureImplicit, 906)             \
-  E(hipErrorCapturedEvent, 907) E(hipErrorStreamCaptureWrongThread, 908)                   \
-  E(hipErrorGraphExecUpdateFailure, 910) E(hipErrorInvalidChannelDescriptor, 911)          \
-  E(hipErrorInvalidTexture, 912) E(hipErrorInvalidResourceType, 914)                       \
-  E(hipErrorInvalidResourceConfiguration, 915) E(hipErrorStreamDetached, 916)              \
-  E(hipErrorUnknown, 999) E(hipErrorRuntimeMemory, 1052) E(hipErrorRuntimeOther, 1053)     \
+#define HIP_ERRORS(E)                                                                             \
+  E(hipSuccess, 0) E(hipErrorInvalidValue, 1) E(hipErrorOutOfMemory, 2)                           \
+  E(hipErrorNotInitialized, 3) E(hipErrorDeinitialized, 4) E(hipErrorProfilerDisabled, 5)         \
+  E(hipErrorProfilerNotInitialized, 6) E(hipErrorProfilerAlreadyStarted, 7)                       \
+  E(hipErrorProfilerAlreadyStopped, 8) E(hipErrorInvalidConfiguration, 9)                         \
+  E(hipErrorInvalidPitchValue, 12) E(hipErrorInvalidSymbol, 13)                                   \
+  E(hipErrorInvalidDevicePointer, 17) E(hipErrorInvalidMemcpyDirection, 21)                       \
+  E(hipErrorInsufficientDriver, 35) E(hipErrorMissingConfiguration, 52)                           \
+  E(hipErrorPriorLaunchFailure, 53) E(hipErrorInvalidDeviceFunction, 98)                          \
+  E(hipErrorNoDevice, 100) E(hipErrorInvalidDevice, 101) E(hipErrorInvalidImage, 200)             \
+  E(hipErrorInvalidContext, 201) E(hipErrorContextAlreadyCurrent, 202) E(hipErrorMapFailed, 205)  \
+  E(hipErrorUnmapFailed, 206) E(hipErrorArrayIsMapped, 207) E(hipErrorAlreadyMapped, 208)         \
+  E(hipErrorNoBinaryForGpu, 209) E(hipErrorAlreadyAcquired, 210) E(hipErrorNotMapped, 211)        \
+  E(hipErrorNotMappedAsArray, 212) E(hipErrorNotMappedAsPointer, 213)                             \
+  E(hipErrorECCNotCorrectable, 214) E(hipErrorUnsupportedLimit, 215)                              \
+  E(hipErrorContextAlreadyInUse, 216) E(hipErrorPeerAccessUnsupported, 217)                       \
+  E(hipErrorInvalidKernelFile, 218) E(hipErrorInvalidGraphicsContext, 219)                        \
+  E(hipErrorInvalidSource, 300) E(hipErrorFileNotFound, 301)                                      \
+  E(hipErrorSharedObjectSymbolNotFound, 302) E(hipErrorSharedObjectInitFailed, 303)               \
+  E(hipErrorOperatingSystem, 304) E(hipErrorInvalidHandle, 400) E(hipErrorIllegalState, 401)      \
+  E(hipErrorNotFound, 500) E(hipErrorNotReady, 600) E(hipErrorIllegalAddress, 700)                \
+  E(hipErrorLaunchOutOfResources, 701) E(hipErrorLaunchTimeOut, 702)                              \
+  E(hipErrorPeerAccessAlreadyEnabled, 704) E(hipErrorPeerAccessNotEnabled, 705)                   \
+  E(hipErrorSetOnActiveProcess, 708) E(hipErrorContextIsDestroyed, 709) E(hipErrorAssert, 710)    \
+  E(hipErrorHostMemoryAlreadyRegistered, 712) E(hipErrorHostMemoryNotRegistered, 713)             \
+  E(hipErrorLaunchFailure, 719) E(hipErrorCooperativeLaunchTooLarge, 720)                         \
+  E(hipErrorNotSupported, 801) E(hipErrorStreamCaptureUnsupported, 900)                           \
+  E(hipErrorStreamCaptureInvalidated, 901) E(hipErrorStreamCaptureMerge, 902)                     \
+  E(hipErrorStreamCaptureUnmatched, 903) E(hipErrorStreamCaptureUnjoined, 904)                    \
+  E(hipErrorStreamCaptureIsolation, 905) E(hipErrorStreamCaptureImplicit, 906)                    \
+  E(hipErrorCapturedEvent, 907) E(hipErrorStreamCaptureWrongThread, 908)                          \
+  E(hipErrorGraphExecUpdateFailure, 910) E(hipErrorInvalidChannelDescriptor, 911)                 \
+  E(hipErrorInvalidTexture, 912) E(hipErrorInvalidResourceType, 914)                              \
+  E(hipErrorInvalidResourceConfiguration, 915) E(hipErrorStreamDetached, 916)                     \
+  E(hipErrorUnknown, 999) E(hipErrorRuntimeMemory, 1052) E(hipErrorRuntimeOther, 1053)            \
   E(hipErrorInvalidClusterSize, 1054) E(hipErrorTbd, 1055)
 #define E(n, v) n = v,
 enum { HIP_ERRORS(E) };
@@ -182,13 +180,14 @@ _Static_assert(offsetof(hipDeviceProp_t, maxSharedMemoryPerMultiProcessor) == 14
 _Static_assert(offsetof(hipDeviceProp_t, hdpMemFlushCntl) == 1432, "hdpMemFlushCntl");
 _Static_assert(offsetof(hipDeviceProp_t, asicRevision) == 1468, "asicRevision");
 
-/* ---- call counting and logging ------------------------------------------------------- */
+/* ---- call counting and logging ---------------------------------------------------------- */
 #define APIS(X)                                                                            \
   X(hipInit) X(hipDriverGetVersion) X(hipRuntimeGetVersion) X(hipGetDeviceCount)           \
-  X(hipSetDevice) X(hipGetDevice) X(hipGetDeviceProperties) X(hipGetDevicePropertiesR0600) \
+  X(hipSetDevice) X(hipGetDevice) X(hipGetDevicePropertiesR0600)                          \
   X(hipDeviceSynchronize) X(hipGetLastError) X(hipPeekAtLastError) X(hipGetErrorName)      \
   X(hipGetErrorString) X(hipMalloc) X(hipFree) X(hipMemcpy) X(hipMemcpyHtoD)               \
   X(hipMemcpyDtoH) X(hipMemcpyHtoDAsync) X(hipMemcpyDtoHAsync) X(hipMemset)                \
+  X(hipMallocAsync) X(hipFreeAsync) X(hipStreamWaitEvent)                                  \
   X(hipModuleLoadData) X(hipModuleGetFunction) X(hipModuleUnload) X(hipModuleLaunchKernel) \
   X(hipEventCreate) X(hipEventCreateWithFlags) X(hipEventRecord) X(hipEventQuery)          \
   X(hipEventSynchronize) X(hipEventElapsedTime) X(hipEventDestroy) X(hipStreamCreate)      \
@@ -239,7 +238,7 @@ EXPORT void hipshim_reset_counts(void) {
   for (int i = 0; i < API_COUNT; i++) atomic_store(&g_counts[i], 0);
 }
 
-/* ---- the CUDA driver, loaded at run time ---------------------------------------------- */
+/* ---- the CUDA driver, loaded at run time ------------------------------------------------ */
 #define CU_FNS(X)                                                                          \
   X(cuInit) X(cuDriverGetVersion) X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetName)    \
   X(cuDeviceTotalMem) X(cuDeviceGetAttribute) X(cuDevicePrimaryCtxRetain)                  \
@@ -248,7 +247,8 @@ EXPORT void hipshim_reset_counts(void) {
   X(cuMemcpyDtoHAsync) X(cuMemsetD8) X(cuModuleLoadData) X(cuModuleGetFunction)            \
   X(cuModuleUnload) X(cuLaunchKernel) X(cuEventCreate) X(cuEventRecord) X(cuEventQuery)    \
   X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy) X(cuStreamCreate)          \
-  X(cuStreamDestroy) X(cuStreamSynchronize) X(cuGetErrorString)
+  X(cuStreamDestroy) X(cuStreamSynchronize) X(cuGetErrorString) X(cuMemAllocAsync)       \
+  X(cuMemFreeAsync) X(cuStreamWaitEvent)
 #define NV_FNS(X)                                                                          \
   X(nvrtcVersion) X(nvrtcCreateProgram) X(nvrtcCompileProgram) X(nvrtcGetProgramLogSize)   \
   X(nvrtcGetProgramLog) X(nvrtcGetCUBINSize) X(nvrtcGetCUBIN) X(nvrtcGetPTXSize)           \
@@ -333,7 +333,9 @@ static hipError_t from_cu(CUresult r) {
 static void cu_init_once(void) {
   const char *names[] = {getenv("HIPSHIM_LIBCUDA"), "libcuda.so.1", "libcuda.so"};
   if (!load_lib(names, 3, kCuSyms, sizeof kCuSyms / sizeof *kCuSyms, "libcuda")) {
-    g_cu_err = hipErrorNoDevice; /* what HIP reports where no driver/GPU is present */
+    /* No driver at all: what HIP reports where no GPU is present. Too old a driver
+     * (cuInit resolved, a later symbol missing): what CUDA would report. */
+    g_cu_err = p_cuInit ? hipErrorInsufficientDriver : hipErrorNoDevice;
     return;
   }
   CUresult r = p_cuInit(0);
@@ -376,13 +378,24 @@ static hipError_t ready(void) {
 }
 #define READY() do { hipError_t e_ = ready(); if (e_ != hipSuccess) RET(e_); } while (0)
 #define CU(call) RET(from_cu(call))
+/* The common shape: count, check the pointer arguments, make sure the device is bound,
+ * forward to the driver, map the result. */
+#define FORWARD(fn, params, valid, call)                                                  \
+  EXPORT hipError_t fn params {                                                           \
+    API(fn);                                                                              \
+    if (!(valid)) RET(hipErrorInvalidValue);                                              \
+    READY();                                                                              \
+    CU(call);                                                                             \
+  }
+#define SIMPLE(fn, params, call) FORWARD(fn, params, 1, call)
+#define DP(p) ((CUdeviceptr)(uintptr_t)(p))
 
 EXPORT const char *hipshim_status(void) {
   cu_init();
   return g_status;
 }
 
-/* ---- device management ---------------------------------------------------------------- */
+/* ---- device management ------------------------------------------------------------------ */
 EXPORT hipError_t hipInit(unsigned int flags) {
   API(hipInit);
   (void)flags;
@@ -457,12 +470,10 @@ static hipError_t get_props(hipDeviceProp_t *p, int dev) {
   snprintf(p->gcnArchName, sizeof p->gcnArchName, "sm_%d%d", p->major, p->minor);
   return hipSuccess;
 }
+/* Only the R0600 entry point: ROCm's unversioned hipGetDeviceProperties symbol keeps the
+ * older R0000 layout, so exporting it with this struct would be an ABI lie. */
 EXPORT hipError_t hipGetDevicePropertiesR0600(hipDeviceProp_t *p, int dev) {
   API(hipGetDevicePropertiesR0600);
-  RET(get_props(p, dev));
-}
-EXPORT hipError_t hipGetDeviceProperties(hipDeviceProp_t *p, int dev) {
-  API(hipGetDeviceProperties);
   RET(get_props(p, dev));
 }
 EXPORT long hipshim_prop_layout(const char *field) { /* for tests/test_hipshim.py */
@@ -477,11 +488,7 @@ EXPORT long hipshim_prop_layout(const char *field) { /* for tests/test_hipshim.p
     if (!strcmp(field, kF[i].n)) return (long)kF[i].off;
   return -1;
 }
-EXPORT hipError_t hipDeviceSynchronize(void) {
-  API(hipDeviceSynchronize);
-  READY();
-  CU(p_cuCtxSynchronize());
-}
+SIMPLE(hipDeviceSynchronize, (void), p_cuCtxSynchronize())
 
 /* ---- errors ----------------------------------------------------------------------------- */
 EXPORT hipError_t hipGetLastError(void) {
@@ -514,45 +521,44 @@ EXPORT const char *hipGetErrorString(hipError_t e) {
   return e == hipSuccess ? "no error" : err_name(e);
 }
 
-/* ---- memory ------------------------------------------------------------------------------ */
+/* ---- memory ----------------------------------------------------------------------------- */
+static hipError_t alloc(void **ptr, size_t size, hipStream_t s, int async) {
+  if (!ptr) return hipErrorInvalidValue;
+  *ptr = NULL;
+  hipError_t e = ready();
+  if (e != hipSuccess || size == 0) return e; /* HIP: 0 bytes gives NULL and succeeds */
+  CUdeviceptr d = 0;
+  CUresult r = async ? p_cuMemAllocAsync(&d, size, (CUstream)s) : p_cuMemAlloc(&d, size);
+  *ptr = (void *)(uintptr_t)d;
+  return from_cu(r);
+}
+static hipError_t release(void *ptr, hipStream_t s, int async) {
+  hipError_t e = ready();
+  if (e != hipSuccess || !ptr) return e;
+  return from_cu(async ? p_cuMemFreeAsync(DP(ptr), (CUstream)s) : p_cuMemFree(DP(ptr)));
+}
 EXPORT hipError_t hipMalloc(void **ptr, size_t size) {
   API(hipMalloc);
-  if (!ptr) RET(hipErrorInvalidValue);
-  *ptr = NULL;
-  READY();
-  if (size == 0) RET(hipSuccess); /* HIP: a zero-byte allocation is NULL and succeeds */
-  CUdeviceptr d = 0;
-  CUresult r = p_cuMemAlloc(&d, size);
-  *ptr = (void *)(uintptr_t)d;
-  CU(r);
+  RET(alloc(ptr, size, NULL, 0));
+}
+EXPORT hipError_t hipMallocAsync(void **ptr, size_t size, hipStream_t s) {
+  API(hipMallocAsync);
+  RET(alloc(ptr, size, s, 1));
 }
 EXPORT hipError_t hipFree(void *ptr) {
   API(hipFree);
-  READY();
-  if (!ptr) RET(hipSuccess);
-  CU(p_cuMemFree((CUdeviceptr)(uintptr_t)ptr));
+  RET(release(ptr, NULL, 0));
 }
-#define DP(p) ((CUdeviceptr)(uintptr_t)(p))
-EXPORT hipError_t hipMemcpyHtoD(void *dst, const void *src, size_t n) {
-  API(hipMemcpyHtoD);
-  READY();
-  CU(p_cuMemcpyHtoD(DP(dst), src, n));
+EXPORT hipError_t hipFreeAsync(void *ptr, hipStream_t s) {
+  API(hipFreeAsync);
+  RET(release(ptr, s, 1));
 }
-EXPORT hipError_t hipMemcpyDtoH(void *dst, void *src, size_t n) {
-  API(hipMemcpyDtoH);
-  READY();
-  CU(p_cuMemcpyDtoH(dst, DP(src), n));
-}
-EXPORT hipError_t hipMemcpyHtoDAsync(void *dst, const void *src, size_t n, hipStream_t s) {
-  API(hipMemcpyHtoDAsync);
-  READY();
-  CU(p_cuMemcpyHtoDAsync(DP(dst), src, n, (CUstream)s));
-}
-EXPORT hipError_t hipMemcpyDtoHAsync(void *dst, void *src, size_t n, hipStream_t s) {
-  API(hipMemcpyDtoHAsync);
-  READY();
-  CU(p_cuMemcpyDtoHAsync(dst, DP(src), n, (CUstream)s));
-}
+SIMPLE(hipMemcpyHtoD, (void *dst, const void *src, size_t n), p_cuMemcpyHtoD(DP(dst), src, n))
+SIMPLE(hipMemcpyDtoH, (void *dst, void *src, size_t n), p_cuMemcpyDtoH(dst, DP(src), n))
+SIMPLE(hipMemcpyHtoDAsync, (void *dst, const void *src, size_t n, hipStream_t s),
+       p_cuMemcpyHtoDAsync(DP(dst), src, n, (CUstream)s))
+SIMPLE(hipMemcpyDtoHAsync, (void *dst, void *src, size_t n, hipStream_t s),
+       p_cuMemcpyDtoHAsync(dst, DP(src), n, (CUstream)s))
 EXPORT hipError_t hipMemcpy(void *dst, const void *src, size_t n, int kind) {
   API(hipMemcpy);
   READY();
@@ -565,30 +571,14 @@ EXPORT hipError_t hipMemcpy(void *dst, const void *src, size_t n, int kind) {
   default: RET(hipErrorInvalidMemcpyDirection);
   }
 }
-EXPORT hipError_t hipMemset(void *dst, int value, size_t n) {
-  API(hipMemset);
-  READY();
-  CU(p_cuMemsetD8(DP(dst), (unsigned char)value, n));
-}
+SIMPLE(hipMemset, (void *dst, int value, size_t n), p_cuMemsetD8(DP(dst), (unsigned char)value, n))
 
-/* ---- modules and launches ------------------------------------------------------------------ */
-EXPORT hipError_t hipModuleLoadData(hipModule_t *mod, const void *image) {
-  API(hipModuleLoadData);
-  if (!mod || !image) RET(hipErrorInvalidValue);
-  READY();
-  CU(p_cuModuleLoadData((CUmodule *)mod, image));
-}
-EXPORT hipError_t hipModuleGetFunction(hipFunction_t *fn, hipModule_t mod, const char *name) {
-  API(hipModuleGetFunction);
-  if (!fn || !name) RET(hipErrorInvalidValue);
-  READY();
-  CU(p_cuModuleGetFunction((CUfunction *)fn, (CUmodule)mod, name));
-}
-EXPORT hipError_t hipModuleUnload(hipModule_t mod) {
-  API(hipModuleUnload);
-  READY();
-  CU(p_cuModuleUnload((CUmodule)mod));
-}
+/* ---- modules and launches --------------------------------------------------------------- */
+FORWARD(hipModuleLoadData, (hipModule_t *mod, const void *image), mod && image,
+        p_cuModuleLoadData((CUmodule *)mod, image))
+FORWARD(hipModuleGetFunction, (hipFunction_t *fn, hipModule_t mod, const char *name), fn && name,
+        p_cuModuleGetFunction((CUfunction *)fn, (CUmodule)mod, name))
+SIMPLE(hipModuleUnload, (hipModule_t mod), p_cuModuleUnload((CUmodule)mod))
 EXPORT hipError_t hipModuleLaunchKernel(hipFunction_t f, unsigned gx, unsigned gy, unsigned gz,
                                         unsigned bx, unsigned by, unsigned bz, unsigned shmem,
                                         hipStream_t s, void **params, void **extra) {
@@ -599,7 +589,7 @@ EXPORT hipError_t hipModuleLaunchKernel(hipFunction_t f, unsigned gx, unsigned g
     size_t o = 0;
     for (size_t i = 0;; i += 2) {
       uintptr_t key = (uintptr_t)extra[i];
-      if (key == 3 || key == 0) break;
+      if (key == 3 || key == 0) break; /* HIP's END, or CUDA's if a caller used that */
       if (o + 3 > sizeof cfg / sizeof *cfg || (key != 1 && key != 2)) RET(hipErrorInvalidValue);
       cfg[o++] = key == 1 ? CU_LAUNCH_PARAM_BUFFER_POINTER : CU_LAUNCH_PARAM_BUFFER_SIZE;
       cfg[o++] = extra[i + 1];
@@ -610,24 +600,12 @@ EXPORT hipError_t hipModuleLaunchKernel(hipFunction_t f, unsigned gx, unsigned g
   CU(p_cuLaunchKernel((CUfunction)f, gx, gy, gz, bx, by, bz, shmem, (CUstream)s, params, ex));
 }
 
-/* ---- events and streams --------------------------------------------------------------------- */
-EXPORT hipError_t hipEventCreateWithFlags(hipEvent_t *ev, unsigned flags) {
-  API(hipEventCreateWithFlags);
-  if (!ev) RET(hipErrorInvalidValue);
-  READY(); /* Default 0, BlockingSync 1, DisableTiming 2, Interprocess 4: same as CUDA */
-  CU(p_cuEventCreate((CUevent *)ev, flags & 0x7u));
-}
-EXPORT hipError_t hipEventCreate(hipEvent_t *ev) {
-  API(hipEventCreate);
-  if (!ev) RET(hipErrorInvalidValue);
-  READY();
-  CU(p_cuEventCreate((CUevent *)ev, CU_EVENT_DEFAULT));
-}
-EXPORT hipError_t hipEventRecord(hipEvent_t ev, hipStream_t s) {
-  API(hipEventRecord);
-  READY();
-  CU(p_cuEventRecord((CUevent)ev, (CUstream)s));
-}
+/* ---- events and streams ----------------------------------------------------------------- */
+/* Default 0, BlockingSync 1, DisableTiming 2, Interprocess 4: same as CUDA */
+FORWARD(hipEventCreateWithFlags, (hipEvent_t *ev, unsigned flags), ev,
+        p_cuEventCreate((CUevent *)ev, flags & 0x7u))
+FORWARD(hipEventCreate, (hipEvent_t *ev), ev, p_cuEventCreate((CUevent *)ev, CU_EVENT_DEFAULT))
+SIMPLE(hipEventRecord, (hipEvent_t ev, hipStream_t s), p_cuEventRecord((CUevent)ev, (CUstream)s))
 EXPORT hipError_t hipEventQuery(hipEvent_t ev) {
   API(hipEventQuery);
   READY();
@@ -635,46 +613,20 @@ EXPORT hipError_t hipEventQuery(hipEvent_t ev) {
   if (r == CUDA_ERROR_NOT_READY) return done(api_, hipErrorNotReady); /* not sticky */
   CU(r);
 }
-EXPORT hipError_t hipEventSynchronize(hipEvent_t ev) {
-  API(hipEventSynchronize);
-  READY();
-  CU(p_cuEventSynchronize((CUevent)ev));
-}
-EXPORT hipError_t hipEventElapsedTime(float *ms, hipEvent_t start, hipEvent_t stop) {
-  API(hipEventElapsedTime);
-  if (!ms) RET(hipErrorInvalidValue);
-  READY();
-  CU(p_cuEventElapsedTime(ms, (CUevent)start, (CUevent)stop));
-}
-EXPORT hipError_t hipEventDestroy(hipEvent_t ev) {
-  API(hipEventDestroy);
-  READY();
-  CU(p_cuEventDestroy((CUevent)ev));
-}
-EXPORT hipError_t hipStreamCreateWithFlags(hipStream_t *s, unsigned flags) {
-  API(hipStreamCreateWithFlags);
-  if (!s) RET(hipErrorInvalidValue);
-  READY(); /* hipStreamNonBlocking = 1 = CU_STREAM_NON_BLOCKING */
-  CU(p_cuStreamCreate((CUstream *)s, flags & 0x1u));
-}
-EXPORT hipError_t hipStreamCreate(hipStream_t *s) {
-  API(hipStreamCreate);
-  if (!s) RET(hipErrorInvalidValue);
-  READY();
-  CU(p_cuStreamCreate((CUstream *)s, CU_STREAM_DEFAULT));
-}
-EXPORT hipError_t hipStreamDestroy(hipStream_t s) {
-  API(hipStreamDestroy);
-  READY();
-  CU(p_cuStreamDestroy((CUstream)s));
-}
-EXPORT hipError_t hipStreamSynchronize(hipStream_t s) {
-  API(hipStreamSynchronize);
-  READY();
-  CU(p_cuStreamSynchronize((CUstream)s));
-}
+SIMPLE(hipEventSynchronize, (hipEvent_t ev), p_cuEventSynchronize((CUevent)ev))
+FORWARD(hipEventElapsedTime, (float *ms, hipEvent_t start, hipEvent_t stop), ms,
+        p_cuEventElapsedTime(ms, (CUevent)start, (CUevent)stop))
+SIMPLE(hipEventDestroy, (hipEvent_t ev), p_cuEventDestroy((CUevent)ev))
+/* hipStreamNonBlocking = 1 = CU_STREAM_NON_BLOCKING */
+FORWARD(hipStreamCreateWithFlags, (hipStream_t *s, unsigned flags), s,
+        p_cuStreamCreate((CUstream *)s, flags & 0x1u))
+FORWARD(hipStreamCreate, (hipStream_t *s), s, p_cuStreamCreate((CUstream *)s, CU_STREAM_DEFAULT))
+SIMPLE(hipStreamDestroy, (hipStream_t s), p_cuStreamDestroy((CUstream)s))
+SIMPLE(hipStreamWaitEvent, (hipStream_t s, hipEvent_t ev, unsigned flags),
+       p_cuStreamWaitEvent((CUstream)s, (CUevent)ev, flags))
+SIMPLE(hipStreamSynchronize, (hipStream_t s), p_cuStreamSynchronize((CUstream)s))
 
-/* ---- hiprtc over NVRTC ------------------------------------------------------------------------ */
+/* ---- hiprtc over NVRTC ------------------------------------------------------------------ */
 static void nv_init_once(void) {
   const char *names[] = {getenv("HIPSHIM_NVRTC"), HIPSHIM_NVRTC_DEFAULT, "libnvrtc.so",
                          "libnvrtc.so.13", "libnvrtc.so.12"};
@@ -698,6 +650,8 @@ EXPORT const char *hiprtcGetErrorString(hiprtcResult r) {
 }
 EXPORT hiprtcResult hiprtcVersion(int *major, int *minor) {
   API(hiprtcVersion);
+  if (!major || !minor) RTC_RET(HIPRTC_ERROR_INVALID_INPUT);
+  *major = *minor = 0;
   NV_READY();
   NV(p_nvrtcVersion(major, minor)); /* NVRTC's: it is what compiles (and keys caches) */
 }
@@ -708,9 +662,16 @@ EXPORT hiprtcResult hiprtcCreateProgram(hiprtcProgram *prog, const char *src, co
   NV_READY();
   NV(p_nvrtcCreateProgram((nvrtcProgram *)prog, src, name, nh, headers, names));
 }
-/* hipcc/hiprtc options -> NVRTC: --offload-arch=X -> -arch=X, -ffast-math ->
- * --use_fast_math, -O<n> and other AMD -m/-f codegen flags dropped, -std=c++17 added
- * unless a -std is given; everything else (-D, -U, -I, -arch...) passes through. */
+/* hiprtc options -> NVRTC: --offload-arch=X -> -arch=X, -ffast-math -> --use_fast_math,
+ * -O<n> and AMD-only codegen flags dropped, -std=c++17 added unless a -std is given;
+ * everything else (-D, -U, -I, -arch, NVRTC's own options) passes through unchanged. */
+static int amd_only(const char *s) {
+  static const char *const drop[] = {"-O", "-mcumode", "-mno-cumode", "-mwavefrontsize64",
+                                     "-mno-wavefrontsize64", "-fgpu-rdc", "-fno-gpu-rdc"};
+  for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
+    if (!strncmp(s, drop[i], strlen(drop[i]))) return 1;
+  return 0;
+}
 EXPORT hiprtcResult hiprtcCompileProgram(hiprtcProgram prog, int n, const char *const *opts) {
   API(hiprtcCompileProgram);
   NV_READY();
@@ -734,9 +695,7 @@ EXPORT hiprtcResult hiprtcCompileProgram(hiprtcProgram prog, int n, const char *
       }
     } else if (!strcmp(s, "-ffast-math")) {
       o[m++] = "--use_fast_math";
-    } else if (!strncmp(s, "-O", 2) || !strncmp(s, "-m", 2) || !strncmp(s, "-f", 2)) {
-      continue;
-    } else {
+    } else if (!amd_only(s)) {
       has_std |= !strncmp(s, "-std=", 5) || !strncmp(s, "--std=", 6);
       o[m++] = s;
     }
@@ -767,7 +726,7 @@ EXPORT hiprtcResult hiprtcGetCodeSize(hiprtcProgram prog, size_t *size) {
   API(hiprtcGetCodeSize);
   NV_READY();
   if (!size) RTC_RET(HIPRTC_ERROR_INVALID_INPUT);
-  if (has_cubin(prog, size)) RTC_RET(0);
+  if (has_cubin(prog, size)) RTC_RET(HIPRTC_SUCCESS);
   NV(p_nvrtcGetPTXSize((nvrtcProgram)prog, size));
 }
 EXPORT hiprtcResult hiprtcGetCode(hiprtcProgram prog, char *code) {

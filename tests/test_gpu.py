@@ -204,19 +204,20 @@ def test_threads_on_own_streams(gpu):
     assert not errors and len(done) == 8
 
 
-def test_env_override_with_precompiled_cubin(gpu, tmp_path, monkeypatch):
-    if gpu.name != "cuda":
-        pytest.skip("CUBIN override is the cuda backend's")
+def test_env_override_with_precompiled_code_object(gpu, tmp_path, monkeypatch):
+    # `python -m rocsample compile` for this device's target: a CUBIN for sm_XY (cuda, or
+    # hip on the NVIDIA platform), an offload bundle for gfx targets.
     out = tmp_path / "co"
     run = subprocess.run([sys.executable, "-m", "rocsample", "compile", "--arch", gpu.rt.target,
                           "--out", str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+    suffix = ".cubin" if gpu.rt.target.startswith("sm_") else ".hsaco"
     from rocsample.kernel_cache import KernelCache
 
-    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(out / "topk_topp_sampling.cubin"))
+    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(out / f"topk_topp_sampling{suffix}"))
     cache = KernelCache(gpu.rt)
     assert cache.get("topk_topp_sampling").resolution.origin == "env"
-    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(out / "topk_sampling.cubin"))
+    monkeypatch.setenv("FUSED_SAMPLING_HSACO", str(out / f"topk_sampling{suffix}"))
     with pytest.raises(KernelLoadError, match="FUSED_SAMPLING_HSACO.*topk_topp_sampling_kernel"):
         KernelCache(gpu.rt).get("topk_topp_sampling")
 

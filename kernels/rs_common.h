@@ -98,6 +98,29 @@ __device__ __forceinline__ rs_u64 rs_shfl_up_u64(rs_u64 v, int d) {
     return ((rs_u64)hi << 32) | lo;
 }
 
+// Visit every element of a row exactly once, in no particular order: f(i, x[i]).
+// 16-byte loads when the row is 16-byte aligned (any vocab: a scalar tail finishes it), so a
+// thread has four values per load in flight instead of one. Only order-independent work
+// (max, counts, integer mass sums) may use it.
+template <typename F>
+__device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
+    if ((((unsigned long long)x) & 15ull) == 0ull) {
+        const int n4 = vocab >> 2;
+        const float4* x4 = (const float4*)x;
+#pragma unroll 2
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
+            const float4 v = x4[j];
+            f(4 * j, v.x);
+            f(4 * j + 1, v.y);
+            f(4 * j + 2, v.z);
+            f(4 * j + 3, v.w);
+        }
+        for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
+    } else {
+        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
+    }
+}
+
 // Block-wide max of u32; every thread gets the result. Ends with a barrier-protected read.
 __device__ rs_u32 rs_block_max_u32(rs_u32 v, rs_smem* sh) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
@@ -166,13 +189,12 @@ __device__ rs_u64 rs_philox_u64(rs_u64 seed, rs_u64 offset, rs_u32 row) {
 // One read of the row. Every thread gets the same answer.
 __device__ rs_u32 rs_row_max_key(const float* x, int vocab, rs_smem* sh) {
     rs_u32 mx = 0u, bad = 0u;
-    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
-        float v = x[i];
+    rs_for_each(x, vocab, [&](int, float v) {
         // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
         rs_u32 k = rs_key(v);
         if (!(v >= 0.0f) || k >= 0x7f800000u) bad = 1u;
         mx = k > mx ? k : mx;
-    }
+    });
     rs_u32 r = rs_block_max_u32(bad ? 0xffffffffu : mx, sh);
     return (r == 0u) ? 0xffffffffu : r;  // zero mass is invalid too
 }
@@ -184,10 +206,10 @@ __device__ rs_u32 rs_select_kth(const float* x, int vocab, int k, rs_smem* sh) {
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh->count_hist[d] = 0u;
         __syncthreads();
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
-            rs_u32 key = rs_key(x[i]);
+        rs_for_each(x, vocab, [&](int, float v) {
+            rs_u32 key = rs_key(v);
             if ((key & mask) == prefix) atomicAdd(&sh->count_hist[(key >> shift) & 255u], 1u);
-        }
+        });
         __syncthreads();
         if (threadIdx.x == 0) {
             int want = sh->remaining, acc = 0;
@@ -220,11 +242,11 @@ __device__ rs_u32 rs_select_mass(const float* x, int vocab, rs_u32 floor_key, fl
         if (!from_ws) {
             for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh->mass_hist[d] = 0ull;
             __syncthreads();
-            for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
-                rs_u32 key = rs_key(x[i]);
+            rs_for_each(x, vocab, [&](int, float v) {
+                rs_u32 key = rs_key(v);
                 if (key >= floor_key && (key & mask) == prefix)
                     atomicAdd(&sh->mass_hist[(key >> shift) & 255u], rs_mass(key, max_exp));
-            }
+            });
         } else {
             // Stage 1 stored S[d] = mass of top digit > d; the bin itself is S[d-1] - S[d].
             for (int d = threadIdx.x; d < 256; d += RS_BLOCK)
@@ -286,10 +308,10 @@ __device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u6
 // Mass of keys >= thr in the row.
 __device__ rs_u64 rs_kept_mass(const float* x, int vocab, rs_u32 thr, int max_exp, rs_smem* sh) {
     rs_u64 s = 0ull;
-    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
-        rs_u32 key = rs_key(x[i]);
+    rs_for_each(x, vocab, [&](int, float v) {
+        rs_u32 key = rs_key(v);
         if (key >= thr) s += rs_mass(key, max_exp);
-    }
+    });
     return rs_block_sum_u64(s, sh);
 }
 

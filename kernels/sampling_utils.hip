@@ -59,11 +59,10 @@ softmax_kernel(const float* logits, long long in_stride, float* out, long long o
 
     float mx = -__uint_as_float(0x7f800000u);
     rs_u32 bad = 0u;
-    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
-        float v = x[i];
+    rs_for_each(x, vocab, [&](int, float v) {
         if (v != v || v == __uint_as_float(0x7f800000u)) bad = 1u;
         else mx = v > mx ? v : mx;
-    }
+    });
     bad = rs_block_max_u32(bad, &sh);
     mx = rs_block_max_f32(mx, &sh);
     const bool invalid = bad || !(t >= 0.0f) || mx == -__uint_as_float(0x7f800000u);
@@ -77,7 +76,7 @@ softmax_kernel(const float* logits, long long in_stride, float* out, long long o
     }
     const float zmax = mx / t;
     float s = 0.0f;
-    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) s += expf(x[i] / t - zmax);
+    rs_for_each(x, vocab, [&](int, float v) { s += expf(v / t - zmax); });
     s = rs_block_sum_f32(s, &sh);
     for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = expf(x[i] / t - zmax) / s;
 }

@@ -52,10 +52,10 @@ topp_prefix_sum_kernel(const float* probs, long long row_stride, int batch, int 
     const int max_exp = rs_exp(max_key);
     for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh.mass_hist[d] = 0ull;
     __syncthreads();
-    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) {
-        rs_u32 key = rs_key(x[i]);
+    rs_for_each(x, vocab, [&](int, float v) {
+        rs_u32 key = rs_key(v);
         atomicAdd(&sh.mass_hist[key >> 24], rs_mass(key, max_exp));
-    }
+    });
     __syncthreads();
     if (threadIdx.x == 0) {
         rs_u64 above = 0ull;

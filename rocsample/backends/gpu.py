@@ -104,7 +104,7 @@ class GpuBackend:
             check_matrix_shape(name, x.shape, x.dtype)
             if check:
                 check_bad_rows(name, x)
-            return as_array_view(call.upload(x.astype(np.float32, copy=False))), True
+            return as_array_view(call.upload(x)), True
         view = as_array_view(x, stream=call.stream or None)
         check_matrix_shape(name, view.shape, view.dtype)
         # __cuda_array_interface__ says kDLCUDA even for ROCm builds of torch/cupy.
@@ -190,14 +190,9 @@ class GpuBackend:
             return out
         try:
             call.wait(what)
-        except BaseException:
-            # A kernel may still run: leak rather than free memory it could be using.
-            call.temp = []
-            out._ptr = None
-            raise
-        try:
             return out.numpy()
         finally:
+            # Stream-ordered frees wait behind the kernels, even after a KernelTimeout.
             out.free()
             call.release()
 

@@ -46,9 +46,11 @@ typedef unsigned long long rs_u64;
 // every call site below is reached by all lanes of the warp.
 #define RS_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m), RS_WAVE)
 #define RS_SHFL_UP(v, d) __shfl_up_sync(0xffffffffu, (v), (d), RS_WAVE)
+#define RS_SHFL(v, src) __shfl_sync(0xffffffffu, (v), (src), RS_WAVE)
 #else
 #define RS_SHFL_XOR(v, m) __shfl_xor((v), (m), RS_WAVE)
 #define RS_SHFL_UP(v, d) __shfl_up((v), (d), RS_WAVE)
+#define RS_SHFL(v, src) __shfl((v), (src), RS_WAVE)
 #endif
 
 struct rs_smem {
@@ -119,6 +121,13 @@ __device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
     } else {
         for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
     }
+}
+
+__device__ __forceinline__ rs_u64 rs_shfl_u64(rs_u64 v, int src) {
+    rs_u32 lo = (rs_u32)v, hi = (rs_u32)(v >> 32);
+    lo = RS_SHFL(lo, src);
+    hi = RS_SHFL(hi, src);
+    return ((rs_u64)hi << 32) | lo;
 }
 
 // Block-wide max of u32; every thread gets the result. Ends with a barrier-protected read.
@@ -279,40 +288,106 @@ __device__ rs_u32 rs_select_mass(const float* x, int vocab, rs_u32 floor_key, fl
     return prefix;
 }
 
-// Exact inverse-CDF draw over keys >= thr, in index order. Returns the token or -1.
-// Two reads of the row (mass total, then the tile scan that stops at the chosen tile).
-__device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u64 total,
-                       rs_u64 r, rs_smem* sh) {
-    if (total == 0ull) return -1;
-    const rs_u64 target = __umul64hi(r, total);  // uniform in [0, total)
-    rs_u64 base = 0ull;
-    if (threadIdx.x == 0) sh->found = -1;
-    __syncthreads();
-    for (int tile = 0; tile < vocab; tile += RS_BLOCK) {
-        const int i = tile + (int)threadIdx.x;
-        rs_u64 m = 0ull;
-        if (i < vocab) {
-            rs_u32 key = rs_key(x[i]);
-            if (key >= thr) m = rs_mass(key, max_exp);
-        }
-        rs_u64 tile_total;
-        rs_u64 incl = rs_block_scan_u64(m, &tile_total, sh);
-        if (m != 0ull && base + incl > target && base + incl - m <= target) sh->found = i;
-        __syncthreads();
-        if (sh->found >= 0) break;  // uniform: every thread reads the same shared value
-        base += tile_total;
-    }
-    return sh->found;
+__device__ __forceinline__ rs_u64 rs_kept(float v, rs_u32 thr, int max_exp) {
+    const rs_u32 key = rs_key(v);
+    return key >= thr ? rs_mass(key, max_exp) : 0ull;
 }
 
-// Mass of keys >= thr in the row.
-__device__ rs_u64 rs_kept_mass(const float* x, int vocab, rs_u32 thr, int max_exp, rs_smem* sh) {
+// Wave-level inclusive scan of u64 (all lanes take part).
+__device__ __forceinline__ rs_u64 rs_wave_scan_u64(rs_u64 v, int lane) {
+    for (int d = 1; d < RS_WAVE; d <<= 1) {
+        rs_u64 o = rs_shfl_up_u64(v, d);
+        if (lane >= d) v += o;
+    }
+    return v;
+}
+
+// Largest int over the wave (all lanes take part).
+__device__ __forceinline__ int rs_wave_max_i32(int v) {
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) {
+        int o = RS_SHFL_XOR(v, m);
+        v = o > v ? o : v;
+    }
+    return v;
+}
+
+// Exact inverse-CDF draw over keys >= thr, in index order. Returns the token or -1 (nothing
+// kept). Each wave owns one contiguous segment of the row (a multiple of 4 elements, so
+// 16-byte loads stay aligned): one pass sums each segment's kept mass; the segment holding
+// the target umulhi64(r, total) is found from the wave sums; that wave alone scans its
+// segment in index order with shuffles. The result is the first token whose cumulative
+// kept mass exceeds the target, exactly numpy's searchsorted(cumsum, target, "right").
+__device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u64 r,
+                       rs_smem* sh) {
+    const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
+    int seg = (vocab + RS_NWAVES - 1) / RS_NWAVES;
+    seg = (seg + 3) & ~3;
+    const int begin = wave * seg < vocab ? wave * seg : vocab;
+    const int end = begin + seg < vocab ? begin + seg : vocab;
+    const bool vec = (((unsigned long long)x) & 15ull) == 0ull;
+    const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
+    const float4* x4 = (const float4*)x;
+
     rs_u64 s = 0ull;
-    rs_for_each(x, vocab, [&](int, float v) {
-        rs_u32 key = rs_key(v);
-        if (key >= thr) s += rs_mass(key, max_exp);
-    });
-    return rs_block_sum_u64(s, sh);
+    for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) {
+        const float4 v = x4[j];
+        s += rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
+             rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
+    }
+    for (int i = vend + lane; i < end; i += RS_WAVE) s += rs_kept(x[i], thr, max_exp);
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) s += rs_shfl_xor_u64(s, m);
+    __syncthreads();
+    if (lane == 0) sh->wave_u64[wave] = s;
+    if (threadIdx.x == 0) sh->found = -1;
+    __syncthreads();
+    rs_u64 total = 0ull;
+    for (int w = 0; w < RS_NWAVES; ++w) total += sh->wave_u64[w];
+    if (total == 0ull) return -1;  // uniform: every thread computed the same total
+    const rs_u64 target = __umul64hi(r, total);  // uniform in [0, total)
+    rs_u64 before = 0ull;
+    int owner = -1;
+    for (int w = 0; w < RS_NWAVES; ++w) {
+        const rs_u64 t = sh->wave_u64[w];
+        if (target < before + t) { owner = w; break; }
+        before += t;
+    }
+    if (wave == owner) {
+        rs_u64 base = before;
+        int hit = -1;
+        for (int j0 = (begin >> 2); j0 < (vend >> 2) && hit < 0; j0 += RS_WAVE) {
+            const int j = j0 + lane;
+            rs_u64 m0 = 0ull, m1 = 0ull, m2 = 0ull, m3 = 0ull;
+            if (j < (vend >> 2)) {
+                const float4 v = x4[j];
+                m0 = rs_kept(v.x, thr, max_exp);
+                m1 = rs_kept(v.y, thr, max_exp);
+                m2 = rs_kept(v.z, thr, max_exp);
+                m3 = rs_kept(v.w, thr, max_exp);
+            }
+            const rs_u64 sum = m0 + m1 + m2 + m3;
+            const rs_u64 incl = rs_wave_scan_u64(sum, lane);
+            const rs_u64 start = base + incl - sum;  // cumulative mass before this lane
+            int mine = -1;
+            if (sum != 0ull && start <= target && target < base + incl) {
+                rs_u64 c = start + m0;
+                mine = 4 * j + (c > target ? 0 : (c += m1) > target ? 1 : (c += m2) > target ? 2 : 3);
+            }
+            hit = rs_wave_max_i32(mine);
+            base += rs_shfl_u64(incl, RS_WAVE - 1);
+        }
+        for (int t0 = vend; t0 < end && hit < 0; t0 += RS_WAVE) {
+            const int i = t0 + lane;
+            const rs_u64 m = i < end ? rs_kept(x[i], thr, max_exp) : 0ull;
+            const rs_u64 incl = rs_wave_scan_u64(m, lane);
+            const int mine = (m != 0ull && base + incl - m <= target && target < base + incl)
+                                 ? i : -1;
+            hit = rs_wave_max_i32(mine);
+            base += rs_shfl_u64(incl, RS_WAVE - 1);
+        }
+        if (lane == 0) sh->found = hit;
+    }
+    __syncthreads();
+    return sh->found;
 }
 
 // The min-p cut as a key: the smallest float >= min_p * max, the product taken exactly.

@@ -33,7 +33,6 @@ topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vo
     const int max_exp = rs_exp(max_key);
     const int k = top_k ? top_k[row] : top_k_val;
     const rs_u32 thr = (k > 0 && k < vocab) ? rs_select_kth(x, vocab, k, &sh) : 0u;
-    const rs_u64 total = rs_kept_mass(x, vocab, thr, max_exp, &sh);
-    const int tok = rs_draw(x, vocab, thr, max_exp, total, rs_philox_u64(seed, offset, row), &sh);
+    const int tok = rs_draw(x, vocab, thr, max_exp, rs_philox_u64(seed, offset, row), &sh);
     if (threadIdx.x == 0) out[row] = tok;
 }

@@ -49,7 +49,6 @@ topk_topp_sampling_kernel(const float* probs, long long row_stride, int batch, i
     }
     const rs_u32 mthr = rs_min_p_key(mp, max_key);
     thr = mthr > thr ? mthr : thr;
-    const rs_u64 total = rs_kept_mass(x, vocab, thr, max_exp, &sh);
-    const int tok = rs_draw(x, vocab, thr, max_exp, total, rs_philox_u64(seed, offset, row), &sh);
+    const int tok = rs_draw(x, vocab, thr, max_exp, rs_philox_u64(seed, offset, row), &sh);
     if (threadIdx.x == 0) out[row] = tok;
 }

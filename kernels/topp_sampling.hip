@@ -7,7 +7,7 @@
 //   ws[2 + d]    for top byte d = 0..255 of the key: mass of all tokens whose top byte is > d
 //                (the descending prefix sum of mass over coarse value bins)
 //   ws[258]      stage 2's cut: the smallest kept key
-//   ws[259]      stage 2's kept mass
+//   ws[259]      stage 2's kept mass (informative; stage 3 recomputes it exactly)
 // The stages must run in order on one stream with the same probs, batch and vocab.
 //
 // Entry points (extern "C"):
@@ -104,7 +104,7 @@ topp_sample_kernel(const float* probs, long long row_stride, int batch, int voca
         return;
     }
     const int max_exp = rs_exp((rs_u32)state);
-    const int tok = rs_draw(x, vocab, (rs_u32)w[258], max_exp, w[259],
+    const int tok = rs_draw(x, vocab, (rs_u32)w[258], max_exp,
                             rs_philox_u64(seed, offset, row), &sh);
     if (threadIdx.x == 0) out[row] = tok;
 }

@@ -58,6 +58,10 @@ def _open(kind: str, device: int) -> Any:
 def get_backend(name: str | None = None, device: int = 0) -> Any:
     """The backend ``name`` (``"hip"``, ``"cuda"``, ``"cpu"``; default from the environment)."""
     choice = name or config.backend_choice()
+    # Lock-free fast path for the per-call case: the backend is already open.
+    hit = _auto.get(device) if choice == "auto" else _backends.get((choice, device))
+    if hit is not None:
+        return hit
     if choice not in ("auto", "hip", "cuda", "cpu"):
         raise ValueError(f"backend must be 'auto', 'hip', 'cuda' or 'cpu'; got {choice!r}")
     with _lock:

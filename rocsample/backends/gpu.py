@@ -149,12 +149,10 @@ class GpuBackend:
             call.launch("topp_prefix_sum", rows, *head, ws.ptr)
             call.launch("topp_threshold", rows, *head, p_ptr, p_val, ws.ptr)
             call.launch("topp_sample", rows, *head, ws.ptr, *rng, out.ptr)
-        elif method == "fused":
+        else:  # "fused" (the API validated method)
             call.launch("topk_topp_sampling", rows, *head, k_ptr, k_val or 0, p_ptr,
                         1.0 if params.top_p is None else p_val, m_ptr, m_val or 0.0,
                         *rng, out.ptr)
-        else:
-            raise ValueError(f"method must be 'auto', 'fused', 'topk' or 'topp'; got {method!r}")
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
                 kernel: str = "softmax") -> Any:

@@ -1,4 +1,4 @@
-// rs_common.h -- shared device code for every rocsample kernel module (ABI version 1).
+// rs_common.h -- shared device code for every rocsample kernel module (ABI version 2).
 //
 // Included by the four kernels/*.hip modules; passed to hiprtc/NVRTC as an in-memory header,
 // so it must compile with no system headers under: hiprtc (AMD, __HIPCC_RTC__), hipcc on AMD
@@ -27,15 +27,14 @@
 #if !defined(RS_WAVE) || !defined(RS_BLOCK) || !defined(RS_ABI_VERSION)
 #error "RS_WAVE, RS_BLOCK and RS_ABI_VERSION must be defined by the loader (-D...)"
 #endif
-#if RS_ABI_VERSION != 1
-#error "these kernel sources implement rocsample kernel ABI version 1"
+#if RS_ABI_VERSION != 2
+#error "these kernel sources implement rocsample kernel ABI version 2"
 #endif
 #if (RS_BLOCK % RS_WAVE) != 0 || (RS_BLOCK / RS_WAVE) > RS_WAVE
 #error "RS_BLOCK must be a multiple of RS_WAVE and at most RS_WAVE * RS_WAVE"
 #endif
 
 #define RS_VOCAB_MAX (1 << 23)  // keeps 64-bit mass sums exact (2^23 * 2^40 < 2^64)
-#define RS_TOPP_WS_STRIDE 260   // unsigned long longs of top-p workspace per row
 #define RS_NWAVES (RS_BLOCK / RS_WAVE)
 
 typedef unsigned int rs_u32;
@@ -47,22 +46,20 @@ typedef unsigned long long rs_u64;
 #define RS_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m), RS_WAVE)
 #define RS_SHFL_UP(v, d) __shfl_up_sync(0xffffffffu, (v), (d), RS_WAVE)
 #define RS_SHFL(v, src) __shfl_sync(0xffffffffu, (v), (src), RS_WAVE)
+#define RS_ALL(p) __all_sync(0xffffffffu, (p))
 #else
 #define RS_SHFL_XOR(v, m) __shfl_xor((v), (m), RS_WAVE)
 #define RS_SHFL_UP(v, d) __shfl_up((v), (d), RS_WAVE)
 #define RS_SHFL(v, src) __shfl((v), (src), RS_WAVE)
+#define RS_ALL(p) __all(p)
 #endif
 
 struct rs_smem {
-    rs_u64 mass_hist[256];
-    rs_u32 count_hist[256];
     rs_u64 wave_u64[RS_NWAVES];
     rs_u32 wave_u32[RS_NWAVES];
-    rs_u64 acc;       // mass above the current radix prefix
-    rs_u64 total;     // mass of the candidate set (top-p)
-    rs_u32 sel;       // selected digit
-    int remaining;    // top-k: rank still to find inside the selected digit
-    int found;        // draw: index found, or -1
+    rs_u64 acc;       // a block-wide u64 result (rs_pick)
+    int found;        // a block-wide int result (rs_pick, the draw)
+    int last;         // this block is the last of its row to finish a phase
 };
 
 __device__ __forceinline__ rs_u32 rs_key(float x) {
@@ -194,100 +191,6 @@ __device__ rs_u64 rs_philox_u64(rs_u64 seed, rs_u64 offset, rs_u32 row) {
     return ((rs_u64)c1 << 32) | c0;
 }
 
-// Row statistics: returns the key of the row maximum, or 0xffffffff when the row is invalid.
-// One read of the row. Every thread gets the same answer.
-__device__ rs_u32 rs_row_max_key(const float* x, int vocab, rs_smem* sh) {
-    rs_u32 mx = 0u, bad = 0u;
-    rs_for_each(x, vocab, [&](int, float v) {
-        // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
-        rs_u32 k = rs_key(v);
-        if (!(v >= 0.0f) || k >= 0x7f800000u) bad = 1u;
-        mx = k > mx ? k : mx;
-    });
-    rs_u32 r = rs_block_max_u32(bad ? 0xffffffffu : mx, sh);
-    return (r == 0u) ? 0xffffffffu : r;  // zero mass is invalid too
-}
-
-// Exact k-th largest key (1 <= k <= vocab): four 8-bit radix passes over the row.
-__device__ rs_u32 rs_select_kth(const float* x, int vocab, int k, rs_smem* sh) {
-    rs_u32 prefix = 0u, mask = 0u;
-    if (threadIdx.x == 0) sh->remaining = k;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh->count_hist[d] = 0u;
-        __syncthreads();
-        rs_for_each(x, vocab, [&](int, float v) {
-            rs_u32 key = rs_key(v);
-            if ((key & mask) == prefix) atomicAdd(&sh->count_hist[(key >> shift) & 255u], 1u);
-        });
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            int want = sh->remaining, acc = 0;
-            rs_u32 sel = 0u;
-            for (int d = 255; d >= 0; --d) {
-                int c = (int)sh->count_hist[d];
-                if (acc + c >= want) { sel = (rs_u32)d; break; }
-                acc += c;
-            }
-            sh->sel = sel;
-            sh->remaining = want - acc;
-        }
-        __syncthreads();
-        prefix |= sh->sel << shift;
-        mask |= 255u << shift;
-    }
-    return prefix;
-}
-
-// Exact top-p cut among keys >= floor_key: the largest key v such that the mass of
-// {key >= max(v, floor_key)} is >= p * (mass of {key >= floor_key}), compared in double.
-// Four 8-bit radix passes of exact integer mass histograms. *kept receives mass(key >= v).
-// If level0_excl is given (top-p stage 1's prefix sums), the first pass is skipped.
-__device__ rs_u32 rs_select_mass(const float* x, int vocab, rs_u32 floor_key, float p,
-                                 int max_exp, rs_smem* sh, rs_u64* kept, rs_u64 total_in,
-                                 const rs_u64* level0_excl) {
-    rs_u32 prefix = 0u, mask = 0u;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        const bool from_ws = (shift == 24) && level0_excl != 0;
-        if (!from_ws) {
-            for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh->mass_hist[d] = 0ull;
-            __syncthreads();
-            rs_for_each(x, vocab, [&](int, float v) {
-                rs_u32 key = rs_key(v);
-                if (key >= floor_key && (key & mask) == prefix)
-                    atomicAdd(&sh->mass_hist[(key >> shift) & 255u], rs_mass(key, max_exp));
-            });
-        } else {
-            // Stage 1 stored S[d] = mass of top digit > d; the bin itself is S[d-1] - S[d].
-            for (int d = threadIdx.x; d < 256; d += RS_BLOCK)
-                sh->mass_hist[d] = (d == 0 ? total_in : level0_excl[d - 1]) - level0_excl[d];
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            rs_u64 acc = (shift == 24) ? 0ull : sh->acc;
-            double target;
-            if (shift == 24) {
-                rs_u64 total = 0ull;
-                for (int d = 0; d < 256; ++d) total += sh->mass_hist[d];
-                sh->total = total;
-            }
-            target = (double)p * (double)sh->total;
-            rs_u32 sel = 0u;
-            for (int d = 255; d >= 0; --d) {
-                rs_u64 h = sh->mass_hist[d];
-                if ((double)(acc + h) >= target && h != 0ull) { sel = (rs_u32)d; break; }
-                acc += h;
-            }
-            sh->sel = sel;
-            sh->acc = acc;
-            if (shift == 0) *kept = acc + sh->mass_hist[sel];
-        }
-        __syncthreads();
-        prefix |= sh->sel << shift;
-        mask |= 255u << shift;
-    }
-    return prefix;
-}
-
 __device__ __forceinline__ rs_u64 rs_kept(float v, rs_u32 thr, int max_exp) {
     const rs_u32 key = rs_key(v);
     return key >= thr ? rs_mass(key, max_exp) : 0ull;
@@ -311,20 +214,22 @@ __device__ __forceinline__ int rs_wave_max_i32(int v) {
     return v;
 }
 
-// Exact inverse-CDF draw over keys >= thr, in index order. Returns the token or -1 (nothing
-// kept). Each wave owns one contiguous segment of the row (a multiple of 4 elements, so
-// 16-byte loads stay aligned): one pass sums each segment's kept mass; the segment holding
-// the target umulhi64(r, total) is found from the wave sums; that wave alone scans its
-// segment in index order with shuffles. The result is the first token whose cumulative
-// kept mass exceeds the target, exactly numpy's searchsorted(cumsum, target, "right").
-__device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u64 r,
-                       rs_smem* sh) {
+// Exact inverse-CDF draw over keys >= thr in x[begin:end], in index order. Each wave owns one
+// contiguous segment of the span (a multiple of 4 elements, so 16-byte loads stay aligned):
+// one pass sums each segment's kept mass; the segment holding the target is found from the
+// wave sums; that wave alone scans its segment in index order with shuffles. The target is
+// umulhi64(r, kept mass of the span) when use_r, else `target` (which must be below the
+// span's kept mass). Returns the first token whose cumulative kept mass exceeds the target,
+// exactly numpy's searchsorted(cumsum, target, "right"), or -1 when the span keeps nothing
+// (or the target is not below its kept mass).
+__device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, rs_u32 thr, int max_exp,
+                            bool use_r, rs_u64 r, rs_u64 target, rs_smem* sh) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
-    int seg = (vocab + RS_NWAVES - 1) / RS_NWAVES;
+    int seg = (end_ - begin_ + RS_NWAVES - 1) / RS_NWAVES;
     seg = (seg + 3) & ~3;
-    const int begin = wave * seg < vocab ? wave * seg : vocab;
-    const int end = begin + seg < vocab ? begin + seg : vocab;
-    const bool vec = (((unsigned long long)x) & 15ull) == 0ull;
+    const int begin = begin_ + wave * seg < end_ ? begin_ + wave * seg : end_;
+    const int end = begin + seg < end_ ? begin + seg : end_;
+    const bool vec = ((((unsigned long long)x) & 15ull) == 0ull) && ((begin_ & 3) == 0);
     const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
     const float4* x4 = (const float4*)x;
 
@@ -342,8 +247,8 @@ __device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u6
     __syncthreads();
     rs_u64 total = 0ull;
     for (int w = 0; w < RS_NWAVES; ++w) total += sh->wave_u64[w];
-    if (total == 0ull) return -1;  // uniform: every thread computed the same total
-    const rs_u64 target = __umul64hi(r, total);  // uniform in [0, total)
+    if (use_r) target = __umul64hi(r, total);  // uniform in [0, total)
+    if (target >= total) return -1;  // uniform: every thread computed the same total
     rs_u64 before = 0ull;
     int owner = -1;
     for (int w = 0; w < RS_NWAVES; ++w) {
@@ -388,6 +293,12 @@ __device__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp, rs_u6
     }
     __syncthreads();
     return sh->found;
+}
+
+// The draw over a whole row: target = umulhi64(r, kept mass of the row).
+__device__ __forceinline__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp,
+                                       rs_u64 r, rs_smem* sh) {
+    return rs_draw_span(x, 0, vocab, thr, max_exp, true, r, 0ull, sh);
 }
 
 // The min-p cut as a key: the smallest float >= min_p * max, the product taken exactly.

@@ -1,10 +1,11 @@
-// topk_sampling.hip -- rocsample kernel module "topk_sampling", kernel ABI version 1.
+// topk_sampling.hip -- rocsample kernel module "topk_sampling", kernel ABI version 2.
 //
 // Entry point (extern "C"):
 //
 //   topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                        const int* top_k, int top_k_val,
-//                        unsigned long long seed, unsigned long long offset, int* out)
+//                        unsigned long long seed, unsigned long long offset, int* out,
+//                        unsigned long long* ws, int phase, int nphase)
 //     env override: TOPK_SAMPLING_HSACO
 //     For each row r: k = top_k ? top_k[r] : top_k_val. Keeps every token whose probability
 //     is >= the k-th largest (ties kept); k <= 0 or k >= vocab keeps all. Draws one token
@@ -12,27 +13,42 @@
 //     Philox4x32-10(key = seed, counter = (offset, r, 0)); writes it to out[r], or -1 for an
 //     invalid row (NaN, +-Inf, negative, zero mass).
 //
+// Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
+// arguments: nphase = 1 when every row has 0 < k <= 128 and k < vocab (one read of the row),
+// else 2 (any row still without a token after the last phase is finished by one block).
+// ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch
+// words must be zero before the call (the kernels leave them zero); not shared by calls that
+// may overlap.
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
-// to 1. vocab <= 2^23. Grid: (batch, 1, 1). Block: (RS_BLOCK, 1, 1). No dynamic shared memory.
-// Reads probs[r, 0:vocab] only; writes out[r] only; every loop is bounded by vocab.
-#include "rs_common.h"
+// to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
+// for every phase. Block: (RS_BLOCK, 1, 1).
+// No dynamic shared memory. Reads probs[r, 0:vocab] and ws only; writes out[r] and ws only;
+// every loop is bounded by vocab.
+#include "rs_engine.h"
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void RS_ENGINE_BOUNDS
 topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
                      const int* top_k, int top_k_val, unsigned long long seed,
-                     unsigned long long offset, int* out) {
-    __shared__ rs_smem sh;
-    const int row = blockIdx.x;
-    if (row >= batch) return;
-    const float* x = probs + (long long)row * row_stride;
-    const rs_u32 max_key = rs_row_max_key(x, vocab, &sh);
-    if (max_key == 0xffffffffu) {
-        if (threadIdx.x == 0) out[row] = -1;
-        return;
-    }
-    const int max_exp = rs_exp(max_key);
-    const int k = top_k ? top_k[row] : top_k_val;
-    const rs_u32 thr = (k > 0 && k < vocab) ? rs_select_kth(x, vocab, k, &sh) : 0u;
-    const int tok = rs_draw(x, vocab, thr, max_exp, rs_philox_u64(seed, offset, row), &sh);
-    if (threadIdx.x == 0) out[row] = tok;
+                     unsigned long long offset, int* out, unsigned long long* ws, int phase,
+                     int nphase) {
+    rs_args a;
+    a.probs = probs;
+    a.row_stride = row_stride;
+    a.batch = batch;
+    a.vocab = vocab;
+    a.top_k = top_k;
+    a.top_k_val = top_k_val;
+    a.top_p = 0;
+    a.top_p_val = 1.0f;
+    a.min_p = 0;
+    a.min_p_val = 0.0f;
+    a.has_rng = true;
+    a.p_later = false;
+    a.seed = seed;
+    a.offset = offset;
+    a.out = out;
+    a.ws = ws;
+    a.phase = phase;
+    a.nphase = nphase;
+    rs_engine(a);
 }

@@ -1,4 +1,4 @@
-// topk_topp_sampling.hip -- rocsample kernel module "topk_topp_sampling", kernel ABI version 1.
+// topk_topp_sampling.hip -- rocsample kernel module "topk_topp_sampling", kernel ABI version 2.
 //
 // Entry point (extern "C"):
 //
@@ -6,7 +6,8 @@
 //                             const int* top_k, int top_k_val,
 //                             const float* top_p, float top_p_val,
 //                             const float* min_p, float min_p_val,
-//                             unsigned long long seed, unsigned long long offset, int* out)
+//                             unsigned long long seed, unsigned long long offset, int* out,
+//                             unsigned long long* ws, int phase, int nphase)
 //     env override: FUSED_SAMPLING_HSACO
 //     Per row r (each parameter from its array when the pointer is non-NULL, else the scalar):
 //       1. top-k: keep probabilities >= the k-th largest (ties kept); k <= 0 or >= vocab: all.
@@ -19,36 +20,44 @@
 //     With k = 0, p = 1, min_p = 0 this is plain sampling; it draws the same token as
 //     topk_sampling_kernel and the top-p pipeline for the same parameters and (seed, offset).
 //
+// Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
+// arguments: nphase = 1 when every row has 0 < k < vocab (k <= 128 reads the row once),
+// 3 when a row may have top-p without top-k, else 2 (plain, min-p). Any row still without a
+// token after the last phase is finished by one block.
+// ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch
+// words must be zero before the call (the kernels leave them zero); not shared by calls that
+// may overlap.
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
-// to 1. vocab <= 2^23. Grid: (batch, 1, 1). Block: (RS_BLOCK, 1, 1). No dynamic shared memory.
-// Reads probs[r, 0:vocab] only; writes out[r] only; every loop is bounded by vocab.
-#include "rs_common.h"
+// to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
+// for every phase. Block: (RS_BLOCK, 1, 1).
+// No dynamic shared memory. Reads probs[r, 0:vocab] and ws only; writes out[r] and ws only;
+// every loop is bounded by vocab.
+#include "rs_engine.h"
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void RS_ENGINE_BOUNDS
 topk_topp_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
                           const int* top_k, int top_k_val, const float* top_p, float top_p_val,
                           const float* min_p, float min_p_val, unsigned long long seed,
-                          unsigned long long offset, int* out) {
-    __shared__ rs_smem sh;
-    const int row = blockIdx.x;
-    if (row >= batch) return;
-    const float* x = probs + (long long)row * row_stride;
-    const rs_u32 max_key = rs_row_max_key(x, vocab, &sh);
-    if (max_key == 0xffffffffu) {
-        if (threadIdx.x == 0) out[row] = -1;
-        return;
-    }
-    const int max_exp = rs_exp(max_key);
-    const int k = top_k ? top_k[row] : top_k_val;
-    const float p = top_p ? top_p[row] : top_p_val;
-    const float mp = min_p ? min_p[row] : min_p_val;
-    rs_u32 thr = (k > 0 && k < vocab) ? rs_select_kth(x, vocab, k, &sh) : 0u;
-    if (p < 1.0f) {
-        rs_u64 kept;
-        thr = rs_select_mass(x, vocab, thr, p, max_exp, &sh, &kept, 0ull, 0);
-    }
-    const rs_u32 mthr = rs_min_p_key(mp, max_key);
-    thr = mthr > thr ? mthr : thr;
-    const int tok = rs_draw(x, vocab, thr, max_exp, rs_philox_u64(seed, offset, row), &sh);
-    if (threadIdx.x == 0) out[row] = tok;
+                          unsigned long long offset, int* out, unsigned long long* ws,
+                          int phase, int nphase) {
+    rs_args a;
+    a.probs = probs;
+    a.row_stride = row_stride;
+    a.batch = batch;
+    a.vocab = vocab;
+    a.top_k = top_k;
+    a.top_k_val = top_k_val;
+    a.top_p = top_p;
+    a.top_p_val = top_p_val;
+    a.min_p = min_p;
+    a.min_p_val = min_p_val;
+    a.has_rng = true;
+    a.p_later = false;
+    a.seed = seed;
+    a.offset = offset;
+    a.out = out;
+    a.ws = ws;
+    a.phase = phase;
+    a.nphase = nphase;
+    rs_engine(a);
 }

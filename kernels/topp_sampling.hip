@@ -1,110 +1,86 @@
-// topp_sampling.hip -- rocsample kernel module "topp_sampling", kernel ABI version 1.
+// topp_sampling.hip -- rocsample kernel module "topp_sampling", kernel ABI version 2.
 //
-// Top-p sampling in three stages that share a per-row workspace `ws` of
-// RS_TOPP_WS_STRIDE (= 260) unsigned long longs, row r at ws + r * 260:
-//   ws[0]        key (float bits) of the row maximum, or 0xffffffffffffffff for an invalid row
-//   ws[1]        total mass of the row (exact integer mass, see rs_common.h)
-//   ws[2 + d]    for top byte d = 0..255 of the key: mass of all tokens whose top byte is > d
-//                (the descending prefix sum of mass over coarse value bins)
-//   ws[258]      stage 2's cut: the smallest kept key
-//   ws[259]      stage 2's kept mass (informative; stage 3 recomputes it exactly)
-// The stages must run in order on one stream with the same probs, batch and vocab.
+// Top-p sampling in three stages that share a workspace `ws` of batch + batch *
+// rs_ws_words(vocab) unsigned long longs (layout in rs_engine.h) whose first batch words must
+// be zero before stage 1 (the kernels leave them zero); not shared by calls that may overlap.
+// The stages run in order on one stream with the same probs, batch, vocab, ws and grid. Each
+// stage is one phase of the chunked engine: grid (batch, G, 1) with 1 <= G <= ceil(vocab /
+// 4096), block (RS_BLOCK, 1, 1), no dynamic shared memory.
 //
 // Entry points (extern "C"):
 //
 //   topp_prefix_sum_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                          unsigned long long* ws)                    env: TOPP_PREFIX_SUM_HSACO
-//     Validates each row (NaN, +-Inf, negative or zero mass -> invalid) and writes ws[0..257].
+//     Validates each row (NaN, +-Inf, negative or zero mass -> invalid), finds its maximum
+//     (the mass scale) and clears its mass histogram.
 //
 //   topp_threshold_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                         const float* top_p, float top_p_val,
 //                         unsigned long long* ws)                      env: TOPP_THRESHOLD_HSACO
-//     p = top_p ? top_p[r] : top_p_val. Finds the exact cut: every token whose probability is
-//     >= the smallest probability in the shortest descending prefix holding >= p of the mass
-//     is kept; p >= 1 (or NaN) keeps all. Writes ws[258], ws[259].
+//     p = top_p ? top_p[r] : top_p_val. The exact mass histogram of the top 11 key bits and the
+//     bin that holds the cut (every token whose probability is >= the smallest probability in
+//     the shortest descending prefix holding >= p of the mass is kept); p >= 1 (or NaN): no
+//     cut, the kept mass of each chunk instead.
 //
 //   topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
-//                      const unsigned long long* ws, unsigned long long seed,
+//                      unsigned long long* ws, unsigned long long seed,
 //                      unsigned long long offset, int* out)            env: TOPP_SAMPLE_HSACO
-//     Draws one kept token in proportion to probability with Philox4x32-10 (key = seed,
-//     counter = (offset, r, 0)); out[r] = token, or -1 for an invalid row. Draws the same token
-//     as topk_topp_sampling_kernel with k = 0, min_p = 0 and the same p, seed and offset.
+//     Gathers the cut bin, fixes the exact cut, and draws one kept token in proportion to
+//     probability with Philox4x32-10 (key = seed, counter = (offset, r, 0)); out[r] = token,
+//     or -1 for an invalid row. Draws the same token as topk_topp_sampling_kernel with k = 0,
+//     min_p = 0 and the same p, seed and offset.
 //
-// probs rows need not sum to 1; vocab <= 2^23. Grid: (batch, 1, 1). Block: (RS_BLOCK, 1, 1).
-// No dynamic shared memory. Each stage reads probs[r, 0:vocab] and its own ws row only.
-#include "rs_common.h"
+// probs rows need not sum to 1; 1 <= vocab <= 2^23. Each stage reads probs[r, 0:vocab] and ws.
+#include "rs_engine.h"
 
-#define RS_WS_INVALID 0xffffffffffffffffull
+__device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long row_stride,
+                                                int batch, int vocab, unsigned long long* ws,
+                                                int phase) {
+    rs_args a;
+    a.probs = probs;
+    a.row_stride = row_stride;
+    a.batch = batch;
+    a.vocab = vocab;
+    a.top_k = 0;
+    a.top_k_val = 0;
+    a.top_p = 0;
+    a.top_p_val = 1.0f;
+    a.min_p = 0;
+    a.min_p_val = 0.0f;
+    a.has_rng = false;
+    a.p_later = phase == 0;
+    a.seed = 0ull;
+    a.offset = 0ull;
+    a.out = 0;
+    a.ws = ws;
+    a.phase = phase;
+    a.nphase = 3;
+    return a;
+}
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void RS_ENGINE_BOUNDS
 topp_prefix_sum_kernel(const float* probs, long long row_stride, int batch, int vocab,
                        unsigned long long* ws) {
-    __shared__ rs_smem sh;
-    const int row = blockIdx.x;
-    if (row >= batch) return;
-    const float* x = probs + (long long)row * row_stride;
-    rs_u64* w = ws + (long long)row * RS_TOPP_WS_STRIDE;
-    const rs_u32 max_key = rs_row_max_key(x, vocab, &sh);
-    if (max_key == 0xffffffffu) {
-        if (threadIdx.x == 0) w[0] = RS_WS_INVALID;
-        return;
-    }
-    const int max_exp = rs_exp(max_key);
-    for (int d = threadIdx.x; d < 256; d += RS_BLOCK) sh.mass_hist[d] = 0ull;
-    __syncthreads();
-    rs_for_each(x, vocab, [&](int, float v) {
-        rs_u32 key = rs_key(v);
-        atomicAdd(&sh.mass_hist[key >> 24], rs_mass(key, max_exp));
-    });
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        rs_u64 above = 0ull;
-        for (int d = 255; d >= 0; --d) {
-            w[2 + d] = above;
-            above += sh.mass_hist[d];
-        }
-        w[0] = max_key;
-        w[1] = above;
-    }
+    rs_engine(rs_topp_args(probs, row_stride, batch, vocab, ws, 0));
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void RS_ENGINE_BOUNDS
 topp_threshold_kernel(const float* probs, long long row_stride, int batch, int vocab,
                       const float* top_p, float top_p_val, unsigned long long* ws) {
-    __shared__ rs_smem sh;
-    const int row = blockIdx.x;
-    if (row >= batch) return;
-    const float* x = probs + (long long)row * row_stride;
-    rs_u64* w = ws + (long long)row * RS_TOPP_WS_STRIDE;
-    const rs_u64 state = w[0];
-    if (state == RS_WS_INVALID) return;
-    const rs_u32 max_key = (rs_u32)state;
-    const float p = top_p ? top_p[row] : top_p_val;
-    rs_u32 thr = 0u;
-    rs_u64 kept = w[1];
-    if (p < 1.0f) thr = rs_select_mass(x, vocab, 0u, p, rs_exp(max_key), &sh, &kept, w[1], w + 2);
-    if (threadIdx.x == 0) {
-        w[258] = thr;
-        w[259] = kept;
-    }
+    rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 1);
+    a.top_p = top_p;
+    a.top_p_val = top_p_val;
+    rs_engine(a);
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void RS_ENGINE_BOUNDS
 topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
-                   const unsigned long long* ws, unsigned long long seed,
+                   unsigned long long* ws, unsigned long long seed,
                    unsigned long long offset, int* out) {
-    __shared__ rs_smem sh;
-    const int row = blockIdx.x;
-    if (row >= batch) return;
-    const float* x = probs + (long long)row * row_stride;
-    const rs_u64* w = ws + (long long)row * RS_TOPP_WS_STRIDE;
-    const rs_u64 state = w[0];
-    if (state == RS_WS_INVALID) {
-        if (threadIdx.x == 0) out[row] = -1;
-        return;
-    }
-    const int max_exp = rs_exp((rs_u32)state);
-    const int tok = rs_draw(x, vocab, (rs_u32)w[258], max_exp,
-                            rs_philox_u64(seed, offset, row), &sh);
-    if (threadIdx.x == 0) out[row] = tok;
+    rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 2);
+    a.has_rng = true;
+    a.seed = seed;
+    a.offset = offset;
+    a.out = out;
+    rs_engine(a);
 }

@@ -31,13 +31,19 @@ _KW = {"plain": {}, "top-k 50": {"top_k": 50}, "top-p 0.9": {"top_p": 0.9},
        "top-k 50 + top-p 0.9": {"top_k": 50, "top_p": 0.9}, "min-p 0.1": {"min_p": 0.1}}
 
 
+#: GPU cycles of the sleep queued ahead of each timed call (about 0.5 ms): the host queues the
+#: whole call while the GPU sleeps, so the events time the GPU work alone, never Python.
+_SLEEP_CYCLES = 1_000_000
+
+
 def _gpu_times(torch: Any, fn: Callable[[], Any], reps: int, flush: Any = None) -> list[float]:
-    """Microseconds of each call of ``fn`` between two events on the current stream."""
+    """Microseconds of GPU time of each call of ``fn`` between two events on the stream."""
     out = []
     for _ in range(reps):
         if flush is not None:
             flush.zero_()
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(_SLEEP_CYCLES)
         a.record()
         fn()
         b.record()

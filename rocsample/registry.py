@@ -20,20 +20,45 @@ from pathlib import Path
 __all__ = [
     "ABI_VERSION",
     "BLOCK_SIZE",
+    "CHUNK",
+    "KCAND",
     "KERNELS",
     "MODULES",
-    "TOPP_WS_STRIDE",
     "KernelSpec",
     "ModuleSpec",
     "kernel_source_dir",
+    "nchunks",
+    "ws_words",
 ]
 
 #: Version of the kernel argument ABI below; bump it when any signature or meaning changes.
-ABI_VERSION = 1
+ABI_VERSION = 2
 #: Threads per block every kernel is compiled for and launched with.
 BLOCK_SIZE = 512
-#: unsigned long longs of top-p workspace per row (``RS_TOPP_WS_STRIDE``).
-TOPP_WS_STRIDE = 260
+#: Elements of a sub-chunk in the sampling kernels (``RS_CHUNK``); a row has
+#: ``nchunks(vocab)`` of them and the grid is ``(batch, G)`` with ``1 <= G <= nchunks``.
+CHUNK = 4096
+#: Largest top-k served in one read of the row (``RS_KCAND``).
+KCAND = 128
+_WS_HEAD, _HBINS, _CAPC, _KSLOT = 16, 2048, 8192, 256
+
+
+def nchunks(vocab: int) -> int:
+    """Sub-chunks per row: the most blocks a row of the sampling kernels can use."""
+    return -(-vocab // CHUNK)
+
+
+def ws_words(vocab: int) -> int:
+    """unsigned long longs of sampling workspace per row (``rs_ws_words`` in rs_engine.h).
+
+    A call needs ``batch + batch * ws_words(vocab)`` words, the first ``batch`` of them (the
+    tickets) zero.
+
+    >>> ws_words(128256)
+    10352
+    """
+    nc = nchunks(vocab)
+    return _WS_HEAD + 3 * nc + _HBINS + max(nc * _KSLOT, _CAPC)
 
 # Argument type codes (ctypes packing in rocsample.backends.launch):
 #   "ptr" device pointer, "i32" int, "i64" long long, "u64" unsigned long long, "f32" float.
@@ -65,6 +90,8 @@ class KernelSpec:
 
 
 _HEADERS = ("rs_common.h",)
+_ENGINE = ("rs_common.h", "rs_engine.h")
+_PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
 _ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
 _RNG = (("seed", "u64"), ("offset", "u64"))
 _TEMP = (
@@ -87,15 +114,15 @@ MODULES: dict[str, ModuleSpec] = {
             _HEADERS,
             ("softmax_kernel", "temperature_scale_kernel"),
         ),
-        ModuleSpec("topk_sampling", "topk_sampling.hip", _HEADERS, ("topk_sampling_kernel",)),
+        ModuleSpec("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
         ModuleSpec(
             "topp_sampling",
             "topp_sampling.hip",
-            _HEADERS,
+            _ENGINE,
             ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel"),
         ),
         ModuleSpec(
-            "topk_topp_sampling", "topk_topp_sampling.hip", _HEADERS, ("topk_topp_sampling_kernel",)
+            "topk_topp_sampling", "topk_topp_sampling.hip", _ENGINE, ("topk_topp_sampling_kernel",)
         ),
     )
 }
@@ -116,7 +143,7 @@ KERNELS: dict[str, KernelSpec] = {
             "topk_sampling",
             "topk_sampling_kernel",
             "TOPK_SAMPLING_HSACO",
-            _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),),
+            _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),) + _PHASES,
         ),
         KernelSpec(
             "topp_prefix_sum",
@@ -154,7 +181,8 @@ KERNELS: dict[str, KernelSpec] = {
                 ("min_p_val", "f32"),
             )
             + _RNG
-            + (("out", "ptr"),),
+            + (("out", "ptr"),)
+            + _PHASES,
         ),
     )
 }

@@ -76,12 +76,41 @@ def test_gpu_matches_numpy_exactly(gpu, b, v, shape):
 def test_per_row_parameters(gpu):
     rng = np.random.default_rng(5)
     probs = _probs(rng, 64, 5000)
-    k = rng.integers(0, 100, 64).astype(np.int32)
+    k = rng.integers(0, 300, 64).astype(np.int32)
     p = rng.uniform(0.05, 1.0, 64).astype(np.float32)
     m = rng.uniform(0.0, 0.3, 64).astype(np.float32)
     for kw in (dict(top_k=k), dict(top_p=p), dict(min_p=m), dict(top_k=k, top_p=p, min_p=m)):
         got = rocsample.sample(probs, seed=3, backend=gpu.name, **kw)
         assert np.array_equal(got, cpu_kernels.sample_rows(probs, seed=3, **kw))
+
+
+def test_engine_fallbacks_match_numpy(gpu):
+    """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
+
+    Flat rows overflow the per-chunk top-k candidates (ties) and crowd the top-p cut bin
+    (more than 8192 elements); quantised rows put many ties at the k-th value; k > 128
+    is beyond the one-read path; min-p above and inside the top-p bin; the top-p pipeline
+    with p = 1 rows; the workspace is reused across shapes on one stream.
+    """
+    rng = np.random.default_rng(17)
+    flat = np.full((3, 20000), 0.25, np.float32)
+    flat[1, ::7] = 0.5
+    quant = rng.integers(1, 5, (5, 9000)).astype(np.float32)
+    normal = _probs(rng, 6, 50000)
+    per_row_p = np.array([0.3, 1.0, 0.9, 1.0, 0.05, 0.999], np.float32)
+    cases = [dict(top_k=50), dict(top_k=128), dict(top_k=129), dict(top_k=1000),
+             dict(top_p=0.5), dict(top_p=0.5, min_p=0.9), dict(min_p=0.5),
+             dict(top_k=50, top_p=0.3), dict(top_p=0.9, min_p=0.02), dict(top_p=0.9, min_p=0.3)]
+    for probs in (flat, quant, normal, flat, normal):
+        for case in cases:
+            for method in ("auto", "fused"):
+                got = rocsample.sample(probs, seed=5, offset=9, method=method,
+                                       backend=gpu.name, **case)
+                want = cpu_kernels.sample_rows(probs, seed=5, offset=9, **case)
+                assert np.array_equal(got, want), (probs.shape, case, method, got, want)
+    for kw in (dict(top_p=per_row_p), dict()):
+        got = rocsample.sample(normal, seed=2, method="topp", backend=gpu.name, **kw)
+        assert np.array_equal(got, cpu_kernels.sample_rows(normal, seed=2, **kw))
 
 
 def test_topk_distribution_on_gpu(gpu):

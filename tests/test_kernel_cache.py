@@ -102,14 +102,14 @@ def test_key_changes_with_every_input(monkeypatch, tmp_path):
     for change in (dict(toolchain_version="hiprtc 9.1"), dict(target="gfx90a:xnack+"),
                    dict(options=["-O2"])):
         assert compiler.module_key(spec, **{**base, **change}) != k0
-    monkeypatch.setattr(compiler, "ABI_VERSION", 2)
+    monkeypatch.setattr(compiler, "ABI_VERSION", registry.ABI_VERSION + 1)
     assert compiler.module_key(spec, **base) != k0
     monkeypatch.undo()
     monkeypatch.setattr(compiler, "__version__", "9.9.9")
     assert compiler.module_key(spec, **base) != k0
     monkeypatch.undo()
     # source and header contents: a copy of kernels/ with one byte changed in each
-    for name in (spec.source, "rs_common.h"):
+    for name in (spec.source, *spec.headers):
         copy = tmp_path / name.replace(".", "_")
         copy.mkdir()
         for f in (ROOT / "kernels").iterdir():

@@ -20,7 +20,7 @@ def main() -> int:
     print(f"backend {b.name}: {b.describe()['device']}")
     rng = np.random.default_rng(0)
     bad = 0
-    for rows, vocab in ((1, 1), (3, 31), (5, 1000), (2, 4099)):
+    for rows, vocab in ((1, 1), (3, 31), (5, 1000), (2, 4099), (3, 9001)):
         logits = (rng.standard_normal((rows, vocab)) * 3).astype(np.float32)
         probs = cpu_kernels.softmax(logits)
         probs[0, 0] = np.nan if rows > 1 else probs[0, 0]
@@ -35,13 +35,18 @@ def main() -> int:
                 bad += 1
         k = rng.integers(0, vocab + 1, rows).astype(np.int32)
         p = rng.uniform(0.1, 1.0, rows).astype(np.float32)
+        flat = np.ones_like(probs)
         for kw, method in ((dict(top_k=k), "topk"), (dict(top_p=p), "topp"),
-                           (dict(top_k=k, top_p=p, min_p=0.05), "fused"), (dict(), "fused")):
-            got = rocsample.sample(probs, seed=1, check_inputs=False, method=method, **kw)
-            want = cpu_kernels.sample_rows(probs, seed=1, **kw)
-            if not np.array_equal(got, want):
-                print(f"MISMATCH {method} {rows}x{vocab}: {got} vs {want}")
-                bad += 1
+                           (dict(top_k=k, top_p=p, min_p=0.05), "fused"), (dict(), "fused"),
+                           (dict(top_k=min(vocab, 50)), "auto"), (dict(top_p=0.9), "auto"),
+                           (dict(top_k=min(vocab, 50), top_p=0.9), "auto"),
+                           (dict(min_p=0.1), "auto"), (dict(top_k=200), "auto")):
+            for x in (probs, flat):  # flat rows: candidate overflow, crowded cut bin
+                got = rocsample.sample(x, seed=1, check_inputs=False, method=method, **kw)
+                want = cpu_kernels.sample_rows(x, seed=1, **kw)
+                if not np.array_equal(got, want):
+                    print(f"MISMATCH {method} {kw} {rows}x{vocab}: {got} vs {want}")
+                    bad += 1
     print("sanitize driver done, mismatches:", bad)
     return 1 if bad else 0
 

@@ -120,9 +120,10 @@ class CudaRuntime(Runtime):
     def unload_module(self, module: Any) -> None:
         self.drv.cuModuleUnload(module)
 
-    def launch(self, func: Any, grid: int, block: int, args: PackedArgs, stream: int) -> None:
+    def launch(self, func: Any, grid: tuple[int, int], block: int, args: PackedArgs,
+               stream: int) -> None:
         (err,) = self.drv.cuLaunchKernel(
-            func, grid, 1, 1, block, 1, 1, 0, self._stream(stream), args.address, 0
+            func, grid[0], grid[1], 1, block, 1, 1, 0, self._stream(stream), args.address, 0
         )
         self._check("cuLaunchKernel", err)
 

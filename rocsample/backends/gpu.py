@@ -10,6 +10,7 @@ stream behind its kernels: no per-call synchronisation and no reuse while a kern
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from .. import config, profiling
 from ..buffers import ArrayView, DeviceBuffer, as_array_view
 from ..kernel_cache import KernelCache
-from ..registry import BLOCK_SIZE, KERNELS, TOPP_WS_STRIDE
+from ..registry import BLOCK_SIZE, KERNELS, nchunks, ws_words
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
 from .runtime import Runtime, pack_args
 
@@ -59,12 +60,12 @@ class _Call:
             return self.upload(value.astype(dtype, copy=False)).ptr, 0
         return 0, value
 
-    def launch(self, kernel: str, rows: int, *args: Any) -> None:
+    def launch(self, kernel: str, grid: tuple[int, int], *args: Any) -> None:
         loaded = self.backend.kernels.get(kernel)
         packed = pack_args(KERNELS[kernel].arg_types, args)
         timer = profiling.active()
         start = timer.before(self.backend.rt, self.stream) if timer else None
-        self.backend.rt.launch(loaded.function, rows, BLOCK_SIZE, packed, self.stream)
+        self.backend.rt.launch(loaded.function, grid, BLOCK_SIZE, packed, self.stream)
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)
 
@@ -92,6 +93,8 @@ class GpuBackend:
         self.rt = runtime
         self.name = runtime.name
         self.kernels = KernelCache(runtime)
+        self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int] | None]] = {}
+        self._ws_lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         rt = self.rt
@@ -118,6 +121,33 @@ class GpuBackend:
         call.views.append(view)
         return view, False
 
+    def workspace(self, stream: int, rows: int, vocab: int) -> int:
+        """The sampling workspace of ``stream`` for a (rows, vocab) call, ready to use.
+
+        Kept per stream (calls on one stream run in order and share it; calls on two streams
+        never do) and grown on demand. Its first ``rows`` words are the kernels' tickets, which
+        the kernels leave at zero; they are zeroed here only when the layout changes (another
+        shape) or when the last call on the stream may not have completed its phases.
+        """
+        words = rows + rows * ws_words(vocab)
+        with self._ws_lock:
+            ws, layout = self._ws.get(stream, (None, None))
+            if ws is None or ws.shape[0] < words:
+                if ws is not None:
+                    ws.free()  # stream-ordered: after the kernels that still use it
+                ws = DeviceBuffer(self.rt, (words,), np.uint64, stream=stream)
+                layout = None
+            if layout != (rows, vocab):
+                zeros = np.zeros(rows, np.uint64)
+                self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
+            self._ws[stream] = (ws, None)  # until the launches are queued
+            return ws.ptr
+
+    def _workspace_ready(self, stream: int, rows: int, vocab: int) -> None:
+        with self._ws_lock:
+            ws, _ = self._ws[stream]
+            self._ws[stream] = (ws, (rows, vocab))
+
     def _begin(self, stream: int | None) -> _Call:
         self.rt.make_current()
         return _Call(self, int(stream or 0))
@@ -139,20 +169,25 @@ class GpuBackend:
         m_ptr, m_val = call.param(params.min_p, np.float32)
         head = (view.ptr, view.strides[0], rows, vocab)
         rng = (params.seed, params.offset)
+        grid = (rows, _blocks_per_row(rows, vocab))
+        ws = self.workspace(call.stream, rows, vocab)
         if method == "auto":
             method = _choose(params)
-        if method == "topk":
-            call.launch("topk_sampling", rows, *head, k_ptr, k_val or 0, *rng, out.ptr)
-        elif method == "topp":
-            ws = call.buffer((rows, TOPP_WS_STRIDE), np.uint64)
-            p_val = 1.0 if params.top_p is None else p_val
-            call.launch("topp_prefix_sum", rows, *head, ws.ptr)
-            call.launch("topp_threshold", rows, *head, p_ptr, p_val, ws.ptr)
-            call.launch("topp_sample", rows, *head, ws.ptr, *rng, out.ptr)
-        else:  # "fused" (the API validated method)
-            call.launch("topk_topp_sampling", rows, *head, k_ptr, k_val or 0, p_ptr,
-                        1.0 if params.top_p is None else p_val, m_ptr, m_val or 0.0,
-                        *rng, out.ptr)
+        p_val = 1.0 if params.top_p is None else p_val
+        if method == "topp":
+            call.launch("topp_prefix_sum", grid, *head, ws)
+            call.launch("topp_threshold", grid, *head, p_ptr, p_val, ws)
+            call.launch("topp_sample", grid, *head, ws, *rng, out.ptr)
+        else:
+            nphase = _phases(params, vocab, method)
+            for phase in range(nphase):
+                if method == "topk":
+                    call.launch("topk_sampling", grid, *head, k_ptr, k_val or 0, *rng, out.ptr,
+                                ws, phase, nphase)
+                else:  # "fused" (the API validated method)
+                    call.launch("topk_topp_sampling", grid, *head, k_ptr, k_val or 0, p_ptr,
+                                p_val, m_ptr, m_val or 0.0, *rng, out.ptr, ws, phase, nphase)
+        self._workspace_ready(call.stream, rows, vocab)
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
                 kernel: str = "softmax") -> Any:
@@ -161,7 +196,7 @@ class GpuBackend:
         rows, vocab = view.shape
         out = DeviceBuffer(self.rt, (rows, vocab), np.float32, stream=call.stream)
         t_ptr, t_val = call.param(temperature, np.float32)
-        call.launch(kernel, rows, view.ptr, view.strides[0], out.ptr, vocab, rows, vocab,
+        call.launch(kernel, (rows, 1), view.ptr, view.strides[0], out.ptr, vocab, rows, vocab,
                     t_ptr, t_val)
         return self._result(call, out, host, kernel)
 
@@ -176,8 +211,8 @@ class GpuBackend:
         rows, vocab = view.shape
         probs = call.buffer((rows, vocab), np.float32)
         t_ptr, t_val = call.param(temperature, np.float32)
-        call.launch("softmax", rows, view.ptr, view.strides[0], probs.ptr, vocab, rows, vocab,
-                    t_ptr, t_val)
+        call.launch("softmax", (rows, 1), view.ptr, view.strides[0], probs.ptr, vocab, rows,
+                    vocab, t_ptr, t_val)
         out = DeviceBuffer(self.rt, (rows,), np.int32, stream=call.stream)
         self._sample_view(call, as_array_view(probs), out, params, "auto")
         return self._result(call, out, host, "sample_from_logits")
@@ -193,6 +228,30 @@ class GpuBackend:
             # Stream-ordered frees wait behind the kernels, even after a KernelTimeout.
             out.free()
             call.release()
+
+
+#: Blocks a sampling launch aims for: a few waves of every SM/CU.
+_TARGET_BLOCKS = 1024
+
+
+def _blocks_per_row(rows: int, vocab: int) -> int:
+    """G of the (rows, G) grid: many blocks per row when rows are few, few when many."""
+    return max(1, min(nchunks(vocab), -(-_TARGET_BLOCKS // max(rows, 1))))
+
+
+def _phases(params: SamplingParams, vocab: int, method: str) -> int:
+    """How many phases of the chunked engine the call needs (see kernels/rs_engine.h).
+
+    One when every row has a top-k filter (0 < k < vocab: one read for k <= KCAND, the
+    full-row algorithm beyond), three when a row may need a top-p cut without top-k, else
+    two (plain sampling, min-p). More phases than a row needs cost an early-exit launch.
+    """
+    k, p = params.top_k, params.top_p
+    if not isinstance(k, np.ndarray) and k is not None and 0 < k < vocab:
+        return 1
+    if method == "fused" and (isinstance(p, np.ndarray) or (p is not None and p < 1)):
+        return 3
+    return 2
 
 
 def _choose(params: SamplingParams) -> str:

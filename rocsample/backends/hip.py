@@ -115,9 +115,10 @@ class HipRuntime(Runtime):
     def unload_module(self, module: Any) -> None:
         self.hip.hipModuleUnload(module)
 
-    def launch(self, func: Any, grid: int, block: int, args: PackedArgs, stream: int) -> None:
+    def launch(self, func: Any, grid: tuple[int, int], block: int, args: PackedArgs,
+               stream: int) -> None:
         (err,) = self.hip.hipModuleLaunchKernel(
-            func, grid, 1, 1, block, 1, 1, 0, stream or None, args.address, None
+            func, grid[0], grid[1], 1, block, 1, 1, 0, stream or None, args.address, None
         )
         self._check("hipModuleLaunchKernel", err)
 

@@ -106,7 +106,8 @@ class Runtime(ABC):
     @abstractmethod
     def unload_module(self, module: Any) -> None: ...
     @abstractmethod
-    def launch(self, func: Any, grid: int, block: int, args: PackedArgs, stream: int) -> None: ...
+    def launch(self, func: Any, grid: tuple[int, int], block: int, args: PackedArgs,
+               stream: int) -> None: ...
 
     # ordering and timing
     @abstractmethod

@@ -1,0 +1,735 @@
+// rs_engine.h -- the chunked sampling engine behind every sampling entry (ABI version 2).
+//
+// A row is cut into sub-chunks of RS_CHUNK elements. The grid is (batch, G), 1 <= G <= the
+// number of sub-chunks nc: block (r, g) works on G's share of row r, a run of S = ceil(nc / G)
+// consecutive sub-chunks (its "span"), so one row keeps up to nc SMs/CUs busy when rows are
+// few, and large batches use few, long blocks. Work that needs the whole row is done by the
+// last block of the row to finish a phase (an atomic ticket per row after a memory fence;
+// no block ever waits for another, so nothing assumes co-residency and nothing can hang).
+// The host launches the entry once per phase (phase = 0 .. nphase-1) on one stream:
+//   * top-k with k <= RS_KCAND (with or without top-p / min-p): 1 phase, one read of the
+//     row. Each sub-chunk keeps the elements at or above the 11-bit key bin that holds its
+//     own k-th largest (a superset of its top-k, so of its share of the global top-k); the
+//     last block selects exactly among those candidates and draws.
+//   * plain sampling and min-p: 2 phases (the row maximum, which fixes the mass scale; the
+//     kept mass of each span, then the draw inside the one span that holds the target).
+//   * top-p: 3 phases (the maximum; a 2048-bin exact mass histogram of the top 11 key bits,
+//     giving the bin that holds the cut; the elements of that bin are gathered, the exact cut
+//     is found among them, the draw).
+// Rows the fast paths cannot serve (more than RS_KSLOT candidates in a sub-chunk, k >
+// RS_KCAND, more than RS_CAPC elements in the cut bin) are finished by one block with the
+// full-row algorithm; every path draws the same token (the semantics are in rs_common.h).
+//
+// Workspace ws (unsigned long longs): batch ticket words, then rs_ws_words(vocab) per row,
+// row r at ws + batch + r * rs_ws_words(vocab). The ticket words must be zero before a call
+// (the kernels leave them zero after every complete phase); the rest needs no initialisation.
+// Calls that may run at the same time need their own workspaces.
+#pragma once
+#include "rs_common.h"
+
+#define RS_CHUNK 4096                                // elements per sub-chunk
+#define RS_PER (RS_CHUNK / RS_BLOCK)                 // elements per thread per sub-chunk
+#define RS_KCAND 128                                 // largest k of the one-read top-k path
+#define RS_KSLOT 256                                 // candidate room per sub-chunk
+#define RS_HBINS 2048                                // top-p histogram bins: key >> 20
+#define RS_CAPC 8192                                 // top-p cut-bin capacity
+#define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)
+#define RS_WS_HEAD 16
+
+// Entry points of the engine ask for two resident blocks per SM on NVIDIA (at most 64
+// registers a thread): the phases stream memory and need the threads in flight. HIP's second
+// __launch_bounds__ argument means something else (waves per EU), so AMD gets the first only.
+#if defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))
+#define RS_ENGINE_BOUNDS __launch_bounds__(RS_BLOCK, 2)
+#else
+#define RS_ENGINE_BOUNDS __launch_bounds__(RS_BLOCK)
+#endif
+
+#if RS_PER != 8
+#error "the engine loads 8 elements per thread per sub-chunk: RS_CHUNK must be 8 * RS_BLOCK"
+#endif
+
+// Workspace head words.
+#define RS_H_STATE 1    // what the row needs next (RS_S_*)
+#define RS_H_MAX 2      // key of the row maximum
+#define RS_H_THR 3      // the cut key for the kept-mass phase and the draw
+#define RS_H_TOKEN 4    // the row's token once done
+#define RS_H_BIN 6      // top-p: the cut bin
+#define RS_H_ABOVE 7    // top-p: mass of the bins above the cut bin
+#define RS_H_NCAND 8    // top-p: elements gathered from the cut bin
+#define RS_H_TARGET 9   // top-p: p * total (double bits)
+
+#define RS_S_DONE 1
+#define RS_S_MASS 2
+#define RS_S_HIST 3
+#define RS_S_GATHER 4
+#define RS_S_DRAW 5
+
+__device__ __forceinline__ int rs_nchunks(int vocab) { return (vocab + RS_CHUNK - 1) / RS_CHUNK; }
+
+__device__ __forceinline__ long long rs_cand_words(int vocab) {
+    const long long c = (long long)rs_nchunks(vocab) * RS_KSLOT;
+    return c > RS_CAPC ? c : RS_CAPC;
+}
+
+// Workspace words per row: head, three u64 per sub-chunk, the mass histogram (2048 u64),
+// the candidates. rocsample.registry.ws_words mirrors this.
+__device__ __forceinline__ long long rs_ws_words(int vocab) {
+    return RS_WS_HEAD + 3LL * rs_nchunks(vocab) + RS_HBINS + rs_cand_words(vocab);
+}
+
+struct rs_ws {
+    rs_u64* head;
+    rs_u64* slot_a;  // per block: phase 0 (bad << 32 | max key)
+    rs_u64* slot_b;  // per block: kept mass
+    rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count
+    rs_u64* hmass;   // RS_HBINS
+    rs_u64* cand;    // (index << 32 | key)
+};
+
+__device__ __forceinline__ rs_ws rs_ws_row(rs_u64* ws, int batch, int row, int vocab) {
+    rs_ws w;
+    const int nc = rs_nchunks(vocab);
+    w.head = ws + batch + (long long)row * rs_ws_words(vocab);
+    w.slot_a = w.head + RS_WS_HEAD;
+    w.slot_b = w.slot_a + nc;
+    w.ccnt = w.slot_b + nc;
+    w.hmass = w.ccnt + nc;
+    w.cand = w.hmass + RS_HBINS;
+    return w;
+}
+
+// Reads of data other blocks wrote in this launch go around the (incoherent) L1.
+__device__ __forceinline__ rs_u64 rs_vld(const rs_u64* p) { return *(const volatile rs_u64*)p; }
+__device__ __forceinline__ rs_u32 rs_vld32(const rs_u32* p) {
+    return *(const volatile rs_u32*)p;
+}
+
+struct rs_eshared {
+    union {
+        struct { rs_u64 mass[RS_HBINS]; } h;  // top-p histogram
+        struct { rs_u64 mass[RS_MAX_CHUNKS]; rs_u32 cnt[RS_MAX_CHUNKS]; } f;  // finishers
+    } u;
+    rs_u64 sel[RS_HBINS];  // radix selection histogram
+    rs_smem b;
+};
+
+// The engine's shared memory: one object per block, at file scope so that every function
+// below addresses it directly (no generic pointers) and each kernel allocates it once.
+__shared__ rs_eshared rs_sm;
+
+// Adds w to hist[bin] for every lane with valid set; all lanes of the wave must call it.
+// When the whole wave hits one bin (flat or peaked rows) one atomic replaces RS_WAVE.
+template <typename T>
+__device__ __forceinline__ void rs_hist_add(T* hist, rs_u32 bin, T w, bool valid) {
+    const rs_u32 b0 = RS_SHFL(bin, 0);
+    if (RS_ALL(valid && bin == b0)) {
+        rs_u64 s = (rs_u64)w;
+        for (int m = RS_WAVE / 2; m > 0; m >>= 1) s += rs_shfl_xor_u64(s, m);
+        if (threadIdx.x % RS_WAVE == 0) atomicAdd(&hist[b0], (T)s);
+    } else if (valid) {
+        atomicAdd(&hist[bin], w);
+    }
+}
+
+// Scans n bins in order (descending index when desc) and returns the first bin d where
+// pred(before, hist[d]) holds, before = the sum of the bins scanned ahead of d, or -1.
+// *before_out receives that sum. Block-wide; every thread gets the result.
+template <typename P>
+__device__ int rs_pick(const rs_u64* hist, int n, bool desc, P pred, rs_u64* before_out,
+                       rs_smem* sh) {
+    const int per = (n + RS_BLOCK - 1) / RS_BLOCK;
+    const int first = (int)threadIdx.x * per;
+    rs_u64 s = 0ull;
+    for (int j = 0; j < per; ++j) {
+        const int pos = first + j;
+        if (pos < n) s += hist[desc ? n - 1 - pos : pos];
+    }
+    rs_u64 all;
+    rs_u64 before = rs_block_scan_u64(s, &all, sh) - s;
+    int hit = 0x7fffffff;
+    rs_u64 hit_before = 0ull;
+    for (int j = 0; j < per; ++j) {
+        const int pos = first + j;
+        if (pos >= n) break;
+        const rs_u64 h = hist[desc ? n - 1 - pos : pos];
+        if (pred(before, h)) { hit = pos; hit_before = before; break; }
+        before += h;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) sh->found = 0x7fffffff;
+    __syncthreads();
+    if (hit != 0x7fffffff) atomicMin(&sh->found, hit);
+    __syncthreads();
+    const int best = sh->found;
+    if (best != 0x7fffffff && hit == best) sh->acc = hit_before;  // one thread owns best
+    __syncthreads();
+    *before_out = sh->acc;
+    const int d = best == 0x7fffffff ? -1 : (desc ? n - 1 - best : best);
+    __syncthreads();
+    return d;
+}
+
+// Exact radix selection over a set of keys that visit(f) presents (each thread calls f(key)
+// for its share; keys are finite, non-negative). Digits: bits 30..20, 19..10, 9..0. Keys
+// outside the current prefix or below floor_key are ignored. Starting at `level` (0, 1 or 2)
+// with `prefix` holding the bits already fixed.
+//   MASS = false: the want-th largest key (want >= 1 and <= the number of keys).
+//   MASS = true:  the largest key v (of nonzero mass) with before + mass(keys >= v) >=
+//                 target, before = the mass of keys above the prefix. A negative target means
+//                 "p * the mass of all keys", p = -target, found from the first level.
+//                 *kept receives before + mass(keys >= v).
+// Every thread gets the result.
+template <bool MASS, typename V>
+__device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u32 floor_key, rs_u64 want,
+                            double target, rs_u64 before, int max_exp,
+                            rs_u64* kept) {
+    const int shifts[3] = {20, 10, 0};
+    const int widths[3] = {11, 10, 10};
+#pragma unroll 1
+    for (; level < 3; ++level) {
+        const int shift = shifts[level];
+        const int nb = 1 << widths[level];
+        const rs_u32 mask = level == 0 ? 0u : (0xffffffffu << shifts[level - 1]);
+        for (int d = threadIdx.x; d < nb; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
+        __syncthreads();
+        visit([&](rs_u32 key) {
+            if ((key & mask) == prefix && key >= floor_key) {
+                const rs_u64 w = MASS ? rs_mass(key, max_exp) : 1ull;
+                if (w) atomicAdd(&rs_sm.sel[(key >> shift) & (rs_u32)(nb - 1)], w);
+            }
+        });
+        __syncthreads();
+        if (MASS && target < 0.0) {  // the mass of every key: sum the first level
+            rs_u64 s = 0ull;
+            for (int d = threadIdx.x; d < nb; d += RS_BLOCK) s += rs_sm.sel[d];
+            target = -target * (double)rs_block_sum_u64(s, &rs_sm.b);
+        }
+        rs_u64 above;
+        int d;
+        if (MASS) {
+            const double t = target;
+            const rs_u64 b0 = before;
+            d = rs_pick(rs_sm.sel, nb, true, [&](rs_u64 a, rs_u64 h) {
+                return h != 0ull && (double)(b0 + a + h) >= t;
+            }, &above, &rs_sm.b);
+        } else {
+            const rs_u64 wnt = want, b0 = before;
+            d = rs_pick(rs_sm.sel, nb, true, [&](rs_u64 a, rs_u64 h) {
+                return b0 + a + h >= wnt;
+            }, &above, &rs_sm.b);
+        }
+        if (d < 0) d = 0;  // unreachable for consistent inputs; keeps the result a key
+        if (MASS && level == 2 && kept) *kept = before + above + rs_sm.sel[d];
+        before += above;
+        prefix |= (rs_u32)d << shift;
+        __syncthreads();
+    }
+    return prefix;
+}
+
+// Visitor over a whole row (the one-block fallback; kept small: it is rarely taken).
+struct rs_row_keys {
+    const float* x;
+    int vocab;
+    template <typename F>
+    __device__ void operator()(F f) const {
+        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(rs_key(x[i]));
+    }
+};
+
+// Visitor over the top-k candidates of every sub-chunk (counts in rs_sm.u.f.cnt).
+struct rs_cand_keys {
+    const rs_u64* cl;
+    int nc;
+    template <typename F>
+    __device__ void operator()(F f) const {
+        for (int i = threadIdx.x; i < nc * RS_KSLOT; i += RS_BLOCK)
+            if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) f((rs_u32)rs_vld(cl + i));
+    }
+};
+
+// Visitor over the n gathered elements of the top-p cut bin.
+struct rs_list_keys {
+    const rs_u64* cl;
+    int n;
+    template <typename F>
+    __device__ void operator()(F f) const {
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) f((rs_u32)rs_vld(cl + i));
+    }
+};
+
+// One block does everything for a row: the full-row algorithm (a few reads of the row).
+__device__ __noinline__ int rs_slow_row(const float* x, int vocab, rs_u32 max_key, int k, float p,
+                                        float mp, rs_u64 r) {
+    const int max_exp = rs_exp(max_key);
+    const rs_row_keys all = {x, vocab};
+    rs_u32 thr = 0u;
+    if (k > 0 && k < vocab)
+        thr = rs_select<false>(all, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
+    if (p < 1.0f)
+        thr = rs_select<true>(all, 0, 0u, thr, 0ull, -(double)p, 0ull, max_exp, 0);
+    const rs_u32 mthr = rs_min_p_key(mp, max_key);
+    thr = mthr > thr ? mthr : thr;
+    return rs_draw(x, vocab, thr, max_exp, r, &rs_sm.b);
+}
+
+// The draw once the kept mass of every span is in rs_sm.u.f.mass[0..nspan): the target picks
+// the span, one block scans it. -1 when nothing is kept.
+__device__ __noinline__ int rs_draw_spans(const float* x, int vocab, int nspan, int span,
+                                          rs_u32 thr, int max_exp, rs_u64 r) {
+    rs_u64 s = 0ull;
+    for (int g = threadIdx.x; g < nspan; g += RS_BLOCK) s += rs_sm.u.f.mass[g];
+    const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
+    if (total == 0ull) return -1;
+    const rs_u64 target = __umul64hi(r, total);
+    rs_u64 before;
+    const int g = rs_pick(rs_sm.u.f.mass, nspan, false,
+                          [&](rs_u64 b, rs_u64 h) { return target < b + h; }, &before, &rs_sm.b);
+    if (g < 0) return -1;
+    const long long b0 = (long long)g * span, e0 = b0 + span < vocab ? b0 + span : vocab;
+    return rs_draw_span(x, (int)b0, (int)e0, thr, max_exp, false, 0ull, target - before,
+                        &rs_sm.b);
+}
+
+struct rs_args {
+    const float* probs;
+    long long row_stride;
+    int batch, vocab;
+    const int* top_k;
+    int top_k_val;
+    const float* top_p;
+    float top_p_val;
+    const float* min_p;
+    float min_p_val;
+    bool has_rng;        // seed/offset given: this launch may draw
+    bool p_later;        // top-p stage 1: p comes with the next phase (plan for a cut)
+    rs_u64 seed, offset;
+    int* out;            // may be NULL: the token stays in the workspace
+    rs_u64* ws;
+    int phase, nphase;
+};
+
+// Everything a block knows about its row and span.
+struct rs_rowctx {
+    int row, g, ng, nc, s0, s1, span, k;  // sub-chunks [s0, s1); span = elements per block
+    float p, mp;
+    const float* x;
+    rs_ws w;
+    rs_u32* ticket;
+    rs_u64 r;
+    bool final_phase, topk;
+    rs_u32 max_key, mthr;  // phases 1 and 2
+};
+
+// Ends the block's part of a phase; true for the last block of the row, which then sees
+// every other block's writes.
+__device__ __forceinline__ bool rs_last_block(const rs_rowctx& t) {
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        rs_sm.b.last = atomicInc(t.ticket, (rs_u32)(t.ng - 1)) == (rs_u32)(t.ng - 1);
+    __syncthreads();
+    const bool last = rs_sm.b.last != 0;
+    if (last) __threadfence();
+    return last;
+}
+
+__device__ __forceinline__ void rs_finish(const rs_args& a, const rs_rowctx& t, int tok) {
+    if (threadIdx.x == 0) {
+        t.w.head[RS_H_TOKEN] = (rs_u64)(rs_u32)tok;
+        t.w.head[RS_H_STATE] = RS_S_DONE;
+        if (a.out) a.out[t.row] = tok;
+    }
+}
+
+// A row left without a token by the last phase gets the full-row algorithm.
+__device__ __noinline__ void rs_unfinished(const rs_args& a, const rs_rowctx& t) {
+    if (t.final_phase && a.has_rng)
+        rs_finish(a, t, rs_slow_row(t.x, a.vocab, t.max_key, t.k, t.p, t.mp, t.r));
+}
+
+// Loads the 8 elements of sub-chunk s that this thread owns: element j is at index
+// s * RS_CHUNK + 4 * ((j / 4) * RS_BLOCK + threadIdx.x) + j % 4 (16-byte loads when aligned).
+__device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float (&v)[8],
+                                         bool (&ok)[8]) {
+    const bool vec = ((((unsigned long long)x) & 15ull) == 0ull);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int i = s * RS_CHUNK + 4 * (h * RS_BLOCK + (int)threadIdx.x);
+        float4 q = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (vec && i + 3 < vocab) {
+            q = *(const float4*)(x + i);
+        } else {
+            if (i < vocab) q.x = x[i];
+            if (i + 1 < vocab) q.y = x[i + 1];
+            if (i + 2 < vocab) q.z = x[i + 2];
+            if (i + 3 < vocab) q.w = x[i + 3];
+        }
+        v[4 * h] = q.x;
+        v[4 * h + 1] = q.y;
+        v[4 * h + 2] = q.z;
+        v[4 * h + 3] = q.w;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) ok[4 * h + j] = i + j < vocab;
+    }
+}
+
+__device__ __forceinline__ int rs_index8(int s, int j) {
+    return s * RS_CHUNK + 4 * ((j >> 2) * RS_BLOCK + (int)threadIdx.x) + (j & 3);
+}
+
+// Visits every element of the block's span: f(i, v, ok), 8 per thread per sub-chunk, with a
+// uniform trip count (f may use wave-wide operations).
+template <typename F>
+__device__ __forceinline__ void rs_span_visit(const float* x, int vocab, const rs_rowctx& t, F f) {
+    // Two sub-chunks per iteration: four 16-byte loads in flight per thread.
+    for (int s = t.s0; s < t.s1; s += 2) {
+        float v[8], u[8];
+        bool ok[8], uk[8];
+        rs_load8(x, vocab, s, v, ok);
+        const int s2 = s + 1 < t.s1 ? s + 1 : s;
+        rs_load8(x, vocab, s2, u, uk);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) f(rs_index8(s, j), v[j], ok[j]);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) f(rs_index8(s2, j), u[j], uk[j] && s2 != s);
+    }
+}
+
+// Phase 0: maximum and validity of the span; top-k candidates of each sub-chunk. The last
+// block plans the row.
+__device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
+    const int vocab = a.vocab, k = t.k;
+    const float* x = t.x;
+    const rs_ws& w = t.w;
+    const bool cand = t.topk && k <= RS_KCAND && a.has_rng;
+    rs_u32 mx = 0u, bad = 0u;
+    // Top-k candidates: every element >= T, where T never exceeds the row's k-th largest (it
+    // is the lower edge of the 11-bit key bin that holds some sub-chunk's k-th largest, and a
+    // sub-chunk's k-th largest is <= the row's). T starts at 0 and rises only when a
+    // sub-chunk has more than RS_KSLOT elements >= T, so most sub-chunks cost one scan.
+    rs_u32 T = 0u;
+    for (int s = t.s0; s < t.s1; ++s) {
+        float v[8];
+        bool ok[8];
+        rs_load8(x, vocab, s, v, ok);
+        rs_u32 key[8];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            key[j] = rs_key(v[j]);
+            // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+            if (ok[j] && (!(v[j] >= 0.0f) || key[j] >= 0x7f800000u)) bad = 1u;
+            if (ok[j] && key[j] > mx) mx = key[j];
+        }
+        if (!cand) continue;
+        const int n = (s + 1) * RS_CHUNK < vocab ? RS_CHUNK : vocab - s * RS_CHUNK;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            rs_u64 c0 = 0ull, c1 = 0ull;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const bool keep = ok[j] && key[j] >= T;
+                if (j < 4) c0 += keep ? 1ull : 0ull;
+                else c1 += keep ? 1ull : 0ull;
+            }
+            const rs_u64 packed = c0 | (c1 << 32);  // both halves' positions from one scan
+            rs_u64 tot;
+            const rs_u64 excl = rs_block_scan_u64(packed, &tot, &rs_sm.b) - packed;
+            const rs_u32 count = (rs_u32)tot + (rs_u32)(tot >> 32);
+            if (count > RS_KSLOT && attempt == 0 && n > k) {
+                // Too many: raise T to the bin edge of this sub-chunk's k-th largest.
+                for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
+                __syncthreads();
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const bool in = ok[j] && key[j] >= T && key[j] < 0x7f800000u;
+                    rs_hist_add(rs_sm.sel, in ? key[j] >> 20 : 0u, 1ull, in);
+                }
+                __syncthreads();
+                rs_u64 above;
+                const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
+                    return b + h >= (rs_u64)k;
+                }, &above, &rs_sm.b);
+                const rs_u32 edge = bin > 0 ? (rs_u32)bin << 20 : 0u;
+                T = edge > T ? edge : T;
+                continue;
+            }
+            rs_u32 pos0 = (rs_u32)excl, pos1 = (rs_u32)tot + (rs_u32)(excl >> 32);
+            rs_u64* slots = w.cand + (long long)s * RS_KSLOT;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                if (ok[j] && key[j] >= T) {
+                    rs_u32& pos = j < 4 ? pos0 : pos1;
+                    if (pos < RS_KSLOT)
+                        slots[pos] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key[j];
+                    ++pos;
+                }
+            }
+            if (threadIdx.x == 0) w.ccnt[s] = count;
+            break;
+        }
+    }
+    mx = rs_block_max_u32(bad ? 0xffffffffu : mx, &rs_sm.b);
+    if (a.p_later || t.p < 1.0f) {  // prepare the row's histogram for phase 1
+        const int words = RS_HBINS;
+        const int lo = (int)((long long)words * t.g / t.ng);
+        const int hi = (int)((long long)words * (t.g + 1) / t.ng);
+        for (int i = lo + (int)threadIdx.x; i < hi; i += RS_BLOCK) w.hmass[i] = 0ull;
+    }
+    if (threadIdx.x == 0) w.slot_a[t.g] = mx == 0xffffffffu ? (1ull << 32) : mx;
+    if (!rs_last_block(t)) return;
+
+    // ---- the row's last block ----
+    rs_u32 rmax = 0u, rbad = 0u;
+    for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) {
+        const rs_u64 e = rs_vld(w.slot_a + g);
+        rbad |= (rs_u32)(e >> 32);
+        rmax = (rs_u32)e > rmax ? (rs_u32)e : rmax;
+    }
+    const rs_u32 max_key = rs_block_max_u32(rbad ? 0xffffffffu : rmax, &rs_sm.b);
+    if (max_key == 0xffffffffu || max_key == 0u) {  // invalid row: NaN, Inf, <0, zero mass
+        rs_finish(a, t, -1);
+        return;
+    }
+    const int max_exp = rs_exp(max_key);
+    if (threadIdx.x == 0) {
+        w.head[RS_H_MAX] = max_key;
+        w.head[RS_H_NCAND] = 0ull;
+    }
+    if (cand) {
+        rs_u32 over = 0u;
+        for (int i = threadIdx.x; i < t.nc; i += RS_BLOCK) {
+            const rs_u64 n = rs_vld(w.ccnt + i);
+            rs_sm.u.f.cnt[i] = (rs_u32)(n < RS_KSLOT ? n : RS_KSLOT);
+            over |= n > RS_KSLOT ? 1u : 0u;
+        }
+        over = rs_block_max_u32(over, &rs_sm.b);
+        if (over) {  // ties beyond the candidate room: the full-row algorithm
+            rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
+            return;
+        }
+        const rs_cand_keys list = {w.cand, t.nc};
+        rs_u32 thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
+        if (t.p < 1.0f)
+            thr = rs_select<true>(list, 0, 0u, thr, 0ull, -(double)t.p, 0ull, max_exp, 0);
+        const rs_u32 mthr = rs_min_p_key(t.mp, max_key);
+        thr = mthr > thr ? mthr : thr;
+        for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = 0ull;
+        __syncthreads();
+        for (int i = threadIdx.x; i < t.nc * RS_KSLOT; i += RS_BLOCK) {
+            if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) {
+                const rs_u64 e = rs_vld(w.cand + i);
+                const rs_u32 key = (rs_u32)e;
+                if (key >= thr)
+                    atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / t.span], rs_mass(key, max_exp));
+            }
+        }
+        __syncthreads();
+        rs_finish(a, t, rs_draw_spans(x, vocab, t.ng, t.span, thr, max_exp, t.r));
+        return;
+    }
+    if (t.topk) {  // k > RS_KCAND
+        if (a.has_rng) rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
+        return;
+    }
+    if (threadIdx.x == 0) {
+        if (a.p_later || t.p < 1.0f) {
+            w.head[RS_H_STATE] = RS_S_HIST;
+        } else {
+            w.head[RS_H_THR] = rs_min_p_key(t.mp, max_key);
+            w.head[RS_H_STATE] = RS_S_MASS;
+        }
+    }
+    if (t.final_phase && a.has_rng)
+        rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
+}
+
+// Kept mass of each span, then the draw.
+__device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t, rs_u32 thr) {
+    const int max_exp = rs_exp(t.max_key);
+    rs_u64 s = 0ull;
+    rs_span_visit(t.x, a.vocab, t, [&](int, float v, bool ok) {
+        if (ok) s += rs_kept(v, thr, max_exp);
+    });
+    s = rs_block_sum_u64(s, &rs_sm.b);
+    if (threadIdx.x == 0) t.w.slot_b[t.g] = s;
+    if (!rs_last_block(t)) return;
+    for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = rs_vld(t.w.slot_b + g);
+    __syncthreads();
+    if (!a.has_rng) {
+        if (threadIdx.x == 0) {
+            t.w.head[RS_H_THR] = thr;
+            t.w.head[RS_H_STATE] = RS_S_DRAW;
+        }
+        return;
+    }
+    rs_finish(a, t, rs_draw_spans(t.x, a.vocab, t.ng, t.span, thr, max_exp, t.r));
+}
+
+// The exact mass histogram of the top 11 key bits; the last block finds the cut bin.
+__device__ __noinline__ void rs_phase_hist(const rs_args& a, const rs_rowctx& t) {
+    const int max_exp = rs_exp(t.max_key);
+    const rs_ws& w = t.w;
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.u.h.mass[d] = 0ull;
+    __syncthreads();
+    rs_span_visit(t.x, a.vocab, t, [&](int, float v, bool ok) {
+        const rs_u32 key = rs_key(v);
+        const rs_u64 m = ok ? rs_mass(key, max_exp) : 0ull;
+        rs_hist_add(rs_sm.u.h.mass, key >> 20, m, m != 0ull);
+    });
+    __syncthreads();
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK)
+        if (rs_sm.u.h.mass[d]) atomicAdd(&w.hmass[d], rs_sm.u.h.mass[d]);
+    if (!rs_last_block(t)) return;
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.u.h.mass[d] = rs_vld(w.hmass + d);
+    rs_u64 s = 0ull;
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) s += rs_sm.u.h.mass[d];
+    const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
+    const double target = (double)t.p * (double)total;
+    rs_u64 above;
+    const int bin = rs_pick(rs_sm.u.h.mass, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
+        return h != 0ull && (double)(b + h) >= target;
+    }, &above, &rs_sm.b);
+    if ((int)(t.mthr >> 20) > bin) {  // min-p cuts above the top-p bin: min-p decides
+        if (threadIdx.x == 0) {
+            w.head[RS_H_THR] = t.mthr;
+            w.head[RS_H_STATE] = RS_S_MASS;
+        }
+    } else if (threadIdx.x == 0) {
+        w.head[RS_H_BIN] = (rs_u64)bin;
+        w.head[RS_H_ABOVE] = above;
+        w.head[RS_H_TARGET] = (rs_u64)__double_as_longlong(target);
+        w.head[RS_H_NCAND] = 0ull;
+        w.head[RS_H_STATE] = RS_S_GATHER;
+    }
+    rs_unfinished(a, t);
+}
+
+// Mass above the cut bin per span; the cut bin's elements gathered; the last block fixes
+// the exact cut and draws.
+__device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& t) {
+    const int max_exp = rs_exp(t.max_key);
+    const rs_ws& w = t.w;
+    const rs_u32 bin = (rs_u32)w.head[RS_H_BIN];
+    rs_u32* ncand = (rs_u32*)(w.head + RS_H_NCAND);
+    rs_u64 s = 0ull;
+    rs_span_visit(t.x, a.vocab, t, [&](int i, float v, bool ok) {
+        const rs_u32 key = rs_key(v);
+        if (!ok) return;
+        const rs_u64 m = rs_mass(key, max_exp);
+        if ((key >> 20) > bin) {
+            s += m;
+        } else if ((key >> 20) == bin && m != 0ull) {
+            const rs_u32 slot = atomicAdd(ncand, 1u);
+            if (slot < RS_CAPC) w.cand[slot] = ((rs_u64)(rs_u32)i << 32) | key;
+        }
+    });
+    s = rs_block_sum_u64(s, &rs_sm.b);
+    if (threadIdx.x == 0) w.slot_b[t.g] = s;
+    if (!rs_last_block(t)) return;
+
+    const rs_u32 n0 = rs_vld32(ncand);
+    const rs_list_keys list = {w.cand, (int)(n0 < RS_CAPC ? n0 : RS_CAPC)};
+    const double target = __longlong_as_double((long long)w.head[RS_H_TARGET]);
+    rs_u64 kept;
+    rs_u32 thr;
+    if (n0 > RS_CAPC) {  // a crowded cut bin: one block refines it over the whole row
+        thr = rs_select<true>(rs_row_keys{t.x, a.vocab}, 1, bin << 20, 0u, 0ull, target,
+                              w.head[RS_H_ABOVE], max_exp, &kept);
+        thr = t.mthr > thr ? t.mthr : thr;
+        if (threadIdx.x == 0) w.head[RS_H_NCAND] = 0ull;
+        if (a.has_rng) {
+            rs_finish(a, t, rs_draw(t.x, a.vocab, thr, max_exp, t.r, &rs_sm.b));
+        } else if (threadIdx.x == 0) {
+            w.head[RS_H_THR] = thr;
+            w.head[RS_H_STATE] = RS_S_MASS;  // no draw here: the next phase sums and draws
+        }
+        return;
+    }
+    thr = rs_select<true>(list, 1, bin << 20, 0u, 0ull, target, w.head[RS_H_ABOVE], max_exp,
+                          &kept);
+    thr = t.mthr > thr ? t.mthr : thr;  // within the cut bin (phase 1 sent the rest away)
+    for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = rs_vld(w.slot_b + g);
+    __syncthreads();
+    for (int i = threadIdx.x; i < list.n; i += RS_BLOCK) {
+        const rs_u64 e = rs_vld(w.cand + i);
+        const rs_u32 key = (rs_u32)e;
+        if (key >= thr) atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / t.span], rs_mass(key, max_exp));
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        w.head[RS_H_THR] = thr;
+        w.head[RS_H_NCAND] = 0ull;
+    }
+    if (!a.has_rng) {
+        for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) w.slot_b[g] = rs_sm.u.f.mass[g];
+        if (threadIdx.x == 0) w.head[RS_H_STATE] = RS_S_DRAW;
+        return;
+    }
+    rs_finish(a, t, rs_draw_spans(t.x, a.vocab, t.ng, t.span, thr, max_exp, t.r));
+}
+
+__device__ __noinline__ void rs_engine(const rs_args a) {
+    rs_rowctx t;
+    t.row = blockIdx.x;
+    t.g = blockIdx.y;
+    t.ng = gridDim.y;
+    const int vocab = a.vocab;
+    if (t.row >= a.batch || vocab <= 0 || vocab > RS_VOCAB_MAX) return;
+    t.nc = rs_nchunks(vocab);
+    if (t.ng > t.nc) {  // more blocks per row than sub-chunks: not a valid launch
+        if (t.g == 0 && threadIdx.x == 0 && a.out) a.out[t.row] = -1;
+        return;
+    }
+    const int per = (t.nc + t.ng - 1) / t.ng;
+    t.s0 = t.g * per < t.nc ? t.g * per : t.nc;
+    t.s1 = t.s0 + per < t.nc ? t.s0 + per : t.nc;
+    t.span = per * RS_CHUNK;
+    t.x = a.probs + (long long)t.row * a.row_stride;
+    t.w = rs_ws_row(a.ws, a.batch, t.row, vocab);
+    t.ticket = (rs_u32*)(a.ws + t.row);
+    t.k = a.top_k ? a.top_k[t.row] : a.top_k_val;
+    t.p = a.top_p ? a.top_p[t.row] : a.top_p_val;
+    t.mp = a.min_p ? a.min_p[t.row] : a.min_p_val;
+    t.final_phase = a.phase == a.nphase - 1;
+    t.r = a.has_rng ? rs_philox_u64(a.seed, a.offset, (rs_u32)t.row) : 0ull;
+    t.topk = t.k > 0 && t.k < vocab;
+    t.max_key = 0u;
+    t.mthr = 0u;
+    if (a.phase == 0) {
+        rs_phase0(a, t);
+        return;
+    }
+
+    // ---- phases 1 and 2: the state the previous phase left ----
+    const rs_ws& w = t.w;
+    rs_u64 state = w.head[RS_H_STATE];
+    if (state == RS_S_DONE) {
+        if (t.g == 0 && threadIdx.x == 0 && a.out) a.out[t.row] = (int)(rs_u32)w.head[RS_H_TOKEN];
+        return;
+    }
+    t.max_key = (rs_u32)w.head[RS_H_MAX];
+    if (state == RS_S_DRAW) {  // everything but the draw is known
+        if (t.g != 0 || !a.has_rng) return;
+        for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = w.slot_b[g];
+        __syncthreads();
+        rs_finish(a, t, rs_draw_spans(t.x, vocab, t.ng, t.span, (rs_u32)w.head[RS_H_THR],
+                                      rs_exp(t.max_key), t.r));
+        return;
+    }
+    t.mthr = rs_min_p_key(t.mp, t.max_key);
+    rs_u32 thr_mass = (rs_u32)w.head[RS_H_THR];
+    if (state == RS_S_HIST && !(t.p < 1.0f)) {  // top-p stage 1 planned a cut; p says none
+        state = RS_S_MASS;
+        thr_mass = t.mthr;
+    }
+    if (state == RS_S_MASS) {
+        rs_phase_mass(a, t, thr_mass);
+    } else if (state == RS_S_HIST) {
+        rs_phase_hist(a, t);
+    } else if (state == RS_S_GATHER) {
+        rs_phase_gather(a, t);
+    } else if (t.g == 0 && threadIdx.x == 0 && a.out) {
+        a.out[t.row] = -1;  // an unknown state: the workspace was not prepared by phase 0
+    }
+}

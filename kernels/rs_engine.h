@@ -81,7 +81,7 @@ __device__ __forceinline__ long long rs_ws_words(int vocab) {
 struct rs_ws {
     rs_u64* head;
     rs_u64* slot_a;  // per block: phase 0 (bad << 32 | max key)
-    rs_u64* slot_b;  // per block: kept mass
+    rs_u64* smass;   // per sub-chunk: kept mass (zeroed by phase 0, summed by warp atomics)
     rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count
     rs_u64* hmass;   // RS_HBINS
     rs_u64* cand;    // (index << 32 | key)
@@ -92,8 +92,8 @@ __device__ __forceinline__ rs_ws rs_ws_row(rs_u64* ws, int batch, int row, int v
     const int nc = rs_nchunks(vocab);
     w.head = ws + batch + (long long)row * rs_ws_words(vocab);
     w.slot_a = w.head + RS_WS_HEAD;
-    w.slot_b = w.slot_a + nc;
-    w.ccnt = w.slot_b + nc;
+    w.smass = w.slot_a + nc;
+    w.ccnt = w.smass + nc;
     w.hmass = w.ccnt + nc;
     w.cand = w.hmass + RS_HBINS;
     return w;
@@ -130,6 +130,12 @@ __device__ __forceinline__ void rs_hist_add(T* hist, rs_u32 bin, T w, bool valid
     } else if (valid) {
         atomicAdd(&hist[bin], w);
     }
+}
+
+// Adds v over the wave to *dst with one atomic (all lanes must call it).
+__device__ __forceinline__ void rs_wave_add(rs_u64* dst, rs_u64 v) {
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += rs_shfl_xor_u64(v, m);
+    if (threadIdx.x % RS_WAVE == 0 && v != 0ull) atomicAdd(dst, v);
 }
 
 // Scans n bins in order (descending index when desc) and returns the first bin d where
@@ -274,21 +280,21 @@ __device__ __noinline__ int rs_slow_row(const float* x, int vocab, rs_u32 max_ke
     return rs_draw(x, vocab, thr, max_exp, r, &rs_sm.b);
 }
 
-// The draw once the kept mass of every span is in rs_sm.u.f.mass[0..nspan): the target picks
-// the span, one block scans it. -1 when nothing is kept.
-__device__ __noinline__ int rs_draw_spans(const float* x, int vocab, int nspan, int span,
-                                          rs_u32 thr, int max_exp, rs_u64 r) {
+// The draw once the kept mass of every sub-chunk is in rs_sm.u.f.mass[0..nc): the target
+// picks the sub-chunk, one block scans its 4096 elements. -1 when nothing is kept.
+__device__ __noinline__ int rs_draw_chunks(const float* x, int vocab, int nc, rs_u32 thr,
+                                           int max_exp, rs_u64 r) {
     rs_u64 s = 0ull;
-    for (int g = threadIdx.x; g < nspan; g += RS_BLOCK) s += rs_sm.u.f.mass[g];
+    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) s += rs_sm.u.f.mass[c];
     const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
     if (total == 0ull) return -1;
     const rs_u64 target = __umul64hi(r, total);
     rs_u64 before;
-    const int g = rs_pick(rs_sm.u.f.mass, nspan, false,
+    const int c = rs_pick(rs_sm.u.f.mass, nc, false,
                           [&](rs_u64 b, rs_u64 h) { return target < b + h; }, &before, &rs_sm.b);
-    if (g < 0) return -1;
-    const long long b0 = (long long)g * span, e0 = b0 + span < vocab ? b0 + span : vocab;
-    return rs_draw_span(x, (int)b0, (int)e0, thr, max_exp, false, 0ull, target - before,
+    if (c < 0) return -1;
+    const int ce = (c + 1) * RS_CHUNK < vocab ? (c + 1) * RS_CHUNK : vocab;
+    return rs_draw_span(x, c * RS_CHUNK, ce, thr, max_exp, false, 0ull, target - before,
                         &rs_sm.b);
 }
 
@@ -410,10 +416,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     // sub-chunk's k-th largest is <= the row's). T starts at 0 and rises only when a
     // sub-chunk has more than RS_KSLOT elements >= T, so most sub-chunks cost one scan.
     rs_u32 T = 0u;
-    for (int s = t.s0; s < t.s1; ++s) {
-        float v[8];
-        bool ok[8];
-        rs_load8(x, vocab, s, v, ok);
+    auto process = [&](int s, const float (&v)[8], const bool (&ok)[8]) {
         rs_u32 key[8];
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
@@ -422,7 +425,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             if (ok[j] && (!(v[j] >= 0.0f) || key[j] >= 0x7f800000u)) bad = 1u;
             if (ok[j] && key[j] > mx) mx = key[j];
         }
-        if (!cand) continue;
+        if (!cand) return;
         const int n = (s + 1) * RS_CHUNK < vocab ? RS_CHUNK : vocab - s * RS_CHUNK;
         for (int attempt = 0; attempt < 2; ++attempt) {
             rs_u64 c0 = 0ull, c1 = 0ull;
@@ -468,6 +471,15 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             if (threadIdx.x == 0) w.ccnt[s] = count;
             break;
         }
+    };
+    for (int s = t.s0; s < t.s1; s += 2) {  // two sub-chunks of loads in flight
+        float v[8], u[8];
+        bool ok[8], uk[8];
+        const int s2 = s + 1 < t.s1 ? s + 1 : s;
+        rs_load8(x, vocab, s, v, ok);
+        rs_load8(x, vocab, s2, u, uk);
+        process(s, v, ok);
+        if (s2 != s) process(s2, u, uk);
     }
     mx = rs_block_max_u32(bad ? 0xffffffffu : mx, &rs_sm.b);
     if (a.p_later || t.p < 1.0f) {  // prepare the row's histogram for phase 1
@@ -476,6 +488,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         const int hi = (int)((long long)words * (t.g + 1) / t.ng);
         for (int i = lo + (int)threadIdx.x; i < hi; i += RS_BLOCK) w.hmass[i] = 0ull;
     }
+    for (int c = t.s0 + (int)threadIdx.x; c < t.s1; c += RS_BLOCK) w.smass[c] = 0ull;
     if (threadIdx.x == 0) w.slot_a[t.g] = mx == 0xffffffffu ? (1ull << 32) : mx;
     if (!rs_last_block(t)) return;
 
@@ -514,18 +527,16 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             thr = rs_select<true>(list, 0, 0u, thr, 0ull, -(double)t.p, 0ull, max_exp, 0);
         const rs_u32 mthr = rs_min_p_key(t.mp, max_key);
         thr = mthr > thr ? mthr : thr;
-        for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = 0ull;
+        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = 0ull;
         __syncthreads();
         for (int i = threadIdx.x; i < t.nc * RS_KSLOT; i += RS_BLOCK) {
             if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) {
-                const rs_u64 e = rs_vld(w.cand + i);
-                const rs_u32 key = (rs_u32)e;
-                if (key >= thr)
-                    atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / t.span], rs_mass(key, max_exp));
+                const rs_u32 key = (rs_u32)rs_vld(w.cand + i);
+                if (key >= thr) atomicAdd(&rs_sm.u.f.mass[i / RS_KSLOT], rs_mass(key, max_exp));
             }
         }
         __syncthreads();
-        rs_finish(a, t, rs_draw_spans(x, vocab, t.ng, t.span, thr, max_exp, t.r));
+        rs_finish(a, t, rs_draw_chunks(x, vocab, t.nc, thr, max_exp, t.r));
         return;
     }
     if (t.topk) {  // k > RS_KCAND
@@ -544,17 +555,26 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
 }
 
-// Kept mass of each span, then the draw.
+// Kept mass of each sub-chunk, then the draw.
 __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t, rs_u32 thr) {
     const int max_exp = rs_exp(t.max_key);
-    rs_u64 s = 0ull;
-    rs_span_visit(t.x, a.vocab, t, [&](int, float v, bool ok) {
-        if (ok) s += rs_kept(v, thr, max_exp);
-    });
-    s = rs_block_sum_u64(s, &rs_sm.b);
-    if (threadIdx.x == 0) t.w.slot_b[t.g] = s;
+    for (int s = t.s0; s < t.s1; s += 2) {  // two sub-chunks of loads in flight
+        float v[8], u[8];
+        bool ok[8], uk[8];
+        const int s2 = s + 1 < t.s1 ? s + 1 : s;
+        rs_load8(t.x, a.vocab, s, v, ok);
+        rs_load8(t.x, a.vocab, s2, u, uk);
+        rs_u64 m1 = 0ull, m2 = 0ull;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            if (ok[j]) m1 += rs_kept(v[j], thr, max_exp);
+            if (uk[j]) m2 += rs_kept(u[j], thr, max_exp);
+        }
+        rs_wave_add(t.w.smass + s, m1);
+        if (s2 != s) rs_wave_add(t.w.smass + s2, m2);
+    }
     if (!rs_last_block(t)) return;
-    for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = rs_vld(t.w.slot_b + g);
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(t.w.smass + c);
     __syncthreads();
     if (!a.has_rng) {
         if (threadIdx.x == 0) {
@@ -563,7 +583,7 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
         }
         return;
     }
-    rs_finish(a, t, rs_draw_spans(t.x, a.vocab, t.ng, t.span, thr, max_exp, t.r));
+    rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
 }
 
 // The exact mass histogram of the top 11 key bits; the last block finds the cut bin.
@@ -612,20 +632,24 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
     const rs_ws& w = t.w;
     const rs_u32 bin = (rs_u32)w.head[RS_H_BIN];
     rs_u32* ncand = (rs_u32*)(w.head + RS_H_NCAND);
-    rs_u64 s = 0ull;
-    rs_span_visit(t.x, a.vocab, t, [&](int i, float v, bool ok) {
-        const rs_u32 key = rs_key(v);
-        if (!ok) return;
-        const rs_u64 m = rs_mass(key, max_exp);
-        if ((key >> 20) > bin) {
-            s += m;
-        } else if ((key >> 20) == bin && m != 0ull) {
-            const rs_u32 slot = atomicAdd(ncand, 1u);
-            if (slot < RS_CAPC) w.cand[slot] = ((rs_u64)(rs_u32)i << 32) | key;
+    for (int s = t.s0; s < t.s1; ++s) {
+        float v[8];
+        bool ok[8];
+        rs_load8(t.x, a.vocab, s, v, ok);
+        rs_u64 m = 0ull;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const rs_u32 key = rs_key(v[j]);
+            const rs_u64 mj = ok[j] ? rs_mass(key, max_exp) : 0ull;
+            if ((key >> 20) > bin) {
+                m += mj;
+            } else if ((key >> 20) == bin && mj != 0ull) {
+                const rs_u32 slot = atomicAdd(ncand, 1u);
+                if (slot < RS_CAPC) w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+            }
         }
-    });
-    s = rs_block_sum_u64(s, &rs_sm.b);
-    if (threadIdx.x == 0) w.slot_b[t.g] = s;
+        rs_wave_add(w.smass + s, m);
+    }
     if (!rs_last_block(t)) return;
 
     const rs_u32 n0 = rs_vld32(ncand);
@@ -638,6 +662,7 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
                               w.head[RS_H_ABOVE], max_exp, &kept);
         thr = t.mthr > thr ? t.mthr : thr;
         if (threadIdx.x == 0) w.head[RS_H_NCAND] = 0ull;
+        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) w.smass[c] = 0ull;  // for S_MASS
         if (a.has_rng) {
             rs_finish(a, t, rs_draw(t.x, a.vocab, thr, max_exp, t.r, &rs_sm.b));
         } else if (threadIdx.x == 0) {
@@ -649,12 +674,12 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
     thr = rs_select<true>(list, 1, bin << 20, 0u, 0ull, target, w.head[RS_H_ABOVE], max_exp,
                           &kept);
     thr = t.mthr > thr ? t.mthr : thr;  // within the cut bin (phase 1 sent the rest away)
-    for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = rs_vld(w.slot_b + g);
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(w.smass + c);
     __syncthreads();
     for (int i = threadIdx.x; i < list.n; i += RS_BLOCK) {
         const rs_u64 e = rs_vld(w.cand + i);
         const rs_u32 key = (rs_u32)e;
-        if (key >= thr) atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / t.span], rs_mass(key, max_exp));
+        if (key >= thr) atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / RS_CHUNK], rs_mass(key, max_exp));
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -662,11 +687,11 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
         w.head[RS_H_NCAND] = 0ull;
     }
     if (!a.has_rng) {
-        for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) w.slot_b[g] = rs_sm.u.f.mass[g];
+        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) w.smass[c] = rs_sm.u.f.mass[c];
         if (threadIdx.x == 0) w.head[RS_H_STATE] = RS_S_DRAW;
         return;
     }
-    rs_finish(a, t, rs_draw_spans(t.x, a.vocab, t.ng, t.span, thr, max_exp, t.r));
+    rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
 }
 
 __device__ __noinline__ void rs_engine(const rs_args a) {
@@ -698,38 +723,50 @@ __device__ __noinline__ void rs_engine(const rs_args a) {
     t.mthr = 0u;
     if (a.phase == 0) {
         rs_phase0(a, t);
-        return;
+        if (t.ng != 1 || a.p_later) return;
+        // A row with one block: that block carries on with the next phases in this launch,
+        // while the row is still in L2 (the later launches find the row done).
+        __syncthreads();
     }
 
-    // ---- phases 1 and 2: the state the previous phase left ----
+    // ---- phases 1 and 2 (or chained): the state the previous phase left ----
     const rs_ws& w = t.w;
-    rs_u64 state = w.head[RS_H_STATE];
-    if (state == RS_S_DONE) {
-        if (t.g == 0 && threadIdx.x == 0 && a.out) a.out[t.row] = (int)(rs_u32)w.head[RS_H_TOKEN];
-        return;
-    }
-    t.max_key = (rs_u32)w.head[RS_H_MAX];
-    if (state == RS_S_DRAW) {  // everything but the draw is known
-        if (t.g != 0 || !a.has_rng) return;
-        for (int g = threadIdx.x; g < t.ng; g += RS_BLOCK) rs_sm.u.f.mass[g] = w.slot_b[g];
-        __syncthreads();
-        rs_finish(a, t, rs_draw_spans(t.x, vocab, t.ng, t.span, (rs_u32)w.head[RS_H_THR],
-                                      rs_exp(t.max_key), t.r));
-        return;
-    }
-    t.mthr = rs_min_p_key(t.mp, t.max_key);
-    rs_u32 thr_mass = (rs_u32)w.head[RS_H_THR];
-    if (state == RS_S_HIST && !(t.p < 1.0f)) {  // top-p stage 1 planned a cut; p says none
-        state = RS_S_MASS;
-        thr_mass = t.mthr;
-    }
-    if (state == RS_S_MASS) {
-        rs_phase_mass(a, t, thr_mass);
-    } else if (state == RS_S_HIST) {
-        rs_phase_hist(a, t);
-    } else if (state == RS_S_GATHER) {
-        rs_phase_gather(a, t);
-    } else if (t.g == 0 && threadIdx.x == 0 && a.out) {
-        a.out[t.row] = -1;  // an unknown state: the workspace was not prepared by phase 0
+    for (int step = 0; step < 3; ++step) {
+        if (step > 0) {
+            if (t.ng != 1) return;
+            __syncthreads();  // the state written by this block's thread 0 is visible
+        }
+        rs_u64 state = w.head[RS_H_STATE];
+        if (state == RS_S_DONE) {
+            if (a.phase > 0 && step == 0 && t.g == 0 && threadIdx.x == 0 && a.out)
+                a.out[t.row] = (int)(rs_u32)w.head[RS_H_TOKEN];
+            return;
+        }
+        t.max_key = (rs_u32)w.head[RS_H_MAX];
+        if (state == RS_S_DRAW) {  // everything but the draw is known
+            if (t.g != 0 || !a.has_rng) return;
+            for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = w.smass[c];
+            __syncthreads();
+            rs_finish(a, t, rs_draw_chunks(t.x, vocab, t.nc, (rs_u32)w.head[RS_H_THR],
+                                           rs_exp(t.max_key), t.r));
+            return;
+        }
+        t.mthr = rs_min_p_key(t.mp, t.max_key);
+        rs_u32 thr_mass = (rs_u32)w.head[RS_H_THR];
+        if (state == RS_S_HIST && !(t.p < 1.0f)) {  // top-p stage 1 planned a cut; p says none
+            state = RS_S_MASS;
+            thr_mass = t.mthr;
+        }
+        if (state == RS_S_MASS) {
+            rs_phase_mass(a, t, thr_mass);
+        } else if (state == RS_S_HIST) {
+            rs_phase_hist(a, t);
+        } else if (state == RS_S_GATHER) {
+            rs_phase_gather(a, t);
+        } else {
+            if (t.g == 0 && threadIdx.x == 0 && a.out)
+                a.out[t.row] = -1;  // an unknown state: the workspace was not prepared
+            return;
+        }
     }
 }

@@ -88,6 +88,10 @@ class KernelSpec:
     def arg_types(self) -> tuple[str, ...]:
         return tuple(t for _, t in self.signature)
 
+    @property
+    def arg_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.signature)
+
 
 _HEADERS = ("rs_common.h",)
 _ENGINE = ("rs_common.h", "rs_engine.h")

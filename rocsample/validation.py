@@ -154,11 +154,23 @@ def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
     return out[0], out[1]
 
 
+_SCALARS = (type(None), int, float)
+_checked: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+
+
 def sampling_params(rows: int, *, top_k: Any = None, top_p: Any = None, min_p: Any = None,
                     seed: Any = 0, offset: Any = 0) -> SamplingParams:
     s, o = check_seed_offset(seed, offset)
-    return SamplingParams(check_top_k(top_k, rows), check_top_p(top_p, rows),
-                          check_min_p(min_p, rows), s, o)
+    # Scalar parameters repeat call after call: their checked form is remembered (a key of
+    # exact types and values, so 1 and 1.0 or True never share an entry).
+    scalar = type(top_k) in _SCALARS and type(top_p) in _SCALARS and type(min_p) in _SCALARS
+    key = (type(top_k), top_k, type(top_p), top_p, type(min_p), min_p) if scalar else None
+    hit = _checked.get(key) if key is not None else None
+    if hit is None:
+        hit = (check_top_k(top_k, rows), check_top_p(top_p, rows), check_min_p(min_p, rows))
+        if key is not None and len(_checked) < 1024:
+            _checked[key] = hit
+    return SamplingParams(hit[0], hit[1], hit[2], s, o)
 
 
 METHODS = ("auto", "fused", "topk", "topp")

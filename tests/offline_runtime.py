@@ -23,6 +23,7 @@ class OfflineAmdRuntime:
     device_name = "stand-in AMD device (no GPU on this machine)"
     device_index = 0
     dlpack_device = (10, 0)
+    sm_count = 104  # an MI250X GCD
 
     def __init__(self, target: str = "gfx90a", wave_size: int = 64) -> None:
         self.target = target

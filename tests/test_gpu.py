@@ -276,6 +276,37 @@ def test_torch_zero_copy(gpu):
     assert torch.equal(torch.from_dlpack(out2), tokens)
 
 
+def test_repeated_calls_replay_a_launch_plan(gpu):
+    """The decode-loop fast path (a launch plan per tensor, parameters and stream) draws
+    exactly what numpy draws: new seeds and offsets, new data in the same memory, a workspace
+    that grew for another shape in between, a DeviceBuffer input."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no GPU here")
+    rng = np.random.default_rng(23)
+    probs_np = _probs(rng, 8, 50000)
+    t = torch.from_numpy(probs_np).cuda()
+    for case in (dict(), dict(top_k=50), dict(top_p=0.9), dict(top_k=50, top_p=0.9),
+                 dict(min_p=0.1)):
+        for step in range(3):
+            if step == 2:  # same pointer and shape, new contents
+                probs_np = _probs(rng, 8, 50000)
+                t.copy_(torch.from_numpy(probs_np))
+                rocsample.sample(np.ones((300, 60000), np.float32), seed=1, backend=gpu.name)
+            got = rocsample.sample(t, seed=4, offset=step, backend=gpu.name, **case)
+            torch.cuda.synchronize()
+            want = cpu_kernels.sample_rows(probs_np, seed=4, offset=step, **case)
+            assert np.array_equal(torch.from_dlpack(got).cpu().numpy(), want), (case, step)
+    from rocsample.buffers import DeviceBuffer
+
+    buf = DeviceBuffer.from_numpy(gpu.rt, probs_np)
+    for offset in range(3):
+        got = rocsample.sample(buf, top_k=20, seed=9, offset=offset, backend=gpu.name)
+        want = cpu_kernels.sample_rows(probs_np, top_k=20, seed=9, offset=offset)
+        assert np.array_equal(got.numpy(), want)
+    buf.free()
+
+
 def test_cupy_zero_copy(gpu):
     cp = pytest.importorskip("cupy")
     probs_np = _probs(np.random.default_rng(8), 8, 1000)

@@ -20,12 +20,14 @@ python3 tools/cache_timing.py --json "$OUT/cache_timing.json" > "$OUT/cache_timi
 make -s test-gpu PYTEST_ARGS="-q -p no:cacheprovider --durations=5 tests/test_gpu.py tests/test_gpu_distributions.py" 2>&1 | tee "$OUT/gpu_tests.txt" | tail -5
 tests_rc=${PIPESTATUS[0]}
 san_rc=0
-for tool in memcheck racecheck synccheck initcheck; do
+: > "$OUT/sanitizers.txt"
+for tool in memcheck racecheck synccheck initcheck; do  # no pipe: san_rc must survive the loop
   extra=""; [ "$tool" = memcheck ] && extra="--leak-check full"
   compute-sanitizer --tool $tool $extra --error-exitcode 9 python3 tools/sanitize_kernels.py \
     > "$OUT/sanitizer_$tool.txt" 2>&1
   rc=$?; [ $rc -ne 0 ] && san_rc=$rc
-  echo "$tool: rc=$rc $(grep -E 'ERROR SUMMARY|mismatches' "$OUT/sanitizer_$tool.txt" | tr '\n' ' ')"
-done | tee "$OUT/sanitizers.txt"
+  echo "$tool: rc=$rc $(grep -E 'ERROR SUMMARY|mismatches' "$OUT/sanitizer_$tool.txt" | tr '\n' ' ')" \
+    | tee -a "$OUT/sanitizers.txt"
+done
 echo "tests_rc=$tests_rc sanitizers_rc=$san_rc"
 [ $tests_rc -eq 0 ] && [ $san_rc -eq 0 ]

@@ -46,10 +46,30 @@ class CudaRuntime(Runtime):
         major = self._attr(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
         minor = self._attr(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
         self.wave_size = self._attr(attr.CU_DEVICE_ATTRIBUTE_WARP_SIZE)
+        self.sm_count = self._attr(attr.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
         self.target = f"sm_{major}{minor}"
         err, name = driver.cuDeviceGetName(256, self.device)
         self._check("cuDeviceGetName", err)
         self.device_name = name.split(b"\0", 1)[0].decode()
+        self._keep_pool_memory()
+
+    def _keep_pool_memory(self) -> None:
+        """Keep freed stream-ordered memory in the device's pool across synchronisations.
+
+        By default the pool returns it to the driver at every synchronisation, and the next
+        call's small allocations pay for mapping memory again (tens of microseconds).
+        """
+        drv = self.drv
+        try:
+            err, pool = drv.cuDeviceGetDefaultMemPool(self.device)
+            if err == drv.CUresult.CUDA_SUCCESS:
+                (err,) = drv.cuMemPoolSetAttribute(
+                    pool, drv.CUmemPool_attribute.CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                    drv.cuuint64_t(0xFFFFFFFFFFFFFFFF))
+            if err != drv.CUresult.CUDA_SUCCESS:
+                log.debug("memory pool release threshold not set: %s", self.error_text(err))
+        except (AttributeError, TypeError) as exc:  # older bindings
+            log.debug("memory pool release threshold not set: %s", exc)
 
     def _attr(self, which: Any) -> int:
         err, value = self.drv.cuDeviceGetAttribute(which, self.device)

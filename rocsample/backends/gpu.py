@@ -9,6 +9,7 @@ stream behind its kernels: no per-call synchronisation and no reuse while a kern
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from typing import Any
@@ -20,6 +21,7 @@ from ..buffers import ArrayView, DeviceBuffer, as_array_view
 from ..kernel_cache import KernelCache
 from ..registry import BLOCK_SIZE, KERNELS, nchunks, ws_words
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+from .plan import LaunchPlan, quick_key
 from .runtime import Runtime, pack_args
 
 __all__ = ["GpuBackend"]
@@ -40,6 +42,7 @@ class _Call:
         self.stream = stream
         self.temp: list[DeviceBuffer] = []
         self.views: list[Any] = []  # caller arrays kept alive until the launches are queued
+        self.plan: LaunchPlan | None = None  # records the launches when set
 
     def buffer(self, shape: tuple[int, ...], dtype: Any) -> DeviceBuffer:
         buf = DeviceBuffer(self.backend.rt, shape, dtype, stream=self.stream)
@@ -66,6 +69,8 @@ class _Call:
         timer = profiling.active()
         start = timer.before(self.backend.rt, self.stream) if timer else None
         self.backend.rt.launch(loaded.function, grid, BLOCK_SIZE, packed, self.stream)
+        if self.plan is not None:
+            self.plan.add(loaded.function, grid, packed, KERNELS[kernel].arg_names)
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)
 
@@ -95,6 +100,8 @@ class GpuBackend:
         self.kernels = KernelCache(runtime)
         self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int] | None]] = {}
         self._ws_lock = threading.Lock()
+        self._plans: dict[tuple[Any, ...], tuple[LaunchPlan, int]] = {}
+        atexit.register(self._close_at_exit)
 
     def describe(self) -> dict[str, Any]:
         rt = self.rt
@@ -134,14 +141,42 @@ class GpuBackend:
             ws, layout = self._ws.get(stream, (None, None))
             if ws is None or ws.shape[0] < words:
                 if ws is not None:
-                    ws.free()  # stream-ordered: after the kernels that still use it
-                ws = DeviceBuffer(self.rt, (words,), np.uint64, stream=stream)
-                layout = None
+                    self._drain(stream)  # its kernels must be done before the memory goes
+                    ws.free()
+                # Plain (not stream-ordered) memory: freeing it never needs the stream, which
+                # the caller may have destroyed by then.
+                ws = DeviceBuffer(self.rt, (words,), np.uint64)
+                # Zeroed whole, once: no word of it is ever read before being written.
+                zeros = np.zeros(words, np.uint64)
+                self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
+                layout = (rows, vocab)
             if layout != (rows, vocab):
                 zeros = np.zeros(rows, np.uint64)
                 self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
             self._ws[stream] = (ws, None)  # until the launches are queued
             return ws.ptr
+
+    def _drain(self, stream: int) -> None:
+        event = self.rt.event_create()
+        try:
+            self.rt.event_record(event, stream)
+            self.rt.wait(event, config.sync_timeout(), "workspace release")
+        finally:
+            self.rt.event_destroy(event)
+
+    def close(self) -> None:
+        """Free the cached workspaces (the driver waits for kernels still using them)."""
+        with self._ws_lock:
+            for ws, _ in self._ws.values():
+                ws.free()
+            self._ws.clear()
+            self._plans.clear()
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception as exc:  # the driver may already be going away
+            log.debug("workspaces not freed at exit: %s", exc)
 
     def _workspace_ready(self, stream: int, rows: int, vocab: int) -> None:
         with self._ws_lock:
@@ -155,11 +190,43 @@ class GpuBackend:
     # -- operations -----------------------------------------------------------------------
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
                stream: int | None = None, check_inputs: bool = True) -> Any:
+        pkey = None
+        if (not isinstance(probs, np.ndarray) and profiling.active() is None
+                and not any(isinstance(v, np.ndarray)
+                            for v in (params.top_k, params.top_p, params.min_p))):
+            key = quick_key(probs)
+            if key is not None:
+                pkey = (key, method, params.top_k, params.top_p, params.min_p, int(stream or 0))
+                hit = self._plans.get(pkey)
+                if hit is not None:
+                    out = self._replay(hit, params, int(stream or 0))
+                    if out is not None:
+                        return out
         call = self._begin(stream)
         view, host = self._matrix(call, probs, "probs", check_inputs)
         out = DeviceBuffer(self.rt, (view.shape[0],), np.int32, stream=call.stream)
+        if pkey is not None:
+            call.plan = LaunchPlan(*view.shape)
         self._sample_view(call, view, out, params, method)
+        if pkey is not None and call.plan is not None:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[pkey] = (call.plan, self._ws[call.stream][0].ptr)
         return self._result(call, out, host, "sample")
+
+    def _replay(self, hit: tuple[LaunchPlan, int], params: SamplingParams,
+                stream: int) -> DeviceBuffer | None:
+        """The launches of a plan with this call's seed, offset and output (None: stale)."""
+        plan, ws_ptr = hit
+        self.rt.make_current()
+        if self.workspace(stream, plan.rows, plan.vocab) != ws_ptr:
+            return None  # the stream's workspace moved: build the plan again
+        out = DeviceBuffer(self.rt, (plan.rows,), np.int32, stream=stream)
+        plan.patch(params.seed, params.offset, out.ptr)
+        for function, grid, packed in plan.launches:
+            self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
+        self._workspace_ready(stream, plan.rows, plan.vocab)
+        return out
 
     def _sample_view(self, call: _Call, view: ArrayView, out: DeviceBuffer,
                      params: SamplingParams, method: str) -> None:
@@ -169,7 +236,7 @@ class GpuBackend:
         m_ptr, m_val = call.param(params.min_p, np.float32)
         head = (view.ptr, view.strides[0], rows, vocab)
         rng = (params.seed, params.offset)
-        grid = (rows, _blocks_per_row(rows, vocab))
+        grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count))
         ws = self.workspace(call.stream, rows, vocab)
         if method == "auto":
             method = _choose(params)
@@ -230,13 +297,23 @@ class GpuBackend:
             call.release()
 
 
-#: Blocks a sampling launch aims for: a few waves of every SM/CU.
-_TARGET_BLOCKS = 1024
+#: Launch plans kept per backend (a decode loop needs a handful).
+_MAX_PLANS = 256
+
+#: Resident blocks per SM/CU a sampling launch aims to fill (the engine's launch bounds).
+_BLOCKS_PER_SM = 2
 
 
-def _blocks_per_row(rows: int, vocab: int) -> int:
-    """G of the (rows, G) grid: many blocks per row when rows are few, few when many."""
-    return max(1, min(nchunks(vocab), -(-_TARGET_BLOCKS // max(rows, 1))))
+def _blocks_per_row(rows: int, vocab: int, sm_count: int) -> int:
+    """G of the (rows, G) grid: one wave of resident blocks, spread over the rows.
+
+    Few rows get many blocks each (up to one per 4096-element sub-chunk). From half as many
+    rows as SMs on, each row gets one block, which runs all its phases in the first launch
+    while the row is still in L2 (see rs_engine.h) instead of reading it again from memory.
+    """
+    if 2 * rows >= sm_count:
+        return 1
+    return max(1, min(nchunks(vocab), -(-_BLOCKS_PER_SM * sm_count // max(rows, 1))))
 
 
 def _phases(params: SamplingParams, vocab: int, method: str) -> int:

@@ -52,6 +52,7 @@ class HipRuntime(Runtime):
         name = props.name
         self.device_name = (name.decode() if isinstance(name, bytes) else str(name)).strip("\0")
         self.wave_size = int(props.warpSize)
+        self.sm_count = max(1, int(props.multiProcessorCount))
         # HIP on the NVIDIA platform reports the CUDA target (sm_XY), and its memory is CUDA
         # memory: DLPack consumers (CUDA torch, cupy) must see kDLCUDA, not kDLROCM.
         if self.target.startswith("sm_"):

@@ -62,6 +62,7 @@ class Runtime(ABC):
     device_name: str
     target: str  # full AMD target id or "sm_XY"
     wave_size: int
+    sm_count: int  # streaming multiprocessors (NVIDIA) or compute units (AMD)
     code_suffix: str  # ".hsaco" or ".cubin": file names in the precompiled directory
 
     @property

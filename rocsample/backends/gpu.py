@@ -98,7 +98,7 @@ class GpuBackend:
         self.rt = runtime
         self.name = runtime.name
         self.kernels = KernelCache(runtime)
-        self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int] | None]] = {}
+        self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int]]] = {}
         self._ws_lock = threading.Lock()
         self._plans: dict[tuple[Any, ...], tuple[LaunchPlan, int]] = {}
         atexit.register(self._close_at_exit)
@@ -134,7 +134,8 @@ class GpuBackend:
         Kept per stream (calls on one stream run in order and share it; calls on two streams
         never do) and grown on demand. Its first ``rows`` words are the kernels' tickets, which
         the kernels leave at zero; they are zeroed here only when the layout changes (another
-        shape) or when the last call on the stream may not have completed its phases.
+        shape). Every complete phase leaves them at zero, and a launch that fails never ran,
+        so only a kernel that died mid-phase (a dead context anyway) could leave them set.
         """
         words = rows + rows * ws_words(vocab)
         with self._ws_lock:
@@ -149,11 +150,12 @@ class GpuBackend:
                 # Zeroed whole, once: no word of it is ever read before being written.
                 zeros = np.zeros(words, np.uint64)
                 self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
-                layout = (rows, vocab)
-            if layout != (rows, vocab):
+            elif layout != (rows, vocab):
                 zeros = np.zeros(rows, np.uint64)
                 self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
-            self._ws[stream] = (ws, None)  # until the launches are queued
+            else:
+                return ws.ptr
+            self._ws[stream] = (ws, (rows, vocab))
             return ws.ptr
 
     def _drain(self, stream: int) -> None:
@@ -177,11 +179,6 @@ class GpuBackend:
             self.close()
         except Exception as exc:  # the driver may already be going away
             log.debug("workspaces not freed at exit: %s", exc)
-
-    def _workspace_ready(self, stream: int, rows: int, vocab: int) -> None:
-        with self._ws_lock:
-            ws, _ = self._ws[stream]
-            self._ws[stream] = (ws, (rows, vocab))
 
     def _begin(self, stream: int | None) -> _Call:
         self.rt.make_current()
@@ -225,7 +222,6 @@ class GpuBackend:
         plan.patch(params.seed, params.offset, out.ptr)
         for function, grid, packed in plan.launches:
             self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
-        self._workspace_ready(stream, plan.rows, plan.vocab)
         return out
 
     def _sample_view(self, call: _Call, view: ArrayView, out: DeviceBuffer,
@@ -254,7 +250,6 @@ class GpuBackend:
                 else:  # "fused" (the API validated method)
                     call.launch("topk_topp_sampling", grid, *head, k_ptr, k_val or 0, p_ptr,
                                 p_val, m_ptr, m_val or 0.0, *rng, out.ptr, ws, phase, nphase)
-        self._workspace_ready(call.stream, rows, vocab)
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
                 kernel: str = "softmax") -> Any:

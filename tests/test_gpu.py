@@ -299,6 +299,23 @@ def test_repeated_calls_replay_a_launch_plan(gpu):
             assert np.array_equal(torch.from_dlpack(got).cpu().numpy(), want), (case, step)
     from rocsample.buffers import DeviceBuffer
 
+    # Threads replaying one plan on one stream: each gets its own seed's tokens.
+    results = {}
+
+    def worker(seed):
+        outs = [rocsample.sample(t, top_k=50, seed=seed, backend=gpu.name) for _ in range(20)]
+        torch.cuda.synchronize()
+        results[seed] = [torch.from_dlpack(o).cpu().numpy() for o in outs]
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == list(range(8))  # no worker died
+    for seed, outs in results.items():
+        want = cpu_kernels.sample_rows(probs_np, top_k=50, seed=seed)
+        assert all(np.array_equal(o, want) for o in outs), seed
     buf = DeviceBuffer.from_numpy(gpu.rt, probs_np)
     for offset in range(3):
         got = rocsample.sample(buf, top_k=20, seed=9, offset=offset, backend=gpu.name)

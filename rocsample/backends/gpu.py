@@ -219,9 +219,10 @@ class GpuBackend:
         if self.workspace(stream, plan.rows, plan.vocab) != ws_ptr:
             return None  # the stream's workspace moved: build the plan again
         out = DeviceBuffer(self.rt, (plan.rows,), np.int32, stream=stream)
-        plan.patch(params.seed, params.offset, out.ptr)
-        for function, grid, packed in plan.launches:
-            self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
+        with plan.lock:
+            plan.patch(params.seed, params.offset, out.ptr)
+            for function, grid, packed in plan.launches:
+                self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
         return out
 
     def _sample_view(self, call: _Call, view: ArrayView, out: DeviceBuffer,

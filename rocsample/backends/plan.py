@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,9 +48,12 @@ def quick_key(x: Any) -> tuple[Any, ...] | None:
 class LaunchPlan:
     """The launches of one call, with seed, offset and output pointer patched per call."""
 
-    __slots__ = ("launches", "rows", "slots", "vocab")
+    __slots__ = ("launches", "lock", "rows", "slots", "vocab")
 
     def __init__(self, rows: int, vocab: int) -> None:
+        # Held from patch to the last launch: the packed values are shared by every caller of
+        # the plan (threads on one stream), and a launch copies them when it is queued.
+        self.lock = threading.Lock()
         self.rows = rows
         self.vocab = vocab
         self.launches: list[tuple[Any, tuple[int, int], PackedArgs]] = []

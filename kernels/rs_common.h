@@ -155,7 +155,7 @@ __device__ rs_u64 rs_block_sum_u64(rs_u64 v, rs_smem* sh) {
 }
 
 // Block-wide inclusive scan of u64 in thread order; *total receives the block sum.
-__device__ rs_u64 rs_block_scan_u64(rs_u64 v, rs_u64* total, rs_smem* sh) {
+__device__ __forceinline__ rs_u64 rs_block_scan_u64(rs_u64 v, rs_u64* total, rs_smem* sh) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
     for (int d = 1; d < RS_WAVE; d <<= 1) {
         rs_u64 o = rs_shfl_up_u64(v, d);

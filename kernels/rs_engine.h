@@ -33,6 +33,7 @@
 #define RS_KSLOT 256                                 // candidate room per sub-chunk
 #define RS_HBINS 2048                                // top-p histogram bins: key >> 20
 #define RS_CAPC 8192                                 // top-p cut-bin capacity
+#define RS_DEEP 4                                    // sub-chunks in flight: streaming loops
 #define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)
 #define RS_WS_HEAD 16
 
@@ -403,68 +404,108 @@ __device__ __forceinline__ void rs_span_visit(const float* x, int vocab, const r
     }
 }
 
-// Phase 0: maximum and validity of the span; top-k candidates of each sub-chunk. The last
-// block plans the row.
-__device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
-    const int vocab = a.vocab, k = t.k;
-    const float* x = t.x;
-    const rs_ws& w = t.w;
-    const bool cand = t.topk && k <= RS_KCAND && a.has_rng;
-    rs_u32 mx = 0u, bad = 0u;
-    // Top-k candidates: every element >= T, where T never exceeds the row's k-th largest (it
-    // is the lower edge of the 11-bit key bin that holds some sub-chunk's k-th largest, and a
-    // sub-chunk's k-th largest is <= the row's). T starts at 0 and rises only when a
-    // sub-chunk has more than RS_KSLOT elements >= T, so most sub-chunks cost one scan.
-    rs_u32 T = 0u;
-    auto process = [&](int s, const float (&v)[8], const bool (&ok)[8]) {
-        rs_u32 key[8];
+// The lower edge of the 11-bit key bin that holds the k-th largest of sub-chunk s's keys
+// >= T, or T if that is higher. Block-wide; rarely called (it reads the sub-chunk again, from
+// cache, so that the caller's registers need not be addressable).
+__device__ __noinline__ rs_u32 rs_raise_bound(const float* x, int vocab, int s, rs_u32 T,
+                                              int k) {
+    float v[8];
+    bool ok[8];
+    rs_load8(x, vocab, s, v, ok);
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
+    __syncthreads();
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            key[j] = rs_key(v[j]);
-            // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
-            if (ok[j] && (!(v[j] >= 0.0f) || key[j] >= 0x7f800000u)) bad = 1u;
-            if (ok[j] && key[j] > mx) mx = key[j];
-        }
-        if (!cand) return;
-        const int n = (s + 1) * RS_CHUNK < vocab ? RS_CHUNK : vocab - s * RS_CHUNK;
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            rs_u64 c0 = 0ull, c1 = 0ull;
+    for (int j = 0; j < 8; ++j) {
+        const rs_u32 key = rs_key(v[j]);
+        const bool in = ok[j] && key >= T && key < 0x7f800000u;  // T >= 1: no zeros
+        rs_hist_add(rs_sm.sel, in ? key >> 20 : 0u, 1ull, in);
+    }
+    __syncthreads();
+    rs_u64 above;
+    const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
+        return b + h >= (rs_u64)k;
+    }, &above, &rs_sm.b);
+    const rs_u32 edge = bin > 0 ? (rs_u32)bin << 20 : 0u;
+    return edge > T ? edge : T;
+}
+
+// The result of a block's phase-0 scan of its span.
+struct rs_scan { rs_u32 mx, bad; };
+
+// Phase-0 scan without top-k candidates: the maximum and validity of the span.
+__device__ __noinline__ rs_scan rs_scan_max(const float* x, int vocab, const rs_rowctx& t) {
+    rs_u32 mx = 0u, bad = 0u;
+    // Maximum and validity only: two registers of state, so four sub-chunks (eight
+    // 16-byte loads a thread) are in flight at once and nothing spills.
+    for (int s = t.s0; s < t.s1; s += RS_DEEP) {
+        float v[RS_DEEP][8];
+        bool ok[RS_DEEP][8];
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) {
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                const bool keep = ok[j] && key[j] >= T;
-                if (j < 4) c0 += keep ? 1ull : 0ull;
-                else c1 += keep ? 1ull : 0ull;
+                const rs_u32 key = rs_key(v[q][j]);
+                if (ok[q][j] && (!(v[q][j] >= 0.0f) || key >= 0x7f800000u)) bad = 1u;
+                if (ok[q][j] && key > mx) mx = key;
             }
-            const rs_u64 packed = c0 | (c1 << 32);  // both halves' positions from one scan
+        }
+    }
+    return {mx, bad};
+}
+
+// Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
+// and the candidates of each sub-chunk into the workspace.
+__device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs_rowctx& t) {
+    const int k = t.k;
+    const rs_ws& w = t.w;
+    rs_u32 mx = 0u, bad = 0u;
+    // Top-k candidates: every nonzero element >= T, where T never exceeds the row's k-th
+    // largest (it is the lower edge of the 11-bit key bin that holds some sub-chunk's k-th
+    // largest, and a sub-chunk's k-th largest is <= the row's). T starts at 0 and rises only
+    // when a sub-chunk has more than RS_KSLOT candidates, so most sub-chunks cost one scan.
+    // Zeros (and the padding past the row's end, loaded as 0) are never candidates: they
+    // carry no mass, so no draw and no cut depends on them; a row with fewer than k nonzero
+    // elements keeps every element, as the k-th largest is then 0. That keeps the loop free
+    // of per-element validity flags (registers).
+    rs_u32 T = 0u;
+    auto process = [&](int s, const float (&v)[8]) {
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const rs_u32 key = rs_key(v[j]);
+            // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+            if (!(v[j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
+            mx = key > mx ? key : mx;
+        }
+        const int n = (s + 1) * RS_CHUNK < vocab ? RS_CHUNK : vocab - s * RS_CHUNK;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            const rs_u32 lo = T > 1u ? T : 1u;
+            rs_u32 c0 = 0u, c1 = 0u;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 keep = rs_key(v[j]) >= lo ? 1u : 0u;
+                if (j < 4) c0 += keep;
+                else c1 += keep;
+            }
+            const rs_u64 packed = (rs_u64)c0 | ((rs_u64)c1 << 32);  // both halves from one scan
             rs_u64 tot;
             const rs_u64 excl = rs_block_scan_u64(packed, &tot, &rs_sm.b) - packed;
             const rs_u32 count = (rs_u32)tot + (rs_u32)(tot >> 32);
             if (count > RS_KSLOT && attempt == 0 && n > k) {
                 // Too many: raise T to the bin edge of this sub-chunk's k-th largest.
-                for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
-                __syncthreads();
-#pragma unroll
-                for (int j = 0; j < 8; ++j) {
-                    const bool in = ok[j] && key[j] >= T && key[j] < 0x7f800000u;
-                    rs_hist_add(rs_sm.sel, in ? key[j] >> 20 : 0u, 1ull, in);
-                }
-                __syncthreads();
-                rs_u64 above;
-                const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
-                    return b + h >= (rs_u64)k;
-                }, &above, &rs_sm.b);
-                const rs_u32 edge = bin > 0 ? (rs_u32)bin << 20 : 0u;
-                T = edge > T ? edge : T;
+                T = rs_raise_bound(x, vocab, s, lo, k);
                 continue;
             }
             rs_u32 pos0 = (rs_u32)excl, pos1 = (rs_u32)tot + (rs_u32)(excl >> 32);
             rs_u64* slots = w.cand + (long long)s * RS_KSLOT;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                if (ok[j] && key[j] >= T) {
+                const rs_u32 key = rs_key(v[j]);
+                if (key >= lo) {
                     rs_u32& pos = j < 4 ? pos0 : pos1;
                     if (pos < RS_KSLOT)
-                        slots[pos] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key[j];
+                        slots[pos] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
                     ++pos;
                 }
             }
@@ -474,13 +515,26 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     };
     for (int s = t.s0; s < t.s1; s += 2) {  // two sub-chunks of loads in flight
         float v[8], u[8];
-        bool ok[8], uk[8];
+        bool ok[8];  // unused: padding loads as 0 (see above)
         const int s2 = s + 1 < t.s1 ? s + 1 : s;
         rs_load8(x, vocab, s, v, ok);
-        rs_load8(x, vocab, s2, u, uk);
-        process(s, v, ok);
-        if (s2 != s) process(s2, u, uk);
+        rs_load8(x, vocab, s2, u, ok);
+        process(s, v);
+        if (s2 != s) process(s2, u);
     }
+    return {mx, bad};
+}
+
+// Phase 0: maximum and validity of the span; top-k candidates of each sub-chunk. The last
+// block plans the row.
+__device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
+    const int vocab = a.vocab, k = t.k;
+    const float* x = t.x;
+    const rs_ws& w = t.w;
+    const bool cand = t.topk && k <= RS_KCAND && a.has_rng;
+    const rs_scan sc = cand ? rs_scan_cand(x, vocab, t) : rs_scan_max(x, vocab, t);
+    rs_u32 mx = sc.mx;
+    const rs_u32 bad = sc.bad;
     mx = rs_block_max_u32(bad ? 0xffffffffu : mx, &rs_sm.b);
     if (a.p_later || t.p < 1.0f) {  // prepare the row's histogram for phase 1
         const int words = RS_HBINS;
@@ -558,20 +612,19 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
 // Kept mass of each sub-chunk, then the draw.
 __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t, rs_u32 thr) {
     const int max_exp = rs_exp(t.max_key);
-    for (int s = t.s0; s < t.s1; s += 2) {  // two sub-chunks of loads in flight
-        float v[8], u[8];
-        bool ok[8], uk[8];
-        const int s2 = s + 1 < t.s1 ? s + 1 : s;
-        rs_load8(t.x, a.vocab, s, v, ok);
-        rs_load8(t.x, a.vocab, s2, u, uk);
-        rs_u64 m1 = 0ull, m2 = 0ull;
+    for (int s = t.s0; s < t.s1; s += RS_DEEP) {  // RS_DEEP sub-chunks of loads in flight
+        float v[RS_DEEP][8];
+        bool ok[RS_DEEP][8];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            if (ok[j]) m1 += rs_kept(v[j], thr, max_exp);
-            if (uk[j]) m2 += rs_kept(u[j], thr, max_exp);
+        for (int q = 0; q < RS_DEEP; ++q) rs_load8(t.x, s + q < t.s1 ? a.vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) {
+            rs_u64 m = 0ull;
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+                if (ok[q][j]) m += rs_kept(v[q][j], thr, max_exp);
+            if (s + q < t.s1) rs_wave_add(t.w.smass + s + q, m);  // uniform over the block
         }
-        rs_wave_add(t.w.smass + s, m1);
-        if (s2 != s) rs_wave_add(t.w.smass + s2, m2);
     }
     if (!rs_last_block(t)) return;
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(t.w.smass + c);
@@ -632,23 +685,29 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
     const rs_ws& w = t.w;
     const rs_u32 bin = (rs_u32)w.head[RS_H_BIN];
     rs_u32* ncand = (rs_u32*)(w.head + RS_H_NCAND);
-    for (int s = t.s0; s < t.s1; ++s) {
-        float v[8];
-        bool ok[8];
-        rs_load8(t.x, a.vocab, s, v, ok);
-        rs_u64 m = 0ull;
+    for (int s0 = t.s0; s0 < t.s1; s0 += 2) {  // two sub-chunks of loads in flight
+        float v[2][8];
+        bool ok[2][8];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            const rs_u32 key = rs_key(v[j]);
-            const rs_u64 mj = ok[j] ? rs_mass(key, max_exp) : 0ull;
-            if ((key >> 20) > bin) {
-                m += mj;
-            } else if ((key >> 20) == bin && mj != 0ull) {
-                const rs_u32 slot = atomicAdd(ncand, 1u);
-                if (slot < RS_CAPC) w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+        for (int q = 0; q < 2; ++q) rs_load8(t.x, s0 + q < t.s1 ? a.vocab : 0, s0 + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < 2; ++q) {
+            const int s = s0 + q;
+            rs_u64 m = 0ull;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 key = rs_key(v[q][j]);
+                const rs_u64 mj = ok[q][j] ? rs_mass(key, max_exp) : 0ull;
+                if ((key >> 20) > bin) {
+                    m += mj;
+                } else if ((key >> 20) == bin && mj != 0ull) {
+                    const rs_u32 slot = atomicAdd(ncand, 1u);
+                    if (slot < RS_CAPC)
+                        w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+                }
             }
+            if (s < t.s1) rs_wave_add(w.smass + s, m);  // uniform over the block
         }
-        rs_wave_add(w.smass + s, m);
     }
     if (!rs_last_block(t)) return;
 

@@ -24,6 +24,7 @@ from .api import (  # noqa: E402
     sample_from_logits,
     softmax,
     temperature_scale,
+    warmup,
 )
 from .buffers import DeviceBuffer  # noqa: E402
 from .errors import (  # noqa: E402
@@ -59,4 +60,5 @@ __all__ = [
     "sample_from_logits",
     "softmax",
     "temperature_scale",
+    "warmup",
 ]

@@ -15,7 +15,7 @@ from .backends import get_backend
 from .validation import check_method, check_temperature, sampling_params
 
 __all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
-           "temperature_scale"]
+           "temperature_scale", "warmup"]
 
 
 def _rows(x: Any, name: str) -> int:
@@ -145,6 +145,25 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     """
     t = check_temperature(temperature, _rows(logits, "logits"))
     return get_backend(backend, device).temperature_scale(logits, t, stream=stream)
+
+
+def warmup(backend: str | None = None, device: int = 0) -> dict[str, str]:
+    """Load every kernel now (compiling missing modules in parallel); returns their origins.
+
+    A serving process calls it at start so that no request pays for a compile. On the cpu
+    backend there is nothing to load.
+
+    Example
+    -------
+    >>> import rocsample
+    >>> rocsample.warmup("cpu")
+    {}
+    """
+    b = get_backend(backend, device)
+    cache = getattr(b, "kernels", None)
+    if cache is None:
+        return {}
+    return {name: k.resolution.origin for name, k in cache.load_all().items()}
 
 
 def cache_info(backend: str | None = None, device: int = 0) -> dict[str, Any]:

@@ -153,6 +153,7 @@ class DeviceBuffer:
     def __init__(self, driver: MemoryDriver, shape: tuple[int, ...], dtype: Any,
                  stream: int | None = None) -> None:
         self._ptr: int | None = None
+        self._base: DeviceBuffer | None = None  # set for views: the owner of the memory
         # With a stream and a driver that has a stream-ordered allocator, allocation and free
         # are queued on that stream: no device synchronisation, and memory is reused only
         # after the work queued before the free has finished.
@@ -172,7 +173,41 @@ class DeviceBuffer:
         else:
             self._ptr = int(driver.alloc(self.nbytes))
 
+    @classmethod
+    def view_of(cls, base: DeviceBuffer, offset: int, shape: tuple[int, ...]) -> DeviceBuffer:
+        """A buffer of ``base``'s dtype over its memory from byte ``offset``; no allocation.
+
+        The view keeps ``base`` alive; freeing the view (or dropping it) releases only that
+        reference, and the memory goes when ``base`` and all its views are gone. This is how
+        small results come out of one larger allocation without a driver call each.
+
+        >>> import numpy as np
+        >>> slab = DeviceBuffer(HostMemoryDriver(), (8,), np.int32)
+        >>> v = DeviceBuffer.view_of(slab, 16, (4,))
+        >>> v.copy_from(np.arange(4)); slab.numpy().tolist()[4:]
+        [0, 1, 2, 3]
+        >>> v.free(); v.free()
+        """
+        view = cls.__new__(cls)
+        view.__dict__.update(base._view_template)
+        view.shape = shape
+        view.nbytes = math.prod(shape) * base.dtype.itemsize
+        view.strides = _c_strides(shape, base.dtype.itemsize)
+        if offset < 0 or offset + view.nbytes > base.nbytes:
+            raise ValueError(f"view of {view.nbytes} bytes at {offset} is outside {base!r}")
+        view._ptr = base.ptr + offset
+        view._base = base
+        return view
+
+    @property
+    def _view_template(self) -> dict[str, Any]:
+        return {"_pending": None, "_exports": 0, "_stream": self._stream,
+                "driver": self.driver, "dtype": self.dtype, "device": self.device}
+
     def _release(self, ptr: int) -> None:
+        if self._base is not None:  # a view: the owner frees the memory
+            self._base = None
+            return
         if self._stream is not None:
             self.driver.free_async(ptr, self._stream)  # type: ignore[attr-defined]
         else:

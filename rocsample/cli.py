@@ -149,6 +149,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warmup(args: argparse.Namespace) -> int:
+    import rocsample
+
+    b = rocsample.backend()
+    t0 = time.perf_counter()
+    origins = rocsample.warmup()
+    seconds = time.perf_counter() - t0
+    if not origins:
+        print(f"backend {b.name}: no kernels to load")
+        return 0
+    for name, origin in origins.items():
+        print(f"  {name:20s} {origin}")
+    compiled = rocsample.cache_info()["compile_seconds"]
+    detail = ", ".join(f"{m} {s:.2f} s" for m, s in compiled.items())
+    print(f"{len(origins)} kernels ready on {b.describe()['device']} in {seconds:.2f} s"
+          + (f" (compiled in parallel: {detail})" if compiled else ""))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -173,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arch", action="append", help="target (repeatable): gfx90a, sm_90, ...")
     p.add_argument("--module", action="append", choices=sorted(MODULES))
     p.add_argument("--out", default=str(config.source_root() / "build" / "hsaco"))
+    sub.add_parser("warmup", help="load (compile in parallel if needed) every kernel now")
     p = sub.add_parser("demo", help="sample a random batch and say which backend ran")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--vocab", type=int, default=32000)
@@ -188,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(message)s")
     handler = {"info": cmd_info, "inspect": cmd_inspect, "compile": cmd_compile,
-               "demo": cmd_demo, "bench": cmd_bench}[args.command]
+               "demo": cmd_demo, "bench": cmd_bench, "warmup": cmd_warmup}[args.command]
     try:
         return handler(args)
     except (RocsampleError, ValueError, TypeError) as exc:

@@ -22,14 +22,17 @@ Example
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import codeobject, config
-from .compiler import compile_module, module_key
+from .compiler import CompiledModule, compile_module, module_key
 from .diskcache import DiskCache
 from .errors import KernelLoadError
 from .registry import KERNELS, MODULES, KernelSpec
@@ -77,6 +80,7 @@ class KernelCache:
         self._module_origin: dict[str, Resolution] = {}
         self.stats = _Stats()
         self._disk: DiskCache | None = None
+        self._fresh: dict[str, CompiledModule] = {}  # compiled by load_all, not yet loaded
 
     # -- public -------------------------------------------------------------------------
     def get(self, kernel: str) -> LoadedKernel:
@@ -90,6 +94,41 @@ class KernelCache:
                 hit = self._load(KERNELS[kernel])
                 self._kernels[kernel] = hit
             return hit
+
+    def load_all(self, kernels: Iterable[str] | None = None) -> dict[str, LoadedKernel]:
+        """Load ``kernels`` (default: every registered kernel) now; returns them by name.
+
+        Modules that must be compiled are compiled at the same time, one thread each (NVRTC
+        and hiprtc release the GIL while they compile), so a cold start takes about as long
+        as its slowest module instead of the sum. What ``python -m rocsample warmup`` runs.
+
+        >>> from rocsample import backend      # doctest: +SKIP
+        >>> sorted(backend().kernels.load_all())[:2]   # doctest: +SKIP
+        ['softmax', 'temperature_scale']
+        """
+        names = list(kernels if kernels is not None else KERNELS)
+        with self._lock:
+            todo: dict[str, str] = {}  # module -> key, for modules compiled now
+            disk = self._disk_cache()
+            for name in names:
+                spec = KERNELS[name]
+                if name in self._kernels or self._explicit_file(spec) is not None:
+                    continue
+                key = self._key(spec)
+                if key in self._modules or key in self._fresh or spec.module in todo:
+                    continue
+                if disk is not None and disk.path_for(key).exists():
+                    continue
+                todo[spec.module] = key
+            if len(todo) > 1:
+                rt = self.runtime
+                workers = min(len(todo), os.cpu_count() or 1)
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    done = pool.map(lambda m: compile_module(rt.toolchain, m, rt.target,
+                                                             rt.wave_size), list(todo))
+                    for module, compiled in zip(list(todo), done, strict=True):
+                        self._fresh[todo[module]] = compiled
+        return {name: self.get(name) for name in names}
 
     def resolve(self, kernel: str) -> Resolution:
         """Where ``kernel`` would come from now, without compiling or loading anything."""
@@ -195,7 +234,8 @@ class KernelCache:
                 return image, Resolution(spec.name, "jit-cache", str(disk.path_for(key)),
                                          "found in the disk cache")
             self.stats.disk_misses += 1
-        compiled = compile_module(rt.toolchain, spec.module, rt.target, rt.wave_size)
+        compiled = self._fresh.pop(key, None) or compile_module(rt.toolchain, spec.module,
+                                                                rt.target, rt.wave_size)
         self.stats.compiles += 1
         self.stats.compile_seconds[spec.module] = compiled.seconds
         path = None

@@ -69,7 +69,13 @@ class Toolchain:
         ]
         if self.name == "hiprtc":
             return [f"--offload-arch={target}", "-O3", *defines]
-        return [f"-arch={target}", "-std=c++17", *defines]
+        opts = [f"-arch={target}", "-std=c++17", *defines]
+        _, major, minor = self._call("Version")
+        if (major, minor) >= (12, 4):
+            # ptxas compiles the functions of a module on all cores (same code every run):
+            # the engine's modules are large, and a cold start waits for them.
+            opts.append("--split-compile=0")
+        return opts
 
     def compile(
         self, source: bytes, filename: str, headers: dict[str, bytes], options: list[str]

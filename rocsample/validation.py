@@ -144,6 +144,8 @@ def check_temperature(value: Any, rows: int) -> float | np.ndarray:
 
 
 def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
+    if type(seed) is int and type(offset) is int and 0 <= seed < 1 << 64 and 0 <= offset < 1 << 64:
+        return seed, offset  # the per-call case
     out = []
     for name, v in (("seed", seed), ("offset", offset)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer):
@@ -178,6 +180,8 @@ METHODS = ("auto", "fused", "topk", "topp")
 
 def check_method(method: str, params: SamplingParams) -> None:
     """``topk``/``topp`` paths apply one filter only: refuse parameters they would ignore."""
+    if method == "auto":
+        return
     if method not in METHODS:
         raise ValueError(f"method must be 'auto', 'fused', 'topk' or 'topp'; got {method!r}")
     ignored = {"topk": ("top_p", "min_p"), "topp": ("top_k", "min_p")}.get(method, ())

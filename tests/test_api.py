@@ -414,3 +414,7 @@ def test_the_library_never_prints(fresh, capfd):
             rocsample.sample(PROBS)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_warmup_on_cpu_has_nothing_to_load():
+    assert rocsample.warmup("cpu") == {}

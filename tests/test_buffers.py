@@ -400,3 +400,25 @@ def test_unsupported_objects(obj):
     with pytest.raises(TypeError, match=type(obj).__name__) as info:
         as_array_view(obj)
     assert "__dlpack__" in str(info.value) and "__cuda_array_interface__" in str(info.value)
+
+
+def test_views_share_and_keep_their_owner_alive():
+    driver = HostMemoryDriver()
+    base = DeviceBuffer(driver, (16,), np.int32)
+    base.copy_from(np.arange(16))
+    owner = weakref.ref(base)
+    first = DeviceBuffer.view_of(base, 0, (4,))
+    last = DeviceBuffer.view_of(base, 48, (4,))
+    assert last.ptr == base.ptr + 48 and last.strides == (4,)
+    assert last.numpy().tolist() == [12, 13, 14, 15]
+    with pytest.raises(ValueError, match="outside"):
+        DeviceBuffer.view_of(base, 60, (2,))
+    del base
+    gc.collect()
+    assert owner() is not None  # the views hold it
+    first.free()
+    assert first._base is None and owner() is not None
+    assert last.numpy().tolist() == [12, 13, 14, 15]
+    del last
+    gc.collect()
+    assert owner() is None  # the last view gone: the memory goes with its owner

@@ -322,6 +322,14 @@ def test_repeated_calls_replay_a_launch_plan(gpu):
         want = cpu_kernels.sample_rows(probs_np, top_k=20, seed=9, offset=offset)
         assert np.array_equal(got.numpy(), want)
     buf.free()
+    # Results come from output slabs: 150 kept results (three slabs) never share memory and
+    # each keeps its own tokens; dropping them frees the slabs.
+    kept = [rocsample.sample(t, min_p=0.1, seed=5, offset=o, backend=gpu.name)
+            for o in range(150)]
+    assert len({o.ptr for o in kept}) == 150
+    for o, got in enumerate(kept):
+        want = cpu_kernels.sample_rows(probs_np, min_p=0.1, seed=5, offset=o)
+        assert np.array_equal(got.numpy(), want), o
 
 
 def test_cupy_zero_copy(gpu):

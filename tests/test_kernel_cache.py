@@ -257,3 +257,22 @@ def test_explicit_kernel_dir_without_target_is_an_error(hsaco_dir, env, monkeypa
     monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
     with pytest.raises(KernelLoadError, match="ROCSAMPLE_KERNEL_DIR.*no code for target gfx908"):
         KernelCache(OfflineAmdRuntime("gfx908")).get("softmax")
+
+
+def test_load_all_compiles_each_module_once_in_parallel(env):
+    cache = KernelCache(OfflineAmdRuntime())
+    loaded = cache.load_all()
+    assert set(loaded) == set(registry.KERNELS)
+    assert {k.resolution.origin for k in loaded.values()} == {"compile"}
+    # One compile per module (the parallel compiles are handed to the loads, not redone),
+    # one module load per module, each image stored in the disk cache.
+    assert cache.stats.compiles == len(registry.MODULES)
+    assert set(cache.stats.compile_seconds) == set(registry.MODULES)
+    assert cache.runtime.loads == len(registry.MODULES)
+    again = KernelCache(OfflineAmdRuntime())
+    assert {k.resolution.origin for k in again.load_all().values()} == {"jit-cache"}
+    assert again.stats.compiles == 0
+    # A subset loads only what it names, and what is loaded is not compiled again.
+    part = KernelCache(OfflineAmdRuntime())
+    assert set(part.load_all(["softmax"])) == {"softmax"}
+    assert part.runtime.loads == 1

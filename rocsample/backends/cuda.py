@@ -25,6 +25,7 @@ class CudaRuntime(Runtime):
         except ImportError as exc:
             raise BackendUnavailable("cuda", f"cuda-python is not installed ({exc})") from exc
         self.drv = driver
+        self._streams: dict[int, Any] = {}
         try:
             (err,) = driver.cuInit(0)
         except Exception as exc:  # libcuda.so (the NVIDIA driver) is not on this machine
@@ -84,7 +85,14 @@ class CudaRuntime(Runtime):
         return getattr(err, "name", None) or f"CUresult {int(err)}"
 
     def _stream(self, stream: int) -> Any:
-        return self.drv.CUstream(stream)
+        # A CUstream wrapper per handle, made once: building one costs about a microsecond
+        # and every per-call driver call takes one.
+        hit = self._streams.get(stream)
+        if hit is None:
+            if len(self._streams) >= 64:
+                self._streams.clear()
+            hit = self._streams[stream] = self.drv.CUstream(stream)
+        return hit
 
     def make_current(self) -> None:
         (err,) = self.drv.cuCtxSetCurrent(self.context)

@@ -91,6 +91,33 @@ class _Call:
         self.views = []
 
 
+class _OutputSlab:
+    """Token outputs of one (stream, rows): views into one allocation, handed out once each.
+
+    A ``sample()`` on device arrays returns a new (rows,) int32 buffer every call; taking it
+    from a slab of :data:`_SLAB_SLOTS` instead of the allocator saves two driver calls (the
+    stream-ordered allocation and its free) per call. No slot is ever handed out twice; the
+    slab's memory is freed, on its stream, when the last of its views is gone.
+    """
+
+    __slots__ = ("buf", "lock", "next", "stride")
+
+    def __init__(self, rt: Runtime, stream: int, rows: int) -> None:
+        self.stride = -(-rows * 4 // 256) * 256  # slots start 256-byte aligned
+        self.buf = DeviceBuffer(rt, (_SLAB_SLOTS * self.stride // 4,), np.int32, stream=stream)
+        self.next = 0
+        self.lock = threading.Lock()
+
+    def take(self, rows: int) -> DeviceBuffer | None:
+        """The next unused slot as a (rows,) buffer, or None when the slab is used up."""
+        with self.lock:
+            i = self.next
+            if i >= _SLAB_SLOTS:
+                return None
+            self.next = i + 1
+        return DeviceBuffer.view_of(self.buf, i * self.stride, (rows,))
+
+
 class GpuBackend:
     """Sampling on one GPU through a :class:`Runtime`."""
 
@@ -101,6 +128,7 @@ class GpuBackend:
         self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int]]] = {}
         self._ws_lock = threading.Lock()
         self._plans: dict[tuple[Any, ...], tuple[LaunchPlan, int]] = {}
+        self._slabs: dict[tuple[int, int], _OutputSlab] = {}
         atexit.register(self._close_at_exit)
 
     def describe(self) -> dict[str, Any]:
@@ -137,6 +165,9 @@ class GpuBackend:
         shape). Every complete phase leaves them at zero, and a launch that fails never ran,
         so only a kernel that died mid-phase (a dead context anyway) could leave them set.
         """
+        hit = self._ws.get(stream)
+        if hit is not None and hit[1] == (rows, vocab):  # the repeat call: nothing to do
+            return hit[0].ptr
         words = rows + rows * ws_words(vocab)
         with self._ws_lock:
             ws, layout = self._ws.get(stream, (None, None))
@@ -158,6 +189,19 @@ class GpuBackend:
             self._ws[stream] = (ws, (rows, vocab))
             return ws.ptr
 
+    def tokens(self, stream: int, rows: int) -> DeviceBuffer:
+        """A new (rows,) int32 result buffer ordered on ``stream``, from the stream's slab."""
+        slab = self._slabs.get((stream, rows))
+        out = slab.take(rows) if slab is not None else None
+        if out is None:
+            slab = _OutputSlab(self.rt, stream, rows)
+            out = slab.take(rows)
+            with self._ws_lock:
+                if len(self._slabs) >= _MAX_PLANS:
+                    self._slabs.clear()
+                self._slabs[(stream, rows)] = slab
+        return out  # type: ignore[return-value]
+
     def _drain(self, stream: int) -> None:
         event = self.rt.event_create()
         try:
@@ -173,6 +217,7 @@ class GpuBackend:
                 ws.free()
             self._ws.clear()
             self._plans.clear()
+            self._slabs.clear()
 
     def _close_at_exit(self) -> None:
         try:
@@ -188,9 +233,9 @@ class GpuBackend:
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
                stream: int | None = None, check_inputs: bool = True) -> Any:
         pkey = None
-        if (not isinstance(probs, np.ndarray) and profiling.active() is None
-                and not any(isinstance(v, np.ndarray)
-                            for v in (params.top_k, params.top_p, params.min_p))):
+        if (type(params.top_k) is not np.ndarray and type(params.top_p) is not np.ndarray
+                and type(params.min_p) is not np.ndarray and not isinstance(probs, np.ndarray)
+                and profiling.active() is None):
             key = quick_key(probs)
             if key is not None:
                 pkey = (key, method, params.top_k, params.top_p, params.min_p, int(stream or 0))
@@ -201,7 +246,9 @@ class GpuBackend:
                         return out
         call = self._begin(stream)
         view, host = self._matrix(call, probs, "probs", check_inputs)
-        out = DeviceBuffer(self.rt, (view.shape[0],), np.int32, stream=call.stream)
+        rows = view.shape[0]
+        out = (DeviceBuffer(self.rt, (rows,), np.int32, stream=call.stream) if host
+               else self.tokens(call.stream, rows))
         if pkey is not None:
             call.plan = LaunchPlan(*view.shape)
         self._sample_view(call, view, out, params, method)
@@ -218,7 +265,7 @@ class GpuBackend:
         self.rt.make_current()
         if self.workspace(stream, plan.rows, plan.vocab) != ws_ptr:
             return None  # the stream's workspace moved: build the plan again
-        out = DeviceBuffer(self.rt, (plan.rows,), np.int32, stream=stream)
+        out = self.tokens(stream, plan.rows)
         with plan.lock:
             plan.patch(params.seed, params.offset, out.ptr)
             for function, grid, packed in plan.launches:
@@ -233,18 +280,23 @@ class GpuBackend:
         m_ptr, m_val = call.param(params.min_p, np.float32)
         head = (view.ptr, view.strides[0], rows, vocab)
         rng = (params.seed, params.offset)
-        grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count))
-        ws = self.workspace(call.stream, rows, vocab)
         if method == "auto":
             method = _choose(params)
+        nphase = _phases(params, vocab, method)
+        # Rows that may need a top-p cut (3 phases, two of them heavy) fill two blocks per SM;
+        # the others one (measured on an H200, bench/results/2026-11-21-h200-no-spill/).
+        per_sm = 2 if method == "topp" or nphase == 3 else 1
+        grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count, per_sm))
+        ws = self.workspace(call.stream, rows, vocab)
         p_val = 1.0 if params.top_p is None else p_val
         if method == "topp":
             call.launch("topp_prefix_sum", grid, *head, ws)
             call.launch("topp_threshold", grid, *head, p_ptr, p_val, ws)
             call.launch("topp_sample", grid, *head, ws, *rng, out.ptr)
         else:
-            nphase = _phases(params, vocab, method)
-            for phase in range(nphase):
+            # A row with one block chains every phase in the first launch (rs_engine.h): the
+            # later launches would find every row done, so they are not made.
+            for phase in range(1 if grid[1] == 1 else nphase):
                 if method == "topk":
                     call.launch("topk_sampling", grid, *head, k_ptr, k_val or 0, *rng, out.ptr,
                                 ws, phase, nphase)
@@ -293,23 +345,28 @@ class GpuBackend:
             call.release()
 
 
-#: Launch plans kept per backend (a decode loop needs a handful).
+#: Launch plans (and output slabs) kept per backend (a decode loop needs a handful).
 _MAX_PLANS = 256
 
-#: Resident blocks per SM/CU a sampling launch aims to fill (the engine's launch bounds).
-_BLOCKS_PER_SM = 2
+#: Results per output slab (see _OutputSlab).
+_SLAB_SLOTS = 64
 
 
-def _blocks_per_row(rows: int, vocab: int, sm_count: int) -> int:
-    """G of the (rows, G) grid: one wave of resident blocks, spread over the rows.
+def _blocks_per_row(rows: int, vocab: int, sm_count: int, per_sm: int = 1) -> int:
+    """G of the (rows, G) grid: ``per_sm`` blocks per SM/CU at most, spread over the rows.
 
-    Few rows get many blocks each (up to one per 4096-element sub-chunk). From half as many
-    rows as SMs on, each row gets one block, which runs all its phases in the first launch
-    while the row is still in L2 (see rs_engine.h) instead of reading it again from memory.
+    Few rows get many blocks each (up to one per 4096-element sub-chunk), never more than
+    fill the device once: on an H200, 32 rows x 9 blocks sampled in 54 us, 32 x 4 in 40 us
+    (each block streams its span; more blocks only add last-block work and launches). From
+    as many rows as SMs on, each row gets one block, which runs all its phases in one launch
+    (see rs_engine.h).
+
+    >>> _blocks_per_row(1, 128256, 132), _blocks_per_row(32, 128256, 132)
+    (32, 4)
+    >>> _blocks_per_row(128, 128256, 132), _blocks_per_row(128, 128256, 132, per_sm=2)
+    (1, 2)
     """
-    if 2 * rows >= sm_count:
-        return 1
-    return max(1, min(nchunks(vocab), -(-_BLOCKS_PER_SM * sm_count // max(rows, 1))))
+    return max(1, min(nchunks(vocab), per_sm * sm_count // max(rows, 1)))
 
 
 def _phases(params: SamplingParams, vocab: int, method: str) -> int:

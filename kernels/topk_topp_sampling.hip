@@ -24,6 +24,8 @@
 // arguments: nphase = 1 when every row has 0 < k < vocab (k <= 128 reads the row once),
 // 3 when a row may have top-p without top-k, else 2 (plain, min-p). Any row still without a
 // token after the last phase is finished by one block.
+// With G = 1 the first launch completes every row (it runs the later phases itself); the
+// later launches then find every row done and may be skipped.
 // ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch
 // words must be zero before the call (the kernels leave them zero); not shared by calls that
 // may overlap.

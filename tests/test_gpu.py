@@ -84,6 +84,25 @@ def test_per_row_parameters(gpu):
         assert np.array_equal(got, cpu_kernels.sample_rows(probs, seed=3, **kw))
 
 
+@pytest.mark.parametrize("rows", [4, 300])  # many blocks per row; one block per row
+def test_topk_rows_with_fewer_nonzeros_than_k(gpu, rows):
+    """Zeros are never top-k candidates: a row with fewer than k nonzero elements keeps them
+    all (the k-th largest is 0), and the draw and the top-p cut see only the nonzeros."""
+    rng = np.random.default_rng(29)
+    probs = np.zeros((rows, 20000), np.float32)
+    for r in range(rows):
+        n = 1 + r % 40  # 1..40 nonzeros, below k = 50
+        probs[r, rng.choice(20000, n, replace=False)] = rng.random(n).astype(np.float32) + 0.01
+    probs[0, :] = 0.0
+    probs[0, 19999] = 1.0  # a single nonzero at the very end of the row
+    for case in (dict(top_k=50), dict(top_k=50, top_p=0.5), dict(top_k=128, min_p=0.2)):
+        for offset in range(3):
+            got = rocsample.sample(probs, seed=11, offset=offset, backend=gpu.name, **case)
+            want = cpu_kernels.sample_rows(probs, seed=11, offset=offset, **case)
+            assert np.array_equal(got, want), (case, offset)
+    assert (got[probs[np.arange(rows), got] > 0]).size == rows  # only nonzeros are drawn
+
+
 def test_engine_fallbacks_match_numpy(gpu):
     """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
 

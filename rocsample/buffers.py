@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import math
 import threading
@@ -199,8 +200,9 @@ class DeviceBuffer:
         view._base = base
         return view
 
-    @property
+    @functools.cached_property
     def _view_template(self) -> dict[str, Any]:
+        # Built once per owner: views are made on the per-call path (output slabs).
         return {"_pending": None, "_exports": 0, "_stream": self._stream,
                 "driver": self.driver, "dtype": self.dtype, "device": self.device}
 

@@ -109,17 +109,15 @@ class KernelCache:
         names = list(kernels if kernels is not None else KERNELS)
         with self._lock:
             todo: dict[str, str] = {}  # module -> key, for modules compiled now
-            disk = self._disk_cache()
             for name in names:
                 spec = KERNELS[name]
-                if name in self._kernels or self._explicit_file(spec) is not None:
+                if name in self._kernels or spec.module in todo:
                     continue
                 key = self._key(spec)
-                if key in self._modules or key in self._fresh or spec.module in todo:
+                if key in self._modules or key in self._fresh:
                     continue
-                if disk is not None and disk.path_for(key).exists():
-                    continue
-                todo[spec.module] = key
+                if self.resolve(name).origin == "compile":  # no override, file or cache entry
+                    todo[spec.module] = key
             if len(todo) > 1:
                 rt = self.runtime
                 workers = min(len(todo), os.cpu_count() or 1)

@@ -19,6 +19,15 @@
 //     maximum in [2^39, 2^40), truncated (see rs_mass). Sums of at most 2^23 such terms fit in
 //     64 bits, are associative (no float reduction order), and are reproduced bit for bit by
 //     numpy. Values below 2^-40 of the row maximum carry no mass.
+//   * Plain sampling (no top-k, top-p or min-p filter) takes the mass per sub-chunk instead,
+//     so that one read suffices: the row is cut into sub-chunks of 4096 elements (the last
+//     may be shorter); sub-chunk c with maximum exponent e_c has mass M_c = the sum of its
+//     values' masses at its own scale (rs_mass(key, e_c)), and weighs W_c = M_c >> (e - e_c)
+//     in the row, e = the largest e_c. The draw picks t = umulhi64(r, sum W_c), the sub-chunk
+//     where the cumulative W passes t, and inside it the first token whose cumulative mass C
+//     at its own scale has C >> (e - e_c) > t - (W of the sub-chunks before). Every token's
+//     share differs from p / sum(p) by less than 2^-39 of the row maximum, as with the row
+//     scale.
 //   * min-p keeps x >= min_p * max exactly (see rs_min_p_key).
 //   * Randomness: Philox4x32-10, key = seed, counter = (offset lo, offset hi, row, 0).
 //     The 64-bit word (w1 << 32 | w0) picks a point umulhi64(r, total) in [0, total).
@@ -72,15 +81,54 @@ __device__ __forceinline__ int rs_exp(rs_u32 key) {
     return e ? e : 1;
 }
 
-// Exact integer mass of a value whose row maximum has effective exponent max_exp.
+// Exact integer mass of a value whose row maximum has effective exponent max_exp: with
+// m the 24-bit significand and e the effective exponent of the key, floor(m * 2^(e - max_exp
+// + 16)), the maximum in [2^39, 2^40). Computed as the float x * 2^(166 - max_exp) (two
+// power-of-two factors, each a float, so neither overflows): multiplying by a power of two is
+// exact while the product is a normal float, and a product below 2^-126 truncates to 0 either
+// way; the truncating conversion then gives the floor. max_exp is loop-invariant where this is
+// called, so the factors are computed once per loop: per element two multiplies and one
+// conversion.
 __device__ __forceinline__ rs_u64 rs_mass(rs_u32 key, int max_exp) {
-    int e = (int)(key >> 23);
-    rs_u32 m = key & 0x7fffffu;
-    if (e) m |= 0x800000u; else e = 1;
-    int s = e - max_exp + 16;  // <= 16 because key <= row max
-    if (s >= 0) return (rs_u64)m << (s > 16 ? 16 : s);
-    if (s <= -24) return 0ull;
-    return (rs_u64)(m >> (-s));
+    const int a = 166 - max_exp;                 // -88 .. 165
+    const int a1 = a < 127 ? a : 127;
+    const float s1 = __uint_as_float((rs_u32)(a1 + 127) << 23);
+    const float s2 = __uint_as_float((rs_u32)(a - a1 + 127) << 23);
+    return (rs_u64)((__uint_as_float(key) * s1) * s2);
+}
+
+// Sum and maximum over a wave (all lanes take part; every lane gets the result). NVIDIA sm_80
+// and later reduce in hardware (redux.sync, 32-bit): the 64-bit sum goes in three 21/21/22-bit
+// parts, whose sums over 32 lanes cannot overflow.
+#if (defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))) && \
+    defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && RS_WAVE == 32
+#define RS_REDUX 1
+#endif
+
+__device__ __forceinline__ rs_u64 rs_shfl_xor_u64(rs_u64 v, int m);
+
+__device__ __forceinline__ rs_u64 rs_wave_sum_u64(rs_u64 v) {
+#ifdef RS_REDUX
+    const rs_u32 lo = __reduce_add_sync(0xffffffffu, (rs_u32)v & 0x1fffffu);
+    const rs_u32 mid = __reduce_add_sync(0xffffffffu, (rs_u32)(v >> 21) & 0x1fffffu);
+    const rs_u32 hi = __reduce_add_sync(0xffffffffu, (rs_u32)(v >> 42));
+    return (rs_u64)lo + ((rs_u64)mid << 21) + ((rs_u64)hi << 42);
+#else
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += rs_shfl_xor_u64(v, m);
+    return v;
+#endif
+}
+
+__device__ __forceinline__ rs_u32 rs_wave_max_u32(rs_u32 v) {
+#ifdef RS_REDUX
+    return __reduce_max_sync(0xffffffffu, v);
+#else
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) {
+        const rs_u32 o = RS_SHFL_XOR(v, m);
+        v = o > v ? o : v;
+    }
+    return v;
+#endif
 }
 
 __device__ __forceinline__ rs_u64 rs_shfl_xor_u64(rs_u64 v, int m) {
@@ -130,10 +178,7 @@ __device__ __forceinline__ rs_u64 rs_shfl_u64(rs_u64 v, int src) {
 // Block-wide max of u32; every thread gets the result. Ends with a barrier-protected read.
 __device__ rs_u32 rs_block_max_u32(rs_u32 v, rs_smem* sh) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) {
-        rs_u32 o = RS_SHFL_XOR(v, m);
-        v = o > v ? o : v;
-    }
+    v = rs_wave_max_u32(v);
     __syncthreads();  // wave_u32 may still be read by a previous call
     if (lane == 0) sh->wave_u32[wave] = v;
     __syncthreads();
@@ -145,7 +190,7 @@ __device__ rs_u32 rs_block_max_u32(rs_u32 v, rs_smem* sh) {
 // Block-wide sum of u64 (exact, order independent); every thread gets the result.
 __device__ rs_u64 rs_block_sum_u64(rs_u64 v, rs_smem* sh) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += rs_shfl_xor_u64(v, m);
+    v = rs_wave_sum_u64(v);
     __syncthreads();
     if (lane == 0) sh->wave_u64[wave] = v;
     __syncthreads();
@@ -240,7 +285,7 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
              rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
     }
     for (int i = vend + lane; i < end; i += RS_WAVE) s += rs_kept(x[i], thr, max_exp);
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) s += rs_shfl_xor_u64(s, m);
+    s = rs_wave_sum_u64(s);
     __syncthreads();
     if (lane == 0) sh->wave_u64[wave] = s;
     if (threadIdx.x == 0) sh->found = -1;

@@ -11,8 +11,11 @@
 //     row. Each sub-chunk keeps the elements at or above the 11-bit key bin that holds its
 //     own k-th largest (a superset of its top-k, so of its share of the global top-k); the
 //     last block selects exactly among those candidates and draws.
-//   * plain sampling and min-p: 2 phases (the row maximum, which fixes the mass scale; the
-//     kept mass of each span, then the draw inside the one span that holds the target).
+//   * plain sampling (no filter): 1 phase, one read of the row. Each sub-chunk's mass is
+//     taken at the sub-chunk's own scale (rs_common.h: plain sampling), so no pass has to
+//     find the row maximum first; the last block aligns the sub-chunk sums and draws.
+//   * min-p: 2 phases (the row maximum, which fixes the mass scale; the kept mass of each
+//     span, then the draw inside the one span that holds the target).
 //   * top-p: 3 phases (the maximum; a 2048-bin exact mass histogram of the top 11 key bits,
 //     giving the bin that holds the cut; the elements of that bin are gathered, the exact cut
 //     is found among them, the draw).
@@ -65,6 +68,7 @@
 #define RS_S_HIST 3
 #define RS_S_GATHER 4
 #define RS_S_DRAW 5
+#define RS_S_PDRAW 6    // plain: sub-chunk masses and maxima are in smass / ccnt
 
 __device__ __forceinline__ int rs_nchunks(int vocab) { return (vocab + RS_CHUNK - 1) / RS_CHUNK; }
 
@@ -83,7 +87,7 @@ struct rs_ws {
     rs_u64* head;
     rs_u64* slot_a;  // per block: phase 0 (bad << 32 | max key)
     rs_u64* smass;   // per sub-chunk: kept mass (zeroed by phase 0, summed by warp atomics)
-    rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count
+    rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count; plain: the maximum key
     rs_u64* hmass;   // RS_HBINS
     rs_u64* cand;    // (index << 32 | key)
 };
@@ -112,6 +116,8 @@ struct rs_eshared {
         struct { rs_u64 mass[RS_MAX_CHUNKS]; rs_u32 cnt[RS_MAX_CHUNKS]; } f;  // finishers
     } u;
     rs_u64 sel[RS_HBINS];  // radix selection histogram
+    rs_u64 csum[2][RS_DEEP];  // plain scan: per sub-chunk in flight, two rounds
+    rs_u32 cmax[2][RS_DEEP];
     rs_smem b;
 };
 
@@ -125,8 +131,7 @@ template <typename T>
 __device__ __forceinline__ void rs_hist_add(T* hist, rs_u32 bin, T w, bool valid) {
     const rs_u32 b0 = RS_SHFL(bin, 0);
     if (RS_ALL(valid && bin == b0)) {
-        rs_u64 s = (rs_u64)w;
-        for (int m = RS_WAVE / 2; m > 0; m >>= 1) s += rs_shfl_xor_u64(s, m);
+        const rs_u64 s = rs_wave_sum_u64((rs_u64)w);
         if (threadIdx.x % RS_WAVE == 0) atomicAdd(&hist[b0], (T)s);
     } else if (valid) {
         atomicAdd(&hist[bin], w);
@@ -135,7 +140,7 @@ __device__ __forceinline__ void rs_hist_add(T* hist, rs_u32 bin, T w, bool valid
 
 // Adds v over the wave to *dst with one atomic (all lanes must call it).
 __device__ __forceinline__ void rs_wave_add(rs_u64* dst, rs_u64 v) {
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += rs_shfl_xor_u64(v, m);
+    v = rs_wave_sum_u64(v);
     if (threadIdx.x % RS_WAVE == 0 && v != 0ull) atomicAdd(dst, v);
 }
 
@@ -266,9 +271,12 @@ struct rs_list_keys {
     }
 };
 
+__device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws& w, rs_u64 r);
+
 // One block does everything for a row: the full-row algorithm (a few reads of the row).
 __device__ __noinline__ int rs_slow_row(const float* x, int vocab, rs_u32 max_key, int k, float p,
-                                        float mp, rs_u64 r) {
+                                        float mp, rs_u64 r, const rs_ws& w) {
+    if (!(k > 0 && k < vocab) && !(p < 1.0f) && !(mp > 0.0f)) return rs_plain_row(x, vocab, w, r);
     const int max_exp = rs_exp(max_key);
     const rs_row_keys all = {x, vocab};
     rs_u32 thr = 0u;
@@ -353,7 +361,7 @@ __device__ __forceinline__ void rs_finish(const rs_args& a, const rs_rowctx& t, 
 // A row left without a token by the last phase gets the full-row algorithm.
 __device__ __noinline__ void rs_unfinished(const rs_args& a, const rs_rowctx& t) {
     if (t.final_phase && a.has_rng)
-        rs_finish(a, t, rs_slow_row(t.x, a.vocab, t.max_key, t.k, t.p, t.mp, t.r));
+        rs_finish(a, t, rs_slow_row(t.x, a.vocab, t.max_key, t.k, t.p, t.mp, t.r, t.w));
 }
 
 // Loads the 8 elements of sub-chunk s that this thread owns: element j is at index
@@ -384,6 +392,129 @@ __device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float
 
 __device__ __forceinline__ int rs_index8(int s, int j) {
     return s * RS_CHUNK + 4 * ((j >> 2) * RS_BLOCK + (int)threadIdx.x) + (j & 3);
+}
+
+// ---- plain sampling: one read (the plain mass of rs_common.h) ----
+
+// Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
+// or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
+// smass[c]. RS_DEEP sub-chunks of loads in flight; per round one block-wide maximum of each
+// (a wave reduction, one shared atomic per wave) and one block-wide sum, two barriers.
+// (Measured on an H200: finishing each 128-element group within its wave instead, with no
+// barrier, was slower: more instructions per element and a longer draw.)
+__device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, int s1,
+                                           const rs_ws& w) {
+    if (threadIdx.x < 2 * RS_DEEP) {
+        rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
+        rs_sm.csum[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0ull;
+    }
+    __syncthreads();
+    int par = 0;
+    for (int s = s0; s < s1; s += RS_DEEP, par ^= 1) {
+        float v[RS_DEEP][8];
+        bool ok[RS_DEEP][8];  // unused: padding loads as 0, which adds no mass
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) rs_load8(x, s + q < s1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) {
+            // The largest key, and the largest raw bit pattern: above 0x80000000 exactly when
+            // some value is negative (-0.0 is 0x80000000); a key >= 0x7f800000 is Inf or NaN.
+            rs_u32 mx = 0u, raw = 0u;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 bits = __float_as_uint(v[q][j]);
+                const rs_u32 key = bits & 0x7fffffffu;
+                mx = key > mx ? key : mx;
+                raw = bits > raw ? bits : raw;
+            }
+            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;  // a bad sub-chunk
+            mx = rs_wave_max_u32(mx);
+            if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) {
+            const rs_u32 ck = rs_sm.cmax[par][q];
+            const int ce = rs_exp(ck);
+            rs_u64 m = 0ull;
+            if (ck != 0xffffffffu) {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v[q][j]), ce);
+            }
+            m = rs_wave_sum_u64(m);
+            if (threadIdx.x % RS_WAVE == 0 && m) atomicAdd(&rs_sm.csum[par][q], m);
+        }
+        __syncthreads();
+        // Thread 0 publishes the round and clears its buffers; the next round uses the other
+        // pair, and the round after that starts behind this round's barriers.
+        if (threadIdx.x == 0) {
+#pragma unroll
+            for (int q = 0; q < RS_DEEP; ++q) {
+                if (s + q < s1) {
+                    w.smass[s + q] = rs_sm.csum[par][q];
+                    w.ccnt[s + q] = rs_sm.cmax[par][q];
+                }
+                rs_sm.csum[par][q] = 0ull;
+                rs_sm.cmax[par][q] = 0u;
+            }
+        }
+    }
+}
+
+// The plain draw once every sub-chunk of the row is in smass / ccnt (rs_scan_plain): the
+// row's exponent is the largest sub-chunk exponent; sub-chunk c weighs smass[c] >> (row
+// exponent - its exponent); the target picks the sub-chunk and one block scans it at its own
+// scale. -1 for an invalid row.
+__device__ __noinline__ int rs_plain_draw(const float* x, int vocab, int nc, const rs_ws& w,
+                                          rs_u64 r) {
+    rs_u32 mk = 0u;
+    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) {
+        const rs_u32 k = (rs_u32)rs_vld(w.ccnt + c);
+        mk = k > mk ? k : mk;  // a bad sub-chunk's 0xffffffff wins
+    }
+    mk = rs_block_max_u32(mk, &rs_sm.b);
+    if (mk == 0xffffffffu || mk == 0u) return -1;  // NaN, Inf, < 0, or zero mass
+    const int emax = rs_exp(mk);
+    rs_u64 s = 0ull;
+    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) {
+        const int d = emax - rs_exp((rs_u32)rs_vld(w.ccnt + c));
+        const rs_u64 m = d < 64 ? rs_vld(w.smass + c) >> d : 0ull;
+        rs_sm.u.f.mass[c] = m;
+        s += m;
+    }
+    const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);  // > 0: the maximum's sub-chunk
+    const rs_u64 target = __umul64hi(r, total);
+    rs_u64 before;
+    const int c = rs_pick(rs_sm.u.f.mass, nc, false,
+                          [&](rs_u64 b, rs_u64 h) { return target < b + h; }, &before, &rs_sm.b);
+    if (c < 0) return -1;
+    const int ce = rs_exp((rs_u32)rs_vld(w.ccnt + c));
+    const int d = emax - ce;  // < 64: the sub-chunk has weight
+    // The first token whose cumulative mass at the sub-chunk's scale, shifted right by d,
+    // exceeds target - before: the first whose cumulative mass exceeds this local target.
+    const rs_u64 local = ((target - before + 1ull) << d) - 1ull;
+    const int end = (c + 1) * RS_CHUNK < vocab ? (c + 1) * RS_CHUNK : vocab;
+    return rs_draw_span(x, c * RS_CHUNK, end, 0u, ce, false, 0ull, local, &rs_sm.b);
+}
+
+// A plain row by one block (the fallback when a launch left it unfinished).
+__device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws& w, rs_u64 r) {
+    const int nc = rs_nchunks(vocab);
+    rs_scan_plain(x, vocab, 0, nc, w);
+    __syncthreads();  // thread 0's stores are visible to the block
+    return rs_plain_draw(x, vocab, nc, w, r);
+}
+
+// The plain phase: the span's sub-chunks; the row's last block draws (or leaves the draw to
+// a later launch when this one has no seed).
+__device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t) {
+    rs_scan_plain(t.x, a.vocab, t.s0, t.s1, t.w);
+    if (!rs_last_block(t)) return;
+    if (a.has_rng) {
+        rs_finish(a, t, rs_plain_draw(t.x, a.vocab, t.nc, t.w, t.r));
+    } else if (threadIdx.x == 0) {
+        t.w.head[RS_H_STATE] = RS_S_PDRAW;
+    }
 }
 
 // Visits every element of the block's span: f(i, v, ok), 8 per thread per sub-chunk, with a
@@ -572,7 +703,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         }
         over = rs_block_max_u32(over, &rs_sm.b);
         if (over) {  // ties beyond the candidate room: the full-row algorithm
-            rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
+            rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
             return;
         }
         const rs_cand_keys list = {w.cand, t.nc};
@@ -594,7 +725,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         return;
     }
     if (t.topk) {  // k > RS_KCAND
-        if (a.has_rng) rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
+        if (a.has_rng) rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
         return;
     }
     if (threadIdx.x == 0) {
@@ -606,7 +737,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         }
     }
     if (t.final_phase && a.has_rng)
-        rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r));
+        rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
 }
 
 // Kept mass of each sub-chunk, then the draw.
@@ -781,6 +912,10 @@ __device__ __noinline__ void rs_engine(const rs_args a) {
     t.max_key = 0u;
     t.mthr = 0u;
     if (a.phase == 0) {
+        if (!t.topk && !(t.p < 1.0f) && !(t.mp > 0.0f) && !a.p_later) {  // plain: one phase
+            rs_phase_plain(a, t);
+            return;
+        }
         rs_phase0(a, t);
         if (t.ng != 1 || a.p_later) return;
         // A row with one block: that block carries on with the next phases in this launch,
@@ -801,6 +936,11 @@ __device__ __noinline__ void rs_engine(const rs_args a) {
                 a.out[t.row] = (int)(rs_u32)w.head[RS_H_TOKEN];
             return;
         }
+        if (state == RS_S_PDRAW) {  // a plain row without its draw
+            if (t.g != 0 || !a.has_rng) return;
+            rs_finish(a, t, rs_plain_draw(t.x, vocab, t.nc, t.w, t.r));
+            return;
+        }
         t.max_key = (rs_u32)w.head[RS_H_MAX];
         if (state == RS_S_DRAW) {  // everything but the draw is known
             if (t.g != 0 || !a.has_rng) return;
@@ -816,7 +956,9 @@ __device__ __noinline__ void rs_engine(const rs_args a) {
             state = RS_S_MASS;
             thr_mass = t.mthr;
         }
-        if (state == RS_S_MASS) {
+        if (state == RS_S_MASS && thr_mass == 0u) {  // no cut at all: plain sampling
+            rs_phase_plain(a, t);
+        } else if (state == RS_S_MASS) {
             rs_phase_mass(a, t, thr_mass);
         } else if (state == RS_S_HIST) {
             rs_phase_hist(a, t);

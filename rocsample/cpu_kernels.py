@@ -38,7 +38,11 @@ def _keys(row: np.ndarray) -> np.ndarray:
 
 def row_masses(keys: np.ndarray, max_key: int) -> np.ndarray:
     """Exact integer masses of non-negative finite float keys (``rs_mass`` in numpy)."""
-    max_exp = max(max_key >> 23, 1)
+    return _masses(keys, max(max_key >> 23, 1))
+
+
+def _masses(keys: np.ndarray, max_exp) -> np.ndarray:
+    """``rs_mass`` of each key; ``max_exp`` is a scalar or broadcasts against ``keys``."""
     e = (keys >> np.uint32(23)).astype(np.int64)
     m = (keys & np.uint32(0x7FFFFF)).astype(np.uint64)
     m = np.where(e > 0, m | np.uint64(0x800000), m)
@@ -47,6 +51,30 @@ def row_masses(keys: np.ndarray, max_key: int) -> np.ndarray:
     left = m << np.clip(s, 0, 16).astype(np.uint64)
     right = m >> np.clip(-s, 0, 63).astype(np.uint64)
     return np.where(s >= 0, left, right).astype(np.uint64)
+
+
+CHUNK = 4096  # elements per sub-chunk (RS_CHUNK): the unit of plain sampling's mass scale
+
+
+def _plain_draw(keys: np.ndarray, r: int) -> int:
+    """Plain sampling's draw (``rs_plain_draw``): mass per sub-chunk at its own scale."""
+    vocab = keys.size
+    nc = -(-vocab // CHUNK)
+    padded = np.zeros(nc * CHUNK, dtype=np.uint32)
+    padded[:vocab] = keys
+    chunks = padded.reshape(nc, CHUNK)
+    cexp = np.maximum(chunks.max(axis=1) >> np.uint32(23), 1).astype(np.int64)
+    masses = _masses(chunks, cexp[:, None])
+    sums = [int(m) for m in masses.sum(axis=1, dtype=np.uint64)]
+    emax = int(cexp.max())
+    weights = [m >> (emax - int(e)) for m, e in zip(sums, cexp, strict=True)]
+    cum_w = np.cumsum(np.array(weights, dtype=np.uint64), dtype=np.uint64)
+    target = (r * int(cum_w[-1])) >> 64  # the sub-chunk holding the maximum weighs > 0
+    c = int(np.searchsorted(cum_w, np.uint64(target), side="right"))
+    before = int(cum_w[c - 1]) if c else 0
+    local = ((target - before + 1) << (emax - int(cexp[c]))) - 1
+    cum = np.cumsum(masses[c], dtype=np.uint64)
+    return c * CHUNK + int(np.searchsorted(cum, np.uint64(local), side="right"))
 
 
 def _row_max_key(row: np.ndarray) -> int | None:
@@ -143,16 +171,17 @@ def sample_rows(
         if max_key is None:
             continue
         keys = _keys(row)
-        masses = row_masses(keys, max_key)
-        thr = 0
         k = int(ks[r]) if ks is not None else 0
-        if 0 < k < vocab:
-            thr = _kth_key(keys, k)
         p = float(ps[r]) if ps is not None else 1.0
+        mp = float(mps[r]) if mps is not None else 0.0
+        if not 0 < k < vocab and not p < 1.0 and not mp > 0.0:
+            out[r] = _plain_draw(keys, draws[r])
+            continue
+        masses = row_masses(keys, max_key)
+        thr = _kth_key(keys, k) if 0 < k < vocab else 0
         if p < 1.0:
             thr = _top_p_key(keys, masses, thr, p)
-        if mps is not None:
-            thr = max(thr, _min_p_key(float(mps[r]), max_key))
+        thr = max(thr, _min_p_key(mp, max_key))
         out[r] = _draw(keys, masses, thr, draws[r])
     return out
 

@@ -76,7 +76,8 @@ def check_distribution(tokens: np.ndarray, q: np.ndarray, label: str = "") -> No
     assert pval >= ALPHA, f"{label}: chi-square {stat:.1f} on {df} df, p = {pval:.2e}"
 
 
-def check_exact_draws(tokens: np.ndarray, q: np.ndarray, u: np.ndarray, label: str = "") -> None:
+def check_exact_draws(tokens: np.ndarray, q: np.ndarray, u: np.ndarray, label: str = "",
+                      max_ambiguous: int | None = None) -> None:
     """Every draw away from a boundary is the oracle's inverse-CDF token for its uniform."""
     predicted, ambiguous = exact.predict_draws(q, u, exact_eps(q.size))
     bad = np.flatnonzero(~ambiguous & (tokens != predicted))
@@ -84,7 +85,9 @@ def check_exact_draws(tokens: np.ndarray, q: np.ndarray, u: np.ndarray, label: s
         f"{label}: {bad.size} of {tokens.size} draws differ from the oracle, e.g. row {bad[0]}: "
         f"got {tokens[bad[0]]}, expected {predicted[bad[0]]}"
     )
-    assert ambiguous.sum() <= max(2, tokens.size // 1000), f"{label}: too many boundary draws"
+    if max_ambiguous is None:
+        max_ambiguous = max(2, tokens.size // 1000)
+    assert ambiguous.sum() <= max_ambiguous, f"{label}: too many boundary draws"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -397,6 +400,37 @@ def test_generic_unnormalised_rows_sample_their_ratios(scale: float) -> None:
     q = exact.sampling_probs(scaled)
     check_distribution(tokens, q, f"x {scale}")
     check_exact_draws(tokens, q, exact.row_uniforms(seed, 0, n), f"x {scale}")
+
+
+def multiscale_row(vocab: int = 10000) -> np.ndarray:
+    """A row over three 4096-element sub-chunks whose 128-element runs sit at scales 2**0 ..
+    2**-7 (a few at 2**-30), with zeros: plain sampling weighs each sub-chunk at its own
+    scale (see kernels/rs_common.h), the filters use the row's."""
+    rng = np.random.default_rng(zlib.crc32(b"multiscale"))
+    row = rng.random(vocab).astype(np.float32)
+    scale = 2.0 ** -rng.integers(0, 8, -(-vocab // 128)).astype(np.float64)
+    scale[rng.integers(0, scale.size, 5)] = 2.0**-30
+    row *= np.repeat(scale, 128)[:vocab].astype(np.float32)
+    row[rng.integers(0, vocab, 300)] = 0.0
+    return row
+
+
+@pytest.mark.parametrize("params", [{}, {"min_p": 0.5}, {"top_k": 3000}])
+def test_multiscale_rows_follow_the_exact_cdf(params: dict) -> None:
+    """Rows of sub-chunks at different scales, values at many scales within each: plain
+    sampling's per-sub-chunk scales and the filtered paths' row scale both give the
+    oracle's token for every draw away from a boundary."""
+    row = multiscale_row()
+    n = 3000
+    seed = case_seed(f"multiscale/{sorted(params.items())}")
+    tokens = draw_copies(row, n, seed, **params)
+    q = exact.sampling_probs(row, params.get("top_k"), None, params.get("min_p"))
+    check_distribution(tokens, q, f"multiscale {params}")
+    # A uniform lands within eps of one of the <= V + 1 cumulative edges with probability
+    # <= 2 eps (V + 1): allow that expectation plus six standard deviations.
+    expect = n * min(1.0, 2 * exact_eps(row.size) * (row.size + 1))
+    check_exact_draws(tokens, q, exact.row_uniforms(seed, 0, n), f"multiscale {params}",
+                      max_ambiguous=int(expect + 6 * math.sqrt(expect) + 2))
 
 
 DENORMAL_UNITS = np.array([0, 3, 1, 7, 2, 0, 5, 4, 9, 1, 6, 8, 2, 3], dtype=np.int64)

@@ -103,6 +103,28 @@ def test_topk_rows_with_fewer_nonzeros_than_k(gpu, rows):
     assert (got[probs[np.arange(rows), got] > 0]).size == rows  # only nonzeros are drawn
 
 
+@pytest.mark.parametrize("rows", [1, 5, 300])  # many blocks per row; one block per row
+def test_plain_rows_at_many_scales(gpu, rows):
+    """Plain sampling weighs each 4096-element sub-chunk at its own scale in one read: rows
+    whose 128-element runs differ by up to 2**60 (most by up to 2**7), alone and beside rows
+    with filters (min-p, the top-p pipeline with p = 1 rows), draw numpy's tokens."""
+    rng = np.random.default_rng(41)
+    v = 30000  # eight sub-chunks, the last one short; 235 groups, the last one short
+    probs = rng.random((rows, v)).astype(np.float32)
+    scales = 2.0 ** -rng.integers(0, 8, (rows, 235)).astype(np.float64)
+    scales[rng.random((rows, 235)) < 0.05] = 2.0**-60
+    probs *= np.repeat(scales, 128, axis=1)[:, :v].astype(np.float32)
+    m = np.where(np.arange(rows) % 2 == 0, 0.0, 0.2).astype(np.float32)
+    p = np.where(np.arange(rows) % 3 == 0, 1.0, 0.9).astype(np.float32)
+    for kw, method in ((dict(), "auto"), (dict(), "fused"), (dict(top_k=0), "auto"),
+                       (dict(min_p=m), "auto"), (dict(top_p=p), "topp"), (dict(), "topp")):
+        for offset in range(3):
+            got = rocsample.sample(probs, seed=13, offset=offset, method=method,
+                                   backend=gpu.name, **kw)
+            want = cpu_kernels.sample_rows(probs, seed=13, offset=offset, **kw)
+            assert np.array_equal(got, want), (kw, method, offset)
+
+
 def test_engine_fallbacks_match_numpy(gpu):
     """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
 

@@ -373,12 +373,17 @@ def _phases(params: SamplingParams, vocab: int, method: str) -> int:
     """How many phases of the chunked engine the call needs (see kernels/rs_engine.h).
 
     One when every row has a top-k filter (0 < k < vocab: one read for k <= KCAND, the
-    full-row algorithm beyond), three when a row may need a top-p cut without top-k, else
-    two (plain sampling, min-p). More phases than a row needs cost an early-exit launch.
+    full-row algorithm beyond) or none has any filter (plain sampling: one read), three when
+    a row may need a top-p cut without top-k, else two (min-p). More phases than a row needs
+    cost an early-exit launch.
     """
-    k, p = params.top_k, params.top_p
+    k, p, m = params.top_k, params.top_p, params.min_p
     if not isinstance(k, np.ndarray) and k is not None and 0 < k < vocab:
         return 1
+    if (not isinstance(k, np.ndarray) and not isinstance(p, np.ndarray)
+            and not isinstance(m, np.ndarray) and (p is None or not p < 1)
+            and (m is None or not m > 0)):
+        return 1  # no row filters: plain sampling (k is None, <= 0 or >= vocab here)
     if method == "fused" and (isinstance(p, np.ndarray) or (p is not None and p < 1)):
         return 3
     return 2

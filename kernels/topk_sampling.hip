@@ -14,8 +14,9 @@
 //     invalid row (NaN, +-Inf, negative, zero mass).
 //
 // Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
-// arguments: nphase = 1 when every row has 0 < k <= 128 and k < vocab (one read of the row),
-// else 2 (any row still without a token after the last phase is finished by one block).
+// arguments: nphase = 1 when every row has 0 < k <= 128 and k < vocab, or every row has k <= 0
+// or k >= vocab (no filter: plain sampling), each one read of the row; else 2 (any row still
+// without a token after the last phase is finished by one block).
 // With G = 1 the first launch completes every row (it runs the later phases itself); the
 // later launches then find every row done and may be skipped.
 // ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch

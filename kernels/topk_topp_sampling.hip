@@ -21,9 +21,10 @@
 //     topk_sampling_kernel and the top-p pipeline for the same parameters and (seed, offset).
 //
 // Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
-// arguments: nphase = 1 when every row has 0 < k < vocab (k <= 128 reads the row once),
-// 3 when a row may have top-p without top-k, else 2 (plain, min-p). Any row still without a
-// token after the last phase is finished by one block.
+// arguments: nphase = 1 when every row has 0 < k < vocab (k <= 128 reads the row once) or
+// no row has any filter (plain sampling reads the row once), 3 when a row may have top-p
+// without top-k, else 2 (min-p). Any row still without a token after the last phase is
+// finished by one block.
 // With G = 1 the first launch completes every row (it runs the later phases itself); the
 // later launches then find every row done and may be skipped.
 // ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch

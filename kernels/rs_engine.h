@@ -49,8 +49,8 @@
 #define RS_ENGINE_BOUNDS __launch_bounds__(RS_BLOCK)
 #endif
 
-#if RS_PER != 8
-#error "the engine loads 8 elements per thread per sub-chunk: RS_CHUNK must be 8 * RS_BLOCK"
+#if RS_PER != 8 || (RS_HBINS % RS_BLOCK) != 0
+#error "the engine loads 8 elements per thread per sub-chunk (RS_CHUNK = 8 * RS_BLOCK) and splits the histograms evenly over the threads"
 #endif
 
 // Workspace head words.
@@ -112,11 +112,11 @@ __device__ __forceinline__ rs_u32 rs_vld32(const rs_u32* p) {
 
 struct rs_eshared {
     union {
-        struct { rs_u64 mass[RS_HBINS]; } h;  // top-p histogram
+        struct { rs_u32 part[3][RS_HBINS]; } h;  // top-p histogram (rs_hist_add3); counts
         struct { rs_u64 mass[RS_MAX_CHUNKS]; rs_u32 cnt[RS_MAX_CHUNKS]; } f;  // finishers
     } u;
     rs_u64 sel[RS_HBINS];  // radix selection histogram
-    rs_u64 csum[2][RS_DEEP];  // plain scan: per sub-chunk in flight, two rounds
+    rs_u64 wsum[2][RS_DEEP][RS_NWAVES];  // plain scan: per round, sub-chunk and wave
     rs_u32 cmax[2][RS_DEEP];
     rs_smem b;
 };
@@ -136,6 +136,26 @@ __device__ __forceinline__ void rs_hist_add(T* hist, rs_u32 bin, T w, bool valid
     } else if (valid) {
         atomicAdd(&hist[bin], w);
     }
+}
+
+// Adds a mass m < 2^41 to bin `bin` of the three 32-bit part histograms rs_sm.u.h.part (bits
+// 0-17, 18-35, 36 up): 32-bit shared atomics are native, 64-bit ones compare-and-swap
+// loops. Each part adds < 2^18 per call (< 2^10 for the top part of a wave sum), so the
+// parts of at most 2^13 calls fit; callers flush them before that. All lanes must call it.
+__device__ __forceinline__ void rs_hist_add3(rs_u32 bin, rs_u64 m) {
+    const rs_u32 b0 = RS_SHFL(bin, 0);
+    rs_u32 b = bin;
+    if (RS_ALL(m == 0ull || bin == b0)) {  // one bin for the wave (flat or peaked rows)
+        m = rs_wave_sum_u64(m);
+        if (threadIdx.x % RS_WAVE != 0) m = 0ull;
+        b = b0;
+    }
+    if (m == 0ull) return;
+    const rs_u32 lo = (rs_u32)m & 0x3ffffu, mid = (rs_u32)(m >> 18) & 0x3ffffu;
+    const rs_u32 hi = (rs_u32)(m >> 36);
+    if (lo) atomicAdd(&rs_sm.u.h.part[0][b], lo);
+    if (mid) atomicAdd(&rs_sm.u.h.part[1][b], mid);
+    if (hi) atomicAdd(&rs_sm.u.h.part[2][b], hi);
 }
 
 // Adds v over the wave to *dst with one atomic (all lanes must call it).
@@ -203,15 +223,41 @@ __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u
         const int shift = shifts[level];
         const int nb = 1 << widths[level];
         const rs_u32 mask = level == 0 ? 0u : (0xffffffffu << shifts[level - 1]);
-        for (int d = threadIdx.x; d < nb; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
+        // Counts go to 32-bit bins in the upper half of sel (native shared atomics; 64-bit
+        // ones are compare-and-swap loops), then widen in place.
+        rs_u32* cnt = (rs_u32*)(rs_sm.sel + RS_HBINS / 2);
+        for (int d = threadIdx.x; d < nb; d += RS_BLOCK) {
+            if (MASS) rs_sm.sel[d] = 0ull;
+            else cnt[d] = 0u;
+        }
         __syncthreads();
         visit([&](rs_u32 key) {
             if ((key & mask) == prefix && key >= floor_key) {
-                const rs_u64 w = MASS ? rs_mass(key, max_exp) : 1ull;
-                if (w) atomicAdd(&rs_sm.sel[(key >> shift) & (rs_u32)(nb - 1)], w);
+                const rs_u32 d = (key >> shift) & (rs_u32)(nb - 1);
+                if (!MASS) {
+                    atomicAdd(&cnt[d], 1u);
+                } else {
+                    const rs_u64 w = rs_mass(key, max_exp);
+                    if (w) atomicAdd(&rs_sm.sel[d], w);
+                }
             }
         });
         __syncthreads();
+        if (!MASS) {  // sel[d] overlaps cnt[2d - 2048 ..]: read every count before writing
+            rs_u32 c[RS_HBINS / RS_BLOCK];
+#pragma unroll
+            for (int i = 0; i < RS_HBINS / RS_BLOCK; ++i) {
+                const int d = threadIdx.x + i * RS_BLOCK;
+                c[i] = d < nb ? cnt[d] : 0u;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int i = 0; i < RS_HBINS / RS_BLOCK; ++i) {
+                const int d = threadIdx.x + i * RS_BLOCK;
+                if (d < nb) rs_sm.sel[d] = c[i];
+            }
+            __syncthreads();
+        }
         if (MASS && target < 0.0) {  // the mass of every key: sum the first level
             rs_u64 s = 0ull;
             for (int d = threadIdx.x; d < nb; d += RS_BLOCK) s += rs_sm.sel[d];
@@ -404,10 +450,7 @@ __device__ __forceinline__ int rs_index8(int s, int j) {
 // barrier, was slower: more instructions per element and a longer draw.)
 __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, int s1,
                                            const rs_ws& w) {
-    if (threadIdx.x < 2 * RS_DEEP) {
-        rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
-        rs_sm.csum[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0ull;
-    }
+    if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
     __syncthreads();
     int par = 0;
     for (int s = s0; s < s1; s += RS_DEEP, par ^= 1) {
@@ -442,21 +485,22 @@ __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, in
                 for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v[q][j]), ce);
             }
             m = rs_wave_sum_u64(m);
-            if (threadIdx.x % RS_WAVE == 0 && m) atomicAdd(&rs_sm.csum[par][q], m);
+            // A slot per wave: 64-bit shared atomics are compare-and-swap loops.
+            if (threadIdx.x % RS_WAVE == 0) rs_sm.wsum[par][q][threadIdx.x / RS_WAVE] = m;
         }
         __syncthreads();
-        // Thread 0 publishes the round and clears its buffers; the next round uses the other
-        // pair, and the round after that starts behind this round's barriers.
-        if (threadIdx.x == 0) {
-#pragma unroll
-            for (int q = 0; q < RS_DEEP; ++q) {
-                if (s + q < s1) {
-                    w.smass[s + q] = rs_sm.csum[par][q];
-                    w.ccnt[s + q] = rs_sm.cmax[par][q];
-                }
-                rs_sm.csum[par][q] = 0ull;
-                rs_sm.cmax[par][q] = 0u;
+        // Thread q publishes sub-chunk q of the round and clears its maximum; the next round
+        // uses the other buffers, and the round after that starts behind this round's
+        // barriers.
+        if (threadIdx.x < RS_DEEP) {
+            const int q = threadIdx.x;
+            rs_u64 m = 0ull;
+            for (int v = 0; v < RS_NWAVES; ++v) m += rs_sm.wsum[par][q][v];
+            if (s + q < s1) {
+                w.smass[s + q] = m;
+                w.ccnt[s + q] = rs_sm.cmax[par][q];
             }
+            rs_sm.cmax[par][q] = 0u;
         }
     }
 }
@@ -517,24 +561,6 @@ __device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t
     }
 }
 
-// Visits every element of the block's span: f(i, v, ok), 8 per thread per sub-chunk, with a
-// uniform trip count (f may use wave-wide operations).
-template <typename F>
-__device__ __forceinline__ void rs_span_visit(const float* x, int vocab, const rs_rowctx& t, F f) {
-    // Two sub-chunks per iteration: four 16-byte loads in flight per thread.
-    for (int s = t.s0; s < t.s1; s += 2) {
-        float v[8], u[8];
-        bool ok[8], uk[8];
-        rs_load8(x, vocab, s, v, ok);
-        const int s2 = s + 1 < t.s1 ? s + 1 : s;
-        rs_load8(x, vocab, s2, u, uk);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) f(rs_index8(s, j), v[j], ok[j]);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) f(rs_index8(s2, j), u[j], uk[j] && s2 != s);
-    }
-}
-
 // The lower edge of the 11-bit key bin that holds the k-th largest of sub-chunk s's keys
 // >= T, or T if that is higher. Block-wide; rarely called (it reads the sub-chunk again, from
 // cache, so that the caller's registers need not be addressable).
@@ -543,14 +569,18 @@ __device__ __noinline__ rs_u32 rs_raise_bound(const float* x, int vocab, int s, 
     float v[8];
     bool ok[8];
     rs_load8(x, vocab, s, v, ok);
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
+    rs_u32* cnt = rs_sm.u.h.part[0];  // 32-bit counts (native shared atomics); the union
+                                      // is free during phase 0's scan
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) cnt[d] = 0u;
     __syncthreads();
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
         const rs_u32 key = rs_key(v[j]);
         const bool in = ok[j] && key >= T && key < 0x7f800000u;  // T >= 1: no zeros
-        rs_hist_add(rs_sm.sel, in ? key >> 20 : 0u, 1ull, in);
+        rs_hist_add(cnt, in ? key >> 20 : 0u, 1u, in);
     }
+    __syncthreads();
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = cnt[d];
     __syncthreads();
     rs_u64 above;
     const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
@@ -774,24 +804,52 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
 __device__ __noinline__ void rs_phase_hist(const rs_args& a, const rs_rowctx& t) {
     const int max_exp = rs_exp(t.max_key);
     const rs_ws& w = t.w;
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.u.h.mass[d] = 0ull;
+    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
+    rs_u64 acc[kOwn];
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i) acc[i] = 0ull;
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) {
+        rs_sm.u.h.part[0][d] = 0u;
+        rs_sm.u.h.part[1][d] = 0u;
+        rs_sm.u.h.part[2][d] = 0u;
+    }
     __syncthreads();
-    rs_span_visit(t.x, a.vocab, t, [&](int, float v, bool ok) {
-        const rs_u32 key = rs_key(v);
-        const rs_u64 m = ok ? rs_mass(key, max_exp) : 0ull;
-        rs_hist_add(rs_sm.u.h.mass, key >> 20, m, m != 0ull);
-    });
-    __syncthreads();
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK)
-        if (rs_sm.u.h.mass[d]) atomicAdd(&w.hmass[d], rs_sm.u.h.mass[d]);
+    for (int s0 = t.s0; s0 < t.s1; s0 += 2) {  // two sub-chunks (2^13 adds at most) per flush
+        float v[2][8];
+        bool ok[2][8];  // unused: padding loads as 0, which has no mass (the row is valid)
+#pragma unroll
+        for (int q = 0; q < 2; ++q) rs_load8(t.x, s0 + q < t.s1 ? a.vocab : 0, s0 + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < 2; ++q) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 key = rs_key(v[q][j]);
+                rs_hist_add3(key >> 20, rs_mass(key, max_exp));
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < kOwn; ++i) {  // flush the parts into this thread's 64-bit sums
+            const int d = threadIdx.x + i * RS_BLOCK;
+            acc[i] += (rs_u64)rs_sm.u.h.part[0][d] + ((rs_u64)rs_sm.u.h.part[1][d] << 18) +
+                      ((rs_u64)rs_sm.u.h.part[2][d] << 36);
+            rs_sm.u.h.part[0][d] = 0u;
+            rs_sm.u.h.part[1][d] = 0u;
+            rs_sm.u.h.part[2][d] = 0u;
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i)
+        if (acc[i]) atomicAdd(&w.hmass[threadIdx.x + i * RS_BLOCK], acc[i]);
     if (!rs_last_block(t)) return;
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.u.h.mass[d] = rs_vld(w.hmass + d);
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = rs_vld(w.hmass + d);
     rs_u64 s = 0ull;
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) s += rs_sm.u.h.mass[d];
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) s += rs_sm.sel[d];
     const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
     const double target = (double)t.p * (double)total;
     rs_u64 above;
-    const int bin = rs_pick(rs_sm.u.h.mass, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
+    const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
         return h != 0ull && (double)(b + h) >= target;
     }, &above, &rs_sm.b);
     if ((int)(t.mthr >> 20) > bin) {  // min-p cuts above the top-p bin: min-p decides

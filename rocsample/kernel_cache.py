@@ -99,8 +99,9 @@ class KernelCache:
         """Load ``kernels`` (default: every registered kernel) now; returns them by name.
 
         Modules that must be compiled are compiled at the same time, one thread each (NVRTC
-        and hiprtc release the GIL while they compile), so a cold start takes about as long
-        as its slowest module instead of the sum. What ``python -m rocsample warmup`` runs.
+        releases the GIL while it compiles), so a cold start takes about as long as its
+        slowest module instead of the sum; hiprtc compiles take turns (ROCm 5's aborts the
+        process when two overlap). What ``python -m rocsample warmup`` runs.
 
         >>> from rocsample import backend      # doctest: +SKIP
         >>> sorted(backend().kernels.load_all())[:2]   # doctest: +SKIP

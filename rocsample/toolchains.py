@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BackendUnavailable
@@ -50,6 +51,9 @@ class Toolchain:
     api: Any
     prefix: str  # "hiprtc" or "nvrtc"
     code_getter: str  # "Code" (hiprtc) or "CUBIN" (nvrtc)
+    # Held around each compile when the compiler is not thread-safe (hiprtc of ROCm 5.x
+    # aborts the process when two programs compile at once); None: compiles may overlap.
+    serial: threading.Lock | None = field(default=None, repr=False)
 
     def _call(self, fn: str, *args: Any) -> tuple[Any, ...]:
         result = getattr(self.api, f"{self.prefix}{fn}")(*args)
@@ -81,6 +85,14 @@ class Toolchain:
         self, source: bytes, filename: str, headers: dict[str, bytes], options: list[str]
     ) -> tuple[bytes | None, str]:
         """Compile; return ``(code or None, log)``. Never raises for a compile failure."""
+        if self.serial is None:
+            return self._compile(source, filename, headers, options)
+        with self.serial:
+            return self._compile(source, filename, headers, options)
+
+    def _compile(
+        self, source: bytes, filename: str, headers: dict[str, bytes], options: list[str]
+    ) -> tuple[bytes | None, str]:
         names = [n.encode() for n in headers]
         bodies = list(headers.values())
         err, prog = self._call("CreateProgram", source, filename.encode(), len(bodies), bodies,
@@ -128,7 +140,7 @@ def get_toolchain(name: str) -> Toolchain:
             from hip import hiprtc
         except ImportError as exc:
             raise BackendUnavailable("hip", f"hip-python is not installed ({exc})") from exc
-        tc = Toolchain("hiprtc", hiprtc, "hiprtc", "Code")
+        tc = Toolchain("hiprtc", hiprtc, "hiprtc", "Code", serial=threading.Lock())
     elif name == "nvrtc":
         try:
             from cuda.bindings import nvrtc

@@ -14,8 +14,10 @@
 //   * plain sampling (no filter): 1 phase, one read of the row. Each sub-chunk's mass is
 //     taken at the sub-chunk's own scale (rs_common.h: plain sampling), so no pass has to
 //     find the row maximum first; the last block aligns the sub-chunk sums and draws.
-//   * min-p: 2 phases (the row maximum, which fixes the mass scale; the kept mass of each
-//     span, then the draw inside the one span that holds the target).
+//   * min-p alone: 2 phases (the row maximum, which fixes the cut and the mass scale; the
+//     kept mass of each span, then the draw inside the one span that holds the target). A
+//     row with one block reads once when no sub-chunk has more than RS_KSLOT elements >=
+//     min_p x the largest value the block has seen (candidates, as for top-k).
 //   * top-p: 3 phases (the maximum; a 2048-bin exact mass histogram of the top 11 key bits,
 //     giving the bin that holds the cut; the elements of that bin are gathered, the exact cut
 //     is found among them, the draw).
@@ -37,6 +39,7 @@
 #define RS_HBINS 2048                                // top-p histogram bins: key >> 20
 #define RS_CAPC 8192                                 // top-p cut-bin capacity
 #define RS_DEEP 4                                    // sub-chunks in flight: streaming loops
+#define RS_MDEEP 2                                   // ... in the min-p candidate scan
 #define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)
 #define RS_WS_HEAD 16
 
@@ -118,6 +121,7 @@ struct rs_eshared {
     rs_u64 sel[RS_HBINS];  // radix selection histogram
     rs_u64 wsum[2][RS_DEEP][RS_NWAVES];  // plain scan: per round, sub-chunk and wave
     rs_u32 cmax[2][RS_DEEP];
+    rs_u32 ncand[2][RS_DEEP];             // min-p scan: candidates per sub-chunk in flight
     rs_smem b;
 };
 
@@ -686,14 +690,97 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
     return {mx, bad};
 }
 
-// Phase 0: maximum and validity of the span; top-k candidates of each sub-chunk. The last
-// block plans the row.
+// Phase-0 scan of a min-p row (no top-k, no top-p cut): the maximum and validity of the span,
+// and the candidates of each sub-chunk: its nonzero elements >= min_p x the largest value
+// this block has seen (this round's sub-chunks included). That bound never exceeds the row's
+// cut (min_p x the row maximum; rs_min_p_key is monotone), so every kept element is a
+// candidate. Rounds of RS_MDEEP sub-chunks as in rs_scan_plain (fewer in flight: the
+// candidate writes need registers); a thread reserves room for its candidates with one
+// shared atomic (their order does not matter: the draw rescans the sub-chunk it picks).
+__device__ __noinline__ rs_scan rs_scan_minp(const float* x, int vocab, const rs_rowctx& t) {
+    const rs_ws& w = t.w;
+    if (threadIdx.x < 2 * RS_MDEEP) {
+        rs_sm.cmax[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+        rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    }
+    __syncthreads();
+    rs_u32 rmax = 0u, bad = 0u;  // the same in every thread (read from shared memory)
+    int par = 0;
+    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
+        float v[RS_MDEEP][8];
+        bool ok[RS_MDEEP][8];  // unused: padding loads as 0, never a candidate
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) {
+            rs_u32 mx = 0u, raw = 0u;  // as in rs_scan_plain
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 bits = __float_as_uint(v[q][j]);
+                const rs_u32 key = bits & 0x7fffffffu;
+                mx = key > mx ? key : mx;
+                raw = bits > raw ? bits : raw;
+            }
+            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;
+            mx = rs_wave_max_u32(mx);
+            if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) {
+            const rs_u32 ck = rs_sm.cmax[par][q];
+            if (ck == 0xffffffffu) bad = 1u;
+            else rmax = ck > rmax ? ck : rmax;
+        }
+        const rs_u32 lo0 = rs_min_p_key(t.mp, rmax);
+        const rs_u32 lo = lo0 > 1u ? lo0 : 1u;
+        if (!bad) {
+#pragma unroll
+            for (int q = 0; q < RS_MDEEP; ++q) {
+                rs_u32 n = 0u;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
+                if (n) {
+                    rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
+                    rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
+#pragma unroll
+                    for (int j = 0; j < 8; ++j) {
+                        const rs_u32 key = rs_key(v[q][j]);
+                        if (key >= lo) {
+                            if (pos < RS_KSLOT)
+                                slots[pos] = ((rs_u64)(rs_u32)rs_index8(s + q, j) << 32) | key;
+                            ++pos;
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        if (threadIdx.x < RS_MDEEP) {  // publish and clear, as in rs_scan_plain
+            const int q = threadIdx.x;
+            if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
+            rs_sm.ncand[par][q] = 0u;
+            rs_sm.cmax[par][q] = 0u;
+        }
+    }
+    return {rmax, bad};
+}
+
+// Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
+// last block plans the row.
 __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const int vocab = a.vocab, k = t.k;
     const float* x = t.x;
     const rs_ws& w = t.w;
-    const bool cand = t.topk && k <= RS_KCAND && a.has_rng;
-    const rs_scan sc = cand ? rs_scan_cand(x, vocab, t) : rs_scan_max(x, vocab, t);
+    const bool kcand = t.topk && k <= RS_KCAND && a.has_rng;
+    // min-p alone, one block a row: one read unless a sub-chunk has more candidates than room
+    // (then phase 1, in the same launch). With several blocks a row the two phases are faster
+    // (H200, 1 x 128256: 22.9 against 26.2 us; 32 rows: 35.2 against 36.4 us).
+    const bool mcand = t.ng == 1 && !t.topk && !(t.p < 1.0f) && !a.p_later && t.mp > 0.0f &&
+                       a.has_rng;
+    const bool cand = kcand || mcand;
+    const rs_scan sc = kcand ? rs_scan_cand(x, vocab, t)
+                             : (mcand ? rs_scan_minp(x, vocab, t) : rs_scan_max(x, vocab, t));
     rs_u32 mx = sc.mx;
     const rs_u32 bad = sc.bad;
     mx = rs_block_max_u32(bad ? 0xffffffffu : mx, &rs_sm.b);
@@ -732,27 +819,34 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             over |= n > RS_KSLOT ? 1u : 0u;
         }
         over = rs_block_max_u32(over, &rs_sm.b);
-        if (over) {  // ties beyond the candidate room: the full-row algorithm
+        if (over && kcand) {  // ties beyond the candidate room: the full-row algorithm
             rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
             return;
         }
-        const rs_cand_keys list = {w.cand, t.nc};
-        rs_u32 thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
-        if (t.p < 1.0f)
-            thr = rs_select<true>(list, 0, 0u, thr, 0ull, -(double)t.p, 0ull, max_exp, 0);
-        const rs_u32 mthr = rs_min_p_key(t.mp, max_key);
-        thr = mthr > thr ? mthr : thr;
-        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = 0ull;
-        __syncthreads();
-        for (int i = threadIdx.x; i < t.nc * RS_KSLOT; i += RS_BLOCK) {
-            if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) {
-                const rs_u32 key = (rs_u32)rs_vld(w.cand + i);
-                if (key >= thr) atomicAdd(&rs_sm.u.f.mass[i / RS_KSLOT], rs_mass(key, max_exp));
+        if (!over) {
+            const rs_cand_keys list = {w.cand, t.nc};
+            rs_u32 thr = 0u;
+            if (kcand) {
+                thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
+                if (t.p < 1.0f)
+                    thr = rs_select<true>(list, 0, 0u, thr, 0ull, -(double)t.p, 0ull, max_exp, 0);
             }
+            const rs_u32 mthr = rs_min_p_key(t.mp, max_key);
+            thr = mthr > thr ? mthr : thr;
+            for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = 0ull;
+            __syncthreads();
+            for (int i = threadIdx.x; i < t.nc * RS_KSLOT; i += RS_BLOCK) {
+                if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) {
+                    const rs_u32 key = (rs_u32)rs_vld(w.cand + i);
+                    if (key >= thr)
+                        atomicAdd(&rs_sm.u.f.mass[i / RS_KSLOT], rs_mass(key, max_exp));
+                }
+            }
+            __syncthreads();
+            rs_finish(a, t, rs_draw_chunks(x, vocab, t.nc, thr, max_exp, t.r));
+            return;
         }
-        __syncthreads();
-        rs_finish(a, t, rs_draw_chunks(x, vocab, t.nc, thr, max_exp, t.r));
-        return;
+        // min-p with more candidates than room (flat rows): the kept-mass phase below
     }
     if (t.topk) {  // k > RS_KCAND
         if (a.has_rng) rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));

@@ -125,6 +125,24 @@ def test_plain_rows_at_many_scales(gpu, rows):
             assert np.array_equal(got, want), (kw, method, offset)
 
 
+@pytest.mark.parametrize("rows", [2, 300])  # many blocks per row; one block per row
+def test_min_p_candidates_and_their_overflow(gpu, rows):
+    """min-p alone reads the row once, keeping per sub-chunk the elements >= min_p x the
+    largest value seen so far: rows whose maximum comes last (the bound rises late), rows
+    with the maximum first, and flat rows (more candidates than room: the second phase)."""
+    rng = np.random.default_rng(43)
+    v = 40000
+    probs = _probs(rng, rows, v)
+    probs[::3] = np.sort(probs[::3], axis=1)  # ascending: the maximum is the last element
+    probs[1::3] = np.sort(probs[1::3], axis=1)[:, ::-1]  # descending
+    probs[2::6] = 1.0 + rng.integers(0, 2, (len(probs[2::6]), v)).astype(np.float32) / 64
+    for mp in (0.1, 0.6, 1.0, np.linspace(0.0, 0.9, rows).astype(np.float32)):
+        for offset in range(2):
+            got = rocsample.sample(probs, min_p=mp, seed=17, offset=offset, backend=gpu.name)
+            want = cpu_kernels.sample_rows(probs, min_p=mp, seed=17, offset=offset)
+            assert np.array_equal(got, want), (mp, offset, np.flatnonzero(got != want)[:5])
+
+
 def test_engine_fallbacks_match_numpy(gpu):
     """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
 

@@ -300,14 +300,33 @@ struct rs_row_keys {
     }
 };
 
+// Calls f(key, i) for every workspace slot i in [0, n) with ok(i) (slots hold index << 32 |
+// key; only the key word is read). Each thread loads 8 slots before using any, so their
+// round trips to L2 overlap instead of following one another.
+template <typename OK, typename F>
+__device__ __forceinline__ void rs_visit_slots(const rs_u64* cl, int n, OK ok, F f) {
+    for (int i0 = threadIdx.x; i0 < n; i0 += 8 * RS_BLOCK) {
+        rs_u32 k[8];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+            const int i = i0 + u * RS_BLOCK;
+            k[u] = (i < n && ok(i)) ? rs_vld32((const rs_u32*)(cl + i)) : 0xffffffffu;
+        }
+#pragma unroll
+        for (int u = 0; u < 8; ++u)
+            if (k[u] != 0xffffffffu) f(k[u], i0 + u * RS_BLOCK);  // keys are < 0x7f800000
+    }
+}
+
 // Visitor over the top-k candidates of every sub-chunk (counts in rs_sm.u.f.cnt).
 struct rs_cand_keys {
     const rs_u64* cl;
     int nc;
     template <typename F>
     __device__ void operator()(F f) const {
-        for (int i = threadIdx.x; i < nc * RS_KSLOT; i += RS_BLOCK)
-            if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) f((rs_u32)rs_vld(cl + i));
+        rs_visit_slots(cl, nc * RS_KSLOT,
+                       [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
+                       [&](rs_u32 key, int) { f(key); });
     }
 };
 
@@ -317,7 +336,7 @@ struct rs_list_keys {
     int n;
     template <typename F>
     __device__ void operator()(F f) const {
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) f((rs_u32)rs_vld(cl + i));
+        rs_visit_slots(cl, n, [](int) { return true; }, [&](rs_u32 key, int) { f(key); });
     }
 };
 
@@ -835,13 +854,12 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             thr = mthr > thr ? mthr : thr;
             for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = 0ull;
             __syncthreads();
-            for (int i = threadIdx.x; i < t.nc * RS_KSLOT; i += RS_BLOCK) {
-                if (i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]) {
-                    const rs_u32 key = (rs_u32)rs_vld(w.cand + i);
-                    if (key >= thr)
-                        atomicAdd(&rs_sm.u.f.mass[i / RS_KSLOT], rs_mass(key, max_exp));
-                }
-            }
+            rs_visit_slots(w.cand, t.nc * RS_KSLOT,
+                           [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
+                           [&](rs_u32 key, int i) {
+                               if (key >= thr)
+                                   atomicAdd(&rs_sm.u.f.mass[i / RS_KSLOT], rs_mass(key, max_exp));
+                           });
             __syncthreads();
             rs_finish(a, t, rs_draw_chunks(x, vocab, t.nc, thr, max_exp, t.r));
             return;

@@ -651,60 +651,67 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
     // when a sub-chunk has more than RS_KSLOT candidates, so most sub-chunks cost one scan.
     // Zeros (and the padding past the row's end, loaded as 0) are never candidates: they
     // carry no mass, so no draw and no cut depends on them; a row with fewer than k nonzero
-    // elements keeps every element, as the k-th largest is then 0. That keeps the loop free
-    // of per-element validity flags (registers).
-    rs_u32 T = 0u;
-    auto process = [&](int s, const float (&v)[8]) {
+    // elements keeps every element, as the k-th largest is then 0. A thread reserves room for
+    // its candidates with one shared atomic (their order does not matter: the selections
+    // see a set, the draw rescans the sub-chunk it picks), so a round of RS_MDEEP sub-chunks
+    // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
+    if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    __syncthreads();
+    rs_u32 T = 0u;  // the same in every thread
+    int par = 0;
+    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
+        float v[RS_MDEEP][8];
+        bool ok[RS_MDEEP][8];  // unused: padding loads as 0 (see above)
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            const rs_u32 key = rs_key(v[j]);
-            // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
-            if (!(v[j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
-            mx = key > mx ? key : mx;
-        }
-        const int n = (s + 1) * RS_CHUNK < vocab ? RS_CHUNK : vocab - s * RS_CHUNK;
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            const rs_u32 lo = T > 1u ? T : 1u;
-            rs_u32 c0 = 0u, c1 = 0u;
+        for (int q = 0; q < RS_MDEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+        auto put = [&](int q, rs_u32 lo) {  // reserve room, write the candidates
+            rs_u32 n = 0u;
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 keep = rs_key(v[j]) >= lo ? 1u : 0u;
-                if (j < 4) c0 += keep;
-                else c1 += keep;
-            }
-            const rs_u64 packed = (rs_u64)c0 | ((rs_u64)c1 << 32);  // both halves from one scan
-            rs_u64 tot;
-            const rs_u64 excl = rs_block_scan_u64(packed, &tot, &rs_sm.b) - packed;
-            const rs_u32 count = (rs_u32)tot + (rs_u32)(tot >> 32);
-            if (count > RS_KSLOT && attempt == 0 && n > k) {
-                // Too many: raise T to the bin edge of this sub-chunk's k-th largest.
-                T = rs_raise_bound(x, vocab, s, lo, k);
-                continue;
-            }
-            rs_u32 pos0 = (rs_u32)excl, pos1 = (rs_u32)tot + (rs_u32)(excl >> 32);
-            rs_u64* slots = w.cand + (long long)s * RS_KSLOT;
+            for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
+            if (n) {
+                rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
+                rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 key = rs_key(v[j]);
-                if (key >= lo) {
-                    rs_u32& pos = j < 4 ? pos0 : pos1;
-                    if (pos < RS_KSLOT)
-                        slots[pos] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
-                    ++pos;
+                for (int j = 0; j < 8; ++j) {
+                    const rs_u32 key = rs_key(v[q][j]);
+                    if (key >= lo) {
+                        if (pos < RS_KSLOT)
+                            slots[pos] = ((rs_u64)(rs_u32)rs_index8(s + q, j) << 32) | key;
+                        ++pos;
+                    }
                 }
             }
-            if (threadIdx.x == 0) w.ccnt[s] = count;
-            break;
+        };
+        const rs_u32 lo = T > 1u ? T : 1u;
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 key = rs_key(v[q][j]);
+                // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+                if (!(v[q][j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
+                mx = key > mx ? key : mx;
+            }
+            put(q, lo);
         }
-    };
-    for (int s = t.s0; s < t.s1; s += 2) {  // two sub-chunks of loads in flight
-        float v[8], u[8];
-        bool ok[8];  // unused: padding loads as 0 (see above)
-        const int s2 = s + 1 < t.s1 ? s + 1 : s;
-        rs_load8(x, vocab, s, v, ok);
-        rs_load8(x, vocab, s2, u, ok);
-        process(s, v);
-        if (s2 != s) process(s2, u);
+        __syncthreads();
+        for (int q = 0; q < RS_MDEEP; ++q) {
+            if (rs_sm.ncand[par][q] > RS_KSLOT && s + q < t.s1) {  // uniform: after a barrier
+                // Too many: raise T to the bin edge of this sub-chunk's k-th largest (its
+                // barriers come after every thread has read the count) and write again.
+                T = rs_raise_bound(x, vocab, s + q, T > 1u ? T : 1u, k);
+                if (threadIdx.x == 0) rs_sm.ncand[par][q] = 0u;
+                __syncthreads();
+                put(q, T > 1u ? T : 1u);
+                __syncthreads();
+            }
+        }
+        if (threadIdx.x < RS_MDEEP) {  // publish and clear (read by every thread above)
+            const int q = threadIdx.x;
+            if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
+        }
+        __syncthreads();
+        if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par][threadIdx.x] = 0u;
     }
     return {mx, bad};
 }

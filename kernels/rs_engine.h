@@ -121,7 +121,8 @@ struct rs_eshared {
     rs_u64 sel[RS_HBINS];  // radix selection histogram
     rs_u64 wsum[2][RS_DEEP][RS_NWAVES];  // plain scan: per round, sub-chunk and wave
     rs_u32 cmax[2][RS_DEEP];
-    rs_u32 ncand[2][RS_DEEP];             // min-p scan: candidates per sub-chunk in flight
+    rs_u32 ncand[2][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
+    int nkept;                            // top-k: candidates at or above the k-th largest
     rs_smem b;
 };
 
@@ -792,6 +793,64 @@ __device__ __noinline__ rs_scan rs_scan_minp(const float* x, int vocab, const rs
     return {rmax, bad};
 }
 
+// After the k-th largest key kth of a row is known: gathers the candidates >= kth (about k of
+// them unless there are ties) into shared memory (rs_sm.sel, free after the selection), then
+// finds the top-p cut among them, applies min-p, sums the kept mass per sub-chunk and draws,
+// all from there: one more visit of the candidate slots instead of three radix levels and a
+// mass pass. The top-p cut is the largest key v of nonzero mass with mass(keys >= v) >=
+// p x mass(keys >= kth), the comparison in double: what rs_select<true> finds digit by digit.
+// False (nothing done) when more than RS_SMALL candidates reach kth.
+#define RS_SMALL 512
+__device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t, rs_u32 kth,
+                                           rs_u32 max_key) {
+    const int max_exp = rs_exp(max_key);
+    rs_u64* list = rs_sm.sel;  // (sub-chunk << 32) | key
+    if (threadIdx.x == 0) rs_sm.nkept = 0;
+    __syncthreads();
+    rs_visit_slots(t.w.cand, t.nc * RS_KSLOT,
+                   [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
+                   [&](rs_u32 key, int i) {
+                       if (key >= kth) {
+                           const int pos = atomicAdd(&rs_sm.nkept, 1);
+                           if (pos < RS_SMALL) list[pos] = ((rs_u64)(i / RS_KSLOT) << 32) | key;
+                       }
+                   });
+    __syncthreads();
+    const int n = rs_sm.nkept;
+    if (n > RS_SMALL) return false;
+    rs_u32 thr = kth;
+    if (t.p < 1.0f) {
+        rs_u64 s = 0ull;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) s += rs_mass((rs_u32)list[i], max_exp);
+        const double target = (double)t.p * (double)rs_block_sum_u64(s, &rs_sm.b);
+        rs_u32 best = 0u;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) {
+            const rs_u32 ki = (rs_u32)list[i];
+            if (rs_mass(ki, max_exp) == 0ull) continue;
+            rs_u64 above = 0ull;  // mass of the keys >= ki, ties included
+            for (int j = 0; j < n; ++j) {
+                const rs_u32 kj = (rs_u32)list[j];
+                if (kj >= ki) above += rs_mass(kj, max_exp);
+            }
+            if ((double)above >= target && ki > best) best = ki;
+        }
+        best = rs_block_max_u32(best, &rs_sm.b);
+        thr = best > thr ? best : thr;
+    }
+    const rs_u32 mthr = rs_min_p_key(t.mp, max_key);
+    thr = mthr > thr ? mthr : thr;
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = 0ull;
+    __syncthreads();
+    for (int i = threadIdx.x; i < n; i += RS_BLOCK) {
+        const rs_u64 e = list[i];
+        if ((rs_u32)e >= thr)
+            atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32)], rs_mass((rs_u32)e, max_exp));
+    }
+    __syncthreads();
+    rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
+    return true;
+}
+
 // Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
 // last block plans the row.
 __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
@@ -854,6 +913,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             rs_u32 thr = 0u;
             if (kcand) {
                 thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
+                if (rs_topk_small(a, t, thr, max_key)) return;
                 if (t.p < 1.0f)
                     thr = rs_select<true>(list, 0, 0u, thr, 0ull, -(double)t.p, 0ull, max_exp, 0);
             }

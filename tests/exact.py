@@ -125,7 +125,9 @@ def mass_quantum_bound(vocab: int) -> float:
 
     The implementation stores each value as an integer mass, truncated, with the row maximum in
     [2**39, 2**40): each token is off by < 1 unit and any kept set holds >= 2**39 units, so a
-    prefix sum over a normalised total moves by < 2 * V / 2**39.
+    prefix sum over a normalised total moves by < 2 * V / 2**39. (Plain sampling truncates at
+    each 4096-element sub-chunk's own, finer scale and then once per sub-chunk at the row's:
+    < V + V / 4096 units in all, inside the same bound.)
     """
     return 2.0 * vocab * 2.0**-39
 

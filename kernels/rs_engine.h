@@ -468,24 +468,28 @@ __device__ __forceinline__ int rs_index8(int s, int j) {
 
 // Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
 // or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
-// smass[c]. RS_DEEP sub-chunks of loads in flight; per round one block-wide maximum of each
-// (a wave reduction, one shared atomic per wave) and one block-wide sum, two barriers.
+// smass[c]. Rounds of two sub-chunks, each with one block-wide maximum per sub-chunk (a wave
+// reduction, one shared atomic per wave) and one block-wide sum (a slot per wave), two
+// barriers; the next round's loads are issued before this round's work, so they are in
+// flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
+// loaded and then worked on).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
 __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, int s1,
                                            const rs_ws& w) {
+    constexpr int D = 2;  // sub-chunks a round; the next round's loads fly during this one's
     if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
     __syncthreads();
     int par = 0;
-    for (int s = s0; s < s1; s += RS_DEEP, par ^= 1) {
-        float v[RS_DEEP][8];
-        bool ok[RS_DEEP][8];  // unused: padding loads as 0, which adds no mass
+    float va[D][8], vb[D][8];
+    bool ok[D][8];  // unused: padding loads as 0, which adds no mass
+    auto load = [&](float (&v)[D][8], int s) {
 #pragma unroll
-        for (int q = 0; q < RS_DEEP; ++q) rs_load8(x, s + q < s1 ? vocab : 0, s + q, v[q], ok[q]);
+        for (int q = 0; q < D; ++q) rs_load8(x, s + q < s1 ? vocab : 0, s + q, v[q], ok[q]);
+    };
+    auto round = [&](const float (&v)[D][8], int s) {
 #pragma unroll
-        for (int q = 0; q < RS_DEEP; ++q) {
-            // The largest key, and the largest raw bit pattern: above 0x80000000 exactly when
-            // some value is negative (-0.0 is 0x80000000); a key >= 0x7f800000 is Inf or NaN.
+        for (int q = 0; q < D; ++q) {
             rs_u32 mx = 0u, raw = 0u;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
@@ -494,13 +498,16 @@ __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, in
                 mx = key > mx ? key : mx;
                 raw = bits > raw ? bits : raw;
             }
-            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;  // a bad sub-chunk
+            // The largest key, and the largest raw bit pattern: above 0x80000000 exactly
+            // when some value is negative (-0.0 is 0x80000000); a key >= 0x7f800000 is Inf
+            // or NaN: a bad sub-chunk.
+            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;
             mx = rs_wave_max_u32(mx);
             if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
         }
         __syncthreads();
 #pragma unroll
-        for (int q = 0; q < RS_DEEP; ++q) {
+        for (int q = 0; q < D; ++q) {
             const rs_u32 ck = rs_sm.cmax[par][q];
             const int ce = rs_exp(ck);
             rs_u64 m = 0ull;
@@ -516,16 +523,25 @@ __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, in
         // Thread q publishes sub-chunk q of the round and clears its maximum; the next round
         // uses the other buffers, and the round after that starts behind this round's
         // barriers.
-        if (threadIdx.x < RS_DEEP) {
+        if (threadIdx.x < D) {
             const int q = threadIdx.x;
             rs_u64 m = 0ull;
-            for (int v = 0; v < RS_NWAVES; ++v) m += rs_sm.wsum[par][q][v];
+            for (int u = 0; u < RS_NWAVES; ++u) m += rs_sm.wsum[par][q][u];
             if (s + q < s1) {
                 w.smass[s + q] = m;
                 w.ccnt[s + q] = rs_sm.cmax[par][q];
             }
             rs_sm.cmax[par][q] = 0u;
         }
+        par ^= 1;
+    };
+    load(va, s0);
+    for (int s = s0; s < s1; s += 2 * D) {
+        load(vb, s + D);
+        round(va, s);
+        if (s + D >= s1) break;
+        load(va, s + 2 * D);
+        round(vb, s + D);
     }
 }
 

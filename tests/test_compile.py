@@ -64,3 +64,41 @@ def test_compile_error_carries_log_and_fields(monkeypatch, tmp_path):
     assert e.kernel == "topk_sampling" and e.backend == "cuda" and e.target == "sm_90"
     assert "-arch=sm_90" in e.options and "error" in e.log.lower()
     assert "this is not C++" in e.dump()
+
+
+def _kernel_descriptors(image: bytes) -> dict[str, bytes]:
+    """The 64-byte AMDGPU kernel descriptor of every ``<kernel>.kd`` symbol of an ELF image."""
+    import struct
+
+    shoff, = struct.unpack_from("<Q", image, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", image, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", image, shoff + i * shentsize)
+                for i in range(shnum)]
+    found = {}
+    for sh in sections:
+        if sh[1] != 2:  # SHT_SYMTAB
+            continue
+        strtab = sections[sh[6]]
+        for i in range(sh[5] // 24):
+            name_off, _, _, shndx, value, _ = struct.unpack_from("<IBBHQQ", image, sh[4] + i * 24)
+            start = strtab[4] + name_off
+            name = image[start:image.index(b"\0", start)].decode()
+            if name.endswith(".kd") and 0 < shndx < len(sections):
+                sec = sections[shndx]
+                at = sec[4] + value - sec[3]  # file offset = section offset + (value - address)
+                found[name[:-3]] = image[at:at + 64]
+    return found
+
+
+@pytest.mark.parametrize("target", ["gfx90a", "gfx1030"])
+def test_amd_kernels_keep_f32_denormals(target):
+    # rs_mass scales floats by powers of two: a kernel that flushed f32 denormals would give
+    # subnormal probabilities no mass. compute_pgm_rsrc1 (descriptor byte 48) bits 17:16 are
+    # FLOAT_DENORM_MODE_32; 3 means neither inputs nor outputs are flushed.
+    _toolchain("hiprtc")
+    for module in sorted(registry.MODULES):
+        kds = _kernel_descriptors(compile_module("hiprtc", module, target).image)
+        assert set(registry.MODULES[module].entries) <= set(kds)
+        for name, kd in kds.items():
+            rsrc1 = int.from_bytes(kd[48:52], "little")
+            assert (rsrc1 >> 16) & 3 == 3, f"{module}/{name} on {target} flushes f32 denormals"

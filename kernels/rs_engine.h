@@ -8,9 +8,11 @@
 // no block ever waits for another, so nothing assumes co-residency and nothing can hang).
 // The host launches the entry once per phase (phase = 0 .. nphase-1) on one stream:
 //   * top-k with k <= RS_KCAND (with or without top-p / min-p): 1 phase, one read of the
-//     row. Each sub-chunk keeps the elements at or above the 11-bit key bin that holds its
-//     own k-th largest (a superset of its top-k, so of its share of the global top-k); the
-//     last block selects exactly among those candidates and draws.
+//     row. Each sub-chunk keeps its nonzero elements at or above the 11-bit key bin that
+//     holds the k-th largest of some sub-chunk of its block (never above the row's k-th
+//     largest, so a superset of its share of the row's top-k); the last block selects
+//     exactly among those candidates, finds the top-p cut among the ~k at or above the k-th
+//     largest, and draws.
 //   * plain sampling (no filter): 1 phase, one read of the row. Each sub-chunk's mass is
 //     taken at the sub-chunk's own scale (rs_common.h: plain sampling), so no pass has to
 //     find the row maximum first; the last block aligns the sub-chunk sums and draws.
@@ -21,9 +23,10 @@
 //   * top-p: 3 phases (the maximum; a 2048-bin exact mass histogram of the top 11 key bits,
 //     giving the bin that holds the cut; the elements of that bin are gathered, the exact cut
 //     is found among them, the draw).
-// Rows the fast paths cannot serve (more than RS_KSLOT candidates in a sub-chunk, k >
+// Rows the fast paths cannot serve (more than RS_KSLOT top-k candidates in a sub-chunk, k >
 // RS_KCAND, more than RS_CAPC elements in the cut bin) are finished by one block with the
-// full-row algorithm; every path draws the same token (the semantics are in rs_common.h).
+// full-row algorithm (min-p rows with too many candidates take the two phases instead); every
+// path draws the same token (the semantics are in rs_common.h).
 //
 // Workspace ws (unsigned long longs): batch ticket words, then rs_ws_words(vocab) per row,
 // row r at ws + batch + r * rs_ws_words(vocab). The ticket words must be zero before a call

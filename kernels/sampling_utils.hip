@@ -1,4 +1,4 @@
-// sampling_utils.hip -- rocsample kernel module "sampling_utils", kernel ABI version 1.
+// sampling_utils.hip -- rocsample kernel module "sampling_utils", kernel ABI version 2.
 //
 // Entry points (extern "C"; argument order and C types are the ABI users build against):
 //
@@ -9,6 +9,23 @@
 //     T_r == 0 (greedy): out[r, i] = 1 where logits[r, i] equals the row maximum, else 0.
 //     -Inf logits are masked tokens (probability 0). A row with NaN or +Inf, a negative or NaN
 //     temperature, or no finite logit is written as NaN, which every sampler maps to token -1.
+//     Grid: (batch, 1, 1): one block a row.
+//
+//   softmax_stats_kernel(const float* logits, long long in_stride, int batch, int vocab,
+//                        const float* temperature, float temperature_val,
+//                        unsigned long long* part)
+//   softmax_write_kernel(const float* logits, long long in_stride, float* out,
+//                        long long out_stride, int batch, int vocab, const float* temperature,
+//                        float temperature_val, const unsigned long long* part)
+//     loaded from the same code object as softmax_kernel (SAMPLING_UTILS_HSACO), optional
+//     there: a code object without them gets one block a row.
+//     The same softmax with G blocks a row, in two launches on one stream, both with grid
+//     (batch, G, 1), 1 <= G: block (r, g) works on span g of row r (rs_split_span). The first
+//     writes part[r * G + g] = (bits of the span's maximum logit << 32) | bits of
+//     sum(exp(x / T - max / T)) over the span (maximum NaN: the span holds NaN or +Inf;
+//     -Inf: no finite logit); the second combines the G words of its row in order g = 0..G-1
+//     (every block gets the same row maximum and sum) and writes its span. part holds batch * G
+//     words and needs no initialisation.
 //
 //   temperature_scale_kernel(const float* logits, long long in_stride, float* out,
 //                            long long out_stride, int batch, int vocab,
@@ -16,10 +33,12 @@
 //     env override: TEMPERATURE_SCALE_HSACO
 //     out[r, i] = logits[r, i] / T_r (IEEE division); T_r == 0 copies the row unchanged
 //     (greedy is decided by the sampler); T_r < 0 or NaN writes NaN.
+//     Grid: (batch, G, 1), any G >= 1: block (r, g) writes span g of row r.
 //
 // Strides are in elements. temperature may be NULL (then temperature_val applies to all rows).
-// Grid: (batch, 1, 1). Block: (RS_BLOCK, 1, 1). No dynamic shared memory. out may alias logits
-// only when in_stride == out_stride.
+// Block: (RS_BLOCK, 1, 1). No dynamic shared memory. out may alias logits only when
+// in_stride == out_stride (a block reads an element of its span before writing it, and no
+// block reads another's span after the first launch).
 #include "rs_common.h"
 
 __device__ __forceinline__ float rs_row_temperature(const float* t, float t_val, int row) {
@@ -47,6 +66,54 @@ __device__ float rs_block_sum_f32(float v, rs_smem* sh) {
     return r;
 }
 
+#define RS_NEG_INF (-__uint_as_float(0x7f800000u))
+#define RS_QNAN __uint_as_float(0x7fc00000u)
+#define RS_SPLIT 4096  // the spans of a split row are whole multiples of this many elements
+
+// Span g of gridDim.y of a row: [*lo, *lo + *n). The row is cut into ceil(vocab / RS_SPLIT)
+// pieces and each block gets ceil(pieces / G) consecutive ones (trailing blocks may get none),
+// so every span but the last starts 16-byte aligned when the row does.
+__device__ __forceinline__ void rs_split_span(int vocab, int* lo, int* n) {
+    const int pieces = (vocab + RS_SPLIT - 1) / RS_SPLIT;
+    const int per = (pieces + (int)gridDim.y - 1) / (int)gridDim.y;
+    const long long a = (long long)blockIdx.y * per * RS_SPLIT;
+    const long long b = a + (long long)per * RS_SPLIT;
+    *lo = (int)(a < vocab ? a : vocab);
+    *n = (int)(b < vocab ? b : vocab) - *lo;
+}
+
+// Largest logit of x[0, n) (-Inf when none is finite), NaN when x holds NaN or +Inf.
+__device__ float rs_softmax_max(const float* x, int n, rs_smem* sh) {
+    float mx = RS_NEG_INF;
+    rs_u32 bad = 0u;
+    rs_for_each(x, n, [&](int, float v) {
+        if (v != v || v == -RS_NEG_INF) bad = 1u;
+        else mx = v > mx ? v : mx;
+    });
+    bad = rs_block_max_u32(bad, sh);
+    mx = rs_block_max_f32(mx, sh);
+    return bad ? RS_QNAN : mx;
+}
+
+// sum(exp(x / t - zmax)) over x[0, n), in a fixed shape (the same result every run).
+__device__ float rs_softmax_sum(const float* x, int n, float t, float zmax, rs_smem* sh) {
+    float s = 0.0f;
+    rs_for_each(x, n, [&](int, float v) { s += expf(v / t - zmax); });
+    return rs_block_sum_f32(s, sh);
+}
+
+// y[0, n) for a row with maximum mx (NaN: invalid row) and sum s at temperature t.
+__device__ void rs_softmax_write(const float* x, float* y, int n, float t, float mx, float s) {
+    if (mx != mx || !(t >= 0.0f) || mx == RS_NEG_INF) {
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = RS_QNAN;
+    } else if (t == 0.0f) {
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = (x[i] == mx) ? 1.0f : 0.0f;
+    } else {
+        const float zmax = mx / t;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = expf(x[i] / t - zmax) / s;
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 softmax_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
                int batch, int vocab, const float* temperature, float temperature_val) {
@@ -54,31 +121,59 @@ softmax_kernel(const float* logits, long long in_stride, float* out, long long o
     const int row = blockIdx.x;
     if (row >= batch) return;
     const float* x = logits + (long long)row * in_stride;
-    float* y = out + (long long)row * out_stride;
     const float t = rs_row_temperature(temperature, temperature_val, row);
+    const float mx = rs_softmax_max(x, vocab, &sh);
+    const bool valid = mx == mx && t > 0.0f && mx != RS_NEG_INF;
+    const float s = valid ? rs_softmax_sum(x, vocab, t, mx / t, &sh) : 0.0f;
+    rs_softmax_write(x, out + (long long)row * out_stride, vocab, t, mx, s);
+}
 
-    float mx = -__uint_as_float(0x7f800000u);
-    rs_u32 bad = 0u;
-    rs_for_each(x, vocab, [&](int, float v) {
-        if (v != v || v == __uint_as_float(0x7f800000u)) bad = 1u;
-        else mx = v > mx ? v : mx;
-    });
-    bad = rs_block_max_u32(bad, &sh);
-    mx = rs_block_max_f32(mx, &sh);
-    const bool invalid = bad || !(t >= 0.0f) || mx == -__uint_as_float(0x7f800000u);
-    if (invalid) {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = __uint_as_float(0x7fc00000u);
-        return;
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+softmax_stats_kernel(const float* logits, long long in_stride, int batch, int vocab,
+                     const float* temperature, float temperature_val, rs_u64* part) {
+    __shared__ rs_smem sh;
+    const int row = blockIdx.x;
+    if (row >= batch) return;
+    int lo, n;
+    rs_split_span(vocab, &lo, &n);
+    const float* x = logits + (long long)row * in_stride + lo;
+    const float t = rs_row_temperature(temperature, temperature_val, row);
+    const float mx = rs_softmax_max(x, n, &sh);
+    const bool valid = mx == mx && t > 0.0f && mx != RS_NEG_INF;
+    const float s = valid ? rs_softmax_sum(x, n, t, mx / t, &sh) : 0.0f;
+    if (threadIdx.x == 0)
+        part[(long long)row * gridDim.y + blockIdx.y] =
+            ((rs_u64)__float_as_uint(mx) << 32) | __float_as_uint(s);
+}
+
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+softmax_write_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
+                     int batch, int vocab, const float* temperature, float temperature_val,
+                     const rs_u64* part) {
+    const int row = blockIdx.x;
+    if (row >= batch) return;
+    int lo, n;
+    rs_split_span(vocab, &lo, &n);
+    const float t = rs_row_temperature(temperature, temperature_val, row);
+    const rs_u64* pr = part + (long long)row * gridDim.y;
+    // Every thread combines the row's G words in the same order: the same maximum and sum.
+    float mx = RS_NEG_INF;
+    bool bad = false;
+    for (int g = 0; g < (int)gridDim.y; ++g) {
+        const float m = __uint_as_float((rs_u32)(pr[g] >> 32));
+        if (m != m) bad = true;
+        else mx = m > mx ? m : mx;
     }
-    if (t == 0.0f) {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = (x[i] == mx) ? 1.0f : 0.0f;
-        return;
-    }
-    const float zmax = mx / t;
     float s = 0.0f;
-    rs_for_each(x, vocab, [&](int, float v) { s += expf(v / t - zmax); });
-    s = rs_block_sum_f32(s, &sh);
-    for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = expf(x[i] / t - zmax) / s;
+    if (!bad && t > 0.0f && mx != RS_NEG_INF) {
+        const float zmax = mx / t;
+        for (int g = 0; g < (int)gridDim.y; ++g) {
+            const float m = __uint_as_float((rs_u32)(pr[g] >> 32));
+            if (m != RS_NEG_INF) s += __uint_as_float((rs_u32)pr[g]) * expf(m / t - zmax);
+        }
+    }
+    rs_softmax_write(logits + (long long)row * in_stride + lo,
+                     out + (long long)row * out_stride + lo, n, t, bad ? RS_QNAN : mx, s);
 }
 
 extern "C" __global__ void __launch_bounds__(RS_BLOCK)
@@ -87,14 +182,16 @@ temperature_scale_kernel(const float* logits, long long in_stride, float* out,
                          float temperature_val) {
     const int row = blockIdx.x;
     if (row >= batch) return;
-    const float* x = logits + (long long)row * in_stride;
-    float* y = out + (long long)row * out_stride;
+    int lo, n;
+    rs_split_span(vocab, &lo, &n);
+    const float* x = logits + (long long)row * in_stride + lo;
+    float* y = out + (long long)row * out_stride + lo;
     const float t = rs_row_temperature(temperature, temperature_val, row);
     if (!(t >= 0.0f)) {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = __uint_as_float(0x7fc00000u);
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = RS_QNAN;
     } else if (t == 0.0f) {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = x[i];
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = x[i];
     } else {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) y[i] = x[i] / t;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = x[i] / t;
     }
 }

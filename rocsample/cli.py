@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__, codeobject, config
 from .errors import RocsampleError
-from .registry import KERNELS, MODULES
+from .registry import CONTRACT, KERNELS, MODULES
 
 __all__ = ["main"]
 
@@ -54,6 +54,8 @@ def _kernel_sources(backend) -> list[str]:
                                         for s in (".hsaco", ".cubin")) if p.exists()]
                 where = ("precompiled " + ", ".join(pre) + " present; " if pre else "") + \
                     "cpu backend runs numpy, no kernel is loaded"
+        if spec.companion_of is not None:
+            where += f" (optional, with {KERNELS[spec.companion_of].entry})"
         lines.append(f"  {spec.entry:28s} [{spec.env_var}] {where}")
     return lines
 
@@ -111,7 +113,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(f"\ndone. Use it with:\n  export ROCSAMPLE_KERNEL_DIR={out.resolve()}\n"
           "or point single kernels at files, e.g.:")
     built = set(args.module or MODULES)
-    for spec in [k for k in KERNELS.values() if k.module in built][:3]:
+    for spec in [KERNELS[n] for n in CONTRACT if KERNELS[n].module in built][:3]:
         suffix = ".cubin" if archs[0].startswith("sm_") else ".hsaco"
         print(f"  export {spec.env_var}={(out / (spec.module + suffix)).resolve()}")
     return 0

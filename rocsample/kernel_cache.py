@@ -81,6 +81,7 @@ class KernelCache:
         self.stats = _Stats()
         self._disk: DiskCache | None = None
         self._fresh: dict[str, CompiledModule] = {}  # compiled by load_all, not yet loaded
+        self._absent: set[str] = set()  # companions the contract kernel's code object lacks
 
     # -- public -------------------------------------------------------------------------
     def get(self, kernel: str) -> LoadedKernel:
@@ -94,6 +95,37 @@ class KernelCache:
                 hit = self._load(KERNELS[kernel])
                 self._kernels[kernel] = hit
             return hit
+
+    def companion(self, kernel: str) -> LoadedKernel | None:
+        """The optional kernel ``kernel``, or None when its code object does not have it.
+
+        A companion (``KernelSpec.companion_of``) comes from the same place as its contract
+        kernel. A user's code object (an environment variable or a precompiled file) that was
+        built without it still serves the contract kernel: the host takes the path that does
+        not need the companion. Any other failure (a bad file, a compile error) raises.
+
+        >>> from rocsample import backend      # doctest: +SKIP
+        >>> backend().kernels.companion("softmax_stats").resolution.origin   # doctest: +SKIP
+        'jit-cache'
+        """
+        spec = KERNELS[kernel]
+        if spec.companion_of is None:
+            raise ValueError(f"{kernel} is a contract kernel, not a companion")
+        if kernel in self._absent:
+            return None
+        hit = self._kernels.get(kernel)
+        if hit is not None:
+            return hit
+        owner = self.get(spec.companion_of)  # raises for a bad override file
+        if owner.resolution.origin not in ("env", "precompiled"):
+            return self.get(kernel)  # our own build has every entry
+        try:
+            return self.get(kernel)
+        except KernelLoadError as exc:
+            log.info("%s: %s has no %s (%s); using %s alone", kernel, owner.resolution.path,
+                     spec.entry, exc.reason, owner.spec.entry)
+            self._absent.add(kernel)
+            return None
 
     def load_all(self, kernels: Iterable[str] | None = None) -> dict[str, LoadedKernel]:
         """Load ``kernels`` (default: every registered kernel) now; returns them by name.
@@ -127,7 +159,12 @@ class KernelCache:
                                                              rt.wave_size), list(todo))
                     for module, compiled in zip(list(todo), done, strict=True):
                         self._fresh[todo[module]] = compiled
-        return {name: self.get(name) for name in names}
+        loaded = {}
+        for name in names:
+            k = self.companion(name) if KERNELS[name].companion_of else self.get(name)
+            if k is not None:
+                loaded[name] = k
+        return loaded
 
     def resolve(self, kernel: str) -> Resolution:
         """Where ``kernel`` would come from now, without compiling or loading anything."""

@@ -21,6 +21,7 @@ __all__ = [
     "ABI_VERSION",
     "BLOCK_SIZE",
     "CHUNK",
+    "CONTRACT",
     "KCAND",
     "KERNELS",
     "MODULES",
@@ -76,13 +77,19 @@ class ModuleSpec:
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """One kernel entry point: its module, override variable and argument signature."""
+    """One kernel entry point: its module, override variable and argument signature.
+
+    ``companion_of`` names the contract kernel an optional entry travels with: it is loaded
+    from the same code object (the same environment variable), and a code object without it
+    still serves the contract kernel (the host then takes the path that needs no companion).
+    """
 
     name: str
     module: str
     entry: str
     env_var: str
     signature: tuple[tuple[str, str], ...]  # (argument name, type code)
+    companion_of: str | None = None
 
     @property
     def arg_types(self) -> tuple[str, ...]:
@@ -116,7 +123,8 @@ MODULES: dict[str, ModuleSpec] = {
             "sampling_utils",
             "sampling_utils.hip",
             _HEADERS,
-            ("softmax_kernel", "temperature_scale_kernel"),
+            ("softmax_kernel", "temperature_scale_kernel", "softmax_stats_kernel",
+             "softmax_write_kernel"),
         ),
         ModuleSpec("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
         ModuleSpec(
@@ -135,6 +143,22 @@ KERNELS: dict[str, KernelSpec] = {
     k.name: k
     for k in (
         KernelSpec("softmax", "sampling_utils", "softmax_kernel", "SAMPLING_UTILS_HSACO", _TEMP),
+        KernelSpec(
+            "softmax_stats",
+            "sampling_utils",
+            "softmax_stats_kernel",
+            "SAMPLING_UTILS_HSACO",
+            _TEMP[:2] + _TEMP[4:] + (("part", "ptr"),),
+            companion_of="softmax",
+        ),
+        KernelSpec(
+            "softmax_write",
+            "sampling_utils",
+            "softmax_write_kernel",
+            "SAMPLING_UTILS_HSACO",
+            _TEMP + (("part", "ptr"),),
+            companion_of="softmax",
+        ),
         KernelSpec(
             "temperature_scale",
             "sampling_utils",
@@ -190,6 +214,10 @@ KERNELS: dict[str, KernelSpec] = {
         ),
     )
 }
+
+
+#: The kernels of the contract (one environment variable each); the others are companions.
+CONTRACT: tuple[str, ...] = tuple(n for n, k in KERNELS.items() if k.companion_of is None)
 
 
 def kernel_source_dir() -> Path:

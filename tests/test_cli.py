@@ -83,7 +83,7 @@ def test_info(tmp_path):
     for spec in KERNELS.values():
         (line,) = [ln for ln in lines if ln.split()[:1] == [spec.entry]]
         assert f"[{spec.env_var}]" in line
-    assert len(KERNELS) == 7
+    assert len(KERNELS) == 9  # the seven of the contract and softmax's two companions
 
 
 def test_info_lists_toolchain_versions(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import rocsample
 from rocsample import config
 from rocsample.backends import reset
-from rocsample.registry import KERNELS
+from rocsample.registry import CONTRACT, KERNELS
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "rocsample"
@@ -68,8 +68,12 @@ def test_readme_default_matches_the_code(name):
 
 
 def test_kernel_variables_are_distinct_and_seven():
-    assert len(KERNELS) == 7
-    assert len({spec.env_var for spec in KERNELS.values()}) == 7
+    assert len(CONTRACT) == 7
+    assert len({KERNELS[name].env_var for name in CONTRACT}) == 7
+    for spec in KERNELS.values():  # a companion travels in its contract kernel's code object
+        if spec.companion_of is not None:
+            owner = KERNELS[spec.companion_of]
+            assert (spec.env_var, spec.module) == (owner.env_var, owner.module)
     assert not {spec.env_var for spec in KERNELS.values()} & {v.name for v in config.ENV_VARS}
 
 

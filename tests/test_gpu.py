@@ -147,7 +147,8 @@ def test_engine_fallbacks_match_numpy(gpu):
     """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
 
     Flat rows overflow the per-chunk top-k candidates (ties) and crowd the top-p cut bin
-    (more than 8192 elements); quantised rows put many ties at the k-th value; k > 128
+    (more than 8192 elements); quantised rows put many ties at the k-th value, and so do rows
+    with a few ties in every sub-chunk (too many at the k-th largest for the small list); k > 128
     is beyond the one-read path; min-p above and inside the top-p bin; the top-p pipeline
     with p = 1 rows; the workspace is reused across shapes on one stream.
     """
@@ -156,11 +157,24 @@ def test_engine_fallbacks_match_numpy(gpu):
     flat[1, ::7] = 0.5
     quant = rng.integers(1, 5, (5, 9000)).astype(np.float32)
     normal = _probs(rng, 6, 50000)
+    # 40 ties above everything else in each 4096-element sub-chunk: few candidates per
+    # sub-chunk (the shared-memory candidate list), but 1280 of them at the k-th largest
+    # (more than the small-list path takes), so the last block goes back to the slots.
+    ties = _probs(rng, 2, 128256)
+    for r in range(2):
+        for c in range(0, 128256, 4096):
+            ties[r, c + rng.choice(min(4096, 128256 - c), 40, replace=False)] = 2 * ties[r].max()
+    # 30 more copies of each row's 40th largest value: ties across the k-th largest (k = 50)
+    # that the rank among the candidates must count.
+    tied_k = _probs(rng, 2, 60000)
+    for r in range(2):
+        v40 = np.sort(tied_k[r])[-40]
+        tied_k[r, rng.choice(np.flatnonzero(tied_k[r] < v40), 30, replace=False)] = v40
     per_row_p = np.array([0.3, 1.0, 0.9, 1.0, 0.05, 0.999], np.float32)
     cases = [dict(top_k=50), dict(top_k=128), dict(top_k=129), dict(top_k=1000),
              dict(top_p=0.5), dict(top_p=0.5, min_p=0.9), dict(min_p=0.5),
              dict(top_k=50, top_p=0.3), dict(top_p=0.9, min_p=0.02), dict(top_p=0.9, min_p=0.3)]
-    for probs in (flat, quant, normal, flat, normal):
+    for probs in (flat, quant, normal, ties, tied_k, flat, normal):
         for case in cases:
             for method in ("auto", "fused"):
                 got = rocsample.sample(probs, seed=5, offset=9, method=method,
@@ -200,6 +214,39 @@ def test_softmax_and_temperature(gpu):
     assert np.isnan(rocsample.softmax(bad, backend=gpu.name)[0]).all()
     greedy = rocsample.sample_from_logits(x, temperature=0.0, backend=gpu.name)
     assert np.array_equal(greedy, x.argmax(axis=1))
+
+
+@pytest.mark.parametrize("rows,vocab", [(1, 151936), (5, 151936), (3, 50001), (40, 32000)])
+def test_softmax_with_several_blocks_a_row(gpu, rows, vocab):
+    """Few rows take the two-launch softmax (G blocks a row, one span each): the values of
+    numpy's softmax to float rounding, every rule for bad rows and T = 0 across spans, the
+    same bits on every run; temperature_scale splits its rows too and stays exact."""
+    rng = np.random.default_rng(rows * 7 + vocab)
+    x = (rng.standard_normal((rows, vocab)) * 4).astype(np.float32)
+    t = rng.uniform(0.3, 2.0, rows).astype(np.float32)
+    specials = [  # (row edits, temperature): spans masked, NaN or +Inf late, max late, ...
+        (lambda r: r.__setitem__(slice(0, vocab - 5000), -np.inf), 0.7),
+        (lambda r: r.__setitem__(vocab - 3, np.nan), 1.0),
+        (lambda r: r.__setitem__(vocab - 1, 40.0), 0.0),  # greedy: the maximum in the last span
+        (lambda r: r.__setitem__(slice(None), -np.inf), 1.0),  # nothing finite
+        (lambda r: r.__setitem__(vocab // 2, np.inf), 1.0),
+    ]
+    for r, (edit, temp) in enumerate(specials[:rows]):
+        edit(x[r])
+        t[r] = temp
+    with rocsample.profile() as prof:
+        got = rocsample.softmax(x, t, backend=gpu.name)
+    assert {"softmax_stats", "softmax_write"} <= set(prof.summary())  # the split path ran
+    want = cpu_kernels.softmax(x, t)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-12)  # NaN rows match NaN rows
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    if rows >= 3:
+        assert np.array_equal(got[2], (x[2] == x[2].max()).astype(np.float32))
+    np.testing.assert_array_equal(rocsample.softmax(x, t, backend=gpu.name), got)
+    np.testing.assert_array_equal(rocsample.temperature_scale(x, t, backend=gpu.name),
+                                  cpu_kernels.temperature_scale(x, t))
+    tokens = rocsample.sample_from_logits(x, temperature=t, seed=5, backend=gpu.name)
+    np.testing.assert_array_equal(tokens, cpu_kernels.sample_rows(got, seed=5))
 
 
 def test_bad_rows_give_minus_one(gpu):

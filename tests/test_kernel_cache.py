@@ -197,8 +197,8 @@ def test_env_vars_and_kernel_dir_pass_validation(hsaco_dir, env, monkeypatch, ta
     for name in registry.KERNELS:
         assert c.get(name).resolution.origin == "env"
     assert c.stats.compiles == 0 and c.runtime.loads == 4  # one load per module file
-    for spec in registry.KERNELS.values():
-        monkeypatch.delenv(spec.env_var)
+    for name in registry.CONTRACT:
+        monkeypatch.delenv(registry.KERNELS[name].env_var)
     monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
     c = KernelCache(OfflineAmdRuntime(target))
     assert all(c.get(n).resolution.origin == "precompiled" for n in registry.KERNELS)
@@ -251,6 +251,40 @@ def test_bad_override_fails_with_var_path_reason(hsaco_dir, cubin, env, monkeypa
     assert err.value.path == str(path)
     assert reason in err.value.reason
     assert "FUSED_SAMPLING_HSACO" in str(err.value)
+
+
+def test_override_without_companions_serves_the_contract_kernel(hsaco_dir, env, monkeypatch,
+                                                                 tmp_path):
+    """A sampling_utils code object built without softmax's two companion entries (as one
+    built before they existed) still serves softmax_kernel; the companions are reported
+    absent instead of failing the load, and a bad file still fails with its reason."""
+    tc = get_toolchain("hiprtc")
+    source, headers = compiler.read_sources(registry.MODULES["sampling_utils"])
+    source = source.replace(b"softmax_stats_kernel", b"other_stats").replace(
+        b"softmax_write_kernel", b"other_write")
+    image, log_text = tc.compile(source, "sampling_utils.hip", headers,
+                                 tc.options("gfx90a", 64))
+    assert image is not None, log_text
+    old = tmp_path / "old_sampling_utils.hsaco"
+    old.write_bytes(image)
+    monkeypatch.setenv("SAMPLING_UTILS_HSACO", str(old))
+    c = KernelCache(OfflineAmdRuntime("gfx90a"))
+    assert c.companion("softmax_stats") is None and c.companion("softmax_write") is None
+    assert c.get("softmax").resolution.origin == "env"
+    loaded = c.load_all()
+    assert "softmax" in loaded and "softmax_stats" not in loaded and "softmax_write" not in loaded
+    with pytest.raises(KernelLoadError, match="softmax_stats_kernel missing"):
+        c.get("softmax_stats")  # asked for directly, its absence is still an error
+
+    monkeypatch.setenv("SAMPLING_UTILS_HSACO", str(hsaco_dir / "sampling_utils.hsaco"))
+    c = KernelCache(OfflineAmdRuntime("gfx90a"))
+    assert c.companion("softmax_write").resolution.origin == "env"  # the full module has them
+
+    monkeypatch.setenv("SAMPLING_UTILS_HSACO", str(tmp_path / "nope.hsaco"))
+    with pytest.raises(KernelLoadError, match="file does not exist"):
+        KernelCache(OfflineAmdRuntime("gfx90a")).companion("softmax_stats")
+    with pytest.raises(ValueError, match="contract kernel"):
+        c.companion("softmax")
 
 
 def test_explicit_kernel_dir_without_target_is_an_error(hsaco_dir, env, monkeypatch):

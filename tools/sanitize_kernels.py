@@ -1,4 +1,4 @@
-"""Drive all seven kernels on small representative shapes (for compute-sanitizer).
+"""Drive every kernel entry on small representative shapes (for compute-sanitizer).
 
 Usage: compute-sanitizer --tool memcheck python3 tools/sanitize_kernels.py
 Covers odd vocab sizes, per-row parameters, invalid rows and every kernel path; exits

@@ -223,11 +223,11 @@ __device__ int rs_pick(const rs_u64* hist, int n, bool desc, P pred, rs_u64* bef
 template <bool MASS, typename V>
 __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u32 floor_key, rs_u64 want,
                             double target, rs_u64 before, int max_exp,
-                            rs_u64* kept) {
+                            rs_u64* kept, int stop = 3) {
     const int shifts[3] = {20, 10, 0};
     const int widths[3] = {11, 10, 10};
 #pragma unroll 1
-    for (; level < 3; ++level) {
+    for (; level < stop; ++level) {  // stop < 3: the lower edge of the level's digit
         const int shift = shifts[level];
         const int nb = 1 << widths[level];
         const rs_u32 mask = level == 0 ? 0u : (0xffffffffu << shifts[level - 1]);
@@ -327,10 +327,16 @@ struct rs_cand_keys {
     const rs_u64* cl;
     int nc;
     template <typename F>
-    __device__ void operator()(F f) const {
+    __device__ void operator()(F f) const {  // f(key): for rs_select
         rs_visit_slots(cl, nc * RS_KSLOT,
                        [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
                        [&](rs_u32 key, int) { f(key); });
+    }
+    template <typename F>
+    __device__ void gather(F f) const {  // f(key, sub-chunk): for rs_topk_small
+        rs_visit_slots(cl, nc * RS_KSLOT,
+                       [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
+                       [&](rs_u32 key, int i) { f(key, i / RS_KSLOT); });
     }
 };
 
@@ -605,8 +611,9 @@ __device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t
 }
 
 // The lower edge of the 11-bit key bin that holds the k-th largest of sub-chunk s's keys
-// >= T, or T if that is higher. Block-wide; rarely called (it reads the sub-chunk again, from
-// cache, so that the caller's registers need not be addressable).
+// >= T, or T if that is higher. Block-wide; called for a block's first sub-chunk and for one
+// with too many candidates (it reads the sub-chunk itself, so that the caller's registers
+// need not be addressable; the caller's own load of it then comes from cache).
 __device__ __noinline__ rs_u32 rs_raise_bound(const float* x, int vocab, int s, rs_u32 T,
                                               int k) {
     float v[8];
@@ -667,8 +674,9 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
     rs_u32 mx = 0u, bad = 0u;
     // Top-k candidates: every nonzero element >= T, where T never exceeds the row's k-th
     // largest (it is the lower edge of the 11-bit key bin that holds some sub-chunk's k-th
-    // largest, and a sub-chunk's k-th largest is <= the row's). T starts at 0 and rises only
-    // when a sub-chunk has more than RS_KSLOT candidates, so most sub-chunks cost one scan.
+    // largest, and a sub-chunk's k-th largest is <= the row's). T starts at the first
+    // sub-chunk's bin (below) and rises only when a sub-chunk has more than RS_KSLOT
+    // candidates, so most sub-chunks cost one scan.
     // Zeros (and the padding past the row's end, loaded as 0) are never candidates: they
     // carry no mass, so no draw and no cut depends on them; a row with fewer than k nonzero
     // elements keeps every element, as the k-th largest is then 0. A thread reserves room for
@@ -677,7 +685,11 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
     // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
     if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
     __syncthreads();
-    rs_u32 T = 0u;  // the same in every thread
+    // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
+    // smooth row has far more than RS_KSLOT nonzero elements, so starting from 0 would write
+    // RS_KSLOT candidates, find them too many and come here anyway (H200, 1 x 128256: every
+    // block did). With fewer than k nonzero elements the edge is 0 and all of them fit.
+    rs_u32 T = t.s0 < t.s1 ? rs_raise_bound(x, vocab, t.s0, 1u, k) : 0u;  // the same in every thread
     int par = 0;
     for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
         float v[RS_MDEEP][8];
@@ -815,37 +827,51 @@ __device__ __noinline__ rs_scan rs_scan_minp(const float* x, int vocab, const rs
 // After the k-th largest key kth of a row is known: gathers the candidates >= kth (about k of
 // them unless there are ties) into shared memory (rs_sm.sel, free after the selection), then
 // finds the top-p cut among them, applies min-p, sums the kept mass per sub-chunk and draws,
-// all from there: one more visit of the candidate slots instead of three radix levels and a
+// all from there: one more pass over the candidates instead of three radix levels and a
 // mass pass. The top-p cut is the largest key v of nonzero mass with mass(keys >= v) >=
 // p x mass(keys >= kth), the comparison in double: what rs_select<true> finds digit by digit.
-// False (nothing done) when more than RS_SMALL candidates reach kth.
+// src.gather(f) calls f(key, sub-chunk) once for every candidate. With rank, kth is only a
+// lower bound of the k-th largest (the edge of its 11-bit bin) and the k-th largest is found
+// among the gathered keys: the largest key with at least k of them >= it (every key >= the
+// bound is there, so those counts are the row's). False (nothing done) when more than
+// RS_SMALL candidates reach kth.
 #define RS_SMALL 512
+template <typename S>
 __device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t, rs_u32 kth,
-                                           rs_u32 max_key) {
+                                           rs_u32 max_key, S src, bool rank = false) {
     const int max_exp = rs_exp(max_key);
     rs_u64* list = rs_sm.sel;  // (sub-chunk << 32) | key
     if (threadIdx.x == 0) rs_sm.nkept = 0;
     __syncthreads();
-    rs_visit_slots(t.w.cand, t.nc * RS_KSLOT,
-                   [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
-                   [&](rs_u32 key, int i) {
-                       if (key >= kth) {
-                           const int pos = atomicAdd(&rs_sm.nkept, 1);
-                           if (pos < RS_SMALL) list[pos] = ((rs_u64)(i / RS_KSLOT) << 32) | key;
-                       }
-                   });
+    src.gather([&](rs_u32 key, int c) {
+        if (key >= kth) {
+            const int pos = atomicAdd(&rs_sm.nkept, 1);
+            if (pos < RS_SMALL) list[pos] = ((rs_u64)c << 32) | key;
+        }
+    });
     __syncthreads();
     const int n = rs_sm.nkept;
     if (n > RS_SMALL) return false;
+    if (rank) {
+        rs_u32 best = 0u;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) {
+            const rs_u32 ki = (rs_u32)list[i];
+            int ge = 0;
+            for (int j = 0; j < n; ++j) ge += (rs_u32)list[j] >= ki ? 1 : 0;
+            if (ge >= t.k && ki > best) best = ki;
+        }
+        kth = rs_block_max_u32(best, &rs_sm.b);
+    }
     rs_u32 thr = kth;
     if (t.p < 1.0f) {
         rs_u64 s = 0ull;
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) s += rs_mass((rs_u32)list[i], max_exp);
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK)
+            if ((rs_u32)list[i] >= kth) s += rs_mass((rs_u32)list[i], max_exp);
         const double target = (double)t.p * (double)rs_block_sum_u64(s, &rs_sm.b);
         rs_u32 best = 0u;
         for (int i = threadIdx.x; i < n; i += RS_BLOCK) {
             const rs_u32 ki = (rs_u32)list[i];
-            if (rs_mass(ki, max_exp) == 0ull) continue;
+            if (ki < kth || rs_mass(ki, max_exp) == 0ull) continue;
             rs_u64 above = 0ull;  // mass of the keys >= ki, ties included
             for (int j = 0; j < n; ++j) {
                 const rs_u32 kj = (rs_u32)list[j];
@@ -868,6 +894,76 @@ __device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t,
     __syncthreads();
     rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
     return true;
+}
+
+// The last block of a top-k row with at most RS_SHCAND candidates in all: copies them from
+// the workspace slots into shared memory once (rs_sm.u, as (sub-chunk << 32) | key; the
+// per-sub-chunk counts it needs meanwhile wait in rs_sm.sel), then selects the k-th largest
+// and finishes the row (rs_topk_small) from there: every later pass over the candidates is
+// a shared-memory loop instead of a round of L2 loads, and one radix level plus a rank
+// among the ~k candidates at or above its bin replace three levels. (H200, 1 x 128256, k =
+// 50: the three radix levels over the workspace slots took 11.4 of the kernel's 27.4 us; the
+// same three levels over the shared list still 5.9.) False, with
+// rs_sm.u.f.cnt as it was, when the candidates do not fit or more than RS_SMALL of them
+// reach the bin of the k-th largest (ties, crowded bins): the caller then works on the slots.
+#define RS_SHCAND ((int)(sizeof(rs_sm.u) / sizeof(rs_u64)))
+
+struct rs_shared_keys {  // visitor over the shared-memory candidate list
+    int n;
+    template <typename F>
+    __device__ void operator()(F f) const {  // f(key): for rs_select
+        const rs_u64* l = (const rs_u64*)&rs_sm.u;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) f((rs_u32)l[i]);
+    }
+    template <typename F>
+    __device__ void gather(F f) const {  // f(key, sub-chunk): for rs_topk_small
+        const rs_u64* l = (const rs_u64*)&rs_sm.u;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) f((rs_u32)l[i], (int)(l[i] >> 32));
+    }
+};
+
+__device__ __noinline__ bool rs_topk_shared(const rs_args& a, const rs_rowctx& t,
+                                            rs_u32 max_key) {
+    rs_u32* cc = (rs_u32*)rs_sm.sel;
+    rs_u64 s = 0ull;
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {
+        cc[c] = rs_sm.u.f.cnt[c];
+        s += cc[c];
+    }
+    if (threadIdx.x == 0) rs_sm.nkept = 0;
+    if (rs_block_sum_u64(s, &rs_sm.b) > (rs_u64)RS_SHCAND) return false;  // has barriers
+    rs_u64* l = (rs_u64*)&rs_sm.u;
+    const int n = t.nc * RS_KSLOT;
+    for (int i0 = threadIdx.x; i0 < n; i0 += 8 * RS_BLOCK) {  // 8 slot loads in flight
+        rs_u32 k[8];
+        int m = 0;
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+            const int i = i0 + u * RS_BLOCK;
+            k[u] = (i < n && i % RS_KSLOT < (int)cc[i / RS_KSLOT])
+                       ? rs_vld32((const rs_u32*)(t.w.cand + i)) : 0xffffffffu;
+            m += k[u] != 0xffffffffu ? 1 : 0;
+        }
+        if (m) {  // one shared atomic reserves this thread's places
+            int pos = atomicAdd(&rs_sm.nkept, m);
+#pragma unroll
+            for (int u = 0; u < 8; ++u)
+                if (k[u] != 0xffffffffu) l[pos++] = ((rs_u64)((i0 + u * RS_BLOCK) / RS_KSLOT) << 32) | k[u];
+        }
+    }
+    __syncthreads();
+    const int nl = rs_sm.nkept;
+    // The 11-bit bin of the k-th largest (one radix level), then the k-th largest itself by
+    // rank among the candidates at or above that bin's edge (about k plus the bin's own).
+    const rs_u32 edge = rs_select<false>(rs_shared_keys{nl}, 0, 0u, 0u, (rs_u64)t.k, 0.0, 0ull,
+                                         rs_exp(max_key), 0, 1);
+    if (rs_topk_small(a, t, edge, max_key, rs_shared_keys{nl}, true)) return true;
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {  // the slots' counts, as they were
+        const rs_u64 cnt = rs_vld(t.w.ccnt + c);
+        rs_sm.u.f.cnt[c] = (rs_u32)(cnt < RS_KSLOT ? cnt : RS_KSLOT);
+    }
+    __syncthreads();
+    return false;
 }
 
 // Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
@@ -931,8 +1027,9 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             const rs_cand_keys list = {w.cand, t.nc};
             rs_u32 thr = 0u;
             if (kcand) {
+                if (rs_topk_shared(a, t, max_key)) return;
                 thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
-                if (rs_topk_small(a, t, thr, max_key)) return;
+                if (rs_topk_small(a, t, thr, max_key, list)) return;
                 if (t.p < 1.0f)
                     thr = rs_select<true>(list, 0, 0u, thr, 0ull, -(double)t.p, 0ull, max_exp, 0);
             }

@@ -1,4 +1,4 @@
-// rs_common.h -- shared device code for every rocsample kernel module (ABI version 2).
+// rs_common.h -- shared device code for every rocsample kernel module (ABI version 3).
 //
 // Included by the four kernels/*.hip modules; passed to hiprtc/NVRTC as an in-memory header,
 // so it must compile with no system headers under: hiprtc (AMD, __HIPCC_RTC__), hipcc on AMD
@@ -36,8 +36,8 @@
 #if !defined(RS_WAVE) || !defined(RS_BLOCK) || !defined(RS_ABI_VERSION)
 #error "RS_WAVE, RS_BLOCK and RS_ABI_VERSION must be defined by the loader (-D...)"
 #endif
-#if RS_ABI_VERSION != 2
-#error "these kernel sources implement rocsample kernel ABI version 2"
+#if RS_ABI_VERSION != 3
+#error "these kernel sources implement rocsample kernel ABI version 3"
 #endif
 #if (RS_BLOCK % RS_WAVE) != 0 || (RS_BLOCK / RS_WAVE) > RS_WAVE
 #error "RS_BLOCK must be a multiple of RS_WAVE and at most RS_WAVE * RS_WAVE"
@@ -115,6 +115,15 @@ __device__ __forceinline__ rs_u64 rs_wave_sum_u64(rs_u64 v) {
     return (rs_u64)lo + ((rs_u64)mid << 21) + ((rs_u64)hi << 42);
 #else
     for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += rs_shfl_xor_u64(v, m);
+    return v;
+#endif
+}
+
+__device__ __forceinline__ rs_u32 rs_wave_sum_u32(rs_u32 v) {  // the caller keeps it < 2^32
+#ifdef RS_REDUX
+    return __reduce_add_sync(0xffffffffu, v);
+#else
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
     return v;
 #endif
 }

@@ -1,4 +1,4 @@
-// rs_engine.h -- the chunked sampling engine behind every sampling entry (ABI version 2).
+// rs_engine.h -- the chunked sampling engine behind every sampling entry (ABI version 3).
 //
 // A row is cut into sub-chunks of RS_CHUNK elements. The grid is (batch, G), 1 <= G <= the
 // number of sub-chunks nc: block (r, g) works on G's share of row r, a run of S = ceil(nc / G)
@@ -20,18 +20,25 @@
 //     kept mass of each span, then the draw inside the one span that holds the target). A
 //     row with one block reads once when no sub-chunk has more than RS_KSLOT elements >=
 //     min_p x the largest value the block has seen (candidates, as for top-k).
-//   * top-p: 3 phases (the maximum; a 2048-bin exact mass histogram of the top 11 key bits,
-//     giving the bin that holds the cut; the elements of that bin are gathered, the exact cut
-//     is found among them, the draw).
+//   * top-p: 2 reads. Phase 0: the maximum, and per 11-bit key bin (key >> 20) the exact
+//     sum of the significands of its elements. A bin's elements share one exponent, so once
+//     the maximum is known its mass (the sum of the truncated masses of rs_common.h) lies
+//     within a proven interval of that sum, shifted (rs_hist_bounds); the last block stores
+//     the bins' cumulative bounds. Phase 1: from them and p every block finds the same range
+//     of bins [lo, hi] that must hold the cut, sums the exact mass above hi and of the row,
+//     and gathers the elements of [lo, hi]; the last block finds the exact cut among them and
+//     draws (or leaves the draw to a third launch when it has no seed: the top-p stages).
 // Rows the fast paths cannot serve (more than RS_KSLOT top-k candidates in a sub-chunk, k >
 // RS_KCAND, more than RS_CAPC elements in the cut bin) are finished by one block with the
 // full-row algorithm (min-p rows with too many candidates take the two phases instead); every
 // path draws the same token (the semantics are in rs_common.h).
 //
-// Workspace ws (unsigned long longs): batch ticket words, then rs_ws_words(vocab) per row,
-// row r at ws + batch + r * rs_ws_words(vocab). The ticket words must be zero before a call
-// (the kernels leave them zero after every complete phase); the rest needs no initialisation.
-// Calls that may run at the same time need their own workspaces.
+// Workspace ws (unsigned long longs): batch x RS_HBINS histogram words (row r's at ws + r *
+// RS_HBINS: where they are depends on nothing but r), then batch ticket words, then
+// rs_ws_words(vocab) per row, row r at ws + batch * (RS_HBINS + 1) + r * rs_ws_words(vocab).
+// The first batch * (RS_HBINS + 1) words (histograms and tickets) must be zero before a call;
+// the kernels leave them zero after every complete call (tickets after every phase). The rest
+// needs no initialisation. Calls that may run at the same time need their own workspaces.
 #pragma once
 #include "rs_common.h"
 
@@ -64,15 +71,11 @@
 #define RS_H_MAX 2      // key of the row maximum
 #define RS_H_THR 3      // the cut key for the kept-mass phase and the draw
 #define RS_H_TOKEN 4    // the row's token once done
-#define RS_H_BIN 6      // top-p: the cut bin
-#define RS_H_ABOVE 7    // top-p: mass of the bins above the cut bin
-#define RS_H_NCAND 8    // top-p: elements gathered from the cut bin
-#define RS_H_TARGET 9   // top-p: p * total (double bits)
+#define RS_H_NCAND 8    // top-p: elements gathered from the cut bins
 
 #define RS_S_DONE 1
 #define RS_S_MASS 2
-#define RS_S_HIST 3
-#define RS_S_GATHER 4
+#define RS_S_HIST 3     // top-p: the bins' mass bounds are in hist / hlow
 #define RS_S_DRAW 5
 #define RS_S_PDRAW 6    // plain: sub-chunk masses and maxima are in smass / ccnt
 
@@ -83,8 +86,8 @@ __device__ __forceinline__ long long rs_cand_words(int vocab) {
     return c > RS_CAPC ? c : RS_CAPC;
 }
 
-// Workspace words per row: head, three u64 per sub-chunk, the mass histogram (2048 u64),
-// the candidates. rocsample.registry.ws_words mirrors this.
+// Workspace words per row: head, three u64 per sub-chunk, the lower mass bounds of the
+// top-p bins (2048 u64), the candidates. rocsample.registry.ws_words mirrors this.
 __device__ __forceinline__ long long rs_ws_words(int vocab) {
     return RS_WS_HEAD + 3LL * rs_nchunks(vocab) + RS_HBINS + rs_cand_words(vocab);
 }
@@ -93,21 +96,32 @@ struct rs_ws {
     rs_u64* head;
     rs_u64* slot_a;  // per block: phase 0 (bad << 32 | max key)
     rs_u64* smass;   // per sub-chunk: kept mass (zeroed by phase 0, summed by warp atomics)
-    rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count; plain: the maximum key
-    rs_u64* hmass;   // RS_HBINS
+    rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count; plain: the maximum key; top-p
+                     // phase 1: the sub-chunk's mass
+    rs_u64* hist;    // RS_HBINS, zero between calls: top-p significand sums, then the bins'
+                     // cumulative upper mass bounds (from the top)
+    rs_u64* hlow;    // RS_HBINS: ... the cumulative lower bounds
     rs_u64* cand;    // (index << 32 | key)
+    rs_u32* ticket;
 };
 
 __device__ __forceinline__ rs_ws rs_ws_row(rs_u64* ws, int batch, int row, int vocab) {
     rs_ws w;
     const int nc = rs_nchunks(vocab);
-    w.head = ws + batch + (long long)row * rs_ws_words(vocab);
+    w.hist = ws + (long long)row * RS_HBINS;
+    w.ticket = (rs_u32*)(ws + (long long)batch * RS_HBINS + row);
+    w.head = ws + (long long)batch * (RS_HBINS + 1) + (long long)row * rs_ws_words(vocab);
     w.slot_a = w.head + RS_WS_HEAD;
     w.smass = w.slot_a + nc;
     w.ccnt = w.smass + nc;
-    w.hmass = w.ccnt + nc;
-    w.cand = w.hmass + RS_HBINS;
+    w.hlow = w.ccnt + nc;
+    w.cand = w.hlow + RS_HBINS;
     return w;
+}
+
+// Zeroes the row's top-p histogram (every block of the row is done with it).
+__device__ __forceinline__ void rs_clear_hist(const rs_ws& w) {
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) w.hist[d] = 0ull;
 }
 
 // Reads of data other blocks wrote in this launch go around the (incoherent) L1.
@@ -118,7 +132,7 @@ __device__ __forceinline__ rs_u32 rs_vld32(const rs_u32* p) {
 
 struct rs_eshared {
     union {
-        struct { rs_u32 part[3][RS_HBINS]; } h;  // top-p histogram (rs_hist_add3); counts
+        struct { rs_u32 part[2][RS_HBINS]; } h;  // top-p histogram (rs_hist_add2); counts
         struct { rs_u64 mass[RS_MAX_CHUNKS]; rs_u32 cnt[RS_MAX_CHUNKS]; } f;  // finishers
     } u;
     rs_u64 sel[RS_HBINS];  // radix selection histogram
@@ -146,24 +160,30 @@ __device__ __forceinline__ void rs_hist_add(T* hist, rs_u32 bin, T w, bool valid
     }
 }
 
-// Adds a mass m < 2^41 to bin `bin` of the three 32-bit part histograms rs_sm.u.h.part (bits
-// 0-17, 18-35, 36 up): 32-bit shared atomics are native, 64-bit ones compare-and-swap
-// loops. Each part adds < 2^18 per call (< 2^10 for the top part of a wave sum), so the
-// parts of at most 2^13 calls fit; callers flush them before that. All lanes must call it.
-__device__ __forceinline__ void rs_hist_add3(rs_u32 bin, rs_u64 m) {
+// The 24-bit significand of a key (the implicit bit included for normal values): a value is
+// rs_sig(key) * 2^(rs_exp(key) - 150), and every key of an 11-bit bin (key >> 20) has the same
+// exponent.
+__device__ __forceinline__ rs_u32 rs_sig(rs_u32 key) {
+    return (key >> 23) ? ((key & 0x7fffffu) | 0x800000u) : key;
+}
+
+// Adds a significand sig < 2^24 to bin `bin` of the two 32-bit part histograms
+// rs_sm.u.h.part[0..1] (bits 0-11 and 12 up): 32-bit shared atomics are native, 64-bit ones
+// compare-and-swap loops. Over F sub-chunks each part gains less than F * 2^24 (F * 4096
+// calls of < 2^12 for the low part; the high part sums sig / 2^12), so the parts must be
+// flushed at least every 255 sub-chunks (RS_SIGFLUSH). All lanes must call it.
+#define RS_SIGFLUSH 64
+__device__ __forceinline__ void rs_hist_add2(rs_u32 bin, rs_u32 sig) {
     const rs_u32 b0 = RS_SHFL(bin, 0);
     rs_u32 b = bin;
-    if (RS_ALL(m == 0ull || bin == b0)) {  // one bin for the wave (flat or peaked rows)
-        m = rs_wave_sum_u64(m);
-        if (threadIdx.x % RS_WAVE != 0) m = 0ull;
+    if (RS_ALL(sig == 0u || bin == b0)) {  // one bin for the wave: one add (< 2^29)
+        sig = rs_wave_sum_u32(sig);
+        if (threadIdx.x % RS_WAVE != 0) sig = 0u;
         b = b0;
     }
-    if (m == 0ull) return;
-    const rs_u32 lo = (rs_u32)m & 0x3ffffu, mid = (rs_u32)(m >> 18) & 0x3ffffu;
-    const rs_u32 hi = (rs_u32)(m >> 36);
-    if (lo) atomicAdd(&rs_sm.u.h.part[0][b], lo);
-    if (mid) atomicAdd(&rs_sm.u.h.part[1][b], mid);
-    if (hi) atomicAdd(&rs_sm.u.h.part[2][b], hi);
+    if (sig == 0u) return;
+    atomicAdd(&rs_sm.u.h.part[0][b], sig & 0xfffu);
+    if (sig >> 12) atomicAdd(&rs_sm.u.h.part[1][b], sig >> 12);
 }
 
 // Adds v over the wave to *dst with one atomic (all lanes must call it).
@@ -437,12 +457,6 @@ __device__ __forceinline__ void rs_finish(const rs_args& a, const rs_rowctx& t, 
     }
 }
 
-// A row left without a token by the last phase gets the full-row algorithm.
-__device__ __noinline__ void rs_unfinished(const rs_args& a, const rs_rowctx& t) {
-    if (t.final_phase && a.has_rng)
-        rs_finish(a, t, rs_slow_row(t.x, a.vocab, t.max_key, t.k, t.p, t.mp, t.r, t.w));
-}
-
 // Loads the 8 elements of sub-chunk s that this thread owns: element j is at index
 // s * RS_CHUNK + 4 * ((j / 4) * RS_BLOCK + threadIdx.x) + j % 4 (16-byte loads when aligned).
 __device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float (&v)[8],
@@ -600,9 +614,11 @@ __device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws&
 
 // The plain phase: the span's sub-chunks; the row's last block draws (or leaves the draw to
 // a later launch when this one has no seed).
-__device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t) {
+__device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t,
+                                            bool clear = false) {  // clear: as rs_phase_mass
     rs_scan_plain(t.x, a.vocab, t.s0, t.s1, t.w);
     if (!rs_last_block(t)) return;
+    if (clear) rs_clear_hist(t.w);
     if (a.has_rng) {
         rs_finish(a, t, rs_plain_draw(t.x, a.vocab, t.nc, t.w, t.r));
     } else if (threadIdx.x == 0) {
@@ -664,6 +680,102 @@ __device__ __noinline__ rs_scan rs_scan_max(const float* x, int vocab, const rs_
         }
     }
     return {mx, bad};
+}
+
+// Phase-0 scan of a row that may need a top-p cut: the maximum and validity of the span, and
+// per 11-bit key bin the exact sum of the significands of its elements (rs_sig), added into
+// the row's histogram w.hist (zero before the call). Two sub-chunks of loads in flight (the
+// histogram adds need registers); the shared parts are flushed into 64-bit sums every
+// RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row is invalid
+// and its histogram is cleared by the last block.
+__device__ __noinline__ rs_scan rs_scan_sig(const float* x, int vocab, const rs_rowctx& t) {
+    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
+    rs_u64 acc[kOwn];
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i) acc[i] = 0ull;
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) {
+        rs_sm.u.h.part[0][d] = 0u;
+        rs_sm.u.h.part[1][d] = 0u;
+    }
+    __syncthreads();
+    rs_u32 mx = 0u, bad = 0u;
+    for (int f0 = t.s0; f0 < t.s1; f0 += RS_SIGFLUSH) {
+        const int f1 = f0 + RS_SIGFLUSH < t.s1 ? f0 + RS_SIGFLUSH : t.s1;
+        for (int s = f0; s < f1; s += 2) {
+            float v[2][8];
+            bool ok[2][8];  // padding loads as 0: no significand, no maximum, not bad
+#pragma unroll
+            for (int q = 0; q < 2; ++q) rs_load8(x, s + q < f1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const rs_u32 key = rs_key(v[q][j]);
+                    // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+                    if (!(v[q][j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
+                    mx = key > mx ? key : mx;
+                    rs_hist_add2(key >> 20, rs_sig(key));
+                }
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < kOwn; ++i) {  // flush the parts into this thread's 64-bit sums
+            const int d = threadIdx.x + i * RS_BLOCK;
+            acc[i] += (rs_u64)rs_sm.u.h.part[0][d] + ((rs_u64)rs_sm.u.h.part[1][d] << 12);
+            rs_sm.u.h.part[0][d] = 0u;
+            rs_sm.u.h.part[1][d] = 0u;
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i)  // < 2^47 per bin and row (2^23 significands < 2^24)
+        if (acc[i]) atomicAdd(&t.w.hist[threadIdx.x + i * RS_BLOCK], acc[i]);
+    return {mx, bad};
+}
+
+// The last block of phase 0, once the row maximum is known: turns the significand sums S_b
+// of w.hist into bounds of each bin's mass M_b (the sum of its elements' rs_mass). With e the
+// bin's exponent and s = e - max_exp + 16, rs_mass(key) = floor(sig * 2^s):
+//   s >= 0: M_b = S_b << s exactly;
+//   s < 0, d = -s: M_b = sum floor(sig / 2^d) lies in [H_b - n_b, H_b], H_b = floor(S_b / 2^d),
+//           n_b the bin's count: n_b <= S_b >> 23 for normal values (sig >= 2^23), <= S_b for
+//           denormals (sig >= 1); d >= 24: every mass is 0.
+// Stores the cumulative bounds from the top, CH_b = sum of H over bins >= b into w.hist and
+// CL_b likewise into w.hlow (so CH_0 and CL_0 bound the row's mass).
+__device__ __noinline__ void rs_hist_bounds(const rs_ws& w, int max_exp) {
+    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins 2047 - (kOwn t + j), j < kOwn
+    rs_u64 h[kOwn], l[kOwn], sh = 0ull, sl = 0ull;
+#pragma unroll
+    for (int j = 0; j < kOwn; ++j) {
+        const int b = RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j);
+        const rs_u64 S = rs_vld(w.hist + b);
+        const int E = b >> 3;
+        const int sh_ = (E ? E : 1) - max_exp + 16;  // <= 16: no key exceeds the maximum
+        rs_u64 H = 0ull, L = 0ull;
+        if (S != 0ull && sh_ >= 0) {
+            H = L = S << sh_;  // S < 2^47
+        } else if (S != 0ull && sh_ > -24) {
+            H = S >> -sh_;
+            const rs_u64 n = E ? S >> 23 : S;
+            L = H > n ? H - n : 0ull;
+        }
+        h[j] = H;
+        l[j] = L;
+        sh += H;
+        sl += L;
+    }
+    rs_u64 all;
+    rs_u64 ch = rs_block_scan_u64(sh, &all, &rs_sm.b) - sh;  // mass bound above my bins
+    rs_u64 cl = rs_block_scan_u64(sl, &all, &rs_sm.b) - sl;
+#pragma unroll
+    for (int j = 0; j < kOwn; ++j) {
+        const int b = RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j);
+        ch += h[j];
+        cl += l[j];
+        w.hist[b] = ch;
+        w.hlow[b] = cl;
+    }
 }
 
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
@@ -997,18 +1109,19 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const bool mcand = t.ng == 1 && !t.topk && !(t.p < 1.0f) && !a.p_later && t.mp > 0.0f &&
                        a.has_rng;
     const bool cand = kcand || mcand;
+    // A row that may need a top-p cut (p comes with the next phase for the top-p stages)
+    // gathers the significand histogram: the first of its two reads.
+    const bool hist = !t.topk && (a.p_later || t.p < 1.0f);
     const rs_scan sc = kcand ? rs_scan_cand(x, vocab, t)
-                             : (mcand ? rs_scan_minp(x, vocab, t) : rs_scan_max(x, vocab, t));
+                             : (mcand ? rs_scan_minp(x, vocab, t)
+                                      : (hist ? rs_scan_sig(x, vocab, t) : rs_scan_max(x, vocab, t)));
     rs_u32 mx = sc.mx;
     const rs_u32 bad = sc.bad;
     mx = rs_block_max_u32(bad ? 0xffffffffu : mx, &rs_sm.b);
-    if (a.p_later || t.p < 1.0f) {  // prepare the row's histogram for phase 1
-        const int words = RS_HBINS;
-        const int lo = (int)((long long)words * t.g / t.ng);
-        const int hi = (int)((long long)words * (t.g + 1) / t.ng);
-        for (int i = lo + (int)threadIdx.x; i < hi; i += RS_BLOCK) w.hmass[i] = 0ull;
+    for (int c = t.s0 + (int)threadIdx.x; c < t.s1; c += RS_BLOCK) {
+        w.smass[c] = 0ull;
+        if (hist) w.ccnt[c] = 0ull;  // phase 1 sums each sub-chunk's mass here
     }
-    for (int c = t.s0 + (int)threadIdx.x; c < t.s1; c += RS_BLOCK) w.smass[c] = 0ull;
     if (threadIdx.x == 0) w.slot_a[t.g] = mx == 0xffffffffu ? (1ull << 32) : mx;
     if (!rs_last_block(t)) return;
 
@@ -1021,6 +1134,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     }
     const rs_u32 max_key = rs_block_max_u32(rbad ? 0xffffffffu : rmax, &rs_sm.b);
     if (max_key == 0xffffffffu || max_key == 0u) {  // invalid row: NaN, Inf, <0, zero mass
+        if (hist) rs_clear_hist(w);
         rs_finish(a, t, -1);
         return;
     }
@@ -1072,20 +1186,27 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         if (a.has_rng) rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
         return;
     }
+    if (t.final_phase && a.has_rng) {  // a one-phase launch of a row that needs more
+        if (hist) rs_clear_hist(w);
+        rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
+        return;
+    }
+    if (hist) rs_hist_bounds(w, max_exp);
     if (threadIdx.x == 0) {
-        if (a.p_later || t.p < 1.0f) {
+        if (hist) {
             w.head[RS_H_STATE] = RS_S_HIST;
         } else {
             w.head[RS_H_THR] = rs_min_p_key(t.mp, max_key);
             w.head[RS_H_STATE] = RS_S_MASS;
         }
     }
-    if (t.final_phase && a.has_rng)
-        rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
 }
 
 // Kept mass of each sub-chunk, then the draw.
-__device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t, rs_u32 thr) {
+// clear: the row's top-p histogram is zeroed by the last block (a top-p phase 1 that found
+// min-p or p = 1 deciding).
+__device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t, rs_u32 thr,
+                                           bool clear = false) {
     const int max_exp = rs_exp(t.max_key);
     for (int s = t.s0; s < t.s1; s += RS_DEEP) {  // RS_DEEP sub-chunks of loads in flight
         float v[RS_DEEP][8];
@@ -1102,6 +1223,7 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
         }
     }
     if (!rs_last_block(t)) return;
+    if (clear) rs_clear_hist(t.w);
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(t.w.smass + c);
     __syncthreads();
     if (!a.has_rng) {
@@ -1114,79 +1236,55 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
     rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
 }
 
-// The exact mass histogram of the top 11 key bits; the last block finds the cut bin.
-__device__ __noinline__ void rs_phase_hist(const rs_args& a, const rs_rowctx& t) {
-    const int max_exp = rs_exp(t.max_key);
+// Top-p phase 1 (the row's bins' mass bounds are in hist / hlow, p is known). Every block
+// finds the same range of bins [lo, hi] that must hold the cut bin b* (the largest bin of
+// nonzero mass with mass(bins >= b*) >= p x the row's mass): with CH / CL the cumulative
+// upper / lower bounds and T in [CL_0, CH_0],
+//   hi = the largest bin with H != 0 and CH >= p CL_0: above it either a bin has no mass or
+//        even its upper bound stays under the smallest possible target;
+//   lo = the largest bin with L != 0 and CL >= p CH_0 (0 if none): it has mass and passes
+//        the largest possible target, so b* >= lo.
+// (The comparisons are made in double as the exact rule makes them; rounding is monotone.)
+// Usually lo = hi. The blocks then sum, per sub-chunk, the exact mass above hi (smass) and
+// of everything (ccnt), and gather the elements of [lo, hi]; the last block clears the
+// histogram, finds the exact cut among the gathered elements (the mass above hi is exact, so
+// the selection over them is the row's) and draws, or leaves the draw to the next launch.
+// When min-p cuts above hi, or p says no cut, the phase is the kept-mass phase instead.
+__device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) {
     const rs_ws& w = t.w;
-    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
-    rs_u64 acc[kOwn];
-#pragma unroll
-    for (int i = 0; i < kOwn; ++i) acc[i] = 0ull;
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) {
-        rs_sm.u.h.part[0][d] = 0u;
-        rs_sm.u.h.part[1][d] = 0u;
-        rs_sm.u.h.part[2][d] = 0u;
+    if (!(t.p < 1.0f)) {  // the top-p stages planned a cut; p says none
+        if (t.mthr == 0u) rs_phase_plain(a, t, true);
+        else rs_phase_mass(a, t, t.mthr, true);
+        return;
     }
-    __syncthreads();
-    for (int s0 = t.s0; s0 < t.s1; s0 += 2) {  // two sub-chunks (2^13 adds at most) per flush
-        float v[2][8];
-        bool ok[2][8];  // unused: padding loads as 0, which has no mass (the row is valid)
+    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins kOwn t + j, j < kOwn
+    rs_u64 ch[kOwn + 1], cl[kOwn + 1];
+    const int d0 = kOwn * (int)threadIdx.x;
 #pragma unroll
-        for (int q = 0; q < 2; ++q) rs_load8(t.x, s0 + q < t.s1 ? a.vocab : 0, s0 + q, v[q], ok[q]);
-#pragma unroll
-        for (int q = 0; q < 2; ++q) {
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 key = rs_key(v[q][j]);
-                rs_hist_add3(key >> 20, rs_mass(key, max_exp));
-            }
-        }
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < kOwn; ++i) {  // flush the parts into this thread's 64-bit sums
-            const int d = threadIdx.x + i * RS_BLOCK;
-            acc[i] += (rs_u64)rs_sm.u.h.part[0][d] + ((rs_u64)rs_sm.u.h.part[1][d] << 18) +
-                      ((rs_u64)rs_sm.u.h.part[2][d] << 36);
-            rs_sm.u.h.part[0][d] = 0u;
-            rs_sm.u.h.part[1][d] = 0u;
-            rs_sm.u.h.part[2][d] = 0u;
-        }
-        __syncthreads();
+    for (int j = 0; j <= kOwn; ++j) {
+        const int d = d0 + j;
+        ch[j] = d < RS_HBINS ? rs_vld(w.hist + d) : 0ull;
+        cl[j] = d < RS_HBINS ? rs_vld(w.hlow + d) : 0ull;
     }
+    const double tlo = (double)t.p * (double)rs_vld(w.hlow);
+    const double thi = (double)t.p * (double)rs_vld(w.hist);
+    rs_u32 hi1 = 0u, lo1 = 0u;  // bin + 1 of the largest qualifying bin; 0: none
 #pragma unroll
-    for (int i = 0; i < kOwn; ++i)
-        if (acc[i]) atomicAdd(&w.hmass[threadIdx.x + i * RS_BLOCK], acc[i]);
-    if (!rs_last_block(t)) return;
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = rs_vld(w.hmass + d);
-    rs_u64 s = 0ull;
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) s += rs_sm.sel[d];
-    const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
-    const double target = (double)t.p * (double)total;
-    rs_u64 above;
-    const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
-        return h != 0ull && (double)(b + h) >= target;
-    }, &above, &rs_sm.b);
-    if ((int)(t.mthr >> 20) > bin) {  // min-p cuts above the top-p bin: min-p decides
-        if (threadIdx.x == 0) {
-            w.head[RS_H_THR] = t.mthr;
-            w.head[RS_H_STATE] = RS_S_MASS;
-        }
-    } else if (threadIdx.x == 0) {
-        w.head[RS_H_BIN] = (rs_u64)bin;
-        w.head[RS_H_ABOVE] = above;
-        w.head[RS_H_TARGET] = (rs_u64)__double_as_longlong(target);
-        w.head[RS_H_NCAND] = 0ull;
-        w.head[RS_H_STATE] = RS_S_GATHER;
+    for (int j = 0; j < kOwn; ++j) {
+        if (ch[j] != ch[j + 1] && (double)ch[j] >= tlo) hi1 = (rs_u32)(d0 + j + 1);
+        if (cl[j] != cl[j + 1] && (double)cl[j] >= thi) lo1 = (rs_u32)(d0 + j + 1);
     }
-    rs_unfinished(a, t);
-}
-
-// Mass above the cut bin per span; the cut bin's elements gathered; the last block fixes
-// the exact cut and draws.
-__device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& t) {
+    hi1 = rs_block_max_u32(hi1, &rs_sm.b);
+    lo1 = rs_block_max_u32(lo1, &rs_sm.b);
+    // hi always exists for a valid row (the lowest bin with H != 0 has CH = CH_0 >= p CL_0);
+    // were it missing, every bin would be gathered, which is still exact.
+    const rs_u32 bhi = hi1 ? hi1 - 1u : RS_HBINS - 1u;
+    const rs_u32 blo = lo1 ? (lo1 - 1u < bhi ? lo1 - 1u : bhi) : 0u;
+    if ((t.mthr >> 20) > bhi) {  // min-p cuts above every possible top-p cut: min-p decides
+        rs_phase_mass(a, t, t.mthr, true);
+        return;
+    }
     const int max_exp = rs_exp(t.max_key);
-    const rs_ws& w = t.w;
-    const rs_u32 bin = (rs_u32)w.head[RS_H_BIN];
     rs_u32* ncand = (rs_u32*)(w.head + RS_H_NCAND);
     for (int s0 = t.s0; s0 < t.s1; s0 += 2) {  // two sub-chunks of loads in flight
         float v[2][8];
@@ -1196,32 +1294,45 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
 #pragma unroll
         for (int q = 0; q < 2; ++q) {
             const int s = s0 + q;
-            rs_u64 m = 0ull;
+            rs_u64 m = 0ull, all = 0ull;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
                 const rs_u32 key = rs_key(v[q][j]);
                 const rs_u64 mj = ok[q][j] ? rs_mass(key, max_exp) : 0ull;
-                if ((key >> 20) > bin) {
+                all += mj;
+                if ((key >> 20) > bhi) {
                     m += mj;
-                } else if ((key >> 20) == bin && mj != 0ull) {
+                } else if ((key >> 20) >= blo && mj != 0ull) {
                     const rs_u32 slot = atomicAdd(ncand, 1u);
                     if (slot < RS_CAPC)
                         w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
                 }
             }
-            if (s < t.s1) rs_wave_add(w.smass + s, m);  // uniform over the block
+            if (s < t.s1) {  // uniform over the block
+                rs_wave_add(w.smass + s, m);
+                rs_wave_add(w.ccnt + s, all);
+            }
         }
     }
     if (!rs_last_block(t)) return;
 
+    rs_clear_hist(w);  // every block of the row has read the bounds
+    rs_u64 sa = 0ull, st = 0ull;
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {
+        sa += rs_vld(w.smass + c);
+        st += rs_vld(w.ccnt + c);
+    }
+    const rs_u64 above = rs_block_sum_u64(sa, &rs_sm.b);
+    const double target = (double)t.p * (double)rs_block_sum_u64(st, &rs_sm.b);
     const rs_u32 n0 = rs_vld32(ncand);
-    const rs_list_keys list = {w.cand, (int)(n0 < RS_CAPC ? n0 : RS_CAPC)};
-    const double target = __longlong_as_double((long long)w.head[RS_H_TARGET]);
     rs_u64 kept;
     rs_u32 thr;
-    if (n0 > RS_CAPC) {  // a crowded cut bin: one block refines it over the whole row
-        thr = rs_select<true>(rs_row_keys{t.x, a.vocab}, 1, bin << 20, 0u, 0ull, target,
-                              w.head[RS_H_ABOVE], max_exp, &kept);
+    if (n0 > RS_CAPC) {  // crowded cut bins: one block selects over the whole row
+        thr = blo == bhi
+                  ? rs_select<true>(rs_row_keys{t.x, a.vocab}, 1, bhi << 20, 0u, 0ull, target,
+                                    above, max_exp, &kept)
+                  : rs_select<true>(rs_row_keys{t.x, a.vocab}, 0, 0u, 0u, 0ull, target, 0ull,
+                                    max_exp, &kept);
         thr = t.mthr > thr ? t.mthr : thr;
         if (threadIdx.x == 0) w.head[RS_H_NCAND] = 0ull;
         for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) w.smass[c] = 0ull;  // for S_MASS
@@ -1233,9 +1344,13 @@ __device__ __noinline__ void rs_phase_gather(const rs_args& a, const rs_rowctx& 
         }
         return;
     }
-    thr = rs_select<true>(list, 1, bin << 20, 0u, 0ull, target, w.head[RS_H_ABOVE], max_exp,
-                          &kept);
-    thr = t.mthr > thr ? t.mthr : thr;  // within the cut bin (phase 1 sent the rest away)
+    const rs_list_keys list = {w.cand, (int)n0};
+    // The gathered keys lie in bins [blo, bhi]; with one bin the selection starts at its
+    // second digit.
+    thr = blo == bhi
+              ? rs_select<true>(list, 1, bhi << 20, 0u, 0ull, target, above, max_exp, &kept)
+              : rs_select<true>(list, 0, 0u, blo << 20, 0ull, target, above, max_exp, &kept);
+    thr = t.mthr > thr ? t.mthr : thr;  // min-p at most in bin bhi (see above)
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(w.smass + c);
     __syncthreads();
     for (int i = threadIdx.x; i < list.n; i += RS_BLOCK) {
@@ -1274,7 +1389,7 @@ __device__ __noinline__ void rs_engine(const rs_args a) {
     t.span = per * RS_CHUNK;
     t.x = a.probs + (long long)t.row * a.row_stride;
     t.w = rs_ws_row(a.ws, a.batch, t.row, vocab);
-    t.ticket = (rs_u32*)(a.ws + t.row);
+    t.ticket = t.w.ticket;
     t.k = a.top_k ? a.top_k[t.row] : a.top_k_val;
     t.p = a.top_p ? a.top_p[t.row] : a.top_p_val;
     t.mp = a.min_p ? a.min_p[t.row] : a.min_p_val;
@@ -1323,19 +1438,13 @@ __device__ __noinline__ void rs_engine(const rs_args a) {
             return;
         }
         t.mthr = rs_min_p_key(t.mp, t.max_key);
-        rs_u32 thr_mass = (rs_u32)w.head[RS_H_THR];
-        if (state == RS_S_HIST && !(t.p < 1.0f)) {  // top-p stage 1 planned a cut; p says none
-            state = RS_S_MASS;
-            thr_mass = t.mthr;
-        }
+        const rs_u32 thr_mass = (rs_u32)w.head[RS_H_THR];
         if (state == RS_S_MASS && thr_mass == 0u) {  // no cut at all: plain sampling
             rs_phase_plain(a, t);
         } else if (state == RS_S_MASS) {
             rs_phase_mass(a, t, thr_mass);
         } else if (state == RS_S_HIST) {
-            rs_phase_hist(a, t);
-        } else if (state == RS_S_GATHER) {
-            rs_phase_gather(a, t);
+            rs_phase_cut(a, t);
         } else {
             if (t.g == 0 && threadIdx.x == 0 && a.out)
                 a.out[t.row] = -1;  // an unknown state: the workspace was not prepared

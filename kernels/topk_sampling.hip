@@ -1,4 +1,4 @@
-// topk_sampling.hip -- rocsample kernel module "topk_sampling", kernel ABI version 2.
+// topk_sampling.hip -- rocsample kernel module "topk_sampling", kernel ABI version 3.
 //
 // Entry point (extern "C"):
 //
@@ -19,9 +19,9 @@
 // without a token after the last phase is finished by one block).
 // With G = 1 the first launch completes every row (it runs the later phases itself); the
 // later launches then find every row done and may be skipped.
-// ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch
-// words must be zero before the call (the kernels leave them zero); not shared by calls that
-// may overlap.
+// ws: batch * 2049 + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first
+// batch * 2049 words (each row's 2048-bin top-p histogram, then a ticket per row) must be zero
+// before the call (the kernels leave them zero); not shared by calls that may overlap.
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
 // to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
 // for every phase. Block: (RS_BLOCK, 1, 1).

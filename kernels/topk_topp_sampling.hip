@@ -1,4 +1,4 @@
-// topk_topp_sampling.hip -- rocsample kernel module "topk_topp_sampling", kernel ABI version 2.
+// topk_topp_sampling.hip -- rocsample kernel module "topk_topp_sampling", kernel ABI version 3.
 //
 // Entry point (extern "C"):
 //
@@ -22,14 +22,14 @@
 //
 // Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
 // arguments: nphase = 1 when every row has 0 < k < vocab (k <= 128 reads the row once) or
-// no row has any filter (plain sampling reads the row once), 3 when a row may have top-p
-// without top-k, else 2 (min-p). Any row still without a token after the last phase is
-// finished by one block.
+// no row has any filter (plain sampling reads the row once), else 2 (min-p; top-p without
+// top-k reads the row twice). A larger nphase only adds launches that find the rows done.
+// Any row still without a token after the last phase is finished by one block.
 // With G = 1 the first launch completes every row (it runs the later phases itself); the
 // later launches then find every row done and may be skipped.
-// ws: batch + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first batch
-// words must be zero before the call (the kernels leave them zero); not shared by calls that
-// may overlap.
+// ws: batch * 2049 + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first
+// batch * 2049 words (each row's 2048-bin top-p histogram, then a ticket per row) must be zero
+// before the call (the kernels leave them zero); not shared by calls that may overlap.
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
 // to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
 // for every phase. Block: (RS_BLOCK, 1, 1).

@@ -1,36 +1,41 @@
-// topp_sampling.hip -- rocsample kernel module "topp_sampling", kernel ABI version 2.
+// topp_sampling.hip -- rocsample kernel module "topp_sampling", kernel ABI version 3.
 //
-// Top-p sampling in three stages that share a workspace `ws` of batch + batch *
-// rs_ws_words(vocab) unsigned long longs (layout in rs_engine.h) whose first batch words must
-// be zero before stage 1 (the kernels leave them zero); not shared by calls that may overlap.
-// The stages run in order on one stream with the same probs, batch, vocab, ws and grid. Each
-// stage is one phase of the chunked engine: grid (batch, G, 1) with 1 <= G <= ceil(vocab /
-// 4096), block (RS_BLOCK, 1, 1), no dynamic shared memory.
+// Top-p sampling in three stages that share a workspace `ws` of batch * 2049 + batch *
+// rs_ws_words(vocab) unsigned long longs (layout in rs_engine.h) whose first batch * 2049
+// words (each row's 2048-bin histogram, then a ticket per row) must be zero before stage 1
+// (the kernels leave them zero); not shared by calls that may overlap. The stages run in order
+// on one stream with the same probs, batch, vocab, ws and grid. Each stage is one phase of
+// the chunked engine: grid (batch, G, 1) with 1 <= G <= ceil(vocab / 4096), block (RS_BLOCK,
+// 1, 1), no dynamic shared memory.
 //
 // Entry points (extern "C"):
 //
 //   topp_prefix_sum_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                          unsigned long long* ws)                    env: TOPP_PREFIX_SUM_HSACO
-//     Validates each row (NaN, +-Inf, negative or zero mass -> invalid), finds its maximum
-//     (the mass scale) and clears its mass histogram.
+//     Reads each row once: validates it (NaN, +-Inf, negative or zero mass -> invalid), finds
+//     its maximum (the mass scale) and sums the significands of its elements per 11-bit key
+//     bin; from those sums and the maximum, bounds on the cumulative mass of the bins.
 //
 //   topp_threshold_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                         const float* top_p, float top_p_val,
 //                         unsigned long long* ws)                      env: TOPP_THRESHOLD_HSACO
-//     p = top_p ? top_p[r] : top_p_val. The exact mass histogram of the top 11 key bits and the
-//     bin that holds the cut (every token whose probability is >= the smallest probability in
-//     the shortest descending prefix holding >= p of the mass is kept); p >= 1 (or NaN): no
-//     cut, the kept mass of each chunk instead.
+//     p = top_p ? top_p[r] : top_p_val. Reads each row once more: the bins that may hold the
+//     cut (every token whose probability is >= the smallest probability in the shortest
+//     descending prefix holding >= p of the mass is kept) follow from the bounds; the exact
+//     mass above them and of the row is summed, their elements are gathered and the exact cut
+//     is found among them, with the kept mass of every 4096-element sub-chunk. p >= 1 (or
+//     NaN): no cut, the kept mass of each sub-chunk instead.
 //
 //   topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                      unsigned long long* ws, unsigned long long seed,
 //                      unsigned long long offset, int* out)            env: TOPP_SAMPLE_HSACO
-//     Gathers the cut bin, fixes the exact cut, and draws one kept token in proportion to
-//     probability with Philox4x32-10 (key = seed, counter = (offset, r, 0)); out[r] = token,
+//     Draws one kept token in proportion to probability with Philox4x32-10 (key = seed,
+//     counter = (offset, r, 0)), reading only the sub-chunk the draw lands in; out[r] = token,
 //     or -1 for an invalid row. Draws the same token as topk_topp_sampling_kernel with k = 0,
 //     min_p = 0 and the same p, seed and offset.
 //
-// probs rows need not sum to 1; 1 <= vocab <= 2^23. Each stage reads probs[r, 0:vocab] and ws.
+// probs rows need not sum to 1; 1 <= vocab <= 2^23. Each stage reads probs[r, 0:vocab] (the
+// third only one 4096-element sub-chunk unless the cut bins were crowded) and ws.
 #include "rs_engine.h"
 
 __device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long row_stride,

@@ -72,7 +72,9 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
         Eagerly reject host rows with NaN/Inf/negatives/zero mass (default
         ``ROCSAMPLE_CHECK_INPUTS``); when off such rows give token -1.
     method : {"auto", "fused", "topk", "topp"}
-        Which kernel path to use; "auto" picks the narrowest that covers the parameters.
+        Which kernel path to use. "auto": top-k alone takes ``topk_sampling``; everything
+        else the fused entry, except top-p alone while one of the three top-p stages is
+        overridden by its variable (then the stages run). Every path draws the same token.
 
     Returns
     -------

@@ -22,6 +22,7 @@ __all__ = [
     "BLOCK_SIZE",
     "CHUNK",
     "CONTRACT",
+    "HBINS",
     "KCAND",
     "KERNELS",
     "MODULES",
@@ -29,11 +30,13 @@ __all__ = [
     "ModuleSpec",
     "kernel_source_dir",
     "nchunks",
+    "ws_prefix_words",
+    "ws_total_words",
     "ws_words",
 ]
 
 #: Version of the kernel argument ABI below; bump it when any signature or meaning changes.
-ABI_VERSION = 2
+ABI_VERSION = 3
 #: Threads per block every kernel is compiled for and launched with.
 BLOCK_SIZE = 512
 #: Elements of a sub-chunk in the sampling kernels (``RS_CHUNK``); a row has
@@ -41,7 +44,10 @@ BLOCK_SIZE = 512
 CHUNK = 4096
 #: Largest top-k served in one read of the row (``RS_KCAND``).
 KCAND = 128
-_WS_HEAD, _HBINS, _CAPC, _KSLOT = 16, 2048, 8192, 256
+#: Bins of a row's top-p histogram (``RS_HBINS``): row r's are workspace words
+#: ``[r * HBINS, (r + 1) * HBINS)``.
+HBINS = 2048
+_WS_HEAD, _HBINS, _CAPC, _KSLOT = 16, HBINS, 8192, 256
 
 
 def nchunks(vocab: int) -> int:
@@ -52,14 +58,35 @@ def nchunks(vocab: int) -> int:
 def ws_words(vocab: int) -> int:
     """unsigned long longs of sampling workspace per row (``rs_ws_words`` in rs_engine.h).
 
-    A call needs ``batch + batch * ws_words(vocab)`` words, the first ``batch`` of them (the
-    tickets) zero.
+    A call needs :func:`ws_total_words` words: first :func:`ws_prefix_words` (each row's
+    top-p histogram, then the tickets), which must be zero, then ``ws_words(vocab)`` per row.
 
     >>> ws_words(128256)
     10352
     """
     nc = nchunks(vocab)
     return _WS_HEAD + 3 * nc + _HBINS + max(nc * _KSLOT, _CAPC)
+
+
+def ws_prefix_words(batch: int) -> int:
+    """The leading words of a workspace that must be zero before a call (the kernels leave
+    them zero): ``batch`` top-p histograms of 2048 words, then ``batch`` tickets. Row r's
+    histogram is at word ``r * 2048`` whatever the batch and vocab.
+
+    >>> ws_prefix_words(2)
+    4098
+    """
+    return batch * (_HBINS + 1)
+
+
+def ws_total_words(batch: int, vocab: int) -> int:
+    """Words of workspace a (batch, vocab) sampling call needs.
+
+    >>> ws_total_words(1, 128256)
+    12401
+    """
+    return ws_prefix_words(batch) + batch * ws_words(vocab)
+
 
 # Argument type codes (ctypes packing in rocsample.backends.launch):
 #   "ptr" device pointer, "i32" int, "i64" long long, "u64" unsigned long long, "f32" float.

@@ -186,6 +186,80 @@ def test_engine_fallbacks_match_numpy(gpu):
         assert np.array_equal(got, cpu_kernels.sample_rows(normal, seed=2, **kw))
 
 
+def _topp_bin_range(row: np.ndarray, p: float) -> tuple[int, int]:
+    """The bins [lo, hi] that the two-read top-p phase gathers (rs_hist_bounds and
+    rs_phase_cut in kernels/rs_engine.h), in exact integers: from each 11-bit key bin's
+    significand sum and the row maximum, bounds on the bin's truncated mass."""
+    keys = row.view(np.uint32) & np.uint32(0x7FFFFFFF)
+    max_exp = max(int(keys.max()) >> 23, 1)
+    sig = np.where(keys >> 23 > 0, (keys & 0x7FFFFF) | 0x800000, keys & 0x7FFFFF)
+    sums = [0] * 2048
+    for b, s in zip((keys >> 20).tolist(), sig.tolist(), strict=True):
+        sums[b] += s
+    hi_b, lo_b = [0] * 2049, [0] * 2049  # cumulative from the top
+    for b in range(2047, -1, -1):
+        s, e = sums[b], b >> 3
+        shift = max(e, 1) - max_exp + 16
+        h = low = 0
+        if s and shift >= 0:
+            h = low = s << shift
+        elif s and shift > -24:
+            h = s >> -shift
+            n = s >> 23 if e else s
+            low = h - n if h > n else 0
+        hi_b[b], lo_b[b] = hi_b[b + 1] + h, lo_b[b + 1] + low
+    pf = float(np.float32(p))
+    hi = max(b for b in range(2048) if hi_b[b] != hi_b[b + 1] and hi_b[b] >= pf * lo_b[0])
+    lo = max([b for b in range(2048) if lo_b[b] != lo_b[b + 1] and lo_b[b] >= pf * hi_b[0]],
+             default=0)
+    return min(lo, hi), hi
+
+
+def test_topp_bin_range_and_histogram_across_layouts(gpu):
+    """Top-p's second read gathers every bin that may hold the cut: for this row the mass
+    bounds leave two bins (the cut at 0.999999 sits within the truncation error of a bin
+    edge), and the draw is still exactly numpy's. The per-row histograms must be zero before
+    each call: calls of other shapes and methods on the same stream in between (smaller and
+    larger batches, top-k filling the candidate slots) must not disturb them."""
+    rng = np.random.default_rng(0)
+    row = (np.exp(rng.standard_normal(3000) * 3) * 1e-3).astype(np.float32)
+    row[0] = 1e4
+    lo, hi = _topp_bin_range(row, 0.999999)
+    assert lo < hi, (lo, hi)  # the precondition: this row takes the two-bin path
+    probs = np.tile(row, (3, 1))
+    for method in ("topp", "auto", "fused"):
+        got = rocsample.sample(probs, top_p=0.999999, seed=3, method=method, backend=gpu.name)
+        want = cpu_kernels.sample_rows(probs, top_p=0.999999, seed=3)
+        assert np.array_equal(got, want), (method, got, want)
+    shapes = [(2, 3000), (7, 50000), (3, 3000), (7, 50000), (1, 130000), (5, 20000)]
+    for i, (b, v) in enumerate(shapes * 2):
+        x = _probs(rng, b, v)
+        for kw in (dict(top_p=0.9), dict(top_k=50), dict(top_p=0.5, min_p=0.01)):
+            got = rocsample.sample(x, seed=i, offset=1, backend=gpu.name, **kw)
+            want = cpu_kernels.sample_rows(x, seed=i, offset=1, **kw)
+            assert np.array_equal(got, want), ((b, v), kw, got, want)
+
+
+def test_auto_method_choice(monkeypatch):
+    """No GPU needed: which kernel path "auto" takes (the top-p stages only when overridden)."""
+    from rocsample.backends.gpu import _choose
+    from rocsample.validation import sampling_params
+
+    def choice(**kw):
+        full = dict(top_k=None, top_p=None, min_p=None) | kw
+        return _choose(sampling_params(2, seed=0, offset=0, **full))
+
+    for var in ("TOPP_PREFIX_SUM_HSACO", "TOPP_THRESHOLD_HSACO", "TOPP_SAMPLE_HSACO"):
+        monkeypatch.delenv(var, raising=False)
+    assert choice(top_k=5) == "topk"
+    assert choice(top_p=0.9) == "fused"
+    assert choice(top_p=np.array([0.5, 1.0], np.float32)) == "fused"
+    assert choice(top_k=5, top_p=0.9) == choice(min_p=0.1) == choice() == "fused"
+    monkeypatch.setenv("TOPP_THRESHOLD_HSACO", "/some/override.cubin")
+    assert choice(top_p=0.9) == "topp"
+    assert choice(top_k=5, top_p=0.9) == "fused"
+
+
 def test_topk_distribution_on_gpu(gpu):
     # One row repeated N times gives N independent draws (counter includes the row index).
     n, v, k = 40000, 100, 10
@@ -288,13 +362,15 @@ def test_determinism_across_runs_streams_and_batch(gpu):
 
 
 def test_kernels_loaded_once_and_report_origin(gpu):
-    rocsample.sample(_probs(np.random.default_rng(0), 2, 100), top_p=0.5, backend=gpu.name)
+    rocsample.sample(_probs(np.random.default_rng(0), 2, 100), top_p=0.5, method="topp",
+                     backend=gpu.name)
     info = gpu.kernels.info()
     for name in ("topp_prefix_sum", "topp_threshold", "topp_sample"):
         assert info["kernels"][name]["origin"] in ("compile", "jit-cache", "precompiled")
     compiles = gpu.kernels.stats.compiles
     for _ in range(3):
-        rocsample.sample(_probs(np.random.default_rng(0), 2, 100), top_p=0.5, backend=gpu.name)
+        rocsample.sample(_probs(np.random.default_rng(0), 2, 100), top_p=0.5, method="topp",
+                         backend=gpu.name)
     assert gpu.kernels.stats.compiles == compiles
 
 
@@ -522,7 +598,7 @@ def test_profile_times_every_kernel(gpu):
     torch = pytest.importorskip("torch")
     probs = torch.from_numpy(_probs(np.random.default_rng(11), 32, 32000)).cuda()
     with rocsample.profile() as prof:
-        rocsample.sample(probs, top_p=0.9, backend=gpu.name)
+        rocsample.sample(probs, top_p=0.9, method="topp", backend=gpu.name)
         rocsample.sample(probs, top_k=50, top_p=0.9, backend=gpu.name)
     s = prof.summary()
     assert set(s) == {"topp_prefix_sum", "topp_threshold", "topp_sample", "topk_topp_sampling"}

@@ -19,7 +19,7 @@ import numpy as np
 from .. import config, profiling
 from ..buffers import ArrayView, DeviceBuffer, as_array_view
 from ..kernel_cache import KernelCache
-from ..registry import BLOCK_SIZE, KERNELS, nchunks, ws_words
+from ..registry import BLOCK_SIZE, HBINS, KERNELS, nchunks, ws_prefix_words, ws_total_words
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
 from .plan import LaunchPlan, quick_key
 from .runtime import Runtime, pack_args
@@ -159,16 +159,18 @@ class GpuBackend:
     def workspace(self, stream: int, rows: int, vocab: int) -> int:
         """The sampling workspace of ``stream`` for a (rows, vocab) call, ready to use.
 
-        Kept per stream (calls on one stream run in order and share it; calls on two streams
-        never do) and grown on demand. Its first ``rows`` words are the kernels' tickets, which
-        the kernels leave at zero; they are zeroed here only when the layout changes (another
-        shape). Every complete phase leaves them at zero, and a launch that fails never ran,
-        so only a kernel that died mid-phase (a dead context anyway) could leave them set.
+        Kept per stream (calls on one stream run in order and share it) and grown on demand.
+        Its first ``ws_prefix_words(rows)`` words (each row's top-p histogram, then the
+        tickets) must be zero; the kernels leave them so after every complete call. Row r's
+        histogram is at word r * 2048 whatever the layout, so when the layout changes only the
+        words the previous layout used otherwise are zeroed: from the end of its histograms to
+        the end of the new tickets (one copy, queued on the stream). A launch that fails never
+        ran, so only a kernel that died mid-call (a dead context anyway) could leave them set.
         """
         hit = self._ws.get(stream)
         if hit is not None and hit[1] == (rows, vocab):  # the repeat call: nothing to do
             return hit[0].ptr
-        words = rows + rows * ws_words(vocab)
+        words = ws_total_words(rows, vocab)
         with self._ws_lock:
             ws, layout = self._ws.get(stream, (None, None))
             if ws is None or ws.shape[0] < words:
@@ -178,12 +180,16 @@ class GpuBackend:
                 # Plain (not stream-ordered) memory: freeing it never needs the stream, which
                 # the caller may have destroyed by then.
                 ws = DeviceBuffer(self.rt, (words,), np.uint64)
-                # Zeroed whole, once: no word of it is ever read before being written.
+                # Zeroed whole, once: no other word of it is ever read before being written.
                 zeros = np.zeros(words, np.uint64)
                 self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
             elif layout != (rows, vocab):
-                zeros = np.zeros(rows, np.uint64)
-                self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
+                # Histograms of rows both layouts have are zero; the rest of the new prefix
+                # held the old tickets and rows.
+                lo = min(rows, layout[0]) * HBINS
+                zeros = np.zeros(ws_prefix_words(rows) - lo, np.uint64)
+                self.rt.copy_from_host_async(ws.ptr + 8 * lo, zeros.ctypes.data, zeros.nbytes,
+                                             stream)
             else:
                 return ws.ptr
             self._ws[stream] = (ws, (rows, vocab))
@@ -283,9 +289,11 @@ class GpuBackend:
         if method == "auto":
             method = _choose(params)
         nphase = _phases(params, vocab, method)
-        # Rows that may need a top-p cut (3 phases, two of them heavy) fill two blocks per SM;
-        # the others one (measured on an H200, bench/results/2026-11-21-h200-no-spill/).
-        per_sm = 2 if method == "topp" or nphase == 3 else 1
+        # Rows that may need a top-p cut without top-k (two heavy phases) fill two blocks per
+        # SM; the others one (measured on an H200, bench/results/2026-11-21-h200-no-spill/).
+        p = params.top_p
+        may_cut = p is not None and (isinstance(p, np.ndarray) or p < 1)
+        per_sm = 2 if method == "topp" or (nphase == 2 and may_cut) else 1
         grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count, per_sm))
         ws = self.workspace(call.stream, rows, vocab)
         p_val = 1.0 if params.top_p is None else p_val
@@ -341,10 +349,11 @@ class GpuBackend:
         g = _rows_op_blocks(rows, vocab, self.rt.sm_count)
         if kernel == "softmax" and g > 1 and self.kernels.companion("softmax_stats") is not None \
                 and self.kernels.companion("softmax_write") is not None:
-            # The row pairs go after the tickets of the stream's sampling workspace, which
-            # holds rows * ws_words(vocab) >= rows * G words there; calls on a stream run in
-            # order, so no sampling call uses them meanwhile.
-            part = self.workspace(call.stream, rows, vocab) + 8 * rows
+            # The row pairs go after the histograms and tickets of the stream's sampling
+            # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
+            # which needs to be zero); calls on a stream run in order, so no sampling call
+            # uses them meanwhile.
+            part = self.workspace(call.stream, rows, vocab) + 8 * ws_prefix_words(rows)
             call.launch("softmax_stats", (rows, g), *head, rows, vocab, t_ptr, t_val, part)
             call.launch("softmax_write", (rows, g), *head, out, vocab, rows, vocab, t_ptr, t_val,
                         part)
@@ -408,9 +417,11 @@ def _phases(params: SamplingParams, vocab: int, method: str) -> int:
     """How many phases of the chunked engine the call needs (see kernels/rs_engine.h).
 
     One when every row has a top-k filter (0 < k < vocab: one read for k <= KCAND, the
-    full-row algorithm beyond) or none has any filter (plain sampling: one read), three when
-    a row may need a top-p cut without top-k, else two (min-p). More phases than a row needs
-    cost an early-exit launch.
+    full-row algorithm beyond) or none has any filter (plain sampling: one read), else two
+    (min-p; a top-p cut without top-k: the maximum and a significand histogram, then the
+    cut, the gather and the draw). The top-p stages (method "topp") are always three
+    launches: the draw needs the seed, which only the third takes. More phases than a row
+    needs cost an early-exit launch.
     """
     k, p, m = params.top_k, params.top_p, params.min_p
     if not isinstance(k, np.ndarray) and k is not None and 0 < k < vocab:
@@ -419,17 +430,30 @@ def _phases(params: SamplingParams, vocab: int, method: str) -> int:
             and not isinstance(m, np.ndarray) and (p is None or not p < 1)
             and (m is None or not m > 0)):
         return 1  # no row filters: plain sampling (k is None, <= 0 or >= vocab here)
-    if method == "fused" and (isinstance(p, np.ndarray) or (p is not None and p < 1)):
-        return 3
-    return 2
+    return 2  # min-p, or top-p (two reads: see rs_engine.h)
+
+
+#: The variables of the three top-p stages: when one is set, "auto" top-p takes the stages.
+_TOPP_VARS = tuple(KERNELS[n].env_var for n in ("topp_prefix_sum", "topp_threshold",
+                                                 "topp_sample"))
 
 
 def _choose(params: SamplingParams) -> str:
+    """The kernel path of ``method="auto"``: top-k alone takes topk_sampling; top-p alone the
+    fused entry (two launches, the draw in the second: H200, 1 x 128256, 38.8 against 44.0
+    us for the three top-p stages, whose draw needs a third launch; 512 x 151936, 358
+    against 404 us) unless a top-p stage is overridden by its variable, whose code then
+    runs; everything else the fused entry.
+
+    >>> from rocsample.validation import sampling_params
+    >>> _choose(sampling_params(1, top_k=5, top_p=None, min_p=None, seed=0, offset=0))
+    'topk'
+    """
     k = params.top_k is not None and (isinstance(params.top_k, np.ndarray) or params.top_k > 0)
     p = params.top_p is not None and (isinstance(params.top_p, np.ndarray) or params.top_p < 1)
     m = params.min_p is not None and (isinstance(params.min_p, np.ndarray) or params.min_p > 0)
     if k and not p and not m:
         return "topk"
-    if p and not k and not m:
+    if p and not k and not m and any(config.kernel_override(v) for v in _TOPP_VARS):
         return "topp"
     return "fused"

@@ -288,7 +288,7 @@ class GpuBackend:
         rng = (params.seed, params.offset)
         if method == "auto":
             method = _choose(params)
-        nphase = _phases(params, vocab, method)
+        nphase = _phases(params, vocab)
         # Rows that may need a top-p cut without top-k (two heavy phases) fill two blocks per
         # SM; the others one (measured on an H200, bench/results/2026-11-21-h200-no-spill/).
         p = params.top_p
@@ -413,7 +413,7 @@ def _rows_op_blocks(rows: int, vocab: int, sm_count: int) -> int:
     return max(1, min(nchunks(vocab), g))
 
 
-def _phases(params: SamplingParams, vocab: int, method: str) -> int:
+def _phases(params: SamplingParams, vocab: int) -> int:
     """How many phases of the chunked engine the call needs (see kernels/rs_engine.h).
 
     One when every row has a top-k filter (0 < k < vocab: one read for k <= KCAND, the

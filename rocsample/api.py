@@ -88,13 +88,21 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     >>> rocsample.sample(probs, top_k=1, backend="cpu").tolist()
     [2]
     """
+    b = get_backend(backend, device)
+    # The decode-loop fast path: the same device array, parameters and stream as a call that
+    # the general path below validated and recorded (backends/plan.py) replay its launches.
+    key = b.plan_key(probs, top_k, top_p, min_p, method, stream)
+    if key is not None:
+        out = b.replay(key, seed, offset)
+        if out is not None:
+            return out
     rows = _rows(probs, "probs")
     params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
                              offset=offset)
     check_method(method, params)
     check = config.check_inputs() if check_inputs is None else bool(check_inputs)
-    return get_backend(backend, device).sample(probs, params, method=method, stream=stream,
-                                               check_inputs=check)
+    return b.sample(probs, params, method=method, stream=stream, check_inputs=check,
+                    plan_key=key)
 
 
 def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None,

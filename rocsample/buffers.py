@@ -189,22 +189,27 @@ class DeviceBuffer:
         [0, 1, 2, 3]
         >>> v.free(); v.free()
         """
+        template = base._view_templates.get(shape)
+        if template is None:  # built once per owner and shape: views are per-call results
+            nbytes = math.prod(shape) * base.dtype.itemsize
+            template = {"_pending": None, "_exports": 0, "_stream": base._stream,
+                        "driver": base.driver, "dtype": base.dtype, "device": base.device,
+                        "shape": tuple(shape), "nbytes": nbytes,
+                        "strides": _c_strides(shape, base.dtype.itemsize), "_base": base}
+            if len(base._view_templates) < 16:
+                base._view_templates[shape] = template
+        if offset < 0 or offset + template["nbytes"] > base.nbytes:
+            raise ValueError(f"view of {template['nbytes']} bytes at {offset} is outside "
+                             f"{base!r}")
+        ptr = base.ptr + offset
         view = cls.__new__(cls)
-        view.__dict__.update(base._view_template)
-        view.shape = shape
-        view.nbytes = math.prod(shape) * base.dtype.itemsize
-        view.strides = _c_strides(shape, base.dtype.itemsize)
-        if offset < 0 or offset + view.nbytes > base.nbytes:
-            raise ValueError(f"view of {view.nbytes} bytes at {offset} is outside {base!r}")
-        view._ptr = base.ptr + offset
-        view._base = base
+        view.__dict__.update(template)
+        view._ptr = ptr
         return view
 
     @functools.cached_property
-    def _view_template(self) -> dict[str, Any]:
-        # Built once per owner: views are made on the per-call path (output slabs).
-        return {"_pending": None, "_exports": 0, "_stream": self._stream,
-                "driver": self.driver, "dtype": self.dtype, "device": self.device}
+    def _view_templates(self) -> dict[tuple[int, ...], dict[str, Any]]:
+        return {}
 
     def _release(self, ptr: int) -> None:
         if self._base is not None:  # a view: the owner frees the memory
@@ -283,8 +288,20 @@ class DeviceBuffer:
         self.free()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # a finalizer must never raise
-            self.free()
+        # Nothing holds the buffer any more, so no DLPack export is alive (each holds it):
+        # release without the export lock (a per-call cost of every result). A finalizer
+        # must never raise.
+        ptr = self.__dict__.get("_ptr")
+        if ptr is None:
+            return
+        try:
+            if self._exports:  # only when collected in a cycle with its exports
+                self.free()
+            else:
+                self._ptr = None
+                self._release(ptr)
+        except Exception as exc:  # the driver may be gone at interpreter exit
+            logger.debug("DeviceBuffer not released in __del__: %s", exc)
 
     def __repr__(self) -> str:
         where = "freed" if self._ptr is None else f"{self._ptr:#x}"

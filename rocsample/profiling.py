@@ -20,7 +20,11 @@ from typing import Any
 
 __all__ = ["KernelTimer", "active", "profile"]
 
-_local = threading.local()
+class _Local(threading.local):
+    timer: KernelTimer | None = None  # a class default: reading it never raises
+
+
+_local = _Local()
 
 
 @dataclass
@@ -66,7 +70,7 @@ class KernelTimer:
 
 def active() -> KernelTimer | None:
     """The timer of the innermost ``profile()`` block of this thread, if any."""
-    return getattr(_local, "timer", None)
+    return _local.timer
 
 
 @contextmanager

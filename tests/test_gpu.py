@@ -479,6 +479,21 @@ def test_repeated_calls_replay_a_launch_plan(gpu):
             torch.cuda.synchronize()
             want = cpu_kernels.sample_rows(probs_np, seed=4, offset=step, **case)
             assert np.array_equal(torch.from_dlpack(got).cpu().numpy(), want), (case, step)
+    # Plans are looked up before validation: with one in place, what validation refuses is
+    # still refused, and an equal value of another type is judged on its own.
+    rocsample.sample(t, top_k=50, seed=1, backend=gpu.name)
+    for bad, err in ((dict(seed=-1), ValueError), (dict(seed=True), TypeError),
+                     (dict(seed=1.0), TypeError), (dict(offset=2**64), ValueError)):
+        with pytest.raises(err):
+            rocsample.sample(t, top_k=50, backend=gpu.name, **{"seed": 1, **bad})
+    with pytest.raises(ValueError, match="top_p"):
+        rocsample.sample(t, top_k=50, top_p=1.5, seed=1, backend=gpu.name)
+    with pytest.raises(TypeError, match="top_k"):
+        rocsample.sample(t, top_k=True, seed=1, backend=gpu.name)
+    got = rocsample.sample(t, top_k=50.0, seed=4, backend=gpu.name)  # an integral float: ok
+    torch.cuda.synchronize()
+    want = cpu_kernels.sample_rows(probs_np, top_k=50, seed=4)
+    assert np.array_equal(torch.from_dlpack(got).cpu().numpy(), want)
     from rocsample.buffers import DeviceBuffer
 
     # Threads replaying one plan on one stream: each gets its own seed's tokens.

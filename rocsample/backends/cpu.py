@@ -36,8 +36,13 @@ class CpuBackend:
         return {"backend": "cpu", "device": "host (numpy)", "index": 0, "target": "numpy",
                 "wave_size": 1}
 
+    def plan_key(self, *args: Any) -> None:
+        """No launch plans on the host: every call takes the general path."""
+        return None
+
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
-               stream: int | None = None, check_inputs: bool = True) -> np.ndarray:
+               stream: int | None = None, check_inputs: bool = True,
+               plan_key: Any = None) -> np.ndarray:
         x = _host(probs, "probs")
         if check_inputs:
             check_bad_rows("probs", x)

@@ -21,7 +21,7 @@ from ..buffers import ArrayView, DeviceBuffer, as_array_view
 from ..kernel_cache import KernelCache
 from ..registry import BLOCK_SIZE, HBINS, KERNELS, nchunks, ws_prefix_words, ws_total_words
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
-from .plan import LaunchPlan, quick_key
+from .plan import LaunchPlan, plan_key, seed_ok
 from .runtime import Runtime, pack_args
 
 __all__ = ["GpuBackend"]
@@ -237,43 +237,44 @@ class GpuBackend:
 
     # -- operations -----------------------------------------------------------------------
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
-               stream: int | None = None, check_inputs: bool = True) -> Any:
-        pkey = None
-        if (type(params.top_k) is not np.ndarray and type(params.top_p) is not np.ndarray
-                and type(params.min_p) is not np.ndarray and not isinstance(probs, np.ndarray)
-                and profiling.active() is None):
-            key = quick_key(probs)
-            if key is not None:
-                pkey = (key, method, params.top_k, params.top_p, params.min_p, int(stream or 0))
-                hit = self._plans.get(pkey)
-                if hit is not None:
-                    out = self._replay(hit, params, int(stream or 0))
-                    if out is not None:
-                        return out
+               stream: int | None = None, check_inputs: bool = True,
+               plan_key: tuple[Any, ...] | None = None) -> Any:
+        """The general path; with ``plan_key`` (:func:`~.plan.plan_key` of the call's raw
+        arguments) the launches are also recorded as a plan that :meth:`replay` repeats."""
         call = self._begin(stream)
         view, host = self._matrix(call, probs, "probs", check_inputs)
         rows = view.shape[0]
         out = (DeviceBuffer(self.rt, (rows,), np.int32, stream=call.stream) if host
                else self.tokens(call.stream, rows))
-        if pkey is not None:
+        record = plan_key is not None and not host and profiling.active() is None
+        if record:
             call.plan = LaunchPlan(*view.shape)
         self._sample_view(call, view, out, params, method)
-        if pkey is not None and call.plan is not None:
+        if record and call.plan is not None:
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
-            self._plans[pkey] = (call.plan, self._ws[call.stream][0].ptr)
+            self._plans[plan_key] = (call.plan, self._ws[call.stream][0].ptr)
         return self._result(call, out, host, "sample")
 
-    def _replay(self, hit: tuple[LaunchPlan, int], params: SamplingParams,
-                stream: int) -> DeviceBuffer | None:
-        """The launches of a plan with this call's seed, offset and output (None: stale)."""
+    def plan_key(self, probs: Any, top_k: Any, top_p: Any, min_p: Any, method: Any,
+                 stream: Any) -> tuple[Any, ...] | None:
+        """See :func:`~.plan.plan_key`."""
+        return plan_key(probs, top_k, top_p, min_p, method, stream)
+
+    def replay(self, pkey: tuple[Any, ...], seed: Any, offset: Any) -> DeviceBuffer | None:
+        """The recorded launches of ``pkey`` with this seed and offset; None: no plan (then
+        the caller takes the general path, which validates and records one)."""
+        hit = self._plans.get(pkey)
+        if hit is None or not seed_ok(seed, offset) or profiling.active() is not None:
+            return None
         plan, ws_ptr = hit
+        stream = pkey[-1]
         self.rt.make_current()
         if self.workspace(stream, plan.rows, plan.vocab) != ws_ptr:
             return None  # the stream's workspace moved: build the plan again
         out = self.tokens(stream, plan.rows)
         with plan.lock:
-            plan.patch(params.seed, params.offset, out.ptr)
+            plan.patch(seed, offset, out.ptr)
             for function, grid, packed in plan.launches:
                 self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
         return out

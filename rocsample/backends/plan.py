@@ -7,15 +7,21 @@ once by the general path (which validates the array and the parameters); a call 
 updates the three values that change (seed, offset, the output pointer) in place and
 launches. No validation, no argument packing, no array-interface parsing per call.
 
-The key of a plan is :func:`quick_key` of the input: for a torch tensor its data pointer,
-shape, strides, dtype and device; for a :class:`~rocsample.buffers.DeviceBuffer` its pointer
-and shape. Anything else (cupy, other DLPack producers) takes the general path.
+The key of a plan is :func:`plan_key` of the call's raw arguments, looked up before any
+validation: :func:`quick_key` of the input (for a torch tensor its data pointer, shape,
+strides, dtype and device; for a :class:`~rocsample.buffers.DeviceBuffer` its pointer and
+shape; anything else, cupy or other DLPack producers, takes the general path) with the
+parameters, method and stream as given, each with its exact type. A plan exists only for
+arguments the general path accepted, so a hit needs no other check than the seed and offset
+(:func:`seed_ok`); arguments that were refused never made a plan and are refused again.
 
 Example
 -------
 >>> from rocsample.backends.plan import quick_key
 >>> quick_key([[0.5, 0.5]]) is None   # not a device array
 True
+>>> seed_ok(7, 0), seed_ok(-1, 0), seed_ok(True, 0)
+(True, False, False)
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ from typing import Any
 from ..buffers import DeviceBuffer
 from .runtime import PackedArgs
 
-__all__ = ["LaunchPlan", "quick_key"]
+__all__ = ["LaunchPlan", "plan_key", "quick_key", "seed_ok"]
+
+_SCALARS = (type(None), int, float)
+_U64 = 1 << 64
 
 
 def quick_key(x: Any) -> tuple[Any, ...] | None:
@@ -43,6 +52,31 @@ def quick_key(x: Any) -> tuple[Any, ...] | None:
         return ("torch", data_ptr(), tuple(x.shape), stride(), x.dtype, x.device)
     except (TypeError, AttributeError, RuntimeError):
         return None
+
+
+def plan_key(probs: Any, top_k: Any, top_p: Any, min_p: Any, method: Any,
+              stream: Any) -> tuple[Any, ...] | None:
+    """The launch-plan key of a ``sample()`` call's raw arguments, or None (no plan applies).
+
+    Parameters count with their exact types (None, int or float: 1, 1.0 and True never share
+    a plan, since validation may judge them differently); per-row arrays, other scalar types,
+    non-string methods and non-int streams take the general path every time.
+    """
+    if (type(top_k) not in _SCALARS or type(top_p) not in _SCALARS
+            or type(min_p) not in _SCALARS or type(method) is not str
+            or not (stream is None or type(stream) is int)):
+        return None
+    key = quick_key(probs)
+    if key is None:
+        return None
+    return (key, method, type(top_k), top_k, type(top_p), top_p, type(min_p), min_p,
+            stream or 0)
+
+
+def seed_ok(seed: Any, offset: Any) -> bool:
+    """Whether seed and offset are plain ints in [0, 2**64) (else the general path judges)."""
+    return (type(seed) is int and type(offset) is int and 0 <= seed < _U64
+            and 0 <= offset < _U64)
 
 
 class LaunchPlan:

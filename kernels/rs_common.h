@@ -43,6 +43,12 @@
 #error "RS_BLOCK must be a multiple of RS_WAVE and at most RS_WAVE * RS_WAVE"
 #endif
 
+// The ABI marker: a code object built from these sources defines the symbol
+// rocsample_abi_v<N> (N = RS_ABI_VERSION), and the loader reads N from its symbol table
+// before loading (a precompiled file of another ABI is refused, never run on this workspace
+// layout). A code object written from scratch declares its ABI with the same one line.
+extern "C" __device__ __attribute__((used)) const unsigned int rocsample_abi_v3 = RS_ABI_VERSION;
+
 #define RS_VOCAB_MAX (1 << 23)  // keeps 64-bit mass sums exact (2^23 * 2^40 < 2^64)
 #define RS_NWAVES (RS_BLOCK / RS_WAVE)
 

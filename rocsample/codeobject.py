@@ -39,7 +39,7 @@ from pathlib import Path
 from .errors import KernelLoadError, RocsampleError
 
 __all__ = [
-    "CodeObjectEntry", "CodeObjectInfo", "NotACodeObject", "describe", "extract",
+    "CodeObjectEntry", "CodeObjectInfo", "NotACodeObject", "abi_problem", "describe", "extract",
     "inspect_bytes", "inspect_file", "select_entry", "target_matches", "validate_code_object",
     "write_bundle",
 ]  # fmt: skip
@@ -77,6 +77,7 @@ _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
 _CUDA_RE = re.compile(r"sm_(\d+)([af]?)")
 _TKINFO_ARCH = re.compile(rb"-arch\s+sm_(\d+)([af]?)\b")
+_ABI_SYMBOL = re.compile(r"rocsample_abi_v(\d+)")  # rs_common.h's marker
 
 
 class NotACodeObject(RocsampleError, ValueError):
@@ -89,14 +90,16 @@ class NotACodeObject(RocsampleError, ValueError):
 
 @dataclass(frozen=True)
 class CodeObjectEntry:
-    """One device ELF: ``kind`` ("amdgpu"/"cuda"), ``target`` id, kernel ``symbols`` and where
-    it lies (``offset``, ``size``) in the inspected data."""
+    """One device ELF: ``kind`` ("amdgpu"/"cuda"), ``target`` id, kernel ``symbols``, where
+    it lies (``offset``, ``size``) in the inspected data, and the rocsample kernel ``abi``
+    it declares (the N of a defined ``rocsample_abi_vN`` symbol; None: no marker)."""
 
     kind: str
     target: str
     symbols: tuple[str, ...]
     offset: int
     size: int
+    abi: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,14 @@ def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
             name, info, other, shndx, _, _ = _SYM.unpack_from(data, sh[4] + i * _SYM.size)
             syms.append((_cstr(data, str_off + name, str_off + str_size), info, other, shndx))
     defined = [(name, info, other) for name, info, other, shndx in syms if shndx and name]
+    marks = {int(m.group(1)) for name, _, _ in defined if (m := _ABI_SYMBOL.fullmatch(name))}
+    kabi = max(marks) if len(marks) == 1 else (-1 if marks else None)  # -1: contradictory
     abi = data[8]
     if machine == EM_AMDGPU:
         kds = {name[:-3] for name, _, _ in defined if name.endswith(".kd")}
         v2 = {name for name, info, _ in defined if info & 0xF == _STT_AMDGPU_HSA_KERNEL}
         target = _amdgpu_target(abi, flags)
-        return CodeObjectEntry("amdgpu", target, tuple(sorted(kds | v2)), offset, n)
+        return CodeObjectEntry("amdgpu", target, tuple(sorted(kds | v2)), offset, n, kabi)
     sm, accel = (flags & 0xFF, flags & 0x800) if abi <= 7 else ((flags >> 8) & 0xFF, flags & 0x8)
     suffix = "a" if accel else ""
     if shstrndx < len(sections):
@@ -183,7 +188,7 @@ def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
                 if m and int(m.group(1)) == sm:
                     suffix = suffix or m.group(2).decode()
     kernels = {name for name, info, other in defined if other & _STO_CUDA_ENTRY}
-    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", tuple(sorted(kernels)), offset, n)
+    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", tuple(sorted(kernels)), offset, n, kabi)
 
 
 def _parse_bundle(data: bytes) -> CodeObjectInfo:
@@ -389,8 +394,15 @@ def validate_code_object(
     env_var: str | None,
     device_target: str,
     entry_points: Sequence[str],
+    abi: int | None = None,
+    allow_unmarked: bool = True,
 ) -> bytes:
     """Check that ``path`` can be loaded on ``device_target`` and defines ``entry_points``.
+
+    With ``abi``, the code for the target must also declare that rocsample kernel ABI
+    (rs_common.h's ``rocsample_abi_vN`` symbol): another version is refused, and so is no
+    marker at all unless ``allow_unmarked`` (then it is loaded with a warning: a code object
+    a user wrote from scratch).
 
     Returns
     -------
@@ -402,7 +414,8 @@ def validate_code_object(
     KernelLoadError
         ``reason`` is one of: "file does not exist", "not readable: <errno text>",
         "not a code object: <why>", "no code for target <t> (file holds: ...)",
-        "entry point <name> missing (file defines: ...)".
+        "entry point <name> missing (file defines: ...)", "built for rocsample kernel ABI
+        <n>, ...", "declares no rocsample kernel ABI ...".
 
     Example
     -------
@@ -435,8 +448,29 @@ def validate_code_object(
         noun = "entry point" if len(missing) == 1 else "entry points"
         defined = ", ".join(entry.symbols) or "nothing"
         raise fail(f"{noun} {', '.join(missing)} missing (file defines: {defined})")
+    if abi is not None and entry.abi != abi:
+        problem = abi_problem(entry, abi)
+        if entry.abi is not None or not allow_unmarked:
+            raise fail(problem)
+        log.warning("code object %s %s; loading it as ABI %d", where, problem, abi)
     log.debug("code object %s: %s for %s", where, info.format, entry.target)
     return data
+
+
+def abi_problem(entry: CodeObjectEntry, abi: int) -> str:
+    """Why ``entry`` does not declare kernel ABI ``abi`` (for errors and warnings).
+
+    >>> print(abi_problem(CodeObjectEntry("cuda", "sm_90", ("k",), 0, 1, 2), 3)[:63])
+    was built for rocsample kernel ABI 2, this rocsample implements
+    """
+    rebuild = "rebuild it: make hsaco, or python -m rocsample compile"
+    if entry.abi is None:
+        return (f"declares no rocsample kernel ABI (no rocsample_abi_v{abi} symbol: built "
+                f"before ABI markers or from other sources; {rebuild})")
+    if entry.abi < 0:
+        return f"declares several rocsample kernel ABIs ({rebuild})"
+    return (f"was built for rocsample kernel ABI {entry.abi}, this rocsample implements ABI "
+            f"{abi} ({rebuild})")
 
 
 def describe(info: CodeObjectInfo, path: str | None = None) -> str:
@@ -444,16 +478,18 @@ def describe(info: CodeObjectInfo, path: str | None = None) -> str:
 
     Example
     -------
-    >>> e = CodeObjectEntry("amdgpu", "gfx90a", ("add", "scale"), 0, 6008)
+    >>> e = CodeObjectEntry("amdgpu", "gfx90a", ("add", "scale"), 0, 6008, 3)
     >>> print(describe(CodeObjectInfo("amdgpu-elf", (e,), 6008), "k.hsaco"))
     k.hsaco: amdgpu-elf, 6008 bytes, 1 code object
-      [0] amdgpu gfx90a  offset 0  size 6008
+      [0] amdgpu gfx90a  offset 0  size 6008  kernel ABI 3
           kernels (2): add, scale
     """
     count = len(info.entries)
     head = f"{info.format}, {info.size} bytes, {count} code object{'' if count == 1 else 's'}"
     lines = [f"{path}: {head}" if path else head]
     for i, e in enumerate(info.entries):
-        lines.append(f"  [{i}] {e.kind} {e.target}  offset {e.offset}  size {e.size}")
+        abi = "-" if e.abi is None else ("several" if e.abi < 0 else str(e.abi))
+        lines.append(f"  [{i}] {e.kind} {e.target}  offset {e.offset}  size {e.size}  "
+                     f"kernel ABI {abi}")
         lines.append(f"      kernels ({len(e.symbols)}): {', '.join(e.symbols) or '-'}")
     return "\n".join(lines)

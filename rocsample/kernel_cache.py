@@ -4,7 +4,8 @@ For each kernel the cache resolves, in order (first that applies wins):
 
 1. its environment variable (``TOPK_SAMPLING_HSACO=/path``...): that file, validated;
 2. the precompiled directory (``ROCSAMPLE_KERNEL_DIR``, default the ``make hsaco`` output):
-   ``<module>.hsaco`` (AMD) or ``<module>.cubin`` (NVIDIA), if it holds code for this device;
+   ``<module>.hsaco`` (AMD) or ``<module>.cubin`` (NVIDIA), if it holds code for this device
+   built for this kernel ABI (the ``rocsample_abi_vN`` symbol of rs_common.h);
 3. the on-disk JIT cache (``ROCSAMPLE_CACHE_DIR``), keyed by a sha256 over source, headers,
    options, compiler, target, ABI and rocsample versions;
 4. compile now with hiprtc/NVRTC, store in the disk cache.
@@ -35,7 +36,7 @@ from . import codeobject, config
 from .compiler import CompiledModule, compile_module, module_key
 from .diskcache import DiskCache
 from .errors import KernelLoadError
-from .registry import KERNELS, MODULES, KernelSpec
+from .registry import ABI_VERSION, KERNELS, MODULES, KernelSpec
 from .toolchains import get_toolchain
 
 __all__ = ["KernelCache", "LoadedKernel", "Resolution"]
@@ -212,13 +213,20 @@ class KernelCache:
         except (OSError, codeobject.NotACodeObject) as exc:
             raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR",
                                   f"not a code object: {exc}") from exc
-        if codeobject.select_entry(info, rt.target) is None:
+        entry = codeobject.select_entry(info, rt.target)
+        if entry is None:
             held = ", ".join(e.target for e in info.entries) or "nothing"
             if config.kernel_dir_is_explicit():
                 raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR",
                                       f"no code for target {rt.target} (file holds: {held})")
             log.info("%s: precompiled %s has no code for %s (holds %s); JIT instead",
                      spec.name, candidate, rt.target, held)
+            return None
+        if entry.abi != ABI_VERSION:  # a stale build: never run on this workspace layout
+            problem = codeobject.abi_problem(entry, ABI_VERSION)
+            if config.kernel_dir_is_explicit():
+                raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR", problem)
+            log.warning("%s: precompiled %s %s; JIT instead", spec.name, candidate, problem)
             return None
         res = Resolution(spec.name, "precompiled", str(candidate), f"{directory} has it")
         return res, None
@@ -243,7 +251,11 @@ class KernelCache:
         if explicit is not None:
             res = explicit[0]
             env_var = spec.env_var if res.origin == "env" else "ROCSAMPLE_KERNEL_DIR"
-            image = codeobject.validate_code_object(res.path, env_var, rt.target, [spec.entry])
+            # An override may be a user's own code object without the ABI marker (loaded
+            # with a warning); the precompiled directory's files come from our sources.
+            image = codeobject.validate_code_object(res.path, env_var, rt.target, [spec.entry],
+                                                    abi=ABI_VERSION,
+                                                    allow_unmarked=res.origin == "env")
             module = self._module_for(f"file:{Path(res.path).resolve()}", image)
         else:
             key = self._key(spec)

@@ -187,6 +187,7 @@ def test_make_hsaco_bundles_every_module(hsaco_dir):
         assert sorted(e.target for e in info.entries) == ["gfx1030", "gfx90a"]
         for e in info.entries:
             assert set(module.entries) <= set(e.symbols)
+            assert e.abi == registry.ABI_VERSION  # rs_common.h's marker, read from the symtab
 
 
 @pytest.mark.parametrize("target", ["gfx90a:sramecc+:xnack-", "gfx1030"])
@@ -213,6 +214,7 @@ def cubin(tmp_path_factory):
         need(False, f"nvrtc unavailable: {exc}")
     path = tmp_path_factory.mktemp("cubin") / "topk_topp_sampling.cubin"
     path.write_bytes(compiler.compile_module("nvrtc", "topk_topp_sampling", "sm_90").image)
+    assert inspect_file(path).entries[0].abi == registry.ABI_VERSION  # NVRTC keeps the marker
     return path
 
 
@@ -285,6 +287,53 @@ def test_override_without_companions_serves_the_contract_kernel(hsaco_dir, env, 
         KernelCache(OfflineAmdRuntime("gfx90a")).companion("softmax_stats")
     with pytest.raises(ValueError, match="contract kernel"):
         c.companion("softmax")
+
+
+def _sampling_utils_with_marker(tmp_path, marker: bytes) -> Path:
+    """sampling_utils for gfx90a, compiled with rs_common.h's ABI marker line replaced."""
+    tc = get_toolchain("hiprtc")
+    source, headers = compiler.read_sources(registry.MODULES["sampling_utils"])
+    line = (b"extern \"C\" __device__ __attribute__((used)) const unsigned int "
+            b"rocsample_abi_v3 = RS_ABI_VERSION;")
+    assert line in headers["rs_common.h"]
+    headers = {**headers, "rs_common.h": headers["rs_common.h"].replace(line, marker)}
+    image, log_text = tc.compile(source, "sampling_utils.hip", headers,
+                                 tc.options("gfx90a", 64))
+    assert image is not None, log_text
+    path = tmp_path / "marked" / "sampling_utils.hsaco"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(image)
+    return path
+
+
+def test_code_object_of_another_abi_is_refused(env, monkeypatch, tmp_path, caplog):
+    """A code object declaring another kernel ABI never runs on this workspace layout, from an
+    override or the precompiled directory; one without a marker (a user's own) loads from an
+    override with a warning, but not from the precompiled directory (our sources have it)."""
+    old = _sampling_utils_with_marker(
+        tmp_path, b'extern "C" __device__ __attribute__((used)) const unsigned int '
+                  b"rocsample_abi_v2 = 2;")
+    assert inspect_file(old).entries[0].abi == 2
+    monkeypatch.setenv("SAMPLING_UTILS_HSACO", str(old))
+    with pytest.raises(KernelLoadError, match="built for rocsample kernel ABI 2, this "
+                       f"rocsample implements ABI {registry.ABI_VERSION}") as err:
+        KernelCache(OfflineAmdRuntime("gfx90a")).get("softmax")
+    assert err.value.env_var == "SAMPLING_UTILS_HSACO"
+    monkeypatch.delenv("SAMPLING_UTILS_HSACO")
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(old.parent))
+    with pytest.raises(KernelLoadError, match="ROCSAMPLE_KERNEL_DIR.*kernel ABI 2"):
+        KernelCache(OfflineAmdRuntime("gfx90a")).get("softmax")
+
+    bare = _sampling_utils_with_marker(tmp_path, b"")
+    assert inspect_file(bare).entries[0].abi is None
+    with pytest.raises(KernelLoadError, match="declares no rocsample kernel ABI"):
+        KernelCache(OfflineAmdRuntime("gfx90a")).get("softmax")
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("SAMPLING_UTILS_HSACO", str(bare))
+    with caplog.at_level("WARNING", logger="rocsample"):
+        k = KernelCache(OfflineAmdRuntime("gfx90a")).get("softmax")
+    assert k.resolution.origin == "env"
+    assert "declares no rocsample kernel ABI" in caplog.text
 
 
 def test_explicit_kernel_dir_without_target_is_an_error(hsaco_dir, env, monkeypatch):

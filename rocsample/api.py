@@ -91,7 +91,7 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     b = get_backend(backend, device)
     # The decode-loop fast path: the same device array, parameters and stream as a call that
     # the general path below validated and recorded (backends/plan.py) replay its launches.
-    key = b.plan_key(probs, top_k, top_p, min_p, method, stream)
+    key = b.plan_key("sample", probs, (top_k, top_p, min_p), stream, method)
     if key is not None:
         out = b.replay(key, seed, offset)
         if out is not None:
@@ -121,11 +121,17 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
     >>> rocsample.sample_from_logits(logits, temperature=0.0, backend="cpu").tolist()
     [1]
     """
+    b = get_backend(backend, device)
+    key = b.plan_key("sample_from_logits", logits, (temperature, top_k, top_p, min_p), stream)
+    if key is not None:  # a recorded plan (see sample)
+        out = b.replay(key, seed, offset)
+        if out is not None:
+            return out
     rows = _rows(logits, "logits")
     t = check_temperature(temperature, rows)
     params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
                              offset=offset)
-    return get_backend(backend, device).sample_from_logits(logits, t, params, stream=stream)
+    return b.sample_from_logits(logits, t, params, stream=stream, plan_key=key)
 
 
 def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
@@ -139,8 +145,14 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
     >>> p.tolist()
     [[0.25, 0.25, 0.25, 0.25]]
     """
+    b = get_backend(backend, device)
+    key = b.plan_key("softmax", logits, (temperature,), stream)
+    if key is not None:  # a recorded plan (see sample)
+        out = b.replay(key)
+        if out is not None:
+            return out
     t = check_temperature(temperature, _rows(logits, "logits"))
-    return get_backend(backend, device).softmax(logits, t, stream=stream)
+    return b.softmax(logits, t, stream=stream, plan_key=key)
 
 
 def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = None,
@@ -153,8 +165,14 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     >>> rocsample.temperature_scale(np.ones((1, 2), np.float32), 0.5, backend="cpu").tolist()
     [[2.0, 2.0]]
     """
+    b = get_backend(backend, device)
+    key = b.plan_key("temperature_scale", logits, (temperature,), stream)
+    if key is not None:  # a recorded plan (see sample)
+        out = b.replay(key)
+        if out is not None:
+            return out
     t = check_temperature(temperature, _rows(logits, "logits"))
-    return get_backend(backend, device).temperature_scale(logits, t, stream=stream)
+    return b.temperature_scale(logits, t, stream=stream, plan_key=key)
 
 
 def warmup(backend: str | None = None, device: int = 0) -> dict[str, str]:

@@ -529,6 +529,43 @@ def test_repeated_calls_replay_a_launch_plan(gpu):
         assert np.array_equal(got.numpy(), want), o
 
 
+@pytest.mark.parametrize("rows,vocab", [(1, 128256), (8, 50000), (300, 4000)])
+def test_repeated_logits_calls_replay_a_launch_plan(gpu, rows, vocab, monkeypatch):
+    """softmax, temperature_scale and sample_from_logits on a device array: from the second
+    call on the recorded launches run (the general path's array parsing is made to fail
+    meanwhile) with new outputs each call, giving the general path's bits and seeing new
+    contents of the same memory."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no GPU here")
+    rng = np.random.default_rng(rows + vocab)
+    x_np = (rng.standard_normal((rows, vocab)) * 3).astype(np.float32)
+    x = torch.from_numpy(x_np).cuda()
+    kept = []
+    for step in range(4):
+        if step == 3:  # same pointer and shape, new contents
+            x_np = (rng.standard_normal((rows, vocab)) * 3).astype(np.float32)
+            x.copy_(torch.from_numpy(x_np))
+        with monkeypatch.context() as m:
+            if step > 0:
+                m.setattr(gpu, "_matrix", lambda *a, **k: pytest.fail("general path taken"))
+            sm = rocsample.softmax(x, 0.8, backend=gpu.name)
+            ts = rocsample.temperature_scale(x, 0.8, backend=gpu.name)
+            tok = rocsample.sample_from_logits(x, temperature=0.8, top_k=50, seed=3,
+                                               offset=step, backend=gpu.name)
+        torch.cuda.synchronize()
+        want = rocsample.softmax(x_np, 0.8, backend=gpu.name)  # numpy in: the general path
+        assert np.array_equal(torch.from_dlpack(sm).cpu().numpy(), want), step
+        assert np.array_equal(torch.from_dlpack(ts).cpu().numpy(),
+                              cpu_kernels.temperature_scale(x_np, 0.8)), step
+        assert np.array_equal(torch.from_dlpack(tok).cpu().numpy(),
+                              cpu_kernels.sample_rows(want, top_k=50, seed=3, offset=step)), step
+        kept.append((sm, want))
+    assert len({sm.ptr for sm, _ in kept}) == len(kept)  # a new output every call
+    for sm, want in kept:  # earlier results keep their values
+        assert np.array_equal(torch.from_dlpack(sm).cpu().numpy(), want)
+
+
 def test_cupy_zero_copy(gpu):
     cp = pytest.importorskip("cupy")
     probs_np = _probs(np.random.default_rng(8), 8, 1000)

@@ -24,15 +24,22 @@ def buf():
     b.free()
 
 
+def _key(x, top_k=None, top_p=None, min_p=None, method="auto", stream=None, op="sample"):
+    return plan_key(op, x, (top_k, top_p, min_p), stream, method)
+
+
 def test_plan_key_separates_types_and_values(buf):
-    base = plan_key(buf, 50, 0.9, None, "auto", None)
+    base = _key(buf, 50, 0.9)
     assert base is not None
-    assert base == plan_key(buf, 50, 0.9, None, "auto", 0)  # None and 0: the default stream
-    others = [plan_key(buf, 50.0, 0.9, None, "auto", None),  # same value, other type
-              plan_key(buf, 51, 0.9, None, "auto", None),
-              plan_key(buf, 50, 0.9, 0.0, "auto", None),
-              plan_key(buf, 50, 0.9, None, "fused", None),
-              plan_key(buf, 50, 0.9, None, "auto", 7)]
+    assert base == _key(buf, 50, 0.9, stream=0)  # None and 0: the default stream
+    others = [_key(buf, 50.0, 0.9),  # the same value of another type
+              _key(buf, 51, 0.9),
+              _key(buf, 50, 0.9, 0.0),
+              _key(buf, 50, 0.9, method="fused"),
+              _key(buf, 50, 0.9, stream=7),
+              _key(buf, 50, 0.9, op="sample_from_logits"),
+              plan_key("softmax", buf, (1,), None), plan_key("softmax", buf, (1.0,), None),
+              plan_key("temperature_scale", buf, (1.0,), None)]
     assert all(k is not None for k in others)
     assert len({base, *others}) == 1 + len(others)
 
@@ -46,17 +53,18 @@ def test_plan_key_separates_types_and_values(buf):
     (None, None, None, "auto", 1.5),                       # a stream that is not an int
 ])
 def test_plan_key_refuses_what_only_validation_can_judge(buf, args):
-    assert plan_key(buf, *args) is None
+    top_k, top_p, min_p, method, stream = args
+    assert _key(buf, top_k, top_p, min_p, method, stream) is None
+    assert plan_key("softmax", buf, (top_k, top_p, min_p), stream, method) is None
 
 
 def test_plan_key_needs_a_device_array(buf):
     host = np.zeros((4, 100), np.float32)
-    assert quick_key(host) is None and plan_key(host, None, None, None, "auto", None) is None
-    assert plan_key([[0.5, 0.5]], None, None, None, "auto", None) is None
+    assert quick_key(host) is None and _key(host) is None
+    assert _key([[0.5, 0.5]]) is None
     other = DeviceBuffer(HostMemoryDriver(), (4, 100), np.float32)
     try:  # another allocation is another plan
-        assert plan_key(other, None, None, None, "auto", None) != plan_key(
-            buf, None, None, None, "auto", None)
+        assert _key(other) != _key(buf)
     finally:
         other.free()
 
@@ -69,14 +77,23 @@ def test_seed_ok(seed, offset, ok):
     assert seed_ok(seed, offset) is ok
 
 
-def test_launch_plan_patches_seed_offset_and_output():
-    plan = LaunchPlan(4, 100)
-    names = ["probs", "seed", "offset", "out"]
-    args = pack_args(["ptr", "u64", "u64", "ptr"], [1, 2, 3, 4])
-    plan.add("function", (4, 1), args, names)
-    plan.add("other", (4, 1), pack_args(["ptr"], [9]), ["probs"])  # no seed: nothing to patch
-    plan.patch(11, 12, 13)
-    # What a kernel reads: the values behind the kernelParams pointers.
-    values = [ctypes.c_uint64.from_address(args.array[i]).value for i in range(4)]
-    assert values == [1, 11, 12, 13]
-    assert len(plan.launches) == 2 and len(plan.slots) == 1
+def test_launch_plan_patches_seed_offset_and_the_call_buffers():
+    """Slots: the arguments named seed and offset, and pointer arguments whose recorded value
+    is one of the call's own buffers (by role); nothing else, even an equal integer."""
+    plan = LaunchPlan("sample_from_logits", 4, 100)
+    names = ["x", "out", "vocab", "t"]
+    first = pack_args(["ptr", "ptr", "i64", "f32"], [1000, 2000, 2000, 1.0])  # the softmax
+    plan.add("softmax", (4, 1), first, names, ["ptr", "ptr", "i64", "f32"],
+             {2000: "scratch", 3000: "out"})
+    names = ["probs", "seed", "offset", "out", "ws"]
+    types = ["ptr", "u64", "u64", "ptr", "ptr"]
+    second = pack_args(types, [2000, 2, 3, 3000, 4000])  # the sampler
+    plan.add("sampler", (4, 1), second, names, types, {2000: "scratch", 3000: "out"})
+    plan.patch({"seed": 11, "offset": 12, "out": 13, "scratch": 14})
+
+    def seen(args, n):  # what a kernel reads: the values behind the kernelParams pointers
+        return [ctypes.c_uint64.from_address(args.array[i]).value for i in range(n)]
+
+    assert seen(first, 3) == [1000, 14, 2000]  # the i64 2000 is a size, not the buffer
+    assert seen(second, 5) == [14, 11, 12, 13, 4000]
+    assert [f for f, _, _ in plan.launches] == ["softmax", "sampler"]

@@ -50,14 +50,15 @@ class CpuBackend:
                                        min_p=params.min_p, seed=params.seed,
                                        offset=params.offset)
 
-    def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None) -> np.ndarray:
+    def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
+                plan_key: Any = None) -> np.ndarray:
         return cpu_kernels.softmax(_host(logits, "logits"), temperature)
 
-    def temperature_scale(self, logits: Any, temperature: Any, *,
-                          stream: int | None = None) -> np.ndarray:
+    def temperature_scale(self, logits: Any, temperature: Any, *, stream: int | None = None,
+                          plan_key: Any = None) -> np.ndarray:
         return cpu_kernels.temperature_scale(_host(logits, "logits"), temperature)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
-                           stream: int | None = None) -> np.ndarray:
+                           stream: int | None = None, plan_key: Any = None) -> np.ndarray:
         probs = cpu_kernels.softmax(_host(logits, "logits"), temperature)
         return self.sample(probs, params, check_inputs=False)

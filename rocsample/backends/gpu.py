@@ -43,6 +43,8 @@ class _Call:
         self.temp: list[DeviceBuffer] = []
         self.views: list[Any] = []  # caller arrays kept alive until the launches are queued
         self.plan: LaunchPlan | None = None  # records the launches when set
+        self.roles: dict[int, str] = {}  # the call's own buffers: pointer -> plan role
+        self.ws: int | None = None  # the stream workspace, once a launch uses it
 
     def buffer(self, shape: tuple[int, ...], dtype: Any) -> DeviceBuffer:
         buf = DeviceBuffer(self.backend.rt, shape, dtype, stream=self.stream)
@@ -70,7 +72,9 @@ class _Call:
         start = timer.before(self.backend.rt, self.stream) if timer else None
         self.backend.rt.launch(loaded.function, grid, BLOCK_SIZE, packed, self.stream)
         if self.plan is not None:
-            self.plan.add(loaded.function, grid, packed, KERNELS[kernel].arg_names)
+            spec = KERNELS[kernel]
+            self.plan.add(loaded.function, grid, packed, spec.arg_names, spec.arg_types,
+                          self.roles)
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)
 
@@ -127,7 +131,7 @@ class GpuBackend:
         self.kernels = KernelCache(runtime)
         self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int]]] = {}
         self._ws_lock = threading.Lock()
-        self._plans: dict[tuple[Any, ...], tuple[LaunchPlan, int]] = {}
+        self._plans: dict[tuple[Any, ...], LaunchPlan] = {}
         self._slabs: dict[tuple[int, int], _OutputSlab] = {}
         atexit.register(self._close_at_exit)
 
@@ -246,37 +250,60 @@ class GpuBackend:
         rows = view.shape[0]
         out = (DeviceBuffer(self.rt, (rows,), np.int32, stream=call.stream) if host
                else self.tokens(call.stream, rows))
-        record = plan_key is not None and not host and profiling.active() is None
-        if record:
-            call.plan = LaunchPlan(*view.shape)
+        self._record(call, plan_key, "sample", view, host, {out.ptr: "out"})
         self._sample_view(call, view, out, params, method)
-        if record and call.plan is not None:
-            if len(self._plans) >= _MAX_PLANS:
-                self._plans.clear()
-            self._plans[plan_key] = (call.plan, self._ws[call.stream][0].ptr)
+        self._keep(call, plan_key)
         return self._result(call, out, host, "sample")
 
-    def plan_key(self, probs: Any, top_k: Any, top_p: Any, min_p: Any, method: Any,
-                 stream: Any) -> tuple[Any, ...] | None:
+    # -- launch plans (backends/plan.py) ---------------------------------------------------
+    def plan_key(self, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
+                 method: Any = "auto") -> tuple[Any, ...] | None:
         """See :func:`~.plan.plan_key`."""
-        return plan_key(probs, top_k, top_p, min_p, method, stream)
+        return plan_key(op, x, scalars, stream, method)
 
-    def replay(self, pkey: tuple[Any, ...], seed: Any, offset: Any) -> DeviceBuffer | None:
-        """The recorded launches of ``pkey`` with this seed and offset; None: no plan (then
-        the caller takes the general path, which validates and records one)."""
-        hit = self._plans.get(pkey)
-        if hit is None or not seed_ok(seed, offset) or profiling.active() is not None:
+    def _record(self, call: _Call, key: tuple[Any, ...] | None, op: str, view: ArrayView,
+                host: bool, roles: dict[int, str]) -> None:
+        if key is not None and not host and profiling.active() is None:
+            call.plan = LaunchPlan(op, *view.shape)
+            call.roles = roles
+
+    def _keep(self, call: _Call, key: tuple[Any, ...] | None) -> None:
+        if call.plan is not None and key is not None:
+            call.plan.ws = call.ws
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = call.plan
+
+    def replay(self, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -> Any:
+        """The recorded launches of ``key`` with this call's seed, offset and new outputs;
+        None: no usable plan (then the caller takes the general path, which validates the
+        arguments and records one)."""
+        plan = self._plans.get(key)
+        if plan is None or not seed_ok(seed, offset) or profiling.active() is not None:
             return None
-        plan, ws_ptr = hit
-        stream = pkey[-1]
+        stream = key[2]
         self.rt.make_current()
-        if self.workspace(stream, plan.rows, plan.vocab) != ws_ptr:
+        if plan.ws is not None and self.workspace(stream, plan.rows, plan.vocab) != plan.ws:
             return None  # the stream's workspace moved: build the plan again
-        out = self.tokens(stream, plan.rows)
-        with plan.lock:
-            plan.patch(seed, offset, out.ptr)
-            for function, grid, packed in plan.launches:
-                self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
+        op, scratch = plan.op, None
+        if op == "sample" or op == "sample_from_logits":
+            out = self.tokens(stream, plan.rows)
+            values = {"seed": seed, "offset": offset, "out": out.ptr}
+            if op == "sample_from_logits":  # the probabilities between the two steps
+                scratch = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32,
+                                       stream=stream)
+                values["scratch"] = scratch.ptr
+        else:
+            out = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32, stream=stream)
+            values = {"out": out.ptr}
+        try:
+            with plan.lock:
+                plan.patch(values)
+                for function, grid, packed in plan.launches:
+                    self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
+        finally:
+            if scratch is not None:
+                scratch.free()  # stream-ordered: after the kernels that use it
         return out
 
     def _sample_view(self, call: _Call, view: ArrayView, out: DeviceBuffer,
@@ -296,7 +323,7 @@ class GpuBackend:
         may_cut = p is not None and (isinstance(p, np.ndarray) or p < 1)
         per_sm = 2 if method == "topp" or (nphase == 2 and may_cut) else 1
         grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count, per_sm))
-        ws = self.workspace(call.stream, rows, vocab)
+        ws = call.ws = self.workspace(call.stream, rows, vocab)
         p_val = 1.0 if params.top_p is None else p_val
         if method == "topp":
             call.launch("topp_prefix_sum", grid, *head, ws)
@@ -314,25 +341,34 @@ class GpuBackend:
                                 p_val, m_ptr, m_val or 0.0, *rng, out.ptr, ws, phase, nphase)
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                kernel: str = "softmax") -> Any:
+                kernel: str = "softmax", plan_key: tuple[Any, ...] | None = None) -> Any:
         call = self._begin(stream)
         view, host = self._matrix(call, logits, "logits", check=False)
         out = DeviceBuffer(self.rt, view.shape, np.float32, stream=call.stream)
+        self._record(call, plan_key, kernel, view, host, {out.ptr: "out"})
         self._rows_op(call, kernel, view, out.ptr, temperature)
+        self._keep(call, plan_key)
         return self._result(call, out, host, kernel)
 
-    def temperature_scale(self, logits: Any, temperature: Any, *,
-                          stream: int | None = None) -> Any:
-        return self.softmax(logits, temperature, stream=stream, kernel="temperature_scale")
+    def temperature_scale(self, logits: Any, temperature: Any, *, stream: int | None = None,
+                          plan_key: tuple[Any, ...] | None = None) -> Any:
+        return self.softmax(logits, temperature, stream=stream, kernel="temperature_scale",
+                            plan_key=plan_key)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
-                           stream: int | None = None) -> Any:
+                           stream: int | None = None,
+                           plan_key: tuple[Any, ...] | None = None) -> Any:
         call = self._begin(stream)
         view, host = self._matrix(call, logits, "logits", check=False)
         probs = call.buffer(view.shape, np.float32)
+        rows = view.shape[0]
+        out = (DeviceBuffer(self.rt, (rows,), np.int32, stream=call.stream) if host
+               else self.tokens(call.stream, rows))
+        self._record(call, plan_key, "sample_from_logits", view, host,
+                     {probs.ptr: "scratch", out.ptr: "out"})
         self._rows_op(call, "softmax", view, probs.ptr, temperature)
-        out = DeviceBuffer(self.rt, (view.shape[0],), np.int32, stream=call.stream)
         self._sample_view(call, as_array_view(probs), out, params, "auto")
+        self._keep(call, plan_key)
         return self._result(call, out, host, "sample_from_logits")
 
     def _rows_op(self, call: _Call, kernel: str, view: ArrayView, out: int,
@@ -354,7 +390,8 @@ class GpuBackend:
             # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
             # which needs to be zero); calls on a stream run in order, so no sampling call
             # uses them meanwhile.
-            part = self.workspace(call.stream, rows, vocab) + 8 * ws_prefix_words(rows)
+            call.ws = self.workspace(call.stream, rows, vocab)
+            part = call.ws + 8 * ws_prefix_words(rows)
             call.launch("softmax_stats", (rows, g), *head, rows, vocab, t_ptr, t_val, part)
             call.launch("softmax_write", (rows, g), *head, out, vocab, rows, vocab, t_ptr, t_val,
                         part)

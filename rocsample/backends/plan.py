@@ -1,11 +1,12 @@
-"""Launch plans: the per-call fast path of ``sample()`` on device arrays.
+"""Launch plans: the per-call fast path of the operations on device arrays.
 
-A sampling call on a device array with scalar parameters does the same work every time the
-input pointer, shape, parameters and stream repeat (the decode loop of an inference engine):
-the same kernels, grids and packed arguments. A :class:`LaunchPlan` keeps all of that, built
-once by the general path (which validates the array and the parameters); a call then only
-updates the three values that change (seed, offset, the output pointer) in place and
-launches. No validation, no argument packing, no array-interface parsing per call.
+A call on a device array with scalar parameters (``sample``, ``sample_from_logits``,
+``softmax``, ``temperature_scale``) does the same work every time the input pointer, shape,
+parameters and stream repeat (the decode loop of an inference engine): the same kernels,
+grids and packed arguments. A :class:`LaunchPlan` keeps all of that, built once by the
+general path (which validates the array and the parameters); a call then only updates the
+values that change (seed, offset, the output and scratch pointers) in place and launches. No
+validation, no argument packing, no array-interface parsing per call.
 
 The key of a plan is :func:`plan_key` of the call's raw arguments, looked up before any
 validation: :func:`quick_key` of the input (for a torch tensor its data pointer, shape,
@@ -26,9 +27,8 @@ True
 
 from __future__ import annotations
 
-import ctypes
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..buffers import DeviceBuffer
@@ -54,23 +54,25 @@ def quick_key(x: Any) -> tuple[Any, ...] | None:
         return None
 
 
-def plan_key(probs: Any, top_k: Any, top_p: Any, min_p: Any, method: Any,
-              stream: Any) -> tuple[Any, ...] | None:
-    """The launch-plan key of a ``sample()`` call's raw arguments, or None (no plan applies).
+def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
+             method: Any = "auto") -> tuple[Any, ...] | None:
+    """The launch-plan key of a call's raw arguments, or None (no plan applies).
 
-    Parameters count with their exact types (None, int or float: 1, 1.0 and True never share
-    a plan, since validation may judge them differently); per-row arrays, other scalar types,
-    non-string methods and non-int streams take the general path every time.
+    ``op`` names the operation ("sample", "softmax", ...), ``x`` is its input and ``scalars``
+    its parameters as given (top_k, top_p, min_p; temperature). They count with their exact
+    types (None, int or float: 1, 1.0 and True never share a plan, since validation may judge
+    them differently); per-row arrays, other scalar types, non-string methods and non-int
+    streams take the general path every time.
     """
-    if (type(top_k) not in _SCALARS or type(top_p) not in _SCALARS
-            or type(min_p) not in _SCALARS or type(method) is not str
-            or not (stream is None or type(stream) is int)):
+    if type(method) is not str or not (stream is None or type(stream) is int):
         return None
-    key = quick_key(probs)
+    for v in scalars:
+        if type(v) not in _SCALARS:
+            return None
+    key = quick_key(x)
     if key is None:
         return None
-    return (key, method, type(top_k), top_k, type(top_p), top_p, type(min_p), min_p,
-            stream or 0)
+    return (op, method, stream or 0, key, tuple(map(type, scalars)), scalars)
 
 
 def seed_ok(seed: Any, offset: Any) -> bool:
@@ -80,30 +82,37 @@ def seed_ok(seed: Any, offset: Any) -> bool:
 
 
 class LaunchPlan:
-    """The launches of one call, with seed, offset and output pointer patched per call."""
+    """The launches of one call, with the per-call values patched in before each replay.
 
-    __slots__ = ("launches", "lock", "rows", "slots", "vocab")
+    The per-call values are the arguments named ``seed`` and ``offset`` and the pointer
+    arguments whose recorded value is one of the call's own buffers (``roles``: pointer ->
+    role, e.g. the output); :meth:`patch` sets them all by role.
+    """
 
-    def __init__(self, rows: int, vocab: int) -> None:
+    __slots__ = ("launches", "lock", "op", "rows", "slots", "vocab", "ws")
+
+    def __init__(self, op: str, rows: int, vocab: int) -> None:
         # Held from patch to the last launch: the packed values are shared by every caller of
         # the plan (threads on one stream), and a launch copies them when it is queued.
         self.lock = threading.Lock()
+        self.op = op
         self.rows = rows
         self.vocab = vocab
+        self.ws: int | None = None  # the stream workspace the launches use, if any
         self.launches: list[tuple[Any, tuple[int, int], PackedArgs]] = []
-        self.slots: list[tuple[ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64]] = []
+        self.slots: list[tuple[str, Any]] = []  # (role, ctypes value)
 
     def add(self, function: Any, grid: tuple[int, int], args: PackedArgs,
-            names: Sequence[str]) -> None:
-        """Record a launch; ``names`` are the kernel's argument names (for the patch slots)."""
+            names: Sequence[str], types: Sequence[str], roles: Mapping[int, str]) -> None:
+        """Record a launch; ``names`` and ``types`` are the kernel's argument names and types."""
         self.launches.append((function, grid, args))
-        where = {n: i for i, n in enumerate(names)}
-        if "seed" in where:
-            v = args.values
-            self.slots.append((v[where["seed"]], v[where["offset"]], v[where["out"]]))
+        for name, kind, value in zip(names, types, args.values, strict=True):
+            if name in ("seed", "offset"):
+                self.slots.append((name, value))
+            elif kind == "ptr" and value.value in roles:
+                self.slots.append((roles[value.value], value))
 
-    def patch(self, seed: int, offset: int, out: int) -> None:
-        for s, o, p in self.slots:
-            s.value = seed
-            o.value = offset
-            p.value = out
+    def patch(self, values: Mapping[str, int]) -> None:
+        """Set every per-call slot from ``values`` (role -> value)."""
+        for role, slot in self.slots:
+            slot.value = values[role]

@@ -19,7 +19,7 @@ import numpy as np
 from .. import config, profiling
 from ..buffers import ArrayView, DeviceBuffer, as_array_view
 from ..kernel_cache import KernelCache
-from ..registry import BLOCK_SIZE, HBINS, KERNELS, nchunks, ws_prefix_words, ws_total_words
+from ..registry import BLOCK_SIZE, HBINS, KCAND, KERNELS, nchunks, ws_prefix_words, ws_total_words
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
 from .plan import LaunchPlan, plan_key, seed_ok
 from .runtime import Runtime, pack_args
@@ -317,12 +317,8 @@ class GpuBackend:
         if method == "auto":
             method = _choose(params)
         nphase = _phases(params, vocab)
-        # Rows that may need a top-p cut without top-k (two heavy phases) fill two blocks per
-        # SM; the others one (measured on an H200, bench/results/2026-11-21-h200-no-spill/).
-        p = params.top_p
-        may_cut = p is not None and (isinstance(p, np.ndarray) or p < 1)
-        per_sm = 2 if method == "topp" or (nphase == 2 and may_cut) else 1
-        grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count, per_sm))
+        grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count,
+                                      _per_sm(method, params, nphase, vocab)))
         ws = call.ws = self.workspace(call.stream, rows, vocab)
         p_val = 1.0 if params.top_p is None else p_val
         if method == "topp":
@@ -449,6 +445,30 @@ def _rows_op_blocks(rows: int, vocab: int, sm_count: int) -> int:
     """
     g = max(sm_count // max(rows, 1), min(4, 4 * sm_count // max(rows, 1)))
     return max(1, min(nchunks(vocab), g))
+
+
+def _per_sm(method: str, params: SamplingParams, nphase: int, vocab: int) -> int:
+    """Blocks per SM for the grid of a sampling call (see :func:`_blocks_per_row`).
+
+    Two for rows that may need a top-p cut without top-k (two heavy phases;
+    results/2026-11-21-h200-no-spill/) and for top-k's one-read candidate path from 12
+    sub-chunks a row on (H200 after the shared-memory row context,
+    results/2026-11-21-h200-session7/gvar*.txt: top-k 50 at 100 x 128256 50.0 -> 41.5 us,
+    131 x 151936 58.4 -> 48.5, 66 x 128256 30.8 -> 28.4; at 8 sub-chunks one is faster,
+    100 x 32000 22.2 against 23.3); one otherwise.
+
+    >>> from rocsample.validation import sampling_params
+    >>> [_per_sm("fused", sampling_params(1, top_k=50), 1, v) for v in (32000, 128256)]
+    [1, 2]
+    >>> _per_sm("fused", sampling_params(1), 1, 128256)   # plain sampling
+    1
+    """
+    p, k = params.top_p, params.top_k
+    may_cut = p is not None and (isinstance(p, np.ndarray) or p < 1)
+    if method == "topp" or (nphase == 2 and may_cut):
+        return 2
+    kcand = not isinstance(k, np.ndarray) and k is not None and 0 < k <= KCAND and k < vocab
+    return 2 if kcand and nchunks(vocab) >= 12 else 1
 
 
 def _phases(params: SamplingParams, vocab: int) -> int:

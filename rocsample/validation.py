@@ -9,7 +9,7 @@ Example
 >>> check_top_k(-1, rows=2)
 Traceback (most recent call last):
 ...
-ValueError: top_k must be >= 0 (0 or None: no filter); got -1 in row 0
+ValueError: top_k must be >= 0 (0 or None: no filter); got -1
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "check_bad_rows",
     "check_matrix_shape",
     "check_seed_offset",
+    "seed_offset_ok",
     "check_temperature",
     "check_top_k",
     "check_top_p",
@@ -143,8 +144,18 @@ def check_temperature(value: Any, rows: int) -> float | np.ndarray:
                         False, "[0, inf) (finite in float32; 0 means greedy)")
 
 
+def seed_offset_ok(seed: Any, offset: Any) -> bool:
+    """Whether seed and offset are plain ints in [0, 2**64) (the per-call case, no numpy).
+
+    >>> seed_offset_ok(7, 0), seed_offset_ok(-1, 0), seed_offset_ok(True, 0)
+    (True, False, False)
+    """
+    return (type(seed) is int and type(offset) is int and 0 <= seed < 1 << 64
+            and 0 <= offset < 1 << 64)
+
+
 def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
-    if type(seed) is int and type(offset) is int and 0 <= seed < 1 << 64 and 0 <= offset < 1 << 64:
+    if seed_offset_ok(seed, offset):
         return seed, offset  # the per-call case
     out = []
     for name, v in (("seed", seed), ("offset", offset)):
@@ -156,7 +167,8 @@ def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
     return out[0], out[1]
 
 
-_SCALARS = (type(None), int, float)
+#: Parameter types whose checked form may be remembered by value (bool is not int here).
+SCALAR_TYPES = (type(None), int, float)
 _checked: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
 
 
@@ -165,7 +177,8 @@ def sampling_params(rows: int, *, top_k: Any = None, top_p: Any = None, min_p: A
     s, o = check_seed_offset(seed, offset)
     # Scalar parameters repeat call after call: their checked form is remembered (a key of
     # exact types and values, so 1 and 1.0 or True never share an entry).
-    scalar = type(top_k) in _SCALARS and type(top_p) in _SCALARS and type(min_p) in _SCALARS
+    scalar = (type(top_k) in SCALAR_TYPES and type(top_p) in SCALAR_TYPES
+              and type(min_p) in SCALAR_TYPES)
     key = (type(top_k), top_k, type(top_p), top_p, type(min_p), min_p) if scalar else None
     hit = _checked.get(key) if key is not None else None
     if hit is None:

@@ -32,12 +32,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..buffers import DeviceBuffer
+from ..validation import SCALAR_TYPES
+from ..validation import seed_offset_ok as seed_ok
 from .runtime import PackedArgs
 
 __all__ = ["LaunchPlan", "plan_key", "quick_key", "seed_ok"]
-
-_SCALARS = (type(None), int, float)
-_U64 = 1 << 64
 
 
 def quick_key(x: Any) -> tuple[Any, ...] | None:
@@ -67,18 +66,12 @@ def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     if type(method) is not str or not (stream is None or type(stream) is int):
         return None
     for v in scalars:
-        if type(v) not in _SCALARS:
+        if type(v) not in SCALAR_TYPES:
             return None
     key = quick_key(x)
     if key is None:
         return None
     return (op, method, stream or 0, key, tuple(map(type, scalars)), scalars)
-
-
-def seed_ok(seed: Any, offset: Any) -> bool:
-    """Whether seed and offset are plain ints in [0, 2**64) (else the general path judges)."""
-    return (type(seed) is int and type(offset) is int and 0 <= seed < _U64
-            and 0 <= offset < _U64)
 
 
 class LaunchPlan:

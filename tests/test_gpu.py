@@ -566,6 +566,43 @@ def test_repeated_logits_calls_replay_a_launch_plan(gpu, rows, vocab, monkeypatc
         assert np.array_equal(torch.from_dlpack(sm).cpu().numpy(), want)
 
 
+def test_threads_of_different_shapes_share_one_stream(gpu):
+    """Threads sampling tensors of different shapes on one stream, each call on the plan path
+    or the general one: a call's workspace layout holds from taking the workspace to its last
+    launch (the stream's lock), so every token is numpy's."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no GPU here")
+    rng = np.random.default_rng(31)
+    shapes = [(8, 50000), (300, 4000), (1, 128256), (40, 32000)]
+    data = [_probs(rng, r, v) for r, v in shapes]
+    tensors = [torch.from_numpy(d).cuda() for d in data]
+    torch.cuda.synchronize()
+    handle = torch.cuda.Stream().cuda_stream
+    cases = [dict(top_p=0.9), dict(top_k=50), dict(min_p=0.1), dict(top_k=50, top_p=0.9), {}]
+    results, errors = {}, []
+
+    def worker(i):
+        try:
+            results[i] = [(step, case, rocsample.sample(tensors[i], seed=i, offset=step,
+                                                       stream=handle, backend=gpu.name, **case))
+                          for step in range(40) for case in [cases[(i + step) % len(cases)]]]
+        except Exception as exc:  # reported below with the thread's shape
+            errors.append((shapes[i], exc))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(shapes))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    torch.cuda.synchronize()
+    assert not errors, errors
+    for i, outs in results.items():
+        for step, case, got in outs:
+            want = cpu_kernels.sample_rows(data[i], seed=i, offset=step, **case)
+            assert np.array_equal(torch.from_dlpack(got).cpu().numpy(), want), (i, step, case)
+
+
 def test_cupy_zero_copy(gpu):
     cp = pytest.importorskip("cupy")
     probs_np = _probs(np.random.default_rng(8), 8, 1000)

@@ -131,6 +131,7 @@ class GpuBackend:
         self.kernels = KernelCache(runtime)
         self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int]]] = {}
         self._ws_lock = threading.Lock()
+        self._stream_locks: dict[int, threading.Lock] = {}
         self._plans: dict[tuple[Any, ...], LaunchPlan] = {}
         self._slabs: dict[tuple[int, int], _OutputSlab] = {}
         atexit.register(self._close_at_exit)
@@ -163,7 +164,8 @@ class GpuBackend:
     def workspace(self, stream: int, rows: int, vocab: int) -> int:
         """The sampling workspace of ``stream`` for a (rows, vocab) call, ready to use.
 
-        Kept per stream (calls on one stream run in order and share it) and grown on demand.
+        Kept per stream (calls on one stream run in order and share it) and grown on demand;
+        the caller holds :meth:`stream_lock` until its last launch using it is queued.
         Its first ``ws_prefix_words(rows)`` words (each row's top-p histogram, then the
         tickets) must be zero; the kernels leave them so after every complete call. Row r's
         histogram is at word r * 2048 whatever the layout, so when the layout changes only the
@@ -198,6 +200,18 @@ class GpuBackend:
                 return ws.ptr
             self._ws[stream] = (ws, (rows, vocab))
             return ws.ptr
+
+    def stream_lock(self, stream: int) -> threading.Lock:
+        """Held by a call from taking ``stream``'s workspace until its last launch that uses
+        the workspace is queued: another thread's call of another shape on the same stream
+        would otherwise change the layout (or reallocate) between the two, and the first
+        call's kernels would meet a workspace laid out for the other (one lock per stream,
+        kept as long as the stream's workspace)."""
+        lock = self._stream_locks.get(stream)
+        if lock is None:
+            with self._ws_lock:
+                lock = self._stream_locks.setdefault(stream, threading.Lock())
+        return lock
 
     def tokens(self, stream: int, rows: int) -> DeviceBuffer:
         """A new (rows,) int32 result buffer ordered on ``stream``, from the stream's slab."""
@@ -283,8 +297,6 @@ class GpuBackend:
             return None
         stream = key[2]
         self.rt.make_current()
-        if plan.ws is not None and self.workspace(stream, plan.rows, plan.vocab) != plan.ws:
-            return None  # the stream's workspace moved: build the plan again
         op, scratch = plan.op, None
         if op == "sample" or op == "sample_from_logits":
             out = self.tokens(stream, plan.rows)
@@ -297,7 +309,12 @@ class GpuBackend:
             out = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32, stream=stream)
             values = {"out": out.ptr}
         try:
-            with plan.lock:
+            # The stream lock also keeps the plan's packed values (shared by every caller of
+            # the plan: threads on this stream) from changing between patch and launch.
+            with self.stream_lock(stream):
+                if plan.ws is not None and self.workspace(stream, plan.rows,
+                                                          plan.vocab) != plan.ws:
+                    return None  # the stream's workspace moved: build the plan again
                 plan.patch(values)
                 for function, grid, packed in plan.launches:
                     self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
@@ -319,13 +336,14 @@ class GpuBackend:
         nphase = _phases(params, vocab)
         grid = (rows, _blocks_per_row(rows, vocab, self.rt.sm_count,
                                       _per_sm(method, params, nphase, vocab)))
-        ws = call.ws = self.workspace(call.stream, rows, vocab)
         p_val = 1.0 if params.top_p is None else p_val
-        if method == "topp":
-            call.launch("topp_prefix_sum", grid, *head, ws)
-            call.launch("topp_threshold", grid, *head, p_ptr, p_val, ws)
-            call.launch("topp_sample", grid, *head, ws, *rng, out.ptr)
-        else:
+        with self.stream_lock(call.stream):
+            ws = call.ws = self.workspace(call.stream, rows, vocab)
+            if method == "topp":
+                call.launch("topp_prefix_sum", grid, *head, ws)
+                call.launch("topp_threshold", grid, *head, p_ptr, p_val, ws)
+                call.launch("topp_sample", grid, *head, ws, *rng, out.ptr)
+                return
             # A row with one block chains every phase in the first launch (rs_engine.h): the
             # later launches would find every row done, so they are not made.
             for phase in range(1 if grid[1] == 1 else nphase):
@@ -386,11 +404,12 @@ class GpuBackend:
             # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
             # which needs to be zero); calls on a stream run in order, so no sampling call
             # uses them meanwhile.
-            call.ws = self.workspace(call.stream, rows, vocab)
-            part = call.ws + 8 * ws_prefix_words(rows)
-            call.launch("softmax_stats", (rows, g), *head, rows, vocab, t_ptr, t_val, part)
-            call.launch("softmax_write", (rows, g), *head, out, vocab, rows, vocab, t_ptr, t_val,
-                        part)
+            with self.stream_lock(call.stream):
+                call.ws = self.workspace(call.stream, rows, vocab)
+                part = call.ws + 8 * ws_prefix_words(rows)
+                call.launch("softmax_stats", (rows, g), *head, rows, vocab, t_ptr, t_val, part)
+                call.launch("softmax_write", (rows, g), *head, out, vocab, rows, vocab, t_ptr,
+                            t_val, part)
             return
         if kernel == "softmax":
             g = 1

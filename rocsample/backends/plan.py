@@ -27,7 +27,6 @@ True
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -82,12 +81,11 @@ class LaunchPlan:
     role, e.g. the output); :meth:`patch` sets them all by role.
     """
 
-    __slots__ = ("launches", "lock", "op", "rows", "slots", "vocab", "ws")
+    __slots__ = ("launches", "op", "rows", "slots", "vocab", "ws")
 
     def __init__(self, op: str, rows: int, vocab: int) -> None:
-        # Held from patch to the last launch: the packed values are shared by every caller of
-        # the plan (threads on one stream), and a launch copies them when it is queued.
-        self.lock = threading.Lock()
+        # The packed values are shared by every caller of the plan (threads on its stream):
+        # the caller holds the stream's lock from patch to the last launch, which copies them.
         self.op = op
         self.rows = rows
         self.vocab = vocab

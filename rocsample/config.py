@@ -67,19 +67,10 @@ def _get(name: str) -> str | None:
 
 def backend_choice() -> str:
     """The backend asked for through ``ROCSAMPLE_BACKEND`` (``"auto"`` when unset)."""
-    raw = _get("ROCSAMPLE_BACKEND")
-    hit = _backend_memo.get(raw)  # read on every call (the per-call path): judged once
-    if hit is not None:
-        return hit
-    value = (raw or "auto").strip().lower()
+    value = (_get("ROCSAMPLE_BACKEND") or "auto").strip().lower()
     if value not in _BACKENDS:
         raise ValueError(f"ROCSAMPLE_BACKEND={value!r} is not one of {_BACKENDS}")
-    if len(_backend_memo) < 64:
-        _backend_memo[raw] = value
     return value
-
-
-_backend_memo: dict[str | None, str] = {}
 
 
 def source_root() -> Path:

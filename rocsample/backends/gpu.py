@@ -206,7 +206,7 @@ class GpuBackend:
         the workspace is queued: another thread's call of another shape on the same stream
         would otherwise change the layout (or reallocate) between the two, and the first
         call's kernels would meet a workspace laid out for the other (one lock per stream,
-        kept as long as the stream's workspace)."""
+        kept for the backend's life)."""
         lock = self._stream_locks.get(stream)
         if lock is None:
             with self._ws_lock:
@@ -297,30 +297,30 @@ class GpuBackend:
             return None
         stream = key[2]
         self.rt.make_current()
-        op, scratch = plan.op, None
-        if op == "sample" or op == "sample_from_logits":
-            out = self.tokens(stream, plan.rows)
-            values = {"seed": seed, "offset": offset, "out": out.ptr}
-            if op == "sample_from_logits":  # the probabilities between the two steps
-                scratch = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32,
+        scratch = None
+        # The stream lock also keeps the plan's packed values (shared by every caller of the
+        # plan: threads on this stream) from changing between patch and launch.
+        with self.stream_lock(stream):
+            if plan.ws is not None and self.workspace(stream, plan.rows, plan.vocab) != plan.ws:
+                return None  # the stream's workspace moved: build the plan again
+            try:
+                if plan.op == "sample" or plan.op == "sample_from_logits":
+                    out = self.tokens(stream, plan.rows)
+                    values = {"seed": seed, "offset": offset, "out": out.ptr}
+                    if plan.op == "sample_from_logits":  # the probabilities between the steps
+                        scratch = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32,
+                                               stream=stream)
+                        values["scratch"] = scratch.ptr
+                else:
+                    out = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32,
                                        stream=stream)
-                values["scratch"] = scratch.ptr
-        else:
-            out = DeviceBuffer(self.rt, (plan.rows, plan.vocab), np.float32, stream=stream)
-            values = {"out": out.ptr}
-        try:
-            # The stream lock also keeps the plan's packed values (shared by every caller of
-            # the plan: threads on this stream) from changing between patch and launch.
-            with self.stream_lock(stream):
-                if plan.ws is not None and self.workspace(stream, plan.rows,
-                                                          plan.vocab) != plan.ws:
-                    return None  # the stream's workspace moved: build the plan again
+                    values = {"out": out.ptr}
                 plan.patch(values)
                 for function, grid, packed in plan.launches:
                     self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
-        finally:
-            if scratch is not None:
-                scratch.free()  # stream-ordered: after the kernels that use it
+            finally:
+                if scratch is not None:
+                    scratch.free()  # stream-ordered: after the kernels that use it
         return out
 
     def _sample_view(self, call: _Call, view: ArrayView, out: DeviceBuffer,

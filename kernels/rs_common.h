@@ -282,8 +282,14 @@ __device__ __forceinline__ int rs_wave_max_i32(int v) {
 // span's kept mass). Returns the first token whose cumulative kept mass exceeds the target,
 // exactly numpy's searchsorted(cumsum, target, "right"), or -1 when the span keeps nothing
 // (or the target is not below its kept mass).
+// stage (shared memory of RS_DRAW_STAGE floats, 16-byte aligned, or NULL): a span of at most
+// RS_DRAW_STAGE elements is then read from global memory once, every 16-byte load of a lane
+// in flight at once, and the owner wave scans the staged copy (H200: the second read of the
+// segment was two dependent L2 round trips of a ~3.7 us sub-chunk draw).
+#define RS_DRAW_STAGE 4096
 __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, rs_u32 thr, int max_exp,
-                            bool use_r, rs_u64 r, rs_u64 target, rs_smem* sh) {
+                            bool use_r, rs_u64 r, rs_u64 target, rs_smem* sh,
+                            float4* stage = nullptr) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
     int seg = (end_ - begin_ + RS_NWAVES - 1) / RS_NWAVES;
     seg = (seg + 3) & ~3;
@@ -292,12 +298,33 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
     const bool vec = ((((unsigned long long)x) & 15ull) == 0ull) && ((begin_ & 3) == 0);
     const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
     const float4* x4 = (const float4*)x;
+    auto kept4 = [&](const float4& v) {
+        return rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
+               rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
+    };
+    // Block-uniform. The staged float4 j sits at stage[j - begin_ / 4].
+    const bool held = stage != nullptr && vec && end_ - begin_ <= RS_DRAW_STAGE;
+    const int b4 = begin_ >> 2;
 
     rs_u64 s = 0ull;
-    for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) {
-        const float4 v = x4[j];
-        s += rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
-             rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
+    if (held) {
+        // seg <= the rounded segment of a full stage, a multiple of 4 from a multiple of 4
+        constexpr int kSeg = (((RS_DRAW_STAGE + RS_NWAVES - 1) / RS_NWAVES) + 3) & ~3;
+        constexpr int kHold = (kSeg / 4 + RS_WAVE - 1) / RS_WAVE;
+        float4 h[kHold];
+#pragma unroll
+        for (int u = 0; u < kHold; ++u) {  // every load in flight before any use
+            const int j = (begin >> 2) + lane + u * RS_WAVE;
+            h[u] = j < (vend >> 2) ? x4[j] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
+#pragma unroll
+        for (int u = 0; u < kHold; ++u) {
+            const int j = (begin >> 2) + lane + u * RS_WAVE;
+            if (j < (vend >> 2)) stage[j - b4] = h[u];
+            s += kept4(h[u]);  // zeros keep no mass
+        }
+    } else {
+        for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) s += kept4(x4[j]);
     }
     for (int i = vend + lane; i < end; i += RS_WAVE) s += rs_kept(x[i], thr, max_exp);
     s = rs_wave_sum_u64(s);
@@ -321,21 +348,16 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
         int hit = -1;
         for (int j0 = (begin >> 2); j0 < (vend >> 2) && hit < 0; j0 += RS_WAVE) {
             const int j = j0 + lane;
-            rs_u64 m0 = 0ull, m1 = 0ull, m2 = 0ull, m3 = 0ull;
-            if (j < (vend >> 2)) {
-                const float4 v = x4[j];
-                m0 = rs_kept(v.x, thr, max_exp);
-                m1 = rs_kept(v.y, thr, max_exp);
-                m2 = rs_kept(v.z, thr, max_exp);
-                m3 = rs_kept(v.w, thr, max_exp);
-            }
-            const rs_u64 sum = m0 + m1 + m2 + m3;
+            float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            if (j < (vend >> 2)) v = held ? stage[j - b4] : x4[j];
+            const rs_u64 sum = kept4(v);
             const rs_u64 incl = rs_wave_scan_u64(sum, lane);
             const rs_u64 start = base + incl - sum;  // cumulative mass before this lane
             int mine = -1;
             if (sum != 0ull && start <= target && target < base + incl) {
-                rs_u64 c = start + m0;
-                mine = 4 * j + (c > target ? 0 : (c += m1) > target ? 1 : (c += m2) > target ? 2 : 3);
+                rs_u64 c = start + rs_kept(v.x, thr, max_exp);
+                mine = 4 * j + (c > target ? 0 : (c += rs_kept(v.y, thr, max_exp)) > target ? 1
+                                : (c += rs_kept(v.z, thr, max_exp)) > target ? 2 : 3);
             }
             hit = rs_wave_max_i32(mine);
             base += rs_shfl_u64(incl, RS_WAVE - 1);

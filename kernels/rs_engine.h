@@ -43,15 +43,19 @@
 #include "rs_common.h"
 
 #define RS_CHUNK 4096                                // elements per sub-chunk
+static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs_sm.sel");
 #define RS_PER (RS_CHUNK / RS_BLOCK)                 // elements per thread per sub-chunk
 #define RS_KCAND 128                                 // largest k of the one-read top-k path
 #define RS_KSLOT 256                                 // candidate room per sub-chunk
 #define RS_HBINS 2048                                // top-p histogram bins: key >> 20
 #define RS_CAPC 8192                                 // top-p cut-bin capacity
+#define RS_FEWCUT (RS_BLOCK / 2)                     // top-p: cut found one element a thread
 #define RS_DEEP 4                                    // sub-chunks in flight: streaming loops
 #define RS_MDEEP 2                                   // ... in the min-p candidate scan
 #define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)
 #define RS_WS_HEAD 16
+#define RS_SERIAL (2 * RS_WAVE)  // up to this many sub-chunks, every wave picks the draw's
+                                 // sub-chunk alone (rs_wave_pick)
 
 // Entry points of the engine ask for two resident blocks per SM on NVIDIA (at most 64
 // registers a thread): the phases stream memory and need the threads in flight. HIP's second
@@ -71,6 +75,9 @@
 #define RS_H_MAX 2      // key of the row maximum
 #define RS_H_THR 3      // the cut key for the kept-mass phase and the draw
 #define RS_H_TOKEN 4    // the row's token once done
+#define RS_H_RANGE 5    // top-p: RS_RANGE_SET | the cut's bin range (lo | hi << 16) when
+                        // phase 0 knew p; 0 when it stored the bounds (the top-p stages)
+#define RS_RANGE_SET 0x80000000u
 #define RS_H_NCAND 8    // top-p: elements gathered from the cut bins
 
 #define RS_S_DONE 1
@@ -135,7 +142,7 @@ struct rs_eshared {
         struct { rs_u32 part[2][RS_HBINS]; } h;  // top-p histogram (rs_hist_add2); counts
         struct { rs_u64 mass[RS_MAX_CHUNKS]; rs_u32 cnt[RS_MAX_CHUNKS]; } f;  // finishers
     } u;
-    rs_u64 sel[RS_HBINS];  // radix selection histogram
+    alignas(16) rs_u64 sel[RS_HBINS];  // radix selection histogram; the draw's stage (float4)
     rs_u64 wsum[2][RS_DEEP][RS_NWAVES];  // plain scan: per round, sub-chunk and wave
     rs_u32 cmax[2][RS_DEEP];
     rs_u32 ncand[2][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
@@ -388,22 +395,52 @@ __device__ __noinline__ int rs_slow_row(const float* x, int vocab, rs_u32 max_ke
     return rs_draw(x, vocab, thr, max_exp, r, &rs_sm.b);
 }
 
+// The entry of n <= RS_SERIAL weights (weight(i), i < n) that holds target = umulhi64(r, their
+// sum): the first i with target < (weights before i) + weight(i). Every wave computes it
+// alone from two entries a lane (a wave scan), so no barrier is needed (H200: the block-wide
+// sum and pick were ~1 us of a draw). -1 when the sum is 0; *before / *target as named.
+template <typename W>
+__device__ __forceinline__ int rs_wave_pick(int n, W weight, rs_u64 r, rs_u64* before,
+                                            rs_u64* target) {
+    const int lane = threadIdx.x % RS_WAVE;
+    const rs_u64 m0 = 2 * lane < n ? weight(2 * lane) : 0ull;
+    const rs_u64 m1 = 2 * lane + 1 < n ? weight(2 * lane + 1) : 0ull;
+    const rs_u64 incl = rs_wave_scan_u64(m0 + m1, lane);
+    const rs_u64 total = rs_shfl_u64(incl, RS_WAVE - 1);
+    const rs_u64 t = __umul64hi(r, total);
+    *target = t;
+    if (total == 0ull) return -1;
+    // Cumulative sums rise with the lane: the lanes whose sums stay <= t come first.
+    const int at = rs_wave_max_i32(incl <= t ? lane + 1 : 0);  // t < total: at < RS_WAVE
+    const rs_u64 start = incl - (m0 + m1);  // weights before this lane's pair
+    const int i = t < start + m0 ? 2 * lane : 2 * lane + 1;
+    const rs_u64 b = t < start + m0 ? start : start + m0;
+    *before = rs_shfl_u64(b, at);
+    return RS_SHFL(i, at);
+}
+
 // The draw once the kept mass of every sub-chunk is in rs_sm.u.f.mass[0..nc): the target
 // picks the sub-chunk, one block scans its 4096 elements. -1 when nothing is kept.
 __device__ __noinline__ int rs_draw_chunks(const float* x, int vocab, int nc, rs_u32 thr,
                                            int max_exp, rs_u64 r) {
-    rs_u64 s = 0ull;
-    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) s += rs_sm.u.f.mass[c];
-    const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
-    if (total == 0ull) return -1;
-    const rs_u64 target = __umul64hi(r, total);
-    rs_u64 before;
-    const int c = rs_pick(rs_sm.u.f.mass, nc, false,
-                          [&](rs_u64 b, rs_u64 h) { return target < b + h; }, &before, &rs_sm.b);
+    const rs_u64* mass = rs_sm.u.f.mass;
+    rs_u64 before = 0ull, target;
+    int c = -1;
+    if (nc <= RS_SERIAL) {
+        c = rs_wave_pick(nc, [&](int i) { return mass[i]; }, r, &before, &target);
+    } else {
+        rs_u64 s = 0ull;
+        for (int i = threadIdx.x; i < nc; i += RS_BLOCK) s += mass[i];
+        const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);
+        if (total == 0ull) return -1;
+        target = __umul64hi(r, total);
+        c = rs_pick(mass, nc, false, [&](rs_u64 b, rs_u64 h) { return target < b + h; },
+                    &before, &rs_sm.b);
+    }
     if (c < 0) return -1;
     const int ce = (c + 1) * RS_CHUNK < vocab ? (c + 1) * RS_CHUNK : vocab;
     return rs_draw_span(x, c * RS_CHUNK, ce, thr, max_exp, false, 0ull, target - before,
-                        &rs_sm.b);
+                        &rs_sm.b, (float4*)rs_sm.sel);
 }
 
 struct rs_args {
@@ -495,7 +532,7 @@ __device__ __forceinline__ int rs_index8(int s, int j) {
 
 // Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
 // or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
-// smass[c]. Rounds of two sub-chunks, each with one block-wide maximum per sub-chunk (a wave
+// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks, each with one block-wide maximum per sub-chunk (a wave
 // reduction, one shared atomic per wave) and one block-wide sum (a slot per wave), two
 // barriers; the next round's loads are issued before this round's work, so they are in
 // flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
@@ -557,6 +594,8 @@ __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, in
             if (s + q < s1) {
                 w.smass[s + q] = m;
                 w.ccnt[s + q] = rs_sm.cmax[par][q];
+                rs_sm.u.f.mass[s + q] = m;  // a row's only block draws from these
+                rs_sm.u.f.cnt[s + q] = rs_sm.cmax[par][q];
             }
             rs_sm.cmax[par][q] = 0u;
         }
@@ -575,37 +614,62 @@ __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, in
 // The plain draw once every sub-chunk of the row is in smass / ccnt (rs_scan_plain): the
 // row's exponent is the largest sub-chunk exponent; sub-chunk c weighs smass[c] >> (row
 // exponent - its exponent); the target picks the sub-chunk and one block scans it at its own
-// scale. -1 for an invalid row.
+// scale. -1 for an invalid row. local: this block scanned every sub-chunk, so they are in
+// rs_sm.u.f already (else one pass copies them there: H200, the three dependent passes over
+// the workspace were ~1.5 us of a one-block row).
 __device__ __noinline__ int rs_plain_draw(const float* x, int vocab, int nc, const rs_ws& w,
-                                          rs_u64 r) {
-    rs_u32 mk = 0u;
-    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) {
-        const rs_u32 k = (rs_u32)rs_vld(w.ccnt + c);
-        mk = k > mk ? k : mk;  // a bad sub-chunk's 0xffffffff wins
+                                          rs_u64 r, bool local) {
+    rs_u32* ck = rs_sm.u.f.cnt;
+    rs_u64* cm = rs_sm.u.f.mass;
+    if (!local) {
+        for (int c = threadIdx.x; c < nc; c += RS_BLOCK) {
+            const rs_u64 k = rs_vld(w.ccnt + c), m = rs_vld(w.smass + c);
+            ck[c] = (rs_u32)k;
+            cm[c] = m;
+        }
     }
-    mk = rs_block_max_u32(mk, &rs_sm.b);
+    __syncthreads();
+    const bool serial = nc <= RS_SERIAL;  // every wave alone (rs_wave_pick)
+    rs_u32 mk = 0u;
+    if (serial) {
+        const int lane = threadIdx.x % RS_WAVE;
+        for (int c = lane; c < nc; c += RS_WAVE) mk = ck[c] > mk ? ck[c] : mk;
+        mk = rs_wave_max_u32(mk);  // a bad sub-chunk's 0xffffffff wins
+    } else {
+        for (int c = threadIdx.x; c < nc; c += RS_BLOCK) mk = ck[c] > mk ? ck[c] : mk;
+        mk = rs_block_max_u32(mk, &rs_sm.b);
+    }
     if (mk == 0xffffffffu || mk == 0u) return -1;  // NaN, Inf, < 0, or zero mass
     const int emax = rs_exp(mk);
-    rs_u64 s = 0ull;
-    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) {
-        const int d = emax - rs_exp((rs_u32)rs_vld(w.ccnt + c));
-        const rs_u64 m = d < 64 ? rs_vld(w.smass + c) >> d : 0ull;
-        rs_sm.u.f.mass[c] = m;
-        s += m;
+    auto weight = [&](int c) {
+        const int d = emax - rs_exp(ck[c]);
+        return d < 64 ? cm[c] >> d : 0ull;
+    };
+    rs_u64 before = 0ull, target;
+    int c = -1;
+    if (serial) {  // the sum is > 0: the maximum's sub-chunk
+        c = rs_wave_pick(nc, weight, r, &before, &target);
+    } else {
+        rs_u64 s = 0ull;
+        for (int i = threadIdx.x; i < nc; i += RS_BLOCK) {
+            const rs_u64 m = weight(i);
+            cm[i] = m;  // this thread's own entry, read just above
+            s += m;
+        }
+        const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);  // its barriers publish cm
+        target = __umul64hi(r, total);
+        c = rs_pick(cm, nc, false, [&](rs_u64 b, rs_u64 h) { return target < b + h; },
+                    &before, &rs_sm.b);
     }
-    const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);  // > 0: the maximum's sub-chunk
-    const rs_u64 target = __umul64hi(r, total);
-    rs_u64 before;
-    const int c = rs_pick(rs_sm.u.f.mass, nc, false,
-                          [&](rs_u64 b, rs_u64 h) { return target < b + h; }, &before, &rs_sm.b);
     if (c < 0) return -1;
-    const int ce = rs_exp((rs_u32)rs_vld(w.ccnt + c));
+    const int ce = rs_exp(ck[c]);
     const int d = emax - ce;  // < 64: the sub-chunk has weight
     // The first token whose cumulative mass at the sub-chunk's scale, shifted right by d,
     // exceeds target - before: the first whose cumulative mass exceeds this local target.
-    const rs_u64 local = ((target - before + 1ull) << d) - 1ull;
+    const rs_u64 local_target = ((target - before + 1ull) << d) - 1ull;
     const int end = (c + 1) * RS_CHUNK < vocab ? (c + 1) * RS_CHUNK : vocab;
-    return rs_draw_span(x, c * RS_CHUNK, end, 0u, ce, false, 0ull, local, &rs_sm.b);
+    return rs_draw_span(x, c * RS_CHUNK, end, 0u, ce, false, 0ull, local_target, &rs_sm.b,
+                        (float4*)rs_sm.sel);
 }
 
 // A plain row by one block (the fallback when a launch left it unfinished).
@@ -613,7 +677,7 @@ __device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws&
     const int nc = rs_nchunks(vocab);
     rs_scan_plain(x, vocab, 0, nc, w);
     __syncthreads();  // thread 0's stores are visible to the block
-    return rs_plain_draw(x, vocab, nc, w, r);
+    return rs_plain_draw(x, vocab, nc, w, r, true);
 }
 
 // The plain phase: the span's sub-chunks; the row's last block draws (or leaves the draw to
@@ -624,7 +688,7 @@ __device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t
     if (!rs_last_block(t)) return;
     if (clear) rs_clear_hist(t.w);
     if (a.has_rng) {
-        rs_finish(a, t, rs_plain_draw(t.x, a.vocab, t.nc, t.w, t.r));
+        rs_finish(a, t, rs_plain_draw(t.x, a.vocab, t.nc, t.w, t.r, t.ng == 1));
     } else if (threadIdx.x == 0) {
         t.w.head[RS_H_STATE] = RS_S_PDRAW;
     }
@@ -688,9 +752,11 @@ __device__ __noinline__ rs_scan rs_scan_max(const float* x, int vocab, const rs_
 
 // Phase-0 scan of a row that may need a top-p cut: the maximum and validity of the span, and
 // per 11-bit key bin the exact sum of the significands of its elements (rs_sig), added into
-// the row's histogram w.hist (zero before the call). Two sub-chunks of loads in flight (the
-// histogram adds need registers); the shared parts are flushed into 64-bit sums every
-// RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row is invalid
+// the row's histogram w.hist (zero before the call; a row's only block keeps its sums in
+// rs_sm.sel instead and leaves w.hist alone). Two sub-chunks of loads in flight (the
+// histogram adds need registers; issuing the next sub-chunk's loads before a sub-chunk's
+// adds instead measured no faster on an H200); the shared parts are flushed into 64-bit
+// sums every RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row is invalid
 // and its histogram is cleared by the last block.
 __device__ __noinline__ rs_scan rs_scan_sig(const float* x, int vocab, const rs_rowctx& t) {
     constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
@@ -733,27 +799,46 @@ __device__ __noinline__ rs_scan rs_scan_sig(const float* x, int vocab, const rs_
         __syncthreads();
     }
 #pragma unroll
-    for (int i = 0; i < kOwn; ++i)  // < 2^47 per bin and row (2^23 significands < 2^24)
-        if (acc[i]) atomicAdd(&t.w.hist[threadIdx.x + i * RS_BLOCK], acc[i]);
+    for (int i = 0; i < kOwn; ++i) {  // < 2^47 per bin and row (2^23 significands < 2^24)
+        const int d = threadIdx.x + i * RS_BLOCK;
+        if (t.ng == 1) rs_sm.sel[d] = acc[i];  // the row's only block: rs_hist_bounds reads it
+        else if (acc[i]) atomicAdd(&t.w.hist[d], acc[i]);
+    }
     return {mx, bad};
 }
 
+// The range [lo, hi] of bins that must hold the top-p cut, from the largest qualifying bins
+// + 1 (0: none) found by rs_hist_bounds / rs_phase_cut; packed lo | hi << 16.
+// hi always exists for a valid row (the lowest bin with H != 0 has CH = CH_0 >= p CL_0);
+// were it missing, every bin would be gathered, which is still exact.
+__device__ __forceinline__ rs_u32 rs_bin_range(rs_u32 hi1, rs_u32 lo1) {
+    const rs_u32 bhi = hi1 ? hi1 - 1u : RS_HBINS - 1u;
+    const rs_u32 blo = lo1 ? (lo1 - 1u < bhi ? lo1 - 1u : bhi) : 0u;
+    return blo | bhi << 16;
+}
+
 // The last block of phase 0, once the row maximum is known: turns the significand sums S_b
-// of w.hist into bounds of each bin's mass M_b (the sum of its elements' rs_mass). With e the
-// bin's exponent and s = e - max_exp + 16, rs_mass(key) = floor(sig * 2^s):
+// (w.hist, or rs_sm.sel for a row's only block) into bounds of each bin's mass M_b (the sum
+// of its elements' rs_mass). With e the bin's exponent and s = e - max_exp + 16,
+// rs_mass(key) = floor(sig * 2^s):
 //   s >= 0: M_b = S_b << s exactly;
 //   s < 0, d = -s: M_b = sum floor(sig / 2^d) lies in [H_b - n_b, H_b], H_b = floor(S_b / 2^d),
 //           n_b the bin's count: n_b <= S_b >> 23 for normal values (sig >= 2^23), <= S_b for
 //           denormals (sig >= 1); d >= 24: every mass is 0.
-// Stores the cumulative bounds from the top, CH_b = sum of H over bins >= b into w.hist and
-// CL_b likewise into w.hlow (so CH_0 and CL_0 bound the row's mass).
-__device__ __noinline__ void rs_hist_bounds(const rs_ws& w, int max_exp) {
+// CH_b = sum of H over bins >= b and CL_b likewise (so CH_0 and CL_0 bound the row's mass).
+// With p known (p < 1) it returns RS_RANGE_SET | the cut's bin range (rs_bin_range; rs_phase_cut
+// says how it is found) and zeroes
+// w.hist (nothing else reads it); else (the top-p stages: p comes with the next launch) it
+// stores CH into w.hist and CL into w.hlow for rs_phase_cut and returns 0.
+__device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool local, float p) {
     constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins 2047 - (kOwn t + j), j < kOwn
     rs_u64 h[kOwn], l[kOwn], sh = 0ull, sl = 0ull;
+    const bool stored = !(p < 1.0f);
+    if (local) __syncthreads();  // rs_scan_sig's rs_sm.sel stores
 #pragma unroll
     for (int j = 0; j < kOwn; ++j) {
         const int b = RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j);
-        const rs_u64 S = rs_vld(w.hist + b);
+        const rs_u64 S = local ? rs_sm.sel[b] : rs_vld(w.hist + b);
         const int E = b >> 3;
         const int sh_ = (E ? E : 1) - max_exp + 16;  // <= 16: no key exceeds the maximum
         rs_u64 H = 0ull, L = 0ull;
@@ -768,18 +853,30 @@ __device__ __noinline__ void rs_hist_bounds(const rs_ws& w, int max_exp) {
         l[j] = L;
         sh += H;
         sl += L;
+        if (!local && !stored) w.hist[b] = 0ull;  // read once, by this thread
     }
-    rs_u64 all;
-    rs_u64 ch = rs_block_scan_u64(sh, &all, &rs_sm.b) - sh;  // mass bound above my bins
-    rs_u64 cl = rs_block_scan_u64(sl, &all, &rs_sm.b) - sl;
+    rs_u64 all_h, all_l;
+    rs_u64 ch = rs_block_scan_u64(sh, &all_h, &rs_sm.b) - sh;  // mass bound above my bins
+    rs_u64 cl = rs_block_scan_u64(sl, &all_l, &rs_sm.b) - sl;
+    const double tlo = (double)p * (double)all_l, thi = (double)p * (double)all_h;
+    rs_u32 hi1 = 0u, lo1 = 0u;
 #pragma unroll
     for (int j = 0; j < kOwn; ++j) {
-        const int b = RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j);
+        const rs_u32 b = (rs_u32)(RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j));
         ch += h[j];
         cl += l[j];
-        w.hist[b] = ch;
-        w.hlow[b] = cl;
+        if (stored) {
+            w.hist[b] = ch;
+            w.hlow[b] = cl;
+        } else {  // as rs_phase_cut decides from the stored bounds
+            if (h[j] != 0ull && (double)ch >= tlo && b + 1u > hi1) hi1 = b + 1u;
+            if (l[j] != 0ull && (double)cl >= thi && b + 1u > lo1) lo1 = b + 1u;
+        }
     }
+    if (stored) return 0u;
+    hi1 = rs_block_max_u32(hi1, &rs_sm.b);
+    lo1 = rs_block_max_u32(lo1, &rs_sm.b);
+    return RS_RANGE_SET | rs_bin_range(hi1, lo1);
 }
 
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
@@ -1116,6 +1213,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     // A row that may need a top-p cut (p comes with the next phase for the top-p stages)
     // gathers the significand histogram: the first of its two reads.
     const bool hist = !t.topk && (a.p_later || t.p < 1.0f);
+    const bool ghist = hist && t.ng > 1;  // the histogram went through w.hist
     const rs_scan sc = kcand ? rs_scan_cand(x, vocab, t)
                              : (mcand ? rs_scan_minp(x, vocab, t)
                                       : (hist ? rs_scan_sig(x, vocab, t) : rs_scan_max(x, vocab, t)));
@@ -1138,7 +1236,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     }
     const rs_u32 max_key = rs_block_max_u32(rbad ? 0xffffffffu : rmax, &rs_sm.b);
     if (max_key == 0xffffffffu || max_key == 0u) {  // invalid row: NaN, Inf, <0, zero mass
-        if (hist) rs_clear_hist(w);
+        if (ghist) rs_clear_hist(w);
         rs_finish(a, t, -1);
         return;
     }
@@ -1191,13 +1289,14 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         return;
     }
     if (t.final_phase && a.has_rng) {  // a one-phase launch of a row that needs more
-        if (hist) rs_clear_hist(w);
+        if (ghist) rs_clear_hist(w);
         rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
         return;
     }
-    if (hist) rs_hist_bounds(w, max_exp);
+    const rs_u32 range = hist ? rs_hist_bounds(w, max_exp, t.ng == 1, a.p_later ? 1.0f : t.p) : 0u;
     if (threadIdx.x == 0) {
         if (hist) {
+            w.head[RS_H_RANGE] = range;
             w.head[RS_H_STATE] = RS_S_HIST;
         } else {
             w.head[RS_H_THR] = rs_min_p_key(t.mp, max_key);
@@ -1261,66 +1360,71 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         else rs_phase_mass(a, t, t.mthr, true);
         return;
     }
-    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins kOwn t + j, j < kOwn
-    rs_u64 ch[kOwn + 1], cl[kOwn + 1];
-    const int d0 = kOwn * (int)threadIdx.x;
+    rs_u32 range = (rs_u32)rs_vld(w.head + RS_H_RANGE);
+    const bool clear = !(range & RS_RANGE_SET);  // stored bounds: cleared once all have read
+    if (!clear) {  // phase 0 knew p and found the range
+        range &= ~RS_RANGE_SET;
+    } else {
+        constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins kOwn t + j, j < kOwn
+        rs_u64 ch[kOwn + 1], cl[kOwn + 1];
+        const int d0 = kOwn * (int)threadIdx.x;
 #pragma unroll
-    for (int j = 0; j <= kOwn; ++j) {
-        const int d = d0 + j;
-        ch[j] = d < RS_HBINS ? rs_vld(w.hist + d) : 0ull;
-        cl[j] = d < RS_HBINS ? rs_vld(w.hlow + d) : 0ull;
-    }
-    const double tlo = (double)t.p * (double)rs_vld(w.hlow);
-    const double thi = (double)t.p * (double)rs_vld(w.hist);
-    rs_u32 hi1 = 0u, lo1 = 0u;  // bin + 1 of the largest qualifying bin; 0: none
+        for (int j = 0; j <= kOwn; ++j) {
+            const int d = d0 + j;
+            ch[j] = d < RS_HBINS ? rs_vld(w.hist + d) : 0ull;
+            cl[j] = d < RS_HBINS ? rs_vld(w.hlow + d) : 0ull;
+        }
+        const double tlo = (double)t.p * (double)rs_vld(w.hlow);
+        const double thi = (double)t.p * (double)rs_vld(w.hist);
+        rs_u32 hi1 = 0u, lo1 = 0u;  // bin + 1 of the largest qualifying bin; 0: none
 #pragma unroll
-    for (int j = 0; j < kOwn; ++j) {
-        if (ch[j] != ch[j + 1] && (double)ch[j] >= tlo) hi1 = (rs_u32)(d0 + j + 1);
-        if (cl[j] != cl[j + 1] && (double)cl[j] >= thi) lo1 = (rs_u32)(d0 + j + 1);
+        for (int j = 0; j < kOwn; ++j) {
+            if (ch[j] != ch[j + 1] && (double)ch[j] >= tlo) hi1 = (rs_u32)(d0 + j + 1);
+            if (cl[j] != cl[j + 1] && (double)cl[j] >= thi) lo1 = (rs_u32)(d0 + j + 1);
+        }
+        hi1 = rs_block_max_u32(hi1, &rs_sm.b);
+        lo1 = rs_block_max_u32(lo1, &rs_sm.b);
+        range = rs_bin_range(hi1, lo1);
     }
-    hi1 = rs_block_max_u32(hi1, &rs_sm.b);
-    lo1 = rs_block_max_u32(lo1, &rs_sm.b);
-    // hi always exists for a valid row (the lowest bin with H != 0 has CH = CH_0 >= p CL_0);
-    // were it missing, every bin would be gathered, which is still exact.
-    const rs_u32 bhi = hi1 ? hi1 - 1u : RS_HBINS - 1u;
-    const rs_u32 blo = lo1 ? (lo1 - 1u < bhi ? lo1 - 1u : bhi) : 0u;
+    const rs_u32 bhi = range >> 16, blo = range & 0xffffu;
     if ((t.mthr >> 20) > bhi) {  // min-p cuts above every possible top-p cut: min-p decides
-        rs_phase_mass(a, t, t.mthr, true);
+        rs_phase_mass(a, t, t.mthr, clear);
         return;
     }
     const int max_exp = rs_exp(t.max_key);
     rs_u32* ncand = (rs_u32*)(w.head + RS_H_NCAND);
-    for (int s0 = t.s0; s0 < t.s1; s0 += 2) {  // two sub-chunks of loads in flight
-        float v[2][8];
-        bool ok[2][8];
+    float va[8], vb[8];
+    bool ok[8];  // unused: padding loads as 0, which has no mass and is never gathered
+    auto load = [&](float (&v)[8], int s) { rs_load8(t.x, s < t.s1 ? a.vocab : 0, s, v, ok); };
+    auto work = [&](const float (&v)[8], int s) {
+        rs_u64 m = 0ull, all = 0ull;
 #pragma unroll
-        for (int q = 0; q < 2; ++q) rs_load8(t.x, s0 + q < t.s1 ? a.vocab : 0, s0 + q, v[q], ok[q]);
-#pragma unroll
-        for (int q = 0; q < 2; ++q) {
-            const int s = s0 + q;
-            rs_u64 m = 0ull, all = 0ull;
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 key = rs_key(v[q][j]);
-                const rs_u64 mj = ok[q][j] ? rs_mass(key, max_exp) : 0ull;
-                all += mj;
-                if ((key >> 20) > bhi) {
-                    m += mj;
-                } else if ((key >> 20) >= blo && mj != 0ull) {
-                    const rs_u32 slot = atomicAdd(ncand, 1u);
-                    if (slot < RS_CAPC)
-                        w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
-                }
-            }
-            if (s < t.s1) {  // uniform over the block
-                rs_wave_add(w.smass + s, m);
-                rs_wave_add(w.ccnt + s, all);
+        for (int j = 0; j < 8; ++j) {
+            const rs_u32 key = rs_key(v[j]);
+            const rs_u64 mj = rs_mass(key, max_exp);
+            all += mj;
+            if ((key >> 20) > bhi) {
+                m += mj;
+            } else if ((key >> 20) >= blo && mj != 0ull) {
+                const rs_u32 slot = atomicAdd(ncand, 1u);
+                if (slot < RS_CAPC) w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
             }
         }
+        rs_wave_add(w.smass + s, m);
+        rs_wave_add(w.ccnt + s, all);
+    };
+    // The next sub-chunk's loads are in flight while this one is summed.
+    load(va, t.s0);
+    for (int s = t.s0; s < t.s1; s += 2) {
+        load(vb, s + 1);
+        work(va, s);
+        if (s + 1 >= t.s1) break;
+        load(va, s + 2);
+        work(vb, s + 1);
     }
     if (!rs_last_block(t)) return;
 
-    rs_clear_hist(w);  // every block of the row has read the bounds
+    if (clear) rs_clear_hist(w);  // every block of the row has read the bounds
     rs_u64 sa = 0ull, st = 0ull;
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {
         sa += rs_vld(w.smass + c);
@@ -1348,19 +1452,57 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         }
         return;
     }
+    // Up to RS_FEWCUT gathered elements (~80 at V = 32000 for p = 0.9 on a smooth row), one
+    // a thread: each finds the mass of the gathered keys >= its own in one loop over a shared
+    // copy, and the cut is the largest key of nonzero mass with above + that mass >= target,
+    // the key rs_select finds (H200, 264 x 32000: 6.8 -> 3.7 us; at ~400 elements, V =
+    // 128256, the loop costs what rs_select's two radix levels do). Else, or if no key
+    // qualifies, rs_select over the list.
+    const int i = threadIdx.x;
+    rs_u64 e = 0ull, m = 0ull;  // this thread's gathered element and its mass
+    thr = 0u;
+    bool small = false;  // block-uniform: the cut came from the one-a-thread path
+    if (n0 <= RS_FEWCUT) {
+        rs_u32* lk = (rs_u32*)rs_sm.sel;       // keys: sel[0, RS_BLOCK / 2) (RS_FEWCUT <=
+        rs_u64* lm = rs_sm.sel + RS_BLOCK / 2;  // RS_BLOCK), masses: sel[RS_BLOCK / 2, ...)
+        if (i < (int)n0) {
+            e = rs_vld(w.cand + i);
+            m = rs_mass((rs_u32)e, max_exp);
+            lk[i] = (rs_u32)e;
+            lm[i] = m;
+        }
+        __syncthreads();
+        rs_u32 best = 0u;
+        if (i < (int)n0 && m != 0ull) {
+            const rs_u32 key = (rs_u32)e;
+            rs_u64 cum = 0ull;
+            for (int j = 0; j < (int)n0; ++j) cum += lk[j] >= key ? lm[j] : 0ull;
+            if ((double)(above + cum) >= target) best = key;  // the comparison rs_select makes
+        }
+        thr = rs_block_max_u32(best, &rs_sm.b);
+        small = thr != 0u;
+    }
     const rs_list_keys list = {w.cand, (int)n0};
-    // The gathered keys lie in bins [blo, bhi]; with one bin the selection starts at its
-    // second digit.
-    thr = blo == bhi
-              ? rs_select<true>(list, 1, bhi << 20, 0u, 0ull, target, above, max_exp, &kept)
-              : rs_select<true>(list, 0, 0u, blo << 20, 0ull, target, above, max_exp, &kept);
+    if (!small) {
+        // The gathered keys lie in bins [blo, bhi]; with one bin the selection starts at
+        // its second digit.
+        thr = blo == bhi
+                  ? rs_select<true>(list, 1, bhi << 20, 0u, 0ull, target, above, max_exp, &kept)
+                  : rs_select<true>(list, 0, 0u, blo << 20, 0ull, target, above, max_exp, &kept);
+    }
     thr = t.mthr > thr ? t.mthr : thr;  // min-p at most in bin bhi (see above)
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(w.smass + c);
     __syncthreads();
-    for (int i = threadIdx.x; i < list.n; i += RS_BLOCK) {
-        const rs_u64 e = rs_vld(w.cand + i);
-        const rs_u32 key = (rs_u32)e;
-        if (key >= thr) atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / RS_CHUNK], rs_mass(key, max_exp));
+    if (small) {  // each thread still holds its element
+        if (i < (int)n0 && (rs_u32)e >= thr)
+            atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / RS_CHUNK], m);
+    } else {
+        for (int l = threadIdx.x; l < list.n; l += RS_BLOCK) {
+            const rs_u64 el = rs_vld(w.cand + l);
+            const rs_u32 key = (rs_u32)el;
+            if (key >= thr)
+                atomicAdd(&rs_sm.u.f.mass[(int)(el >> 32) / RS_CHUNK], rs_mass(key, max_exp));
+        }
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -1442,7 +1584,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         }
         if (state == RS_S_PDRAW) {  // a plain row without its draw
             if (t.g != 0 || !a.has_rng) return;
-            rs_finish(a, t, rs_plain_draw(t.x, vocab, t.nc, t.w, t.r));
+            rs_finish(a, t, rs_plain_draw(t.x, vocab, t.nc, t.w, t.r, false));
             return;
         }
         const rs_u32 max_key = (rs_u32)w.head[RS_H_MAX];

@@ -240,6 +240,25 @@ def test_topp_bin_range_and_histogram_across_layouts(gpu):
             assert np.array_equal(got, want), ((b, v), kw, got, want)
 
 
+def test_topp_cut_with_ties_among_few_gathered(gpu):
+    """Top-p's last block finds the cut among at most a block's worth of gathered elements
+    one element a thread (rs_phase_cut); 25 more copies of the value at each row's cut put
+    ties at and around it, which every copy's mass must count. Rows of 32000 (one block a
+    row at 300 rows, several at 4) and of 2000 (one sub-chunk)."""
+    rng = np.random.default_rng(23)
+    for b, v in ((4, 32000), (300, 32000), (3, 2000)):
+        probs = _probs(rng, b, v)
+        for r in range(b):
+            s = np.sort(probs[r])[::-1]
+            cut = s[np.searchsorted(np.cumsum(s, dtype=np.float64), 0.9 * s.sum())]
+            probs[r, rng.choice(np.flatnonzero(probs[r] < cut), 25, replace=False)] = cut
+        for p in (0.9, 0.5):
+            for method in ("auto", "fused", "topp"):
+                got = rocsample.sample(probs, top_p=p, seed=4, method=method, backend=gpu.name)
+                want = cpu_kernels.sample_rows(probs, top_p=p, seed=4)
+                assert np.array_equal(got, want), ((b, v), p, method)
+
+
 def test_auto_method_choice(monkeypatch):
     """No GPU needed: which kernel path "auto" takes (the top-p stages only when overridden)."""
     from rocsample.backends.gpu import _choose

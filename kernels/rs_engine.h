@@ -23,11 +23,12 @@
 //   * top-p: 2 reads. Phase 0: the maximum, and per 11-bit key bin (key >> 20) the exact
 //     sum of the significands of its elements. A bin's elements share one exponent, so once
 //     the maximum is known its mass (the sum of the truncated masses of rs_common.h) lies
-//     within a proven interval of that sum, shifted (rs_hist_bounds); the last block stores
-//     the bins' cumulative bounds. Phase 1: from them and p every block finds the same range
-//     of bins [lo, hi] that must hold the cut, sums the exact mass above hi and of the row,
-//     and gathers the elements of [lo, hi]; the last block finds the exact cut among them and
-//     draws (or leaves the draw to a third launch when it has no seed: the top-p stages).
+//     within a proven interval of that sum, shifted (rs_hist_bounds); from the bins'
+//     cumulative bounds and p the last block finds the range of bins [lo, hi] that must hold
+//     the cut (the top-p stages, whose p comes with the next launch, store the bounds and
+//     every phase-1 block finds the range). Phase 1 sums the exact mass above hi and of the
+//     row, and gathers the elements of [lo, hi]; the last block finds the exact cut among
+//     them and draws (or leaves the draw to a third launch when it has no seed: the stages).
 // Rows the fast paths cannot serve (more than RS_KSLOT top-k candidates in a sub-chunk, k >
 // RS_KCAND, more than RS_CAPC elements in the cut bin) are finished by one block with the
 // full-row algorithm (min-p rows with too many candidates take the two phases instead); every
@@ -1339,8 +1340,9 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
     rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
 }
 
-// Top-p phase 1 (the row's bins' mass bounds are in hist / hlow, p is known). Every block
-// finds the same range of bins [lo, hi] that must hold the cut bin b* (the largest bin of
+// Top-p phase 1 (p is known). The range of bins [lo, hi] that must hold the cut bin b* is in
+// the head (RS_H_RANGE, found by phase 0's last block), or, after the top-p stages' phase 0,
+// every block finds it from the bounds in hist / hlow (the largest bin of
 // nonzero mass with mass(bins >= b*) >= p x the row's mass): with CH / CL the cumulative
 // upper / lower bounds and T in [CL_0, CH_0],
 //   hi = the largest bin with H != 0 and CH >= p CL_0: above it either a bin has no mass or
@@ -1350,8 +1352,9 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
 // (The comparisons are made in double as the exact rule makes them; rounding is monotone.)
 // Usually lo = hi. The blocks then sum, per sub-chunk, the exact mass above hi (smass) and
 // of everything (ccnt), and gather the elements of [lo, hi]; the last block clears the
-// histogram, finds the exact cut among the gathered elements (the mass above hi is exact, so
-// the selection over them is the row's) and draws, or leaves the draw to the next launch.
+// stored bounds (if any), finds the exact cut among the gathered elements (the mass above hi
+// is exact, so the selection over them is the row's) and draws, or leaves the draw to the
+// next launch.
 // When min-p cuts above hi, or p says no cut, the phase is the kept-mass phase instead.
 __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) {
     const rs_ws& w = t.w;

@@ -55,8 +55,8 @@ static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs
 #define RS_MDEEP 2                                   // ... in the min-p candidate scan
 #define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)
 #define RS_WS_HEAD 16
-#define RS_SERIAL (2 * RS_WAVE)  // up to this many sub-chunks, every wave picks the draw's
-                                 // sub-chunk alone (rs_wave_pick)
+#define RS_WAVE_PICK (2 * RS_WAVE)  // up to this many sub-chunks, every wave picks the draw's
+                                    // sub-chunk alone (rs_wave_pick)
 
 // Entry points of the engine ask for two resident blocks per SM on NVIDIA (at most 64
 // registers a thread): the phases stream memory and need the threads in flight. HIP's second
@@ -396,7 +396,7 @@ __device__ __noinline__ int rs_slow_row(const float* x, int vocab, rs_u32 max_ke
     return rs_draw(x, vocab, thr, max_exp, r, &rs_sm.b);
 }
 
-// The entry of n <= RS_SERIAL weights (weight(i), i < n) that holds target = umulhi64(r, their
+// The entry of n <= RS_WAVE_PICK weights (weight(i), i < n) that holds target = umulhi64(r, their
 // sum): the first i with target < (weights before i) + weight(i). Every wave computes it
 // alone from two entries a lane (a wave scan), so no barrier is needed (H200: the block-wide
 // sum and pick were ~1 us of a draw). -1 when the sum is 0; *before / *target as named.
@@ -427,7 +427,7 @@ __device__ __noinline__ int rs_draw_chunks(const float* x, int vocab, int nc, rs
     const rs_u64* mass = rs_sm.u.f.mass;
     rs_u64 before = 0ull, target;
     int c = -1;
-    if (nc <= RS_SERIAL) {
+    if (nc <= RS_WAVE_PICK) {
         c = rs_wave_pick(nc, [&](int i) { return mass[i]; }, r, &before, &target);
     } else {
         rs_u64 s = 0ull;
@@ -533,8 +533,9 @@ __device__ __forceinline__ int rs_index8(int s, int j) {
 
 // Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
 // or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
-// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks, each with one block-wide maximum per sub-chunk (a wave
-// reduction, one shared atomic per wave) and one block-wide sum (a slot per wave), two
+// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks,
+// each with one block-wide maximum per sub-chunk (a wave reduction, one shared atomic per
+// wave) and one block-wide sum (a slot per wave), two
 // barriers; the next round's loads are issued before this round's work, so they are in
 // flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
 // loaded and then worked on).
@@ -630,9 +631,9 @@ __device__ __noinline__ int rs_plain_draw(const float* x, int vocab, int nc, con
         }
     }
     __syncthreads();
-    const bool serial = nc <= RS_SERIAL;  // every wave alone (rs_wave_pick)
+    const bool by_wave = nc <= RS_WAVE_PICK;  // every wave alone (rs_wave_pick)
     rs_u32 mk = 0u;
-    if (serial) {
+    if (by_wave) {
         const int lane = threadIdx.x % RS_WAVE;
         for (int c = lane; c < nc; c += RS_WAVE) mk = ck[c] > mk ? ck[c] : mk;
         mk = rs_wave_max_u32(mk);  // a bad sub-chunk's 0xffffffff wins
@@ -648,7 +649,7 @@ __device__ __noinline__ int rs_plain_draw(const float* x, int vocab, int nc, con
     };
     rs_u64 before = 0ull, target;
     int c = -1;
-    if (serial) {  // the sum is > 0: the maximum's sub-chunk
+    if (by_wave) {  // the sum is > 0: the maximum's sub-chunk
         c = rs_wave_pick(nc, weight, r, &before, &target);
     } else {
         rs_u64 s = 0ull;
@@ -757,8 +758,8 @@ __device__ __noinline__ rs_scan rs_scan_max(const float* x, int vocab, const rs_
 // rs_sm.sel instead and leaves w.hist alone). Two sub-chunks of loads in flight (the
 // histogram adds need registers; issuing the next sub-chunk's loads before a sub-chunk's
 // adds instead measured no faster on an H200); the shared parts are flushed into 64-bit
-// sums every RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row is invalid
-// and its histogram is cleared by the last block.
+// sums every RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row
+// is invalid and its histogram is cleared by the last block.
 __device__ __noinline__ rs_scan rs_scan_sig(const float* x, int vocab, const rs_rowctx& t) {
     constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
     rs_u64 acc[kOwn];
@@ -827,10 +828,10 @@ __device__ __forceinline__ rs_u32 rs_bin_range(rs_u32 hi1, rs_u32 lo1) {
 //           n_b the bin's count: n_b <= S_b >> 23 for normal values (sig >= 2^23), <= S_b for
 //           denormals (sig >= 1); d >= 24: every mass is 0.
 // CH_b = sum of H over bins >= b and CL_b likewise (so CH_0 and CL_0 bound the row's mass).
-// With p known (p < 1) it returns RS_RANGE_SET | the cut's bin range (rs_bin_range; rs_phase_cut
-// says how it is found) and zeroes
-// w.hist (nothing else reads it); else (the top-p stages: p comes with the next launch) it
-// stores CH into w.hist and CL into w.hlow for rs_phase_cut and returns 0.
+// With p known (p < 1) it returns RS_RANGE_SET | the cut's bin range (rs_bin_range;
+// rs_phase_cut says how it is found) and zeroes w.hist (nothing else reads it); else (the
+// top-p stages: p comes with the next launch) it stores CH into w.hist and CL into w.hlow
+// for rs_phase_cut and returns 0.
 __device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool local, float p) {
     constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins 2047 - (kOwn t + j), j < kOwn
     rs_u64 h[kOwn], l[kOwn], sh = 0ull, sl = 0ull;
@@ -1294,7 +1295,8 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
         return;
     }
-    const rs_u32 range = hist ? rs_hist_bounds(w, max_exp, t.ng == 1, a.p_later ? 1.0f : t.p) : 0u;
+    const rs_u32 range =
+        hist ? rs_hist_bounds(w, max_exp, t.ng == 1, a.p_later ? 1.0f : t.p) : 0u;
     if (threadIdx.x == 0) {
         if (hist) {
             w.head[RS_H_RANGE] = range;
@@ -1455,12 +1457,12 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         }
         return;
     }
-    // Up to RS_FEWCUT gathered elements (~80 at V = 32000 for p = 0.9 on a smooth row), one
+    // Up to RS_FEWCUT gathered elements (~90 at V = 32000 for p = 0.9 on a smooth row), one
     // a thread: each finds the mass of the gathered keys >= its own in one loop over a shared
     // copy, and the cut is the largest key of nonzero mass with above + that mass >= target,
-    // the key rs_select finds (H200, 264 x 32000: 6.8 -> 3.7 us; at ~400 elements, V =
-    // 128256, the loop costs what rs_select's two radix levels do). Else, or if no key
-    // qualifies, rs_select over the list.
+    // the key rs_select finds (H200, 264 x 32000: 6.8 -> 3.7 us). With ~400 (V = 128256) one
+    // trace had the loop at 8.1 us against rs_select's 9.8, not yet confirmed end to end, so
+    // the cap stays at half a block. Else, or if no key qualifies, rs_select over the list.
     const int i = threadIdx.x;
     rs_u64 e = 0ull, m = 0ull;  // this thread's gathered element and its mass
     thr = 0u;

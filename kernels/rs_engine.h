@@ -1460,9 +1460,9 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     // Up to RS_FEWCUT gathered elements (~90 at V = 32000 for p = 0.9 on a smooth row), one
     // a thread: each finds the mass of the gathered keys >= its own in one loop over a shared
     // copy, and the cut is the largest key of nonzero mass with above + that mass >= target,
-    // the key rs_select finds (H200, 264 x 32000: 6.8 -> 3.7 us). With ~400 (V = 128256) one
-    // trace had the loop at 8.1 us against rs_select's 9.8, not yet confirmed end to end, so
-    // the cap stays at half a block. Else, or if no key qualifies, rs_select over the list.
+    // the key rs_select finds (H200, 264 x 32000: 6.8 -> 3.7 us). A whole block's worth
+    // (~400 at V = 128256) was slower end to end than rs_select in a same-run A/B (128 x
+    // 151936: 108 against 103 us). Else, or if no key qualifies, rs_select over the list.
     const int i = threadIdx.x;
     rs_u64 e = 0ull, m = 0ull;  // this thread's gathered element and its mass
     thr = 0u;

@@ -35,6 +35,18 @@ def _rows(x: Any, name: str) -> int:
     return int(shape[0])
 
 
+def _replayed(b: Any, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
+              method: Any = "auto", *per_call: Any) -> tuple[tuple[Any, ...] | None, Any]:
+    """The decode-loop fast path: (plan key, result of replaying its plan, or None).
+
+    A call with the same device array, parameters and stream as one the general path
+    validated and recorded (backends/plan.py) replays its launches; with a None result the
+    caller takes the general path, which records a plan under the key.
+    """
+    key = b.plan_key(op, x, scalars, stream, method)
+    return key, (b.replay(key, *per_call) if key is not None else None)
+
+
 def backend(name: str | None = None, device: int = 0) -> Any:
     """The backend in use (or the one named), opened on first use.
 
@@ -89,13 +101,9 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     [2]
     """
     b = get_backend(backend, device)
-    # The decode-loop fast path: the same device array, parameters and stream as a call that
-    # the general path below validated and recorded (backends/plan.py) replay its launches.
-    key = b.plan_key("sample", probs, (top_k, top_p, min_p), stream, method)
-    if key is not None:
-        out = b.replay(key, seed, offset)
-        if out is not None:
-            return out
+    key, out = _replayed(b, "sample", probs, (top_k, top_p, min_p), stream, method, seed, offset)
+    if out is not None:
+        return out
     rows = _rows(probs, "probs")
     params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
                              offset=offset)
@@ -122,11 +130,10 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
     [1]
     """
     b = get_backend(backend, device)
-    key = b.plan_key("sample_from_logits", logits, (temperature, top_k, top_p, min_p), stream)
-    if key is not None:  # a recorded plan (see sample)
-        out = b.replay(key, seed, offset)
-        if out is not None:
-            return out
+    key, out = _replayed(b, "sample_from_logits", logits, (temperature, top_k, top_p, min_p),
+                         stream, "auto", seed, offset)
+    if out is not None:
+        return out
     rows = _rows(logits, "logits")
     t = check_temperature(temperature, rows)
     params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
@@ -146,11 +153,9 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
     [[0.25, 0.25, 0.25, 0.25]]
     """
     b = get_backend(backend, device)
-    key = b.plan_key("softmax", logits, (temperature,), stream)
-    if key is not None:  # a recorded plan (see sample)
-        out = b.replay(key)
-        if out is not None:
-            return out
+    key, out = _replayed(b, "softmax", logits, (temperature,), stream)
+    if out is not None:
+        return out
     t = check_temperature(temperature, _rows(logits, "logits"))
     return b.softmax(logits, t, stream=stream, plan_key=key)
 
@@ -166,11 +171,9 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     [[2.0, 2.0]]
     """
     b = get_backend(backend, device)
-    key = b.plan_key("temperature_scale", logits, (temperature,), stream)
-    if key is not None:  # a recorded plan (see sample)
-        out = b.replay(key)
-        if out is not None:
-            return out
+    key, out = _replayed(b, "temperature_scale", logits, (temperature,), stream)
+    if out is not None:
+        return out
     t = check_temperature(temperature, _rows(logits, "logits"))
     return b.temperature_scale(logits, t, stream=stream, plan_key=key)
 

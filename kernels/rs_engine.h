@@ -51,6 +51,7 @@ static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs
 #define RS_HBINS 2048                                // top-p histogram bins: key >> 20
 #define RS_CAPC 8192                                 // top-p cut-bin capacity
 #define RS_FEWCUT (RS_BLOCK / 2)                     // top-p: cut found one element a thread
+#define RS_CUTREG 4                                  // ... gathered elements a thread holds
 #define RS_DEEP 4                                    // sub-chunks in flight: streaming loops
 #define RS_MDEEP 2                                   // ... in the min-p candidate scan
 #define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)
@@ -1342,6 +1343,22 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
     rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
 }
 
+// The top-p cut among n <= RS_BLOCK keys lk[] of nonzero masses lm[] (shared memory): the
+// largest key v with base + the mass of the listed keys >= v reaching target, in the
+// comparison rs_select makes; thread i < n tests key i in one loop over the list. 0 if no key
+// qualifies. Every thread gets the result.
+__device__ __forceinline__ rs_u32 rs_cut_among(const rs_u32* lk, const rs_u64* lm, int n,
+                                               rs_u64 base, double target) {
+    rs_u32 best = 0u;
+    if ((int)threadIdx.x < n) {
+        const rs_u32 key = lk[threadIdx.x];
+        rs_u64 cum = 0ull;
+        for (int j = 0; j < n; ++j) cum += lk[j] >= key ? lm[j] : 0ull;
+        if ((double)(base + cum) >= target) best = key;
+    }
+    return rs_block_max_u32(best, &rs_sm.b);
+}
+
 // Top-p phase 1 (p is known). The range of bins [lo, hi] that must hold the cut bin b* is in
 // the head (RS_H_RANGE, found by phase 0's last block), or, after the top-p stages' phase 0,
 // every block finds it from the bounds in hist / hlow (the largest bin of
@@ -1457,51 +1474,98 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         }
         return;
     }
-    // Up to RS_FEWCUT gathered elements (~90 at V = 32000 for p = 0.9 on a smooth row), one
-    // a thread: each finds the mass of the gathered keys >= its own in one loop over a shared
-    // copy, and the cut is the largest key of nonzero mass with above + that mass >= target,
-    // the key rs_select finds (H200, 264 x 32000: 6.8 -> 3.7 us). A whole block's worth
-    // (~400 at V = 128256) was slower end to end than rs_select in a same-run A/B (128 x
-    // 151936: 108 against 103 us). Else, or if no key qualifies, rs_select over the list.
+    // The cut among few gathered elements, without the radix selection's passes over the list
+    // (each thread holds elements i + u RS_BLOCK, u < RS_CUTREG, in registers):
+    //   * up to RS_FEWCUT (~90 at V = 32000 for p = 0.9 on a smooth row): rs_cut_among over
+    //     all of them (H200, 264 x 32000: 6.8 -> 3.7 us against rs_select);
+    //   * one bin (blo == bhi) and up to RS_CUTREG x RS_BLOCK (~400 at V = 128256): the mass
+    //     of each 10-bit digit (key bits 19..10) and the digit that holds the cut, as the
+    //     first level of rs_select picks it; then rs_cut_among over that digit's elements
+    //     (usually a handful), or rs_select's last level if more than a block share it.
+    //     The keys above that digit are exactly the gathered keys the selection counts as
+    //     "before" it, so the cut is rs_select's.
+    // Else, or if no key qualifies, rs_select over the list in the workspace.
     const int i = threadIdx.x;
-    rs_u64 e = 0ull, m = 0ull;  // this thread's gathered element and its mass
+    const bool held = n0 <= RS_CUTREG * RS_BLOCK;  // block-uniform
+    rs_u64 e[RS_CUTREG];  // gathered element i + u RS_BLOCK (index << 32 | key), or 0
+#pragma unroll
+    for (int u = 0; u < RS_CUTREG; ++u) {
+        const int l = i + u * RS_BLOCK;
+        e[u] = held && l < (int)n0 ? rs_vld(w.cand + l) : 0ull;  // a gathered key has mass
+    }
+    rs_u32* lk = (rs_u32*)(rs_sm.sel + RS_HBINS / 2);  // rs_cut_among's keys and masses, above
+    rs_u64* lm = rs_sm.sel + RS_HBINS / 2 + RS_BLOCK / 2;  // the digit sums in sel[0, 1024)
+    const rs_list_keys list = {w.cand, (int)n0};
+    // Where rs_select starts if it is needed: the gathered keys lie in bins [blo, bhi]; with
+    // one bin the selection starts at its second digit.
+    int level = blo == bhi ? 1 : 0;
+    rs_u32 prefix = blo == bhi ? bhi << 20 : 0u;
+    rs_u64 before = above;
     thr = 0u;
-    bool small = false;  // block-uniform: the cut came from the one-a-thread path
     if (n0 <= RS_FEWCUT) {
-        rs_u32* lk = (rs_u32*)rs_sm.sel;       // keys: sel[0, RS_BLOCK / 2) (RS_FEWCUT <=
-        rs_u64* lm = rs_sm.sel + RS_BLOCK / 2;  // RS_BLOCK), masses: sel[RS_BLOCK / 2, ...)
         if (i < (int)n0) {
-            e = rs_vld(w.cand + i);
-            m = rs_mass((rs_u32)e, max_exp);
-            lk[i] = (rs_u32)e;
-            lm[i] = m;
+            lk[i] = (rs_u32)e[0];
+            lm[i] = rs_mass((rs_u32)e[0], max_exp);
         }
         __syncthreads();
-        rs_u32 best = 0u;
-        if (i < (int)n0 && m != 0ull) {
-            const rs_u32 key = (rs_u32)e;
-            rs_u64 cum = 0ull;
-            for (int j = 0; j < (int)n0; ++j) cum += lk[j] >= key ? lm[j] : 0ull;
-            if ((double)(above + cum) >= target) best = key;  // the comparison rs_select makes
+        thr = rs_cut_among(lk, lm, (int)n0, above, target);
+    } else if (held && blo == bhi) {
+        for (int d = i; d < 1024; d += RS_BLOCK) rs_sm.sel[d] = 0ull;
+        if (i == 0) rs_sm.nkept = 0;
+        __syncthreads();
+#pragma unroll
+        for (int u = 0; u < RS_CUTREG; ++u) {
+            const rs_u32 key = (rs_u32)e[u];
+            if (e[u]) atomicAdd(&rs_sm.sel[(key >> 10) & 1023u], rs_mass(key, max_exp));
         }
-        thr = rs_block_max_u32(best, &rs_sm.b);
-        small = thr != 0u;
+        __syncthreads();
+        rs_u64 digit_before;
+        const double tg = target;
+        const rs_u64 b0 = above;
+        const int d = rs_pick(rs_sm.sel, 1024, true, [&](rs_u64 a, rs_u64 hd) {
+            return hd != 0ull && (double)(b0 + a + hd) >= tg;
+        }, &digit_before, &rs_sm.b);
+        if (d >= 0) {
+#pragma unroll
+            for (int u = 0; u < RS_CUTREG; ++u) {
+                const rs_u32 key = (rs_u32)e[u];
+                if (e[u] && ((key >> 10) & 1023u) == (rs_u32)d) {
+                    const int slot = atomicAdd(&rs_sm.nkept, 1);
+                    if (slot < RS_BLOCK) {
+                        lk[slot] = key;
+                        lm[slot] = rs_mass(key, max_exp);
+                    }
+                }
+            }
+            __syncthreads();
+            const int nd = rs_sm.nkept;
+            if (nd <= RS_BLOCK) {
+                thr = rs_cut_among(lk, lm, nd, above + digit_before, target);
+            } else {  // ties: the selection's last level within the digit
+                level = 2;
+                prefix = bhi << 20 | (rs_u32)d << 10;
+                before = above + digit_before;
+            }
+        }
     }
-    const rs_list_keys list = {w.cand, (int)n0};
-    if (!small) {
-        // The gathered keys lie in bins [blo, bhi]; with one bin the selection starts at
-        // its second digit.
-        thr = blo == bhi
-                  ? rs_select<true>(list, 1, bhi << 20, 0u, 0ull, target, above, max_exp, &kept)
-                  : rs_select<true>(list, 0, 0u, blo << 20, 0ull, target, above, max_exp, &kept);
-    }
-    thr = t.mthr > thr ? t.mthr : thr;  // min-p at most in bin bhi (see above)
-    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(w.smass + c);
-    __syncthreads();
-    if (small) {  // each thread still holds its element
-        if (i < (int)n0 && (rs_u32)e >= thr)
-            atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / RS_CHUNK], m);
+    // The kept mass of each sub-chunk: the mass above bhi plus the gathered keys >= thr.
+    auto masses = [&] {
+        thr = t.mthr > thr ? t.mthr : thr;  // min-p at most in bin bhi (see above)
+        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = rs_vld(w.smass + c);
+        __syncthreads();
+    };
+    if (thr != 0u) {  // the registers hold the gathered elements
+        masses();
+#pragma unroll
+        for (int u = 0; u < RS_CUTREG; ++u) {
+            const rs_u32 key = (rs_u32)e[u];
+            if (e[u] && key >= thr)
+                atomicAdd(&rs_sm.u.f.mass[(int)(e[u] >> 32) / RS_CHUNK], rs_mass(key, max_exp));
+        }
     } else {
+        thr = rs_select<true>(list, level, prefix, level == 0 ? blo << 20 : 0u, 0ull, target,
+                              before, max_exp, &kept);
+        masses();
         for (int l = threadIdx.x; l < list.n; l += RS_BLOCK) {
             const rs_u64 el = rs_vld(w.cand + l);
             const rs_u32 key = (rs_u32)el;

@@ -240,23 +240,30 @@ def test_topp_bin_range_and_histogram_across_layouts(gpu):
             assert np.array_equal(got, want), ((b, v), kw, got, want)
 
 
-def test_topp_cut_with_ties_among_few_gathered(gpu):
-    """Top-p's last block finds the cut among at most a block's worth of gathered elements
-    one element a thread (rs_phase_cut); 25 more copies of the value at each row's cut put
-    ties at and around it, which every copy's mass must count. Rows of 32000 (one block a
-    row at 300 rows, several at 4) and of 2000 (one sub-chunk)."""
+@pytest.mark.parametrize("b, v, ties", [
+    (4, 32000, 25), (300, 32000, 25), (3, 2000, 25),  # <= 256 gathered: one a thread
+    (4, 151936, 25), (140, 128256, 25),  # ~300-400 gathered in one bin: the digit path
+    (2, 151936, 600),  # more than a block's worth in the cut's digit: rs_select's last level
+    (2, 151936, 1800),  # more than 4 a thread gathered: rs_select over the list
+])
+def test_topp_cut_with_ties_among_few_gathered(gpu, b, v, ties):
+    """Top-p's last block finds the cut among the gathered elements without the radix
+    selection while they are few (rs_phase_cut): one element a thread up to half a block,
+    else the mass of each digit below the cut bin's and one element a thread within the
+    cut's digit. More copies of the value at each row's cut put ties at and around it, which
+    every copy's mass must count. Rows of 32000 and 151936 with several blocks a row, one
+    block a row (300 x 32000, 140 x 128256), and one sub-chunk (2000)."""
     rng = np.random.default_rng(23)
-    for b, v in ((4, 32000), (300, 32000), (3, 2000)):
-        probs = _probs(rng, b, v)
-        for r in range(b):
-            s = np.sort(probs[r])[::-1]
-            cut = s[np.searchsorted(np.cumsum(s, dtype=np.float64), 0.9 * s.sum())]
-            probs[r, rng.choice(np.flatnonzero(probs[r] < cut), 25, replace=False)] = cut
-        for p in (0.9, 0.5):
-            for method in ("auto", "fused", "topp"):
-                got = rocsample.sample(probs, top_p=p, seed=4, method=method, backend=gpu.name)
-                want = cpu_kernels.sample_rows(probs, top_p=p, seed=4)
-                assert np.array_equal(got, want), ((b, v), p, method)
+    probs = _probs(rng, b, v)
+    for r in range(b):
+        s = np.sort(probs[r])[::-1]
+        cut = s[np.searchsorted(np.cumsum(s, dtype=np.float64), 0.9 * s.sum())]
+        probs[r, rng.choice(np.flatnonzero(probs[r] < cut), ties, replace=False)] = cut
+    for p in (0.9, 0.5):
+        want = cpu_kernels.sample_rows(probs, top_p=p, seed=4)
+        for method in ("auto", "fused", "topp"):
+            got = rocsample.sample(probs, top_p=p, seed=4, method=method, backend=gpu.name)
+            assert np.array_equal(got, want), ((b, v), p, method)
 
 
 def test_auto_method_choice(monkeypatch):

@@ -47,6 +47,17 @@ def main() -> int:
                 if not np.array_equal(got, want):
                     print(f"MISMATCH {method} {kw} {rows}x{vocab}: {got} vs {want}")
                     bad += 1
+    # Top-p cuts among a few hundred gathered elements (row 0: the digit path of
+    # rs_phase_cut) and among 600 ties in the cut's digit (row 1: the selection's last level).
+    probs = cpu_kernels.softmax((rng.standard_normal((2, 151936)) * 3).astype(np.float32))
+    s = np.sort(probs[1])[::-1]
+    cut = s[np.searchsorted(np.cumsum(s, dtype=np.float64), 0.9 * s.sum())]
+    probs[1, np.flatnonzero(probs[1] < cut)[:600]] = cut
+    for method in ("fused", "topp"):
+        got = rocsample.sample(probs, seed=1, top_p=0.9, method=method)
+        if not np.array_equal(got, cpu_kernels.sample_rows(probs, seed=1, top_p=0.9)):
+            print(f"MISMATCH {method} top_p=0.9 with ties 2x151936: {got}")
+            bad += 1
     print("sanitize driver done, mismatches:", bad)
     return 1 if bad else 0
 

@@ -43,6 +43,30 @@
 #pragma once
 #include "rs_common.h"
 
+// Phases may overlap (programmatic dependent launch, NVIDIA sm_90 and later): the host may
+// launch phase n > 0 with permission to start while phase n - 1 is still running. Every entry
+// of the engine lets the next launch start early (rs_grid_release) and, in phase n > 0, waits
+// until the previous grid has completed and its writes are visible (rs_grid_wait) before it
+// reads the workspace; until then a block only sets up its row context from the arguments.
+// Both are no-ops for a grid launched without that permission, and on HIP. The loader
+// launches a code object that way only if it defines this symbol (rocsample.codeobject), so
+// a code object from other sources is never overlapped with a phase it must wait for.
+extern "C" __device__ __attribute__((used)) const unsigned int rocsample_grid_wait = 1;
+#if (defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))) && \
+    defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define RS_GRID_DEP 1
+#endif
+__device__ __forceinline__ void rs_grid_release() {
+#ifdef RS_GRID_DEP
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void rs_grid_wait() {
+#ifdef RS_GRID_DEP
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 #define RS_CHUNK 4096                                // elements per sub-chunk
 static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs_sm.sel");
 #define RS_PER (RS_CHUNK / RS_BLOCK)                 // elements per thread per sub-chunk
@@ -1623,6 +1647,8 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         t.max_key = 0u;
         t.mthr = 0u;
     }
+    rs_grid_release();
+    if (a_in.phase > 0) rs_grid_wait();  // before any read of the workspace
     __syncthreads();
     const rs_args& a = rs_sa;
     rs_rowctx& t = rs_st;

@@ -27,6 +27,9 @@
 // Any row still without a token after the last phase is finished by one block.
 // With G = 1 the first launch completes every row (it runs the later phases itself); the
 // later launches then find every row done and may be skipped.
+// On NVIDIA sm_90 and later a launch after the first may be a programmatic dependent launch
+// (it may start while the previous one runs): every entry waits for the previous grid before
+// it reads ws (griddepcontrol.wait; the module defines rocsample_grid_wait to say so).
 // ws: batch * 2049 + batch * rs_ws_words(vocab) unsigned long longs (rs_engine.h); its first
 // batch * 2049 words (each row's 2048-bin top-p histogram, then a ticket per row) must be zero
 // before the call (the kernels leave them zero); not shared by calls that may overlap.

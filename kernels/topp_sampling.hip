@@ -7,6 +7,9 @@
 // on one stream with the same probs, batch, vocab, ws and grid. Each stage is one phase of
 // the chunked engine: grid (batch, G, 1) with 1 <= G <= ceil(vocab / 4096), block (RS_BLOCK,
 // 1, 1), no dynamic shared memory.
+// On NVIDIA sm_90 and later a launch after the first may be a programmatic dependent launch
+// (it may start while the previous one runs): every entry waits for the previous grid before
+// it reads ws (griddepcontrol.wait; the module defines rocsample_grid_wait to say so).
 //
 // Entry points (extern "C"):
 //

@@ -78,6 +78,7 @@ _SYM = struct.Struct("<IBBHQQ")
 _CUDA_RE = re.compile(r"sm_(\d+)([af]?)")
 _TKINFO_ARCH = re.compile(rb"-arch\s+sm_(\d+)([af]?)\b")
 _ABI_SYMBOL = re.compile(r"rocsample_abi_v(\d+)")  # rs_common.h's marker
+_GRID_WAIT_SYMBOL = "rocsample_grid_wait"  # rs_engine.h's: later phases may overlap
 
 
 class NotACodeObject(RocsampleError, ValueError):
@@ -91,8 +92,10 @@ class NotACodeObject(RocsampleError, ValueError):
 @dataclass(frozen=True)
 class CodeObjectEntry:
     """One device ELF: ``kind`` ("amdgpu"/"cuda"), ``target`` id, kernel ``symbols``, where
-    it lies (``offset``, ``size``) in the inspected data, and the rocsample kernel ``abi``
-    it declares (the N of a defined ``rocsample_abi_vN`` symbol; None: no marker)."""
+    it lies (``offset``, ``size``) in the inspected data, the rocsample kernel ``abi``
+    it declares (the N of a defined ``rocsample_abi_vN`` symbol; None: no marker), and
+    ``grid_wait``: it defines ``rocsample_grid_wait`` (rs_engine.h), so its entries wait for
+    the previous grid before reading what it wrote and a later phase may overlap it."""
 
     kind: str
     target: str
@@ -100,6 +103,7 @@ class CodeObjectEntry:
     offset: int
     size: int
     abi: int | None = None
+    grid_wait: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,12 +176,14 @@ def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
     defined = [(name, info, other) for name, info, other, shndx in syms if shndx and name]
     marks = {int(m.group(1)) for name, _, _ in defined if (m := _ABI_SYMBOL.fullmatch(name))}
     kabi = max(marks) if len(marks) == 1 else (-1 if marks else None)  # -1: contradictory
+    waits = any(name == _GRID_WAIT_SYMBOL for name, _, _ in defined)
     abi = data[8]
     if machine == EM_AMDGPU:
         kds = {name[:-3] for name, _, _ in defined if name.endswith(".kd")}
         v2 = {name for name, info, _ in defined if info & 0xF == _STT_AMDGPU_HSA_KERNEL}
         target = _amdgpu_target(abi, flags)
-        return CodeObjectEntry("amdgpu", target, tuple(sorted(kds | v2)), offset, n, kabi)
+        return CodeObjectEntry("amdgpu", target, tuple(sorted(kds | v2)), offset, n, kabi,
+                               waits)
     sm, accel = (flags & 0xFF, flags & 0x800) if abi <= 7 else ((flags >> 8) & 0xFF, flags & 0x8)
     suffix = "a" if accel else ""
     if shstrndx < len(sections):
@@ -188,7 +194,8 @@ def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
                 if m and int(m.group(1)) == sm:
                     suffix = suffix or m.group(2).decode()
     kernels = {name for name, info, other in defined if other & _STO_CUDA_ENTRY}
-    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", tuple(sorted(kernels)), offset, n, kabi)
+    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", tuple(sorted(kernels)), offset, n, kabi,
+                           waits)
 
 
 def _parse_bundle(data: bytes) -> CodeObjectInfo:

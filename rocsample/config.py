@@ -26,6 +26,7 @@ __all__ = [
     "disk_cache_enabled",
     "kernel_dir",
     "kernel_override",
+    "overlap_launches",
     "rocm_path",
     "sync_timeout",
 ]
@@ -56,6 +57,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("ROCSAMPLE_DISK_CACHE", "1", "0 disables the on-disk JIT cache (compile every process)"),
     EnvVar("ROCSAMPLE_CHECK_INPUTS", "1", "0 skips the eager NaN/Inf/negative host check"),
     EnvVar("ROCSAMPLE_SYNC_TIMEOUT", "30", "seconds to wait for device work before KernelTimeout"),
+    EnvVar(
+        "ROCSAMPLE_OVERLAP_LAUNCHES",
+        "1",
+        "0 launches every phase of a call in plain stream order (NVIDIA sm_90+: no overlap)",
+    ),
     EnvVar("ROCM_PATH", "unset", "ROCm install root used by hip-python to find libamdhip64/hiprtc"),
 )
 
@@ -104,6 +110,12 @@ def disk_cache_enabled() -> bool:
 
 def check_inputs() -> bool:
     return (_get("ROCSAMPLE_CHECK_INPUTS") or "1").strip().lower() not in _FALSE
+
+
+def overlap_launches() -> bool:
+    """Whether a later phase of a sampling call may start while the previous one runs
+    (programmatic dependent launch on NVIDIA sm_90+; read when a CUDA runtime starts)."""
+    return (_get("ROCSAMPLE_OVERLAP_LAUNCHES") or "1").strip().lower() not in _FALSE
 
 
 def sync_timeout() -> float:

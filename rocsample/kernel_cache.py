@@ -60,6 +60,9 @@ class LoadedKernel:
     function: Any
     resolution: Resolution
     load_seconds: float
+    #: Its code object defines ``rocsample_grid_wait``: a later phase of a call may be
+    #: launched to overlap the previous one (see rocsample.backends.runtime.Runtime.launch).
+    grid_wait: bool = False
 
 
 @dataclass
@@ -78,6 +81,7 @@ class KernelCache:
         self._lock = threading.Lock()
         self._kernels: dict[str, LoadedKernel] = {}
         self._modules: dict[str, Any] = {}  # origin key -> loaded module handle
+        self._waits: dict[str, bool] = {}  # origin key -> its code defines rocsample_grid_wait
         self._module_origin: dict[str, Resolution] = {}
         self.stats = _Stats()
         self._disk: DiskCache | None = None
@@ -256,7 +260,8 @@ class KernelCache:
             image = codeobject.validate_code_object(res.path, env_var, rt.target, [spec.entry],
                                                     abi=ABI_VERSION,
                                                     allow_unmarked=res.origin == "env")
-            module = self._module_for(f"file:{Path(res.path).resolve()}", image)
+            key = f"file:{Path(res.path).resolve()}"
+            module = self._module_for(key, image)
         else:
             key = self._key(spec)
             module = self._modules.get(key)
@@ -270,7 +275,7 @@ class KernelCache:
         function = rt.get_function(module, spec.entry)
         seconds = time.perf_counter() - t0
         log.debug("kernel %s from %s (%s) in %.3f s", spec.name, res.origin, res.path, seconds)
-        return LoadedKernel(spec, function, res, seconds)
+        return LoadedKernel(spec, function, res, seconds, self._waits.get(key, False))
 
     def _image_from_cache_or_compile(self, spec: KernelSpec, key: str) -> tuple[bytes, Resolution]:
         disk = self._disk_cache()
@@ -308,4 +313,10 @@ class KernelCache:
         if module is None:
             module = self.runtime.load_module(image)
             self._modules[key] = module
+            try:
+                entry = codeobject.select_entry(codeobject.inspect_bytes(image),
+                                                self.runtime.target)
+            except codeobject.NotACodeObject:  # loaded all the same: the driver accepted it
+                entry = None
+            self._waits[key] = entry is not None and entry.grid_wait
         return module

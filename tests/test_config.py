@@ -213,7 +213,8 @@ def test_backend_good_values(monkeypatch, value, choice):
 
 
 @pytest.mark.parametrize("fn,var", [(config.check_inputs, "ROCSAMPLE_CHECK_INPUTS"),
-                                    (config.disk_cache_enabled, "ROCSAMPLE_DISK_CACHE")])
+                                    (config.disk_cache_enabled, "ROCSAMPLE_DISK_CACHE"),
+                                    (config.overlap_launches, "ROCSAMPLE_OVERLAP_LAUNCHES")])
 def test_boolean_switches(monkeypatch, fn, var):
     monkeypatch.delenv(var, raising=False)
     assert fn() is True

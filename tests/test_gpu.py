@@ -555,6 +555,35 @@ def test_repeated_calls_replay_a_launch_plan(gpu):
         assert np.array_equal(got.numpy(), want), o
 
 
+def test_later_phases_overlap_the_previous_one(gpu):
+    """On NVIDIA sm_90+ a sampling call's later phases are programmatic dependent launches:
+    each may start while the previous phase runs, and the kernels wait for that grid before
+    reading the workspace (rs_engine.h). Back-to-back calls on a device array, for each kind
+    that takes several launches (top-p and min-p with several blocks a row, the top-p
+    stages), must draw numpy's tokens."""
+    import re
+
+    from rocsample import config
+    from rocsample.buffers import DeviceBuffer
+
+    assert gpu.kernels.get("topk_topp_sampling").grid_wait  # built from rs_engine.h
+    if gpu.name == "cuda":
+        cc = int(re.match(r"sm_(\d+)", gpu.rt.target).group(1))
+        assert gpu.rt.overlap_launches == (cc >= 90 and config.overlap_launches())
+    rng = np.random.default_rng(31)
+    for rows, vocab in ((1, 151936), (32, 32000)):
+        probs = _probs(rng, rows, vocab)
+        buf = DeviceBuffer.from_numpy(gpu.rt, probs)
+        for kw, method in ((dict(top_p=0.9), "fused"), (dict(min_p=0.1), "fused"),
+                           (dict(top_p=0.9), "topp")):
+            outs = [rocsample.sample(buf, seed=3, offset=o, method=method, backend=gpu.name, **kw)
+                    for o in range(24)]
+            for o, got in enumerate(outs):
+                want = cpu_kernels.sample_rows(probs, seed=3, offset=o, **kw)
+                assert np.array_equal(got.numpy(), want), (rows, vocab, kw, method, o)
+        buf.free()
+
+
 @pytest.mark.parametrize("rows,vocab", [(1, 128256), (8, 50000), (300, 4000)])
 def test_repeated_logits_calls_replay_a_launch_plan(gpu, rows, vocab, monkeypatch):
     """softmax, temperature_scale and sample_from_logits on a device array: from the second

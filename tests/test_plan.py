@@ -96,4 +96,4 @@ def test_launch_plan_patches_seed_offset_and_the_call_buffers():
 
     assert seen(first, 3) == [1000, 14, 2000]  # the i64 2000 is a size, not the buffer
     assert seen(second, 5) == [14, 11, 12, 13, 4000]
-    assert [f for f, _, _ in plan.launches] == ["softmax", "sampler"]
+    assert [f for f, _, _, _ in plan.launches] == ["softmax", "sampler"]

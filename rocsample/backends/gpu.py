@@ -65,16 +65,20 @@ class _Call:
             return self.upload(value.astype(dtype, copy=False)).ptr, 0
         return 0, value
 
-    def launch(self, kernel: str, grid: tuple[int, int], *args: Any) -> None:
+    def launch(self, kernel: str, grid: tuple[int, int], *args: Any,
+               after_phase: bool = False) -> None:
+        """Launch ``kernel``; ``after_phase``: it is a later phase of the call's previous
+        launch, which it may overlap if its code object waits for that grid (grid_wait)."""
         loaded = self.backend.kernels.get(kernel)
         packed = pack_args(KERNELS[kernel].arg_types, args)
         timer = profiling.active()
         start = timer.before(self.backend.rt, self.stream) if timer else None
-        self.backend.rt.launch(loaded.function, grid, BLOCK_SIZE, packed, self.stream)
+        overlap = after_phase and loaded.grid_wait and timer is None  # events sit between
+        self.backend.rt.launch(loaded.function, grid, BLOCK_SIZE, packed, self.stream, overlap)
         if self.plan is not None:
             spec = KERNELS[kernel]
             self.plan.add(loaded.function, grid, packed, spec.arg_names, spec.arg_types,
-                          self.roles)
+                          self.roles, overlap)
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)
 
@@ -316,8 +320,8 @@ class GpuBackend:
                                        stream=stream)
                     values = {"out": out.ptr}
                 plan.patch(values)
-                for function, grid, packed in plan.launches:
-                    self.rt.launch(function, grid, BLOCK_SIZE, packed, stream)
+                for function, grid, packed, overlap in plan.launches:
+                    self.rt.launch(function, grid, BLOCK_SIZE, packed, stream, overlap)
             finally:
                 if scratch is not None:
                     scratch.free()  # stream-ordered: after the kernels that use it
@@ -341,18 +345,19 @@ class GpuBackend:
             ws = call.ws = self.workspace(call.stream, rows, vocab)
             if method == "topp":
                 call.launch("topp_prefix_sum", grid, *head, ws)
-                call.launch("topp_threshold", grid, *head, p_ptr, p_val, ws)
-                call.launch("topp_sample", grid, *head, ws, *rng, out.ptr)
+                call.launch("topp_threshold", grid, *head, p_ptr, p_val, ws, after_phase=True)
+                call.launch("topp_sample", grid, *head, ws, *rng, out.ptr, after_phase=True)
                 return
             # A row with one block chains every phase in the first launch (rs_engine.h): the
             # later launches would find every row done, so they are not made.
             for phase in range(1 if grid[1] == 1 else nphase):
                 if method == "topk":
                     call.launch("topk_sampling", grid, *head, k_ptr, k_val or 0, *rng, out.ptr,
-                                ws, phase, nphase)
+                                ws, phase, nphase, after_phase=phase > 0)
                 else:  # "fused" (the API validated method)
                     call.launch("topk_topp_sampling", grid, *head, k_ptr, k_val or 0, p_ptr,
-                                p_val, m_ptr, m_val or 0.0, *rng, out.ptr, ws, phase, nphase)
+                                p_val, m_ptr, m_val or 0.0, *rng, out.ptr, ws, phase, nphase,
+                                after_phase=phase > 0)
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
                 kernel: str = "softmax", plan_key: tuple[Any, ...] | None = None) -> Any:

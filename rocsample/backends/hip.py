@@ -117,7 +117,8 @@ class HipRuntime(Runtime):
         self.hip.hipModuleUnload(module)
 
     def launch(self, func: Any, grid: tuple[int, int], block: int, args: PackedArgs,
-               stream: int) -> None:
+               stream: int, overlap: bool = False) -> None:
+        # HIP has no programmatic dependent launch: overlap launches in stream order.
         (err,) = self.hip.hipModuleLaunchKernel(
             func, grid[0], grid[1], 1, block, 1, 1, 0, stream or None, args.address, None
         )

@@ -90,13 +90,15 @@ class LaunchPlan:
         self.rows = rows
         self.vocab = vocab
         self.ws: int | None = None  # the stream workspace the launches use, if any
-        self.launches: list[tuple[Any, tuple[int, int], PackedArgs]] = []
+        self.launches: list[tuple[Any, tuple[int, int], PackedArgs, bool]] = []
         self.slots: list[tuple[str, Any]] = []  # (role, ctypes value)
 
     def add(self, function: Any, grid: tuple[int, int], args: PackedArgs,
-            names: Sequence[str], types: Sequence[str], roles: Mapping[int, str]) -> None:
-        """Record a launch; ``names`` and ``types`` are the kernel's argument names and types."""
-        self.launches.append((function, grid, args))
+            names: Sequence[str], types: Sequence[str], roles: Mapping[int, str],
+            overlap: bool = False) -> None:
+        """Record a launch; ``names`` and ``types`` are the kernel's argument names and types,
+        ``overlap`` how it was launched (``Runtime.launch``)."""
+        self.launches.append((function, grid, args, overlap))
         for name, kind, value in zip(names, types, args.values, strict=True):
             if name in ("seed", "offset"):
                 self.slots.append((name, value))

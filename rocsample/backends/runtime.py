@@ -108,7 +108,11 @@ class Runtime(ABC):
     def unload_module(self, module: Any) -> None: ...
     @abstractmethod
     def launch(self, func: Any, grid: tuple[int, int], block: int, args: PackedArgs,
-               stream: int) -> None: ...
+               stream: int, overlap: bool = False) -> None:
+        """Launch ``func`` on ``stream``. With ``overlap`` the grid may start while the
+        previous kernel on the stream is still running (NVIDIA sm_90+: a programmatic
+        dependent launch), for kernels that wait for that grid themselves before reading
+        what it wrote (``LoadedKernel.grid_wait``); a runtime without it launches as usual."""
 
     # ordering and timing
     @abstractmethod

@@ -143,6 +143,39 @@ def test_min_p_candidates_and_their_overflow(gpu, rows):
             assert np.array_equal(got, want), (mp, offset, np.flatnonzero(got != want)[:5])
 
 
+def test_topk_bound_of_one_block_rows(gpu):
+    """Top-k candidates of rows with one block and few sub-chunks (V = 32000 at many rows):
+    the bound the candidates start from (the first sub-chunk's) must never exceed the row's
+    k-th largest, and rows with too many candidates must still end right. 300 rows of 30000:
+    smooth and peaked rows, the k-th largest tied with 30 more copies, quantised rows (ties:
+    the bound rises, then the full-row path), rows with fewer nonzeros than k, the largest
+    values all in the first sub-chunks or all after them, and a NaN row; k from 1 to 128,
+    with top-p and min-p."""
+    rng = np.random.default_rng(53)
+    rows, v = 300, 30000
+    probs = _probs(rng, rows, v)
+    probs[1::10] = _probs(rng, len(probs[1::10]), v, "peaked")
+    for r in range(2, rows, 10):  # 30 more copies of the 40th largest
+        v40 = np.sort(probs[r])[-40]
+        probs[r, rng.choice(np.flatnonzero(probs[r] < v40), 30, replace=False)] = v40
+    probs[3::10] = rng.integers(1, 5, (len(probs[3::10]), v)).astype(np.float32)
+    probs[4::10] = 0.0
+    for r in range(4, rows, 10):
+        probs[r, rng.choice(v, 1 + r % 60, replace=False)] = rng.random(1 + r % 60) + 0.01
+    probs[5::10] = np.sort(probs[5::10], axis=1)  # the largest values last
+    probs[6::10] = np.sort(probs[6::10], axis=1)[:, ::-1]  # ... all in the first round
+    bad = probs.copy()
+    bad[7, 123] = np.nan
+    for k in (1, 5, 50, 128):
+        for kw in (dict(top_k=k), dict(top_k=k, top_p=0.8), dict(top_k=k, min_p=0.05)):
+            got = rocsample.sample(probs, seed=7, offset=k, backend=gpu.name, **kw)
+            want = cpu_kernels.sample_rows(probs, seed=7, offset=k, **kw)
+            assert np.array_equal(got, want), (kw, np.flatnonzero(got != want)[:5])
+    got = rocsample.sample(bad, top_k=50, seed=7, check_inputs=False, backend=gpu.name)
+    want = cpu_kernels.sample_rows(probs, top_k=50, seed=7)
+    assert got[7] == -1 and np.array_equal(np.delete(got, 7), np.delete(want, 7))
+
+
 def test_engine_fallbacks_match_numpy(gpu):
     """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
 

@@ -51,11 +51,13 @@ def test_cold_compiles_then_disk_hit(env):
     a = KernelCache(OfflineAmdRuntime())
     k = a.get("topp_threshold")
     assert k.resolution.origin == "compile" and a.stats.compiles == 1
+    assert k.grid_wait  # the engine's modules define rocsample_grid_wait (later phases overlap)
     a.get("topp_sample")  # same module: no second compile, no second load
     assert a.stats.compiles == 1 and a.runtime.loads == 1
     b = KernelCache(OfflineAmdRuntime())  # a new process would see the same disk cache
     assert b.resolve("topp_prefix_sum").origin == "jit-cache"
     assert b.get("topp_prefix_sum").resolution.origin == "jit-cache"
+    assert b.get("topp_prefix_sum").grid_wait
     assert b.stats.compiles == 0 and b.stats.disk_hits == 1
     assert (env / "cache").stat().st_mode & 0o777 == 0o700
 
@@ -195,14 +197,18 @@ def test_env_vars_and_kernel_dir_pass_validation(hsaco_dir, env, monkeypatch, ta
     for spec in registry.KERNELS.values():
         monkeypatch.setenv(spec.env_var, str(hsaco_dir / f"{spec.module}.hsaco"))
     c = KernelCache(OfflineAmdRuntime(target))
-    for name in registry.KERNELS:
+    for name, spec in registry.KERNELS.items():
         assert c.get(name).resolution.origin == "env"
+        # Read from the file's symbols: the engine's modules wait for the previous phase,
+        # the softmax module (its two launches do not) must not say so.
+        assert c.get(name).grid_wait == (spec.module != "sampling_utils"), name
     assert c.stats.compiles == 0 and c.runtime.loads == 4  # one load per module file
     for name in registry.CONTRACT:
         monkeypatch.delenv(registry.KERNELS[name].env_var)
     monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
     c = KernelCache(OfflineAmdRuntime(target))
     assert all(c.get(n).resolution.origin == "precompiled" for n in registry.KERNELS)
+    assert c.get("topk_topp_sampling").grid_wait and not c.get("softmax").grid_wait
     assert c.stats.compiles == 0
 
 

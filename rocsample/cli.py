@@ -72,6 +72,10 @@ def cmd_info(args: argparse.Namespace) -> int:
                                            else " (forced by ROCSAMPLE_BACKEND)"))
     d = b.describe()
     print(f"device: {d['device']}  target: {d['target']}  wave: {d['wave_size']}")
+    if b.name != "cpu":
+        print("later phases overlap the previous one: " + (
+            "yes (programmatic dependent launch)" if d["overlap_launches"] else
+            "no (HIP, a GPU before sm_90, or ROCSAMPLE_OVERLAP_LAUNCHES=0)"))
     print("toolchains:")
     for line in _toolchains():
         print(f"  {line}")

@@ -490,6 +490,9 @@ def describe(info: CodeObjectInfo, path: str | None = None) -> str:
     k.hsaco: amdgpu-elf, 6008 bytes, 1 code object
       [0] amdgpu gfx90a  offset 0  size 6008  kernel ABI 3
           kernels (2): add, scale
+    >>> w = CodeObjectEntry("cuda", "sm_90", ("k",), 0, 9, 3, grid_wait=True)
+    >>> print(describe(CodeObjectInfo("cuda-elf", (w,), 9)).splitlines()[1])
+      [0] cuda sm_90  offset 0  size 9  kernel ABI 3  waits for the previous phase
     """
     count = len(info.entries)
     head = f"{info.format}, {info.size} bytes, {count} code object{'' if count == 1 else 's'}"
@@ -497,6 +500,7 @@ def describe(info: CodeObjectInfo, path: str | None = None) -> str:
     for i, e in enumerate(info.entries):
         abi = "-" if e.abi is None else ("several" if e.abi < 0 else str(e.abi))
         lines.append(f"  [{i}] {e.kind} {e.target}  offset {e.offset}  size {e.size}  "
-                     f"kernel ABI {abi}")
+                     f"kernel ABI {abi}" + ("  waits for the previous phase" if e.grid_wait
+                                            else ""))
         lines.append(f"      kernels ({len(e.symbols)}): {', '.join(e.symbols) or '-'}")
     return "\n".join(lines)

@@ -603,6 +603,10 @@ def test_later_phases_overlap_the_previous_one(gpu):
     if gpu.name == "cuda":
         cc = int(re.match(r"sm_(\d+)", gpu.rt.target).group(1))
         assert gpu.rt.overlap_launches == (cc >= 90 and config.overlap_launches())
+    info = subprocess.run([sys.executable, "-m", "rocsample", "info"], capture_output=True,
+                          text=True, env={**os.environ, "ROCSAMPLE_BACKEND": gpu.name})
+    said = "yes" if gpu.describe()["overlap_launches"] else "no"
+    assert f"later phases overlap the previous one: {said}" in info.stdout, info.stdout
     rng = np.random.default_rng(31)
     for rows, vocab in ((1, 151936), (32, 32000)):
         probs = _probs(rng, rows, vocab)

@@ -143,7 +143,8 @@ class GpuBackend:
     def describe(self) -> dict[str, Any]:
         rt = self.rt
         return {"backend": rt.name, "device": rt.device_name, "index": rt.device_index,
-                "target": rt.target, "wave_size": rt.wave_size}
+                "target": rt.target, "wave_size": rt.wave_size,
+                "overlap_launches": bool(getattr(rt, "overlap_launches", False))}
 
     # -- inputs ---------------------------------------------------------------------------
     def _matrix(self, call: _Call, x: Any, name: str, check: bool) -> tuple[ArrayView, bool]:

@@ -55,7 +55,12 @@ extern "C" __device__ __attribute__((used)) const unsigned int rocsample_abi_v3 
 typedef unsigned int rs_u32;
 typedef unsigned long long rs_u64;
 
+// RS_CUDA: compiled as CUDA (NVRTC, or nvcc without HIP); the one test of it.
 #if defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))
+#define RS_CUDA 1
+#endif
+
+#ifdef RS_CUDA
 // CUDA's warp intrinsics need a member mask; HIP's take none. Full-warp masks are right:
 // every call site below is reached by all lanes of the warp.
 #define RS_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m), RS_WAVE)
@@ -106,7 +111,7 @@ __device__ __forceinline__ rs_u64 rs_mass(rs_u32 key, int max_exp) {
 // Sum and maximum over a wave (all lanes take part; every lane gets the result). NVIDIA sm_80
 // and later reduce in hardware (redux.sync, 32-bit): the 64-bit sum goes in three 21/21/22-bit
 // parts, whose sums over 32 lanes cannot overflow.
-#if (defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))) && \
+#if defined(RS_CUDA) && \
     defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && RS_WAVE == 32
 #define RS_REDUX 1
 #endif

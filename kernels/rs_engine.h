@@ -52,7 +52,7 @@
 // launches a code object that way only if it defines this symbol (rocsample.codeobject), so
 // a code object from other sources is never overlapped with a phase it must wait for.
 extern "C" __device__ __attribute__((used)) const unsigned int rocsample_grid_wait = 1;
-#if (defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))) && \
+#if defined(RS_CUDA) && \
     defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RS_GRID_DEP 1
 #endif
@@ -86,7 +86,7 @@ static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs
 // Entry points of the engine ask for two resident blocks per SM on NVIDIA (at most 64
 // registers a thread): the phases stream memory and need the threads in flight. HIP's second
 // __launch_bounds__ argument means something else (waves per EU), so AMD gets the first only.
-#if defined(__CUDACC_RTC__) || (defined(__CUDACC__) && !defined(__HIP__))
+#ifdef RS_CUDA
 #define RS_ENGINE_BOUNDS __launch_bounds__(RS_BLOCK, 2)
 #else
 #define RS_ENGINE_BOUNDS __launch_bounds__(RS_BLOCK)

@@ -227,9 +227,10 @@ __device__ __forceinline__ void rs_wave_add(rs_u64* dst, rs_u64 v) {
 
 // Scans n bins in order (descending index when desc) and returns the first bin d where
 // pred(before, hist[d]) holds, before = the sum of the bins scanned ahead of d, or -1.
-// *before_out receives that sum. Block-wide; every thread gets the result.
-template <typename P>
-__device__ int rs_pick(const rs_u64* hist, int n, bool desc, P pred, rs_u64* before_out,
+// *before_out receives that sum. Block-wide; every thread gets the result. The bins are
+// 64-bit masses or 32-bit counts (read as they are: no widening pass, no barrier for it).
+template <typename H, typename P>
+__device__ int rs_pick(const H* hist, int n, bool desc, P pred, rs_u64* before_out,
                        rs_smem* sh) {
     const int per = (n + RS_BLOCK - 1) / RS_BLOCK;
     const int first = (int)threadIdx.x * per;
@@ -245,7 +246,7 @@ __device__ int rs_pick(const rs_u64* hist, int n, bool desc, P pred, rs_u64* bef
     for (int j = 0; j < per; ++j) {
         const int pos = first + j;
         if (pos >= n) break;
-        const rs_u64 h = hist[desc ? n - 1 - pos : pos];
+        const rs_u64 h = (rs_u64)hist[desc ? n - 1 - pos : pos];
         if (pred(before, h)) { hit = pos; hit_before = before; break; }
         before += h;
     }
@@ -285,7 +286,7 @@ __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u
         const int nb = 1 << widths[level];
         const rs_u32 mask = level == 0 ? 0u : (0xffffffffu << shifts[level - 1]);
         // Counts go to 32-bit bins in the upper half of sel (native shared atomics; 64-bit
-        // ones are compare-and-swap loops), then widen in place.
+        // ones are compare-and-swap loops), which rs_pick reads as they are.
         rs_u32* cnt = (rs_u32*)(rs_sm.sel + RS_HBINS / 2);
         for (int d = threadIdx.x; d < nb; d += RS_BLOCK) {
             if (MASS) rs_sm.sel[d] = 0ull;
@@ -304,21 +305,6 @@ __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u
             }
         });
         __syncthreads();
-        if (!MASS) {  // sel[d] overlaps cnt[2d - 2048 ..]: read every count before writing
-            rs_u32 c[RS_HBINS / RS_BLOCK];
-#pragma unroll
-            for (int i = 0; i < RS_HBINS / RS_BLOCK; ++i) {
-                const int d = threadIdx.x + i * RS_BLOCK;
-                c[i] = d < nb ? cnt[d] : 0u;
-            }
-            __syncthreads();
-#pragma unroll
-            for (int i = 0; i < RS_HBINS / RS_BLOCK; ++i) {
-                const int d = threadIdx.x + i * RS_BLOCK;
-                if (d < nb) rs_sm.sel[d] = c[i];
-            }
-            __syncthreads();
-        }
         if (MASS && target < 0.0) {  // the mass of every key: sum the first level
             rs_u64 s = 0ull;
             for (int d = threadIdx.x; d < nb; d += RS_BLOCK) s += rs_sm.sel[d];
@@ -334,7 +320,7 @@ __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u
             }, &above, &rs_sm.b);
         } else {
             const rs_u64 wnt = want, b0 = before;
-            d = rs_pick(rs_sm.sel, nb, true, [&](rs_u64 a, rs_u64 h) {
+            d = rs_pick(cnt, nb, true, [&](rs_u64 a, rs_u64 h) {
                 return b0 + a + h >= wnt;
             }, &above, &rs_sm.b);
         }
@@ -741,10 +727,8 @@ __device__ __noinline__ rs_u32 rs_raise_bound(const float* x, int vocab, int s, 
         rs_hist_add(cnt, in ? key >> 20 : 0u, 1u, in);
     }
     __syncthreads();
-    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) rs_sm.sel[d] = cnt[d];
-    __syncthreads();
     rs_u64 above;
-    const int bin = rs_pick(rs_sm.sel, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
+    const int bin = rs_pick(cnt, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
         return b + h >= (rs_u64)k;
     }, &above, &rs_sm.b);
     const rs_u32 edge = bin > 0 ? (rs_u32)bin << 20 : 0u;

@@ -1367,6 +1367,29 @@ __device__ __forceinline__ rs_u32 rs_cut_among(const rs_u32* lk, const rs_u64* l
     return rs_block_max_u32(best, &rs_sm.b);
 }
 
+// Top-p gathers of a block with more elements in the cut's bins than rs_phase_cut's shared
+// stage holds (RS_STAGE): its span again, each element straight into the workspace.
+#define RS_STAGE ((int)(sizeof(rs_sm.u) / sizeof(rs_u64)))
+__device__ __noinline__ void rs_gather_span(const rs_rowctx& t, int vocab, rs_u32 blo,
+                                            rs_u32 bhi, int max_exp) {
+    rs_u32* ncand = (rs_u32*)(t.w.head + RS_H_NCAND);
+    for (int s = t.s0; s < t.s1; ++s) {
+        float v[8];
+        bool ok[8];
+        rs_load8(t.x, vocab, s, v, ok);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const rs_u32 key = rs_key(v[j]);
+            const rs_u32 bin = key >> 20;
+            if (ok[j] && bin <= bhi && bin >= blo && rs_mass(key, max_exp) != 0ull) {
+                const rs_u32 slot = atomicAdd(ncand, 1u);
+                if (slot < RS_CAPC)
+                    t.w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+            }
+        }
+    }
+}
+
 // Top-p phase 1 (p is known). The range of bins [lo, hi] that must hold the cut bin b* is in
 // the head (RS_H_RANGE, found by phase 0's last block), or, after the top-p stages' phase 0,
 // every block finds it from the bounds in hist / hlow (the largest bin of
@@ -1423,6 +1446,14 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     }
     const int max_exp = rs_exp(t.max_key);
     rs_u32* ncand = (rs_u32*)(w.head + RS_H_NCAND);
+    // The block gathers into shared memory (rs_sm.u, free until the last block's steps) and
+    // moves its list to the workspace with one reservation at the end: a reservation of its
+    // own in the workspace (a global atomic with a result) held a thread, and so its wave,
+    // for an L2 round trip in most sub-chunks. A block that gathers more than the stage holds
+    // (crowded cut bins) reads its span again and gathers straight into the workspace.
+    rs_u64* stage = (rs_u64*)&rs_sm.u;
+    if (threadIdx.x == 0) rs_sm.nkept = 0;
+    __syncthreads();
     float va[8], vb[8];
     bool ok[8];  // unused: padding loads as 0, which has no mass and is never gathered
     auto load = [&](float (&v)[8], int s) { rs_load8(t.x, s < t.s1 ? a.vocab : 0, s, v, ok); };
@@ -1436,8 +1467,8 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
             if ((key >> 20) > bhi) {
                 m += mj;
             } else if ((key >> 20) >= blo && mj != 0ull) {
-                const rs_u32 slot = atomicAdd(ncand, 1u);
-                if (slot < RS_CAPC) w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+                const int at = atomicAdd(&rs_sm.nkept, 1);
+                if (at < RS_STAGE) stage[at] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
             }
         }
         rs_wave_add(w.smass + s, m);
@@ -1451,6 +1482,26 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         if (s + 1 >= t.s1) break;
         load(va, s + 2);
         work(vb, s + 1);
+    }
+    __syncthreads();
+    const int staged = rs_sm.nkept;
+    if (staged > RS_STAGE) {
+        rs_gather_span(t, a.vocab, blo, bhi, max_exp);
+    } else if (staged > 0) {
+        if (threadIdx.x == 0) {  // a row's only block owns the count: no atomic needed
+            rs_u32 base;
+            if (t.ng == 1) {
+                base = rs_vld32(ncand);
+                *ncand = base + (rs_u32)staged;
+            } else {
+                base = atomicAdd(ncand, (rs_u32)staged);
+            }
+            rs_sm.b.acc = base;
+        }
+        __syncthreads();
+        const rs_u32 base = (rs_u32)rs_sm.b.acc;
+        for (int l = threadIdx.x; l < staged; l += RS_BLOCK)
+            if (base + (rs_u32)l < RS_CAPC) w.cand[base + l] = stage[l];
     }
     if (!rs_last_block(t)) return;
 

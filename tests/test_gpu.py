@@ -278,6 +278,7 @@ def test_topp_bin_range_and_histogram_across_layouts(gpu):
     (4, 151936, 25), (140, 128256, 25),  # ~300-400 gathered in one bin: the digit path
     (2, 151936, 600),  # more than a block's worth in the cut's digit: rs_select's last level
     (2, 151936, 1800),  # more than 4 a thread gathered: rs_select over the list
+    (300, 32000, 3000),  # one block gathers more than its shared stage holds (2048)
 ])
 def test_topp_cut_with_ties_among_few_gathered(gpu, b, v, ties):
     """Top-p's last block finds the cut among the gathered elements without the radix
@@ -285,7 +286,9 @@ def test_topp_cut_with_ties_among_few_gathered(gpu, b, v, ties):
     else the mass of each digit below the cut bin's and one element a thread within the
     cut's digit. More copies of the value at each row's cut put ties at and around it, which
     every copy's mass must count. Rows of 32000 and 151936 with several blocks a row, one
-    block a row (300 x 32000, 140 x 128256), and one sub-chunk (2000)."""
+    block a row (300 x 32000, 140 x 128256), and one sub-chunk (2000). A block gathers into
+    shared memory first; with 3000 copies one block gathers more than that holds and reads
+    its span again, gathering straight into the workspace."""
     rng = np.random.default_rng(23)
     probs = _probs(rng, b, v)
     for r in range(b):

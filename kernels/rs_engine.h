@@ -72,9 +72,6 @@ static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs
 #define RS_PER (RS_CHUNK / RS_BLOCK)                 // elements per thread per sub-chunk
 #define RS_KCAND 128                                 // largest k of the one-read top-k path
 #define RS_KSLOT 256                                 // candidate room per sub-chunk
-#define RS_KSHARED (RS_HBINS / RS_KSLOT)             // top-k: a row's only block keeps the
-                                                     // candidates of up to this many
-                                                     // sub-chunks in rs_sm.sel
 #define RS_HBINS 2048                                // top-p histogram bins: key >> 20
 #define RS_CAPC 8192                                 // top-p cut-bin capacity
 #define RS_FEWCUT (RS_BLOCK / 2)                     // top-p: cut found one element a thread
@@ -175,7 +172,6 @@ struct rs_eshared {
     rs_u64 wsum[2][RS_DEEP][RS_NWAVES];  // plain scan: per round, sub-chunk and wave
     rs_u32 cmax[2][RS_DEEP];
     rs_u32 ncand[2][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
-    rs_u32 kcnt[RS_KSHARED];              // top-k candidates per sub-chunk kept in rs_sm.sel
     int nkept;                            // top-k: candidates at or above the k-th largest
     rs_smem b;
 };
@@ -488,11 +484,6 @@ struct rs_rowctx {
     bool final_phase, topk;
     rs_u32 max_key, mthr;  // phases 1 and 2
 };
-
-// Whether a top-k row's candidate slots and counts live in shared memory (rs_scan_cand).
-__device__ __forceinline__ bool rs_kshared(const rs_rowctx& t) {
-    return t.ng == 1 && t.nc <= RS_KSHARED;
-}
 
 // Ends the block's part of a phase; true for the last block of the row, which then sees
 // every other block's writes.
@@ -901,7 +892,6 @@ __device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool 
 
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
 // and the candidates of each sub-chunk into the workspace.
-template <bool SH>
 __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs_rowctx& t) {
     const int k = t.k;
     const rs_ws& w = t.w;
@@ -917,12 +907,6 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
     // its candidates with one shared atomic (their order does not matter: the selections
     // see a set, the draw rescans the sub-chunk it picks), so a round of RS_MDEEP sub-chunks
     // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
-    // SH (rs_kshared: a row's only block with at most RS_KSHARED sub-chunks) keeps the slots
-    // in rs_sm.sel (free during the scan) and the counts in rs_sm.kcnt: its last-block steps
-    // then start from shared memory instead of an L2 round trip per candidate
-    // (rs_topk_shared). A template, not a flag: with a store through a pointer to either
-    // memory the scan of every other row was 2-4 % slower on an H200, and with two stores
-    // under a uniform branch up to 37 %.
     if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
     __syncthreads();
     // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
@@ -942,16 +926,13 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
             for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
             if (n) {
                 rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
-                const int o = (s + q) * RS_KSLOT;
+                rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const rs_u32 key = rs_key(v[q][j]);
                     if (key >= lo) {
-                        if (pos < RS_KSLOT) {
-                            const rs_u64 e = ((rs_u64)(rs_u32)rs_index8(s + q, j) << 32) | key;
-                            if (SH) rs_sm.sel[o + pos] = e;
-                            else w.cand[o + pos] = e;
-                        }
+                        if (pos < RS_KSLOT)
+                            slots[pos] = ((rs_u64)(rs_u32)rs_index8(s + q, j) << 32) | key;
                         ++pos;
                     }
                 }
@@ -983,10 +964,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
         }
         if (threadIdx.x < RS_MDEEP) {  // publish and clear (read by every thread above)
             const int q = threadIdx.x;
-            if (s + q < t.s1) {
-                if (SH) rs_sm.kcnt[s + q] = rs_sm.ncand[par][q];
-                else w.ccnt[s + q] = rs_sm.ncand[par][q];
-            }
+            if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
         }
         __syncthreads();
         if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par][threadIdx.x] = 0u;
@@ -1157,11 +1135,9 @@ __device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t,
 // per-sub-chunk counts, so each thread loads up to 8 candidates at once and every thread has
 // some (H200, 1 x 128256, k = 50: the three radix levels over the workspace slots took 11.4
 // of the kernel's 27.4 us; a copy in which each thread loaded its own slot range, most of them
-// empty, 4.2). A row's only block with few sub-chunks (rs_kshared) copies from its shared
-// slots instead (H200, 264 x 32000: the copy from the workspace took 3.1 of a row's 21.7 us).
-// False, with the slots in the workspace and their counts in rs_sm.u.f.cnt, when the
-// candidates do not fit or more than RS_SMALL of them reach the bin of the k-th largest
-// (ties, crowded bins): the caller then works on the slots.
+// empty, 4.2). False, with rs_sm.u.f.cnt as it was, when the candidates do not fit or more
+// than RS_SMALL of them reach the bin of the k-th largest (ties, crowded bins): the caller
+// then works on the slots.
 #define RS_SHCAND ((int)(sizeof(rs_sm.u) / sizeof(rs_u64)))
 
 struct rs_shared_keys {  // visitor over the shared-memory candidate list
@@ -1178,9 +1154,8 @@ struct rs_shared_keys {  // visitor over the shared-memory candidate list
     }
 };
 
-// The copy of rs_topk_shared from the workspace slots (counts in rs_sm.u.f.cnt) into
-// rs_sm.u: the number of candidates, or -1 (nothing copied) when they do not fit.
-__device__ __forceinline__ int rs_topk_copy(const rs_rowctx& t) {
+__device__ __noinline__ bool rs_topk_shared(const rs_args& a, const rs_rowctx& t,
+                                            rs_u32 max_key) {
     rs_u32* off = (rs_u32*)rs_sm.sel;  // exclusive prefix sums of the counts
     const int per = (t.nc + RS_BLOCK - 1) / RS_BLOCK;  // a run of sub-chunks per thread
     const int c0 = (int)threadIdx.x * per;
@@ -1189,7 +1164,7 @@ __device__ __forceinline__ int rs_topk_copy(const rs_rowctx& t) {
         if (c0 + j < t.nc) s += rs_sm.u.f.cnt[c0 + j];
     rs_u64 all;
     rs_u64 o = rs_block_scan_u64(s, &all, &rs_sm.b) - s;
-    if (all > (rs_u64)RS_SHCAND) return -1;  // uniform; rs_sm.u untouched
+    if (all > (rs_u64)RS_SHCAND) return false;  // uniform; rs_sm.u untouched
     for (int j = 0; j < per; ++j) {
         if (c0 + j < t.nc) {
             off[c0 + j] = (rs_u32)o;
@@ -1220,59 +1195,18 @@ __device__ __forceinline__ int rs_topk_copy(const rs_rowctx& t) {
             if (p0 + u * RS_BLOCK < n) l[p0 + u * RS_BLOCK] = e[u];
     }
     __syncthreads();
-    return n;
-}
-
-static_assert(RS_KSHARED * RS_KSLOT <= RS_SHCAND, "shared slots fit the shared list");
-
-// SH: the slots are in shared memory (rs_kshared). A template, as rs_scan_cand: with the
-// choice made at run time the other rows' last blocks were 3-4 % slower (H200, 1 x 128256).
-template <bool SH>
-__device__ __noinline__ bool rs_topk_shared(const rs_args& a, const rs_rowctx& t,
-                                            rs_u32 max_key) {
-    rs_u64* l = (rs_u64*)&rs_sm.u;
-    int n;
-    if (SH) {  // slots in rs_sm.sel, counts in rs_sm.kcnt (rs_scan_cand): a shared-memory copy
-        n = 0;
-        for (int c = 0; c < t.nc; ++c) n += (int)min(rs_sm.kcnt[c], (rs_u32)RS_KSLOT);
-        for (int p = threadIdx.x; p < n; p += RS_BLOCK) {
-            int c = 0, o = 0;  // the sub-chunk c whose slots hold list position p
-            for (; c + 1 < t.nc; ++c) {
-                const int m = (int)min(rs_sm.kcnt[c], (rs_u32)RS_KSLOT);
-                if (p < o + m) break;
-                o += m;
-            }
-            l[p] = rs_sm.sel[c * RS_KSLOT + (p - o)];
-        }
-        __syncthreads();
-    } else {
-        n = rs_topk_copy(t);
-        if (n < 0) return false;  // rs_sm.u untouched
-    }
     // The 11-bit bin of the k-th largest (one radix level), then the k-th largest itself by
     // rank among the candidates at or above that bin's edge (about k plus the bin's own).
     const rs_u32 edge = rs_select<false>(rs_shared_keys{n}, 0, 0u, 0u, (rs_u64)t.k, 0.0, 0ull,
                                          rs_exp(max_key), 0, 1);
     if (rs_topk_small(a, t, edge, max_key, rs_shared_keys{n}, true)) return true;
-    if (SH) {
-        // The list to the workspace, laid out as slots of RS_KSLOT (counts in rs_sm.u.f.cnt)
-        // for the slot visitors (which take an element's sub-chunk from its index).
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) t.w.cand[i] = l[i];
-        __syncthreads();  // every list entry is read before the counts overwrite rs_sm.u
-        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {
-            const int m = n - c * RS_KSLOT;
-            rs_sm.u.f.cnt[c] = (rs_u32)(m < 0 ? 0 : (m < RS_KSLOT ? m : RS_KSLOT));
-        }
-    } else {
-        for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {  // the slots' counts, as they were
-            const rs_u64 cnt = rs_vld(t.w.ccnt + c);
-            rs_sm.u.f.cnt[c] = (rs_u32)(cnt < RS_KSLOT ? cnt : RS_KSLOT);
-        }
+    for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {  // the slots' counts, as they were
+        const rs_u64 cnt = rs_vld(t.w.ccnt + c);
+        rs_sm.u.f.cnt[c] = (rs_u32)(cnt < RS_KSLOT ? cnt : RS_KSLOT);
     }
     __syncthreads();
     return false;
 }
-
 
 // Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
 // last block plans the row.
@@ -1291,8 +1225,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     // gathers the significand histogram: the first of its two reads.
     const bool hist = !t.topk && (a.p_later || t.p < 1.0f);
     const bool ghist = hist && t.ng > 1;  // the histogram went through w.hist
-    const rs_scan sc = kcand ? (rs_kshared(t) ? rs_scan_cand<true>(x, vocab, t)
-                                              : rs_scan_cand<false>(x, vocab, t))
+    const rs_scan sc = kcand ? rs_scan_cand(x, vocab, t)
                              : (mcand ? rs_scan_minp(x, vocab, t)
                                       : (hist ? rs_scan_sig(x, vocab, t) : rs_scan_max(x, vocab, t)));
     rs_u32 mx = sc.mx;
@@ -1324,10 +1257,9 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         w.head[RS_H_NCAND] = 0ull;
     }
     if (cand) {
-        const bool ksh = kcand && rs_kshared(t);  // the counts are in rs_sm.kcnt
         rs_u32 over = 0u;
         for (int i = threadIdx.x; i < t.nc; i += RS_BLOCK) {
-            const rs_u64 n = ksh ? (rs_u64)rs_sm.kcnt[i] : rs_vld(w.ccnt + i);
+            const rs_u64 n = rs_vld(w.ccnt + i);
             rs_sm.u.f.cnt[i] = (rs_u32)(n < RS_KSLOT ? n : RS_KSLOT);
             over |= n > RS_KSLOT ? 1u : 0u;
         }
@@ -1340,8 +1272,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             const rs_cand_keys list = {w.cand, t.nc};
             rs_u32 thr = 0u;
             if (kcand) {
-                if (ksh ? rs_topk_shared<true>(a, t, max_key) : rs_topk_shared<false>(a, t, max_key))
-                    return;
+                if (rs_topk_shared(a, t, max_key)) return;
                 thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
                 if (rs_topk_small(a, t, thr, max_key, list)) return;
                 if (t.p < 1.0f)
@@ -1353,11 +1284,10 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             __syncthreads();
             rs_visit_slots(w.cand, t.nc * RS_KSLOT,
                            [](int i) { return i % RS_KSLOT < (int)rs_sm.u.f.cnt[i / RS_KSLOT]; },
-                           [&](rs_u64 e, int) {
+                           [&](rs_u64 e, int i) {
                                const rs_u32 key = (rs_u32)e;
                                if (key >= thr)
-                                   atomicAdd(&rs_sm.u.f.mass[(int)(e >> 32) / RS_CHUNK],
-                                             rs_mass(key, max_exp));
+                                   atomicAdd(&rs_sm.u.f.mass[i / RS_KSLOT], rs_mass(key, max_exp));
                            });
             __syncthreads();
             rs_finish(a, t, rs_draw_chunks(x, vocab, t.nc, thr, max_exp, t.r));

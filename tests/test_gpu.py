@@ -146,13 +146,13 @@ def test_min_p_candidates_and_their_overflow(gpu, rows):
 def test_topk_bound_of_one_block_rows(gpu):
     """Top-k candidates of rows with one block and few sub-chunks (V = 32000 at many rows):
     the bound the candidates start from (the first sub-chunk's) must never exceed the row's
-    k-th largest, and rows with too many candidates must still end right. 300 rows of 30000
-    (each row's candidates kept in shared memory): smooth and peaked rows, the k-th largest
-    tied with 30 more copies, quantised rows (ties: the bound rises, then the full-row path),
-    rows with fewer nonzeros than k, the largest values all in the first sub-chunks or all
-    after them, rows with 80 ties above everything else in each sub-chunk (640 at the k-th
-    largest: too many for the small list, so the candidates go back to the workspace slots),
-    and a NaN row; k from 1 to 128, with top-p and min-p."""
+    k-th largest, and rows with too many candidates must still end right. 300 rows of 30000:
+    smooth and peaked rows, the k-th largest tied with 30 more copies, quantised rows (ties:
+    the bound rises, then the full-row path), rows with fewer nonzeros than k, the largest
+    values all in the first sub-chunks or all after them, rows with 80 ties above everything
+    else in each sub-chunk (640 at the k-th largest: too many for the small list, so the
+    last block works on the workspace slots), and a NaN row; k from 1 to 128, with top-p and
+    min-p."""
     rng = np.random.default_rng(53)
     rows, v = 300, 30000
     probs = _probs(rng, rows, v)

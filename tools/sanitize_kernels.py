@@ -58,10 +58,10 @@ def main() -> int:
         if not np.array_equal(got, cpu_kernels.sample_rows(probs, seed=1, top_p=0.9)):
             print(f"MISMATCH {method} top_p=0.9 with ties 2x151936: {got}")
             bad += 1
-    # One block a row (140 rows of 12000: three sub-chunks): top-k keeps its candidates in
-    # shared memory (row 1: 200 ties of twice the maximum in each sub-chunk, too many at the
-    # k-th largest for the small list: back to the workspace slots); top-p gathers into
-    # shared memory first (row 2, flat: more than the stage holds).
+    # One block a row (140 rows of 12000: three sub-chunks): top-k's last block in the same
+    # launch (row 1: 200 ties of twice the maximum in each sub-chunk, too many at the k-th
+    # largest for the small list: the workspace slots); top-p gathers into shared memory
+    # first (row 2, flat: more than the stage holds, so the span is read again).
     probs = cpu_kernels.softmax((rng.standard_normal((140, 12000)) * 3).astype(np.float32))
     for c in range(0, 12000, 4096):
         probs[1, c + rng.choice(min(4096, 12000 - c), 200, replace=False)] = 2 * probs[1].max()

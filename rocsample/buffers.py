@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -189,27 +189,37 @@ class DeviceBuffer:
         [0, 1, 2, 3]
         >>> v.free(); v.free()
         """
-        template = base._view_templates.get(shape)
-        if template is None:  # built once per owner and shape: views are per-call results
-            nbytes = math.prod(shape) * base.dtype.itemsize
-            template = {"_pending": None, "_exports": 0, "_stream": base._stream,
-                        "driver": base.driver, "dtype": base.dtype, "device": base.device,
-                        "shape": tuple(shape), "nbytes": nbytes,
-                        "strides": _c_strides(shape, base.dtype.itemsize), "_base": base}
-            if len(base._view_templates) < 16:
-                base._view_templates[shape] = template
-        if offset < 0 or offset + template["nbytes"] > base.nbytes:
-            raise ValueError(f"view of {template['nbytes']} bytes at {offset} is outside "
-                             f"{base!r}")
-        ptr = base.ptr + offset
-        view = cls.__new__(cls)
-        view.__dict__.update(template)
-        view._ptr = ptr
-        return view
+        return base.view_maker(shape)(offset)
 
-    @functools.cached_property
-    def _view_templates(self) -> dict[tuple[int, ...], dict[str, Any]]:
-        return {}
+    def view_maker(self, shape: tuple[int, ...]) -> Callable[[int], DeviceBuffer]:
+        """``make(offset)``: :meth:`view_of` this buffer with ``shape`` at byte ``offset``.
+
+        For per-call results: everything but the offset is worked out once here, so each view
+        costs one object (a ``sample()`` on device arrays takes its result this way).
+
+        >>> import numpy as np
+        >>> make = DeviceBuffer(HostMemoryDriver(), (8,), np.int32).view_maker((2,))
+        >>> make(8).shape, make(24).nbytes
+        ((2,), 8)
+        """
+        shape = tuple(int(n) for n in shape)
+        nbytes = math.prod(shape) * self.dtype.itemsize
+        template = {"_pending": None, "_exports": 0, "_stream": self._stream,
+                    "driver": self.driver, "dtype": self.dtype, "device": self.device,
+                    "shape": shape, "nbytes": nbytes,
+                    "strides": _c_strides(shape, self.dtype.itemsize), "_base": self}
+        new = DeviceBuffer.__new__
+        cls = type(self)
+
+        def make(offset: int) -> DeviceBuffer:
+            if offset < 0 or offset + nbytes > self.nbytes:
+                raise ValueError(f"view of {nbytes} bytes at {offset} is outside {self!r}")
+            view = new(cls)
+            view.__dict__.update(template)
+            view._ptr = self.ptr + offset  # ValueError once the base is freed
+            return view
+
+        return make
 
     def _release(self, ptr: int) -> None:
         if self._base is not None:  # a view: the owner frees the memory

@@ -2,7 +2,9 @@
 
 ``ROCSAMPLE_BACKEND`` forces one; forcing a GPU backend that cannot start raises
 :class:`~rocsample.errors.BackendUnavailable` with the reason (never a silent fallback).
-One backend object per (kind, device) lives for the process.
+One backend object per (kind, device) lives for the process. The variable is read by the
+first call that uses the default backend and again after :func:`reset` (reading the
+environment on every call cost about half a microsecond of each ``sample()``).
 
 Example
 -------
@@ -27,6 +29,7 @@ _lock = threading.Lock()
 _backends: dict[tuple[str, int], Any] = {}
 _failures: dict[tuple[str, int], BackendUnavailable] = {}
 _auto: dict[int, Any] = {}
+_choice: list[str] = []  # ROCSAMPLE_BACKEND as last read (empty: read it at the next call)
 
 
 def _open(kind: str, device: int) -> Any:
@@ -57,7 +60,13 @@ def _open(kind: str, device: int) -> Any:
 
 def get_backend(name: str | None = None, device: int = 0) -> Any:
     """The backend ``name`` (``"hip"``, ``"cuda"``, ``"cpu"``; default from the environment)."""
-    choice = name or config.backend_choice()
+    if name:
+        choice = name
+    elif _choice:
+        choice = _choice[0]
+    else:
+        choice = config.backend_choice()  # raises for a bad value: nothing is kept
+        _choice[:] = [choice]
     # Lock-free fast path for the per-call case: the backend is already open.
     hit = _auto.get(device) if choice == "auto" else _backends.get((choice, device))
     if hit is not None:
@@ -104,3 +113,4 @@ def reset() -> None:
         _backends.clear()
         _failures.clear()
         _auto.clear()
+        _choice.clear()

@@ -108,22 +108,23 @@ class _OutputSlab:
     slab's memory is freed, on its stream, when the last of its views is gone.
     """
 
-    __slots__ = ("buf", "lock", "next", "stride")
+    __slots__ = ("buf", "lock", "make", "next", "stride")
 
     def __init__(self, rt: Runtime, stream: int, rows: int) -> None:
         self.stride = -(-rows * 4 // 256) * 256  # slots start 256-byte aligned
         self.buf = DeviceBuffer(rt, (_SLAB_SLOTS * self.stride // 4,), np.int32, stream=stream)
+        self.make = self.buf.view_maker((rows,))
         self.next = 0
         self.lock = threading.Lock()
 
-    def take(self, rows: int) -> DeviceBuffer | None:
+    def take(self) -> DeviceBuffer | None:
         """The next unused slot as a (rows,) buffer, or None when the slab is used up."""
         with self.lock:
             i = self.next
             if i >= _SLAB_SLOTS:
                 return None
             self.next = i + 1
-        return DeviceBuffer.view_of(self.buf, i * self.stride, (rows,))
+        return self.make(i * self.stride)
 
 
 class GpuBackend:
@@ -221,10 +222,10 @@ class GpuBackend:
     def tokens(self, stream: int, rows: int) -> DeviceBuffer:
         """A new (rows,) int32 result buffer ordered on ``stream``, from the stream's slab."""
         slab = self._slabs.get((stream, rows))
-        out = slab.take(rows) if slab is not None else None
+        out = slab.take() if slab is not None else None
         if out is None:
             slab = _OutputSlab(self.rt, stream, rows)
-            out = slab.take(rows)
+            out = slab.take()
             with self._ws_lock:
                 if len(self._slabs) >= _MAX_PLANS:
                     self._slabs.clear()

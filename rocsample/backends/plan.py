@@ -37,6 +37,8 @@ from .runtime import PackedArgs
 
 __all__ = ["LaunchPlan", "plan_key", "quick_key", "seed_ok"]
 
+_SCALAR_SET = frozenset(SCALAR_TYPES)
+
 
 def quick_key(x: Any) -> tuple[Any, ...] | None:
     """A cheap identity of a device array's memory and layout, or None if unknown."""
@@ -64,13 +66,13 @@ def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     """
     if type(method) is not str or not (stream is None or type(stream) is int):
         return None
-    for v in scalars:
-        if type(v) not in SCALAR_TYPES:
-            return None
+    types = tuple(map(type, scalars))
+    if not _SCALAR_SET.issuperset(types):
+        return None
     key = quick_key(x)
     if key is None:
         return None
-    return (op, method, stream or 0, key, tuple(map(type, scalars)), scalars)
+    return (op, method, stream or 0, key, types, scalars)
 
 
 class LaunchPlan:

@@ -1,4 +1,4 @@
-"""The CUDA driver through cuda-python (``cuModuleLoadData``/``cuLaunchKernelEx``)."""
+"""The CUDA driver through cuda-python (``cuModuleLoadData``/``cuLaunchKernel``)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,6 @@ class CudaRuntime(Runtime):
         # Programmatic dependent launches (Runtime.launch's overlap) exist from sm_90 on.
         self.overlap_launches = major >= 9 and config.overlap_launches()
         self._configs: dict[tuple[Any, ...], Any] = {}
-        self._launch_ex = driver.cuLaunchKernelEx
-        self._success = driver.CUresult.CUDA_SUCCESS
         err, name = driver.cuDeviceGetName(256, self.device)
         self._check("cuDeviceGetName", err)
         self.device_name = name.split(b"\0", 1)[0].decode()
@@ -156,40 +154,38 @@ class CudaRuntime(Runtime):
 
     def launch(self, func: Any, grid: tuple[int, int], block: int, args: PackedArgs,
                stream: int, overlap: bool = False) -> None:
-        # Every launch goes through cuLaunchKernelEx with a configuration made once per grid,
-        # block, stream and kind: cuda-python converts its one argument faster than
-        # cuLaunchKernel's eleven (H200 host: 3.4 against 3.9 us a launch).
-        config = self._configs.get((grid, block, stream, overlap))
-        if config is None:
-            config = self._launch_config(grid, block, stream, overlap)
-        (err,) = self._launch_ex(config, func, args.address, 0)
-        if err != self._success:
-            raise self.fail("cuLaunchKernelEx", err)
-
-    def _launch_config(self, grid: tuple[int, int], block: int, stream: int,
-                       overlap: bool) -> Any:
-        """The launch configuration of (grid, block, stream), with the attribute
-        CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION for an overlapped launch
-        (programmatic dependent launch) where the device has them; kept for later calls:
-        filling one in costs microseconds of Python."""
-        drv = self.drv
-        config = drv.CUlaunchConfig()
-        config.gridDimX, config.gridDimY, config.gridDimZ = grid[0], grid[1], 1
-        config.blockDimX, config.blockDimY, config.blockDimZ = block, 1, 1
-        config.sharedMemBytes = 0
-        config.hStream = self._stream(stream)
         if overlap and self.overlap_launches:
+            (err,) = self.drv.cuLaunchKernelEx(self._overlap_config(grid, block, stream), func,
+                                               args.address, 0)
+            self._check("cuLaunchKernelEx", err)
+            return
+        (err,) = self.drv.cuLaunchKernel(
+            func, grid[0], grid[1], 1, block, 1, 1, 0, self._stream(stream), args.address, 0
+        )
+        self._check("cuLaunchKernel", err)
+
+    def _overlap_config(self, grid: tuple[int, int], block: int, stream: int) -> Any:
+        """The launch configuration of a programmatic dependent launch (the attribute
+        CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION), made once per grid, block and
+        stream: filling one in costs microseconds of Python per call."""
+        key = (grid, block, stream)
+        hit = self._configs.get(key)
+        if hit is None:
+            drv = self.drv
             attr = drv.CUlaunchAttribute()
             attr.id = drv.CUlaunchAttributeID.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
             attr.value.programmaticStreamSerializationAllowed = 1
-            config.attrs = [attr]
-            config.numAttrs = 1
-        else:
-            config.numAttrs = 0
-        if len(self._configs) >= 256:
-            self._configs.clear()
-        self._configs[(grid, block, stream, overlap)] = config
-        return config
+            hit = drv.CUlaunchConfig()
+            hit.gridDimX, hit.gridDimY, hit.gridDimZ = grid[0], grid[1], 1
+            hit.blockDimX, hit.blockDimY, hit.blockDimZ = block, 1, 1
+            hit.sharedMemBytes = 0
+            hit.hStream = self._stream(stream)
+            hit.attrs = [attr]
+            hit.numAttrs = 1
+            if len(self._configs) >= 256:
+                self._configs.clear()
+            self._configs[key] = hit
+        return hit
 
     def event_create(self) -> Any:
         self.make_current()

@@ -52,6 +52,13 @@
 // launches a code object that way only if it defines this symbol (rocsample.codeobject), so
 // a code object from other sources is never overlapped with a phase it must wait for.
 extern "C" __device__ __attribute__((used)) const unsigned int rocsample_grid_wait = 1;
+
+// A module whose entries never see a top-k row (topp_sampling.hip: top_k is always 0) defines
+// RS_WITH_TOPK 0 before including this file: the candidate scan and the top-k selections are
+// then never called and not compiled (NVRTC takes about half the time for that module).
+#ifndef RS_WITH_TOPK
+#define RS_WITH_TOPK 1
+#endif
 #if defined(RS_CUDA) && \
     defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RS_GRID_DEP 1
@@ -1214,7 +1221,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const int vocab = a.vocab, k = t.k;
     const float* x = t.x;
     const rs_ws& w = t.w;
-    const bool kcand = t.topk && k <= RS_KCAND && a.has_rng;
+    const bool kcand = RS_WITH_TOPK && t.topk && k <= RS_KCAND && a.has_rng;
     // min-p alone, one block a row: one read unless a sub-chunk has more candidates than room
     // (then phase 1, in the same launch). With several blocks a row the two phases are faster
     // (H200, 1 x 128256: 22.9 against 26.2 us; 32 rows: 35.2 against 36.4 us).
@@ -1295,7 +1302,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
         }
         // min-p with more candidates than room (flat rows): the kept-mass phase below
     }
-    if (t.topk) {  // k > RS_KCAND
+    if (RS_WITH_TOPK && t.topk) {  // k > RS_KCAND
         if (a.has_rng) rs_finish(a, t, rs_slow_row(x, vocab, max_key, k, t.p, t.mp, t.r, w));
         return;
     }
@@ -1678,7 +1685,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         t.mp = a_in.min_p ? a_in.min_p[t.row] : a_in.min_p_val;
         t.final_phase = a_in.phase == a_in.nphase - 1;
         t.r = a_in.has_rng ? rs_philox_u64(a_in.seed, a_in.offset, (rs_u32)t.row) : 0ull;
-        t.topk = t.k > 0 && t.k < vocab;
+        t.topk = RS_WITH_TOPK && t.k > 0 && t.k < vocab;
         t.max_key = 0u;
         t.mthr = 0u;
     }

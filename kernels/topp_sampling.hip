@@ -39,6 +39,7 @@
 //
 // probs rows need not sum to 1; 1 <= vocab <= 2^23. Each stage reads probs[r, 0:vocab] (the
 // third only one 4096-element sub-chunk unless the cut bins were crowded) and ws.
+#define RS_WITH_TOPK 0  // no entry here has a top-k row: leave that code out (rs_engine.h)
 #include "rs_engine.h"
 
 __device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long row_stride,

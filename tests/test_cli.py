@@ -45,6 +45,13 @@ def toolchain_version(name: str) -> str | None:
         return None
 
 
+def toolchain_description(name: str) -> str | None:
+    try:
+        return get_toolchain(name).describe()
+    except Exception:
+        return None
+
+
 def cli(*args: str, env: dict[str, str] | None = None, tmp: Path,
         timeout: float = 120) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ROCSAMPLE_")}
@@ -90,10 +97,13 @@ def test_info_lists_toolchain_versions(tmp_path):
     run = cli("info", tmp=tmp_path)
     assert run.returncode == 0, run.stderr
     for name in ("hiprtc", "nvrtc"):
-        version = toolchain_version(name)
+        version, description = toolchain_version(name), toolchain_description(name)
         need(version is not None, f"{name} unavailable here")
-        assert re.search(rf"^\s+{name}: {re.escape(version)}$", run.stdout, re.M), run.stdout
-        assert re.search(r"\d+\.\d+", version)
+        assert re.search(rf"^\s+{name}: {re.escape(description)}$", run.stdout, re.M), run.stdout
+        assert description.startswith(version) and re.search(r"\d+\.\d+", version)
+    # hiprtc's own version (9.0 on ROCm 5.2) does not say which ROCm: the HIP runtime does.
+    assert re.search(r"^\s+hiprtc: hiprtc \d+\.\d+ \(HIP \d+\.\d+\.\d+, /\S*libamdhip64",
+                     run.stdout, re.M), run.stdout
 
 
 def test_info_shows_kernel_overrides_and_precompiled_files(tmp_path, built):
@@ -144,6 +154,16 @@ def test_demo(tmp_path):
     assert "kernels: none (the cpu backend runs numpy)" in out
 
 
+def test_demo_on_cpu_claims_no_kernel_compile(tmp_path):
+    """The cpu backend compiles and loads nothing: the timing line must not say it did."""
+    run = cli("demo", "--batch", "2", "--vocab", "100", tmp=tmp_path,
+              env={"ROCSAMPLE_BACKEND": "cpu"})
+    assert run.returncode == 0, run.stderr
+    (line,) = [ln for ln in run.stdout.splitlines() if "operations in" in ln]
+    assert re.fullmatch(r"2 x 100: 7 operations in \d+\.\d ms", line), line
+    assert "compiling" not in run.stdout and "loading kernels" not in run.stdout
+
+
 def test_demo_verbose_logs_why_cpu(tmp_path):
     hip_error = hip_init_error()
     if hip_error is None:
@@ -152,6 +172,28 @@ def test_demo_verbose_logs_why_cpu(tmp_path):
     assert run.returncode == 0, run.stderr
     assert re.search(r"^rocsample: rocsample backend: cpu \(no usable GPU: .*"
                      + re.escape(hip_error), run.stderr, re.M), run.stderr
+
+
+def test_no_amd_gpu_is_said_in_words(tmp_path):
+    """hipInit's hipErrorInvalidDevice (ROCm 5.2 without a GPU) or hipErrorNoDevice means
+    no AMD GPU is visible: the reason says so, not only the error's name."""
+    hip_error = hip_init_error()
+    if hip_error not in ("hipInit returned hipErrorInvalidDevice",
+                         "hipInit returned hipErrorNoDevice"):
+        pytest.skip(f"hipInit does not report a missing GPU here ({hip_error})")
+    run = cli("-v", "demo", "--batch", "1", "--vocab", "50", tmp=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"hip: {hip_error} (no AMD GPU visible)" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("var,value", [("ROCSAMPLE_DISK_CACHE", "maybe"),
+                                       ("ROCSAMPLE_SYNC_TIMEOUT", "inf"),
+                                       ("ROCSAMPLE_KERNEL_DIR", "relative/dir")])
+def test_demo_with_a_bad_variable_is_a_clear_error(tmp_path, var, value):
+    run = cli("demo", "--batch", "1", "--vocab", "10", tmp=tmp_path, env={var: value})
+    assert run.returncode == 2
+    no_traceback(run)
+    assert run.stderr.startswith(f"error: {var}={value!r} "), run.stderr
 
 
 def test_demo_forced_cpu(tmp_path):

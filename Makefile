@@ -2,6 +2,8 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 ARCHS   ?=
+MODULES ?=
+JOBS    ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
@@ -32,9 +34,13 @@ test-gpu-hip:
 bench:
 	python3 -m rocsample bench --out bench/results/latest
 
-# Precompile every kernel module for ARCHS (default: the local AMD GPU, else gfx90a gfx1030).
+# Precompile the kernel modules (MODULES, default all) for ARCHS (default: the local AMD GPU,
+# else gfx90a gfx1030), JOBS at a time (default: the cores available). A target that fails
+# costs only itself: every module is written with the targets that built, and the command
+# says which failed and exits non-zero.
 hsaco: setup
-	$(PY) -m rocsample compile $(foreach a,$(ARCHS),--arch $(a)) --out $(OUT)
+	$(PY) -m rocsample compile $(foreach a,$(ARCHS),--arch $(a)) \
+	  $(foreach m,$(MODULES),--module $(m)) $(if $(JOBS),--jobs $(JOBS)) --out $(OUT)
 
 lint: setup
 	$(PY) -m ruff check rocsample tests tools

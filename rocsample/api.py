@@ -12,7 +12,7 @@ from typing import Any
 
 from . import config
 from .backends import get_backend
-from .validation import check_method, check_temperature, sampling_params
+from .validation import check_flag, check_method, check_temperature, sampling_params
 
 __all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
            "temperature_scale", "warmup"]
@@ -81,8 +81,9 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     stream : int, optional
         Device stream handle to order the work on (default: the default stream).
     check_inputs : bool, optional
-        Eagerly reject host rows with NaN/Inf/negatives/zero mass (default
-        ``ROCSAMPLE_CHECK_INPUTS``); when off such rows give token -1.
+        Eagerly reject host rows with NaN/Inf/negatives/zero mass (None: the default,
+        ``ROCSAMPLE_CHECK_INPUTS``); when off such rows give token -1. Anything but a bool
+        (or numpy bool) or None is a ``TypeError``.
     method : {"auto", "fused", "topk", "topp"}
         Which kernel path to use. "auto": top-k alone takes ``topk_sampling``; everything
         else the fused entry, except top-p alone while one of the three top-p stages is
@@ -100,6 +101,10 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     >>> rocsample.sample(probs, top_k=1, backend="cpu").tolist()
     [2]
     """
+    if check_inputs is not None and type(check_inputs) is not bool:
+        # Refused before the replay path too: bool("no") is True, so a string would
+        # otherwise switch the check on without a word.
+        check_inputs = check_flag("check_inputs", check_inputs)
     b = get_backend(backend, device)
     key, out = _replayed(b, "sample", probs, (top_k, top_p, min_p), stream, method, seed, offset)
     if out is not None:
@@ -108,7 +113,7 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
                              offset=offset)
     check_method(method, params)
-    check = config.check_inputs() if check_inputs is None else bool(check_inputs)
+    check = config.check_inputs() if check_inputs is None else check_inputs
     return b.sample(probs, params, method=method, stream=stream, check_inputs=check,
                     plan_key=key)
 

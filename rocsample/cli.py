@@ -29,7 +29,7 @@ def _toolchains() -> list[str]:
     lines = []
     for name in ("hiprtc", "nvrtc"):
         try:
-            lines.append(f"{name}: {get_toolchain(name).version()}")
+            lines.append(f"{name}: {get_toolchain(name).describe()}")
         except RocsampleError as exc:
             lines.append(f"{name}: unavailable ({exc})")
     return lines
@@ -106,21 +106,40 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .precompile import default_archs, precompile
 
     archs = args.arch or default_archs()
-    out = Path(args.out)
-    print(f"building {len(args.module or MODULES)} modules for {' '.join(archs)} into {out}")
-    results = precompile(archs, out, args.module or None, progress=print)
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        print(f"\nFAILED {r.module} for {r.target}: {r.error}", file=sys.stderr)
-    if failed:
+    out = Path(args.out).expanduser() if args.out else config.compile_out_dir()
+    modules = args.module or list(MODULES)
+    print(f"building {len(modules)} modules for {' '.join(archs)} into {out}")
+    try:
+        report = precompile(archs, out, modules, progress=print, jobs=args.jobs)
+    except OSError as exc:  # the output directory cannot be made or written
+        print(f"error: cannot write {out}: {exc}", file=sys.stderr)
+        return 2
+    by_target: dict[tuple[str, str], list[str]] = {}
+    for r in report.failed:  # the same reason for every module of a target: say it once
+        by_target.setdefault((r.target, r.error), []).append(r.module)
+    for (target, error), failed_modules in by_target.items():
+        print(f"\nFAILED {', '.join(failed_modules)} for {target}: {error}", file=sys.stderr)
+    if not report.written:
+        print(f"\nno file was written to {out}", file=sys.stderr)
         return 1
-    print(f"\ndone. Use it with:\n  export ROCSAMPLE_KERNEL_DIR={out.resolve()}\n"
-          "or point single kernels at files, e.g.:")
-    built = set(args.module or MODULES)
-    for spec in [KERNELS[n] for n in CONTRACT if KERNELS[n].module in built][:3]:
-        suffix = ".cubin" if archs[0].startswith("sm_") else ".hsaco"
-        print(f"  export {spec.env_var}={(out / (spec.module + suffix)).resolve()}")
-    return 0
+    print(f"\nwrote {len(report.written)} file(s) to {out.resolve()}:")
+    for w in report.written:
+        print(f"  {w.path.name} ({', '.join(w.targets)})")
+    if report.failed:
+        targets = sorted({r.target for r in report.failed})
+        print(f"{len(report.failed)} of {len(report.results)} builds failed (target(s) "
+              f"{', '.join(targets)}); the files above hold the targets that built",
+              file=sys.stderr)
+    if out.resolve() == config.compile_out_dir().resolve():
+        print("\nrocsample already looks there (the ROCSAMPLE_KERNEL_DIR in effect); to use "
+              "single files instead, e.g.:")
+    else:
+        print(f"\nUse them with:\n  export ROCSAMPLE_KERNEL_DIR={out.resolve()}\n"
+              "or point single kernels at files, e.g.:")
+    files = {w.module: w.path for w in report.written}
+    for spec in [KERNELS[n] for n in CONTRACT if KERNELS[n].module in files][:3]:
+        print(f"  export {spec.env_var}={files[spec.module].resolve()}")
+    return 1 if report.failed else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -143,8 +162,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     for name, tokens in runs.items():
         print(f"  {name:22s} -> {np.asarray(tokens)[:8].tolist()}")
-    print(f"{args.batch} x {args.vocab}: {len(runs) + 1} operations in {elapsed * 1e3:.1f} ms "
-          "(first call includes compiling or loading kernels)")
+    # The cpu backend has no kernels to compile or load: only a GPU's first call pays that.
+    first = "" if b.name == "cpu" else " (the first call includes compiling or loading kernels)"
+    print(f"{args.batch} x {args.vocab}: {len(runs) + 1} operations in {elapsed * 1e3:.1f} ms"
+          f"{first}")
     info = rocsample.cache_info()
     if info["kernels"]:
         print("kernels:")
@@ -187,6 +208,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rocsample", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
@@ -197,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("compile", help="precompile kernels (what `make hsaco` runs)")
     p.add_argument("--arch", action="append", help="target (repeatable): gfx90a, sm_90, ...")
     p.add_argument("--module", action="append", choices=sorted(MODULES))
-    p.add_argument("--out", default=str(config.source_root() / "build" / "hsaco"))
+    p.add_argument("--out", help="output directory (default: ROCSAMPLE_KERNEL_DIR if set, "
+                                 "else where rocsample looks by default: build/hsaco in a "
+                                 "source checkout, the user data dir when installed)")
+    p.add_argument("-j", "--jobs", type=_positive_int,
+                   help="compiles at a time (default: the cores available)")
     sub.add_parser("warmup", help="load (compile in parallel if needed) every kernel now")
     p = sub.add_parser("demo", help="sample a random batch and say which backend ran")
     p.add_argument("--batch", type=int, default=4)

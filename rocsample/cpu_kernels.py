@@ -191,10 +191,14 @@ def _row_temps(temperature, rows: int) -> np.ndarray:
 
 
 def temperature_scale(logits: np.ndarray, temperature) -> np.ndarray:
-    """``logits / T`` per row (T = 0 copies the row; T < 0 or NaN gives NaN), as the kernel."""
+    """``logits / T`` per row (T = 0 copies the row; T < 0 or NaN gives NaN), as the kernel.
+
+    A logit / T beyond float32 is +-Inf, as the kernel's IEEE division writes it (a tiny T
+    and a large logit); softmax then makes the row invalid (token -1), without a warning.
+    """
     x = np.asarray(logits, dtype=np.float32)
     t = _row_temps(temperature, x.shape[0])[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         y = np.where(t > 0, x / np.where(t > 0, t, np.float32(1)), x)
     return np.where(t >= 0, y, np.float32(np.nan)).astype(np.float32)
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 __all__ = [
     "BackendUnavailable",
     "CompileError",
+    "ConfigError",
     "KernelLoadError",
     "KernelTimeout",
     "LaunchError",
@@ -39,6 +40,21 @@ class BackendUnavailable(RocsampleError):
         self.backend = backend
         self.reason = reason
         super().__init__(f"backend {backend!r} is unavailable: {reason}")
+
+
+class ConfigError(RocsampleError, ValueError):
+    """An environment variable holds a value rocsample cannot use.
+
+    Attributes: ``variable`` (its name), ``value`` (as set) and ``reason`` (what is wrong
+    and what to do). A ``ValueError`` too, so code that caught the plain ``ValueError`` of
+    earlier versions still does.
+    """
+
+    def __init__(self, variable: str, value: str, reason: str) -> None:
+        self.variable = variable
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{variable}={value!r} {reason}")
 
 
 class CompileError(RocsampleError):

@@ -17,15 +17,21 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .config import install_command
 from .errors import BackendUnavailable
 
-__all__ = ["Toolchain", "get_toolchain", "wave_size_for"]
+__all__ = ["Toolchain", "get_toolchain", "hip_runtime", "wave_size_for"]
 
 log = logging.getLogger("rocsample")
+
+#: What tools/setup.sh installs: hiprtc lives in libamdhip64 there.
+_DEBIAN_ROCM = "libamdhip64-5 libamd-comgr2 libhiprtc-builtins5 libhsa-runtime64-1 rocm-device-libs"
 
 
 def wave_size_for(target: str) -> int:
@@ -60,8 +66,16 @@ class Toolchain:
         return result if isinstance(result, tuple) else (result,)
 
     def version(self) -> str:
+        """The compiler's name and API version: part of every disk-cache key."""
         _, major, minor = self._call("Version")
         return f"{self.name} {major}.{minor}"
+
+    def describe(self) -> str:
+        """:meth:`version` for people: hiprtc's API version (9.0 on ROCm 5.2) does not say
+        which ROCm it is, so the HIP runtime's version and library are added."""
+        if self.name != "hiprtc":
+            return self.version()
+        return f"{self.version()} ({hip_runtime()})"
 
     def options(self, target: str, wave: int, block: int = 0, abi: int = 0) -> list[str]:
         from .registry import ABI_VERSION, BLOCK_SIZE
@@ -125,6 +139,43 @@ class Toolchain:
             self._call("DestroyProgram", prog)
 
 
+def _loaded_library(stem: str) -> str | None:
+    """The resolved path of the shared library ``stem*`` mapped into this process (Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(None, 5)[-1].strip()
+                if path.startswith("/") and Path(path).name.startswith(stem):
+                    return os.path.realpath(path)
+    except OSError:
+        pass
+    return None
+
+
+def hip_runtime() -> str:
+    """Which HIP runtime (ROCm) hip-python loaded, e.g. ``HIP 5.2.21153, /usr/lib/...``.
+
+    Example
+    -------
+    >>> from rocsample.toolchains import hip_runtime
+    >>> hip_runtime()                  # doctest: +SKIP
+    'HIP 5.2.21153, /usr/lib/x86_64-linux-gnu/libamdhip64.so.5.2.21153'
+    """
+    parts = []
+    try:
+        from hip import hip
+
+        err, v = hip.hipRuntimeGetVersion()
+        if int(err) == 0:  # HIP_VERSION encoding: major * 10**7 + minor * 10**5 + patch
+            parts.append(f"HIP {v // 10_000_000}.{v // 100_000 % 100}.{v % 100_000}")
+    except Exception as exc:  # an old hip-python or a runtime without the call
+        log.debug("hipRuntimeGetVersion: %s", exc)
+    lib = _loaded_library("libamdhip64")
+    if lib:
+        parts.append(lib)
+    return ", ".join(parts) or "HIP runtime version unknown"
+
+
 _CACHE: dict[str, Toolchain] = {}
 
 
@@ -139,13 +190,17 @@ def get_toolchain(name: str) -> Toolchain:
         try:
             from hip import hiprtc
         except ImportError as exc:
-            raise BackendUnavailable("hip", f"hip-python is not installed ({exc})") from exc
+            raise BackendUnavailable(
+                "hip", f"hip-python is not installed ({exc}): {install_command('hip')}"
+            ) from exc
         tc = Toolchain("hiprtc", hiprtc, "hiprtc", "Code", serial=threading.Lock())
     elif name == "nvrtc":
         try:
             from cuda.bindings import nvrtc
         except ImportError as exc:
-            raise BackendUnavailable("cuda", f"cuda-bindings is not installed ({exc})") from exc
+            raise BackendUnavailable(
+                "cuda", f"cuda-bindings is not installed ({exc}): {install_command('cuda')}"
+            ) from exc
         tc = Toolchain("nvrtc", nvrtc, "nvrtc", "CUBIN")
     else:
         raise ValueError(f"unknown toolchain {name!r} (supported: 'hiprtc', 'nvrtc')")
@@ -153,6 +208,9 @@ def get_toolchain(name: str) -> Toolchain:
         tc.version()
     except Exception as exc:  # the library behind the binding is missing or broken
         backend = "hip" if name == "hiprtc" else "cuda"
-        raise BackendUnavailable(backend, f"{name} cannot be loaded: {exc}") from exc
+        fix = (f"install ROCm's HIP runtime (Debian 12: apt install {_DEBIAN_ROCM}) or set "
+               "ROCM_PATH to a ROCm install" if name == "hiprtc"
+               else f"install NVRTC: {install_command('cuda')}")
+        raise BackendUnavailable(backend, f"{name} cannot be loaded: {exc}; {fix}") from exc
     _CACHE[name] = tc
     return tc

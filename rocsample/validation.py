@@ -14,6 +14,7 @@ ValueError: top_k must be >= 0 (0 or None: no filter); got -1
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from .cpu_kernels import VOCAB_MAX
 __all__ = [
     "SamplingParams",
     "check_bad_rows",
+    "check_flag",
     "check_matrix_shape",
     "check_seed_offset",
     "seed_offset_ok",
@@ -63,10 +65,21 @@ def check_matrix_shape(name: str, shape: tuple[int, ...], dtype: Any) -> tuple[i
     return rows, vocab
 
 
+def _is_real(x: Any) -> bool:
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
 def _per_row(name: str, value: Any, rows: int) -> np.ndarray | int | float | None:
-    """None, a Python scalar, or a 1-D host array of one value per row (not yet cast)."""
+    """None, a Python scalar, or a 1-D host array of one value per row (not yet cast).
+
+    Python ints of any size come back as they are (numpy cannot hold 2**64 or -2**63 - 1 in
+    an integer dtype), and so does a list holding such ints (as an object array): the range
+    checks judge them exactly instead of numpy raising a bare ``OverflowError``.
+    """
     if value is None:
         return None
+    if type(value) is int:
+        return value
     on_device = hasattr(value, "__cuda_array_interface__") or hasattr(value, "__dlpack_device__")
     if on_device and not isinstance(value, np.ndarray):
         raise TypeError(f"{name} per-row values must be a host array or a scalar")
@@ -81,9 +94,35 @@ def _per_row(name: str, value: Any, rows: int) -> np.ndarray | int | float | Non
         raise ValueError(
             f"{name} must be a scalar or have one value per row ({rows}); got shape {arr.shape}"
         )
+    if arr.dtype == object and all(_is_real(x) for x in arr):
+        return arr  # numbers beyond every numpy dtype (e.g. [1, 2**70])
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
     return arr
+
+
+def _as_float64(v: Any) -> np.ndarray:
+    """``v`` as a 1-D float64 array; an int beyond float64 becomes an infinity of its sign
+    (all a range check needs to know about it)."""
+    try:
+        return np.atleast_1d(np.asarray(v, dtype=np.float64))
+    except OverflowError:
+        items = [v] if np.ndim(v) == 0 else list(v)
+        out = []
+        for x in items:
+            try:
+                out.append(float(x))
+            except OverflowError:
+                out.append(math.inf if x > 0 else -math.inf)
+        return np.array(out, dtype=np.float64)
+
+
+def _shown(v: Any, arr: np.ndarray, i: int) -> str:
+    """The offending value as the caller wrote it (an exact int, not its float64 image)."""
+    original = v if np.ndim(v) == 0 else v[i]
+    if isinstance(original, int | np.integer) and not isinstance(original, bool):
+        return str(int(original))
+    return str(arr[i])
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -94,39 +133,80 @@ def _where(v: Any, i: int) -> str:
     return "" if np.ndim(v) == 0 else f" in row {i}"
 
 
+_TOP_K_MAX = (1 << 31) - 1  # the kernels take top_k as a C int
+
+
+def _integer(name: str, x: Any, where: str) -> int:
+    """``x`` as an exact Python int, or a TypeError naming ``name``."""
+    if isinstance(x, bool | np.bool_):
+        raise TypeError(f"{name} must be an integer, not a bool; got {x!r}{where}")
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating) and math.isfinite(x) and x == math.floor(x):
+        return int(x)
+    raise TypeError(f"{name} must be an integer; got {x}{where}")
+
+
 def check_top_k(value: Any, rows: int) -> int | np.ndarray | None:
     v = _per_row("top_k", value, rows)
     if v is None:
         return None
-    arr = np.atleast_1d(np.asarray(v, dtype=np.float64 if np.asarray(v).dtype.kind == "f"
-                                   else np.int64))
+    scalar = np.ndim(v) == 0
+    if scalar or v.dtype == object:
+        # A Python scalar, or a list holding ints no numpy dtype holds: judged one by one,
+        # exactly (a cast to int64 would raise a bare OverflowError).
+        items = [v] if scalar else list(v)
+        ks = []
+        for i, x in enumerate(items):
+            where = "" if scalar else f" in row {i}"
+            k = _integer("top_k", x, where)
+            if not 0 <= k <= _TOP_K_MAX:
+                raise ValueError(_top_k_range_message(k, _number(x), where))
+            ks.append(k)
+        return ks[0] if scalar else np.array(ks, dtype=np.int32)
+    arr = v
     if arr.dtype.kind == "f":
         ok = np.isfinite(arr) & (arr == np.floor(arr))
         if not np.all(ok):
             i = _first_bad(~ok)
-            raise TypeError(f"top_k must be an integer; got {arr[i]}{_where(v, i)}")
-    if np.any(arr < 0):
-        i = _first_bad(arr < 0)
-        raise ValueError(f"top_k must be >= 0 (0 or None: no filter); got {arr[i]:g} in row {i}"
-                         if np.ndim(v) else
-                         f"top_k must be >= 0 (0 or None: no filter); got {v}")
-    if np.any(arr > np.iinfo(np.int32).max):
-        i = _first_bad(arr > np.iinfo(np.int32).max)
-        raise ValueError(f"top_k must be < 2**31; got {arr[i]:g}{_where(v, i)}")
-    return int(v) if np.ndim(v) == 0 else np.ascontiguousarray(arr, dtype=np.int32)
+            raise TypeError(f"top_k must be an integer; got {arr[i]} in row {i}")
+    # Compared in the array's own dtype: numpy orders uint64 and int64 against Python ints
+    # exactly, where a cast to int64 would wrap 2**63 to a negative number.
+    bad = (arr < 0) | (arr > _TOP_K_MAX)
+    if np.any(bad):
+        i = _first_bad(bad)
+        raise ValueError(_top_k_range_message(arr[i], _number(arr[i]), f" in row {i}"))
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def _number(x: Any) -> str:
+    """An int exactly, a float briefly (1e+300, not its 301 digits)."""
+    return str(int(x)) if isinstance(x, int | np.integer) else f"{x:g}"
+
+
+def _top_k_range_message(k: Any, shown: str, where: str) -> str:
+    if k < 0:
+        return f"top_k must be >= 0 (0 or None: no filter); got {shown}{where}"
+    return f"top_k must be < 2**31; got {shown}{where}"
+
+
+def _judge_range(name: str, value: Any, rows: int, lo: float, hi: float, lo_open: bool,
+                 allowed: str) -> tuple[float | np.ndarray | None, np.ndarray]:
+    """The checked value and the float64 image of what the user passed (judged, not cast)."""
+    v = _per_row(name, value, rows)
+    if v is None:
+        return None, np.empty(0)
+    arr = _as_float64(v)
+    ok = (arr > lo if lo_open else arr >= lo) & (arr <= hi) & np.isfinite(arr)
+    if not np.all(ok):
+        i = _first_bad(~ok)
+        raise ValueError(f"{name} must be in {allowed}; got {_shown(v, arr, i)}{_where(v, i)}")
+    return (float(v) if np.ndim(v) == 0 else np.ascontiguousarray(arr, dtype=np.float32)), arr
 
 
 def _check_range(name: str, value: Any, rows: int, lo: float, hi: float, lo_open: bool,
                  allowed: str) -> float | np.ndarray | None:
-    v = _per_row(name, value, rows)
-    if v is None:
-        return None
-    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))  # judge what the user passed
-    ok = (arr > lo if lo_open else arr >= lo) & (arr <= hi) & np.isfinite(arr)
-    if not np.all(ok):
-        i = _first_bad(~ok)
-        raise ValueError(f"{name} must be in {allowed}; got {arr[i]}{_where(v, i)}")
-    return float(v) if np.ndim(v) == 0 else np.ascontiguousarray(arr, dtype=np.float32)
+    return _judge_range(name, value, rows, lo, hi, lo_open, allowed)[0]
 
 
 def check_top_p(value: Any, rows: int) -> float | np.ndarray | None:
@@ -137,11 +217,37 @@ def check_min_p(value: Any, rows: int) -> float | np.ndarray | None:
     return _check_range("min_p", value, rows, 0.0, 1.0, False, "[0, 1]")
 
 
+#: The smallest normal float32. Below it ``1 / T`` overflows float32, a GPU may flush T to
+#: 0 (greedy) where numpy keeps it, and the limit T -> 0 is greedy anyway: 0 says that.
+TEMPERATURE_MIN = float(np.finfo(np.float32).tiny)
+
+
 def check_temperature(value: Any, rows: int) -> float | np.ndarray:
+    """Check a temperature (scalar or per row): 0 (greedy) or in [1.1754944e-38, 3.4e38].
+
+    A temperature so small that ``logits / T`` overflows float32 for some logit makes that
+    row invalid (token -1, NaN probabilities) on every backend, like any non-finite row.
+
+    Example
+    -------
+    >>> from rocsample.validation import check_temperature
+    >>> check_temperature(1e-45, rows=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature must be 0 (greedy) or >= 1.1754944e-38 (the smallest normal float32); got 1e-45: pass 0 for greedy sampling
+    """  # noqa: E501
     if value is None:
         raise ValueError("temperature must be >= 0 (0 means greedy); got None")
-    return _check_range("temperature", value, rows, 0.0, float(np.finfo(np.float32).max),
-                        False, "[0, inf) (finite in float32; 0 means greedy)")
+    # Judged as passed, before the float32 cast (which turns 1e-50 into 0: greedy).
+    t, passed = _judge_range("temperature", value, rows, 0.0, float(np.finfo(np.float32).max),
+                             False, "[0, inf) (finite in float32; 0 means greedy)")
+    tiny = (passed > 0) & (passed < TEMPERATURE_MIN)
+    if np.any(tiny):
+        i = _first_bad(tiny)
+        raise ValueError(f"temperature must be 0 (greedy) or >= {np.float32(TEMPERATURE_MIN)!s} "
+                         f"(the smallest normal float32); got {passed[i]}{_where(t, i)}: "
+                         "pass 0 for greedy sampling")
+    return t
 
 
 def seed_offset_ok(seed: Any, offset: Any) -> bool:
@@ -186,6 +292,23 @@ def sampling_params(rows: int, *, top_k: Any = None, top_p: Any = None, min_p: A
         if key is not None and len(_checked) < 1024:
             _checked[key] = hit
     return SamplingParams(hit[0], hit[1], hit[2], s, o)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A switch argument: a bool or numpy bool; a string like ``"no"`` is refused, not truthy.
+
+    Example
+    -------
+    >>> from rocsample.validation import check_flag
+    >>> check_flag("check_inputs", "no")
+    Traceback (most recent call last):
+    ...
+    TypeError: check_inputs must be True, False or None; got 'no' (str)
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be True, False or None; got {value!r} "
+                    f"({type(value).__name__})")
 
 
 METHODS = ("auto", "fused", "topk", "topp")

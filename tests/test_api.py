@@ -317,6 +317,7 @@ def test_backend_cpu():
 
 def test_cache_info_cpu(fresh, tmp_path):
     fresh.setenv("ROCSAMPLE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "kernels").mkdir()  # an explicit ROCSAMPLE_KERNEL_DIR must exist
     fresh.setenv("ROCSAMPLE_KERNEL_DIR", str(tmp_path / "kernels"))
     fresh.setenv("ROCSAMPLE_DISK_CACHE", "0")
     info = rocsample.cache_info("cpu")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from rocsample import codeobject
 from rocsample.registry import KERNELS
 from rocsample.toolchains import get_toolchain
 
@@ -41,6 +42,13 @@ def hip_init_error() -> str | None:
 def toolchain_version(name: str) -> str | None:
     try:
         return get_toolchain(name).version()
+    except Exception:
+        return None
+
+
+def toolchain_description(name: str) -> str | None:
+    try:
+        return get_toolchain(name).describe()
     except Exception:
         return None
 
@@ -90,10 +98,13 @@ def test_info_lists_toolchain_versions(tmp_path):
     run = cli("info", tmp=tmp_path)
     assert run.returncode == 0, run.stderr
     for name in ("hiprtc", "nvrtc"):
-        version = toolchain_version(name)
+        version, description = toolchain_version(name), toolchain_description(name)
         need(version is not None, f"{name} unavailable here")
-        assert re.search(rf"^\s+{name}: {re.escape(version)}$", run.stdout, re.M), run.stdout
-        assert re.search(r"\d+\.\d+", version)
+        assert re.search(rf"^\s+{name}: {re.escape(description)}$", run.stdout, re.M), run.stdout
+        assert description.startswith(version) and re.search(r"\d+\.\d+", version)
+    # hiprtc's own version (9.0 on ROCm 5.2) does not say which ROCm: the HIP runtime does.
+    assert re.search(r"^\s+hiprtc: hiprtc \d+\.\d+ \(HIP \d+\.\d+\.\d+, /\S*libamdhip64",
+                     run.stdout, re.M), run.stdout
 
 
 def test_info_shows_kernel_overrides_and_precompiled_files(tmp_path, built):
@@ -144,6 +155,16 @@ def test_demo(tmp_path):
     assert "kernels: none (the cpu backend runs numpy)" in out
 
 
+def test_demo_on_cpu_claims_no_kernel_compile(tmp_path):
+    """The cpu backend compiles and loads nothing: the timing line must not say it did."""
+    run = cli("demo", "--batch", "2", "--vocab", "100", tmp=tmp_path,
+              env={"ROCSAMPLE_BACKEND": "cpu"})
+    assert run.returncode == 0, run.stderr
+    (line,) = [ln for ln in run.stdout.splitlines() if "operations in" in ln]
+    assert re.fullmatch(r"2 x 100: 7 operations in \d+\.\d ms", line), line
+    assert "compiling" not in run.stdout and "loading kernels" not in run.stdout
+
+
 def test_demo_verbose_logs_why_cpu(tmp_path):
     hip_error = hip_init_error()
     if hip_error is None:
@@ -152,6 +173,28 @@ def test_demo_verbose_logs_why_cpu(tmp_path):
     assert run.returncode == 0, run.stderr
     assert re.search(r"^rocsample: rocsample backend: cpu \(no usable GPU: .*"
                      + re.escape(hip_error), run.stderr, re.M), run.stderr
+
+
+def test_no_amd_gpu_is_said_in_words(tmp_path):
+    """hipInit's hipErrorInvalidDevice (ROCm 5.2 without a GPU) or hipErrorNoDevice means
+    no AMD GPU is visible: the reason says so, not only the error's name."""
+    hip_error = hip_init_error()
+    if hip_error not in ("hipInit returned hipErrorInvalidDevice",
+                         "hipInit returned hipErrorNoDevice"):
+        pytest.skip(f"hipInit does not report a missing GPU here ({hip_error})")
+    run = cli("-v", "demo", "--batch", "1", "--vocab", "50", tmp=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"hip: {hip_error} (no AMD GPU visible)" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("var,value", [("ROCSAMPLE_DISK_CACHE", "maybe"),
+                                       ("ROCSAMPLE_SYNC_TIMEOUT", "inf"),
+                                       ("ROCSAMPLE_KERNEL_DIR", "relative/dir")])
+def test_demo_with_a_bad_variable_is_a_clear_error(tmp_path, var, value):
+    run = cli("demo", "--batch", "1", "--vocab", "10", tmp=tmp_path, env={var: value})
+    assert run.returncode == 2
+    no_traceback(run)
+    assert run.stderr.startswith(f"error: {var}={value!r} "), run.stderr
 
 
 def test_demo_forced_cpu(tmp_path):
@@ -194,7 +237,19 @@ def test_compile_writes_the_module_and_says_how_to_use_it(built):
     assert sorted(p.name for p in built.dir.iterdir()) == ["topk_sampling.hsaco"]
     assert f"building 1 modules for gfx90a into {built.dir}" in run.stdout
     assert re.search(r"^\[1/1\] topk_sampling for gfx90a: +\d+\.\d+ s$", run.stdout, re.M)
+    assert f"wrote 1 file(s) to {built.dir}:\n  topk_sampling.hsaco (gfx90a)\n" in run.stdout
     assert f"export ROCSAMPLE_KERNEL_DIR={built.dir.resolve()}" in run.stdout
+
+
+def test_compiled_files_are_readable_by_everyone(built):
+    """Precompiled outputs were mode 0600 (mkstemp's): they are meant to be shipped."""
+    assert (built.dir / "topk_sampling.hsaco").stat().st_mode & 0o777 == 0o644
+
+
+def test_compile_says_which_compiler_and_rocm(built):
+    assert re.search(rf"^with {re.escape(toolchain_description('hiprtc'))}; \d+ compile\(s\) "
+                     "at a time$", built.run.stdout, re.M), built.run.stdout
+    assert re.search(r"\(HIP \d+\.\d+\.\d+", built.run.stdout)
 
 
 def test_compile_hints_only_name_files_it_wrote(built):
@@ -252,21 +307,41 @@ def test_compile_for_a_target_the_compiler_aborts_on(tmp_path):
     assert "the compiler crashed" in run.stderr
     assert "does not know gfx942" in run.stderr
     assert not (out / "topk_sampling.hsaco").exists()
+    assert f"no file was written to {out}" in run.stderr
     assert "export ROCSAMPLE_KERNEL_DIR" not in run.stdout
 
 
 def test_one_bad_target_does_not_kill_the_others(tmp_path):
     need(toolchain_version("hiprtc") is not None, "hiprtc unavailable")
     out = tmp_path / "out"
-    run = cli("compile", "--arch", "gfx90a", "--arch", "gfx942", "--module", "topk_sampling",
+    run = cli("compile", "--arch", "gfx90a", "--arch", "gfx942", "--module", "sampling_utils",
               "--out", str(out), tmp=tmp_path, timeout=300)
     if run.returncode == 0:
         need(False, "this hiprtc builds gfx942; the abort case cannot be exercised")
     assert run.returncode == 1
-    assert re.search(r"^\[1/2\] topk_sampling for gfx90a: +\d+\.\d+ s$", run.stdout, re.M)
-    assert "[2/2] topk_sampling for gfx942: FAILED" in run.stdout
-    assert "FAILED topk_sampling for gfx90a" not in run.stderr  # only the failing target
-    assert not (out / "topk_sampling.hsaco").exists()  # all targets or nothing
+    # Progress lines come as the compiles finish, in any order.
+    assert re.search(r"^\[[12]/2\] sampling_utils for gfx90a: +\d+\.\d+ s$", run.stdout, re.M)
+    assert re.search(r"^\[[12]/2\] sampling_utils for gfx942: FAILED$", run.stdout, re.M)
+    assert "FAILED sampling_utils for gfx942" in run.stderr
+    assert "for gfx90a:" not in run.stderr  # only the failing target
+    # The good target is kept (it used to be all targets or nothing).
+    info = codeobject.inspect_file(out / "sampling_utils.hsaco")
+    assert [e.target for e in info.entries] == ["gfx90a"]
+    assert "sampling_utils.hsaco (gfx90a)" in run.stdout
+
+
+def test_compile_writes_to_the_kernel_dir_variable_by_default(tmp_path):
+    """Without --out, compile builds where the kernel cache will look: ROCSAMPLE_KERNEL_DIR
+    when set (it need not exist yet), else the default directory."""
+    kdir = tmp_path / "kernels"
+    run = cli("compile", "--arch", "gfx942", "--module", "sampling_utils", tmp=tmp_path,
+              env={"ROCSAMPLE_KERNEL_DIR": str(kdir)}, timeout=300)
+    assert f"building 1 modules for gfx942 into {kdir}\n" in run.stdout, run.stdout + run.stderr
+    run = cli("compile", "--arch", "gfx942", "--module", "sampling_utils", tmp=tmp_path,
+              env={"ROCSAMPLE_KERNEL_DIR": "relative/k"})
+    assert run.returncode == 2
+    no_traceback(run)
+    assert "ROCSAMPLE_KERNEL_DIR='relative/k' is a relative path" in run.stderr
 
 
 def test_unknown_subcommand_and_module(tmp_path):

@@ -38,8 +38,9 @@ def _hiprtc():
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """A private cold cache dir, no precompiled dir, no overrides."""
+    """A private cold cache dir, an empty precompiled dir, no overrides."""
     monkeypatch.setenv("ROCSAMPLE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "nothing-here").mkdir()  # an explicit ROCSAMPLE_KERNEL_DIR must exist
     monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(tmp_path / "nothing-here"))
     for spec in registry.KERNELS.values():
         monkeypatch.delenv(spec.env_var, raising=False)

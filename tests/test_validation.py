@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -180,6 +181,40 @@ def test_top_k_not_a_number(value):
         sample(top_k=value)
 
 
+@pytest.mark.parametrize("value,shown", [
+    (2**63, "< 2**31; got 9223372036854775808"),
+    (2**64, "< 2**31; got 18446744073709551616"),
+    (2**200, f"< 2**31; got {2**200}"),
+    (-2**63 - 1, ">= 0 (0 or None: no filter); got -9223372036854775809"),
+    (np.uint64(2**63), "< 2**31; got 9223372036854775808"),
+    (np.uint64(2**64 - 1), "< 2**31; got 18446744073709551615"),
+    (np.array([1, 2**63], dtype=np.uint64), "< 2**31; got 9223372036854775808 in row 1"),
+    (np.array([2**64 - 1, 1], dtype=np.uint64), "< 2**31; got 18446744073709551615 in row 0"),
+    ([1, 2**70], f"< 2**31; got {2**70} in row 1"),
+    ([-2**70, 1], f">= 0 (0 or None: no filter); got {-2**70} in row 0"),
+    (1e300, "< 2**31; got 1e+300"),
+])
+def test_top_k_far_out_of_range_names_top_k(value, shown):
+    """top_k=2**63 raised a bare OverflowError, 2**64 'must be a number', and a uint64 2**63
+    was cast to a negative number: every int, numpy int or array gets top_k's own message."""
+    with pytest.raises(ValueError) as info:
+        sample(top_k=value)
+    assert str(info.value) == f"top_k must be {shown}"
+
+
+@pytest.mark.parametrize("name", ["top_p", "min_p"])
+@pytest.mark.parametrize("value", [2**1100, -2**1100, [0.5, 2**1100]])
+def test_huge_ints_for_float_parameters_name_them(name, value):
+    with pytest.raises(ValueError, match=f"^{name} must be in .*; got -?13582985290"):
+        sample(**{name: value})
+
+
+def test_top_k_edge_of_int32_is_accepted():
+    assert sample(top_k=2**31 - 1).shape == (2,)
+    assert sample(top_k=np.array([2**31 - 1, 1], dtype=np.uint64)).shape == (2,)
+    assert sample(top_k=[np.int64(1), 2]).shape == (2,)
+
+
 # ---- top_p, min_p, temperature ----
 
 
@@ -226,6 +261,42 @@ def test_infinite_temperature_is_outside_the_documented_range():
         from_logits(temperature=math.inf)
     with pytest.raises(ValueError, match=re.escape("temperature must be in [0, inf)")):
         rocsample.softmax(LOGITS, np.array([1.0, np.inf]), backend="cpu")
+
+
+@pytest.mark.parametrize("value", [1e-45, 1e-40, 1.1754942e-38, 1e-50, 5e-324,
+                                   np.float32(1e-45), np.array([1.0, 1e-45]),
+                                   np.array([1.0, 1e-45], np.float32), [1.0, 1e-50]])
+@pytest.mark.parametrize("fn", ["sample_from_logits", "softmax", "temperature_scale"])
+def test_subnormal_temperature_is_refused(fn, value):
+    """A temperature below the smallest normal float32 gave token -1 and NaN rows (1e-45) or
+    silently greedy ones (1e-50, 0 in float32), with a RuntimeWarning on stderr; a GPU may
+    flush it to 0. Greedy is spelt 0."""
+    call = {
+        "sample_from_logits": lambda: from_logits(temperature=value),
+        "softmax": lambda: rocsample.softmax(LOGITS, value, backend="cpu"),
+        "temperature_scale": lambda: rocsample.temperature_scale(LOGITS, value, backend="cpu"),
+    }[fn]
+    with pytest.raises(ValueError) as info:
+        call()
+    msg = str(info.value)
+    assert msg.startswith("temperature must be 0 (greedy) or >= 1.1754944e-38")
+    assert msg.endswith("pass 0 for greedy sampling")
+    assert (" in row 1" in msg) == (np.ndim(value) == 1)
+
+
+def test_smallest_normal_temperature_is_greedy_or_invalid_without_warnings():
+    """At T = 1.1754944e-38, logit / T stays finite for logits below about 4 (the row is
+    sampled, which is greedy in practice) and overflows above (the row is invalid, -1, as a
+    GPU computes it); numpy must not print RuntimeWarnings on the way."""
+    t = float(np.finfo(np.float32).tiny)
+    logits = np.array([[0.0, 1.0, 2.0], [0.0, 5.0, 10.0]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert from_logits(logits, temperature=t, seed=3).tolist() == [2, -1]
+        probs = rocsample.softmax(logits, t, backend="cpu")
+        scaled = rocsample.temperature_scale(logits, t, backend="cpu")
+    assert probs[0].tolist() == [0.0, 0.0, 1.0] and np.isnan(probs[1]).all()
+    assert np.isposinf(scaled[1, 1:]).all() and np.isfinite(scaled[0]).all()
 
 
 def test_bad_temperature_per_row_names_the_row():
@@ -317,6 +388,22 @@ def test_check_inputs_false_gives_minus_one_for_bad_rows_only():
     assert tok[6] == 2  # a denormal is a positive probability: the only one here
     good = sample(np.ascontiguousarray(BAD[[1]]), seed=11, check_inputs=False)
     assert good.shape == (1,)
+
+
+@pytest.mark.parametrize("value", ["no", "False", "0", "", "yes", 0, 1, 0.0, [False],
+                                   np.array([True])])
+def test_check_inputs_must_be_a_bool(value):
+    """check_inputs="no" used to count as true (bool("no")): anything but a bool or None is a
+    TypeError naming it."""
+    with pytest.raises(TypeError) as info:
+        sample(BAD, check_inputs=value)
+    assert str(info.value).startswith("check_inputs must be True, False or None; got ")
+
+
+def test_check_inputs_numpy_bools_are_bools():
+    assert sample(BAD, check_inputs=np.bool_(False))[0] == -1
+    with pytest.raises(ValueError, match="invalid row"):
+        sample(BAD, check_inputs=np.bool_(True))
 
 
 def test_check_inputs_from_the_environment(monkeypatch):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..config import install_command
 from ..errors import BackendUnavailable
 from .runtime import PackedArgs, Runtime
 
 __all__ = ["HipRuntime"]
 
 log = logging.getLogger("rocsample")
+
+
+_NO_GPU = ("hipErrorNoDevice", "hipErrorInvalidDevice")
 
 
 def _ok(err: Any) -> bool:
@@ -30,17 +34,24 @@ class HipRuntime(Runtime):
         try:
             from hip import hip
         except ImportError as exc:
-            raise BackendUnavailable("hip", f"hip-python is not installed ({exc})") from exc
+            raise BackendUnavailable(
+                "hip", f"hip-python is not installed ({exc}): {install_command('hip')}"
+            ) from exc
         self.hip = hip
         try:
             (err,) = hip.hipInit(0)
         except Exception as exc:  # libamdhip64 itself could not be loaded
             raise BackendUnavailable("hip", f"the HIP runtime cannot be loaded: {exc}") from exc
         if not _ok(err):
-            raise BackendUnavailable("hip", f"hipInit returned {self.error_text(err)}")
+            name = self.error_text(err)
+            # What the HIP runtime answers on a machine without a usable AMD GPU (ROCm 5.2
+            # says InvalidDevice, measured; later ones NoDevice): say so in words.
+            hint = " (no AMD GPU visible)" if name in _NO_GPU else ""
+            raise BackendUnavailable("hip", f"hipInit returned {name}{hint}")
         err, count = hip.hipGetDeviceCount()
         if not _ok(err) or count == 0:
-            raise BackendUnavailable("hip", f"no HIP device ({self.error_text(err)})")
+            raise BackendUnavailable("hip", f"no HIP device ({self.error_text(err)}, "
+                                            f"{count} devices: no AMD GPU visible)")
         if not 0 <= device_index < count:
             raise BackendUnavailable("hip", f"device {device_index} requested, {count} present")
         self.device_index = device_index

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, codeobject, config
-from .errors import RocsampleError
+from .errors import KernelLoadError, RocsampleError
 from .registry import CONTRACT, KERNELS, MODULES
 
 __all__ = ["main"]
@@ -94,7 +94,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             info = codeobject.inspect_file(path)
-        except (OSError, codeobject.NotACodeObject) as exc:
+        except KernelLoadError as exc:
+            print(f"{path}: {exc.reason}", file=sys.stderr)
+            status = 1
+            continue
+        except codeobject.NotACodeObject as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             status = 1
             continue

@@ -235,7 +235,17 @@ def test_inspect_a_missing_file(tmp_path):
     run = cli("inspect", str(tmp_path / "absent.hsaco"), tmp=tmp_path)
     assert run.returncode == 1
     no_traceback(run)
-    assert "absent.hsaco" in run.stderr and "No such file" in run.stderr
+    assert run.stderr == f"{tmp_path / 'absent.hsaco'}: file does not exist\n"
+
+
+def test_inspect_a_fifo_or_device_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.hsaco"
+    os.mkfifo(fifo)
+    run = cli("inspect", str(fifo), "/dev/zero", tmp=tmp_path, timeout=30)
+    assert run.returncode == 1
+    no_traceback(run)
+    assert f"{fifo}: not a regular file but a FIFO" in run.stderr
+    assert "/dev/zero: not a regular file but a character device" in run.stderr
 
 
 def test_compile_for_a_target_the_compiler_aborts_on(tmp_path):

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, codeobject, config
-from .errors import RocsampleError
+from . import __version__, codecheck, codeobject, config
+from .errors import KernelLoadError, RocsampleError
 from .registry import CONTRACT, KERNELS, MODULES
 
 __all__ = ["main"]
@@ -36,24 +37,35 @@ def _toolchains() -> list[str]:
 
 
 def _kernel_sources(backend) -> list[str]:
+    """One line per kernel: where it comes (or would come) from, and the verdict on that file.
+
+    Every override and precompiled file is checked (codecheck) whether or not a device is
+    here, so a missing file, a directory or garbage shows as an ERROR with its reason."""
     cache = getattr(backend, "kernels", None)
     lines = []
     for name, spec in KERNELS.items():
         if cache is not None:
+            target = cache.runtime.target
             try:
                 r = cache.resolve(name)
                 where = f"{r.origin}: {r.reason}" + (f" ({r.path})" if r.path else "")
+                origin = {"env": spec.env_var, "precompiled": codecheck.KERNEL_DIR}.get(r.origin)
+                if origin is not None:
+                    where += " " + codecheck.check_file(r.path, origin, [name], target).line()
             except RocsampleError as exc:
                 where = f"ERROR: {exc}"
         else:
             override = config.kernel_override(spec.env_var)
             if override:
-                where = f"env {spec.env_var}={override} (used once a GPU backend is active)"
+                verdict = codecheck.check_file(override, spec.env_var, [name]).line()
+                where = f"env {spec.env_var}={override}: {verdict}"
             else:
-                pre = [p.name for p in (config.kernel_dir() / f"{spec.module}{s}"
-                                        for s in (".hsaco", ".cubin")) if p.exists()]
-                where = ("precompiled " + ", ".join(pre) + " present; " if pre else "") + \
-                    "cpu backend runs numpy, no kernel is loaded"
+                found = [p for p in (config.kernel_dir() / f"{spec.module}{s}"
+                                     for s in codecheck.SUFFIXES) if os.path.lexists(p)]
+                where = "".join(
+                    f"precompiled {p.name} present: "
+                    f"{codecheck.check_file(p, codecheck.KERNEL_DIR, [name]).line()}; "
+                    for p in found) + "cpu backend runs numpy, no kernel is loaded"
         if spec.companion_of is not None:
             where += f" (optional, with {KERNELS[spec.companion_of].entry})"
         lines.append(f"  {spec.entry:28s} [{spec.env_var}] {where}")
@@ -82,7 +94,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"disk cache: {config.cache_dir()} "
           f"({'enabled' if config.disk_cache_enabled() else 'disabled by ROCSAMPLE_DISK_CACHE'})")
     print(f"precompiled dir: {config.kernel_dir()}"
-          f"{'' if config.kernel_dir().is_dir() else ' (absent: run make hsaco)'}")
+          f"{'' if config.kernel_dir().is_dir() else f' (absent: run {config.precompile_command()})'}")
     print("kernels:")
     for line in _kernel_sources(b):
         print(line)
@@ -90,16 +102,45 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    if args.check:
+        return _check(args.files)
+    if not args.files:
+        print("error: inspect needs FILE... (or --check: every configured code object)",
+              file=sys.stderr)
+        return 2
     status = 0
     for path in args.files:
         try:
             info = codeobject.inspect_file(path)
-        except (OSError, codeobject.NotACodeObject) as exc:
+        except KernelLoadError as exc:
+            print(f"{path}: {exc.reason}", file=sys.stderr)
+            status = 1
+            continue
+        except codeobject.NotACodeObject as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             status = 1
             continue
         print(codeobject.describe(info, str(path)))
     return status
+
+
+def _check(files: list[str]) -> int:
+    """``inspect --check``: one verdict a file; 1 when any file would fail to load."""
+    if files:
+        checks = [codecheck.check_named(path) for path in files]
+    else:
+        checks = codecheck.check_configured()
+        if not checks:
+            vars_ = ", ".join(sorted({spec.env_var for spec in KERNELS.values()}))
+            print(f"nothing to check: none of {vars_} is set and {config.kernel_dir()} holds "
+                  "no <module>.hsaco or .cubin")
+            return 0
+    for c in checks:
+        print(f"{c.path}" + (f" ({c.origin})" if c.origin else "") + f": {c.line()}")
+    failed = sum(not c.ok for c in checks)
+    if failed:
+        print(f"{failed} of {len(checks)} code object files would fail to load", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -224,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="backend, devices, toolchains, caches, kernel sources")
     p = sub.add_parser("inspect", help="what a code object file holds")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--check", action="store_true",
+                   help="check FILEs (default: every *_HSACO override and precompiled file) as "
+                        "loading would, without a device; exit 1 if any fails")
     p = sub.add_parser("compile", help="precompile kernels (what `make hsaco` runs)")
     p.add_argument("--arch", action="append", help="target (repeatable): gfx90a, sm_90, ...")
     p.add_argument("--module", action="append", choices=sorted(MODULES))

@@ -17,6 +17,11 @@ status.  Facts used (all little-endian ELF64):
 * Offload bundle: ``__CLANG_OFFLOAD_BUNDLE__``, u64 count, then per entry u64 offset, u64
   size, u64 triple length and the triple; entry data aligned to 4096 as ``hipcc`` writes it.
 
+Files are read by :func:`read_code_object` only: a regular file under a size cap, never a
+FIFO or a device. The parsers index the one buffer (no copies of sub-ranges), parse an ELF
+that several bundle entries name once, and cap entries, sections and symbols, so that any
+input costs time linear in its size.
+
 Example
 -------
 >>> from rocsample.codeobject import target_matches
@@ -31,17 +36,18 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import KernelLoadError, RocsampleError
 
 __all__ = [
     "CodeObjectEntry", "CodeObjectInfo", "NotACodeObject", "abi_problem", "describe", "extract",
-    "inspect_bytes", "inspect_file", "select_entry", "target_matches", "validate_code_object",
-    "write_bundle",
+    "MAX_BUNDLE_ENTRIES", "MAX_FILE_BYTES", "MAX_SECTIONS", "MAX_SYMBOLS", "inspect_bytes",
+    "inspect_file", "read_code_object", "select_entry", "target_matches",
+    "validate_code_object", "write_bundle",
 ]  # fmt: skip
 
 log = logging.getLogger("rocsample")
@@ -77,8 +83,19 @@ _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
 _CUDA_RE = re.compile(r"sm_(\d+)([af]?)")
 _TKINFO_ARCH = re.compile(rb"-arch\s+sm_(\d+)([af]?)\b")
-_ABI_SYMBOL = re.compile(r"rocsample_abi_v(\d+)")  # rs_common.h's marker
-_GRID_WAIT_SYMBOL = "rocsample_grid_wait"  # rs_engine.h's: later phases may overlap
+_ABI_SYMBOL = re.compile(rb"rocsample_abi_v(\d+)")  # rs_common.h's marker
+_GRID_WAIT_SYMBOL = b"rocsample_grid_wait"  # rs_engine.h's: later phases may overlap
+
+#: Largest file read as a code object. ``make hsaco`` writes about 300 KB per module for two
+#: targets (a few MB for every module and many targets); the cap stops a wrong path (a disk
+#: image, a 2 GB sparse file) from being read into memory before it can be refused.
+MAX_FILE_BYTES = 64 << 20
+#: Most entries an offload bundle may declare: hipcc writes one per target plus the host's.
+MAX_BUNDLE_ENTRIES = 1024
+#: Most ELF sections and symbols read from one file, all its code objects together.
+MAX_SECTIONS = 1 << 16
+MAX_SYMBOLS = 1 << 16
+_MAX_NAME = 1024  # bytes of a symbol name looked at; ours are under 40
 
 
 class NotACodeObject(RocsampleError, ValueError):
@@ -116,9 +133,40 @@ class CodeObjectInfo:
     size: int
 
 
-def _cstr(data: bytes, start: int, end: int) -> str:
-    stop = data.find(b"\0", start, end)
-    return data[start : end if stop < 0 else stop].decode("utf-8", "replace")
+class _Budget:
+    """What parsing one file may cost, all its code objects together.
+
+    Every count a file declares is checked against its size, but a crafted file can still make
+    a parser repeat work: bundle entries that overlap, so that many ELFs share one section or
+    symbol table.  These caps (far above what compilers write: one of our modules holds 13
+    sections and under 50 symbols per target), with the bound on the bytes of a name that
+    are read, keep the work linear in the file size; a refusal says which cap was crossed.
+    """
+
+    def __init__(self) -> None:
+        self.left = {"sections": MAX_SECTIONS, "symbols": MAX_SYMBOLS}
+
+    def take(self, what: str, count: int) -> None:
+        """Spend ``count`` of ``what`` ("sections" or "symbols"), or refuse the file."""
+        if count > self.left[what]:
+            cap = MAX_SECTIONS if what == "sections" else MAX_SYMBOLS
+            raise NotACodeObject(
+                f"more than {cap} {what} in all its code objects (compilers write a few hundred "
+                f"at most): a damaged or crafted file"
+            )
+        self.left[what] -= count
+
+
+def _cstr(data: bytes, start: int, end: int) -> bytes:
+    """The NUL-terminated name at ``start`` (at most ``_MAX_NAME`` bytes are looked at, so a
+    table without NULs costs each symbol a bounded scan); a cut name ends in ``b"..."``."""
+    if start >= end:
+        return b""
+    limit = min(end, start + _MAX_NAME)
+    stop = data.find(b"\0", start, limit)
+    if stop >= 0:
+        return data[start:stop]
+    return data[start:limit] + (b"..." if limit < end else b"")
 
 
 def _amdgpu_target(abi: int, flags: int) -> str:
@@ -137,19 +185,19 @@ def _amdgpu_target(abi: int, flags: int) -> str:
     return target
 
 
-def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
-    """Parse one ELF image that starts at ``data[0]`` and was found at ``offset``."""
-    n = len(data)
+def _parse_elf(data: bytes, base: int, n: int, budget: _Budget) -> CodeObjectEntry:
+    """Parse the ELF image ``data[base : base + n]`` in place (no copy of the image)."""
     if n == 0:
         raise NotACodeObject("empty (0 bytes)")
-    if not data.startswith(b"\x7fELF"):
-        raise NotACodeObject(f"bad magic {data[:4].hex(' ')} (expected 7f 45 4c 46, ELF)")
+    if not data.startswith(b"\x7fELF", base):
+        head = data[base : base + min(n, 4)]
+        raise NotACodeObject(f"bad magic {head.hex(' ')} (expected 7f 45 4c 46, ELF)")
     if n < 64:
         raise NotACodeObject(f"too short: {n} bytes, an ELF64 header alone needs 64")
-    if data[4] != 2 or data[5] != 1:
+    if data[base + 4] != 2 or data[base + 5] != 1:
         raise NotACodeObject("not a little-endian 64-bit ELF (EI_CLASS/EI_DATA)")
     (_, machine, _, _, phoff, shoff, flags, _, phentsize, phnum, shentsize, shnum,
-     shstrndx) = _ELF_HDR.unpack_from(data, 16)  # fmt: skip
+     shstrndx) = _ELF_HDR.unpack_from(data, base + 16)  # fmt: skip
     if machine not in (EM_AMDGPU, EM_CUDA):
         raise NotACodeObject(
             f"unknown e_machine {machine} (expected {EM_AMDGPU} AMDGPU or {EM_CUDA} CUDA)"
@@ -159,46 +207,72 @@ def _parse_elf(data: bytes, offset: int) -> CodeObjectEntry:
     need = max(64, shoff + shnum * shentsize, phoff + phnum * phentsize)
     if need > n:
         raise NotACodeObject(f"truncated: header/section table needs {need} bytes, have {n}")
-    sections = [_SHDR.unpack_from(data, shoff + i * _SHDR.size) for i in range(shnum)]
+    budget.take("sections", shnum)
+    sections = [_SHDR.unpack_from(data, base + shoff + i * _SHDR.size) for i in range(shnum)]
     for sh in sections:
         if sh[1] != _SHT_NOBITS and sh[4] + sh[5] > n:
             raise NotACodeObject(f"truncated: a section ends at {sh[4] + sh[5]}, have {n}")
+
+    def table(index: int, what: str) -> tuple[int, int]:
+        """Where string table ``index`` lies in ``data``; it must lie inside this image."""
+        if index >= len(sections):
+            raise NotACodeObject(f"{what} links to a missing string table")
+        sh = sections[index]
+        if sh[1] == _SHT_NOBITS:  # no bytes in the file: its range is unchecked above
+            raise NotACodeObject(f"{what} links to a string table with no data (SHT_NOBITS)")
+        return base + sh[4], base + sh[4] + sh[5]
+
     symtabs = [s for s in sections if s[1] == _SHT_SYMTAB]
     symtabs = symtabs or [s for s in sections if s[1] == _SHT_DYNSYM]  # stripped objects
-    syms: list[tuple[str, int, int, int]] = []  # name, st_info, st_other, st_shndx
+    kabi, waits = None, False
+    marks: set[int] = set()
+    kernels: set[bytes] = set()
+    kds: set[bytes] = set()
     for sh in symtabs[:1]:
-        if sh[6] >= len(sections):
-            raise NotACodeObject("symbol table links to a missing string table")
-        str_off, str_size = sections[sh[6]][4], sections[sh[6]][5]
-        for i in range(sh[5] // _SYM.size):
-            name, info, other, shndx, _, _ = _SYM.unpack_from(data, sh[4] + i * _SYM.size)
-            syms.append((_cstr(data, str_off + name, str_off + str_size), info, other, shndx))
-    defined = [(name, info, other) for name, info, other, shndx in syms if shndx and name]
-    marks = {int(m.group(1)) for name, _, _ in defined if (m := _ABI_SYMBOL.fullmatch(name))}
-    kabi = max(marks) if len(marks) == 1 else (-1 if marks else None)  # -1: contradictory
-    waits = any(name == _GRID_WAIT_SYMBOL for name, _, _ in defined)
-    abi = data[8]
+        str_start, str_end = table(sh[6], "symbol table")
+        count = sh[5] // _SYM.size
+        budget.take("symbols", count)
+        for i in range(count):
+            name_off, info, other, shndx, _, _ = _SYM.unpack_from(data,
+                                                                  base + sh[4] + i * _SYM.size)
+            if not shndx:  # undefined: not something this code object provides
+                continue
+            name = _cstr(data, str_start + name_off, str_end)
+            if not name:
+                continue
+            if machine == EM_AMDGPU:
+                if name.endswith(b".kd"):
+                    kds.add(name[:-3])
+                elif info & 0xF == _STT_AMDGPU_HSA_KERNEL:
+                    kernels.add(name)
+            elif other & _STO_CUDA_ENTRY:
+                kernels.add(name)
+            if name.startswith(b"rocsample_"):
+                if m := _ABI_SYMBOL.fullmatch(name):
+                    marks.add(int(m.group(1)))
+                waits = waits or name == _GRID_WAIT_SYMBOL
+    if marks:
+        kabi = max(marks) if len(marks) == 1 else -1  # -1: contradictory
+    symbols = tuple(sorted(k.decode("utf-8", "replace") for k in kernels | kds))
+    abi = data[base + 8]
     if machine == EM_AMDGPU:
-        kds = {name[:-3] for name, _, _ in defined if name.endswith(".kd")}
-        v2 = {name for name, info, _ in defined if info & 0xF == _STT_AMDGPU_HSA_KERNEL}
-        target = _amdgpu_target(abi, flags)
-        return CodeObjectEntry("amdgpu", target, tuple(sorted(kds | v2)), offset, n, kabi,
+        return CodeObjectEntry("amdgpu", _amdgpu_target(abi, flags), symbols, base, n, kabi,
                                waits)
     sm, accel = (flags & 0xFF, flags & 0x800) if abi <= 7 else ((flags >> 8) & 0xFF, flags & 0x8)
     suffix = "a" if accel else ""
-    if shstrndx < len(sections):
-        names_off, names_size = sections[shstrndx][4], sections[shstrndx][5]
+    if not suffix and shstrndx < len(sections):
+        names_start, names_end = table(shstrndx, "section header")
         for sh in sections:
-            if _cstr(data, names_off + sh[0], names_off + names_size) == ".note.nv.tkinfo":
-                m = _TKINFO_ARCH.search(data, sh[4], sh[4] + sh[5])
-                if m and int(m.group(1)) == sm:
-                    suffix = suffix or m.group(2).decode()
-    kernels = {name for name, info, other in defined if other & _STO_CUDA_ENTRY}
-    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", tuple(sorted(kernels)), offset, n, kabi,
-                           waits)
+            if _cstr(data, names_start + sh[0], names_end) == b".note.nv.tkinfo":
+                if sh[1] != _SHT_NOBITS:
+                    m = _TKINFO_ARCH.search(data, base + sh[4], base + sh[4] + sh[5])
+                    if m and int(m.group(1)) == sm:
+                        suffix = m.group(2).decode()
+                break  # ptxas writes one; searching every copy would cost sections x size
+    return CodeObjectEntry("cuda", f"sm_{sm}{suffix}", symbols, base, n, kabi, waits)
 
 
-def _parse_bundle(data: bytes) -> CodeObjectInfo:
+def _parse_bundle(data: bytes, budget: _Budget) -> CodeObjectInfo:
     n = len(data)
     if n < 32:
         raise NotACodeObject(f"truncated bundle header: {n} bytes, the entry count needs 32")
@@ -207,7 +281,14 @@ def _parse_bundle(data: bytes) -> CodeObjectInfo:
         raise NotACodeObject(
             f"truncated bundle header: {count} entries need over {32 + 24 * count} bytes, have {n}"
         )
+    if count > MAX_BUNDLE_ENTRIES:
+        raise NotACodeObject(
+            f"bundle declares {count} entries, more than the {MAX_BUNDLE_ENTRIES} allowed (a "
+            f"bundle holds one per target and one for the host): a damaged or crafted file"
+        )
     pos, entries = 32, []
+    # Entries that name the same bytes are parsed once: repeats must not multiply the work.
+    parsed: dict[tuple[int, int], CodeObjectEntry] = {}
     for i in range(count):
         if pos + 24 > n:
             raise NotACodeObject(f"truncated bundle header: entry {i} is cut off at byte {n}")
@@ -223,10 +304,13 @@ def _parse_bundle(data: bytes) -> CodeObjectInfo:
             )
         if size == 0 or triple.startswith("host-"):
             continue
-        try:
-            entry = _parse_elf(data[off : off + size], off)
-        except NotACodeObject as exc:
-            raise NotACodeObject(f"bundle entry {i} ({triple}): {exc.reason}") from None
+        entry = parsed.get((off, size))
+        if entry is None:
+            try:
+                entry = _parse_elf(data, off, size, budget)
+            except NotACodeObject as exc:
+                raise NotACodeObject(f"bundle entry {i} ({triple}): {exc.reason}") from None
+            parsed[(off, size)] = entry
         declared = triple.partition("--")[2]
         if entry.kind == "amdgpu" and declared and declared != entry.target:
             log.warning("bundle entry %s holds code for %s", triple, entry.target)
@@ -253,11 +337,11 @@ def inspect_bytes(data: bytes) -> CodeObjectInfo:
     Traceback (most recent call last):
     rocsample.codeobject.NotACodeObject: empty (0 bytes)
     """
-    data = bytes(data)
+    data = bytes(data)  # no copy of bytes; the parsers index this one buffer, never slice it
     if data.startswith(BUNDLE_MAGIC):
-        return _parse_bundle(data)
+        return _parse_bundle(data, _Budget())
     if data.startswith(b"\x7fELF"):
-        entry = _parse_elf(data, 0)
+        entry = _parse_elf(data, 0, len(data), _Budget())
         return CodeObjectInfo(f"{entry.kind}-elf", (entry,), len(data))
     if not data:
         raise NotACodeObject("empty (0 bytes)")
@@ -273,14 +357,126 @@ def inspect_bytes(data: bytes) -> CodeObjectInfo:
     raise NotACodeObject(f"bad magic {head[:8].hex(' ')} (expected ELF or offload bundle)")
 
 
-def inspect_file(path: str | os.PathLike[str]) -> CodeObjectInfo:
-    """Read ``path`` and :func:`inspect_bytes` it; ``OSError`` propagates.
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "some other kind of file")
+    return (f"not a regular file but {kind}; name a code object file (.hsaco, .cubin or an "
+            f"offload bundle)")
+
+
+def read_code_object(path: str | os.PathLike[str], env_var: str | None = None) -> bytes:
+    """Read the whole code object file ``path``, refusing at once what cannot be one.
+
+    Only a regular file of at most :data:`MAX_FILE_BYTES` is read, and exactly the size it
+    had when opened: a FIFO, a directory or a device (``/dev/zero``) is refused before any
+    byte is read, a huge or sparse file by its size, and a file that grows or shrinks
+    meanwhile is an error, so no path can hang the caller or exhaust its memory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    env_var : str, optional
+        The variable that named it, for the error (``None``: named some other way).
+
+    Returns
+    -------
+    bytes
+        The file's contents.
+
+    Raises
+    ------
+    KernelLoadError
+        ``reason`` is one of: "file does not exist", "not readable: <errno text>", "not a
+        regular file but <a FIFO, a directory, a character device...>", "<n> bytes, over the
+        <cap> limit...", "changed size while being read...".
+
+    Example
+    -------
+    >>> from rocsample.errors import KernelLoadError
+    >>> try:
+    ...     read_code_object("/dev/zero", "TOPK_SAMPLING_HSACO")
+    ... except KernelLoadError as exc:
+    ...     print(exc.env_var, exc.path, exc.reason.split(";")[0], sep=" | ")
+    TOPK_SAMPLING_HSACO | /dev/zero | not a regular file but a character device
+    """
+    where = os.fspath(path)
+
+    def fail(reason: str) -> KernelLoadError:
+        log.debug("rejecting code object %s: %s", where, reason)
+        return KernelLoadError(where, env_var, reason)
+
+    # stat before open: opening a device can have effects of its own (a watchdog starts,
+    # a tape rewinds), so only what is a regular file now is ever opened.
+    try:
+        before = os.stat(where)
+    except FileNotFoundError:
+        raise fail("file does not exist") from None
+    except OSError as exc:
+        raise fail(f"not readable: {exc.strerror or exc}") from exc
+    if (why := _not_regular(before.st_mode)) is not None:
+        raise fail(why)
+    try:
+        # O_NONBLOCK: should the path become a FIFO between stat and open, open returns at
+        # once instead of waiting for a writer; fstat below then refuses it.
+        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise fail("file does not exist") from None
+    except OSError as exc:
+        raise fail(f"not readable: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if (why := _not_regular(st.st_mode)) is not None:
+            raise fail(why)
+        size = st.st_size
+        if size > MAX_FILE_BYTES:
+            raise fail(f"{size} bytes, over the {MAX_FILE_BYTES >> 20} MiB limit for a code "
+                       f"object (a bundle of every rocsample module for many targets is a few "
+                       f"MB): not a code object, or not the file meant")
+        chunks, got = [], 0
+        while got < size:
+            chunk = os.read(fd, size - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got < size or os.read(fd, 1):
+            grew = "shrank" if got < size else "grew"
+            raise fail(f"changed size while being read ({size} bytes when opened, then it "
+                       f"{grew}): read it again once whatever writes it has finished")
+    except OSError as exc:
+        raise fail(f"not readable: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def inspect_file(path: str | os.PathLike[str], env_var: str | None = None) -> CodeObjectInfo:
+    """Read ``path`` with :func:`read_code_object` and :func:`inspect_bytes` it.
+
+    Raises
+    ------
+    KernelLoadError
+        The file cannot be read as a code object file (missing, a FIFO, too large...);
+        ``env_var`` is the variable named in it.
+    NotACodeObject
+        Its bytes are not a code object.
 
     Example
     -------
     >>> info = inspect_file("build/hsaco/topk.hsaco")  # doctest: +SKIP
     """
-    return inspect_bytes(Path(path).read_bytes())
+    return inspect_bytes(read_code_object(path, env_var))
 
 
 def _parse_target(target: str) -> tuple[str, dict[str, str]]:
@@ -419,8 +615,9 @@ def validate_code_object(
     Raises
     ------
     KernelLoadError
-        ``reason`` is one of: "file does not exist", "not readable: <errno text>",
-        "not a code object: <why>", "no code for target <t> (file holds: ...)",
+        ``reason`` is one of those of :func:`read_code_object` ("file does not exist",
+        "not a regular file but a FIFO"...), "not a code object: <why>", "no code for
+        target <t> (file holds: ...)",
         "entry point <name> missing (file defines: ...)", "built for rocsample kernel ABI
         <n>, ...", "declares no rocsample kernel ABI ...".
 
@@ -436,12 +633,7 @@ def validate_code_object(
         log.debug("rejecting code object %s: %s", where, reason)
         return KernelLoadError(where, env_var, reason)
 
-    if not os.path.exists(where):
-        raise fail("file does not exist")
-    try:
-        data = Path(where).read_bytes()
-    except OSError as exc:
-        raise fail(f"not readable: {exc.strerror or exc}") from exc
+    data = read_code_object(where, env_var)
     try:
         info = inspect_bytes(data)
     except NotACodeObject as exc:

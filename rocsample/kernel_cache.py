@@ -210,13 +210,24 @@ class KernelCache:
             return res, None
         directory = config.kernel_dir()
         candidate = directory / f"{spec.module}{rt.code_suffix}"
-        if not candidate.exists():
+        if not os.path.lexists(candidate):  # a dangling link is reported below, not passed over
             return None
+        # The bounded reader: a FIFO, a directory or a device there is refused at once (a
+        # plain read would wait for a writer or read forever), a huge file by its size.
         try:
-            info = codeobject.inspect_file(candidate)
-        except (OSError, codeobject.NotACodeObject) as exc:
-            raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR",
-                                  f"not a code object: {exc}") from exc
+            info = codeobject.inspect_file(candidate, "ROCSAMPLE_KERNEL_DIR")
+        except codeobject.NotACodeObject as exc:
+            unusable = f"not a code object: {exc.reason}"
+        except KernelLoadError as exc:
+            unusable = exc.reason
+        else:
+            unusable = None
+        if unusable is not None:
+            if config.kernel_dir_is_explicit():
+                raise KernelLoadError(str(candidate), "ROCSAMPLE_KERNEL_DIR", unusable)
+            log.warning("%s: precompiled %s is unusable (%s); JIT instead", spec.name,
+                        candidate, unusable)
+            return None
         entry = codeobject.select_entry(info, rt.target)
         if entry is None:
             held = ", ".join(e.target for e in info.entries) or "nothing"

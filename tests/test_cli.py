@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from rocsample import codeobject
-from rocsample.registry import KERNELS
+from rocsample.codeobject import write_bundle
+from rocsample.registry import KERNELS, MODULES
 from rocsample.toolchains import get_toolchain
 
+from . import synthetic_elf as syn
 from .conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +116,12 @@ def test_info_shows_kernel_overrides_and_precompiled_files(tmp_path, built):
     assert run.returncode == 0, run.stderr
     assert f"precompiled dir: {built.dir}\n" in run.stdout
     lines = {ln.split()[0]: ln for ln in run.stdout.splitlines() if ln.startswith("  ")}
-    assert "precompiled topk_sampling.hsaco present" in lines["topk_sampling_kernel"]
-    assert f"env TOPP_SAMPLE_HSACO={override}" in lines["topp_sample_kernel"]
+    if "active backend: cpu" in run.stdout:
+        assert ("precompiled topk_sampling.hsaco present: OK: serves gfx90a;"
+                in lines["topk_sampling_kernel"])
+        assert (f"env TOPP_SAMPLE_HSACO={override}: ERROR: file does not exist"
+                in lines["topp_sample_kernel"])
+    assert "ERROR: file does not exist" in lines["topp_sample_kernel"]  # with a device too
     assert "present" not in lines["softmax_kernel"]
 
 
@@ -135,6 +141,39 @@ def test_info_with_a_bad_backend_variable_is_a_clear_error(tmp_path):
     assert run.returncode != 0
     no_traceback(run)
     assert "ROCSAMPLE_BACKEND" in run.stderr and "bogus" in run.stderr
+
+
+def synthetic_module(module: str, *, abi: int | None = 3, drop: str | None = None) -> bytes:
+    """A gfx90a + gfx1030 bundle defining ``module``'s entry points (less ``drop``), written
+    here: the info and inspect --check tests need no toolchain."""
+    entries = [e for e in MODULES[module].entries if e != drop]
+    return write_bundle({"gfx90a": syn.elf(syn.amd_symbols(entries, abi)),
+                         "gfx1030": syn.elf(syn.amd_symbols(entries, abi), flags=syn.GFX1030)})
+
+
+def test_info_checks_every_override_without_a_device(tmp_path):
+    good = tmp_path / "sampling_utils.co"
+    good.write_bytes(synthetic_module("sampling_utils"))
+    garbage = tmp_path / "garbage.hsaco"
+    garbage.write_bytes(b"\x00\x13\x37" * 40)
+    fifo = tmp_path / "pipe.hsaco"
+    os.mkfifo(fifo)
+    env = {"SAMPLING_UTILS_HSACO": str(good), "TOPK_SAMPLING_HSACO": str(tmp_path / "no.hsaco"),
+           "TOPP_SAMPLE_HSACO": str(tmp_path), "FUSED_SAMPLING_HSACO": str(garbage),
+           "TOPP_PREFIX_SUM_HSACO": str(fifo),
+           "ROCSAMPLE_KERNEL_DIR": str(tmp_path / "nothing-here")}
+    run = cli("info", tmp=tmp_path, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    no_traceback(run)
+    lines = {ln.split()[0]: ln for ln in run.stdout.splitlines() if ln.startswith("  ")}
+    assert "ERROR: file does not exist" in lines["topk_sampling_kernel"]
+    assert "ERROR: not a regular file but a directory" in lines["topp_sample_kernel"]
+    assert "ERROR: not a code object: bad magic" in lines["topk_topp_sampling_kernel"]
+    assert "ERROR: not a regular file but a FIFO" in lines["topp_prefix_sum_kernel"]
+    if "active backend: cpu" in run.stdout:  # a device would ask for its own target
+        assert lines["softmax_kernel"].endswith(
+            f"env SAMPLING_UTILS_HSACO={good}: OK: serves gfx1030, gfx90a")
+    assert "ERROR" not in lines["softmax_kernel"] + lines["temperature_scale_kernel"]
 
 
 # ---- demo ----
@@ -290,7 +329,74 @@ def test_inspect_a_missing_file(tmp_path):
     run = cli("inspect", str(tmp_path / "absent.hsaco"), tmp=tmp_path)
     assert run.returncode == 1
     no_traceback(run)
-    assert "absent.hsaco" in run.stderr and "No such file" in run.stderr
+    assert run.stderr == f"{tmp_path / 'absent.hsaco'}: file does not exist\n"
+
+
+def test_inspect_a_fifo_or_device_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.hsaco"
+    os.mkfifo(fifo)
+    run = cli("inspect", str(fifo), "/dev/zero", tmp=tmp_path, timeout=30)
+    assert run.returncode == 1
+    no_traceback(run)
+    assert f"{fifo}: not a regular file but a FIFO" in run.stderr
+    assert "/dev/zero: not a regular file but a character device" in run.stderr
+
+
+def test_inspect_without_files_or_check_is_a_usage_error(tmp_path):
+    run = cli("inspect", tmp=tmp_path)
+    assert run.returncode == 2
+    assert "inspect needs FILE" in run.stderr and "--check" in run.stderr
+
+
+def test_inspect_check_validates_overrides_and_kernel_dir_files(tmp_path):
+    kdir = tmp_path / "kdir"
+    kdir.mkdir()
+    (kdir / "topk_sampling.hsaco").write_bytes(synthetic_module("topk_sampling"))
+    env = {"ROCSAMPLE_KERNEL_DIR": str(kdir), "TOPP_SAMPLE_HSACO": str(tmp_path)}
+    run = cli("inspect", "--check", tmp=tmp_path, env=env)
+    assert run.returncode == 1
+    no_traceback(run)
+    assert run.stdout.splitlines() == [
+        f"{tmp_path} (TOPP_SAMPLE_HSACO): ERROR: not a regular file but a directory; name a "
+        "code object file (.hsaco, .cubin or an offload bundle)",
+        f"{kdir / 'topk_sampling.hsaco'} (ROCSAMPLE_KERNEL_DIR): OK: serves gfx1030, gfx90a",
+    ]
+    assert "1 of 2 code object files would fail to load" in run.stderr
+    env["TOPP_SAMPLE_HSACO"] = str(kdir / "topk_sampling.hsaco")  # exists, lacks the entry
+    run = cli("inspect", "--check", tmp=tmp_path, env=env)
+    assert run.returncode == 1
+    assert ("(TOPP_SAMPLE_HSACO): ERROR: gfx1030: entry point topp_sample_kernel missing "
+            "(its code defines: topk_sampling_kernel)") in run.stdout
+    del env["TOPP_SAMPLE_HSACO"]
+    run = cli("inspect", "--check", tmp=tmp_path, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    run = cli("inspect", "--check", tmp=tmp_path, env={"ROCSAMPLE_KERNEL_DIR": str(tmp_path)})
+    assert run.returncode == 0 and run.stdout.startswith("nothing to check: ")
+
+
+def test_inspect_check_named_files(tmp_path):
+    good = tmp_path / "topp_sampling.hsaco"
+    good.write_bytes(synthetic_module("topp_sampling"))
+    unmarked = tmp_path / "mine.co"
+    unmarked.write_bytes(synthetic_module("topp_sampling", abi=None))
+    partial = tmp_path / "topk_topp_sampling.hsaco"
+    partial.write_bytes(synthetic_module("topp_sampling"))  # the wrong module's entries
+    run = cli("inspect", "--check", str(good), str(unmarked), tmp=tmp_path,
+              env={"ROCSAMPLE_KERNEL_DIR": str(tmp_path / "nothing-here")})
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout.splitlines()
+    assert out[0] == f"{good}: OK: serves gfx1030, gfx90a"
+    assert out[1].startswith(f"{unmarked}: WARNING: serves gfx1030, gfx90a; gfx1030: declares "
+                             "no rocsample kernel ABI")
+    run = cli("inspect", "--check", str(partial), str(tmp_path / "absent.co"), tmp=tmp_path)
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f"{partial}: ERROR: gfx1030: entry point topk_topp_sampling_kernel missing (its code "
+        "defines: topp_prefix_sum_kernel, topp_sample_kernel, topp_threshold_kernel); gfx90a: "
+        "entry point topk_topp_sampling_kernel missing (its code defines: "
+        "topp_prefix_sum_kernel, topp_sample_kernel, topp_threshold_kernel)",
+        f"{tmp_path / 'absent.co'}: ERROR: file does not exist",
+    ]
 
 
 def test_compile_for_a_target_the_compiler_aborts_on(tmp_path):

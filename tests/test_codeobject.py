@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import struct
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from rocsample import codeobject, config, registry
 from rocsample.codeobject import (
     BUNDLE_ALIGN,
     HIP_TRIPLE_PREFIX,
     HOST_TRIPLE,
+    MAX_BUNDLE_ENTRIES,
+    MAX_FILE_BYTES,
+    MAX_SECTIONS,
+    MAX_SYMBOLS,
     CodeObjectEntry,
     CodeObjectInfo,
     NotACodeObject,
@@ -21,12 +31,19 @@ from rocsample.codeobject import (
     extract,
     inspect_bytes,
     inspect_file,
+    read_code_object,
     select_entry,
     target_matches,
     validate_code_object,
     write_bundle,
 )
 from rocsample.errors import KernelLoadError
+from rocsample.kernel_cache import KernelCache
+from rocsample.toolchains import get_toolchain
+
+from . import synthetic_elf as syn
+from .conftest import need
+from .offline_runtime import OfflineAmdRuntime
 
 SOURCE = """
 __device__ __attribute__((noinline)) float twice(float v) { return 2.0f * v; }
@@ -195,12 +212,218 @@ def test_cubin_sm_number_in_the_layout_its_abi_version_says(cubin: dict[str, byt
         assert field == sm, (arch, hex(e_flags(image)), image[8])
 
 
-def test_inspect_file_reads_and_propagates_oserror(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        inspect_file(tmp_path / "absent.hsaco")
+def test_inspect_file_names_the_file_problem_or_the_content_problem(tmp_path: Path) -> None:
+    with pytest.raises(KernelLoadError) as err:
+        inspect_file(tmp_path / "absent.hsaco", "TOPK_SAMPLING_HSACO")
+    assert err.value.reason == "file does not exist"
+    assert err.value.env_var == "TOPK_SAMPLING_HSACO"
     (tmp_path / "t.txt").write_text("hello")
     with pytest.raises(NotACodeObject, match="text"):
         inspect_file(tmp_path / "t.txt")
+
+
+# -- reading files: bounded, refused at once ---------------------------------------------------
+
+T = TypeVar("T")
+TOPK = registry.KERNELS["topk_sampling"]
+
+
+def within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()``, which must return or raise within ``seconds``: a bound on behaviour (a hang,
+    a read of gigabytes, work quadratic in a count), not a benchmark. It runs in a daemon
+    thread, so a hang fails the test instead of stopping the run."""
+    done: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = call()
+        except BaseException as exc:  # handed to the test below
+            done["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    start = time.perf_counter()
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        pytest.fail(f"still running after {seconds} s")
+    if "error" in done:
+        raise done["error"]  # type: ignore[misc]
+    assert time.perf_counter() - start <= seconds
+    return done["value"]  # type: ignore[return-value]
+
+
+def repeated_bundle(entries: int) -> bytes:
+    """A bundle of ``entries`` entries that all name one gfx90a ELF of 2,000 symbols."""
+    image = syn.elf(syn.amd_symbols([TOPK.entry]) + [
+        (f"helper_{i}", syn.STT_FUNC_GLOBAL, 0) for i in range(2000)])
+    return syn.bundle([("hip--gfx90a", 0, len(image))] * entries, image)
+
+
+def make_bad_file(path: Path, kind: str) -> str:
+    """Put a file of ``kind`` at ``path``; return what its refusal must say."""
+    if kind == "directory":
+        path.mkdir()
+        return "not a regular file but a directory"
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "not a regular file but a FIFO"
+    if kind == "/dev/zero":
+        path.symlink_to("/dev/zero")
+        return "not a regular file but a character device"
+    if kind == "sparse 2 GB":
+        path.touch()
+        os.truncate(path, 2 << 30)
+        return f"{2 << 30} bytes, over the {MAX_FILE_BYTES >> 20} MiB limit"
+    assert kind == "10,000-entry bundle"
+    data = repeated_bundle(10_000)
+    assert len(data) < 500_000
+    path.write_bytes(data)
+    return f"not a code object: bundle declares 10000 entries, more than the {MAX_BUNDLE_ENTRIES}"
+
+
+BAD_KINDS = ["directory", "fifo", "/dev/zero", "sparse 2 GB", "10,000-entry bundle"]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_validate_refuses_bad_files_at_once(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "k.hsaco"
+    why = make_bad_file(path, kind)
+    with pytest.raises(KernelLoadError) as err:
+        within(1.0, lambda: validate_code_object(path, TOPK.env_var, DEVICE_90A, [TOPK.entry]))
+    assert err.value.env_var == TOPK.env_var and err.value.path == str(path)
+    assert err.value.reason.startswith(why), err.value.reason
+    assert f"{TOPK.env_var}={path}: {why}" in str(err.value)
+
+
+@pytest.fixture
+def no_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ROCSAMPLE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ROCSAMPLE_DISK_CACHE", "0")
+    monkeypatch.delenv("ROCSAMPLE_KERNEL_DIR", raising=False)
+    for spec in registry.KERNELS.values():
+        monkeypatch.delenv(spec.env_var, raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+@pytest.mark.parametrize("named_by", ["override", "kernel dir"])
+def test_kernel_cache_refuses_bad_files_at_once(no_overrides: Path, monkeypatch, kind: str,
+                                                named_by: str) -> None:
+    if named_by == "override":
+        path, var = no_overrides / "mine.hsaco", TOPK.env_var
+        monkeypatch.setenv(var, str(path))
+    else:
+        path, var = no_overrides / "dir" / f"{TOPK.module}.hsaco", "ROCSAMPLE_KERNEL_DIR"
+        path.parent.mkdir()
+        monkeypatch.setenv(var, str(path.parent))
+    why = make_bad_file(path, kind)
+    cache = KernelCache(OfflineAmdRuntime("gfx90a"))
+    with pytest.raises(KernelLoadError) as err:
+        within(1.0, lambda: cache.get("topk_sampling"))
+    assert (err.value.env_var, err.value.path) == (var, str(path))
+    assert err.value.reason.startswith(why), err.value.reason
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "10,000-entry bundle"])
+def test_default_kernel_dir_skips_bad_files_with_a_warning(no_overrides: Path, monkeypatch,
+                                                           caplog, kind: str) -> None:
+    """Without ROCSAMPLE_KERNEL_DIR, an unusable file of the default directory is passed over
+    (the kernel is compiled instead), as a stale build there is; it never hangs."""
+    try:
+        get_toolchain("hiprtc").version()  # resolve() keys the disk cache by it
+    except Exception as exc:
+        need(False, f"hiprtc unavailable: {exc}")
+    monkeypatch.setattr(config, "source_root", lambda: no_overrides)
+    path = no_overrides / "build" / "hsaco" / f"{TOPK.module}.hsaco"
+    path.parent.mkdir(parents=True)
+    why = make_bad_file(path, kind)
+    cache = KernelCache(OfflineAmdRuntime("gfx90a"))
+    with caplog.at_level(logging.WARNING, logger="rocsample"):
+        res = within(1.0, lambda: cache.resolve("topk_sampling"))
+    assert res.origin == "compile"
+    assert f"precompiled {path} is unusable ({why}" in caplog.text
+
+
+def test_read_code_object_reads_exactly_the_size_it_opened(tmp_path: Path, monkeypatch) -> None:
+    # /proc files say 0 bytes and then deliver more: a reader that trusts EOF alone would
+    # take whatever a changing file holds.
+    with pytest.raises(KernelLoadError, match=r"changed size while being read \(0 bytes when "
+                       r"opened, then it grew\)"):
+        within(1.0, lambda: read_code_object("/proc/self/status"))
+    path = tmp_path / "k.hsaco"
+    path.write_bytes(b"\x7fELF" * 100)
+    real_fstat = os.fstat
+
+    def fstat_before_a_truncation(fd: int) -> os.stat_result:
+        st = list(real_fstat(fd))
+        st[6] += 1000  # st_size: the size it had an instant before someone cut it
+        return os.stat_result(st)
+
+    monkeypatch.setattr(codeobject.os, "fstat", fstat_before_a_truncation)
+    with pytest.raises(KernelLoadError, match="1400 bytes when opened, then it shrank"):
+        read_code_object(path, TOPK.env_var)
+    monkeypatch.undo()
+    assert read_code_object(path) == b"\x7fELF" * 100
+
+
+def test_repeated_bundle_entries_parse_their_elf_once() -> None:
+    data = repeated_bundle(MAX_BUNDLE_ENTRIES)
+    info = within(1.0, lambda: inspect_bytes(data))
+    assert len(info.entries) == MAX_BUNDLE_ENTRIES
+    assert len(set(info.entries)) == 1 and info.entries[0].symbols == (TOPK.entry,)
+    with pytest.raises(NotACodeObject, match=f"declares {MAX_BUNDLE_ENTRIES + 1} entries"):
+        inspect_bytes(repeated_bundle(MAX_BUNDLE_ENTRIES + 1))
+
+
+def test_symbol_and_section_counts_are_capped_per_file() -> None:
+    many = [(f"s{i}", syn.STT_FUNC_GLOBAL, 0) for i in range(MAX_SYMBOLS)]  # + the null symbol
+    image = syn.elf(many)
+    with pytest.raises(NotACodeObject, match=f"more than {MAX_SYMBOLS} symbols"):
+        within(1.0, lambda: inspect_bytes(image))
+    # Two ELFs under the cap each (one image at two offsets), over it together: the cap is
+    # the file's, else distinct entries could multiply the work as repeated ones did.
+    half = syn.elf(many[: MAX_SYMBOLS // 2])
+    assert len(inspect_bytes(half).entries) == 1
+    data = syn.bundle([("a--gfx90a", 0, len(half)), ("b--gfx90a", len(half), len(half))],
+                      half * 2)
+    with pytest.raises(NotACodeObject, match=f"more than {MAX_SYMBOLS} symbols"):
+        within(1.0, lambda: inspect_bytes(data))
+    extra = [(0, 1, 0, 0, 64, 0, 0, 0, 1, 0)] * (MAX_SECTIONS // 2)
+    big = syn.elf(extra_sections=extra)
+    data = syn.bundle([("a--gfx90a", 0, len(big)), ("b--gfx90a", len(big), len(big))], big * 2)
+    with pytest.raises(NotACodeObject, match=f"more than {MAX_SECTIONS} sections"):
+        within(1.0, lambda: inspect_bytes(data))
+
+
+def test_symbol_names_without_nul_cost_a_bounded_scan() -> None:
+    """Symbols that all point into one string table with no NUL: each name is read up to a
+    bound, not to the end of the table (that is quadratic in the table's size)."""
+    strtab = b"\0" + b"x" * 256_000
+    raw = [(0, 0, 0, 0)] + [(1 + i * 10, syn.STT_FUNC_GLOBAL, 0, 1) for i in range(20_000)]
+    info = within(1.0, lambda: inspect_bytes(syn.elf(strtab=strtab, raw_symbols=raw)))
+    assert info.entries[0].symbols == ()
+    long_name = "k" * 5000  # a CUDA entry: its name is listed, cut and marked
+    cut = inspect_bytes(syn.elf([(long_name, syn.STT_FUNC_GLOBAL, syn.STO_CUDA_ENTRY)],
+                                machine=syn.EM_CUDA, flags=90, abi_version=7))
+    (name,) = cut.entries[0].symbols
+    assert name.endswith("...") and long_name.startswith(name[:-3]) and len(name) < 2000
+
+
+def test_cuda_tkinfo_is_searched_once() -> None:
+    """Many sections named .note.nv.tkinfo over one large range are not each searched."""
+    strtab_len, nsyms = 1, 1
+    tail = b"-arch sm_" * 50_000  # every position starts a match, none completes
+    at = syn.tail_offset(strtab_len, nsyms)
+    note = (syn.TKINFO_NAME, syn.SHT_NOTE, 0, 0, at, len(tail), 0, 0, 1, 0)
+    image = syn.elf(strtab=b"\0", raw_symbols=[(0, 0, 0, 0)], machine=syn.EM_CUDA, flags=90,
+                    abi_version=7, extra_sections=[note] * 20_000, tail=tail)
+    info = within(1.0, lambda: inspect_bytes(image))
+    assert info.entries[0].target == "sm_90"
+    tail = b"ptxas -arch sm_90a -m64"
+    note = (syn.TKINFO_NAME, syn.SHT_NOTE, 0, 0, at, len(tail), 0, 0, 1, 0)
+    image = syn.elf(strtab=b"\0", raw_symbols=[(0, 0, 0, 0)], machine=syn.EM_CUDA, flags=90,
+                    abi_version=7, extra_sections=[note], tail=tail)
+    assert inspect_bytes(image).entries[0].target == "sm_90a"
 
 
 @pytest.mark.parametrize(
@@ -401,9 +624,9 @@ def test_validate_missing_file(tmp_path: Path) -> None:
     assert "TOPK_HSACO=" in str(err)
 
 
-def test_validate_directory_is_not_readable(tmp_path: Path) -> None:
+def test_validate_directory_is_not_a_code_object_file(tmp_path: Path) -> None:
     err = load_error(tmp_path, env=None)
-    assert err.reason.startswith("not readable: ") and "directory" in err.reason
+    assert err.reason.startswith("not a regular file but a directory; name a code object file")
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads anything")

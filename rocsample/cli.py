@@ -93,8 +93,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  {line}")
     print(f"disk cache: {config.cache_dir()} "
           f"({'enabled' if config.disk_cache_enabled() else 'disabled by ROCSAMPLE_DISK_CACHE'})")
+    absent = f" (absent: run {config.precompile_command()})"
     print(f"precompiled dir: {config.kernel_dir()}"
-          f"{'' if config.kernel_dir().is_dir() else f' (absent: run {config.precompile_command()})'}")
+          f"{'' if config.kernel_dir().is_dir() else absent}")
     print("kernels:")
     for line in _kernel_sources(b):
         print(line)

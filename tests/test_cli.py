@@ -158,6 +158,7 @@ def test_info_checks_every_override_without_a_device(tmp_path):
     garbage.write_bytes(b"\x00\x13\x37" * 40)
     fifo = tmp_path / "pipe.hsaco"
     os.mkfifo(fifo)
+    (tmp_path / "nothing-here").mkdir()  # an explicit ROCSAMPLE_KERNEL_DIR must exist
     env = {"SAMPLING_UTILS_HSACO": str(good), "TOPK_SAMPLING_HSACO": str(tmp_path / "no.hsaco"),
            "TOPP_SAMPLE_HSACO": str(tmp_path), "FUSED_SAMPLING_HSACO": str(garbage),
            "TOPP_PREFIX_SUM_HSACO": str(fifo),
@@ -381,6 +382,7 @@ def test_inspect_check_named_files(tmp_path):
     unmarked.write_bytes(synthetic_module("topp_sampling", abi=None))
     partial = tmp_path / "topk_topp_sampling.hsaco"
     partial.write_bytes(synthetic_module("topp_sampling"))  # the wrong module's entries
+    (tmp_path / "nothing-here").mkdir()  # an explicit ROCSAMPLE_KERNEL_DIR must exist
     run = cli("inspect", "--check", str(good), str(unmarked), tmp=tmp_path,
               env={"ROCSAMPLE_KERNEL_DIR": str(tmp_path / "nothing-here")})
     assert run.returncode == 0, run.stdout + run.stderr

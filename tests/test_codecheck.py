@@ -35,7 +35,7 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ROCSAMPLE_KERNEL_DIR", raising=False)
     for spec in registry.KERNELS.values():
         monkeypatch.delenv(spec.env_var, raising=False)
-    monkeypatch.setattr(config, "source_root", lambda: tmp_path)
+    monkeypatch.setattr(config, "default_kernel_dir", lambda: tmp_path / "build" / "hsaco")
     return tmp_path
 
 

@@ -333,7 +333,7 @@ def test_default_kernel_dir_skips_bad_files_with_a_warning(no_overrides: Path, m
         get_toolchain("hiprtc").version()  # resolve() keys the disk cache by it
     except Exception as exc:
         need(False, f"hiprtc unavailable: {exc}")
-    monkeypatch.setattr(config, "source_root", lambda: no_overrides)
+    monkeypatch.setattr(config, "default_kernel_dir", lambda: no_overrides / "build" / "hsaco")
     path = no_overrides / "build" / "hsaco" / f"{TOPK.module}.hsaco"
     path.parent.mkdir(parents=True)
     why = make_bad_file(path, kind)

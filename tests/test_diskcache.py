@@ -46,26 +46,6 @@ def cache(tmp_path: Path) -> DiskCache:
     return DiskCache(tmp_path / "cache")
 
 
-@pytest.fixture
-def mount(tmp_path: Path):
-    """mount(args..., target=DIR): run mount(8); every target given is unmounted afterwards."""
-    if not IS_ROOT:
-        pytest.skip("needs root to mount a small tmpfs or a read-only bind mount")
-    targets: list[str] = []
-
-    def run(*args: str, target: Path | None = None) -> None:
-        done = subprocess.run(["mount", *args], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"mount {' '.join(args)} was refused: {done.stderr.strip()}")
-        if target is not None:
-            targets.append(str(target))
-
-    yield run
-    for target in reversed(targets):
-        subprocess.run(["umount", target], check=False)
-        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
-
-
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if r.name == "rocsample" and r.levelno == logging.WARNING]

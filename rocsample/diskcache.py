@@ -368,7 +368,7 @@ class DiskCache:
         try:
             fd = self._open(create=False)
         except OSError as exc:
-            self._warn_once(f"read:{exc.errno}", "cannot read %s (%s): compiling instead",
+            self._warn_once(f"read:{exc.errno}", "cannot read %s (%s): every lookup is a miss",
                             self._dir, exc.strerror or exc)
             return None
         if fd is None:
@@ -536,8 +536,9 @@ class DiskCache:
 
         A temp file of a live writer (this host, a running pid, under an hour old) is kept.
         """
-        for kept_key in [k for k in _kept if k[0] == self._id]:
-            _kept.pop(kept_key, None)
+        for kept_key in list(_kept):  # list(): other threads may add while we look
+            if kept_key[0] == self._id:
+                _kept.pop(kept_key, None)
         fd = self._open(create=False)
         if fd is None:
             return 0

@@ -112,13 +112,14 @@ def _make_links(lib: Path) -> Path | None:
 
 def _candidates() -> Iterator[tuple[Path, tuple[str, ...], str, str]]:
     """(root, sub-directories, what, setting) to try, best first."""
-    if config.disk_cache_enabled():
-        try:
-            cache = config.cache_dir()
-        except (ImportError, ValueError, RocsampleError) as exc:
-            log.info("hiprtc links: the cache directory is unusable (%s)", exc)
-        else:
-            yield cache, ("rocm-links",), "cache directory", "ROCSAMPLE_CACHE_DIR"
+    # A bad setting is reported where the disk cache is used; hiprtc must load regardless.
+    try:
+        cache = config.cache_dir() if config.disk_cache_enabled() else None
+    except (ImportError, ValueError, RocsampleError) as exc:
+        log.info("hiprtc links: the cache directory is unusable (%s)", exc)
+        cache = None
+    if cache is not None:
+        yield cache, ("rocm-links",), "cache directory", "ROCSAMPLE_CACHE_DIR"
     # Only this process knows the name, and it is made 0700 with O_EXCL: nobody else's.
     private = Path(tempfile.mkdtemp(prefix="rocsample-rocm-"))
     atexit.register(shutil.rmtree, private, ignore_errors=True)

@@ -152,6 +152,20 @@ def test_no_usable_cache_dir_uses_a_private_temp_dir(fresh: Path, tmp_path: Path
     assert not (tmp_path / "cache").is_dir()
 
 
+@pytest.mark.parametrize("setting", ["cache_dir", "disk_cache_enabled"])
+def test_a_bad_cache_setting_still_gets_private_links(fresh: Path, tmp_path: Path, monkeypatch,
+                                                      setting: str) -> None:
+    """A value config refuses (ROCSAMPLE_CACHE_DIR=relative/path...) is reported where the
+    disk cache is used; the links, made once per process, must not be lost because of it."""
+    def refuse() -> None:
+        raise ValueError(f"{setting}: refused")
+
+    monkeypatch.setattr(config, setting, refuse)
+    path = Path(rocm_libs.prepare_rocm_path())
+    assert path.parent == tmp_path / "tmp"
+    assert_private_links(path, fresh)
+
+
 def test_no_private_place_means_no_links(fresh: Path, tmp_path: Path, monkeypatch,
                                          caplog) -> None:
     monkeypatch.setenv("ROCSAMPLE_DISK_CACHE", "0")

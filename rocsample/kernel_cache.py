@@ -8,7 +8,8 @@ For each kernel the cache resolves, in order (first that applies wins):
    built for this kernel ABI (the ``rocsample_abi_vN`` symbol of rs_common.h);
 3. the on-disk JIT cache (``ROCSAMPLE_CACHE_DIR``), keyed by a sha256 over source, headers,
    options, compiler, target, ABI and rocsample versions;
-4. compile now with hiprtc/NVRTC, store in the disk cache.
+4. compile now with hiprtc/NVRTC, store in the disk cache (kept in memory for the process
+   when the disk cache cannot be written).
 
 The cache is created lazily and guarded by one lock per device, checked twice (a lookup that
 hits never takes the lock), so 32 threads asking for one cold module cause one compile.
@@ -179,8 +180,8 @@ class KernelCache:
             return found[0]
         key = self._key(spec)
         disk = self._disk_cache()
-        if disk is not None and disk.path_for(key).exists():
-            return Resolution(spec.name, "jit-cache", str(disk.path_for(key)), "cached compile")
+        if disk is not None and disk.contains(key):  # refuses an unsafe directory, like get()
+            return self._cached(spec, disk, key, "cached compile")
         why = "no override, no precompiled file for this target, not in the disk cache"
         return Resolution(spec.name, "compile", None, why)
 
@@ -295,29 +296,49 @@ class KernelCache:
             image = disk.get(key)
             if image is not None and self._usable(image, spec):
                 self.stats.disk_hits += 1
-                return image, Resolution(spec.name, "jit-cache", str(disk.path_for(key)),
-                                         "found in the disk cache")
+                return image, self._cached(spec, disk, key, "found in the disk cache")
             self.stats.disk_misses += 1
         compiled = self._fresh.pop(key, None) or compile_module(rt.toolchain, spec.module,
                                                                 rt.target, rt.wave_size)
         self.stats.compiles += 1
         self.stats.compile_seconds[spec.module] = compiled.seconds
-        path = None
-        if disk is not None:
-            path = str(disk.put(key, compiled.image))
         reason = f"compiled with {rt.toolchain} in {compiled.seconds:.2f} s"
+        stored = disk.put(key, compiled.image) if disk is not None else None
+        if disk is not None and stored is None:  # put() said why, once
+            reason += "; kept in memory for this process, the disk cache could not store it"
+        path = str(stored) if stored is not None else None
         return compiled.image, Resolution(spec.name, "compile", path, reason)
 
+    @staticmethod
+    def _cached(spec: KernelSpec, disk: DiskCache, key: str, reason: str) -> Resolution:
+        if disk.kept(key):
+            return Resolution(spec.name, "jit-cache", None, "compiled earlier in this process "
+                              "(the disk cache could not store it)")
+        return Resolution(spec.name, "jit-cache", str(disk.path_for(key)), reason)
+
     def _usable(self, image: bytes, spec: KernelSpec) -> bool:
-        """A cache entry passed its checksum; still check it is code for us with our entries."""
+        """A cache entry passed its checksum and key; still check, as for an override file, that
+        it is code for this target, built for this kernel ABI, with the module's entries."""
+        where = f"disk cache entry for {spec.module}"
         try:
             info = codeobject.inspect_bytes(image)
         except codeobject.NotACodeObject as exc:
-            log.warning("disk cache entry for %s is not a code object (%s): recompiling",
-                        spec.module, exc)
+            log.warning("%s is not a code object (%s): recompiling", where, exc)
             return False
         entry = codeobject.select_entry(info, self.runtime.target)
-        return entry is not None and set(MODULES[spec.module].entries) <= set(entry.symbols)
+        if entry is None:
+            held = ", ".join(e.target for e in info.entries) or "nothing"
+            log.warning("%s has no code for %s (holds %s): recompiling", where,
+                        self.runtime.target, held)
+            return False
+        if entry.abi != ABI_VERSION:  # our builds always carry the marker: this one is not ours
+            log.warning("%s %s: recompiling", where, codeobject.abi_problem(entry, ABI_VERSION))
+            return False
+        missing = sorted(set(MODULES[spec.module].entries) - set(entry.symbols))
+        if missing:
+            log.warning("%s lacks %s: recompiling", where, ", ".join(missing))
+            return False
+        return True
 
     def _module_for(self, key: str, image: bytes) -> Any:
         module = self._modules.get(key)

@@ -9,6 +9,9 @@ compile tests must never be silently skipped there.
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +29,27 @@ def need(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def mount() -> Iterator[Callable[..., None]]:
+    """``mount(*args, target=DIR)`` runs mount(8); each ``target`` is unmounted afterwards.
+
+    For a full or read-only file system under ``tmp_path`` (a small tmpfs, a read-only bind
+    mount): root only, so the test skips with the reason otherwise, or when mount is refused.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs or a read-only bind mount")
+    targets: list[str] = []
+
+    def run(*args: str, target: Path | None = None) -> None:
+        done = subprocess.run(["mount", *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"mount {' '.join(args)} was refused: {done.stderr.strip()}")
+        if target is not None:
+            targets.append(str(target))
+
+    yield run
+    for target in reversed(targets):
+        if subprocess.run(["umount", target]).returncode != 0:
+            subprocess.run(["umount", "-l", target])

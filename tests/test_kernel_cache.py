@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rocsample import compiler, config, registry
-from rocsample.codeobject import inspect_file
+from rocsample.codeobject import inspect_bytes, inspect_file
 from rocsample.diskcache import DiskCache
 from rocsample.errors import KernelLoadError
 from rocsample.kernel_cache import KernelCache
@@ -95,6 +95,82 @@ def test_world_writable_cache_dir_is_refused(env):
     os.chmod(env / "cache", 0o777)
     with pytest.raises(KernelLoadError, match="writable by other users"):
         KernelCache(OfflineAmdRuntime()).get("topk_sampling")
+
+
+def test_entries_swapped_between_wave32_and_wave64_are_not_loaded(env, caplog):
+    """Two valid entries swapped on disk: a wave32 build must not load for a wave64 device."""
+    disk = DiskCache(config.cache_dir())
+    KernelCache(OfflineAmdRuntime("gfx1030", wave_size=32)).get("softmax")
+    (wave32,) = disk.entries()
+    KernelCache(OfflineAmdRuntime("gfx1030", wave_size=64)).get("softmax")
+    (wave64,) = [e for e in disk.entries() if e.key != wave32.key]
+    swap = wave32.path.with_name("swap")
+    os.rename(wave32.path, swap)
+    os.rename(wave64.path, wave32.path)
+    os.rename(swap, wave64.path)
+    c = KernelCache(OfflineAmdRuntime("gfx1030", wave_size=64))
+    with caplog.at_level("WARNING", logger="rocsample"):
+        assert c.get("softmax").resolution.origin == "compile"
+    assert c.stats.compiles == 1 and "another key" in caplog.text
+
+
+@pytest.mark.parametrize("marker,problem", [
+    (b"rocsample_abi_v2", "built for rocsample kernel ABI 2"),
+    (b"rocsample_xyz_v3", "declares no rocsample kernel ABI"),
+])
+def test_cache_entry_of_another_abi_or_none_is_recompiled(env, caplog, marker, problem):
+    """The ABI check of the override paths holds for the disk cache too: an entry patched to
+    another marker, or to none, with a valid checksum and key, is compiled again."""
+    KernelCache(OfflineAmdRuntime()).get("softmax")
+    disk = DiskCache(config.cache_dir())
+    (entry,) = disk.entries()
+    image = disk.get(entry.key)
+    mark = f"rocsample_abi_v{registry.ABI_VERSION}".encode()
+    patched = image.replace(mark, marker)
+    assert patched != image and inspect_bytes(patched).entries[0].abi != registry.ABI_VERSION
+    disk.put(entry.key, patched)
+    c = KernelCache(OfflineAmdRuntime())
+    with caplog.at_level("WARNING", logger="rocsample"):
+        assert c.get("softmax").resolution.origin == "compile"
+    assert problem in caplog.text and c.stats.compiles == 1
+    assert disk.get(entry.key) == image  # the recompile replaced it
+
+
+def test_unwritable_disk_cache_compiles_once_per_process(env, monkeypatch, mount, caplog):
+    """A read-only cache is not an outage: the kernel is used, one warning says why, and a
+    new KernelCache (as after rocsample.backends.reset()) does not compile it again."""
+    ro = env / "ro"
+    ro.mkdir(mode=0o700)
+    mount("-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(ro), target=ro)
+    mount("-o", "remount,ro", str(ro))
+    monkeypatch.setenv("ROCSAMPLE_CACHE_DIR", str(ro / "cache"))
+    first = KernelCache(OfflineAmdRuntime())
+    with caplog.at_level("WARNING", logger="rocsample"):
+        k = first.get("softmax")
+        first.get("softmax_stats")
+    assert k.resolution.origin == "compile" and k.resolution.path is None
+    assert "kept in memory" in k.resolution.reason
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "Read-only file system" in warned[0], warned
+    again = KernelCache(OfflineAmdRuntime())
+    assert again.resolve("softmax").origin == "jit-cache"
+    assert again.get("softmax").resolution.origin == "jit-cache"
+    assert again.stats.compiles == 0
+
+
+def test_odd_thing_in_place_of_an_entry_is_compiled_around(env, caplog):
+    """A directory where the entry should be: no crash, a compile, and no compile per call."""
+    KernelCache(OfflineAmdRuntime()).get("softmax")
+    disk = DiskCache(config.cache_dir())
+    (entry,) = disk.entries()
+    entry.path.unlink()
+    entry.path.mkdir()
+    c = KernelCache(OfflineAmdRuntime())
+    with caplog.at_level("WARNING", logger="rocsample"):
+        assert c.get("softmax").resolution.origin == "compile"
+    assert str(entry.path) in caplog.text and entry.path.is_dir()
+    again = KernelCache(OfflineAmdRuntime())
+    assert again.get("softmax").resolution.origin == "jit-cache" and again.stats.compiles == 0
 
 
 def test_key_changes_with_every_input(monkeypatch, tmp_path):

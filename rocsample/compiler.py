@@ -79,7 +79,7 @@ def compile_module(
     tc = get_toolchain(toolchain)
     wave = wave or wave_size_for(target)
     opts = tc.options(target, wave)
-    version = tc.version()
+    version = tc.identity()
     key = module_key(spec, version, target, opts)
     source, headers = read_sources(spec)
     t0 = time.perf_counter()

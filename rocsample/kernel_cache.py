@@ -251,7 +251,7 @@ class KernelCache:
         rt = self.runtime
         tc = get_toolchain(rt.toolchain)
         opts = tc.options(rt.target, rt.wave_size)
-        return module_key(MODULES[spec.module], tc.version(), rt.target, opts)
+        return module_key(MODULES[spec.module], tc.identity(), rt.target, opts)
 
     def _disk_cache(self) -> DiskCache | None:
         if not config.disk_cache_enabled():

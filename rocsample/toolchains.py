@@ -60,6 +60,7 @@ class Toolchain:
     # Held around each compile when the compiler is not thread-safe (hiprtc of ROCm 5.x
     # aborts the process when two programs compile at once); None: compiles may overlap.
     serial: threading.Lock | None = field(default=None, repr=False)
+    _identity: str | None = field(default=None, repr=False)
 
     def _call(self, fn: str, *args: Any) -> tuple[Any, ...]:
         result = getattr(self.api, f"{self.prefix}{fn}")(*args)
@@ -76,6 +77,17 @@ class Toolchain:
         if self.name != "hiprtc":
             return self.version()
         return f"{self.version()} ({hip_runtime()})"
+
+    def identity(self) -> str:
+        """What the disk-cache key names as the compiler: :meth:`version`, plus for hiprtc
+        the HIP runtime's own version, since hiprtc's API version (9.0) stays the same across
+        ROCm releases whose code differs. Computed once per process."""
+        if self._identity is None:
+            ident = self.version()
+            if self.name == "hiprtc":
+                ident += f" ({hip_runtime().split(', ')[0]})"  # the version, not the path
+            self._identity = ident
+        return self._identity
 
     def options(self, target: str, wave: int, block: int = 0, abi: int = 0) -> list[str]:
         from .registry import ABI_VERSION, BLOCK_SIZE

@@ -461,3 +461,20 @@ def test_load_all_compiles_each_module_once_in_parallel(env, monkeypatch):
     part = KernelCache(OfflineAmdRuntime())
     assert set(part.load_all(["softmax"])) == {"softmax"}
     assert part.runtime.loads == 1
+
+
+def test_hiprtc_identity_names_the_rocm_release(monkeypatch):
+    # hiprtc's API version is 9.0 on several ROCm releases whose code differs: the disk-cache
+    # key must change with the HIP runtime, or an upgraded ROCm would load the old build.
+    try:
+        tc = get_toolchain("hiprtc")
+    except Exception as exc:
+        need(False, f"hiprtc unavailable: {exc}")
+    ident = tc.identity()
+    assert ident.startswith(tc.version() + " (HIP ")
+    assert "/" not in ident  # the version, not a path that changes with the links' place
+    from rocsample import toolchains
+
+    fresh = toolchains.Toolchain(tc.name, tc.api, tc.prefix, tc.code_getter)
+    monkeypatch.setattr(toolchains, "hip_runtime", lambda: "HIP 6.4.0, /opt/rocm/lib/x.so")
+    assert fresh.identity() == tc.version() + " (HIP 6.4.0)" != ident

@@ -1,0 +1,57 @@
+// ternary.hip -- rocsample kernel module "ternary" (Candle's where kernels), kernel ABI
+// version 3.
+//
+// Entry points (extern "C"; the names, argument order and C types of Candle's ternary.cu):
+//
+//   where_{it}_{dt}(size_t numel, size_t num_dims, const size_t* info, const I* ids,
+//                   const T* t, const T* f, T* out)
+//     it (I): u8 (uint8_t), u32 (uint32_t), i64 (int64_t)
+//     dt (T): f32, f64, f16, bf16 (two bytes), u8, u32, i64
+//     env override: TERNARY_HSACO
+//
+//   out[i] = ids[i] != 0 ? t[i] : f[i] for i in [0, numel), each operand read in row-major
+//   order through its own strides. info is never NULL: [dims, ids strides, t strides,
+//   f strides], 4 * num_dims 64-bit values; when all three operands are contiguous (Candle's
+//   rule, rs_elementwise.h) they are read linearly. Values are copied bit for bit.
+//
+// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024;
+// rocsample launches blocks of 1024 and caps the grid so that gridDim.x * blockDim.x < 2^32.
+#include "rs_elementwise.h"
+
+template <typename I, typename T>
+__device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const rs_size* info,
+                                         const I* ids, const T* t, const T* f, T* out) {
+    const rs_size* dims = info;
+    const rs_size* s_ids = info + num_dims;
+    const rs_size* s_t = info + 2 * num_dims;
+    const rs_size* s_f = info + 3 * num_dims;
+    if (rs_is_contiguous(num_dims, dims, s_ids) && rs_is_contiguous(num_dims, dims, s_t) &&
+        rs_is_contiguous(num_dims, dims, s_f)) {
+        rs_each_element(numel, [&](rs_size i) { out[i] = ids[i] != I(0) ? t[i] : f[i]; });
+    } else {
+        rs_each_element(numel, [&](rs_size i) {
+            const bool c = ids[rs_strided_index(i, num_dims, dims, s_ids)] != I(0);
+            // Only the chosen operand is read: the other may be a broadcast that is never used.
+            out[i] = c ? t[rs_strided_index(i, num_dims, dims, s_t)]
+                       : f[rs_strided_index(i, num_dims, dims, s_f)];
+        });
+    }
+}
+
+#define RS_WHERE(IT, I, DT, T)                                                            \
+    extern "C" __global__ void __launch_bounds__(1024)                                   \
+        where_##IT##_##DT(rs_size numel, rs_size num_dims, const rs_size* info,           \
+                          const I* ids, const T* t, const T* f, T* out) {                 \
+        rs_where<I, T>(numel, num_dims, info, ids, t, f, out);                            \
+    }
+#define RS_WHERE_ALL(IT, I)                  \
+    RS_WHERE(IT, I, f32, float)              \
+    RS_WHERE(IT, I, f64, double)             \
+    RS_WHERE(IT, I, f16, rs_f16)             \
+    RS_WHERE(IT, I, bf16, rs_bf16)           \
+    RS_WHERE(IT, I, u8, unsigned char)       \
+    RS_WHERE(IT, I, u32, unsigned int)       \
+    RS_WHERE(IT, I, i64, long long)
+RS_WHERE_ALL(u8, unsigned char)
+RS_WHERE_ALL(u32, unsigned int)
+RS_WHERE_ALL(i64, long long)

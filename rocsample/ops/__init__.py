@@ -1,0 +1,17 @@
+"""Kernel families beyond sampling, as data plus their numpy twins.
+
+:mod:`rocsample.ops.elementwise` holds Candle's elementwise family (unary, affine, where):
+entry names and signatures, layouts, launch geometry and the numpy implementation.
+
+Example
+-------
+>>> from rocsample.ops import elementwise
+>>> elementwise.MODULES["affine"].env_var
+'AFFINE_HSACO'
+"""
+
+from __future__ import annotations
+
+from . import elementwise
+
+__all__ = ["elementwise"]

@@ -99,6 +99,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             status = 1
             continue
         print(codeobject.describe(info, str(path)))
+        if args.resources:
+            from . import amdgpu_metadata
+
+            try:
+                print(amdgpu_metadata.resource_table(amdgpu_metadata.file_resources(path)))
+            except codeobject.NotACodeObject as exc:  # includes MetadataError
+                print(f"{path}: no resources: {exc}", file=sys.stderr)
+                status = 1
     return status
 
 
@@ -194,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("info", help="backend, devices, toolchains, caches, kernel sources")
     p = sub.add_parser("inspect", help="what a code object file holds")
     p.add_argument("files", nargs="+")
+    p.add_argument("--resources", action="store_true",
+                   help="AMDGPU: VGPRs, SGPRs, LDS, scratch, wave size, waves/SIMD per kernel")
     p = sub.add_parser("compile", help="precompile kernels (what `make hsaco` runs)")
     p.add_argument("--arch", action="append", help="target (repeatable): gfx90a, sm_90, ...")
     p.add_argument("--module", action="append", choices=sorted(MODULES))

@@ -95,7 +95,8 @@ def _compile_isolated(module: str, target: str, out: Path, timeout: float) -> Bu
     if run.returncode < 0:
         why = (f"the compiler crashed (signal {-run.returncode}); {toolchain} on this machine "
                f"probably does not know {target}. Known to work with Debian's ROCm 5.2: "
-               f"{', '.join(KNOWN_GOOD)}")
+               f"{', '.join(KNOWN_GOOD)}; gfx942, gfx950, gfx1100 and gfx1201 need ROCm 6.4 "
+               "or later (`make amd-check` builds one in an isolated root and uses it)")
     else:
         why = f"compiler process failed (exit {run.returncode}): {run.stderr.strip()[-2000:]}"
     return BuildResult(module, target, False, seconds, why)

@@ -121,7 +121,9 @@ fi
 
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 bind /proc "$ROOT/proc"
-bind /dev "$ROOT/dev"
+# Read-only: were this script killed before its clean-up, an rm -rf of build/ must not be
+# able to delete the host's device nodes through the mount (device I/O still works).
+bind /dev "$ROOT/dev" ro
 
 # ---- 2. the ROCm packages
 if [ ! -f "$STAMPS/packages" ] || [ "$(head -n1 "$STAMPS/packages")" != "$PACKAGES" ]; then

@@ -55,3 +55,14 @@ wheels:
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
+
+# As root: a current ROCm (Debian unstable: HIP 6.4, hipcc/comgr 7.0) in build/rocm-current
+# (debootstrap, reused by later runs; the host is not touched), then every kernel module for
+# AMD_ARCHS through rocsample's hiprtc path (make hsaco inside that root) and hipcc --genco,
+# validated, with the per-kernel resource table in build/amd-check/resources.md.
+# AMD_RESULTS=bench/results/<date>-amd-targets also copies the table and logs there.
+AMD_ARCHS   ?= gfx942:sramecc+:xnack- gfx942 gfx950 gfx1100 gfx1201
+AMD_RESULTS ?=
+.PHONY: amd-check
+amd-check:
+	bash tools/rocm-current.sh --archs "$(AMD_ARCHS)" $(if $(AMD_RESULTS),--results $(AMD_RESULTS))

@@ -122,6 +122,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             status = 1
             continue
         print(codeobject.describe(info, str(path)))
+        if args.resources:
+            from . import amdgpu_metadata
+
+            try:
+                print(amdgpu_metadata.resource_table(amdgpu_metadata.file_resources(path)))
+            except (codeobject.NotACodeObject, KernelLoadError) as exc:  # MetadataError too
+                print(f"{path}: no resources: {exc}", file=sys.stderr)
+                status = 1
     return status
 
 
@@ -270,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true",
                    help="check FILEs (default: every *_HSACO override and precompiled file) as "
                         "loading would, without a device; exit 1 if any fails")
+    p.add_argument("--resources", action="store_true",
+                   help="AMDGPU: VGPRs, SGPRs, LDS, scratch, wave size, waves/SIMD per kernel")
     p = sub.add_parser("compile", help="precompile kernels (what `make hsaco` runs)")
     p.add_argument("--arch", action="append", help="target (repeatable): gfx90a, sm_90, ...")
     p.add_argument("--module", action="append", choices=sorted(MODULES))

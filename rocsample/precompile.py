@@ -157,8 +157,9 @@ def _compile_isolated(module: str, target: str, out: Path, timeout: float,
         return BuildResult(module, target, False, seconds, _child_error(run.stdout))
     if run.returncode < 0:
         why = (f"the compiler crashed (signal {-run.returncode}); {compiler} probably does "
-               f"not know {target}. Debian 12's ROCm 5.2 knows {', '.join(KNOWN_GOOD)}; a "
-               "newer ROCm knows more")
+               f"not know {target}. Debian 12's ROCm 5.2 knows {', '.join(KNOWN_GOOD)}; "
+               "gfx942, gfx950, gfx1100 and gfx1201 need ROCm 6.4 or later (`make amd-check` "
+               "builds one in an isolated root and uses it)")
     else:
         why = f"compiler process failed (exit {run.returncode}): {run.stderr.strip()[-2000:]}"
     return BuildResult(module, target, False, seconds, why)

@@ -414,6 +414,7 @@ def test_compile_for_a_target_the_compiler_aborts_on(tmp_path):
     assert "FAILED topk_sampling for gfx942" in run.stderr
     assert "the compiler crashed" in run.stderr
     assert "does not know gfx942" in run.stderr
+    assert "need ROCm 6.4 or later (`make amd-check`" in run.stderr
     assert not (out / "topk_sampling.hsaco").exists()
     assert f"no file was written to {out}" in run.stderr
     assert "export ROCSAMPLE_KERNEL_DIR" not in run.stdout

@@ -1,4 +1,4 @@
-// rs_common.h -- shared device code for every rocsample kernel module (ABI version 3).
+// rs_common.h -- shared device code for every rocsample kernel module.
 //
 // Included by the four kernels/*.hip modules; passed to hiprtc/NVRTC as an in-memory header,
 // so it must compile with no system headers under: hiprtc (AMD, __HIPCC_RTC__), hipcc on AMD
@@ -8,7 +8,9 @@
 //   RS_WAVE         lanes per wavefront/warp of the target: 64 on CDNA (gfx9xx), 32 on RDNA
 //                   (gfx10xx/11xx, wave32 default) and NVIDIA. Comes from the device.
 //   RS_BLOCK        threads per block; every kernel is launched with blockDim = (RS_BLOCK, 1, 1).
-//   RS_ABI_VERSION  the kernel argument ABI these sources implement (checked below).
+//   RS_ABI_VERSION  the kernel argument ABI these sources implement: rocsample.registry's
+//                   ABI_VERSION, the one place its number is written (tests/test_contract.py
+//                   holds every signature here to that registry).
 //
 // Numerics shared by all samplers, chosen so every backend draws the same token exactly:
 //   * A valid row holds finite values >= 0 (-0.0 counts as 0) with at least one > 0. Anything
@@ -36,9 +38,6 @@
 #if !defined(RS_WAVE) || !defined(RS_BLOCK) || !defined(RS_ABI_VERSION)
 #error "RS_WAVE, RS_BLOCK and RS_ABI_VERSION must be defined by the loader (-D...)"
 #endif
-#if RS_ABI_VERSION != 3
-#error "these kernel sources implement rocsample kernel ABI version 3"
-#endif
 #if (RS_BLOCK % RS_WAVE) != 0 || (RS_BLOCK / RS_WAVE) > RS_WAVE
 #error "RS_BLOCK must be a multiple of RS_WAVE and at most RS_WAVE * RS_WAVE"
 #endif
@@ -46,8 +45,12 @@
 // The ABI marker: a code object built from these sources defines the symbol
 // rocsample_abi_v<N> (N = RS_ABI_VERSION), and the loader reads N from its symbol table
 // before loading (a precompiled file of another ABI is refused, never run on this workspace
-// layout). A code object written from scratch declares its ABI with the same one line.
-extern "C" __device__ __attribute__((used)) const unsigned int rocsample_abi_v3 = RS_ABI_VERSION;
+// layout). A code object written from scratch declares its ABI with the same one line, N
+// written out. The name is pasted from RS_ABI_VERSION so that the number is never repeated.
+#define RS_PASTE2(a, b) a##b
+#define RS_PASTE(a, b) RS_PASTE2(a, b)  // b expanded first: the number, not its name
+extern "C" __device__ __attribute__((used)) const unsigned int
+    RS_PASTE(rocsample_abi_v, RS_ABI_VERSION) = RS_ABI_VERSION;
 
 #define RS_VOCAB_MAX (1 << 23)  // keeps 64-bit mass sums exact (2^23 * 2^40 < 2^64)
 #define RS_NWAVES (RS_BLOCK / RS_WAVE)

@@ -1,4 +1,4 @@
-// sampling_utils.hip -- rocsample kernel module "sampling_utils", kernel ABI version 3.
+// sampling_utils.hip -- rocsample kernel module "sampling_utils" (ABI RS_ABI_VERSION).
 //
 // Entry points (extern "C"; argument order and C types are the ABI users build against):
 //

@@ -1,4 +1,4 @@
-// topk_sampling.hip -- rocsample kernel module "topk_sampling", kernel ABI version 3.
+// topk_sampling.hip -- rocsample kernel module "topk_sampling" (ABI RS_ABI_VERSION).
 //
 // Entry point (extern "C"):
 //

@@ -1,4 +1,4 @@
-// topk_topp_sampling.hip -- rocsample kernel module "topk_topp_sampling", kernel ABI version 3.
+// topk_topp_sampling.hip -- rocsample kernel module "topk_topp_sampling" (ABI RS_ABI_VERSION).
 //
 // Entry point (extern "C"):
 //

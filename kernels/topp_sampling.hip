@@ -1,4 +1,4 @@
-// topp_sampling.hip -- rocsample kernel module "topp_sampling", kernel ABI version 3.
+// topp_sampling.hip -- rocsample kernel module "topp_sampling" (ABI RS_ABI_VERSION).
 //
 // Top-p sampling in three stages that share a workspace `ws` of batch * 2049 + batch *
 // rs_ws_words(vocab) unsigned long longs (layout in rs_engine.h) whose first batch * 2049

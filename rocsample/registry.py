@@ -56,7 +56,7 @@ def nchunks(vocab: int) -> int:
 
 
 def ws_words(vocab: int) -> int:
-    """unsigned long longs of sampling workspace per row (``rs_ws_words`` in rs_engine.h).
+    """unsigned long longs of sampling workspace per row (``rs_ws_words``, rs_engine_core.h).
 
     A call needs :func:`ws_total_words` words: first :func:`ws_prefix_words` (each row's
     top-p histogram, then the tickets), which must be zero, then ``ws_words(vocab)`` per row.
@@ -128,7 +128,21 @@ class KernelSpec:
 
 
 _HEADERS = ("rs_common.h",)
-_ENGINE = ("rs_common.h", "rs_engine.h")
+# The engine's headers (rs_engine.h's phases in its include order): every one is hashed into the
+# cache key and handed to the compiler in memory, so a header missing here fails to compile.
+_ENGINE = (
+    "rs_common.h",
+    "rs_engine.h",
+    "rs_engine_core.h",
+    "rs_engine_select.h",
+    "rs_engine_block.h",
+    "rs_engine_plain.h",
+    "rs_engine_scan.h",
+    "rs_engine_topk.h",
+    "rs_engine_phase0.h",
+    "rs_engine_mass.h",
+    "rs_engine_cut.h",
+)
 _PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
 _ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
 _RNG = (("seed", "u64"), ("offset", "u64"))

@@ -73,9 +73,11 @@ def test_readme_default_matches_the_code(name):
     assert row[0].replace("`", "") == default, f"{name}: README says {row[0]}, code {default}"
 
 
-def test_kernel_variables_are_distinct_and_seven():
-    assert len(CONTRACT) == 7
-    assert len({KERNELS[name].env_var for name in CONTRACT}) == 7
+def test_kernel_variables_are_distinct():
+    # One variable per contract kernel; how many kernels there are is the registry's to say
+    # (tests/test_contract.py holds it to the extern "C" entries of kernels/).
+    assert CONTRACT
+    assert len({KERNELS[name].env_var for name in CONTRACT}) == len(CONTRACT)
     for spec in KERNELS.values():  # a companion travels in its contract kernel's code object
         if spec.companion_of is not None:
             owner = KERNELS[spec.companion_of]

@@ -1,4 +1,4 @@
-// affine.hip -- rocsample kernel module "affine" (Candle's affine kernels), kernel ABI version 3.
+// affine.hip -- rocsample kernel module "affine" (Candle's affine kernels), kernel ABI RS_ABI_VERSION.
 //
 // Entry points (extern "C"; the names, argument order and C types of Candle's affine.cu):
 //

@@ -1,5 +1,5 @@
 // ternary.hip -- rocsample kernel module "ternary" (Candle's where kernels), kernel ABI
-// version 3.
+// RS_ABI_VERSION.
 //
 // Entry points (extern "C"; the names, argument order and C types of Candle's ternary.cu):
 //

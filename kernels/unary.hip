@@ -1,4 +1,4 @@
-// unary.hip -- rocsample kernel module "unary" (Candle's unary kernels), kernel ABI version 3.
+// unary.hip -- rocsample kernel module "unary" (Candle's unary kernels), kernel ABI RS_ABI_VERSION.
 //
 // Entry points (extern "C"; the names, argument order and C types of Candle's unary.cu):
 //

@@ -63,7 +63,7 @@ class EnvVar:
     meaning: str
 
 
-# The seven kernel override variables are declared with their kernels in
+# The kernel override variables (`*_HSACO`) are declared with their kernels in
 # ``rocsample.registry``; they are read through :func:`kernel_override`.
 ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("ROCSAMPLE_BACKEND", "auto", "force a backend: auto, hip, cuda or cpu"),
@@ -348,5 +348,5 @@ def rocm_path() -> str | None:
 
 
 def kernel_override(env_var: str) -> str | None:
-    """The path named by one of the seven kernel override variables, if set."""
+    """The path named by one of the kernel override variables (`*_HSACO`), if set."""
     return _get(env_var)

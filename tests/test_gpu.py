@@ -227,7 +227,7 @@ def test_engine_fallbacks_match_numpy(gpu):
 
 def _topp_bin_range(row: np.ndarray, p: float) -> tuple[int, int]:
     """The bins [lo, hi] that the two-read top-p phase gathers (rs_hist_bounds and
-    rs_phase_cut in kernels/rs_engine.h), in exact integers: from each 11-bit key bin's
+    rs_phase_cut in kernels/rs_engine_cut.h), in exact integers: from each 11-bit key bin's
     significand sum and the row maximum, bounds on the bin's truncated mass."""
     keys = row.view(np.uint32) & np.uint32(0x7FFFFFFF)
     max_exp = max(int(keys.max()) >> 23, 1)

@@ -1,4 +1,4 @@
-"""Cold-compile and warm-start times of all seven kernels on the active GPU backend.
+"""Cold-compile and warm-start times of every registered kernel on the active GPU backend.
 
 Usage: python3 tools/cache_timing.py [--json FILE]
 Runs two fresh processes on one empty cache directory: the first compiles every module

@@ -26,7 +26,8 @@ from .api import (  # noqa: E402
     temperature_scale,
     warmup,
 )
-from .buffers import DeviceBuffer  # noqa: E402
+from .api_elementwise import affine, launch_elementwise, unary, where  # noqa: E402
+from .buffers import BFLOAT16, DeviceBuffer  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
     CompileError,
@@ -39,6 +40,7 @@ from .profiling import KernelTimer, profile  # noqa: E402
 from .samplers import FusedSampler, MinPSampler, Sampler, TopKSampler, TopPSampler  # noqa: E402
 
 __all__ = [
+    "BFLOAT16",
     "BackendUnavailable",
     "CompileError",
     "DeviceBuffer",
@@ -53,12 +55,16 @@ __all__ = [
     "TopKSampler",
     "TopPSampler",
     "__version__",
+    "affine",
     "backend",
     "cache_info",
+    "launch_elementwise",
     "profile",
     "sample",
     "sample_from_logits",
     "softmax",
     "temperature_scale",
+    "unary",
     "warmup",
+    "where",
 ]

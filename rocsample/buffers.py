@@ -28,7 +28,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver", "as_array_view"]
+__all__ = ["BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
+           "as_array_view"]
 
 logger = logging.getLogger("rocsample")
 
@@ -39,6 +40,11 @@ _READ_ONLY_FLAG = 1  # DLPACK_FLAG_BITMASK_READ_ONLY
 # DLDataTypeCode -> numpy kind, and the bit widths accepted for each kind.
 _DL_KINDS = {0: "i", 1: "u", 2: "f", 5: "c", 6: "b"}
 _WIDTHS = {"i": (8, 16, 32, 64), "u": (8, 16, 32, 64), "f": (16, 32, 64), "c": (64, 128), "b": (8,)}
+#: bfloat16, which numpy lacks: a two-byte record holding the bit pattern. DLPack's kDLBfloat
+#: tensors (torch.bfloat16) are viewed with it, and buffers of it export as kDLBfloat;
+#: ``a.view(np.uint16)`` gives the bits.
+BFLOAT16 = np.dtype([("bf16", "<u2")])
+_DL_BFLOAT = 4
 
 
 class MemoryDriver(Protocol):
@@ -116,6 +122,8 @@ def _check_dtype(dtype: Any) -> np.dtype:
         dt = np.dtype(dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"unsupported dtype {dtype!r}: {exc}") from None
+    if dt == BFLOAT16:
+        return BFLOAT16
     if dt.kind not in _WIDTHS or dt.itemsize * 8 not in _WIDTHS[dt.kind] or dt.byteorder == ">":
         raise TypeError(f"unsupported dtype {dt.str!r}: need native bool/int/uint/float/complex")
     return dt
@@ -123,7 +131,9 @@ def _check_dtype(dtype: Any) -> np.dtype:
 
 def _interface(buf: DeviceBuffer) -> dict[str, Any]:
     """The fields ``__array_interface__`` and ``__cuda_array_interface__`` v3 share."""
-    return {"version": 3, "shape": buf.shape, "typestr": buf.dtype.str,
+    # bfloat16 has no typestr: its bits are described as uint16 (DLPack says kDLBfloat).
+    typestr = "<u2" if buf.dtype == BFLOAT16 else buf.dtype.str
+    return {"version": 3, "shape": buf.shape, "typestr": typestr,
             "data": (buf.ptr, False), "strides": None}  # fmt: skip
 
 
@@ -429,9 +439,11 @@ def _export(buf: DeviceBuffer, versioned: bool) -> Any:
             capsule = host_alias.__dlpack__(max_version=(1, 0))
     if capsule is None:
         capsule = host_alias.__dlpack__()
-    if buf.device != (1, 0):
+    if buf.device != (1, 0) or buf.dtype == BFLOAT16:
         _name, managed = _capsule_tensor(capsule)
         managed.dl_tensor.device = _DLDevice(*buf.device)
+        if buf.dtype == BFLOAT16:
+            managed.dl_tensor.dtype = _DLDataType(_DL_BFLOAT, 16, 1)
     return capsule
 
 
@@ -513,8 +525,8 @@ def _from_cai(obj: object, cai: dict[str, Any], stream: int | None) -> ArrayView
 
 
 def _dl_dtype(dt: _DLDataType) -> np.dtype:
-    if dt.code == 4:
-        raise TypeError("bfloat16 not supported yet")
+    if (dt.code, dt.bits, dt.lanes) == (_DL_BFLOAT, 16, 1):
+        return BFLOAT16
     kind = _DL_KINDS.get(dt.code)
     if dt.lanes != 1 or kind is None or dt.bits not in _WIDTHS[kind]:
         raise TypeError(
@@ -555,7 +567,7 @@ def as_array_view(obj: Any, *, stream: int | None = None) -> ArrayView:
     Raises
     ------
     TypeError
-        For other objects and unsupported dtypes (bfloat16 included, for now).
+        For other objects and unsupported dtypes (bfloat16 is :data:`BFLOAT16`).
     ValueError
         For masked or malformed ``__cuda_array_interface__`` dicts.
 

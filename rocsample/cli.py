@@ -36,14 +36,31 @@ def _toolchains() -> list[str]:
     return lines
 
 
+def _kernel_rows() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(label, kernel whose resolution stands for the row, kernels checked in its file).
+
+    A sampling kernel is a row of its own; a module of a family of many entries (Candle's
+    elementwise kernels, which share their module's variable and code object) is one row."""
+    rows: list[tuple[str, str, tuple[str, ...]]] = []
+    for module, mspec in MODULES.items():
+        names = tuple(k for k, spec in KERNELS.items() if spec.module == module)
+        if mspec.family == "sampling":
+            rows.extend((KERNELS[n].entry, n, (n,)) for n in names)
+        else:
+            rows.append((f"{mspec.source} ({len(names)} entries)", names[0], names))
+    return rows
+
+
 def _kernel_sources(backend) -> list[str]:
-    """One line per kernel: where it comes (or would come) from, and the verdict on that file.
+    """One line per kernel (per module for the elementwise family): where it comes (or would
+    come) from, and the verdict on that file.
 
     Every override and precompiled file is checked (codecheck) whether or not a device is
     here, so a missing file, a directory or garbage shows as an ERROR with its reason."""
     cache = getattr(backend, "kernels", None)
     lines = []
-    for name, spec in KERNELS.items():
+    for label, name, names in _kernel_rows():
+        spec = KERNELS[name]
         if cache is not None:
             target = cache.runtime.target
             try:
@@ -51,24 +68,24 @@ def _kernel_sources(backend) -> list[str]:
                 where = f"{r.origin}: {r.reason}" + (f" ({r.path})" if r.path else "")
                 origin = {"env": spec.env_var, "precompiled": codecheck.KERNEL_DIR}.get(r.origin)
                 if origin is not None:
-                    where += " " + codecheck.check_file(r.path, origin, [name], target).line()
+                    where += " " + codecheck.check_file(r.path, origin, names, target).line()
             except RocsampleError as exc:
                 where = f"ERROR: {exc}"
         else:
             override = config.kernel_override(spec.env_var)
             if override:
-                verdict = codecheck.check_file(override, spec.env_var, [name]).line()
+                verdict = codecheck.check_file(override, spec.env_var, names).line()
                 where = f"env {spec.env_var}={override}: {verdict}"
             else:
                 found = [p for p in (config.kernel_dir() / f"{spec.module}{s}"
                                      for s in codecheck.SUFFIXES) if os.path.lexists(p)]
                 where = "".join(
                     f"precompiled {p.name} present: "
-                    f"{codecheck.check_file(p, codecheck.KERNEL_DIR, [name]).line()}; "
+                    f"{codecheck.check_file(p, codecheck.KERNEL_DIR, names).line()}; "
                     for p in found) + "cpu backend runs numpy, no kernel is loaded"
         if spec.companion_of is not None:
             where += f" (optional, with {KERNELS[spec.companion_of].entry})"
-        lines.append(f"  {spec.entry:28s} [{spec.env_var}] {where}")
+        lines.append(f"  {label:28s} [{spec.env_var}] {where}")
     return lines
 
 

@@ -44,9 +44,10 @@ from dataclasses import dataclass
 from .errors import KernelLoadError, RocsampleError
 
 __all__ = [
-    "CodeObjectEntry", "CodeObjectInfo", "NotACodeObject", "abi_problem", "describe", "extract",
+    "CodeObjectEntry", "CodeObjectInfo", "NotACodeObject", "abi_problem", "check_entry", "describe",
+    "extract",
     "MAX_BUNDLE_ENTRIES", "MAX_FILE_BYTES", "MAX_SECTIONS", "MAX_SYMBOLS", "inspect_bytes",
-    "inspect_file", "read_code_object", "select_entry", "target_matches",
+    "inspect_file", "read_code_object", "read_entry", "select_entry", "target_matches",
     "validate_code_object", "write_bundle",
 ]  # fmt: skip
 
@@ -627,33 +628,59 @@ def validate_code_object(
     Traceback (most recent call last):
     rocsample.errors.KernelLoadError: cannot load code object /no/k.hsaco: file does not exist
     """
+    data, entry = read_entry(path, env_var, device_target)
+    check_entry(path, env_var, entry, entry_points, abi, allow_unmarked)
+    return data
+
+
+def read_entry(path: str | os.PathLike[str], env_var: str | None,
+               device_target: str) -> tuple[bytes, CodeObjectEntry]:
+    """The bytes of ``path`` and the code object in it that a ``device_target`` would load:
+    the first half of :func:`validate_code_object` (one read, one parse), for a loader that
+    takes several entry points from one file.
+
+    Example
+    -------
+    >>> read_entry("/no/k.hsaco", None, "gfx90a")
+    Traceback (most recent call last):
+    rocsample.errors.KernelLoadError: cannot load code object /no/k.hsaco: file does not exist
+    """
     where = os.fspath(path)
-
-    def fail(reason: str) -> KernelLoadError:
-        log.debug("rejecting code object %s: %s", where, reason)
-        return KernelLoadError(where, env_var, reason)
-
     data = read_code_object(where, env_var)
     try:
         info = inspect_bytes(data)
     except NotACodeObject as exc:
-        raise fail(f"not a code object: {exc.reason}") from None
+        raise _reject(where, env_var, f"not a code object: {exc.reason}") from None
     entry = select_entry(info, device_target)
     if entry is None:
         held = ", ".join(e.target for e in info.entries) or "nothing"
-        raise fail(f"no code for target {device_target} (file holds: {held})")
+        raise _reject(where, env_var, f"no code for target {device_target} (file holds: {held})")
+    log.debug("code object %s: %s for %s", where, info.format, entry.target)
+    return data, entry
+
+
+def check_entry(path: str | os.PathLike[str], env_var: str | None, entry: CodeObjectEntry,
+                entry_points: Sequence[str], abi: int | None = None,
+                allow_unmarked: bool = True) -> None:
+    """The second half of :func:`validate_code_object`: ``entry`` (from :func:`read_entry`)
+    defines ``entry_points`` and declares kernel ABI ``abi``; KernelLoadError otherwise."""
+    where = os.fspath(path)
     missing = [name for name in entry_points if name not in entry.symbols]
     if missing:
         noun = "entry point" if len(missing) == 1 else "entry points"
         defined = ", ".join(entry.symbols) or "nothing"
-        raise fail(f"{noun} {', '.join(missing)} missing (file defines: {defined})")
+        raise _reject(where, env_var,
+                      f"{noun} {', '.join(missing)} missing (file defines: {defined})")
     if abi is not None and entry.abi != abi:
         problem = abi_problem(entry, abi)
         if entry.abi is not None or not allow_unmarked:
-            raise fail(problem)
+            raise _reject(where, env_var, problem)
         log.warning("code object %s %s; loading it as ABI %d", where, problem, abi)
-    log.debug("code object %s: %s for %s", where, info.format, entry.target)
-    return data
+
+
+def _reject(where: str, env_var: str | None, reason: str) -> KernelLoadError:
+    log.debug("rejecting code object %s: %s", where, reason)
+    return KernelLoadError(where, env_var, reason)
 
 
 def abi_problem(entry: CodeObjectEntry, abi: int) -> str:

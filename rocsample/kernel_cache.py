@@ -74,6 +74,22 @@ class _Stats:
     compile_seconds: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class _Source:
+    """The code object a module's entries are loaded from, resolved once.
+
+    ``entry`` is the parsed code object of an explicit file (an override or the precompiled
+    directory), whose symbols each kernel's entry point is checked against; None for our own
+    build (disk cache or compile), which has every entry of its module.
+    """
+
+    key: str
+    module: Any
+    resolution: Resolution
+    entry: codeobject.CodeObjectEntry | None
+    env_var: str | None
+
+
 class KernelCache:
     """Kernels of one device, resolved on first use and kept for the process."""
 
@@ -88,6 +104,10 @@ class KernelCache:
         self._disk: DiskCache | None = None
         self._fresh: dict[str, CompiledModule] = {}  # compiled by load_all, not yet loaded
         self._absent: set[str] = set()  # companions the contract kernel's code object lacks
+        # One resolution per (module, variable, its value): the entries of a module (129 in
+        # the elementwise family) share the read, the parse, the key and the loaded module.
+        self._sources: dict[tuple[str, str, str | None], _Source] = {}
+        self._keys: dict[str, str] = {}  # module -> disk-cache key (hashes every source)
 
     # -- public -------------------------------------------------------------------------
     def get(self, kernel: str) -> LoadedKernel:
@@ -202,13 +222,18 @@ class KernelCache:
         }
 
     # -- resolution ---------------------------------------------------------------------
-    def _explicit_file(self, spec: KernelSpec) -> tuple[Resolution, bytes | None] | None:
-        """Env override or precompiled file; validation errors raise KernelLoadError."""
+    def _explicit_file(self, spec: KernelSpec) -> tuple[Resolution, bytes | None,
+                                                       codeobject.CodeObjectEntry | None] | None:
+        """Env override or precompiled file; validation errors raise KernelLoadError.
+
+        A precompiled file is read and parsed here, once: its bytes and the code object for
+        this device come back with it (an override's are read when it is loaded).
+        """
         rt = self.runtime
         path = config.kernel_override(spec.env_var)
         if path is not None:
             res = Resolution(spec.name, "env", path, f"{spec.env_var} is set")
-            return res, None
+            return res, None, None
         directory = config.kernel_dir()
         candidate = directory / f"{spec.module}{rt.code_suffix}"
         if not os.path.lexists(candidate):  # a dangling link is reported below, not passed over
@@ -216,7 +241,8 @@ class KernelCache:
         # The bounded reader: a FIFO, a directory or a device there is refused at once (a
         # plain read would wait for a writer or read forever), a huge file by its size.
         try:
-            info = codeobject.inspect_file(candidate, "ROCSAMPLE_KERNEL_DIR")
+            image = codeobject.read_code_object(candidate, "ROCSAMPLE_KERNEL_DIR")
+            info = codeobject.inspect_bytes(image)
         except codeobject.NotACodeObject as exc:
             unusable = f"not a code object: {exc.reason}"
         except KernelLoadError as exc:
@@ -245,13 +271,19 @@ class KernelCache:
             log.warning("%s: precompiled %s %s; JIT instead", spec.name, candidate, problem)
             return None
         res = Resolution(spec.name, "precompiled", str(candidate), f"{directory} has it")
-        return res, None
+        return res, image, entry
 
     def _key(self, spec: KernelSpec) -> str:
-        rt = self.runtime
-        tc = get_toolchain(rt.toolchain)
-        opts = tc.options(rt.target, rt.wave_size)
-        return module_key(MODULES[spec.module], tc.identity(), rt.target, opts)
+        """The disk-cache key of ``spec``'s module, computed once per module (it reads and
+        hashes every source and header)."""
+        key = self._keys.get(spec.module)
+        if key is None:
+            rt = self.runtime
+            tc = get_toolchain(rt.toolchain)
+            opts = tc.options(rt.target, rt.wave_size)
+            key = self._keys[spec.module] = module_key(MODULES[spec.module], tc.identity(),
+                                                       rt.target, opts)
+        return key
 
     def _disk_cache(self) -> DiskCache | None:
         if not config.disk_cache_enabled():
@@ -262,41 +294,62 @@ class KernelCache:
 
     def _load(self, spec: KernelSpec) -> LoadedKernel:
         t0 = time.perf_counter()
+        override = config.kernel_override(spec.env_var)
+        ident = (spec.module, spec.env_var, override)
+        src = self._sources.get(ident)
+        if src is None:
+            src = self._open(spec)
+            self._sources[ident] = src
+        elif src.entry is not None:  # the file was checked for another of its entries
+            codeobject.check_entry(src.resolution.path, src.env_var, src.entry, [spec.entry])
+        first = src.resolution
+        res = first if first.kernel == spec.name else Resolution(spec.name, first.origin,
+                                                                 first.path, first.reason)
+        function = self.runtime.get_function(src.module, spec.entry)
+        seconds = time.perf_counter() - t0
+        log.debug("kernel %s from %s (%s) in %.3f s", spec.name, res.origin, res.path, seconds)
+        return LoadedKernel(spec, function, res, seconds, self._waits.get(src.key, False))
+
+    def _open(self, spec: KernelSpec) -> _Source:
+        """Resolve, validate and load the code object of ``spec``'s module: one read, one
+        parse and one cache key, whatever the number of entries taken from it later."""
         rt = self.runtime
         explicit = self._explicit_file(spec)
         if explicit is not None:
-            res = explicit[0]
+            res, image, entry = explicit
             env_var = spec.env_var if res.origin == "env" else "ROCSAMPLE_KERNEL_DIR"
+            if image is None:  # an override: read here
+                image, entry = codeobject.read_entry(res.path, env_var, rt.target)
+            assert entry is not None
             # An override may be a user's own code object without the ABI marker (loaded
             # with a warning); the precompiled directory's files come from our sources.
-            image = codeobject.validate_code_object(res.path, env_var, rt.target, [spec.entry],
-                                                    abi=ABI_VERSION,
-                                                    allow_unmarked=res.origin == "env")
+            codeobject.check_entry(res.path, env_var, entry, [spec.entry], abi=ABI_VERSION,
+                                   allow_unmarked=res.origin == "env")
             key = f"file:{Path(res.path).resolve()}"
-            module = self._module_for(key, image)
-        else:
-            key = self._key(spec)
-            module = self._modules.get(key)
-            if module is None:
-                image, res = self._image_from_cache_or_compile(spec, key)
-                module = self._module_for(key, image)
-                self._module_origin[key] = res
-            else:  # another entry of the same module: same origin, nothing new loaded
-                first = self._module_origin[key]
-                res = Resolution(spec.name, first.origin, first.path, first.reason)
-        function = rt.get_function(module, spec.entry)
-        seconds = time.perf_counter() - t0
-        log.debug("kernel %s from %s (%s) in %.3f s", spec.name, res.origin, res.path, seconds)
-        return LoadedKernel(spec, function, res, seconds, self._waits.get(key, False))
+            module = self._module_for(key, image, entry)
+            return _Source(key, module, res, entry, env_var)
+        key = self._key(spec)
+        module = self._modules.get(key)
+        if module is None:
+            image, res, entry = self._image_from_cache_or_compile(spec, key)
+            module = self._module_for(key, image, entry)
+            self._module_origin[key] = res
+        else:  # another variable of the same module: same origin, nothing new loaded
+            res = self._module_origin[key]
+        return _Source(key, module, res, None, None)
 
-    def _image_from_cache_or_compile(self, spec: KernelSpec, key: str) -> tuple[bytes, Resolution]:
+    def _image_from_cache_or_compile(
+            self, spec: KernelSpec, key: str,
+    ) -> tuple[bytes, Resolution, codeobject.CodeObjectEntry | None]:
+        """The module's image, where it came from and (a disk hit) its parsed code."""
         disk = self._disk_cache()
         rt = self.runtime
         if disk is not None:
             image = disk.get(key)
-            if image is not None and self._usable(image, spec):
+            entry = self._usable(image, spec) if image is not None else None
+            if entry is not None:
                 self.stats.disk_hits += 1
-                return image, self._cached(spec, disk, key, "found in the disk cache")
+                return image, self._cached(spec, disk, key, "found in the disk cache"), entry
             self.stats.disk_misses += 1
         compiled = self._fresh.pop(key, None) or compile_module(rt.toolchain, spec.module,
                                                                 rt.target, rt.wave_size)
@@ -307,7 +360,7 @@ class KernelCache:
         if disk is not None and stored is None:  # put() said why, once
             reason += "; kept in memory for this process, the disk cache could not store it"
         path = str(stored) if stored is not None else None
-        return compiled.image, Resolution(spec.name, "compile", path, reason)
+        return compiled.image, Resolution(spec.name, "compile", path, reason), None
 
     @staticmethod
     def _cached(spec: KernelSpec, disk: DiskCache, key: str, reason: str) -> Resolution:
@@ -316,39 +369,44 @@ class KernelCache:
                               "(the disk cache could not store it)")
         return Resolution(spec.name, "jit-cache", str(disk.path_for(key)), reason)
 
-    def _usable(self, image: bytes, spec: KernelSpec) -> bool:
+    def _usable(self, image: bytes, spec: KernelSpec) -> codeobject.CodeObjectEntry | None:
         """A cache entry passed its checksum and key; still check, as for an override file, that
-        it is code for this target, built for this kernel ABI, with the module's entries."""
+        it is code for this target, built for this kernel ABI, with the module's entries: its
+        code for this device, or None (then it is compiled again)."""
         where = f"disk cache entry for {spec.module}"
         try:
             info = codeobject.inspect_bytes(image)
         except codeobject.NotACodeObject as exc:
             log.warning("%s is not a code object (%s): recompiling", where, exc)
-            return False
+            return None
         entry = codeobject.select_entry(info, self.runtime.target)
         if entry is None:
             held = ", ".join(e.target for e in info.entries) or "nothing"
             log.warning("%s has no code for %s (holds %s): recompiling", where,
                         self.runtime.target, held)
-            return False
+            return None
         if entry.abi != ABI_VERSION:  # our builds always carry the marker: this one is not ours
             log.warning("%s %s: recompiling", where, codeobject.abi_problem(entry, ABI_VERSION))
-            return False
+            return None
         missing = sorted(set(MODULES[spec.module].entries) - set(entry.symbols))
         if missing:
             log.warning("%s lacks %s: recompiling", where, ", ".join(missing))
-            return False
-        return True
+            return None
+        return entry
 
-    def _module_for(self, key: str, image: bytes) -> Any:
+    def _module_for(self, key: str, image: bytes,
+                    entry: codeobject.CodeObjectEntry | None = None) -> Any:
+        """Load ``image`` once per ``key``; ``entry``: its code for this device, when the
+        caller has parsed it already."""
         module = self._modules.get(key)
         if module is None:
             module = self.runtime.load_module(image)
             self._modules[key] = module
-            try:
-                entry = codeobject.select_entry(codeobject.inspect_bytes(image),
-                                                self.runtime.target)
-            except codeobject.NotACodeObject:  # loaded all the same: the driver accepted it
-                entry = None
+            if entry is None:
+                try:
+                    entry = codeobject.select_entry(codeobject.inspect_bytes(image),
+                                                    self.runtime.target)
+                except codeobject.NotACodeObject:  # loaded all the same: the driver took it
+                    entry = None
             self._waits[key] = entry is not None and entry.grid_wait
         return module

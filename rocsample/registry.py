@@ -88,8 +88,10 @@ def ws_total_words(batch: int, vocab: int) -> int:
     return ws_prefix_words(batch) + batch * ws_words(vocab)
 
 
-# Argument type codes (ctypes packing in rocsample.backends.launch):
-#   "ptr" device pointer, "i32" int, "i64" long long, "u64" unsigned long long, "f32" float.
+# Argument type codes (ctypes packing in rocsample.backends.runtime.pack_args): "ptr" device
+# pointer, "i32" int, "i64" long long, "u64" unsigned long long (size_t), "f32" float; for the
+# elementwise scalars also "f64" double, "u8", "u32", "i16", and "f16"/"bf16" (a 16-bit value
+# passed as its bit pattern).
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class ModuleSpec:
     source: str
     headers: tuple[str, ...]
     entries: tuple[str, ...]
+    family: str = "sampling"
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class KernelSpec:
     env_var: str
     signature: tuple[tuple[str, str], ...]  # (argument name, type code)
     companion_of: str | None = None
+    block: int = BLOCK_SIZE  # threads a block it is compiled for and launched with
 
     @property
     def arg_types(self) -> tuple[str, ...]:
@@ -125,6 +129,10 @@ class KernelSpec:
     @property
     def arg_names(self) -> tuple[str, ...]:
         return tuple(n for n, _ in self.signature)
+
+    @property
+    def family(self) -> str:
+        return MODULES[self.module].family
 
 
 _HEADERS = ("rs_common.h",)
@@ -257,7 +265,22 @@ KERNELS: dict[str, KernelSpec] = {
 }
 
 
-#: The kernels of the contract (one environment variable each); the others are companions.
+def _elementwise_rows() -> None:
+    """Candle's elementwise family (:mod:`rocsample.ops.elementwise`): one module and one
+    variable per kernel source, one row per entry point, launched with 1024 threads."""
+    from .ops import elementwise as ew
+
+    for m in ew.MODULES.values():
+        MODULES[m.name] = ModuleSpec(m.name, m.source, m.headers, m.entries, "elementwise")
+    for e in ew.ENTRIES.values():
+        KERNELS[e.name] = KernelSpec(e.name, e.module, e.name, ew.MODULES[e.module].env_var,
+                                     e.signature, block=ew.BLOCK)
+
+
+_elementwise_rows()
+
+#: The kernels of the contract (each loaded on its own, through its module's variable); the
+#: others are companions.
 CONTRACT: tuple[str, ...] = tuple(n for n, k in KERNELS.items() if k.companion_of is None)
 
 

@@ -66,7 +66,9 @@ def test_real_builds_state_their_resources(module, target, wave):
         # group_segment_fixed_size and private_segment_fixed_size open the descriptor.
         assert struct.unpack_from("<II", kd, 0) == (k.lds_bytes, k.scratch_bytes), name
         assert 0 < k.vgpr_count <= 512 and 0 < k.sgpr_count <= 112
-        assert k.max_workgroup_size == registry.BLOCK_SIZE
+        # The block it is launched with (registry rows are keyed by name, not entry).
+        block = {s.entry: s.block for s in registry.KERNELS.values()}[name]
+        assert k.max_workgroup_size == block
         # Only targets with accumulation registers (gfx90a's MFMA) report AGPRs.
         assert (k.agpr_count is not None) == (target == "gfx90a")
         occ = am.occupancy(target, k)

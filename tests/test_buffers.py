@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rocsample.buffers import (
+    BFLOAT16,
     ArrayView,
     DeviceBuffer,
     HostMemoryDriver,
@@ -335,24 +336,46 @@ def test_view_of_numpy_scalar_and_bool():
     assert as_array_view(np.zeros(3, bool)).dtype == np.bool_
 
 
-def test_bfloat16_capsule_is_rejected_and_released():
-    class Bfloat16Producer:
-        """Exports float16 storage labelled as DLPack bfloat16 (code 4)."""
+class _RelabelledProducer:
+    """Exports float16 storage labelled with another DLPack type (code, bits)."""
 
-        def __init__(self) -> None:
-            self.array = np.zeros(4, np.float16)
+    def __init__(self, code: int, bits: int = 16) -> None:
+        self.array = np.arange(4, dtype=np.float16)
+        self.code, self.bits = code, bits
 
-        def __dlpack__(self, **kwargs):
-            capsule = self.array.__dlpack__(**kwargs)
-            _capsule_tensor(capsule)[1].dl_tensor.dtype.code = 4
-            return capsule
+    def __dlpack__(self, **kwargs):
+        capsule = self.array.__dlpack__(**kwargs)
+        dtype = _capsule_tensor(capsule)[1].dl_tensor.dtype
+        dtype.code, dtype.bits = self.code, self.bits
+        return capsule
 
-        def __dlpack_device__(self):
-            return (1, 0)
+    def __dlpack_device__(self):
+        return (1, 0)
 
-    producer = Bfloat16Producer()
+
+def test_bfloat16_capsule_is_viewed_as_bfloat16():
+    producer = _RelabelledProducer(4)  # kDLBfloat, 16 bits: torch.bfloat16
+    v = as_array_view(producer)
+    assert v.dtype == BFLOAT16 and v.dtype.itemsize == 2
+    assert (v.ptr, v.shape, v.strides) == (producer.array.ctypes.data, (4,), (1,))
+
+
+def test_bfloat16_buffer_exports_as_kdlbfloat():
+    bits = np.array([0x3F80, 0xC000], np.uint16)
+    with DeviceBuffer(HostMemoryDriver(), (2,), BFLOAT16) as buf:
+        buf.driver.copy_from_host(buf.ptr, bits.ctypes.data, 4)
+        capsule = buf.__dlpack__()
+        dtype = _capsule_tensor(capsule)[1].dl_tensor.dtype
+        assert (dtype.code, dtype.bits, dtype.lanes) == (4, 16, 1)
+        del capsule
+        assert as_array_view(buf).dtype == BFLOAT16
+        assert buf.numpy().view(np.uint16).tolist() == bits.tolist()
+
+
+def test_unsupported_dlpack_type_is_rejected_and_released():
+    producer = _RelabelledProducer(4, bits=32)  # a 32-bit "bfloat": nothing we know
     alive = weakref.ref(producer.array)
-    with pytest.raises(TypeError, match="bfloat16 not supported yet"):
+    with pytest.raises(TypeError, match="unsupported DLPack dtype"):
         as_array_view(producer)
     producer.array = None
     gc.collect()

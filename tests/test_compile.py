@@ -35,7 +35,8 @@ def test_module_compiles_with_every_entry(toolchain, target, machine, module):
     assert f"-DRS_WAVE={wave_size_for(target)}" in mod.options
     # The sampling engine's modules say that their later phases may overlap the previous
     # one (they wait for it); the softmax module's two launches do not wait, so it must not.
-    assert entry.grid_wait == (module != "sampling_utils")
+    assert entry.grid_wait == (registry.MODULES[module].family == "sampling"
+                               and module != "sampling_utils")
     print(f"compile {module} {target}: {mod.seconds:.2f} s")
 
 

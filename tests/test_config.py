@@ -73,11 +73,17 @@ def test_readme_default_matches_the_code(name):
     assert row[0].replace("`", "") == default, f"{name}: README says {row[0]}, code {default}"
 
 
-def test_kernel_variables_are_distinct():
-    # One variable per contract kernel; how many kernels there are is the registry's to say
-    # (tests/test_contract.py holds it to the extern "C" entries of kernels/).
-    assert CONTRACT
-    assert len({KERNELS[name].env_var for name in CONTRACT}) == len(CONTRACT)
+def test_kernel_variables_one_per_sampling_kernel_and_per_elementwise_module():
+    sampling = [n for n in CONTRACT if KERNELS[n].family == "sampling"]
+    assert len({KERNELS[n].env_var for n in sampling}) == len(sampling)
+    modules_of: dict[str, set[str]] = {}
+    for spec in KERNELS.values():
+        modules_of.setdefault(spec.env_var, set()).add(spec.module)
+    # A variable names one code object file, so it serves one module.
+    assert all(len(m) == 1 for m in modules_of.values()), modules_of
+    for spec in KERNELS.values():  # Candle's family: one variable per module, for every entry
+        if spec.family == "elementwise":
+            assert spec.env_var == f"{spec.module.upper()}_HSACO"
     for spec in KERNELS.values():  # a companion travels in its contract kernel's code object
         if spec.companion_of is not None:
             owner = KERNELS[spec.companion_of]

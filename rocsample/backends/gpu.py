@@ -22,7 +22,7 @@ from ..kernel_cache import KernelCache
 from ..registry import BLOCK_SIZE, HBINS, KCAND, KERNELS, nchunks, ws_prefix_words, ws_total_words
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
 from .plan import LaunchPlan, plan_key, seed_ok
-from .runtime import Runtime, pack_args
+from .runtime import Runtime, pack_args, pack_named
 
 __all__ = ["GpuBackend"]
 
@@ -79,6 +79,21 @@ class _Call:
             spec = KERNELS[kernel]
             self.plan.add(loaded.function, grid, packed, spec.arg_names, spec.arg_types,
                           self.roles, overlap)
+        if timer:
+            timer.after(self.backend.rt, self.stream, kernel, start)
+
+    def launch_named(self, kernel: str, grid: tuple[int, int], args: dict[str, Any]) -> None:
+        """Launch ``kernel`` with its arguments by name (packed in its registered order) and
+        its registered block size: the generic executor's launch."""
+        spec = KERNELS[kernel]
+        loaded = self.backend.kernels.get(kernel)
+        packed = pack_named(kernel, spec.arg_names, spec.arg_types, args)
+        timer = profiling.active()
+        start = timer.before(self.backend.rt, self.stream) if timer else None
+        self.backend.rt.launch(loaded.function, grid, spec.block, packed, self.stream, False)
+        if self.plan is not None:
+            self.plan.add(loaded.function, grid, packed, spec.arg_names, spec.arg_types,
+                          self.roles, False)
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)
 
@@ -258,6 +273,36 @@ class GpuBackend:
     def _begin(self, stream: int | None) -> _Call:
         self.rt.make_current()
         return _Call(self, int(stream or 0))
+
+    # -- the generic executor -------------------------------------------------------------
+    def launch_recipe(self, recipe: Any, stream: int | None = None) -> None:
+        """Launch one :class:`~rocsample.ops.elementwise_ops.Recipe` (None: nothing to do).
+
+        Its ``info`` goes to device memory for this launch only: stream-ordered, freed on the
+        stream behind the kernel, so nothing waits and nothing is reused while it reads it.
+        """
+        if recipe is None:
+            return
+        call = self._begin(stream)
+        try:
+            args = recipe.args
+            if recipe.info is not None:
+                args = {**args, "info": call.upload(recipe.info).ptr}
+            call.launch_named(recipe.kernel, recipe.grid, args)
+        finally:
+            call.release()
+
+    def new_buffer(self, shape: tuple[int, ...], dtype: Any,
+                   stream: int | None = None) -> DeviceBuffer:
+        """A contiguous result buffer, ordered on ``stream``."""
+        self.rt.make_current()
+        return DeviceBuffer(self.rt, shape, dtype, stream=int(stream or 0))
+
+    def accepts(self, view: ArrayView) -> bool:
+        """Whether ``view`` lives on this backend's device."""
+        # __cuda_array_interface__ says kDLCUDA even for ROCm builds of torch/cupy.
+        return view.device == self.rt.dlpack_device or (
+            self.name == "hip" and view.device == (2, self.rt.device_index))
 
     # -- operations -----------------------------------------------------------------------
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",

@@ -14,12 +14,12 @@ from __future__ import annotations
 import ctypes
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import KernelTimeout, LaunchError
 
-__all__ = ["PackedArgs", "Runtime", "pack_args"]
+__all__ = ["PackedArgs", "Runtime", "pack_args", "pack_named"]
 
 _CTYPES = {
     "ptr": ctypes.c_uint64,  # device addresses are 64-bit on every supported target
@@ -27,6 +27,13 @@ _CTYPES = {
     "i64": ctypes.c_int64,
     "u64": ctypes.c_uint64,
     "f32": ctypes.c_float,
+    "f64": ctypes.c_double,
+    "u8": ctypes.c_uint8,
+    "u32": ctypes.c_uint32,
+    "i16": ctypes.c_int16,
+    # __half and __nv_bfloat16 by value: two bytes, passed as their bit pattern (an int).
+    "f16": ctypes.c_uint16,
+    "bf16": ctypes.c_uint16,
 }
 
 
@@ -48,8 +55,40 @@ class PackedArgs:
 
 
 def pack_args(types: Sequence[str], values: Sequence[Any]) -> PackedArgs:
-    """Pack ``values`` by ``types`` ("ptr", "i32", "i64", "u64", "f32")."""
+    """Pack ``values`` by ``types`` ("ptr", "i32", "i64", "u64", "f32", "f64", "u8", "u32",
+    "i16"; "f16" and "bf16" take the 16-bit pattern as an int)."""
     return PackedArgs(types, values)
+
+
+def pack_named(kernel: str, names: Sequence[str], types: Sequence[str],
+               values: Mapping[str, Any]) -> PackedArgs:
+    """Pack the arguments of ``kernel`` given by name, in its registered order.
+
+    Every name of the signature must be given and no other: a recipe that misnames an
+    argument would otherwise shift every later one.
+
+    Example
+    -------
+    >>> pack_named("k", ("n", "x"), ("u64", "f32"), {"x": 2.0, "n": 3}).values[0].value
+    3
+    >>> pack_named("k", ("n", "x"), ("u64", "f32"), {"n": 3, "y": 1.0})
+    Traceback (most recent call last):
+    ValueError: kernel k: missing argument x, unknown argument y (it takes n, x)
+    """
+    try:
+        ordered = [values[n] for n in names]
+    except KeyError:
+        ordered = None
+    if ordered is None or len(values) != len(names):
+        missing = [n for n in names if n not in values]
+        unknown = [n for n in values if n not in names]
+        parts = [f"missing argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+                 if missing else "",
+                 f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                 if unknown else ""]
+        raise ValueError(f"kernel {kernel}: {', '.join(p for p in parts if p)} "
+                         f"(it takes {', '.join(names)})")
+    return PackedArgs(types, ordered)
 
 
 class Runtime(ABC):

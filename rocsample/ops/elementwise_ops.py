@@ -1,0 +1,170 @@
+"""Candle's elementwise family as operations: argument checks, the launch recipe, the numpy
+reference, for any backend.
+
+:mod:`rocsample.ops.elementwise` says what the kernels are (entries, layouts, geometry, the
+numpy twin); this module turns a call into what the executor launches:
+:func:`recipe` gives the kernel, grid, block and arguments by name (the ``info`` array as
+host data, uploaded by the executor, or None: Candle passes a null pointer for a contiguous
+layout), and :func:`broadcast` the layouts of operands of different shapes (stride 0 where
+an operand is broadcast). ``rocsample.unary``, ``affine`` and ``where`` and the low-level
+``rocsample.launch_elementwise`` are built on them.
+
+Example
+-------
+>>> r = recipe("uexp_f32", 6, (2, 3), {"inp": (1, 2)}, {"inp": 4096, "out": 8192})
+>>> r.grid, r.block, r.info.tolist(), r.args["num_dims"]
+((1, 1), 1024, [2, 3, 1, 2], 2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import elementwise as ew
+
+__all__ = ["Recipe", "broadcast", "dtype_name", "recipe"]
+
+#: The operands whose strides make ``info``: unary and affine read ``inp``, where its three.
+_STRIDED = {"unary": ("inp",), "affine": ("inp",), "ternary": ("ids", "t", "f")}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One launch: ``kernel`` with ``grid`` x ``block`` and ``args`` by name; ``info`` is
+    host data the executor puts in device memory for the ``info`` argument (None: a null
+    pointer, the contiguous case)."""
+
+    kernel: str
+    grid: tuple[int, int]
+    block: int
+    args: dict[str, Any]
+    info: np.ndarray | None
+
+
+def dtype_name(dtype: np.dtype, what: str = "x") -> str:
+    """The family's name of a numpy dtype (``BFLOAT16`` is bf16).
+
+    >>> dtype_name(np.dtype(np.float16))
+    'f16'
+    """
+    from ..buffers import BFLOAT16
+
+    if dtype == BFLOAT16:
+        return "bf16"
+    for d in ew.DTYPES.values():
+        if d.storage == dtype and d.name != "bf16":
+            return d.name
+    raise TypeError(f"{what} has dtype {dtype}, which Candle's elementwise kernels do not take "
+                    f"(supported: {', '.join(ew.DTYPES)})")
+
+
+def _scalar(value: Any, dtype: str, name: str) -> Any:
+    """A by-value kernel scalar as pack_args takes it (f16/bf16 as their bit pattern)."""
+    if value is None:
+        raise ValueError(f"{name} is required")
+    v = ew.to_scalar(value, dtype, name)
+    if dtype in ("f16", "bf16"):
+        return int(v.view(np.uint16))
+    return v.item()
+
+
+def recipe(kernel: str, numel: int, dims: Sequence[int],
+           strides: Mapping[str, Sequence[int] | None],
+           pointers: Mapping[str, int | None],
+           scalars: Mapping[str, Any] | None = None) -> Recipe | None:
+    """The launch of elementwise ``kernel`` over ``dims``, or None when numel is 0.
+
+    Parameters
+    ----------
+    kernel : str
+        An entry of :data:`rocsample.ops.elementwise.ENTRIES` (``"ugelu_bf16"``...).
+    numel : int
+        Elements of the output, the product of ``dims``, below 2**32.
+    dims : sequence of int
+        The output's shape (the operands' shape after broadcasting).
+    strides : mapping
+        Strides in elements per strided operand (``inp``; for where ``ids``, ``t``, ``f``);
+        None or absent: contiguous.
+    pointers : mapping
+        Device addresses by argument name (``inp``, ``out``; ``ids``, ``t``, ``f``, ``out``),
+        each at its operand's first element; affine's ``inp`` may be 0 (in place).
+    scalars : mapping, optional
+        ``param`` (elu, powf), ``mul`` and ``add`` (affine), as Python numbers.
+
+    Raises
+    ------
+    ValueError
+        An unknown kernel, numel that is not the product of dims or is >= 2**32, strides of
+        the wrong length or negative, a missing pointer or scalar.
+
+    Example
+    -------
+    >>> recipe("affine_f32", 0, (0,), {}, {"inp": 0, "out": 0}, {"mul": 2, "add": 1}) is None
+    True
+    """
+    entry = ew.ENTRIES.get(kernel)
+    if entry is None:
+        raise ValueError(f"kernel={kernel!r} is not one of Candle's elementwise entries "
+                         "(e.g. ugelu_f32, affine_bf16, where_u8_f32)")
+    dims = tuple(int(d) for d in dims)
+    if math.prod(dims) != int(numel):
+        raise ValueError(f"{kernel}: numel={numel} is not the product of dims {dims}")
+    geo = ew.launch_geometry(numel)  # numel >= 2^32 is an error here
+    names = _STRIDED[entry.module]
+    unknown = set(strides) - set(names)
+    if unknown:
+        raise ValueError(f"{kernel}: strides given for {sorted(unknown)}; it takes strides "
+                         f"for {', '.join(names)}")
+    lay = [tuple(strides.get(n) or _contiguous(dims)) for n in names]
+    if entry.module == "ternary":
+        info: np.ndarray | None = ew.where_info(dims, *lay)  # never null (Candle's where)
+    else:
+        info = ew.Layout(dims, lay[0]).info()
+    if geo is None:
+        return None
+    args: dict[str, Any] = {"numel": int(numel), "num_dims": len(dims), "info": 0}
+    for name, kind in entry.signature[3:]:
+        if kind == "ptr":
+            ptr = pointers.get(name)
+            if ptr is None and not (name == "inp" and entry.module == "affine"):
+                raise ValueError(f"{kernel}: pointer {name!r} is missing")
+            args[name] = int(ptr or 0)
+        else:
+            args[name] = _scalar((scalars or {}).get(name), kind, f"{kernel}: {name}")
+    extra = set(pointers) - set(args)
+    if extra:
+        raise ValueError(f"{kernel}: unknown pointer(s) {sorted(extra)}")
+    return Recipe(kernel, (geo.grid, 1), geo.block, args, info)
+
+
+def _contiguous(dims: tuple[int, ...]) -> tuple[int, ...]:
+    out, acc = [], 1
+    for d in reversed(dims):
+        out.append(acc)
+        acc *= max(d, 1)
+    return tuple(reversed(out))
+
+
+def broadcast(shapes: Sequence[tuple[int, ...]],
+              strides: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """The common shape of operands and each one's strides over it (0 where broadcast).
+
+    >>> broadcast([(2, 3), (3,), ()], [(3, 1), (1,), ()])
+    ((2, 3), [(3, 1), (0, 1), (0, 0)])
+    """
+    try:
+        dims = tuple(int(d) for d in np.broadcast_shapes(*shapes))
+    except ValueError as exc:
+        raise ValueError(f"operands of shapes {list(shapes)} do not broadcast: {exc}") from None
+    out = []
+    for shape, st in zip(shapes, strides, strict=True):
+        pad = len(dims) - len(shape)
+        full = (0,) * pad + tuple(0 if n == 1 and d != 1 else s
+                                  for n, d, s in zip(shape, dims[pad:], st, strict=True))
+        out.append(full)
+    return dims, out

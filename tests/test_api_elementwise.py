@@ -1,0 +1,71 @@
+"""rocsample.unary / affine / where on numpy arrays (the numpy twin) for every layout case of
+issue 20, against the reference of rocsample.ops.elementwise on a contiguous copy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample.ops import elementwise as ew
+
+BASE = np.linspace(-2, 2, 48, dtype=np.float32).reshape(4, 12)
+LAYOUTS = {
+    "broadcast": lambda a: np.broadcast_to(a[:1, :5], (3, 5)),
+    "size-1 dims": lambda a: a[1:2, :][:, None, ::1],
+    "offset and strides": lambda a: a[:, 1:3],
+    "transposed": lambda a: a.T,
+    "empty": lambda a: a[:0],
+    "0-d": lambda a: a[2, 3, ...],
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("op", ["copy", "exp", "round", "gelu_erf", "sign"])
+def test_unary_layouts(layout, op):
+    view = LAYOUTS[layout](BASE)
+    got = rocsample.unary(op, view, backend="cpu")
+    assert got.shape == view.shape and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, ew.unary(op, np.ascontiguousarray(view)))
+
+
+def test_unary_param_and_bf16():
+    x = BASE[:, ::3]
+    np.testing.assert_array_equal(rocsample.unary("elu", x, param=0.5),
+                                  ew.unary("elu", np.ascontiguousarray(x), 0.5))
+    with pytest.raises(ValueError, match="needs param"):
+        rocsample.unary("powf", x)
+    with pytest.raises(ValueError, match="takes no param"):
+        rocsample.unary("exp", x, param=2.0)
+    bits = ew.f32_to_bf16(BASE)
+    got = rocsample.unary("tanh", bits.view(rocsample.BFLOAT16).T)
+    assert got.dtype == rocsample.BFLOAT16
+    np.testing.assert_array_equal(got.view(np.uint16),
+                                  ew.unary("tanh", np.ascontiguousarray(bits.T), dtype="bf16"))
+
+
+def test_affine_in_place_and_strided():
+    x = BASE.copy()
+    view = x[:, 1:4]
+    want = ew.affine(np.ascontiguousarray(view), 3.0, -1.0)
+    out = np.empty(view.shape, np.float32)
+    assert rocsample.affine(view, 3.0, -1.0, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    assert rocsample.affine(x, 2.0, 1.0, out=x) is x  # out=x: in place
+    np.testing.assert_array_equal(x, ew.affine(BASE, 2.0, 1.0))
+    with pytest.raises(ValueError, match="out must be"):
+        rocsample.affine(x, 2.0, 1.0, out=np.empty(3, np.float32))
+
+
+def test_where_three_layouts():
+    cond = (np.arange(24) % 5 == 0).astype(np.uint32).reshape(4, 6)[:, ::2]
+    t = np.broadcast_to(BASE[:1, :3], (4, 3))
+    f = BASE[:, 2:5]
+    got = rocsample.where(cond, t, f)
+    np.testing.assert_array_equal(got, np.where(cond != 0, t, f))
+
+
+def test_numel_of_2_pow_32_is_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="2\\^32"):
+        rocsample.launch_elementwise("ucopy_u8", 1 << 32, (1 << 16, 1 << 16), {},
+                                     {"inp": 1, "out": 2}, backend="cpu")

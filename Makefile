@@ -7,7 +7,7 @@ JOBS    ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels clean bench
+.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels clean bench bench-elementwise
 
 $(PY) setup:
 	@bash tools/setup.sh $(VENV)
@@ -33,6 +33,9 @@ test-gpu-hip:
 # On a GPU machine with torch: latency vs the memory floor and torch baselines.
 bench:
 	python3 -m rocsample bench --out bench/results/latest
+
+bench-elementwise:
+	python3 -m rocsample bench-elementwise --out bench/results/latest
 
 # Precompile the kernel modules (MODULES, default all) for ARCHS (default: the local AMD GPU,
 # else gfx90a gfx1030), JOBS at a time (default: the cores available). A target that fails

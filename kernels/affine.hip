@@ -42,16 +42,7 @@ __device__ __forceinline__ void rs_affine(rs_size numel, rs_size num_dims, const
                                           const T* inp, T* out, T mul_, T add_) {
     typedef rs_affine_op<T> Op;
     const typename Op::C mul = rs_num<T>::up(mul_), add = rs_num<T>::up(add_);
-    if (info == nullptr || rs_is_contiguous(num_dims, info, info + num_dims)) {
-        rs_each_element(numel, [&](rs_size i) {
-            out[i] = Op::run(inp ? inp[i] : out[i], mul, add);
-        });
-    } else {
-        rs_each_element(numel, [&](rs_size i) {
-            const T x = inp ? inp[rs_strided_index(i, num_dims, info, info + num_dims)] : out[i];
-            out[i] = Op::run(x, mul, add);
-        });
-    }
+    rs_map1(numel, num_dims, info, inp, out, [&](T x) { return Op::run(x, mul, add); });
 }
 
 #define RS_AFFINE(DT, T)                                                                 \

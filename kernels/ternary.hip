@@ -27,16 +27,40 @@ __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const 
     const rs_size* s_f = info + 3 * num_dims;
     if (rs_is_contiguous(num_dims, dims, s_ids) && rs_is_contiguous(num_dims, dims, s_t) &&
         rs_is_contiguous(num_dims, dims, s_f)) {
-        rs_each_element(numel, [&](rs_size i) { out[i] = ids[i] != I(0) ? t[i] : f[i]; });
+        constexpr int N = 16 / sizeof(T);
+        typedef rs_pack<I, N> PI;
+        typedef rs_pack<T, N> P;
+        const bool packed = rs_aligned<PI>(ids) && rs_aligned<P>(t) && rs_aligned<P>(f) &&
+                            rs_aligned<P>(out);
+        rs_each_group<N>(
+            numel, packed,
+            [&](rs_size j) {
+                const PI c = reinterpret_cast<const PI*>(ids)[j];
+                const P a = reinterpret_cast<const P*>(t)[j];
+                const P b = reinterpret_cast<const P*>(f)[j];
+                P y;
+#pragma unroll
+                for (int k = 0; k < N; ++k) y.v[k] = c.v[k] != I(0) ? a.v[k] : b.v[k];
+                reinterpret_cast<P*>(out)[j] = y;
+            },
+            [&](rs_size i) { out[i] = ids[i] != I(0) ? t[i] : f[i]; });
+        return;
+    }
+    __shared__ rs_layout<3> L;
+    if (rs_layout_load<3>(L, numel, num_dims, info)) {
+        rs_each_element(numel, [&](rs_size i) {
+            rs_size off[3];
+            rs_layout_offsets<3>(L, num_dims, (rs_u32)i, off);
+            // Only the chosen operand is read: the other may be a broadcast that is never used.
+            out[i] = ids[off[0]] != I(0) ? t[off[1]] : f[off[2]];
+        });
     } else {
         rs_each_element(numel, [&](rs_size i) {
             const bool c = ids[rs_strided_index(i, num_dims, dims, s_ids)] != I(0);
-            // Only the chosen operand is read: the other may be a broadcast that is never used.
             out[i] = c ? t[rs_strided_index(i, num_dims, dims, s_t)]
                        : f[rs_strided_index(i, num_dims, dims, s_f)];
         });
-    }
-}
+    }}
 
 #define RS_WHERE(IT, I, DT, T)                                                            \
     extern "C" __global__ void __launch_bounds__(1024)                                   \

@@ -23,22 +23,14 @@
 //
 // Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024;
 // rocsample launches blocks of 1024 (Candle's LaunchConfig::for_num_elems) and caps the grid
-// so that gridDim.x * blockDim.x < 2^32. No shared memory.
+// so that gridDim.x * blockDim.x < 2^32. Shared memory: a strided launch's layout (rs_layout,
+// rs_elementwise.h).
 #include "rs_elementwise.h"
 
 template <typename T, typename Op>
 __device__ __forceinline__ void rs_unary(rs_size numel, rs_size num_dims, const rs_size* info,
                                          typename rs_num<T>::C param, const T* inp, T* out) {
-    if (info == nullptr || rs_is_contiguous(num_dims, info, info + num_dims)) {
-        rs_each_element(numel, [&](rs_size i) {
-            out[i] = Op::run(inp ? inp[i] : out[i], param);
-        });
-    } else {
-        rs_each_element(numel, [&](rs_size i) {
-            const T x = inp ? inp[rs_strided_index(i, num_dims, info, info + num_dims)] : out[i];
-            out[i] = Op::run(x, param);
-        });
-    }
+    rs_map1(numel, num_dims, info, inp, out, [&](T x) { return Op::run(x, param); });
 }
 
 // An op F on the compute type, applied to a stored value.

@@ -1,4 +1,4 @@
-"""``python -m rocsample``: info, compile, inspect, demo, bench.
+"""``python -m rocsample``: info, compile, inspect, demo, bench, bench-elementwise.
 
 Example
 -------
@@ -275,6 +275,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_elementwise(args: argparse.Namespace) -> int:
+    from . import bench_elementwise as bew
+
+    result = bew.run(sizes=args.size or bew.SIZES, reps=args.reps, label=args.label,
+                     out=Path(args.out))
+    print(bew.table(result))
+    print(f"\nwrote {args.out}/bench_elementwise*.json, .md, .png")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -317,13 +327,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", action="append", choices=["hip", "cuda"],
                    help="backend(s) to measure (repeat to compare them in one table)")
     p.add_argument("--out", default="bench/results/latest")
+    p = sub.add_parser("bench-elementwise",
+                       help="Candle's elementwise kernels vs torch and the copy bandwidth")
+    p.add_argument("--size", type=_positive_int, action="append",
+                   help="elements (repeatable; default 1M to 256M)")
+    p.add_argument("--reps", type=_positive_int, default=20)
+    p.add_argument("--label", default="", help="names the output files (e.g. old, new)")
+    p.add_argument("--out", default="bench/results/latest")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(message)s")
     handler = {"info": cmd_info, "inspect": cmd_inspect, "compile": cmd_compile,
-               "demo": cmd_demo, "bench": cmd_bench, "warmup": cmd_warmup}[args.command]
+               "demo": cmd_demo, "bench": cmd_bench, "warmup": cmd_warmup,
+               "bench-elementwise": cmd_bench_elementwise}[args.command]
     try:
         return handler(args)
     except (RocsampleError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if args.command.startswith("bench") and exc.name in ("torch", "matplotlib"):
+            print(f"error: {args.command} needs {exc.name} (with a GPU): {exc}", file=sys.stderr)
+            return 2
+        raise

@@ -465,3 +465,17 @@ def test_unknown_subcommand_and_module(tmp_path):
     assert run.returncode == 2 and "invalid choice" in run.stderr
     run = cli("compile", "--module", "nope", "--out", str(tmp_path), tmp=tmp_path)
     assert run.returncode == 2 and "invalid choice" in run.stderr
+
+
+def test_bench_elementwise_without_torch_says_so(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here: the benchmark would run")
+    run = cli("bench-elementwise", "--size", "1024", "--out", str(tmp_path / "b"), tmp=tmp_path)
+    no_traceback(run)
+    assert run.returncode == 2
+    assert "bench-elementwise needs torch" in run.stderr
+    for bad in ("0", "x"):
+        run = cli("bench-elementwise", "--size", bad, tmp=tmp_path)
+        assert run.returncode == 2 and "--size" in run.stderr

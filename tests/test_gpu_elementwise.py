@@ -111,8 +111,10 @@ def dev(rt):
     d.free()
 
 
-def _launch(rt, fn, numel: int, values: list) -> None:
-    geo = ew.launch_geometry(numel)
+def _launch(rt, fn, numel: int, values: list, per_thread: int = 1) -> None:
+    """Candle's grid (a thread per element), or with ``per_thread`` the grid rocsample
+    launches for a contiguous call (the kernels then take 16 bytes at a time)."""
+    geo = ew.launch_geometry(numel, per_thread=per_thread)
     if geo is None:
         return  # numel 0: Candle launches nothing
     rt.launch(fn, (geo.grid, 1), geo.block, _Args(values), 0)
@@ -169,8 +171,9 @@ UNARY_CASES = [(op, dt) for dt in ew.FLOAT_DTYPES for op in ew.UNARY_OPS + ew.UN
 UNARY_CASES += [("copy", dt) for dt in ("u8", "u32", "i64")]
 
 
+@pytest.mark.parametrize("grid", ["candle", "packed"])
 @pytest.mark.parametrize("op,dtype", UNARY_CASES)
-def test_every_unary_entry_contiguous(rt, functions, dev, op, dtype):
+def test_every_unary_entry_contiguous(rt, functions, dev, op, dtype, grid):
     rng = np.random.default_rng(zlib.crc32(f"{op}_{dtype}".encode()))  # fixed per case
     n = 5003
     x = _values(rng, dtype, n, op)
@@ -181,9 +184,51 @@ def test_every_unary_entry_contiguous(rt, functions, dev, op, dtype):
     args = _layout_args(n, 1, 0)
     if param is not None:
         args.append(_scalar(param, dtype))
-    _launch(rt, functions[ew.unary_entry(op, dtype)], n,
-            args + [ctypes.c_void_p(inp), ctypes.c_void_p(out)])
+    kernel = ew.unary_entry(op, dtype)
+    _launch(rt, functions[kernel], n, args + [ctypes.c_void_p(inp), ctypes.c_void_p(out)],
+            ew.elements_per_thread(kernel, True) if grid == "packed" else 1)
     _assert_close(dev.get(out, x), want, op, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "bf16", "f64", "u8"])
+@pytest.mark.parametrize("shift", [0, 1, 3])
+@pytest.mark.parametrize("n", [1, 4095, 4096 * 8 + 5])
+def test_packed_grid_with_misaligned_pointers_and_tails(rt, functions, dev, dtype, shift, n):
+    # rocsample's contiguous grid (fewer threads than elements): 16-byte groups when every
+    # pointer is aligned, element by element when one is not (shift), the tail after the
+    # last whole group; the elements around the output are never written.
+    rng = np.random.default_rng(n + shift)
+    kernel = "ucopy_" + dtype if dtype == "u8" else ew.unary_entry("neg", dtype)
+    op = "copy" if dtype == "u8" else "neg"
+    x = _values(rng, dtype, n + shift)
+    want = np.empty(n, x.dtype)
+    ew.run_unary(op, dtype, n, 1, None, x[shift:], want)
+    guard = np.full(n + 2 * 16, 77, x.dtype)
+    inp, out = dev.put(x), dev.put(guard)
+    item = x.dtype.itemsize
+    _launch(rt, functions[kernel], n, _layout_args(n, 1, 0)
+            + [ctypes.c_void_p(inp + shift * item), ctypes.c_void_p(out + 16 * item)],
+            ew.elements_per_thread(kernel, True))
+    got = dev.get(out, guard)
+    assert got[16:16 + n].tobytes() == want.tobytes()
+    assert (got[:16] == guard[:16]).all() and (got[16 + n:] == guard[16 + n:]).all()
+
+
+def test_many_dims_take_the_64_bit_division(rt, functions, dev):
+    # More dims than rs_layout holds (RS_EW_FAST_DIMS = 16): the 64-bit index walk.
+    dims = (2,) * 18
+    strides = tuple(reversed([2 ** i for i in range(18)]))  # permuted: reversed axes
+    strides = strides[1:] + strides[:1]
+    lay = ew.Layout(dims, strides)
+    assert not lay.is_contiguous
+    base = np.arange(lay.numel, dtype=np.float32)
+    want = np.empty(lay.numel, np.float32)
+    ew.run_unary("neg", "f32", lay.numel, len(dims), lay.info(), base, want)
+    out = dev.put(np.zeros(lay.numel, np.float32))
+    _launch(rt, functions["uneg_f32"], lay.numel,
+            _layout_args(lay.numel, len(dims), dev.put(lay.info()))
+            + [ctypes.c_void_p(dev.put(base)), ctypes.c_void_p(out)])
+    assert dev.get(out, want).tobytes() == want.tobytes()
 
 
 def _strided_cases():
@@ -213,9 +258,10 @@ def test_unary_layouts(rt, functions, dev, case, op):
     _assert_close(dev.get(out, want), want, op, "f32")
 
 
+@pytest.mark.parametrize("grid", ["candle", "packed"])
 @pytest.mark.parametrize("dtype", ew.AFFINE_DTYPES)
 @pytest.mark.parametrize("in_place", [False, True])
-def test_affine_contiguous_and_strided_in_place(rt, functions, dev, dtype, in_place):
+def test_affine_contiguous_and_strided_in_place(rt, functions, dev, dtype, in_place, grid):
     rng = np.random.default_rng(7)
     lay = ew.Layout((7, 9), (1, 7))  # transposed: info is not NULL, in place too
     x = _values(rng, dtype, lay.numel)
@@ -227,7 +273,8 @@ def test_affine_contiguous_and_strided_in_place(rt, functions, dev, dtype, in_pl
     _launch(rt, functions[ew.affine_entry(dtype)], lay.numel,
             _layout_args(lay.numel, 2, dev.put(lay.info()))
             + [ctypes.c_void_p(inp or None), ctypes.c_void_p(out),
-               _scalar(mul, dtype), _scalar(add, dtype)])
+               _scalar(mul, dtype), _scalar(add, dtype)],
+            ew.elements_per_thread(ew.affine_entry(dtype), in_place) if grid == "packed" else 1)
     _assert_close(dev.get(out, x), want, "affine", dtype)
 
 
@@ -250,6 +297,25 @@ def test_where_three_layouts(rt, functions, dev, id_dtype, dtype):
     assert dev.get(out, want).tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("id_dtype", ew.WHERE_ID_DTYPES)
+@pytest.mark.parametrize("dtype", ew.WHERE_DTYPES)
+def test_where_contiguous_on_both_grids(rt, functions, dev, id_dtype, dtype):
+    rng = np.random.default_rng(13)
+    n = 4096 * 4 + 7
+    ids = rng.integers(0, 3, n).astype(ew.DTYPES[id_dtype].storage)
+    t, f = _values(rng, dtype, n), _values(rng, dtype, n)
+    info = ew.where_info((n,), (1,), (1,), (1,))  # never NULL for where
+    want = np.empty(n, t.dtype)
+    ew.run_where(id_dtype, dtype, n, 1, info, ids, t, f, want)
+    kernel = ew.where_entry(id_dtype, dtype)
+    for per_thread in (1, ew.elements_per_thread(kernel, True)):
+        out = dev.put(np.zeros(n, t.dtype))
+        _launch(rt, functions[kernel], n, _layout_args(n, 1, dev.put(info))
+                + [ctypes.c_void_p(dev.put(ids)), ctypes.c_void_p(dev.put(t)),
+                   ctypes.c_void_p(dev.put(f)), ctypes.c_void_p(out)], per_thread)
+        assert dev.get(out, want).tobytes() == want.tobytes(), per_thread
+
+
 def test_more_than_2_31_elements(rt, functions, dev):
     # 64-bit indices: the elements past 2^31 are written, and nothing past numel.
     n = (1 << 31) + 4099
@@ -262,6 +328,30 @@ def test_more_than_2_31_elements(rt, functions, dev):
     for lo in (0, (1 << 31) - 8, n - 16):
         np.testing.assert_array_equal(got[lo:lo + 16], (x[lo:lo + 16] + 3).astype(np.uint8))
     assert (got[n:] == 7).all()  # the guard is untouched
+    # rocsample's packed grid over the same launch: 16 elements a thread
+    out2 = dev.put(np.full(n + 64, 7, np.uint8))
+    _launch(rt, functions["affine_u8"], n, _layout_args(n, 1, 0)
+            + [ctypes.c_void_p(inp), ctypes.c_void_p(out2), _scalar(1, "u8"), _scalar(3, "u8")],
+            ew.elements_per_thread("affine_u8", True))
+    got = dev.get(out2, x)
+    for lo in (0, (1 << 31) - 8, n - 16):
+        np.testing.assert_array_equal(got[lo:lo + 16], (x[lo:lo + 16] + 3).astype(np.uint8))
+    assert (got[n:] == 7).all()
+
+
+def test_more_than_2_31_elements_strided(rt, functions, dev):
+    # The strided walk past 2^31 (32-bit coordinates, 64-bit offsets): a transposed (m, 2).
+    m = (1 << 30) + 2051
+    n = 2 * m
+    lay = ew.Layout((2, m), (1, 2))
+    x = np.resize(np.arange(251, dtype=np.uint8), n)  # x[k] = k % 251
+    out = dev.put(np.zeros(n, np.uint8))
+    _launch(rt, functions["ucopy_u8"], n, _layout_args(n, 2, dev.put(lay.info()))
+            + [ctypes.c_void_p(dev.put(x)), ctypes.c_void_p(out)])
+    got = dev.get(out, x)
+    i = np.concatenate([np.arange(64), np.arange(m - 64, m + 64), np.arange(n - 64, n),
+                        np.random.default_rng(5).integers(0, n, 100_000)]).astype(np.uint64)
+    np.testing.assert_array_equal(got[i], x[(i % np.uint64(m)) * np.uint64(2) + i // np.uint64(m)])
 
 
 def test_empty_launches_nothing(rt, functions, dev):

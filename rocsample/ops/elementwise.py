@@ -55,6 +55,8 @@ __all__ = [
     "bf16_to_f32",
     "f32_to_bf16",
     "is_contiguous",
+    "elements_per_thread",
+    "fastdiv",
     "launch_geometry",
     "run_affine",
     "run_unary",
@@ -346,7 +348,8 @@ class LaunchGeometry:
     block: int
 
 
-def launch_geometry(numel: int, block: int = BLOCK) -> LaunchGeometry | None:
+def launch_geometry(numel: int, block: int = BLOCK,
+                    per_thread: int = 1) -> LaunchGeometry | None:
     """Grid and block of one elementwise launch; None when there is nothing to do.
 
     Parameters
@@ -355,22 +358,29 @@ def launch_geometry(numel: int, block: int = BLOCK) -> LaunchGeometry | None:
         Elements of the output, ``0 <= numel < 2**32``.
     block : int
         Threads per block, 1 to 1024.
+    per_thread : int
+        Elements each thread takes (:func:`elements_per_thread`); 1 is Candle's grid, a
+        thread per element.
 
     Raises
     ------
     ValueError
-        numel negative or >= 2^32, or block out of range.
+        numel negative or >= 2^32, block or per_thread out of range.
 
     Example
     -------
     >>> launch_geometry(3000)
     LaunchGeometry(grid=3, block=1024)
+    >>> launch_geometry(1 << 20, per_thread=4)
+    LaunchGeometry(grid=256, block=1024)
     >>> launch_geometry(0) is None
     True
     """
-    numel, block = int(numel), int(block)
+    numel, block, per_thread = int(numel), int(block), int(per_thread)
     if not 1 <= block <= 1024:
         raise ValueError(f"block={block}: the kernels take 1 to 1024 threads a block")
+    if per_thread not in (1, 2, 4, 8, 16):
+        raise ValueError(f"per_thread={per_thread}: one of 1, 2, 4, 8, 16 elements a thread")
     if numel < 0:
         raise ValueError(f"numel={numel} is negative")
     if numel >= NUMEL_LIMIT:
@@ -380,7 +390,43 @@ def launch_geometry(numel: int, block: int = BLOCK) -> LaunchGeometry | None:
         )
     if numel == 0:
         return None
-    return LaunchGeometry(min(-(-numel // block), (NUMEL_LIMIT - 1) // block), block)
+    return LaunchGeometry(min(-(-numel // (block * per_thread)), (NUMEL_LIMIT - 1) // block),
+                          block)
+
+
+def elements_per_thread(kernel: str, contiguous: bool) -> int:
+    """Elements a thread of ``kernel`` takes on the grid rocsample launches.
+
+    A contiguous launch gets a thread per 16 bytes of output: the kernels then move 16 bytes of
+    every operand per access (``rs_each_group``, rs_elementwise.h) when the pointers are
+    aligned, and element by element otherwise, on any grid. A strided launch keeps a thread
+    per element, as Candle launches every one.
+
+    >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_u8_f32", True)
+    (8, 4)
+    >>> elements_per_thread("affine_f64", False)
+    1
+    """
+    entry = ENTRIES[kernel]
+    if not contiguous:
+        return 1
+    return 16 // DTYPES[entry.dtype].storage.itemsize
+
+
+def fastdiv(d: int) -> tuple[int, int]:
+    """(m, s) of the kernels' division by ``d`` in [1, 2**32): ``q = (mulhi(x, m) + x) >> s``
+    (``rs_fastdiv_make``, rs_elementwise.h), exact for every 32-bit x.
+
+    >>> m, s = fastdiv(7)
+    >>> [((x * m >> 32) + x) >> s for x in (0, 6, 7, 2**32 - 1)] == [0, 0, 1, (2**32 - 1) // 7]
+    True
+    """
+    if not 1 <= d < 1 << 32:
+        raise ValueError(f"d={d} must be in [1, 2**32)")
+    s = (d - 1).bit_length()  # ceil(log2 d)
+    m = (((1 << s) - d) << 32) // d + 1
+    assert m < 1 << 32
+    return m, s
 
 
 def strided_index(numel: int, dims: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:

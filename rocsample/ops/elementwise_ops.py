@@ -14,6 +14,8 @@ Example
 >>> r = recipe("uexp_f32", 6, (2, 3), {"inp": (1, 2)}, {"inp": 4096, "out": 8192})
 >>> r.grid, r.block, r.info.tolist(), r.args["num_dims"]
 ((1, 1), 1024, [2, 3, 1, 2], 2)
+>>> recipe("uexp_f32", 1 << 20, (1 << 20,), {}, {"inp": 4096, "out": 8192}).grid  # 4 a thread
+(256, 1)
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     dims = tuple(int(d) for d in dims)
     if math.prod(dims) != int(numel):
         raise ValueError(f"{kernel}: numel={numel} is not the product of dims {dims}")
-    geo = ew.launch_geometry(numel)  # numel >= 2^32 is an error here
+    ew.launch_geometry(numel)  # numel >= 2^32 is an error here
     names = _STRIDED[entry.module]
     unknown = set(strides) - set(names)
     if unknown:
@@ -125,6 +127,11 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
         info: np.ndarray | None = ew.where_info(dims, *lay)  # never null (Candle's where)
     else:
         info = ew.Layout(dims, lay[0]).info()
+    if entry.module == "ternary":
+        flat = all(ew.is_contiguous(dims, st) for st in lay)
+    else:  # unary and affine read out[i] in place (a null inp) whatever info says
+        flat = info is None or (entry.module == "affine" and not pointers.get("inp"))
+    geo = ew.launch_geometry(numel, per_thread=ew.elements_per_thread(kernel, flat))
     if geo is None:
         return None
     args: dict[str, Any] = {"numel": int(numel), "num_dims": len(dims), "info": 0}

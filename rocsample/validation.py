@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .cpu_kernels import VOCAB_MAX
+from .backends.cpu_engine import VOCAB_MAX
 
 __all__ = [
     "SamplingParams",

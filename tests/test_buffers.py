@@ -445,3 +445,23 @@ def test_views_share_and_keep_their_owner_alive():
     del last
     gc.collect()
     assert owner() is None  # the last view gone: the memory goes with its owner
+
+
+def test_package_exports_each_modules_public_names_as_the_same_objects():
+    """``rocsample.buffers`` is the import path users and the backends know: every public name
+    of its modules must come out of it, and as the very object the modules use (an
+    ``isinstance(obj, DeviceBuffer)`` in views.py sees memory.py's class)."""
+    import importlib
+
+    import rocsample.buffers as package
+
+    names: set[str] = set()
+    for module in ("dtypes", "dlpack", "memory", "views"):
+        mod = importlib.import_module(f"rocsample.buffers.{module}")
+        assert mod.__doc__ and mod.__doc__.strip(), module
+        for name in getattr(mod, "__all__", ()):
+            assert getattr(package, name) is getattr(mod, name), (module, name)
+            names.add(name)
+    assert names == set(package.__all__)
+    assert {"BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
+            "as_array_view"} == names

@@ -35,7 +35,8 @@ from typing import Any
 
 import pytest
 
-from rocsample import cpu_kernels, registry
+from rocsample import registry
+from rocsample.backends import cpu_engine as cpu_kernels
 from rocsample.toolchains import Toolchain, wave_size_for
 
 KERNEL_DIR = registry.kernel_source_dir()

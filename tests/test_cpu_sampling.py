@@ -1,5 +1,6 @@
-"""Statistical and exact tests of the numpy sampler (rocsample.cpu_kernels) against a float64
-oracle (tests/exact.py) written from the semantics in DESIGN.md, not from rocsample's code.
+"""Statistical and exact tests of the numpy sampler (rocsample.backends.cpu_engine) against a
+float64 oracle (tests/exact.py) written from the semantics in DESIGN.md, not from rocsample's
+code.
 
 How the distribution tests decide (all seeds are fixed, so every run draws the same tokens):
 
@@ -36,7 +37,7 @@ import zlib
 import numpy as np
 import pytest
 
-from rocsample.cpu_kernels import sample_rows, softmax, temperature_scale
+from rocsample.backends.cpu_engine import sample_rows, softmax, temperature_scale
 from rocsample.philox import philox4x32_10, row_draws_u64
 
 from . import exact

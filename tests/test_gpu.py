@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import rocsample
-from rocsample import cpu_kernels
+from rocsample.backends import cpu_engine as cpu_kernels
 from rocsample.backends import get_backend
 from rocsample.errors import BackendUnavailable, KernelLoadError, KernelTimeout
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import rocsample
-from rocsample import cpu_kernels
+from rocsample.backends import cpu_engine as cpu_kernels
 
 from . import exact
 from .test_gpu import gpu  # noqa: F401  (fixture)

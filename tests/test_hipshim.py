@@ -304,7 +304,7 @@ def test_sampling_goes_through_the_shim_and_matches_numpy(shim, monkeypatch, tmp
     """A fresh kernel cache (disk cache off) compiles, loads and launches through the shim;
     the tokens equal the numpy reference; the public API with backend="hip" too."""
     import rocsample
-    from rocsample import cpu_kernels
+    from rocsample.backends import cpu_engine as cpu_kernels
     from rocsample.backends.gpu import GpuBackend
     from rocsample.registry import KERNELS
     from rocsample.validation import sampling_params

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import rocsample
-from rocsample.cpu_kernels import VOCAB_MAX
+from rocsample.backends.cpu_engine import VOCAB_MAX
 
 PROBS = np.array([[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]], dtype=np.float32)
 LOGITS = np.log(PROBS)

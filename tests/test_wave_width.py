@@ -2,7 +2,7 @@
 
 The width reaches the kernels as ``-DRS_WAVE`` (``Toolchain.options``, from the device or
 ``wave_size_for``: 64 on CDNA, 32 on RDNA and NVIDIA; test_amdgpu_metadata.py checks the
-``.wavefront_size`` the compiler recorded). The numpy mirror (``rocsample.cpu_kernels``)
+``.wavefront_size`` the compiler recorded). The numpy mirror (``rocsample.backends.cpu_engine``)
 takes no width, by design: every probability mass is an exact integer, so the grouping of
 the sums by wave cannot change them, and the one path choice the width makes in the engine
 (``RS_WAVE_PICK = 2 * RS_WAVE`` in kernels/rs_engine.h: a row of up to that many 4096-element
@@ -20,7 +20,7 @@ import os
 import numpy as np
 import pytest
 
-from rocsample import cpu_kernels
+from rocsample.backends import cpu_engine as cpu_kernels
 from rocsample.backends import get_backend
 from rocsample.errors import BackendUnavailable
 from rocsample.validation import sampling_params

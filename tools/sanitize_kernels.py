@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 import rocsample
-from rocsample import cpu_kernels
+from rocsample.backends import cpu_engine as cpu_kernels
 
 
 def main() -> int:

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import cpu_kernels
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+from . import cpu_engine
 
 __all__ = ["CpuBackend"]
 
@@ -28,7 +28,7 @@ def _host(x: Any, name: str) -> np.ndarray:
 
 
 class CpuBackend:
-    """Sampling with numpy (:mod:`rocsample.cpu_kernels`)."""
+    """Sampling with numpy (:mod:`rocsample.backends.cpu_engine`)."""
 
     name = "cpu"
 
@@ -46,19 +46,19 @@ class CpuBackend:
         x = _host(probs, "probs")
         if check_inputs:
             check_bad_rows("probs", x)
-        return cpu_kernels.sample_rows(x, top_k=params.top_k, top_p=params.top_p,
-                                       min_p=params.min_p, seed=params.seed,
-                                       offset=params.offset)
+        return cpu_engine.sample_rows(x, top_k=params.top_k, top_p=params.top_p,
+                                      min_p=params.min_p, seed=params.seed,
+                                      offset=params.offset)
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
                 plan_key: Any = None) -> np.ndarray:
-        return cpu_kernels.softmax(_host(logits, "logits"), temperature)
+        return cpu_engine.softmax(_host(logits, "logits"), temperature)
 
     def temperature_scale(self, logits: Any, temperature: Any, *, stream: int | None = None,
                           plan_key: Any = None) -> np.ndarray:
-        return cpu_kernels.temperature_scale(_host(logits, "logits"), temperature)
+        return cpu_engine.temperature_scale(_host(logits, "logits"), temperature)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
                            stream: int | None = None, plan_key: Any = None) -> np.ndarray:
-        probs = cpu_kernels.softmax(_host(logits, "logits"), temperature)
+        probs = cpu_engine.softmax(_host(logits, "logits"), temperature)
         return self.sample(probs, params, check_inputs=False)

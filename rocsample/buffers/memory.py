@@ -1,50 +1,36 @@
-"""Device memory owned from Python, and zero-copy views of arrays that users hold.
+"""Device memory owned from Python: :class:`DeviceBuffer` and the memory drivers.
 
-:class:`DeviceBuffer` owns memory from a backend's :class:`MemoryDriver` and exports it via
-DLPack (and ``__cuda_array_interface__`` on GPUs); :func:`as_array_view` turns a torch or cupy
-tensor, a numpy array or a :class:`DeviceBuffer` into an :class:`ArrayView` (pointer, shape,
-strides in elements, dtype, device) without copying.
+A :class:`MemoryDriver` is the memory half of a backend; :class:`HostMemoryDriver` is the CPU
+backend's. A :class:`DeviceBuffer` owns one C-contiguous allocation of a driver, frees it
+deterministically, and exports it via DLPack (:mod:`rocsample.buffers.dlpack`) and
+``__cuda_array_interface__`` on GPUs.
 
 Examples
 --------
 >>> import numpy as np
->>> drv = HostMemoryDriver()
->>> with DeviceBuffer.from_numpy(drv, np.arange(6, dtype=np.float32).reshape(2, 3)) as buf:
-...     view = as_array_view(np.from_dlpack(buf))
-...     (view.ptr == buf.ptr, view.strides, buf.numpy()[1, 2].item())
-(True, (3, 1), 5.0)
+>>> with DeviceBuffer.from_numpy(HostMemoryDriver(), np.arange(4, dtype=np.int32)) as buf:
+...     (buf.shape, buf.ptr % 256, buf.numpy().tolist())
+((4,), 0, [0, 1, 2, 3])
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import math
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
-           "as_array_view"]
+from .dlpack import _EXPORT_LOCK, _export, _interface
+from .dtypes import _check_dtype
+
+__all__ = ["DeviceBuffer", "HostMemoryDriver", "MemoryDriver"]
 
 logger = logging.getLogger("rocsample")
 
 _ALIGN = 256  # bytes; what GPU allocators guarantee, so host-backed buffers behave alike
-_LEGACY, _VERSIONED = b"dltensor", b"dltensor_versioned"
-_USED = {_LEGACY: b"used_dltensor", _VERSIONED: b"used_dltensor_versioned"}
-_READ_ONLY_FLAG = 1  # DLPACK_FLAG_BITMASK_READ_ONLY
-# DLDataTypeCode -> numpy kind, and the bit widths accepted for each kind.
-_DL_KINDS = {0: "i", 1: "u", 2: "f", 5: "c", 6: "b"}
-_WIDTHS = {"i": (8, 16, 32, 64), "u": (8, 16, 32, 64), "f": (16, 32, 64), "c": (64, 128), "b": (8,)}
-#: bfloat16, which numpy lacks: a two-byte record holding the bit pattern. DLPack's kDLBfloat
-#: tensors (torch.bfloat16) are viewed with it, and buffers of it export as kDLBfloat;
-#: ``a.view(np.uint16)`` gives the bits.
-BFLOAT16 = np.dtype([("bf16", "<u2")])
-_DL_BFLOAT = 4
 
 
 class MemoryDriver(Protocol):
@@ -115,26 +101,6 @@ def _memmove(dst: int, src: int, nbytes: int) -> None:
         raise ValueError(f"cannot copy {nbytes} bytes")
     if nbytes:
         ctypes.memmove(dst, src, nbytes)
-
-
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"unsupported dtype {dtype!r}: {exc}") from None
-    if dt == BFLOAT16:
-        return BFLOAT16
-    if dt.kind not in _WIDTHS or dt.itemsize * 8 not in _WIDTHS[dt.kind] or dt.byteorder == ">":
-        raise TypeError(f"unsupported dtype {dt.str!r}: need native bool/int/uint/float/complex")
-    return dt
-
-
-def _interface(buf: DeviceBuffer) -> dict[str, Any]:
-    """The fields ``__array_interface__`` and ``__cuda_array_interface__`` v3 share."""
-    # bfloat16 has no typestr: its bits are described as uint16 (DLPack says kDLBfloat).
-    typestr = "<u2" if buf.dtype == BFLOAT16 else buf.dtype.str
-    return {"version": 3, "shape": buf.shape, "typestr": typestr,
-            "data": (buf.ptr, False), "strides": None}  # fmt: skip
 
 
 def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -360,234 +326,3 @@ class DeviceBuffer:
 
     def __dlpack_device__(self) -> tuple[int, int]:
         return self.device
-
-
-# ---- DLPack structures (dlpack.h v1.0) ----
-_VOIDP, _I64P = ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)
-
-
-class _DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
-
-
-class _DLDataType(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
-
-
-class _DLTensor(ctypes.Structure):
-    _fields_ = [("data", _VOIDP), ("device", _DLDevice), ("ndim", ctypes.c_int32),
-                ("dtype", _DLDataType), ("shape", _I64P), ("strides", _I64P),
-                ("byte_offset", ctypes.c_uint64)]  # fmt: skip
-
-
-class _DLManagedTensor(ctypes.Structure):
-    _fields_ = [("dl_tensor", _DLTensor), ("manager_ctx", ctypes.c_void_p), ("deleter", _VOIDP)]
-
-
-class _DLManagedTensorVersioned(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32),
-                ("manager_ctx", _VOIDP), ("deleter", _VOIDP), ("flags", ctypes.c_uint64),
-                ("dl_tensor", _DLTensor)]  # fmt: skip
-
-
-def _capi(name: str, restype: Any, *argtypes: Any) -> Any:
-    # Private prototypes, so the shared ctypes.pythonapi function objects are left untouched.
-    return ctypes.PYFUNCTYPE(restype, *argtypes)((name, ctypes.pythonapi))
-
-
-_capsule_is_valid = _capi("PyCapsule_IsValid", ctypes.c_int, ctypes.py_object, ctypes.c_char_p)
-_capsule_pointer = _capi("PyCapsule_GetPointer", ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)
-_capsule_set_name = _capi("PyCapsule_SetName", ctypes.c_int, ctypes.py_object, ctypes.c_char_p)
-_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_EXPORT_LOCK = threading.RLock()  # guards DeviceBuffer._exports / _pending
-
-
-def _capsule_tensor(capsule: Any) -> tuple[bytes, Any]:
-    """Return the capsule's name and its DLManagedTensor(Versioned) struct (shared memory)."""
-    name = next((n for n in (_VERSIONED, _LEGACY) if _capsule_is_valid(capsule, n)), None)
-    if name is None:
-        raise TypeError(f"expected an unconsumed DLPack capsule, got {capsule!r}")
-    struct = _DLManagedTensorVersioned if name == _VERSIONED else _DLManagedTensor
-    return name, struct.from_address(_capsule_pointer(capsule, name))
-
-
-class _Export:
-    """A DeviceBuffer as seen by numpy's DLPack exporter; counts as one live export.
-
-    numpy builds the capsule (its C deleter and capsule destructor are exception- and
-    thread-safe, unlike ctypes callbacks) and keeps this object alive as the array's base
-    until the consumer calls the deleter, or until an unconsumed capsule is collected.
-    """
-
-    def __init__(self, buf: DeviceBuffer) -> None:
-        self.__array_interface__ = _interface(buf)
-        with _EXPORT_LOCK:
-            buf._exports += 1
-        self.buf = buf
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # a finalizer must never raise
-            self.buf._export_released()
-
-
-def _export(buf: DeviceBuffer, versioned: bool) -> Any:
-    # numpy never touches the data here, so device pointers are fine in the host array.
-    host_alias = np.asarray(_Export(buf))
-    capsule = None
-    if versioned:
-        with contextlib.suppress(TypeError):  # numpy < 2.1 only produces legacy capsules
-            capsule = host_alias.__dlpack__(max_version=(1, 0))
-    if capsule is None:
-        capsule = host_alias.__dlpack__()
-    if buf.device != (1, 0) or buf.dtype == BFLOAT16:
-        _name, managed = _capsule_tensor(capsule)
-        managed.dl_tensor.device = _DLDevice(*buf.device)
-        if buf.dtype == BFLOAT16:
-            managed.dl_tensor.dtype = _DLDataType(_DL_BFLOAT, 16, 1)
-    return capsule
-
-
-@dataclass(frozen=True)
-class ArrayView:
-    """A borrowed, zero-copy description of an array: everything a kernel launch needs.
-
-    ``strides`` are in elements.  ``owner`` keeps the memory alive (the producer, a
-    :class:`DeviceBuffer`, or the holder of a consumed DLPack capsule).  ``stream`` is a stream
-    on which the data is ready (``None``: unknown / legacy default stream).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> view = as_array_view(np.zeros((4, 8), np.float32)[:, :5])
-    >>> view.shape, view.strides, view.is_row_contiguous()
-    ((4, 5), (8, 1), True)
-    """
-
-    ptr: int
-    shape: tuple[int, ...]
-    strides: tuple[int, ...]
-    dtype: np.dtype
-    device: tuple[int, int]
-    owner: object
-    stream: int | None = None
-    readonly: bool = False
-
-    def is_row_contiguous(self) -> bool:
-        """True when elements within a row are adjacent (rows themselves may be padded)."""
-        return not self.shape or self.shape[-1] <= 1 or self.strides[-1] == 1
-
-
-class _DLPackOwner:
-    """Holds a consumed DLPack tensor; runs the producer's deleter when collected."""
-
-    def __init__(self, producer: object, managed: int, deleter: int | None) -> None:
-        self.producer, self._managed, self._deleter = producer, managed, deleter
-
-    def __del__(self) -> None:
-        managed, self._managed = self._managed, 0
-        if managed and self._deleter:
-            with contextlib.suppress(Exception):  # a finalizer must never raise
-                _DELETER(self._deleter)(managed)
-
-
-def _device_index(obj: object) -> int:
-    dev = getattr(obj, "device", None)
-    for attr in ("index", "id"):  # torch.device.index, cupy.cuda.Device.id
-        value = getattr(dev, attr, None)
-        if isinstance(value, int):
-            return value
-    return 0
-
-
-def _from_cai(obj: object, cai: dict[str, Any], stream: int | None) -> ArrayView:
-    if cai.get("mask") is not None:
-        raise ValueError("masked __cuda_array_interface__ arrays are not supported")
-    try:
-        ptr, readonly = cai["data"]
-        shape = tuple(int(n) for n in cai["shape"])
-        typestr = cai["typestr"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"malformed __cuda_array_interface__: {exc!r}") from None
-    if not isinstance(typestr, str):
-        raise TypeError(f"__cuda_array_interface__ typestr must be a str, not {typestr!r}")
-    dtype = _check_dtype(typestr)
-    if cai.get("strides") is None:
-        strides = _c_strides(shape, 1)
-    else:
-        byte_strides = tuple(int(s) for s in cai["strides"])
-        if len(byte_strides) != len(shape) or any(s % dtype.itemsize for s in byte_strides):
-            raise ValueError(f"strides {byte_strides} do not fit shape {shape} of {dtype}")
-        strides = tuple(s // dtype.itemsize for s in byte_strides)
-    own = cai.get("stream")
-    stream = stream if own is None else int(own)
-    device = (2, _device_index(obj))
-    return ArrayView(int(ptr or 0), shape, strides, dtype, device, obj, stream, bool(readonly))
-
-
-def _dl_dtype(dt: _DLDataType) -> np.dtype:
-    if (dt.code, dt.bits, dt.lanes) == (_DL_BFLOAT, 16, 1):
-        return BFLOAT16
-    kind = _DL_KINDS.get(dt.code)
-    if dt.lanes != 1 or kind is None or dt.bits not in _WIDTHS[kind]:
-        raise TypeError(
-            f"unsupported DLPack dtype (code={dt.code}, bits={dt.bits}, lanes={dt.lanes})"
-        )
-    return np.dtype(bool) if kind == "b" else np.dtype(f"{kind}{dt.bits // 8}")
-
-
-def _from_dlpack(obj: Any, stream: int | None) -> ArrayView:
-    try:
-        capsule = obj.__dlpack__(stream=stream, max_version=(1, 0))
-    except TypeError:  # a producer that predates DLPack 1.0
-        capsule = obj.__dlpack__(stream=stream)
-    name, managed = _capsule_tensor(capsule)
-    readonly = False
-    if name == _VERSIONED:
-        if managed.major != 1:
-            raise BufferError(f"DLPack {managed.major}.{managed.minor} is not supported")
-        readonly = bool(managed.flags & _READ_ONLY_FLAG)
-    t = managed.dl_tensor
-    dtype = _dl_dtype(t.dtype)  # raises before renaming: the producer then cleans up
-    shape = tuple(t.shape[i] for i in range(t.ndim))
-    strides = tuple(t.strides[i] for i in range(t.ndim)) if t.strides else _c_strides(shape, 1)
-    ptr = (t.data or 0) + t.byte_offset
-    device = (int(t.device.device_type), int(t.device.device_id))
-    _capsule_set_name(capsule, _USED[name])  # consumed: the deleter is now ours to call
-    owner = _DLPackOwner(obj, ctypes.addressof(managed), managed.deleter)
-    return ArrayView(ptr, shape, strides, dtype, device, owner, stream, readonly)
-
-
-def as_array_view(obj: Any, *, stream: int | None = None) -> ArrayView:
-    """Describe ``obj``'s memory without copying it.
-
-    Accepts a :class:`DeviceBuffer`, an object with ``__cuda_array_interface__`` (v2/v3;
-    device ``(2, obj.device.index or .id or 0)``) or one with ``__dlpack__`` and
-    ``__dlpack_device__`` (torch, cupy, jax, numpy).  ``stream`` is passed to ``__dlpack__``.
-
-    Raises
-    ------
-    TypeError
-        For other objects and unsupported dtypes (bfloat16 is :data:`BFLOAT16`).
-    ValueError
-        For masked or malformed ``__cuda_array_interface__`` dicts.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> v = as_array_view(np.arange(3, dtype=np.int32))
-    >>> v.dtype, v.device, v.strides
-    (dtype('int32'), (1, 0), (1,))
-    """
-    if isinstance(obj, DeviceBuffer):
-        strides = _c_strides(obj.shape, 1)
-        return ArrayView(obj.ptr, obj.shape, strides, obj.dtype, obj.device, obj, stream)
-    cai = getattr(obj, "__cuda_array_interface__", None)
-    if cai is not None:
-        return _from_cai(obj, cai, stream)
-    if hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__"):
-        return _from_dlpack(obj, stream)
-    raise TypeError(
-        f"cannot view a {type(obj).__name__}: expected a DeviceBuffer, an object "
-        "with __cuda_array_interface__, or one with __dlpack__ and "
-        "__dlpack_device__ (torch, cupy, jax or numpy arrays)"
-    )

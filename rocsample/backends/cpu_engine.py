@@ -8,7 +8,7 @@ the last bit of ``exp``, which can move a draw that lands on a boundary.
 Example
 -------
 >>> import numpy as np
->>> from rocsample.cpu_kernels import sample_rows
+>>> from rocsample.backends.cpu_engine import sample_rows
 >>> probs = np.array([[0.1, 0.0, 0.9]], dtype=np.float32)
 >>> sample_rows(probs, top_k=np.array([1]), seed=0).tolist()
 [2]
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .philox import row_draws_u64
+from ..philox import row_draws_u64
 
 __all__ = [
     "VOCAB_MAX",

@@ -104,6 +104,9 @@ class HostDevice(HostMemoryDriver):
     def event_done(self, event: Any) -> bool:
         return True
 
+    def wait(self, event: Any, timeout: float, what: str) -> None:
+        pass  # the stand-in's work is done when it is queued
+
     def event_destroy(self, event: Any) -> None:
         pass
 

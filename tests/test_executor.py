@@ -76,7 +76,9 @@ def test_unary_on_device_layouts_matches_the_reference(gpu, layout):
     contiguous = ew.is_contiguous(view.shape, tuple(s // 4 for s in view.strides))
     assert (args["info"] == 0) == contiguous
     assert layout in ("contiguous", "size-1 dims", "0-d") or not contiguous
-    assert gpu.rt.live_allocations == 2  # the input and the result: info was freed
+    # the input and the result, and the layout's info kept on the device for the next call
+    assert len(gpu._infos) == (0 if contiguous else 1)
+    assert gpu.rt.live_allocations == 2 + len(gpu._infos)
 
 
 def test_affine_in_place_and_bf16(gpu):
@@ -160,3 +162,28 @@ def test_device_input_on_the_cpu_backend_is_a_clear_error():
                                     "data": (4096, False), "strides": None}
     with pytest.raises(TypeError, match="cpu backend runs numpy only"):
         rocsample.unary("exp", Dev(), backend="cpu")
+
+
+def test_a_layout_info_is_put_on_the_device_once(gpu, monkeypatch):
+    from rocsample.backends import gpu as gpu_mod
+
+    base = upload(gpu, np.arange(24, dtype=np.float32).reshape(4, 6))
+    t = Strided(base, (6, 4), (1, 6))  # transposed: info is not null
+    first = rocsample.unary("neg", t)
+    second = rocsample.unary("neg", t)
+    (_, _, _, a1), (_, _, _, a2) = gpu.rt.launches
+    assert a1["info"] == a2["info"] != 0  # one device copy serves both calls
+    np.testing.assert_array_equal(second.numpy(), first.numpy())
+    other = Strided(base, (3, 4), (1, 6))  # another layout: its own copy
+    rocsample.unary("neg", other)
+    assert gpu.rt.launches[-1][3]["info"] not in (0, a1["info"])
+    assert len(gpu._infos) == 2
+    # Past the cap, a layout is uploaded for its call and freed behind it.
+    monkeypatch.setattr(gpu_mod, "_MAX_INFOS", 2)
+    live = gpu.rt.live_allocations
+    got = rocsample.unary("neg", Strided(base, (2, 4), (1, 6)))
+    flat = np.arange(24, dtype=np.float32)
+    np.testing.assert_array_equal(got.numpy(), -flat[np.arange(2)[:, None] + 6 * np.arange(4)])
+    assert len(gpu._infos) == 2 and gpu.rt.live_allocations == live + 1  # the result only
+    gpu.close()
+    assert not gpu._infos

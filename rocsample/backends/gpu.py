@@ -154,6 +154,7 @@ class GpuBackend:
         self._stream_locks: dict[int, threading.Lock] = {}
         self._plans: dict[tuple[Any, ...], LaunchPlan] = {}
         self._slabs: dict[tuple[int, int], _OutputSlab] = {}
+        self._infos: dict[bytes, DeviceBuffer] = {}
         atexit.register(self._close_at_exit)
 
     def describe(self) -> dict[str, Any]:
@@ -263,6 +264,9 @@ class GpuBackend:
             self._ws.clear()
             self._plans.clear()
             self._slabs.clear()
+            for buf in self._infos.values():
+                buf.free()
+            self._infos.clear()
 
     def _close_at_exit(self) -> None:
         try:
@@ -287,10 +291,36 @@ class GpuBackend:
         try:
             args = recipe.args
             if recipe.info is not None:
-                args = {**args, "info": call.upload(recipe.info).ptr}
+                ptr = self.layout_info(recipe.info)
+                args = {**args, "info": ptr or call.upload(recipe.info).ptr}
             call.launch_named(recipe.kernel, recipe.grid, args)
         finally:
             call.release()
+
+    def layout_info(self, info: np.ndarray) -> int:
+        """The device copy of a layout's ``info`` array, made once per distinct content; 0 when
+        :data:`_MAX_INFOS` layouts are kept already (the caller then uploads it per call).
+
+        A strided call would otherwise copy its few dozen bytes to the device every time:
+        a host-to-device copy ahead of each kernel. The copies are never written again and
+        live as long as the backend, so any stream may read one: the first use waits (with the
+        deadline) until its copy has landed, and only then hands out the pointer.
+        """
+        key = info.tobytes()
+        buf = self._infos.get(key)
+        if buf is not None:
+            return buf.ptr
+        with self._ws_lock:
+            if len(self._infos) >= _MAX_INFOS:
+                return 0
+            buf = self._infos.get(key)
+            if buf is None:
+                host = np.ascontiguousarray(info, dtype=np.uint64)
+                buf = DeviceBuffer(self.rt, host.shape, np.uint64)
+                self.rt.copy_from_host(buf.ptr, host.ctypes.data, host.nbytes)
+                self._drain(0)  # the copy has landed before any stream can use the pointer
+                self._infos[key] = buf
+            return buf.ptr
 
     def new_buffer(self, shape: tuple[int, ...], dtype: Any,
                    stream: int | None = None) -> DeviceBuffer:
@@ -482,6 +512,9 @@ class GpuBackend:
 
 #: Launch plans (and output slabs) kept per backend (a decode loop needs a handful).
 _MAX_PLANS = 256
+
+#: Layout info arrays kept on the device per backend (see GpuBackend.layout_info).
+_MAX_INFOS = 4096
 
 #: Results per output slab (see _OutputSlab).
 _SLAB_SLOTS = 64

@@ -15,14 +15,15 @@
 // passes 2^32, and a strided offset (row stride x row) can pass it for any numel.
 //
 // Speed (what the grid-stride loops below do; the results are the same on every path):
-// - contiguous, 16-byte aligned operands and a grid with fewer threads than elements (the grid
-//   rocsample launches: rocsample.ops.elementwise.elements_per_thread): each thread moves 16
-//   bytes of every operand at a time, the tail element by element. Candle's own grid (a thread
-//   per element) takes the element-by-element loop.
-// - strided with numel < 2^32 and at most RS_EW_FAST_DIMS dims: a block first puts the dims
-//   (as multiply-shift dividers) and strides in shared memory; each element then splits its
-//   index into coordinates once, with 32-bit multiply-high instead of 64-bit division, and
-//   takes every operand's offset from those coordinates. Otherwise 64-bit division.
+// - each thread keeps RS_EW_UNROLL accesses in flight (loads first, then the stores), which the
+//   memory system needs to stream; rocsample's grid gives a thread that many elements, or
+//   groups (rocsample.ops.elementwise.elements_per_thread); Candle's grid (a thread per
+//   element) leaves one to each.
+// - contiguous, 16-byte aligned operands and a grid with fewer threads than elements: each
+//   thread moves 16 bytes of every operand per access, the tail element by element.
+// - strided with numel < 2^32: an element's coordinates come from 32-bit divisions (every
+//   index and dim is below 2^32), none for the outermost dim; else 64-bit division.
+
 #pragma once
 
 #include "rs_common.h"
@@ -135,83 +136,42 @@ __device__ __forceinline__ bool rs_aligned(const void* p) {
     return ((rs_u64)p & (alignof(P) - 1)) == 0;
 }
 
-// f(i) for every i < numel. With `packed` (contiguous operands, each aligned for its rs_pack)
-// and fewer threads in the grid than elements, each thread first takes whole groups of N
-// elements through g(j) (elements N j .. N j + N - 1), then the tail goes element by element.
-template <int N, typename G, typename F>
-__device__ __forceinline__ void rs_each_group(rs_size numel, bool packed, G g, F f) {
-    const rs_size step = (rs_size)blockDim.x * gridDim.x;
-    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
-    rs_size done = 0;
-    if (packed && step < numel) {
-        const rs_size groups = numel / N;
-        for (rs_size j = first; j < groups; j += step) g(j);
-        done = groups * N;
-    }
-    for (rs_size i = done + first; i < numel; i += step) f(i);
-}
+#define RS_EW_UNROLL 4
 
-// Division of 32-bit x by a fixed d in [1, 2^32) with one multiply-high (Granlund and
-// Montgomery 1994, "round-up" variant): s = ceil(log2 d), m = floor(2^32 (2^s - d) / d) + 1
-// (< 2^32), q = (mulhi(x, m) + x) >> s, the sum taken in 64 bits so every x < 2^32 is exact.
-// rocsample.ops.elementwise.fastdiv is the same arithmetic, checked against // on the CPU.
-struct rs_fastdiv {
-    rs_u32 d, m, s;
-};
-
-__device__ __forceinline__ rs_fastdiv rs_fastdiv_make(rs_u64 d64) {
-    rs_fastdiv f;
-    // A dim of a launch with 0 < numel < 2^32 lies in [1, numel]; anything else (dims that do
-    // not multiply to numel: a caller's bug) divides by 1 rather than by 0.
-    f.d = (d64 == 0 || d64 > 0xffffffffull) ? 1u : (rs_u32)d64;
-    rs_u32 s = 0;
-    while (s < 32u && ((rs_u64)1 << s) < f.d) ++s;  // at most 32 steps
-    f.s = s;
-    f.m = (rs_u32)(((((rs_u64)1 << s) - f.d) << 32) / f.d + 1);
-    return f;
-}
-
-__device__ __forceinline__ rs_u32 rs_fastdiv_q(const rs_fastdiv& f, rs_u32 x) {
-    return (rs_u32)(((rs_u64)__umulhi(x, f.m) + x) >> f.s);
-}
-
-#define RS_EW_FAST_DIMS 16
-
-// The dims of a strided launch as dividers and the strides of its NOPS strided operands,
-// in shared memory for the block.
-template <int NOPS>
-struct rs_layout {
-    rs_fastdiv div[RS_EW_FAST_DIMS];
-    rs_size stride[NOPS][RS_EW_FAST_DIMS];
-};
-
-// Fills `L` from info = [dims, NOPS x strides] when the fast path applies and says whether it
-// does. Every thread of the block must call it (it synchronises the block).
-template <int NOPS>
-__device__ __forceinline__ bool rs_layout_load(rs_layout<NOPS>& L, rs_size numel,
-                                               rs_size num_dims, const rs_size* info) {
-    const bool fast = numel > 0 && numel <= 0xffffffffull && num_dims <= RS_EW_FAST_DIMS;
-    if (fast) {
-        for (rs_u32 d = threadIdx.x; d < num_dims; d += blockDim.x) {
-            L.div[d] = rs_fastdiv_make(info[d]);
-            for (int o = 0; o < NOPS; ++o) L.stride[o][d] = info[(rs_size)(o + 1) * num_dims + d];
+// load(j, u) then store(j, u) for every j < count on a grid-stride walk from `first`; a thread
+// issues the loads of RS_EW_UNROLL items (u = 0..) before their stores.
+template <typename L, typename S>
+__device__ __forceinline__ void rs_unrolled(rs_size count, rs_size first, rs_size step, L load,
+                                            S store) {
+    for (rs_size base = first; base < count; base += step * RS_EW_UNROLL) {
+#pragma unroll
+        for (int u = 0; u < RS_EW_UNROLL; ++u) {
+            const rs_size j = base + (rs_size)u * step;
+            if (j < count) load(j, u);
+        }
+#pragma unroll
+        for (int u = 0; u < RS_EW_UNROLL; ++u) {
+            const rs_size j = base + (rs_size)u * step;
+            if (j < count) store(j, u);
         }
     }
-    __syncthreads();
-    return fast;
 }
 
-// The offsets of element i (< 2^32) in each operand: its coordinates, found once.
+// The offsets of element i < 2^32 in NOPS operands of one layout (dims, one stride row each).
 template <int NOPS>
-__device__ __forceinline__ void rs_layout_offsets(const rs_layout<NOPS>& L, rs_size num_dims,
-                                                  rs_u32 i, rs_size (&off)[NOPS]) {
+__device__ __forceinline__ void rs_offsets32(rs_u32 i, rs_size num_dims, const rs_size* dims,
+                                             const rs_size* const (&strides)[NOPS],
+                                             rs_size (&off)[NOPS]) {
     for (int o = 0; o < NOPS; ++o) off[o] = 0;
-    for (rs_size d = num_dims; d-- > 0;) {
-        const rs_u32 q = rs_fastdiv_q(L.div[d], i);
-        const rs_size r = i - q * L.div[d].d;
-        for (int o = 0; o < NOPS; ++o) off[o] += r * L.stride[o][d];
+    if (num_dims == 0) return;
+    for (rs_size d = num_dims - 1; d > 0; --d) {
+        const rs_u32 n = (rs_u32)dims[d];
+        const rs_u32 q = i / n;
+        const rs_size r = i - q * n;
+        for (int o = 0; o < NOPS; ++o) off[o] += r * strides[o][d];
         i = q;
     }
+    for (int o = 0; o < NOPS; ++o) off[o] += (rs_size)i * strides[o][0];
 }
 
 // out[i] = fn(x_i) for one strided operand: x_i = inp at the layout's offset of i, or out[i]
@@ -219,30 +179,44 @@ __device__ __forceinline__ void rs_layout_offsets(const rs_layout<NOPS>& L, rs_s
 template <typename T, typename Fn>
 __device__ __forceinline__ void rs_map1(rs_size numel, rs_size num_dims, const rs_size* info,
                                         const T* inp, T* out, Fn fn) {
+    const rs_size step = (rs_size)blockDim.x * gridDim.x;
+    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
     if (inp == nullptr || info == nullptr || rs_is_contiguous(num_dims, info, info + num_dims)) {
         constexpr int N = 16 / sizeof(T);
         typedef rs_pack<T, N> P;
         const T* src = inp ? inp : out;
-        const bool packed = rs_aligned<P>(src) && rs_aligned<P>(out);
-        rs_each_group<N>(
-            numel, packed,
-            [&](rs_size j) {
-                const P x = reinterpret_cast<const P*>(src)[j];
-                P y;
+        rs_size done = 0;
+        if (rs_aligned<P>(src) && rs_aligned<P>(out) && step < numel) {
+            const P* s = reinterpret_cast<const P*>(src);
+            P* o = reinterpret_cast<P*>(out);
+            P x[RS_EW_UNROLL];
+            rs_unrolled(
+                numel / N, first, step, [&](rs_size j, int u) { x[u] = s[j]; },
+                [&](rs_size j, int u) {
+                    P y;
 #pragma unroll
-                for (int k = 0; k < N; ++k) y.v[k] = fn(x.v[k]);
-                reinterpret_cast<P*>(out)[j] = y;
-            },
-            [&](rs_size i) { out[i] = fn(src[i]); });
+                    for (int k = 0; k < N; ++k) y.v[k] = fn(x[u].v[k]);
+                    o[j] = y;
+                });
+            done = numel / N * N;
+        }
+        T v[RS_EW_UNROLL];
+        rs_unrolled(
+            numel - done, first, step, [&](rs_size j, int u) { v[u] = src[done + j]; },
+            [&](rs_size j, int u) { out[done + j] = fn(v[u]); });
         return;
     }
-    __shared__ rs_layout<1> L;
-    if (rs_layout_load<1>(L, numel, num_dims, info)) {
-        rs_each_element(numel, [&](rs_size i) {
-            rs_size off[1];
-            rs_layout_offsets<1>(L, num_dims, (rs_u32)i, off);
-            out[i] = fn(inp[off[0]]);
-        });
+    if (numel <= 0xffffffffull) {
+        const rs_size* const strides[1] = {info + num_dims};
+        T v[RS_EW_UNROLL];
+        rs_unrolled(
+            numel, first, step,
+            [&](rs_size i, int u) {
+                rs_size off[1];
+                rs_offsets32<1>((rs_u32)i, num_dims, info, strides, off);
+                v[u] = inp[off[0]];
+            },
+            [&](rs_size i, int u) { out[i] = fn(v[u]); });
     } else {
         rs_each_element(numel, [&](rs_size i) {
             out[i] = fn(inp[rs_strided_index(i, num_dims, info, info + num_dims)]);
@@ -250,7 +224,6 @@ __device__ __forceinline__ void rs_map1(rs_size numel, rs_size num_dims, const r
     }
 }
 
-// Maths of the compute types, one name for float and double.
 #define RS_MATH1(NAME, FN_F, FN_D)                                              \
     __device__ __forceinline__ float NAME(float x) { return FN_F(x); }           \
     __device__ __forceinline__ double NAME(double x) { return FN_D(x); }

@@ -25,42 +25,69 @@ __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const 
     const rs_size* s_ids = info + num_dims;
     const rs_size* s_t = info + 2 * num_dims;
     const rs_size* s_f = info + 3 * num_dims;
+    const rs_size step = (rs_size)blockDim.x * gridDim.x;
+    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
     if (rs_is_contiguous(num_dims, dims, s_ids) && rs_is_contiguous(num_dims, dims, s_t) &&
         rs_is_contiguous(num_dims, dims, s_f)) {
         constexpr int N = 16 / sizeof(T);
         typedef rs_pack<I, N> PI;
         typedef rs_pack<T, N> P;
-        const bool packed = rs_aligned<PI>(ids) && rs_aligned<P>(t) && rs_aligned<P>(f) &&
-                            rs_aligned<P>(out);
-        rs_each_group<N>(
-            numel, packed,
-            [&](rs_size j) {
-                const PI c = reinterpret_cast<const PI*>(ids)[j];
-                const P a = reinterpret_cast<const P*>(t)[j];
-                const P b = reinterpret_cast<const P*>(f)[j];
-                P y;
+        rs_size done = 0;
+        if (rs_aligned<PI>(ids) && rs_aligned<P>(t) && rs_aligned<P>(f) && rs_aligned<P>(out) &&
+            step < numel) {
+            const PI* c = reinterpret_cast<const PI*>(ids);
+            const P* a = reinterpret_cast<const P*>(t);
+            const P* b = reinterpret_cast<const P*>(f);
+            P* o = reinterpret_cast<P*>(out);
+            PI cs[RS_EW_UNROLL];
+            P as[RS_EW_UNROLL], bs[RS_EW_UNROLL];
+            rs_unrolled(
+                numel / N, first, step,
+                [&](rs_size j, int u) {
+                    cs[u] = c[j];
+                    as[u] = a[j];
+                    bs[u] = b[j];
+                },
+                [&](rs_size j, int u) {
+                    P y;
 #pragma unroll
-                for (int k = 0; k < N; ++k) y.v[k] = c.v[k] != I(0) ? a.v[k] : b.v[k];
-                reinterpret_cast<P*>(out)[j] = y;
+                    for (int k = 0; k < N; ++k) {
+                        y.v[k] = cs[u].v[k] != I(0) ? as[u].v[k] : bs[u].v[k];
+                    }
+                    o[j] = y;
+                });
+            done = numel / N * N;
+        }
+        T v[RS_EW_UNROLL];
+        rs_unrolled(
+            numel - done, first, step,
+            [&](rs_size j, int u) {
+                const rs_size i = done + j;
+                v[u] = ids[i] != I(0) ? t[i] : f[i];
             },
-            [&](rs_size i) { out[i] = ids[i] != I(0) ? t[i] : f[i]; });
+            [&](rs_size j, int u) { out[done + j] = v[u]; });
         return;
     }
-    __shared__ rs_layout<3> L;
-    if (rs_layout_load<3>(L, numel, num_dims, info)) {
-        rs_each_element(numel, [&](rs_size i) {
-            rs_size off[3];
-            rs_layout_offsets<3>(L, num_dims, (rs_u32)i, off);
-            // Only the chosen operand is read: the other may be a broadcast that is never used.
-            out[i] = ids[off[0]] != I(0) ? t[off[1]] : f[off[2]];
-        });
+    if (numel <= 0xffffffffull) {
+        const rs_size* const strides[3] = {s_ids, s_t, s_f};
+        T v[RS_EW_UNROLL];
+        rs_unrolled(
+            numel, first, step,
+            [&](rs_size i, int u) {
+                rs_size off[3];
+                rs_offsets32<3>((rs_u32)i, num_dims, dims, strides, off);
+                // Only the chosen operand is read: the other may be a broadcast never used.
+                v[u] = ids[off[0]] != I(0) ? t[off[1]] : f[off[2]];
+            },
+            [&](rs_size i, int u) { out[i] = v[u]; });
     } else {
         rs_each_element(numel, [&](rs_size i) {
             const bool c = ids[rs_strided_index(i, num_dims, dims, s_ids)] != I(0);
             out[i] = c ? t[rs_strided_index(i, num_dims, dims, s_t)]
                        : f[rs_strided_index(i, num_dims, dims, s_f)];
         });
-    }}
+    }
+}
 
 #define RS_WHERE(IT, I, DT, T)                                                            \
     extern "C" __global__ void __launch_bounds__(1024)                                   \

@@ -23,8 +23,7 @@
 //
 // Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024;
 // rocsample launches blocks of 1024 (Candle's LaunchConfig::for_num_elems) and caps the grid
-// so that gridDim.x * blockDim.x < 2^32. Shared memory: a strided launch's layout (rs_layout,
-// rs_elementwise.h).
+// so that gridDim.x * blockDim.x < 2^32. No shared memory.
 #include "rs_elementwise.h"
 
 template <typename T, typename Op>

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import weakref
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -358,6 +359,21 @@ def test_bfloat16_capsule_is_viewed_as_bfloat16():
     v = as_array_view(producer)
     assert v.dtype == BFLOAT16 and v.dtype.itemsize == 2
     assert (v.ptr, v.shape, v.strides) == (producer.array.ctypes.data, (4,), (1,))
+
+
+def test_bfloat16_with_an_array_interface_is_read_through_dlpack():
+    # torch gives a bfloat16 tensor an array interface with typestr "<V2" (no bfloat16 there):
+    # the view takes DLPack's exact type instead of refusing the raw records.
+    class Both(_RelabelledProducer):
+        @property
+        def __cuda_array_interface__(self):
+            return {"version": 3, "shape": (4,), "typestr": "<V2", "strides": None,
+                    "data": (self.array.ctypes.data, False)}
+
+    v = as_array_view(Both(4))
+    assert v.dtype == BFLOAT16 and v.shape == (4,)
+    with pytest.raises(TypeError, match="V2"):  # with no DLPack to ask, still refused
+        as_array_view(SimpleNamespace(__cuda_array_interface__=Both(4).__cuda_array_interface__))
 
 
 def test_bfloat16_buffer_exports_as_kdlbfloat():

@@ -742,6 +742,16 @@ def test_engine_constants_equal_their_python_mirrors(toolchain, target):
 
 
 @pytest.mark.parametrize("toolchain,target", TARGETS)
+def test_elementwise_constants_equal_their_python_mirrors(toolchain, target):
+    from rocsample.ops import elementwise as ew
+
+    for source in sorted({m.source for m in ew.MODULES.values()}):
+        u = unit(source, toolchain, target)
+        # the grid rocsample launches gives each thread the accesses the kernels keep in flight
+        assert u.value("RS_EW_UNROLL") == ew.UNROLL, source
+
+
+@pytest.mark.parametrize("toolchain,target", TARGETS)
 def test_workspace_size_and_layout_equal_the_engine(toolchain, target):
     """registry.ws_words / ws_prefix_words against rs_ws_words / rs_ws_row, both evaluated
     from the C source, at the edges of their terms (a sub-chunk more; candidates past

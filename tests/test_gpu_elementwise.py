@@ -214,8 +214,8 @@ def test_packed_grid_with_misaligned_pointers_and_tails(rt, functions, dev, dtyp
     assert (got[:16] == guard[:16]).all() and (got[16 + n:] == guard[16 + n:]).all()
 
 
-def test_many_dims_take_the_64_bit_division(rt, functions, dev):
-    # More dims than rs_layout holds (RS_EW_FAST_DIMS = 16): the 64-bit index walk.
+def test_many_dims(rt, functions, dev):
+    # 18 dims of 2, axes permuted: the coordinate walk through every dim.
     dims = (2,) * 18
     strides = tuple(reversed([2 ** i for i in range(18)]))  # permuted: reversed axes
     strides = strides[1:] + strides[:1]

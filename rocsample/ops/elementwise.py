@@ -41,6 +41,7 @@ __all__ = [
     "MAX_GRID",
     "MODULES",
     "NUMEL_LIMIT",
+    "UNROLL",
     "UNARY_OPS",
     "UNARY_PARAM_OPS",
     "WHERE_DTYPES",
@@ -56,7 +57,6 @@ __all__ = [
     "f32_to_bf16",
     "is_contiguous",
     "elements_per_thread",
-    "fastdiv",
     "launch_geometry",
     "run_affine",
     "run_unary",
@@ -72,6 +72,8 @@ __all__ = [
 
 #: Threads per block rocsample launches these kernels with (Candle's ``for_num_elems``).
 BLOCK = 1024
+#: Accesses a thread keeps in flight (``RS_EW_UNROLL``, rs_elementwise.h).
+UNROLL = 4
 #: A launch covers at most this many elements: numel must be below 2^32 (Candle's launcher
 #: sizes its grid from a 32-bit count, and the contract is written for it).
 NUMEL_LIMIT = 1 << 32
@@ -379,8 +381,9 @@ def launch_geometry(numel: int, block: int = BLOCK,
     numel, block, per_thread = int(numel), int(block), int(per_thread)
     if not 1 <= block <= 1024:
         raise ValueError(f"block={block}: the kernels take 1 to 1024 threads a block")
-    if per_thread not in (1, 2, 4, 8, 16):
-        raise ValueError(f"per_thread={per_thread}: one of 1, 2, 4, 8, 16 elements a thread")
+    if per_thread not in (1, 2, 4, 8, 16, 32, 64):
+        raise ValueError(f"per_thread={per_thread}: a power of two from 1 to 64 elements a "
+                         "thread")
     if numel < 0:
         raise ValueError(f"numel={numel} is negative")
     if numel >= NUMEL_LIMIT:
@@ -397,36 +400,19 @@ def launch_geometry(numel: int, block: int = BLOCK,
 def elements_per_thread(kernel: str, contiguous: bool) -> int:
     """Elements a thread of ``kernel`` takes on the grid rocsample launches.
 
-    A contiguous launch gets a thread per 16 bytes of output: the kernels then move 16 bytes of
-    every operand per access (``rs_each_group``, rs_elementwise.h) when the pointers are
-    aligned, and element by element otherwise, on any grid. A strided launch keeps a thread
-    per element, as Candle launches every one.
+    A thread keeps :data:`UNROLL` accesses in flight (``rs_unrolled``, rs_elementwise.h); on
+    a contiguous launch each access moves 16 bytes of every operand when the pointers are
+    aligned (and the kernels fall back to single elements on any grid when they are not).
 
     >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_u8_f32", True)
-    (8, 4)
+    (32, 16)
     >>> elements_per_thread("affine_f64", False)
-    1
+    4
     """
     entry = ENTRIES[kernel]
     if not contiguous:
-        return 1
-    return 16 // DTYPES[entry.dtype].storage.itemsize
-
-
-def fastdiv(d: int) -> tuple[int, int]:
-    """(m, s) of the kernels' division by ``d`` in [1, 2**32): ``q = (mulhi(x, m) + x) >> s``
-    (``rs_fastdiv_make``, rs_elementwise.h), exact for every 32-bit x.
-
-    >>> m, s = fastdiv(7)
-    >>> [((x * m >> 32) + x) >> s for x in (0, 6, 7, 2**32 - 1)] == [0, 0, 1, (2**32 - 1) // 7]
-    True
-    """
-    if not 1 <= d < 1 << 32:
-        raise ValueError(f"d={d} must be in [1, 2**32)")
-    s = (d - 1).bit_length()  # ceil(log2 d)
-    m = (((1 << s) - d) << 32) // d + 1
-    assert m < 1 << 32
-    return m, s
+        return UNROLL
+    return UNROLL * (16 // DTYPES[entry.dtype].storage.itemsize)
 
 
 def strided_index(numel: int, dims: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:

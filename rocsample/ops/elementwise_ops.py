@@ -14,8 +14,8 @@ Example
 >>> r = recipe("uexp_f32", 6, (2, 3), {"inp": (1, 2)}, {"inp": 4096, "out": 8192})
 >>> r.grid, r.block, r.info.tolist(), r.args["num_dims"]
 ((1, 1), 1024, [2, 3, 1, 2], 2)
->>> recipe("uexp_f32", 1 << 20, (1 << 20,), {}, {"inp": 4096, "out": 8192}).grid  # 4 a thread
-(256, 1)
+>>> recipe("uexp_f32", 1 << 20, (1 << 20,), {}, {"inp": 4096, "out": 8192}).grid  # 16 a thread
+(64, 1)
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@
 //   groups (rocsample.ops.elementwise.elements_per_thread); Candle's grid (a thread per
 //   element) leaves one to each.
 // - contiguous, 16-byte aligned operands and a grid with fewer threads than elements: each
-//   thread moves 16 bytes of every operand per access, the tail element by element.
+//   thread moves 16 bytes of every operand per access (of the widest operand, for where),
+//   rs_groups<N> of them in flight, the tail element by element.
 // - strided with numel < 2^32: an element's coordinates come from 32-bit divisions (every
 //   index and dim is below 2^32), none for the outermost dim; else 64-bit division.
 
@@ -136,21 +137,30 @@ __device__ __forceinline__ bool rs_aligned(const void* p) {
     return ((rs_u64)p & (alignof(P) - 1)) == 0;
 }
 
+// Single elements a thread keeps in flight on the strided and element-by-element walks.
 #define RS_EW_UNROLL 4
 
+// Groups of N elements a thread keeps in flight: 16 elements in all at most (4 groups of 4,
+// 2 of 8, 1 of 16; 4 of 2 for 8-byte types), so that narrow values, which the compilers hold
+// one to a register once unpacked, fit in registers without spilling.
+template <int N>
+struct rs_groups {
+    static constexpr int value = N >= 16 ? 1 : (N >= 8 ? 2 : 4);
+};
+
 // load(j, u) then store(j, u) for every j < count on a grid-stride walk from `first`; a thread
-// issues the loads of RS_EW_UNROLL items (u = 0..) before their stores.
-template <typename L, typename S>
+// issues the loads of U items (u = 0..U-1) before their stores.
+template <int U, typename L, typename S>
 __device__ __forceinline__ void rs_unrolled(rs_size count, rs_size first, rs_size step, L load,
                                             S store) {
-    for (rs_size base = first; base < count; base += step * RS_EW_UNROLL) {
+    for (rs_size base = first; base < count; base += step * U) {
 #pragma unroll
-        for (int u = 0; u < RS_EW_UNROLL; ++u) {
+        for (int u = 0; u < U; ++u) {
             const rs_size j = base + (rs_size)u * step;
             if (j < count) load(j, u);
         }
 #pragma unroll
-        for (int u = 0; u < RS_EW_UNROLL; ++u) {
+        for (int u = 0; u < U; ++u) {
             const rs_size j = base + (rs_size)u * step;
             if (j < count) store(j, u);
         }
@@ -189,8 +199,9 @@ __device__ __forceinline__ void rs_map1(rs_size numel, rs_size num_dims, const r
         if (rs_aligned<P>(src) && rs_aligned<P>(out) && step < numel) {
             const P* s = reinterpret_cast<const P*>(src);
             P* o = reinterpret_cast<P*>(out);
-            P x[RS_EW_UNROLL];
-            rs_unrolled(
+            constexpr int U = rs_groups<N>::value;
+            P x[U];
+            rs_unrolled<U>(
                 numel / N, first, step, [&](rs_size j, int u) { x[u] = s[j]; },
                 [&](rs_size j, int u) {
                     P y;
@@ -201,7 +212,7 @@ __device__ __forceinline__ void rs_map1(rs_size numel, rs_size num_dims, const r
             done = numel / N * N;
         }
         T v[RS_EW_UNROLL];
-        rs_unrolled(
+        rs_unrolled<RS_EW_UNROLL>(
             numel - done, first, step, [&](rs_size j, int u) { v[u] = src[done + j]; },
             [&](rs_size j, int u) { out[done + j] = fn(v[u]); });
         return;
@@ -209,7 +220,7 @@ __device__ __forceinline__ void rs_map1(rs_size numel, rs_size num_dims, const r
     if (numel <= 0xffffffffull) {
         const rs_size* const strides[1] = {info + num_dims};
         T v[RS_EW_UNROLL];
-        rs_unrolled(
+        rs_unrolled<RS_EW_UNROLL>(
             numel, first, step,
             [&](rs_size i, int u) {
                 rs_size off[1];

@@ -29,7 +29,10 @@ __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const 
     const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
     if (rs_is_contiguous(num_dims, dims, s_ids) && rs_is_contiguous(num_dims, dims, s_t) &&
         rs_is_contiguous(num_dims, dims, s_f)) {
-        constexpr int N = 16 / sizeof(T);
+        // 16 bytes of the wider of the condition and the values a group
+        constexpr int N = 16 / (sizeof(I) > sizeof(T) ? sizeof(I) : sizeof(T));
+        // three operands: half the groups in flight of a one-operand kernel (registers)
+        constexpr int U = rs_groups<N>::value > 1 ? rs_groups<N>::value / 2 : 1;
         typedef rs_pack<I, N> PI;
         typedef rs_pack<T, N> P;
         rs_size done = 0;
@@ -39,9 +42,9 @@ __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const 
             const P* a = reinterpret_cast<const P*>(t);
             const P* b = reinterpret_cast<const P*>(f);
             P* o = reinterpret_cast<P*>(out);
-            PI cs[RS_EW_UNROLL];
-            P as[RS_EW_UNROLL], bs[RS_EW_UNROLL];
-            rs_unrolled(
+            PI cs[U];
+            P as[U], bs[U];
+            rs_unrolled<U>(
                 numel / N, first, step,
                 [&](rs_size j, int u) {
                     cs[u] = c[j];
@@ -59,7 +62,7 @@ __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const 
             done = numel / N * N;
         }
         T v[RS_EW_UNROLL];
-        rs_unrolled(
+        rs_unrolled<RS_EW_UNROLL>(
             numel - done, first, step,
             [&](rs_size j, int u) {
                 const rs_size i = done + j;
@@ -71,7 +74,7 @@ __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const 
     if (numel <= 0xffffffffull) {
         const rs_size* const strides[3] = {s_ids, s_t, s_f};
         T v[RS_EW_UNROLL];
-        rs_unrolled(
+        rs_unrolled<RS_EW_UNROLL>(
             numel, first, step,
             [&](rs_size i, int u) {
                 rs_size off[3];

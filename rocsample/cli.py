@@ -204,8 +204,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"\nUse them with:\n  export ROCSAMPLE_KERNEL_DIR={out.resolve()}\n"
               "or point single kernels at files, e.g.:")
     files = {w.module: w.path for w in report.written}
-    for spec in [KERNELS[n] for n in CONTRACT if KERNELS[n].module in files][:3]:
-        print(f"  export {spec.env_var}={files[spec.module].resolve()}")
+    # one line per variable (Candle's modules have one variable for all their entries)
+    hints = {KERNELS[n].env_var: files[KERNELS[n].module] for n in CONTRACT
+             if KERNELS[n].module in files}
+    for var, path in list(hints.items())[:3]:
+        print(f"  export {var}={path.resolve()}")
     return 1 if report.failed else 0
 
 

@@ -84,7 +84,7 @@ def test_recipe_grid_is_packed_only_where_the_kernel_reads_contiguously():
                      {"inp": 0, "out": 8192}, {"mul": 2, "add": 1})
     assert inplace.info is not None and inplace.grid == (n // (1024 * 16), 1)
     where_flat = recipe("where_u8_bf16", n, (n,), {}, {"ids": 1, "t": 2, "f": 3, "out": 4})
-    assert where_flat.grid == (n // (1024 * 32), 1)
+    assert where_flat.grid == (n // (1024 * 8), 1)
     where_bc = recipe("where_u8_bf16", n, (1024, 1024), {"t": (0, 1)},
                       {"ids": 1, "t": 2, "f": 3, "out": 4})
     assert where_bc.grid == (n // (1024 * 4), 1)

@@ -442,12 +442,15 @@ def test_module_compiles_with_every_entry(toolchain, target, machine, module):
 
 
 def test_packed_grid_sizes():
-    # A contiguous launch gets a thread per UNROLL x 16 bytes; strided ones UNROLL elements.
-    assert ew.elements_per_thread("ucopy_u8", True) == 4 * 16
-    assert ew.elements_per_thread("ugelu_bf16", True) == 4 * 8
-    assert ew.elements_per_thread("affine_i64", True) == 4 * 2
-    assert ew.elements_per_thread("where_i64_u8", True) == 4 * 16  # the value type decides
-    assert ew.elements_per_thread("uexp_f32", False) == 4
+    # Contiguous: 16 bytes of the widest operand an access, 16 elements in flight (8 for
+    # 8-byte types); strided: UNROLL elements.
+    assert ew.elements_per_thread("ucopy_u8", True) == 16
+    assert ew.elements_per_thread("ugelu_bf16", True) == 16
+    assert ew.elements_per_thread("uexp_f32", True) == 16
+    assert ew.elements_per_thread("affine_i64", True) == 8
+    assert ew.elements_per_thread("where_i64_u8", True) == 4  # the wider operand decides,
+    assert ew.elements_per_thread("where_u8_f32", True) == 8  # and where keeps half in flight
+    assert ew.elements_per_thread("uexp_f32", False) == ew.UNROLL == 4
     assert ew.launch_geometry(4096, per_thread=4) == ew.LaunchGeometry(1, 1024)
     assert ew.launch_geometry(4097, per_thread=4) == ew.LaunchGeometry(2, 1024)
     big = ew.launch_geometry(2**32 - 1, per_thread=64)

@@ -400,19 +400,25 @@ def launch_geometry(numel: int, block: int = BLOCK,
 def elements_per_thread(kernel: str, contiguous: bool) -> int:
     """Elements a thread of ``kernel`` takes on the grid rocsample launches.
 
-    A thread keeps :data:`UNROLL` accesses in flight (``rs_unrolled``, rs_elementwise.h); on
-    a contiguous launch each access moves 16 bytes of every operand when the pointers are
-    aligned (and the kernels fall back to single elements on any grid when they are not).
+    A strided thread keeps :data:`UNROLL` elements in flight. A contiguous one moves 16
+    bytes of its widest operand per access (``rs_pack``, rs_elementwise.h), when the
+    pointers are aligned (else single elements, on any grid), and keeps 16 elements in flight
+    (8 for 8-byte types: ``rs_groups``; where, with three operands, half as many).
 
-    >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_u8_f32", True)
-    (32, 16)
+    >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_i64_u8", True)
+    (16, 4)
     >>> elements_per_thread("affine_f64", False)
     4
     """
     entry = ENTRIES[kernel]
     if not contiguous:
         return UNROLL
-    return UNROLL * (16 // DTYPES[entry.dtype].storage.itemsize)
+    widest = max(DTYPES[d].storage.itemsize for d in (entry.dtype, entry.id_dtype) if d)
+    per_access = 16 // widest
+    groups = 1 if per_access >= 16 else 2 if per_access >= 8 else 4
+    if entry.module == "ternary":  # three operands: half as many groups (registers)
+        groups = max(1, groups // 2)
+    return per_access * groups
 
 
 def strided_index(numel: int, dims: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:

@@ -148,9 +148,9 @@ def test_arguments_are_packed_by_name(gpu):
     call = gpu._begin(0)
     args = {"numel": 1, "num_dims": 1, "info": 0, "inp": 1, "out": 2}
     with pytest.raises(ValueError, match="missing argument out"):
-        call.launch_named("uexp_f32", (1, 1), {k: v for k, v in args.items() if k != "out"})
+        call.launch("uexp_f32", (1, 1), {k: v for k, v in args.items() if k != "out"})
     with pytest.raises(ValueError, match="unknown argument scale"):
-        call.launch_named("uexp_f32", (1, 1), {**args, "scale": 2})
+        call.launch("uexp_f32", (1, 1), {**args, "scale": 2})
     assert not gpu.rt.launches
 
 

@@ -97,3 +97,19 @@ def test_launch_plan_patches_seed_offset_and_the_call_buffers():
     assert seen(first, 3) == [1000, 14, 2000]  # the i64 2000 is a size, not the buffer
     assert seen(second, 5) == [14, 11, 12, 13, 4000]
     assert [f for f, _, _, _, _ in plan.launches] == ["softmax", "sampler"]
+
+
+def test_launch_plan_keeps_what_a_replay_makes_as_data():
+    """A replay makes the plan's per-call buffers from data recorded with it: the result
+    from the output slab (its rows), every other buffer by role, shape, dtype and whether it
+    is scratch; a tokens buffer is always the result."""
+    from rocsample.backends.recipe import Buffer
+
+    plan = LaunchPlan("sample_from_logits", (Buffer("scratch", (4, 100), np.float32, "temp"),
+                                             Buffer("out", (4,), np.int32, "tokens")), (4, 100))
+    assert (plan.slab_rows, plan.rows, plan.vocab) == (4, 4, 100)
+    assert plan.others == (("scratch", (4, 100), np.float32, True),)
+    plan = LaunchPlan("softmax", (Buffer("out", (4, 100), np.float32, "new"),), None)
+    assert (plan.slab_rows, plan.others) == (0, (("out", (4, 100), np.float32, False),))
+    with pytest.raises(ValueError, match="role 'out'"):
+        LaunchPlan("x", (Buffer("res", (4,), np.int32, "tokens"),), None)

@@ -93,7 +93,8 @@ class LaunchPlan:
     (rows, vocab) of the stream workspace at ``ws`` the launches use (None: none).
     """
 
-    __slots__ = ("buffers", "launches", "layout", "op", "slots", "ws")
+    __slots__ = ("buffers", "launches", "layout", "op", "others", "rows", "slab_rows", "slots",
+                 "vocab", "ws")
 
     def __init__(self, op: str, buffers: tuple[Buffer, ...],
                  layout: tuple[int, int] | None) -> None:
@@ -102,6 +103,20 @@ class LaunchPlan:
         self.op = op
         self.buffers = buffers
         self.layout = layout
+        self.rows, self.vocab = layout or (0, 0)
+        # What a replay makes, worked out once: the rows of a result taken from the stream's
+        # output slab (0: none), then every other buffer as (role, shape, dtype, temporary).
+        self.slab_rows = 0
+        others = []
+        for b in buffers:
+            if b.kind == "tokens":
+                if b.role != "out" or self.slab_rows:
+                    raise ValueError(f"{op}: a tokens buffer is the one result (role 'out'); "
+                                     f"got role {b.role!r}")
+                self.slab_rows = b.shape[0]
+            else:
+                others.append((b.role, b.shape, b.dtype, b.kind == "temp"))
+        self.others = tuple(others)
         self.ws: int | None = None  # the stream workspace the launches use, if any
         self.launches: list[tuple[Any, tuple[int, int], int, PackedArgs, bool]] = []
         self.slots: list[tuple[str, Any]] = []  # (role, ctypes value)
@@ -139,21 +154,22 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
     stream = key[2]
     rt = backend.rt
     rt.make_current()
-    out = temps = None
+    temps = None
     # The stream lock also keeps the plan's packed values (shared by every caller of the
     # plan: threads on this stream) from changing between patch and launch.
     with backend.stream_lock(stream):
-        if plan.ws is not None and backend.workspace(stream, *plan.layout) != plan.ws:
+        if plan.ws is not None and backend.workspace(stream, plan.rows, plan.vocab) != plan.ws:
             return None  # the stream's workspace moved: build the plan again
         try:
-            values = {"seed": seed, "offset": offset}
-            for role, shape, dtype, kind in plan.buffers:
-                if kind == "tokens":
-                    buf = backend.tokens(stream, shape[0])
-                else:
-                    buf = DeviceBuffer(rt, shape, dtype, stream=stream)
+            if plan.slab_rows:
+                out = backend.tokens(stream, plan.slab_rows)
+                values = {"seed": seed, "offset": offset, "out": out.ptr}
+            else:
+                out, values = None, {"seed": seed, "offset": offset}
+            for role, shape, dtype, temporary in plan.others:
+                buf = DeviceBuffer(rt, shape, dtype, stream=stream)
                 values[role] = buf.ptr
-                if kind == "temp":
+                if temporary:
                     temps = [buf] if temps is None else [*temps, buf]
                 else:
                     out = buf
@@ -161,6 +177,7 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
             for function, grid, block, packed, overlap in plan.launches:
                 rt.launch(function, grid, block, packed, stream, overlap)
         finally:
-            for buf in temps or ():
-                buf.free()  # stream-ordered: after the kernels that use it
+            if temps is not None:
+                for buf in temps:
+                    buf.free()  # stream-ordered: after the kernels that use it
     return out

@@ -55,16 +55,6 @@ class PackedArgs:
         )
         self.address = ctypes.addressof(self.array)
 
-    @classmethod
-    def typed(cls, classes: Sequence[Any], array: Any, values: Sequence[Any]) -> PackedArgs:
-        """Pack ``values`` (as many as ``classes``, checked by the caller) with their ctypes
-        ``classes`` into a new ``array`` (a ``c_void_p * n`` type)."""
-        self = cls.__new__(cls)
-        self.values = [c(0 if v is None else v) for c, v in zip(classes, values, strict=True)]
-        self.array = array(*map(ctypes.addressof, self.values))
-        self.address = ctypes.addressof(self.array)
-        return self
-
 
 def pack_args(types: Sequence[str], values: Sequence[Any]) -> PackedArgs:
     """Pack ``values`` by ``types`` ("ptr", "i32", "i64", "u64", "f32", "f64", "u8", "u32",
@@ -133,7 +123,13 @@ class NamedPacker:
             except KeyError:
                 pass
             else:
-                return PackedArgs.typed(self.classes, self.array, ordered)
+                # PackedArgs without its per-call type lookups and length check (done above).
+                packed = PackedArgs.__new__(PackedArgs)
+                packed.values = values = [c(0 if v is None else v)
+                                          for c, v in zip(self.classes, ordered, strict=True)]
+                packed.array = self.array(*map(ctypes.addressof, values))
+                packed.address = ctypes.addressof(packed.array)
+                return packed
         return pack_named(self.kernel, self.names, self.types, values)  # raises: what is wrong
 
 

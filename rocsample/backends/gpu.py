@@ -158,7 +158,17 @@ class GpuBackend:
     def run(self, op: str, x: Any, args: tuple[Any, ...], *, stream: int | None = None,
             check: bool = False, plan_key: tuple[Any, ...] | None = None) -> Any:
         """The general path of the sampling family's ``op`` on the (rows, vocab) matrix ``x``
-        with its validated ``args`` (the recipe's, before the device facts)."""
+        with its validated ``args`` (the recipe's, before the device facts).
+
+        Example
+        -------
+        >>> import numpy as np, rocsample
+        >>> from rocsample.validation import sampling_params
+        >>> gpu = rocsample.backend("cuda")                       # doctest: +SKIP
+        >>> probs = np.array([[0.0, 0.2, 0.8]], np.float32)
+        >>> gpu.run("sample", probs, (sampling_params(1, top_k=1), "auto"))  # doctest: +SKIP
+        array([2], dtype=int32)
+        """
         operation = OPERATIONS[op]
         call = self._begin(stream)
         view, host = self._matrix(call, x, operation.input, check)

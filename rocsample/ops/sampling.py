@@ -410,14 +410,33 @@ def softmax_recipe(x: Any, temperature: Any, facts: DeviceFacts,
 
 
 def temperature_scale_recipe(x: Any, temperature: Any, facts: DeviceFacts) -> Recipe:
-    """``temperature_scale``: ``logits / temperature`` per row, (rows, G) blocks."""
+    """``temperature_scale``: ``logits / temperature`` per row, (rows, G) blocks.
+
+    >>> from types import SimpleNamespace
+    >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(256, 128256))
+    >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
+    >>> r = temperature_scale_recipe(x, 0.7, dev)
+    >>> [(l.kernel, l.grid, l.args["temperature_val"]) for l in r.launches], r.workspace
+    ([('temperature_scale', (256, 2), 0.7)], None)
+    """
     return softmax_recipe(x, temperature, facts, "temperature_scale")
 
 
 def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
                               facts: DeviceFacts) -> Recipe:
     """``sample_from_logits``: softmax into a scratch (rows, vocab) buffer, freed behind the
-    launches, then ``sample`` of it with ``method="auto"``."""
+    launches, then ``sample`` of it with ``method="auto"``.
+
+    >>> from types import SimpleNamespace
+    >>> from rocsample.validation import sampling_params
+    >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(32, 128256))
+    >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
+    >>> r = sample_from_logits_recipe(x, 1.0, sampling_params(32, top_k=50), dev)
+    >>> [(l.kernel, l.grid) for l in r.launches]
+    [('softmax_stats', (32, 4)), ('softmax_write', (32, 4)), ('topk_sampling', (32, 8))]
+    >>> [(b.role, b.kind) for b in r.buffers], r.launches[2].bind[-1]
+    ([('scratch', 'temp'), ('out', 'tokens')], ('probs', 'scratch', 0))
+    """
     rows, vocab = x.shape
     uploads: dict[str, Any] = {}
     launches, _ = _rows_op_launches(x, "softmax", temperature, facts, uploads, "scratch")

@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 __all__ = [
@@ -122,11 +123,12 @@ class KernelSpec:
     companion_of: str | None = None
     block: int = BLOCK_SIZE  # threads a block it is compiled for and launched with
 
-    @property
+    # Cached: the executor reads them at every launch of the general path.
+    @cached_property
     def arg_types(self) -> tuple[str, ...]:
         return tuple(t for _, t in self.signature)
 
-    @property
+    @cached_property
     def arg_names(self) -> tuple[str, ...]:
         return tuple(n for n, _ in self.signature)
 
@@ -135,134 +137,20 @@ class KernelSpec:
         return MODULES[self.module].family
 
 
-_HEADERS = ("rs_common.h",)
-# The engine's headers (rs_engine.h's phases in its include order): every one is hashed into the
-# cache key and handed to the compiler in memory, so a header missing here fails to compile.
-_ENGINE = (
-    "rs_common.h",
-    "rs_engine.h",
-    "rs_engine_core.h",
-    "rs_engine_select.h",
-    "rs_engine_block.h",
-    "rs_engine_plain.h",
-    "rs_engine_scan.h",
-    "rs_engine_topk.h",
-    "rs_engine_phase0.h",
-    "rs_engine_mass.h",
-    "rs_engine_cut.h",
-)
-_PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
-_ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
-_RNG = (("seed", "u64"), ("offset", "u64"))
-_TEMP = (
-    ("logits", "ptr"),
-    ("in_stride", "i64"),
-    ("out", "ptr"),
-    ("out_stride", "i64"),
-    ("batch", "i32"),
-    ("vocab", "i32"),
-    ("temperature", "ptr"),
-    ("temperature_val", "f32"),
-)
+MODULES: dict[str, ModuleSpec] = {}
+KERNELS: dict[str, KernelSpec] = {}
 
-MODULES: dict[str, ModuleSpec] = {
-    m.name: m
-    for m in (
-        ModuleSpec(
-            "sampling_utils",
-            "sampling_utils.hip",
-            _HEADERS,
-            ("softmax_kernel", "temperature_scale_kernel", "softmax_stats_kernel",
-             "softmax_write_kernel"),
-        ),
-        ModuleSpec("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
-        ModuleSpec(
-            "topp_sampling",
-            "topp_sampling.hip",
-            _ENGINE,
-            ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel"),
-        ),
-        ModuleSpec(
-            "topk_topp_sampling", "topk_topp_sampling.hip", _ENGINE, ("topk_topp_sampling_kernel",)
-        ),
-    )
-}
 
-KERNELS: dict[str, KernelSpec] = {
-    k.name: k
-    for k in (
-        KernelSpec("softmax", "sampling_utils", "softmax_kernel", "SAMPLING_UTILS_HSACO", _TEMP),
-        KernelSpec(
-            "softmax_stats",
-            "sampling_utils",
-            "softmax_stats_kernel",
-            "SAMPLING_UTILS_HSACO",
-            _TEMP[:2] + _TEMP[4:] + (("part", "ptr"),),
-            companion_of="softmax",
-        ),
-        KernelSpec(
-            "softmax_write",
-            "sampling_utils",
-            "softmax_write_kernel",
-            "SAMPLING_UTILS_HSACO",
-            _TEMP + (("part", "ptr"),),
-            companion_of="softmax",
-        ),
-        KernelSpec(
-            "temperature_scale",
-            "sampling_utils",
-            "temperature_scale_kernel",
-            "TEMPERATURE_SCALE_HSACO",
-            _TEMP,
-        ),
-        KernelSpec(
-            "topk_sampling",
-            "topk_sampling",
-            "topk_sampling_kernel",
-            "TOPK_SAMPLING_HSACO",
-            _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),) + _PHASES,
-        ),
-        KernelSpec(
-            "topp_prefix_sum",
-            "topp_sampling",
-            "topp_prefix_sum_kernel",
-            "TOPP_PREFIX_SUM_HSACO",
-            _ROWS + (("ws", "ptr"),),
-        ),
-        KernelSpec(
-            "topp_threshold",
-            "topp_sampling",
-            "topp_threshold_kernel",
-            "TOPP_THRESHOLD_HSACO",
-            _ROWS + (("top_p", "ptr"), ("top_p_val", "f32"), ("ws", "ptr")),
-        ),
-        KernelSpec(
-            "topp_sample",
-            "topp_sampling",
-            "topp_sample_kernel",
-            "TOPP_SAMPLE_HSACO",
-            _ROWS + (("ws", "ptr"),) + _RNG + (("out", "ptr"),),
-        ),
-        KernelSpec(
-            "topk_topp_sampling",
-            "topk_topp_sampling",
-            "topk_topp_sampling_kernel",
-            "FUSED_SAMPLING_HSACO",
-            _ROWS
-            + (
-                ("top_k", "ptr"),
-                ("top_k_val", "i32"),
-                ("top_p", "ptr"),
-                ("top_p_val", "f32"),
-                ("min_p", "ptr"),
-                ("min_p_val", "f32"),
-            )
-            + _RNG
-            + (("out", "ptr"),)
-            + _PHASES,
-        ),
-    )
-}
+def _sampling_rows() -> None:
+    """The sampling family (:mod:`rocsample.ops.sampling`): its modules, and one row per entry
+    point with the variable that overrides it, launched with :data:`BLOCK_SIZE` threads."""
+    from .ops import sampling
+
+    for m in sampling.MODULES.values():
+        MODULES[m.name] = ModuleSpec(m.name, m.source, m.headers, m.entries)
+    for e in sampling.ENTRIES.values():
+        KERNELS[e.name] = KernelSpec(e.name, e.module, e.entry, e.env_var, e.signature,
+                                     companion_of=e.companion_of)
 
 
 def _elementwise_rows() -> None:
@@ -277,6 +165,7 @@ def _elementwise_rows() -> None:
                                      e.signature, block=ew.BLOCK)
 
 
+_sampling_rows()
 _elementwise_rows()
 
 #: The kernels of the contract (each loaded on its own, through its module's variable); the

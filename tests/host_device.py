@@ -1,11 +1,17 @@
 """A STAND-IN GPU for tests of the generic executor on machines without one.
 
 Memory is host memory (aligned numpy blocks, stream-ordered calls done at once) and a launch
-runs the numpy twin of the elementwise kernel it names (rocsample.ops.elementwise.run_*),
-reading its packed arguments exactly as the kernel would: so what the executor builds (the
-argument order, the info array in "device" memory, base pointers with start offsets, null
-for a contiguous layout, the block size) is checked end to end. It is never used by the
-library; the real kernels run in tests/test_gpu_elementwise.py on GPU machines.
+runs the numpy twin of the kernel it names, reading its packed arguments exactly as the
+kernel would: so what the executor builds (the argument order, the info array in "device"
+memory, base pointers with start offsets, null for a contiguous layout, the block size) is
+checked end to end. For an elementwise kernel that is rocsample.ops.elementwise.run_*; for
+the sampling family the CPU mirror (rocsample.backends.cpu_engine): the launch that finishes a call
+(a sampler's last phase, or its only launch when one block a row chains the phases;
+topp_sample; softmax, softmax_write, temperature_scale) computes the mirror's result from
+the packed arguments and writes the output, and every launch first checks its arguments
+(the grid, the block, the phases, each pointer inside a live allocation, a zero workspace
+prefix where the kernels need one). It is never used by the library; the real kernels run
+in tests/test_gpu*.py on GPU machines.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from rocsample.backends import cpu_engine
 from rocsample.buffers import HostMemoryDriver
 from rocsample.ops import elementwise as ew
-from rocsample.registry import KERNELS
+from rocsample.registry import BLOCK_SIZE, KERNELS, nchunks, ws_prefix_words, ws_total_words
 
 
 def host_array(ptr: int, count: int, dtype: np.dtype) -> np.ndarray:
@@ -49,6 +56,9 @@ class HostDevice(HostMemoryDriver):
     def __init__(self) -> None:
         super().__init__()
         self.launches: list[tuple[str, tuple[int, int], int, dict[str, Any]]] = []
+        self.overlaps: list[bool] = []  # how each launch was made (Runtime.launch's overlap)
+        self._topp: dict[int, Any] = {}  # ws -> top_p, from topp_threshold to topp_sample
+        self._parts: dict[int, tuple[int, int]] = {}  # part -> (rows, G) of softmax_stats
 
     def make_current(self) -> None:
         pass
@@ -67,6 +77,11 @@ class HostDevice(HostMemoryDriver):
         spec = KERNELS[func]
         values = {n: v.value for n, v in zip(spec.arg_names, args.values, strict=True)}
         self.launches.append((func, grid, block, values))
+        self.overlaps.append(overlap)
+        if spec.family == "sampling":
+            assert block == BLOCK_SIZE, (func, block)
+            self._sampling(func, grid, values)
+            return
         e = ew.ENTRIES[func]
         numel, nd = values["numel"], values["num_dims"]
         groups = 3 if e.module == "ternary" else 1
@@ -95,6 +110,80 @@ class HostDevice(HostMemoryDriver):
             ew.run_where(e.id_dtype, e.dtype, numel, nd, info, operand("ids", 1, e.id_dtype),
                          operand("t", 2, e.dtype), operand("f", 3, e.dtype), out)
 
+    # -- the sampling family ---------------------------------------------------------------
+    def inside(self, ptr: int, nbytes: int) -> bool:
+        """Whether [ptr, ptr + nbytes) lies in one live allocation."""
+        for raw in self._blocks.values():
+            start = raw.ctypes.data
+            if start <= ptr and ptr + nbytes <= start + raw.nbytes:
+                return True
+        return False
+
+    def _matrix(self, ptr: int, stride: int, rows: int, vocab: int) -> np.ndarray:
+        span = (rows - 1) * stride + vocab
+        assert self.inside(ptr, 4 * span), "rows outside any live allocation"
+        flat = host_array(ptr, span, np.dtype(np.float32))
+        return np.lib.stride_tricks.as_strided(flat, (rows, vocab), (4 * stride, 4)).copy()
+
+    def _per_row(self, v: dict[str, Any], name: str, dtype: Any) -> Any:
+        """A (pointer, value) parameter pair as the kernel reads it: the array, else the
+        value."""
+        ptr = v[name]
+        if not ptr:
+            return v[name + "_val"]
+        assert self.inside(ptr, v["batch"] * np.dtype(dtype).itemsize), name
+        return host_array(ptr, v["batch"], np.dtype(dtype)).copy()
+
+    def _write_rows(self, v: dict[str, Any], result: np.ndarray) -> None:
+        rows, vocab, stride = v["batch"], v["vocab"], v["out_stride"]
+        assert self.inside(v["out"], 4 * ((rows - 1) * stride + vocab)), "out"
+        out = host_array(v["out"], (rows - 1) * stride + vocab, np.dtype(np.float32))
+        np.lib.stride_tricks.as_strided(out, (rows, vocab), (4 * stride, 4))[:] = result
+
+    def _sampling(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
+        rows, vocab = v["batch"], v["vocab"]
+        assert grid[0] == rows and 1 <= grid[1] <= nchunks(vocab), (func, grid, rows, vocab)
+        if "logits" in v:  # softmax, its companions, temperature_scale
+            x = self._matrix(v["logits"], v["in_stride"], rows, vocab)
+            t = self._per_row(v, "temperature", np.float32)
+            if "part" in v:  # the companions: G (max, sum) pairs a row after the ws prefix
+                assert self.inside(v["part"], 8 * rows * grid[1]), "part"
+                if func == "softmax_stats":
+                    self._parts[v["part"]] = grid
+                    return
+                assert self._parts.pop(v["part"]) == grid, "softmax_write without its stats"
+            elif func == "softmax":
+                assert grid[1] == 1, "softmax without its companions takes a block a row"
+            fn = cpu_engine.temperature_scale if func == "temperature_scale" \
+                else cpu_engine.softmax
+            self._write_rows(v, fn(x, t))
+            return
+        ws = v["ws"]
+        assert self.inside(ws, 8 * ws_total_words(rows, vocab)), "workspace"
+        first = func in ("topp_prefix_sum",) or v.get("phase", -1) == 0
+        if first:  # the kernels need the prefix zero when a call starts (and leave it so)
+            prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
+            assert not prefix.any(), "workspace prefix not zero"
+        x = self._matrix(v["probs"], v["row_stride"], rows, vocab)
+        if func == "topp_prefix_sum":
+            return
+        if func == "topp_threshold":
+            self._topp[ws] = self._per_row(v, "top_p", np.float32)
+            return
+        if func == "topp_sample":
+            kw = dict(top_p=self._topp.pop(ws))
+        else:
+            assert 0 <= v["phase"] < v["nphase"] <= 2, v
+            if v["phase"] != v["nphase"] - 1 and grid[1] != 1:
+                return  # an earlier phase: the last one draws
+            kw = dict(top_k=self._per_row(v, "top_k", np.int32))
+            if func == "topk_topp_sampling":
+                kw.update(top_p=self._per_row(v, "top_p", np.float32),
+                          min_p=self._per_row(v, "min_p", np.float32))
+        assert self.inside(v["out"], 4 * rows), "out"
+        host_array(v["out"], rows, np.dtype(np.int32))[:] = cpu_engine.sample_rows(
+            x, seed=v["seed"], offset=v["offset"], **kw)
+
     def event_create(self) -> Any:
         return object()
 
@@ -104,17 +193,29 @@ class HostDevice(HostMemoryDriver):
     def event_done(self, event: Any) -> bool:
         return True
 
-    def wait(self, event: Any, timeout: float, what: str) -> None:
-        pass  # the stand-in's work is done when it is queued
-
     def event_destroy(self, event: Any) -> None:
         pass
 
+    def wait(self, event: Any, timeout: float, what: str) -> None:
+        pass  # every launch ran when it was made
+
 
 class TwinKernels:
-    """The kernel cache's ``get``: every registered kernel, its function its name."""
+    """The kernel cache's ``get`` and ``companion``: every registered kernel, its function its
+    name; ``companions``: whether the optional entries exist; ``grid_wait``: whether the
+    sampling kernels wait for the previous grid (later phases then overlap it)."""
+
+    def __init__(self, companions: bool = True, grid_wait: bool = False) -> None:
+        self.companions = companions
+        self.grid_wait = grid_wait
+        self.asked: list[str] = []
 
     def get(self, kernel: str) -> Any:
         from types import SimpleNamespace
 
-        return SimpleNamespace(function=kernel, grid_wait=False, spec=KERNELS[kernel])
+        wait = self.grid_wait and KERNELS[kernel].family == "sampling"
+        return SimpleNamespace(function=kernel, grid_wait=wait, spec=KERNELS[kernel])
+
+    def companion(self, kernel: str) -> Any:
+        self.asked.append(kernel)
+        return self.get(kernel) if self.companions else None

@@ -74,17 +74,23 @@ def test_numel_of_2_pow_32_is_refused_before_anything_runs():
 def test_recipe_grid_is_packed_only_where_the_kernel_reads_contiguously():
     from rocsample.ops.elementwise_ops import recipe
 
+    def grid_info(*args):
+        r = recipe(*args)
+        (launch,) = r.launches
+        return launch.grid, (r.constants or {}).get("info")
+
     n = 1 << 20
-    flat = recipe("uexp_f32", n, (n,), {}, {"inp": 4096, "out": 8192})
-    assert flat.info is None and flat.grid == (n // (1024 * 16), 1)
-    tr = recipe("uexp_f32", n, (1024, 1024), {"inp": (1, 1024)}, {"inp": 4096, "out": 8192})
-    assert tr.info is not None and tr.grid == (n // (1024 * 4), 1)
+    grid, info = grid_info("uexp_f32", n, (n,), {}, {"inp": 4096, "out": 8192})
+    assert info is None and grid == (n // (1024 * 16), 1)
+    grid, info = grid_info("uexp_f32", n, (1024, 1024), {"inp": (1, 1024)},
+                           {"inp": 4096, "out": 8192})
+    assert info is not None and grid == (n // (1024 * 4), 1)
     # in place: the kernel reads out[i] whatever the layout, so the packed grid
-    inplace = recipe("affine_f32", n, (1024, 1024), {"inp": (1, 1024)},
-                     {"inp": 0, "out": 8192}, {"mul": 2, "add": 1})
-    assert inplace.info is not None and inplace.grid == (n // (1024 * 16), 1)
-    where_flat = recipe("where_u8_bf16", n, (n,), {}, {"ids": 1, "t": 2, "f": 3, "out": 4})
-    assert where_flat.grid == (n // (1024 * 8), 1)
-    where_bc = recipe("where_u8_bf16", n, (1024, 1024), {"t": (0, 1)},
-                      {"ids": 1, "t": 2, "f": 3, "out": 4})
-    assert where_bc.grid == (n // (1024 * 4), 1)
+    grid, info = grid_info("affine_f32", n, (1024, 1024), {"inp": (1, 1024)},
+                           {"inp": 0, "out": 8192}, {"mul": 2, "add": 1})
+    assert info is not None and grid == (n // (1024 * 16), 1)
+    grid, _ = grid_info("where_u8_bf16", n, (n,), {}, {"ids": 1, "t": 2, "f": 3, "out": 4})
+    assert grid == (n // (1024 * 8), 1)
+    grid, _ = grid_info("where_u8_bf16", n, (1024, 1024), {"t": (0, 1)},
+                        {"ids": 1, "t": 2, "f": 3, "out": 4})
+    assert grid == (n // (1024 * 4), 1)

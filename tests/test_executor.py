@@ -77,8 +77,8 @@ def test_unary_on_device_layouts_matches_the_reference(gpu, layout):
     assert (args["info"] == 0) == contiguous
     assert layout in ("contiguous", "size-1 dims", "0-d") or not contiguous
     # the input and the result, and the layout's info kept on the device for the next call
-    assert len(gpu._infos) == (0 if contiguous else 1)
-    assert gpu.rt.live_allocations == 2 + len(gpu._infos)
+    assert len(gpu.memory._consts) == (0 if contiguous else 1)
+    assert gpu.rt.live_allocations == 2 + len(gpu.memory._consts)
 
 
 def test_affine_in_place_and_bf16(gpu):
@@ -150,9 +150,9 @@ def test_arguments_are_packed_by_name(gpu):
     call = gpu._begin(0)
     args = {"numel": 1, "num_dims": 1, "info": 0, "inp": 1, "out": 2}
     with pytest.raises(ValueError, match="missing argument out"):
-        call.launch_named("uexp_f32", (1, 1), {k: v for k, v in args.items() if k != "out"})
+        call.launch("uexp_f32", (1, 1), {k: v for k, v in args.items() if k != "out"})
     with pytest.raises(ValueError, match="unknown argument scale"):
-        call.launch_named("uexp_f32", (1, 1), {**args, "scale": 2})
+        call.launch("uexp_f32", (1, 1), {**args, "scale": 2})
     assert not gpu.rt.launches
 
 
@@ -165,7 +165,7 @@ def test_device_input_on_the_cpu_backend_is_a_clear_error():
 
 
 def test_a_layout_info_is_put_on_the_device_once(gpu, monkeypatch):
-    from rocsample.backends import gpu as gpu_mod
+    from rocsample.backends import workspace
 
     base = upload(gpu, np.arange(24, dtype=np.float32).reshape(4, 6))
     t = Strided(base, (6, 4), (1, 6))  # transposed: info is not null
@@ -177,13 +177,13 @@ def test_a_layout_info_is_put_on_the_device_once(gpu, monkeypatch):
     other = Strided(base, (3, 4), (1, 6))  # another layout: its own copy
     rocsample.unary("neg", other)
     assert gpu.rt.launches[-1][3]["info"] not in (0, a1["info"])
-    assert len(gpu._infos) == 2
+    assert len(gpu.memory._consts) == 2
     # Past the cap, a layout is uploaded for its call and freed behind it.
-    monkeypatch.setattr(gpu_mod, "_MAX_INFOS", 2)
+    monkeypatch.setattr(workspace, "_MAX_CONSTANTS", 2)
     live = gpu.rt.live_allocations
     got = rocsample.unary("neg", Strided(base, (2, 4), (1, 6)))
     flat = np.arange(24, dtype=np.float32)
     np.testing.assert_array_equal(got.numpy(), -flat[np.arange(2)[:, None] + 6 * np.arange(4)])
-    assert len(gpu._infos) == 2 and gpu.rt.live_allocations == live + 1  # the result only
+    assert len(gpu.memory._consts) == 2 and gpu.rt.live_allocations == live + 1  # the result only
     gpu.close()
-    assert not gpu._infos
+    assert not gpu.memory._consts

@@ -310,7 +310,7 @@ def test_topp_cut_with_ties_among_few_gathered(gpu, b, v, ties):
 
 def test_auto_method_choice(monkeypatch):
     """No GPU needed: which kernel path "auto" takes (the top-p stages only when overridden)."""
-    from rocsample.backends.gpu import _choose
+    from rocsample.ops.sampling import _choose
     from rocsample.validation import sampling_params
 
     def choice(**kw):

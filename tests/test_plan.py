@@ -80,15 +80,15 @@ def test_seed_ok(seed, offset, ok):
 def test_launch_plan_patches_seed_offset_and_the_call_buffers():
     """Slots: the arguments named seed and offset, and pointer arguments whose recorded value
     is one of the call's own buffers (by role); nothing else, even an equal integer."""
-    plan = LaunchPlan("sample_from_logits", 4, 100)
+    plan = LaunchPlan("sample_from_logits", (), (4, 100))
     names = ["x", "out", "vocab", "t"]
     first = pack_args(["ptr", "ptr", "i64", "f32"], [1000, 2000, 2000, 1.0])  # the softmax
-    plan.add("softmax", (4, 1), first, names, ["ptr", "ptr", "i64", "f32"],
+    plan.add("softmax", (4, 1), 512, first, names, ["ptr", "ptr", "i64", "f32"],
              {2000: "scratch", 3000: "out"})
     names = ["probs", "seed", "offset", "out", "ws"]
     types = ["ptr", "u64", "u64", "ptr", "ptr"]
     second = pack_args(types, [2000, 2, 3, 3000, 4000])  # the sampler
-    plan.add("sampler", (4, 1), second, names, types, {2000: "scratch", 3000: "out"})
+    plan.add("sampler", (4, 1), 512, second, names, types, {2000: "scratch", 3000: "out"})
     plan.patch({"seed": 11, "offset": 12, "out": 13, "scratch": 14})
 
     def seen(args, n):  # what a kernel reads: the values behind the kernelParams pointers
@@ -96,4 +96,20 @@ def test_launch_plan_patches_seed_offset_and_the_call_buffers():
 
     assert seen(first, 3) == [1000, 14, 2000]  # the i64 2000 is a size, not the buffer
     assert seen(second, 5) == [14, 11, 12, 13, 4000]
-    assert [f for f, _, _, _ in plan.launches] == ["softmax", "sampler"]
+    assert [f for f, _, _, _, _ in plan.launches] == ["softmax", "sampler"]
+
+
+def test_launch_plan_keeps_what_a_replay_makes_as_data():
+    """A replay makes the plan's per-call buffers from data recorded with it: the result
+    from the output slab (its rows), every other buffer by role, shape, dtype and whether it
+    is scratch; a tokens buffer is always the result."""
+    from rocsample.backends.recipe import Buffer
+
+    plan = LaunchPlan("sample_from_logits", (Buffer("scratch", (4, 100), np.float32, "temp"),
+                                             Buffer("out", (4,), np.int32, "tokens")), (4, 100))
+    assert (plan.slab_rows, plan.rows, plan.vocab) == (4, 4, 100)
+    assert plan.others == (("scratch", (4, 100), np.float32, True),)
+    plan = LaunchPlan("softmax", (Buffer("out", (4, 100), np.float32, "new"),), None)
+    assert (plan.slab_rows, plan.others) == (0, (("out", (4, 100), np.float32, False),))
+    with pytest.raises(ValueError, match="role 'out'"):
+        LaunchPlan("x", (Buffer("res", (4,), np.int32, "tokens"),), None)

@@ -3,10 +3,13 @@
 A call on a device array with scalar parameters (``sample``, ``sample_from_logits``,
 ``softmax``, ``temperature_scale``) does the same work every time the input pointer, shape,
 parameters and stream repeat (the decode loop of an inference engine): the same kernels,
-grids and packed arguments. A :class:`LaunchPlan` keeps all of that, built once by the
-general path (which validates the array and the parameters); a call then only updates the
-values that change (seed, offset, the output and scratch pointers) in place and launches. No
-validation, no argument packing, no array-interface parsing per call.
+grids and packed arguments. A :class:`LaunchPlan` keeps all of that, recorded once by the
+general path (which validates the array and the parameters) from any recipe the executor
+runs; a call then only updates the values that change (seed, offset, the output and scratch
+pointers) in place and launches (:func:`replay`). No validation, no argument packing, no
+array-interface parsing per call. What a plan knows of its operation is data recorded with
+it: the per-call buffers by role (:class:`~rocsample.backends.recipe.Buffer`) and the layout
+of the stream workspace its launches use.
 
 The key of a plan is :func:`plan_key` of the call's raw arguments, looked up before any
 validation: :func:`quick_key` of the input (for a torch tensor its data pointer, shape,
@@ -30,12 +33,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import profiling
 from ..buffers import DeviceBuffer
 from ..validation import SCALAR_TYPES
 from ..validation import seed_offset_ok as seed_ok
+from .recipe import Buffer
 from .runtime import PackedArgs
 
-__all__ = ["LaunchPlan", "plan_key", "quick_key", "seed_ok"]
+__all__ = ["MAX_PLANS", "LaunchPlan", "plan_key", "quick_key", "replay", "seed_ok"]
+
+#: Launch plans kept per backend (a decode loop needs a handful).
+MAX_PLANS = 256
 
 _SCALAR_SET = frozenset(SCALAR_TYPES)
 
@@ -80,27 +88,45 @@ class LaunchPlan:
 
     The per-call values are the arguments named ``seed`` and ``offset`` and the pointer
     arguments whose recorded value is one of the call's own buffers (``roles``: pointer ->
-    role, e.g. the output); :meth:`patch` sets them all by role.
+    role, e.g. the output); :meth:`patch` sets them all by role. ``buffers`` are the
+    per-call buffers a replay makes (the one of role ``"out"`` is its result), ``layout`` the
+    (rows, vocab) of the stream workspace at ``ws`` the launches use (None: none).
     """
 
-    __slots__ = ("launches", "op", "rows", "slots", "vocab", "ws")
+    __slots__ = ("buffers", "launches", "layout", "op", "others", "rows", "slab_rows", "slots",
+                 "vocab", "ws")
 
-    def __init__(self, op: str, rows: int, vocab: int) -> None:
+    def __init__(self, op: str, buffers: tuple[Buffer, ...],
+                 layout: tuple[int, int] | None) -> None:
         # The packed values are shared by every caller of the plan (threads on its stream):
         # the caller holds the stream's lock from patch to the last launch, which copies them.
         self.op = op
-        self.rows = rows
-        self.vocab = vocab
+        self.buffers = buffers
+        self.layout = layout
+        self.rows, self.vocab = layout or (0, 0)
+        # What a replay makes, worked out once: the rows of a result taken from the stream's
+        # output slab (0: none), then every other buffer as (role, shape, dtype, temporary).
+        self.slab_rows = 0
+        others = []
+        for b in buffers:
+            if b.kind == "tokens":
+                if b.role != "out" or self.slab_rows:
+                    raise ValueError(f"{op}: a tokens buffer is the one result (role 'out'); "
+                                     f"got role {b.role!r}")
+                self.slab_rows = b.shape[0]
+            else:
+                others.append((b.role, b.shape, b.dtype, b.kind == "temp"))
+        self.others = tuple(others)
         self.ws: int | None = None  # the stream workspace the launches use, if any
-        self.launches: list[tuple[Any, tuple[int, int], PackedArgs, bool]] = []
+        self.launches: list[tuple[Any, tuple[int, int], int, PackedArgs, bool]] = []
         self.slots: list[tuple[str, Any]] = []  # (role, ctypes value)
 
-    def add(self, function: Any, grid: tuple[int, int], args: PackedArgs,
+    def add(self, function: Any, grid: tuple[int, int], block: int, args: PackedArgs,
             names: Sequence[str], types: Sequence[str], roles: Mapping[int, str],
             overlap: bool = False) -> None:
         """Record a launch; ``names`` and ``types`` are the kernel's argument names and types,
-        ``overlap`` how it was launched (``Runtime.launch``)."""
-        self.launches.append((function, grid, args, overlap))
+        ``block`` and ``overlap`` how it was launched (``Runtime.launch``)."""
+        self.launches.append((function, grid, block, args, overlap))
         for name, kind, value in zip(names, types, args.values, strict=True):
             if name in ("seed", "offset"):
                 self.slots.append((name, value))
@@ -111,3 +137,47 @@ class LaunchPlan:
         """Set every per-call slot from ``values`` (role -> value)."""
         for role, slot in self.slots:
             slot.value = values[role]
+
+
+def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -> Any:
+    """The recorded launches of ``key`` with this call's seed, offset and new per-call
+    buffers; None: no usable plan (then the caller takes the general path, which validates
+    the arguments and records one). ``GpuBackend.replay`` is this function.
+
+    The plan's buffers are made by kind: a ``"tokens"`` result from the stream's output slab,
+    a ``"new"`` one from the allocator, ``"temp"`` scratch freed (stream-ordered) behind the
+    launches.
+    """
+    plan = backend._plans.get(key)
+    if plan is None or not seed_ok(seed, offset) or profiling.active() is not None:
+        return None
+    stream = key[2]
+    rt = backend.rt
+    rt.make_current()
+    temps = None
+    # The stream lock also keeps the plan's packed values (shared by every caller of the
+    # plan: threads on this stream) from changing between patch and launch.
+    with backend.stream_lock(stream):
+        if plan.ws is not None and backend.workspace(stream, plan.rows, plan.vocab) != plan.ws:
+            return None  # the stream's workspace moved: build the plan again
+        try:
+            if plan.slab_rows:
+                out = backend.tokens(stream, plan.slab_rows)
+                values = {"seed": seed, "offset": offset, "out": out.ptr}
+            else:
+                out, values = None, {"seed": seed, "offset": offset}
+            for role, shape, dtype, temporary in plan.others:
+                buf = DeviceBuffer(rt, shape, dtype, stream=stream)
+                values[role] = buf.ptr
+                if temporary:
+                    temps = [buf] if temps is None else [*temps, buf]
+                else:
+                    out = buf
+            plan.patch(values)
+            for function, grid, block, packed, overlap in plan.launches:
+                rt.launch(function, grid, block, packed, stream, overlap)
+        finally:
+            if temps is not None:
+                for buf in temps:
+                    buf.free()  # stream-ordered: after the kernels that use it
+    return out

@@ -1,8 +1,9 @@
 """What the HIP and CUDA backends share: the driver protocol and kernel argument packing.
 
 A :class:`Runtime` is a thin wrapper over one vendor driver API for one device (HIP through
-hip-python, CUDA through cuda-python). Everything above it (kernel cache, workspaces,
-samplers, deadlines) is written once, in :mod:`rocsample.backends.gpu`.
+hip-python, CUDA through cuda-python). Everything above it (kernel cache, the executor of
+launch recipes, per-call memory, workspaces, launch plans, deadlines) is written once, in
+:mod:`rocsample.backends.gpu` and the modules beside it.
 
 Kernel arguments are packed here, once, with explicit C types taken from the kernel's
 registered signature: hip-python would pack a bare Python int as 8 bytes and a numpy scalar
@@ -15,11 +16,12 @@ import ctypes
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from ..errors import KernelTimeout, LaunchError
 
-__all__ = ["PackedArgs", "Runtime", "pack_args", "pack_named"]
+__all__ = ["NamedPacker", "PackedArgs", "Runtime", "pack_args", "pack_named"]
 
 _CTYPES = {
     "ptr": ctypes.c_uint64,  # device addresses are 64-bit on every supported target
@@ -89,6 +91,46 @@ def pack_named(kernel: str, names: Sequence[str], types: Sequence[str],
         raise ValueError(f"kernel {kernel}: {', '.join(p for p in parts if p)} "
                          f"(it takes {', '.join(names)})")
     return PackedArgs(types, ordered)
+
+
+class NamedPacker:
+    """:func:`pack_named` for one kernel, with what it needs worked out once: the general
+    path of the executor packs through it at every launch.
+
+    Example
+    -------
+    >>> pack = NamedPacker("k", ("n", "x"), ("u64", "f32"))
+    >>> pack({"x": 2.0, "n": 3}).values[1].value
+    2.0
+    >>> pack({"n": 3})
+    Traceback (most recent call last):
+    ValueError: kernel k: missing argument x (it takes n, x)
+    """
+
+    __slots__ = ("array", "classes", "kernel", "names", "take", "types")
+
+    def __init__(self, kernel: str, names: Sequence[str], types: Sequence[str]) -> None:
+        self.kernel, self.names, self.types = kernel, tuple(names), tuple(types)
+        self.classes = tuple(_CTYPES[t] for t in types)
+        self.array = ctypes.c_void_p * len(self.names)
+        one = len(self.names) == 1
+        self.take = itemgetter(*self.names) if not one else (lambda v: (v[self.names[0]],))
+
+    def __call__(self, values: Mapping[str, Any]) -> PackedArgs:
+        if len(values) == len(self.names):
+            try:
+                ordered = self.take(values)
+            except KeyError:
+                pass
+            else:
+                # PackedArgs without its per-call type lookups and length check (done above).
+                packed = PackedArgs.__new__(PackedArgs)
+                packed.values = values = [c(0 if v is None else v)
+                                          for c, v in zip(self.classes, ordered, strict=True)]
+                packed.array = self.array(*map(ctypes.addressof, values))
+                packed.address = ctypes.addressof(packed.array)
+                return packed
+        return pack_named(self.kernel, self.names, self.types, values)  # raises: what is wrong
 
 
 class Runtime(ABC):

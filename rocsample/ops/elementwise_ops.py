@@ -3,18 +3,22 @@ reference, for any backend.
 
 :mod:`rocsample.ops.elementwise` says what the kernels are (entries, layouts, geometry, the
 numpy twin); this module turns a call into what the executor launches:
-:func:`recipe` gives the kernel, grid, block and arguments by name (the ``info`` array as
-host data, uploaded by the executor, or None: Candle passes a null pointer for a contiguous
-layout), and :func:`broadcast` the layouts of operands of different shapes (stride 0 where
-an operand is broadcast). ``rocsample.unary``, ``affine`` and ``where`` and the low-level
+:func:`recipe` gives a :class:`~rocsample.backends.recipe.Recipe` of one launch: the kernel,
+grid and arguments by name (the ``info`` array as host data the executor uploads and binds,
+or a null pointer: Candle passes one for a contiguous layout; the block is the kernel's
+registered one, :data:`~rocsample.ops.elementwise.BLOCK`), and :func:`broadcast` the layouts
+of operands of different shapes (stride 0 where an operand is broadcast).
+``rocsample.unary``, ``affine`` and ``where`` and the low-level
 ``rocsample.launch_elementwise`` are built on them.
 
 Example
 -------
 >>> r = recipe("uexp_f32", 6, (2, 3), {"inp": (1, 2)}, {"inp": 4096, "out": 8192})
->>> r.grid, r.block, r.info.tolist(), r.args["num_dims"]
-((1, 1), 1024, [2, 3, 1, 2], 2)
->>> recipe("uexp_f32", 1 << 20, (1 << 20,), {}, {"inp": 4096, "out": 8192}).grid  # 16 a thread
+>>> (launch,) = r.launches
+>>> launch.grid, r.constants["info"].tolist(), launch.args["num_dims"], launch.bind
+((1, 1), [2, 3, 1, 2], 2, (('info', 'info', 0),))
+>>> big = recipe("uexp_f32", 1 << 20, (1 << 20,), {}, {"inp": 4096, "out": 8192})
+>>> big.launches[0].grid  # contiguous: 16 elements a thread
 (64, 1)
 """
 
@@ -22,30 +26,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..backends.recipe import Launch, Recipe
 from . import elementwise as ew
 
-__all__ = ["Recipe", "broadcast", "dtype_name", "recipe"]
+__all__ = ["broadcast", "dtype_name", "recipe"]
 
 #: The operands whose strides make ``info``: unary and affine read ``inp``, where its three.
 _STRIDED = {"unary": ("inp",), "affine": ("inp",), "ternary": ("ids", "t", "f")}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One launch: ``kernel`` with ``grid`` x ``block`` and ``args`` by name; ``info`` is
-    host data the executor puts in device memory for the ``info`` argument (None: a null
-    pointer, the contiguous case)."""
-
-    kernel: str
-    grid: tuple[int, int]
-    block: int
-    args: dict[str, Any]
-    info: np.ndarray | None
 
 
 def dtype_name(dtype: np.dtype, what: str = "x") -> str:
@@ -146,7 +137,11 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     extra = set(pointers) - set(args)
     if extra:
         raise ValueError(f"{kernel}: unknown pointer(s) {sorted(extra)}")
-    return Recipe(kernel, (geo.grid, 1), geo.block, args, info)
+    if info is None:
+        return Recipe(kernel, (), {}, None, [Launch(kernel, (geo.grid, 1), args)])
+    # info depends only on the layout: a constant the executor keeps on the device
+    return Recipe(kernel, (), {}, None,
+                  [Launch(kernel, (geo.grid, 1), args, (("info", "info", 0),))], {"info": info})
 
 
 def _contiguous(dims: tuple[int, ...]) -> tuple[int, ...]:

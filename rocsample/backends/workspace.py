@@ -1,0 +1,174 @@
+"""Per-stream device memory kept between calls: sampling workspaces, their locks, and the
+output slabs that token results are taken from.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .. import config
+from ..buffers import DeviceBuffer
+from ..registry import HBINS, ws_prefix_words, ws_total_words
+from .runtime import Runtime
+
+__all__ = ["StreamMemory"]
+
+#: Output slabs kept per backend (a decode loop needs a handful).
+_MAX_SLABS = 256
+
+#: Read-only arrays (layout infos) kept on the device per backend (StreamMemory.constant).
+_MAX_CONSTANTS = 4096
+
+#: Results per output slab (see _OutputSlab).
+_SLAB_SLOTS = 64
+
+
+class _OutputSlab:
+    """Token outputs of one (stream, rows): views into one allocation, handed out once each.
+
+    A ``sample()`` on device arrays returns a new (rows,) int32 buffer every call; taking it
+    from a slab of :data:`_SLAB_SLOTS` instead of the allocator saves two driver calls (the
+    stream-ordered allocation and its free) per call. No slot is ever handed out twice; the
+    slab's memory is freed, on its stream, when the last of its views is gone.
+    """
+
+    __slots__ = ("buf", "lock", "make", "next", "stride")
+
+    def __init__(self, rt: Runtime, stream: int, rows: int) -> None:
+        self.stride = -(-rows * 4 // 256) * 256  # slots start 256-byte aligned
+        self.buf = DeviceBuffer(rt, (_SLAB_SLOTS * self.stride // 4,), np.int32, stream=stream)
+        self.make = self.buf.view_maker((rows,))
+        self.next = 0
+        self.lock = threading.Lock()
+
+    def take(self) -> DeviceBuffer | None:
+        """The next unused slot as a (rows,) buffer, or None when the slab is used up."""
+        with self.lock:
+            i = self.next
+            if i >= _SLAB_SLOTS:
+                return None
+            self.next = i + 1
+        return self.make(i * self.stride)
+
+
+class StreamMemory:
+    """The workspaces, stream locks and output slabs of one device, by stream."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._ws: dict[int, tuple[DeviceBuffer, tuple[int, int]]] = {}
+        self.lock = threading.Lock()  # guards the dicts (and the backend's plans)
+        self._stream_locks: dict[int, threading.Lock] = {}
+        self._slabs: dict[tuple[int, int], _OutputSlab] = {}
+        self._consts: dict[bytes, DeviceBuffer] = {}
+
+    def constant(self, array: np.ndarray) -> int:
+        """The device copy of a small read-only array (a layout's ``info``), made once per
+        distinct content; 0 when :data:`_MAX_CONSTANTS` are kept already (the caller then
+        uploads it for its call).
+
+        A strided elementwise call would otherwise copy its few dozen bytes to the device
+        ahead of every kernel. The copies are never written again and live as long as the
+        backend, so any stream may read one: the first use waits (with the deadline) until
+        the copy has landed, and only then hands out the pointer.
+        """
+        key = array.dtype.str.encode() + array.tobytes()
+        buf = self._consts.get(key)
+        if buf is not None:
+            return buf.ptr
+        with self.lock:
+            buf = self._consts.get(key)
+            if buf is None:
+                if len(self._consts) >= _MAX_CONSTANTS:
+                    return 0
+                host = np.ascontiguousarray(array)
+                buf = DeviceBuffer(self.rt, host.shape, host.dtype)
+                self.rt.copy_from_host(buf.ptr, host.ctypes.data, host.nbytes)
+                self._drain(0)  # landed before any stream can be handed the pointer
+                self._consts[key] = buf
+            return buf.ptr
+
+    def workspace(self, stream: int, rows: int, vocab: int) -> int:
+        """The sampling workspace of ``stream`` for a (rows, vocab) call, ready to use.
+
+        Kept per stream (calls on one stream run in order and share it) and grown on demand;
+        the caller holds :meth:`stream_lock` until its last launch using it is queued.
+        Its first ``ws_prefix_words(rows)`` words (each row's top-p histogram, then the
+        tickets) must be zero; the kernels leave them so after every complete call. Row r's
+        histogram is at word r * 2048 whatever the layout, so when the layout changes only the
+        words the previous layout used otherwise are zeroed: from the end of its histograms to
+        the end of the new tickets (one copy, queued on the stream). A launch that fails never
+        ran, so only a kernel that died mid-call (a dead context anyway) could leave them set.
+        """
+        hit = self._ws.get(stream)
+        if hit is not None and hit[1] == (rows, vocab):  # the repeat call: nothing to do
+            return hit[0].ptr
+        words = ws_total_words(rows, vocab)
+        with self.lock:
+            ws, layout = self._ws.get(stream, (None, None))
+            if ws is None or ws.shape[0] < words:
+                if ws is not None:
+                    self._drain(stream)  # its kernels must be done before the memory goes
+                    ws.free()
+                # Plain (not stream-ordered) memory: freeing it never needs the stream, which
+                # the caller may have destroyed by then.
+                ws = DeviceBuffer(self.rt, (words,), np.uint64)
+                # Zeroed whole, once: no other word of it is ever read before being written.
+                zeros = np.zeros(words, np.uint64)
+                self.rt.copy_from_host_async(ws.ptr, zeros.ctypes.data, zeros.nbytes, stream)
+            elif layout != (rows, vocab):
+                # Histograms of rows both layouts have are zero; the rest of the new prefix
+                # held the old tickets and rows.
+                lo = min(rows, layout[0]) * HBINS
+                zeros = np.zeros(ws_prefix_words(rows) - lo, np.uint64)
+                self.rt.copy_from_host_async(ws.ptr + 8 * lo, zeros.ctypes.data, zeros.nbytes,
+                                             stream)
+            else:
+                return ws.ptr
+            self._ws[stream] = (ws, (rows, vocab))
+            return ws.ptr
+
+    def stream_lock(self, stream: int) -> threading.Lock:
+        """Held by a call from taking ``stream``'s workspace until its last launch that uses
+        the workspace is queued: another thread's call of another shape on the same stream
+        would otherwise change the layout (or reallocate) between the two, and the first
+        call's kernels would meet a workspace laid out for the other (one lock per stream,
+        kept for the backend's life)."""
+        lock = self._stream_locks.get(stream)
+        if lock is None:
+            with self.lock:
+                lock = self._stream_locks.setdefault(stream, threading.Lock())
+        return lock
+
+    def tokens(self, stream: int, rows: int) -> DeviceBuffer:
+        """A new (rows,) int32 result buffer ordered on ``stream``, from the stream's slab."""
+        slab = self._slabs.get((stream, rows))
+        out = slab.take() if slab is not None else None
+        if out is None:
+            slab = _OutputSlab(self.rt, stream, rows)
+            out = slab.take()
+            with self.lock:
+                if len(self._slabs) >= _MAX_SLABS:
+                    self._slabs.clear()
+                self._slabs[(stream, rows)] = slab
+        return out  # type: ignore[return-value]
+
+    def _drain(self, stream: int) -> None:
+        event = self.rt.event_create()
+        try:
+            self.rt.event_record(event, stream)
+            self.rt.wait(event, config.sync_timeout(), "workspace release")
+        finally:
+            self.rt.event_destroy(event)
+
+    def close(self) -> None:
+        """Free the workspaces and forget the slabs; the caller holds :attr:`lock`."""
+        for ws, _ in self._ws.values():
+            ws.free()
+        self._ws.clear()
+        self._slabs.clear()
+        for buf in self._consts.values():
+            buf.free()
+        self._consts.clear()

@@ -1,0 +1,495 @@
+"""The sampling family as operations: its kernels, argument checks, outputs, numpy reference
+and launch recipes.
+
+* :data:`MODULES` and :data:`ENTRIES` are the family's rows of the kernel registry (plain
+  data: :mod:`rocsample.registry` builds its ``ModuleSpec`` and ``KernelSpec`` rows from
+  them); the engine's geometry (``CHUNK``, ``KCAND``, workspace words) stays in the registry.
+* :data:`OPERATIONS` names, per operation, its input, the checks of
+  :mod:`rocsample.validation` the API runs, the numpy reference
+  (:mod:`rocsample.backends.cpu_engine`: the same draws and values) and its recipe.
+* A recipe (:func:`sample_recipe`, :func:`softmax_recipe`, :func:`temperature_scale_recipe`,
+  :func:`sample_from_logits_recipe`) turns validated arguments and the device's facts
+  (SM count, which companion kernels exist; which top-p stages are overridden, from
+  :mod:`rocsample.config`) into a :class:`~rocsample.backends.recipe.Recipe`: the launches
+  with their grids and arguments by name, and the per-call buffers (the output, scratch,
+  the stream workspace) by role. The grid rules that choose those grids live here too.
+
+Example
+-------
+>>> from types import SimpleNamespace
+>>> from rocsample.validation import sampling_params
+>>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(32, 128256))
+>>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
+>>> r = sample_recipe(x, sampling_params(32, seed=1), "auto", dev)
+>>> [(l.kernel, l.grid, l.args["nphase"]) for l in r.launches], r.workspace
+([('topk_topp_sampling', (32, 4), 1)], (32, 128256))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import config
+from ..backends import cpu_engine
+from ..backends.recipe import Buffer, DeviceFacts, Launch, Recipe
+from ..validation import SamplingParams, check_method, check_temperature, sampling_params
+
+__all__ = [
+    "ENTRIES",
+    "MODULES",
+    "OPERATIONS",
+    "Entry",
+    "Module",
+    "Operation",
+    "sample_from_logits_recipe",
+    "sample_recipe",
+    "softmax_recipe",
+    "temperature_scale_recipe",
+]
+
+
+# ---- the registry rows (plain data; rocsample.registry builds its specs from them) ----
+
+
+@dataclass(frozen=True)
+class Module:
+    """One kernel source file of the family and the entry points it defines."""
+
+    name: str
+    source: str
+    headers: tuple[str, ...]
+    entries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry point: ``name`` is the kernel's name in the registry, ``entry`` its C name;
+    ``companion_of`` names the contract kernel an optional entry travels with."""
+
+    name: str
+    module: str
+    entry: str
+    env_var: str
+    signature: tuple[tuple[str, str], ...]  # (argument name, type code)
+    companion_of: str | None = None
+
+
+_HEADERS = ("rs_common.h",)
+# The engine's headers (rs_engine.h's phases in its include order): every one is hashed into
+# the cache key and handed to the compiler in memory, so a header missing here fails to compile.
+_ENGINE = (
+    "rs_common.h",
+    "rs_engine.h",
+    "rs_engine_core.h",
+    "rs_engine_select.h",
+    "rs_engine_block.h",
+    "rs_engine_plain.h",
+    "rs_engine_scan.h",
+    "rs_engine_topk.h",
+    "rs_engine_phase0.h",
+    "rs_engine_mass.h",
+    "rs_engine_cut.h",
+)
+_PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
+_ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
+_RNG = (("seed", "u64"), ("offset", "u64"))
+_TEMP = (
+    ("logits", "ptr"),
+    ("in_stride", "i64"),
+    ("out", "ptr"),
+    ("out_stride", "i64"),
+    ("batch", "i32"),
+    ("vocab", "i32"),
+    ("temperature", "ptr"),
+    ("temperature_val", "f32"),
+)
+
+#: The family's modules by name.
+MODULES: dict[str, Module] = {
+    m.name: m
+    for m in (
+        Module("sampling_utils", "sampling_utils.hip", _HEADERS,
+               ("softmax_kernel", "temperature_scale_kernel", "softmax_stats_kernel",
+                "softmax_write_kernel")),
+        Module("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
+        Module("topp_sampling", "topp_sampling.hip", _ENGINE,
+               ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel")),
+        Module("topk_topp_sampling", "topk_topp_sampling.hip", _ENGINE,
+               ("topk_topp_sampling_kernel",)),
+    )
+}
+
+#: The family's entry points by C entry name, in the registry's order.
+ENTRIES: dict[str, Entry] = {
+    e.entry: e
+    for e in (
+        Entry("softmax", "sampling_utils", "softmax_kernel", "SAMPLING_UTILS_HSACO", _TEMP),
+        Entry("softmax_stats", "sampling_utils", "softmax_stats_kernel", "SAMPLING_UTILS_HSACO",
+              _TEMP[:2] + _TEMP[4:] + (("part", "ptr"),), companion_of="softmax"),
+        Entry("softmax_write", "sampling_utils", "softmax_write_kernel", "SAMPLING_UTILS_HSACO",
+              _TEMP + (("part", "ptr"),), companion_of="softmax"),
+        Entry("temperature_scale", "sampling_utils", "temperature_scale_kernel",
+              "TEMPERATURE_SCALE_HSACO", _TEMP),
+        Entry("topk_sampling", "topk_sampling", "topk_sampling_kernel", "TOPK_SAMPLING_HSACO",
+              _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),)
+              + _PHASES),
+        Entry("topp_prefix_sum", "topp_sampling", "topp_prefix_sum_kernel",
+              "TOPP_PREFIX_SUM_HSACO", _ROWS + (("ws", "ptr"),)),
+        Entry("topp_threshold", "topp_sampling", "topp_threshold_kernel",
+              "TOPP_THRESHOLD_HSACO",
+              _ROWS + (("top_p", "ptr"), ("top_p_val", "f32"), ("ws", "ptr"))),
+        Entry("topp_sample", "topp_sampling", "topp_sample_kernel", "TOPP_SAMPLE_HSACO",
+              _ROWS + (("ws", "ptr"),) + _RNG + (("out", "ptr"),)),
+        Entry("topk_topp_sampling", "topk_topp_sampling", "topk_topp_sampling_kernel",
+              "FUSED_SAMPLING_HSACO",
+              _ROWS + (("top_k", "ptr"), ("top_k_val", "i32"), ("top_p", "ptr"),
+                       ("top_p_val", "f32"), ("min_p", "ptr"), ("min_p_val", "f32"))
+              + _RNG + (("out", "ptr"),) + _PHASES),
+    )
+}
+
+# Imported after the rows: the registry builds its rows from them when it is imported first
+# (from here, or on its own), so this module must hold them before the registry loads.
+from ..registry import BLOCK_SIZE, KCAND, nchunks, ws_prefix_words  # noqa: E402
+
+#: Threads a block every kernel of the family is compiled for and launched with.
+BLOCK = BLOCK_SIZE
+
+
+# ---- grid rules ----
+
+
+def _blocks_per_row(rows: int, vocab: int, sm_count: int, per_sm: int = 1) -> int:
+    """G of the (rows, G) grid: ``per_sm`` blocks per SM/CU at most, spread over the rows.
+
+    Few rows get many blocks each (up to one per 4096-element sub-chunk), never more than
+    fill the device once: on an H200, 32 rows x 9 blocks sampled in 54 us, 32 x 4 in 40 us
+    (each block streams its span; more blocks only add last-block work and launches). From
+    as many rows as SMs on, each row gets one block, which runs all its phases in one launch
+    (see rs_engine.h).
+
+    >>> _blocks_per_row(1, 128256, 132), _blocks_per_row(32, 128256, 132)
+    (32, 4)
+    >>> _blocks_per_row(128, 128256, 132), _blocks_per_row(128, 128256, 132, per_sm=2)
+    (1, 2)
+    """
+    return max(1, min(nchunks(vocab), per_sm * sm_count // max(rows, 1)))
+
+
+def _rows_op_blocks(rows: int, vocab: int, sm_count: int) -> int:
+    """G for softmax and temperature_scale: a block per SM spread over the rows, and at least
+    four a row (as far as 4096-element spans go) while the rows fill under four per SM.
+
+    Measured on an H200 (softmax, us): 32 x 128256 31 with G = 4, 48 with G = 32; 128 x
+    128256 190 with one block a row, 98 with G = 4, 93 with G = 8, 103 with G = 16.
+
+    >>> [_rows_op_blocks(r, 128256, 132) for r in (1, 32, 128, 256, 512)]
+    [32, 4, 4, 2, 1]
+    """
+    g = max(sm_count // max(rows, 1), min(4, 4 * sm_count // max(rows, 1)))
+    return max(1, min(nchunks(vocab), g))
+
+
+def _per_sm(method: str, params: SamplingParams, nphase: int, vocab: int) -> int:
+    """Blocks per SM for the grid of a sampling call (see :func:`_blocks_per_row`).
+
+    Two for rows that may need a top-p cut without top-k (two heavy phases;
+    results/2026-11-21-h200-no-spill/) and for top-k's one-read candidate path from 12
+    sub-chunks a row on (H200 after the shared-memory row context,
+    results/2026-11-21-h200-session7/gvar*.txt: top-k 50 at 100 x 128256 50.0 -> 41.5 us,
+    131 x 151936 58.4 -> 48.5, 66 x 128256 30.8 -> 28.4; at 8 sub-chunks one is faster,
+    100 x 32000 22.2 against 23.3); one otherwise.
+
+    >>> from rocsample.validation import sampling_params
+    >>> [_per_sm("fused", sampling_params(1, top_k=50), 1, v) for v in (32000, 128256)]
+    [1, 2]
+    >>> _per_sm("fused", sampling_params(1), 1, 128256)   # plain sampling
+    1
+    """
+    p, k = params.top_p, params.top_k
+    may_cut = p is not None and (isinstance(p, np.ndarray) or p < 1)
+    if method == "topp" or (nphase == 2 and may_cut):
+        return 2
+    kcand = not isinstance(k, np.ndarray) and k is not None and 0 < k <= KCAND and k < vocab
+    return 2 if kcand and nchunks(vocab) >= 12 else 1
+
+
+def _phases(params: SamplingParams, vocab: int) -> int:
+    """How many phases of the chunked engine the call needs (see kernels/rs_engine.h).
+
+    One when every row has a top-k filter (0 < k < vocab: one read for k <= KCAND, the
+    full-row algorithm beyond) or none has any filter (plain sampling: one read), else two
+    (min-p; a top-p cut without top-k: the maximum and a significand histogram, then the
+    cut, the gather and the draw). The top-p stages (method "topp") are always three
+    launches: the draw needs the seed, which only the third takes. More phases than a row
+    needs cost an early-exit launch.
+
+    >>> from rocsample.validation import sampling_params
+    >>> _phases(sampling_params(1, top_k=5), 100), _phases(sampling_params(1, min_p=0.1), 100)
+    (1, 2)
+    """
+    k, p, m = params.top_k, params.top_p, params.min_p
+    if not isinstance(k, np.ndarray) and k is not None and 0 < k < vocab:
+        return 1
+    if (not isinstance(k, np.ndarray) and not isinstance(p, np.ndarray)
+            and not isinstance(m, np.ndarray) and (p is None or not p < 1)
+            and (m is None or not m > 0)):
+        return 1  # no row filters: plain sampling (k is None, <= 0 or >= vocab here)
+    return 2  # min-p, or top-p (two reads: see rs_engine.h)
+
+
+#: The variables of the three top-p stages: when one is set, "auto" top-p takes the stages.
+_TOPP_VARS = tuple(e.env_var for e in ENTRIES.values()
+                   if e.name in ("topp_prefix_sum", "topp_threshold", "topp_sample"))
+
+
+def _choose(params: SamplingParams) -> str:
+    """The kernel path of ``method="auto"``: top-k alone takes topk_sampling; top-p alone the
+    fused entry (two launches, the draw in the second: H200, 1 x 128256, 38.8 against 44.0
+    us for the three top-p stages, whose draw needs a third launch; 512 x 151936, 358
+    against 404 us) unless a top-p stage is overridden by its variable, whose code then
+    runs; everything else the fused entry.
+
+    >>> from rocsample.validation import sampling_params
+    >>> _choose(sampling_params(1, top_k=5, top_p=None, min_p=None, seed=0, offset=0))
+    'topk'
+    """
+    k = params.top_k is not None and (isinstance(params.top_k, np.ndarray) or params.top_k > 0)
+    p = params.top_p is not None and (isinstance(params.top_p, np.ndarray) or params.top_p < 1)
+    m = params.min_p is not None and (isinstance(params.min_p, np.ndarray) or params.min_p > 0)
+    if k and not p and not m:
+        return "topk"
+    if p and not k and not m and any(config.kernel_override(v) for v in _TOPP_VARS):
+        return "topp"
+    return "fused"
+
+
+# ---- recipes ----
+
+#: The per-call pointers of every sampler launch: the result and the stream workspace.
+_SAMPLER_BIND = (("out", "out", 0), ("ws", "ws", 0))
+
+
+def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: str,
+                     facts: DeviceFacts, uploads: dict[str, Any]) -> list[Launch]:
+    """The sampler's launches over the rows of ``x`` (``ptr``, ``strides``, ``shape``), read
+    from the per-call buffer of role ``src`` when given (``x.ptr`` is then a placeholder).
+
+    Every per-row parameter array goes to the device (as the API gave it, used by the path
+    or not), bound by its name; a scalar is passed by value (this is the general path of a
+    decode loop: the arguments are written out, not merged).
+    """
+    rows, vocab = x.shape
+    k, p, m = params.top_k, params.top_p, params.min_p
+    bind = _SAMPLER_BIND if src is None else _SAMPLER_BIND + (("probs", src, 0),)
+    kb = pb = mb = ()
+    if isinstance(k, np.ndarray):
+        uploads["top_k"] = k.astype(np.int32, copy=False)
+        kb, k = (("top_k", "top_k", 0),), 0
+    if isinstance(p, np.ndarray):
+        uploads["top_p"] = p.astype(np.float32, copy=False)
+        pb, p = (("top_p", "top_p", 0),), 0
+    if isinstance(m, np.ndarray):
+        uploads["min_p"] = m.astype(np.float32, copy=False)
+        mb, m = (("min_p", "min_p", 0),), 0
+    if method == "auto":
+        method = _choose(params)
+    nphase = _phases(params, vocab)
+    grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count,
+                                  _per_sm(method, params, nphase, vocab)))
+    p = 1.0 if p is None else p
+    ptr, stride, seed, offset = x.ptr, x.strides[0], params.seed, params.offset
+    if method == "topp":
+        ws_bind = bind[1:]
+        return [
+            Launch("topp_prefix_sum", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
+                                             "vocab": vocab, "ws": 0}, ws_bind),
+            Launch("topp_threshold", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
+                                            "vocab": vocab, "top_p": 0, "top_p_val": p,
+                                            "ws": 0}, ws_bind + pb, True),
+            Launch("topp_sample", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
+                                         "vocab": vocab, "ws": 0, "seed": seed,
+                                         "offset": offset, "out": 0}, bind, True),
+        ]
+    # A row with one block chains every phase in the first launch (rs_engine.h): the later
+    # launches would find every row done, so they are not made.
+    phases = range(1 if grid[1] == 1 else nphase)
+    if method == "topk":
+        bind += kb
+        return [Launch("topk_sampling", grid,
+                       {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
+                        "top_k": 0, "top_k_val": k or 0, "seed": seed, "offset": offset,
+                        "out": 0, "ws": 0, "phase": phase, "nphase": nphase},
+                       bind, phase > 0) for phase in phases]
+    bind += kb + pb + mb  # "fused" (the API validated method)
+    return [Launch("topk_topp_sampling", grid,
+                   {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
+                    "top_k": 0, "top_k_val": k or 0, "top_p": 0, "top_p_val": p, "min_p": 0,
+                    "min_p_val": m or 0.0, "seed": seed, "offset": offset, "out": 0, "ws": 0,
+                    "phase": phase, "nphase": nphase}, bind, phase > 0) for phase in phases]
+
+
+def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
+                      uploads: dict[str, Any], out: str) -> tuple[list[Launch], bool]:
+    """softmax or temperature_scale of ``x`` into the contiguous (rows, vocab) buffer of role
+    ``out``; and whether the launches use the stream workspace.
+
+    Few rows get G blocks each, as the samplers do: temperature_scale's blocks each write
+    their span; softmax takes two launches (each block's maximum and sum of exponentials,
+    then every block combines its row's G pairs and writes its span) when its code object
+    has the two companion entries, else one block a row.
+    """
+    rows, vocab = x.shape
+    t_val, bind = temperature, (("out", out, 0),)
+    if isinstance(temperature, np.ndarray):
+        uploads["temperature"] = temperature.astype(np.float32, copy=False)
+        t_val, bind = 0, bind + (("temperature", "temperature", 0),)
+    ptr, stride = x.ptr, x.strides[0]
+    g = _rows_op_blocks(rows, vocab, facts.sm_count)
+    if kernel == "softmax" and g > 1 and facts.has_companion("softmax_stats") \
+            and facts.has_companion("softmax_write"):
+        # The row pairs go after the histograms and tickets of the stream's sampling
+        # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
+        # which needs to be zero); calls on a stream run in order, so no sampling call uses
+        # them meanwhile.
+        part = (("part", "ws", 8 * ws_prefix_words(rows)),)
+        return [
+            Launch("softmax_stats", (rows, g),
+                   {"logits": ptr, "in_stride": stride, "batch": rows, "vocab": vocab,
+                    "temperature": 0, "temperature_val": t_val, "part": 0}, bind[1:] + part),
+            Launch("softmax_write", (rows, g),
+                   {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
+                    "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val,
+                    "part": 0}, bind + part),
+        ], True
+    if kernel == "softmax":
+        g = 1
+    return [Launch(kernel, (rows, g),
+                   {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
+                    "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val},
+                   bind)], False
+
+
+def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFacts) -> Recipe:
+    """``sample``: one token per row of ``x`` (validated (rows, vocab) float32 rows with
+    ``ptr`` and ``strides`` in elements) into a (rows,) int32 result.
+
+    >>> from types import SimpleNamespace
+    >>> from rocsample.validation import sampling_params
+    >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(128, 128256))
+    >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
+    >>> r = sample_recipe(x, sampling_params(128, top_p=0.9), "auto", dev)
+    >>> [(l.kernel, l.grid, l.args["phase"], l.after_phase) for l in r.launches]
+    [('topk_topp_sampling', (128, 2), 0, False), ('topk_topp_sampling', (128, 2), 1, True)]
+    """
+    rows, vocab = x.shape
+    uploads: dict[str, Any] = {}
+    launches = _sample_launches(x, None, params, method, facts, uploads)
+    return Recipe("sample", (Buffer("out", (rows,), np.int32, "tokens"),), uploads,
+                  (rows, vocab), launches)
+
+
+def softmax_recipe(x: Any, temperature: Any, facts: DeviceFacts,
+                   kernel: str = "softmax") -> Recipe:
+    """``softmax`` (or, with ``kernel="temperature_scale"``, ``temperature_scale``) of the
+    rows of ``x`` into a new contiguous (rows, vocab) float32 result.
+
+    >>> from types import SimpleNamespace
+    >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(32, 128256))
+    >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: False)
+    >>> [(l.kernel, l.grid) for l in softmax_recipe(x, 1.0, dev).launches]
+    [('softmax', (32, 1))]
+    """
+    uploads: dict[str, Any] = {}
+    launches, ws = _rows_op_launches(x, kernel, temperature, facts, uploads, "out")
+    return Recipe(kernel, (Buffer("out", x.shape, np.float32, "new"),), uploads,
+                  x.shape if ws else None, launches)
+
+
+def temperature_scale_recipe(x: Any, temperature: Any, facts: DeviceFacts) -> Recipe:
+    """``temperature_scale``: ``logits / temperature`` per row, (rows, G) blocks.
+
+    >>> from types import SimpleNamespace
+    >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(256, 128256))
+    >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
+    >>> r = temperature_scale_recipe(x, 0.7, dev)
+    >>> [(l.kernel, l.grid, l.args["temperature_val"]) for l in r.launches], r.workspace
+    ([('temperature_scale', (256, 2), 0.7)], None)
+    """
+    return softmax_recipe(x, temperature, facts, "temperature_scale")
+
+
+def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
+                              facts: DeviceFacts) -> Recipe:
+    """``sample_from_logits``: softmax into a scratch (rows, vocab) buffer, freed behind the
+    launches, then ``sample`` of it with ``method="auto"``.
+
+    >>> from types import SimpleNamespace
+    >>> from rocsample.validation import sampling_params
+    >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(32, 128256))
+    >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
+    >>> r = sample_from_logits_recipe(x, 1.0, sampling_params(32, top_k=50), dev)
+    >>> [(l.kernel, l.grid) for l in r.launches]
+    [('softmax_stats', (32, 4)), ('softmax_write', (32, 4)), ('topk_sampling', (32, 8))]
+    >>> [(b.role, b.kind) for b in r.buffers], r.launches[2].bind[-1]
+    ([('scratch', 'temp'), ('out', 'tokens')], ('probs', 'scratch', 0))
+    """
+    rows, vocab = x.shape
+    uploads: dict[str, Any] = {}
+    launches, _ = _rows_op_launches(x, "softmax", temperature, facts, uploads, "scratch")
+    probs = _Rows(0, (vocab, 1), (rows, vocab))
+    launches += _sample_launches(probs, "scratch", params, "auto", facts, uploads)
+    return Recipe("sample_from_logits",
+                  (Buffer("scratch", (rows, vocab), np.float32, "temp"),
+                   Buffer("out", (rows,), np.int32, "tokens")),
+                  uploads, (rows, vocab), launches)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A (rows, vocab) matrix as a recipe sees it: its address and strides in elements."""
+
+    ptr: int
+    strides: tuple[int, int]
+    shape: tuple[int, int]
+
+
+# ---- the operations ----
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the family: the name of its (rows, vocab) matrix argument, whether
+    host rows may be checked eagerly, the checks of :mod:`rocsample.validation` the API runs
+    on its other arguments, the numpy reference and the recipe."""
+
+    name: str
+    input: str
+    checks: tuple[Callable[..., Any], ...]
+    reference: Callable[..., np.ndarray]
+    recipe: Callable[..., Recipe]
+
+
+def _sample_from_logits_reference(logits: np.ndarray, temperature: Any,
+                                  **params: Any) -> np.ndarray:
+    return cpu_engine.sample_rows(cpu_engine.softmax(logits, temperature), **params)
+
+
+#: The family's operations by name.
+OPERATIONS: dict[str, Operation] = {
+    o.name: o
+    for o in (
+        Operation("sample", "probs", (sampling_params, check_method), cpu_engine.sample_rows,
+                  sample_recipe),
+        Operation("softmax", "logits", (check_temperature,), cpu_engine.softmax,
+                  softmax_recipe),
+        Operation("temperature_scale", "logits", (check_temperature,),
+                  cpu_engine.temperature_scale, temperature_scale_recipe),
+        Operation("sample_from_logits", "logits", (check_temperature, sampling_params),
+                  _sample_from_logits_reference, sample_from_logits_recipe),
+    )
+}

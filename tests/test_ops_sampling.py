@@ -1,0 +1,289 @@
+"""The sampling family through the generic executor (rocsample/ops/sampling.py recipes run by
+GpuBackend), on the stand-in device of tests/host_device.py whose kernels compute the numpy
+mirror from their packed arguments.
+
+Checked: the tokens and values equal the cpu backend's; every launch's kernel, grid, block and
+arguments follow the grid rules' documented figures (the doctests of _blocks_per_row and
+_rows_op_blocks: on 132 SMs, 1 x 128256 gets 32 blocks a row, 32 x 128256 four...); a
+replayed plan patches seed, offset and the per-call buffers and gives what the general path
+gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample import api
+from rocsample.backends import cpu_engine
+from rocsample.backends.gpu import GpuBackend
+from rocsample.buffers import DeviceBuffer
+from rocsample.registry import BLOCK_SIZE, ws_prefix_words
+
+from .host_device import HostDevice, TwinKernels
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    b = GpuBackend(HostDevice())
+    b.kernels = TwinKernels()
+    cpu = api.get_backend("cpu")
+    # backend="cpu" stays the numpy backend: the reference every result is compared with.
+    monkeypatch.setattr(api, "get_backend", lambda name=None, device=0: cpu if name == "cpu"
+                        else b)
+    yield b
+    b.close()
+
+
+def _probs(rows: int, vocab: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, vocab)).astype(np.float32) * 3
+    return cpu_engine.softmax(x)
+
+
+def _launches(gpu, overlaps=None):
+    """(kernel, grid, block, args) of the launches so far, forgotten once read; how each was
+    launched (overlap) is appended to ``overlaps``."""
+    out = list(gpu.rt.launches)
+    if overlaps is not None:
+        overlaps.extend(gpu.rt.overlaps)
+    gpu.rt.launches.clear()
+    gpu.rt.overlaps.clear()
+    return out
+
+
+CASES = [
+    {},
+    dict(top_k=50),
+    dict(top_p=0.9),
+    dict(min_p=0.05),
+    dict(top_k=40, top_p=0.8),
+    dict(top_k=20, top_p=0.9, min_p=0.01),
+    dict(top_k=np.array([1, 0, 7, 300], np.int64)),
+    dict(top_p=np.array([0.5, 1.0, 0.9, 0.2]), min_p=np.array([0.0, 0.1, 0.0, 0.3])),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_sample_matches_the_cpu_backend(gpu, case, where):
+    kw = CASES[case]
+    probs = _probs(4, 9000, case)
+    x = probs if where == "host" else DeviceBuffer.from_numpy(gpu.rt, probs)
+    for seed, offset in ((1, 0), (7, 3)):
+        got = rocsample.sample(x, seed=seed, offset=offset, **kw)
+        got = got if where == "host" else got.numpy()
+        want = rocsample.sample(probs, seed=seed, offset=offset, backend="cpu", **kw)
+        np.testing.assert_array_equal(got, want)
+        # cpu_engine.sample_rows is not a copy of what the stand-in ran: the same tokens
+        # come from the API's own numpy backend above.
+
+
+@pytest.mark.parametrize("method,kw", [("topk", dict(top_k=3)), ("topp", dict(top_p=0.7)),
+                                       ("fused", dict(top_k=3))])
+def test_each_method_matches_the_cpu_backend(gpu, method, kw):
+    probs = _probs(5, 12000, 4)
+    got = rocsample.sample(probs, seed=3, method=method, **kw)
+    np.testing.assert_array_equal(got, rocsample.sample(probs, seed=3, backend="cpu", **kw))
+    kernels = [k for k, *_ in _launches(gpu)]
+    assert kernels == {"topk": ["topk_sampling"], "fused": ["topk_topp_sampling"],
+                       "topp": ["topp_prefix_sum", "topp_threshold", "topp_sample"]}[method]
+
+
+@pytest.mark.parametrize("companions", [True, False])
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 0.0, np.array([0.5, 1.0, 0.0], np.float32)])
+def test_logit_operations_match_the_cpu_backend(gpu, companions, temperature):
+    gpu.kernels = TwinKernels(companions=companions)
+    logits = np.random.default_rng(2).standard_normal((3, 20000)).astype(np.float32) * 4
+    logits[1, ::7] = -np.inf
+    dev = DeviceBuffer.from_numpy(gpu.rt, logits)
+    for x, host in ((logits, True), (dev, False)):
+        for op in (rocsample.softmax, rocsample.temperature_scale):
+            got = op(x, temperature)
+            got = got if host else got.numpy()
+            np.testing.assert_array_equal(got, op(logits, temperature, backend="cpu"))
+        got = rocsample.sample_from_logits(x, temperature=temperature, top_k=30, seed=5,
+                                           offset=2)
+        got = got if host else got.numpy()
+        want = rocsample.sample_from_logits(logits, temperature=temperature, top_k=30, seed=5,
+                                            offset=2, backend="cpu")
+        np.testing.assert_array_equal(got, want)
+
+
+def test_plain_sampling_launch_is_the_documented_one(gpu):
+    """32 x 128256 on 132 SMs, no filter: the fused entry, one phase, 4 blocks a row
+    (_blocks_per_row's doctest), every argument by its name."""
+    probs = _probs(32, 128256)
+    buf = DeviceBuffer.from_numpy(gpu.rt, probs)
+    out = rocsample.sample(buf, seed=9, offset=4)
+    (kernel, grid, block, args), = _launches(gpu)
+    assert (kernel, grid, block) == ("topk_topp_sampling", (32, 4), BLOCK_SIZE)
+    ws = args.pop("ws")
+    assert ws != 0
+    assert args == {"probs": buf.ptr, "row_stride": 128256, "batch": 32, "vocab": 128256,
+                    "top_k": 0, "top_k_val": 0, "top_p": 0, "top_p_val": 1.0, "min_p": 0,
+                    "min_p_val": 0.0, "seed": 9, "offset": 4, "out": out.ptr, "phase": 0,
+                    "nphase": 1}
+    np.testing.assert_array_equal(out.numpy(), cpu_engine.sample_rows(probs, seed=9, offset=4))
+
+
+def test_top_k_one_row_takes_a_block_per_sub_chunk(gpu):
+    """top-k 50 alone: topk_sampling, two blocks per SM for the one-read candidate path from
+    12 sub-chunks on (_per_sm), so 1 x 128256 gets all its 32 sub-chunks (min(32, 264))."""
+    probs = _probs(1, 128256, 1)
+    rocsample.sample(probs, top_k=50, seed=1)
+    (kernel, grid, _, args), = _launches(gpu)
+    assert (kernel, grid, args["top_k_val"], args["top_k"], args["nphase"]) == \
+        ("topk_sampling", (1, 32), 50, 0, 1)
+
+
+@pytest.mark.parametrize("rows,want", [(128, [((128, 2), 0, 2, False), ((128, 2), 1, 2, True)]),
+                                       (512, [((512, 1), 0, 2, False)])])
+def test_top_p_takes_two_phases_unless_a_row_has_one_block(gpu, rows, want):
+    """top-p 0.9 alone: two phases, two blocks per SM (128 rows: 264 // 128 = 2 blocks a
+    row, the second launch a later phase that may overlap); from 264 rows on one block a
+    row chains both phases in a single launch (nphase still 2)."""
+    gpu.kernels = TwinKernels(grid_wait=True)
+    probs = _probs(rows, 10000, 2)
+    tokens = rocsample.sample(probs, top_p=0.9, seed=2)
+    overlaps: list[bool] = []
+    launches = _launches(gpu, overlaps)
+    got = [(grid, args["phase"], args["nphase"], overlap)
+           for (_, grid, _, args), overlap in zip(launches, overlaps, strict=True)]
+    assert got == want
+    np.testing.assert_array_equal(tokens, cpu_engine.sample_rows(probs, top_p=0.9, seed=2))
+
+
+@pytest.mark.parametrize("rows,vocab,g", [(1, 128256, 32), (32, 128256, 4), (128, 20000, 4),
+                                          (256, 20000, 2)])
+def test_softmax_grids_follow_rows_op_blocks(gpu, rows, vocab, g):
+    """_rows_op_blocks' doctest on 132 SMs: 1 row x 128256 32 blocks, 32 rows 4, 128 rows 4
+    (at least four while they fit under four a SM), 256 rows 2. softmax with its
+    companions: stats then write, both (rows, G), sharing the row pairs after the workspace
+    prefix; without them one block a row; temperature_scale (rows, G)."""
+    logits = np.random.default_rng(rows).standard_normal((rows, vocab)).astype(np.float32)
+    rocsample.softmax(logits, 0.5)
+    (k1, g1, _, a1), (k2, g2, _, a2) = _launches(gpu)
+    assert (k1, g1, k2, g2) == ("softmax_stats", (rows, g), "softmax_write", (rows, g))
+    assert a1["part"] == a2["part"] and a2["out_stride"] == vocab
+    ws = gpu.memory._ws[0][0].ptr
+    assert a1["part"] == ws + 8 * ws_prefix_words(rows)
+    assert (a1["temperature"], a1["temperature_val"]) == (0, 0.5)
+    rocsample.temperature_scale(logits, 0.5)
+    (kernel, grid, _, args), = _launches(gpu)
+    assert (kernel, grid, args["batch"], args["vocab"]) == ("temperature_scale", (rows, g),
+                                                            rows, vocab)
+    gpu.kernels = TwinKernels(companions=False)
+    rocsample.softmax(logits, 0.5)
+    (kernel, grid, _, _), = _launches(gpu)
+    assert (kernel, grid) == ("softmax", (rows, 1))
+
+
+def test_sample_from_logits_samples_the_softmax_it_wrote(gpu):
+    logits = np.random.default_rng(6).standard_normal((32, 9000)).astype(np.float32)
+    buf = DeviceBuffer.from_numpy(gpu.rt, logits)
+    before = gpu.rt.live_allocations
+    out = rocsample.sample_from_logits(buf, temperature=0.7, top_p=0.9, seed=4)
+    launches = _launches(gpu)
+    kernels = [k for k, *_ in launches]
+    assert kernels == ["softmax_stats", "softmax_write", "topk_topp_sampling",
+                       "topk_topp_sampling"]
+    write, first = launches[1][3], launches[2][3]
+    assert write["out"] == first["probs"] and first["row_stride"] == 9000
+    assert [a["phase"] for *_, a in launches[2:]] == [0, 1]
+    # The scratch probabilities went back; what stays is the result's slab and the workspace.
+    assert gpu.rt.live_allocations == before + 2
+    np.testing.assert_array_equal(out.numpy(), rocsample.sample_from_logits(
+        logits, temperature=0.7, top_p=0.9, seed=4, backend="cpu"))
+
+
+@pytest.mark.parametrize("op,kw", [
+    ("sample", dict(top_k=50, top_p=0.9)),
+    ("sample", dict(min_p=0.1)),
+    ("sample_from_logits", dict(temperature=0.8, top_k=20)),
+])
+def test_replayed_plan_patches_seed_offset_and_outputs(gpu, monkeypatch, op, kw):
+    x = _probs(6, 9000, 8) if op == "sample" else \
+        np.random.default_rng(8).standard_normal((6, 9000)).astype(np.float32)
+    buf = DeviceBuffer.from_numpy(gpu.rt, x)
+    fn = getattr(rocsample, op)
+    first = fn(buf, seed=1, offset=0, **kw)  # the general path records the plan
+    assert len(gpu._plans) == 1
+    recorded = _launches(gpu)
+
+    def general(*a, **k):
+        raise AssertionError("a repeated call took the general path")
+
+    monkeypatch.setattr(gpu, "run", general)
+    outs = []
+    for seed, offset in ((2, 0), (2, 5), (2**64 - 1, 2**63)):
+        got = fn(buf, seed=seed, offset=offset, **kw)
+        replayed = _launches(gpu)
+        assert [(k, g, b) for k, g, b, _ in replayed] == [(k, g, b) for k, g, b, _ in recorded]
+        last = replayed[-1][3]
+        assert (last["seed"], last["offset"], last["out"]) == (seed, offset, got.ptr)
+        want = fn(x, seed=seed, offset=offset, backend="cpu", **kw)
+        np.testing.assert_array_equal(got.numpy(), want)
+        outs.append(got)
+    monkeypatch.undo()
+    # Each replay had its own result; the general path (no plan) gives the same tokens.
+    assert len({o.ptr for o in [first, *outs]}) == 4
+    again = getattr(gpu, op)(buf, *(_args(op, x.shape[0], kw, 2**64 - 1, 2**63)))
+    np.testing.assert_array_equal(again.numpy(), outs[-1].numpy())
+
+
+def _args(op, rows, kw, seed, offset):
+    from rocsample.validation import sampling_params
+
+    kw = dict(kw)
+    t = kw.pop("temperature", None)
+    params = sampling_params(rows, seed=seed, offset=offset, **kw)
+    return (params,) if op == "sample" else (t, params)
+
+
+def test_replayed_softmax_gets_a_new_output(gpu):
+    logits = np.random.default_rng(1).standard_normal((4, 20000)).astype(np.float32)
+    buf = DeviceBuffer.from_numpy(gpu.rt, logits)
+    a = rocsample.softmax(buf, 0.5)
+    b = rocsample.softmax(buf, 0.5)
+    assert a.ptr != b.ptr and len(gpu._plans) == 1
+    np.testing.assert_array_equal(b.numpy(), cpu_engine.softmax(logits, 0.5))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_moved_workspace_rebuilds_the_plan(gpu):
+    small = DeviceBuffer.from_numpy(gpu.rt, _probs(2, 5000, 3))
+    rocsample.sample(small, top_k=5, seed=1)
+    ws = gpu.memory._ws[0][0].ptr
+    rocsample.sample(_probs(64, 9000), top_k=5, seed=1)  # a bigger workspace on stream 0
+    assert gpu.memory._ws[0][0].ptr != ws
+    got = rocsample.sample(small, top_k=5, seed=3)  # the plan's ws is gone: general path
+    np.testing.assert_array_equal(got.numpy(), cpu_engine.sample_rows(small.numpy(), top_k=5,
+                                                                       seed=3))
+    assert gpu._plans[next(iter(gpu._plans))].ws == gpu.memory._ws[0][0].ptr
+
+
+def test_every_operation_runs_by_name_and_matches_its_reference(gpu):
+    """Each operation of ops/sampling.OPERATIONS through GpuBackend.run by its name, after
+    the checks it declares, equals its numpy reference and the cpu backend."""
+    from rocsample.ops.sampling import OPERATIONS
+    from rocsample.validation import check_method, check_temperature, sampling_params
+
+    x = np.random.default_rng(9).standard_normal((3, 7000)).astype(np.float32)
+    probs = cpu_engine.softmax(x)
+    args = {"sample": (probs, (sampling_params(3, top_k=9, seed=2), "auto"),
+                       dict(top_k=9, seed=2)),
+            "softmax": (x, (check_temperature(0.5, 3),), dict(temperature=0.5)),
+            "temperature_scale": (x, (check_temperature(0.5, 3),), dict(temperature=0.5)),
+            "sample_from_logits": (x, (check_temperature(0.5, 3),
+                                       sampling_params(3, top_p=0.8, seed=2)),
+                                   dict(temperature=0.5, top_p=0.8, seed=2))}
+    assert set(OPERATIONS) == set(args)
+    for name, op in OPERATIONS.items():
+        data, run_args, kw = args[name]
+        assert check_method in op.checks or name != "sample"
+        got = gpu.run(name, data, run_args)
+        want = getattr(rocsample, name)(data, backend="cpu", **kw)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(op.reference(data, **kw), want)

@@ -36,8 +36,10 @@ _KW = {"plain": {}, "top-k 50": {"top_k": 50}, "top-p 0.9": {"top_p": 0.9},
 _SLEEP_CYCLES = 1_000_000
 
 
-def _gpu_times(torch: Any, fn: Callable[[], Any], reps: int, flush: Any = None) -> list[float]:
-    """Microseconds of GPU time of each call of ``fn`` between two events on the stream."""
+def gpu_times(torch: Any, fn: Callable[[], Any], reps: int, flush: Any = None) -> list[float]:
+    """Microseconds of GPU time of each call of ``fn`` between two events on the stream, with
+    a GPU sleep queued ahead of each so that the events time the GPU work alone (``flush``:
+    a tensor zeroed before each call, to start with a cold L2). bench_elementwise uses it too."""
     out = []
     for _ in range(reps):
         if flush is not None:
@@ -112,7 +114,7 @@ def run(batches=(1, 32, 128, 512), vocabs=(32000, 128256, 151936),
                     logits[torch.arange(bsz), torch.randint(0, v, (bsz,), device="cuda",
                                                               generator=gen)] += 25
                 probs = torch.softmax(logits, -1).contiguous()
-                read = statistics.median(_gpu_times(torch, lambda p=probs: p.sum(), reps))
+                read = statistics.median(gpu_times(torch, lambda p=probs: p.sum(), reps))
                 nbytes = bsz * v * 4
                 for op in OPS:
                     if op == "softmax":
@@ -123,13 +125,13 @@ def run(batches=(1, 32, 128, 512), vocabs=(32000, 128256, 151936),
                             return rocsample.sample(x, seed=1, stream=stream, backend=b.name,
                                                     **kw)
                     ours()  # warm: compile/load outside the timing
-                    gpu_us = statistics.median(_gpu_times(torch, ours, reps))
-                    cold_us = statistics.median(_gpu_times(torch, ours, max(reps // 3, 5),
+                    gpu_us = statistics.median(gpu_times(torch, ours, reps))
+                    cold_us = statistics.median(gpu_times(torch, ours, max(reps // 3, 5),
                                                            flush))
                     host_us = statistics.median(_host_times(torch, ours, reps))
                     base = _torch_baseline(torch, op, probs, logits)
                     base()
-                    torch_us = statistics.median(_gpu_times(torch, base, max(reps // 3, 5)))
+                    torch_us = statistics.median(gpu_times(torch, base, max(reps // 3, 5)))
                     row = dict(backend=b.name, batch=bsz, vocab=v, input=shape, op=op, us=gpu_us,
                                cold_us=cold_us, host_us=host_us, read_us=read,
                                floor_ratio=gpu_us / read, gbps=nbytes / gpu_us / 1e3,

@@ -45,22 +45,14 @@ CASES = (("unary", "contiguous"), ("unary", "transposed"), ("unary", "slice"),
          ("where", "contiguous"), ("where", "broadcast"))
 #: The H200's datasheet memory bandwidth, bytes/s.
 H200_PEAK = 4.8e12
-_SLEEP_CYCLES = 1_000_000  # about 0.5 ms of GPU sleep ahead of each timed call
 _COLS = 4096
 
 
 def _gpu_us(torch: Any, fn: Callable[[], Any], reps: int) -> float:
-    """Median microseconds of GPU time of ``fn`` between two events (sleep queued first)."""
-    pairs = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(_SLEEP_CYCLES)
-        a.record()
-        fn()
-        b.record()
-        pairs.append((a, b))
-    torch.cuda.synchronize()
-    return statistics.median(a.elapsed_time(b) * 1e3 for a, b in pairs)
+    """Median microseconds of GPU time of ``fn`` (:func:`rocsample.bench.gpu_times`)."""
+    from rocsample.bench import gpu_times
+
+    return statistics.median(gpu_times(torch, fn, reps))
 
 
 def copy_bandwidth(torch: Any, reps: int = 10) -> float:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import config, profiling
+from .. import profiling
 from ..buffers import DeviceBuffer
 from ..registry import KERNELS
 from .plan import LaunchPlan
@@ -79,13 +79,7 @@ class Call:
 
     def wait(self, what: str) -> None:
         """Wait for the call's work with the deadline (KernelTimeout instead of a hang)."""
-        rt = self.backend.rt
-        event = rt.event_create()
-        try:
-            rt.event_record(event, self.stream)
-            rt.wait(event, config.sync_timeout(), what)
-        finally:
-            rt.event_destroy(event)
+        self.backend.rt.drain(self.stream, what)
 
     def release(self) -> None:
         for b in self.temp:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from .. import config
 from ..errors import KernelTimeout, LaunchError
 
 __all__ = ["NamedPacker", "PackedArgs", "Runtime", "pack_args", "pack_named"]
@@ -167,6 +168,16 @@ class Runtime(ABC):
     def free_async(self, ptr: int, stream: int) -> None: ...
     @abstractmethod
     def copy_from_host_async(self, dst: int, src: int, nbytes: int, stream: int) -> None: ...
+
+    def drain(self, stream: int, what: str) -> None:
+        """Wait, with the deadline (:func:`rocsample.config.sync_timeout`), for the work
+        queued so far on ``stream``; ``what`` names it in a KernelTimeout."""
+        event = self.event_create()
+        try:
+            self.event_record(event, stream)
+            self.wait(event, config.sync_timeout(), what)
+        finally:
+            self.event_destroy(event)
 
     def stream_wait(self, consumer: int, producer: int) -> None:
         """Make ``consumer`` wait for the work queued so far on ``producer`` (no host sync)."""

@@ -8,7 +8,6 @@ import threading
 
 import numpy as np
 
-from .. import config
 from ..buffers import DeviceBuffer
 from ..registry import HBINS, ws_prefix_words, ws_total_words
 from .runtime import Runtime
@@ -86,7 +85,7 @@ class StreamMemory:
                 host = np.ascontiguousarray(array)
                 buf = DeviceBuffer(self.rt, host.shape, host.dtype)
                 self.rt.copy_from_host(buf.ptr, host.ctypes.data, host.nbytes)
-                self._drain(0)  # landed before any stream can be handed the pointer
+                self.rt.drain(0, "constant upload")  # landed before any stream can use it
                 self._consts[key] = buf
             return buf.ptr
 
@@ -110,7 +109,7 @@ class StreamMemory:
             ws, layout = self._ws.get(stream, (None, None))
             if ws is None or ws.shape[0] < words:
                 if ws is not None:
-                    self._drain(stream)  # its kernels must be done before the memory goes
+                    self.rt.drain(stream, "workspace release")  # its kernels are done first
                     ws.free()
                 # Plain (not stream-ordered) memory: freeing it never needs the stream, which
                 # the caller may have destroyed by then.
@@ -154,14 +153,6 @@ class StreamMemory:
                     self._slabs.clear()
                 self._slabs[(stream, rows)] = slab
         return out  # type: ignore[return-value]
-
-    def _drain(self, stream: int) -> None:
-        event = self.rt.event_create()
-        try:
-            self.rt.event_record(event, stream)
-            self.rt.wait(event, config.sync_timeout(), "workspace release")
-        finally:
-            self.rt.event_destroy(event)
 
     def close(self) -> None:
         """Free the workspaces and forget the slabs; the caller holds :attr:`lock`."""

@@ -145,14 +145,14 @@ def as_array_view(obj: Any, *, stream: int | None = None) -> ArrayView:
         strides = _c_strides(obj.shape, 1)
         return ArrayView(obj.ptr, obj.shape, strides, obj.dtype, obj.device, obj, stream)
     cai = getattr(obj, "__cuda_array_interface__", None)
-    dlpack = hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__")
     if cai is not None:
         typestr = cai.get("typestr") if isinstance(cai, dict) else None
         # The array interface has no bfloat16: torch describes one as raw 2-byte records
         # ("V2"), which DLPack names exactly.
-        if not (dlpack and isinstance(typestr, str) and typestr[1:2] == "V"):
+        if not (isinstance(typestr, str) and typestr[1:2] == "V" and hasattr(obj, "__dlpack__")
+                and hasattr(obj, "__dlpack_device__")):
             return _from_cai(obj, cai, stream)
-    if dlpack:
+    if hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__"):
         return _from_dlpack(obj, stream)
     raise TypeError(
         f"cannot view a {type(obj).__name__}: expected a DeviceBuffer, an object "

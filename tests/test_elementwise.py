@@ -442,10 +442,10 @@ def test_module_compiles_with_every_entry(toolchain, target, machine, module):
 
 
 def test_packed_grid_sizes():
-    # Contiguous: 16 bytes of the widest operand an access, 16 elements in flight (8 for
-    # 8-byte types); strided: UNROLL elements.
+    # Contiguous: 16 bytes of the widest operand an access, four accesses in flight for 4- and
+    # 8-byte values, one for narrower ones; strided: UNROLL elements.
     assert ew.elements_per_thread("ucopy_u8", True) == 16
-    assert ew.elements_per_thread("ugelu_bf16", True) == 16
+    assert ew.elements_per_thread("ugelu_bf16", True) == 8
     assert ew.elements_per_thread("uexp_f32", True) == 16
     assert ew.elements_per_thread("affine_i64", True) == 8
     assert ew.elements_per_thread("where_i64_u8", True) == 4  # the wider operand decides,

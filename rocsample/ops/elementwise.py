@@ -402,11 +402,12 @@ def elements_per_thread(kernel: str, contiguous: bool) -> int:
 
     A strided thread keeps :data:`UNROLL` elements in flight. A contiguous one moves 16
     bytes of its widest operand per access (``rs_pack``, rs_elementwise.h), when the
-    pointers are aligned (else single elements, on any grid), and keeps 16 elements in flight
-    (8 for 8-byte types: ``rs_groups``; where, with three operands, half as many).
+    pointers are aligned (else single elements, on any grid), and keeps four such accesses in
+    flight for 4- and 8-byte values, one for narrower ones (``rs_groups``; where, with three
+    operands, half as many).
 
     >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_i64_u8", True)
-    (16, 4)
+    (8, 4)
     >>> elements_per_thread("affine_f64", False)
     4
     """
@@ -415,7 +416,7 @@ def elements_per_thread(kernel: str, contiguous: bool) -> int:
         return UNROLL
     widest = max(DTYPES[d].storage.itemsize for d in (entry.dtype, entry.id_dtype) if d)
     per_access = 16 // widest
-    groups = 1 if per_access >= 16 else 2 if per_access >= 8 else 4
+    groups = 1 if per_access >= 8 else 4  # rs_groups: one group of 1- and 2-byte values
     if entry.module == "ternary":  # three operands: half as many groups (registers)
         groups = max(1, groups // 2)
     return per_access * groups

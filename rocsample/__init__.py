@@ -31,6 +31,7 @@ from .buffers import BFLOAT16, DeviceBuffer  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
     CompileError,
+    ConfigError,
     KernelLoadError,
     KernelTimeout,
     LaunchError,
@@ -43,6 +44,7 @@ __all__ = [
     "BFLOAT16",
     "BackendUnavailable",
     "CompileError",
+    "ConfigError",
     "DeviceBuffer",
     "FusedSampler",
     "KernelLoadError",

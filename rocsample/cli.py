@@ -344,7 +344,16 @@ def main(argv: list[str] | None = None) -> int:
                "demo": cmd_demo, "bench": cmd_bench, "warmup": cmd_warmup,
                "bench-elementwise": cmd_bench_elementwise}[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, where a reader that left is caught, not at exit
+        return code
+    except BrokenPipeError:
+        # `info | head`: the reader left; the rest of the output has nowhere to go. Point
+        # stdout at /dev/null so that the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
     except (RocsampleError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

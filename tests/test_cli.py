@@ -483,3 +483,23 @@ def test_bench_elementwise_without_torch_says_so(tmp_path):
     for bad in ("0", "x"):
         run = cli("bench-elementwise", "--size", bad, tmp=tmp_path)
         assert run.returncode == 2 and "--size" in run.stderr
+
+
+def test_info_into_a_reader_that_left_is_quiet(tmp_path):
+    # `rocsample info | head -1`: the reader closes its end before info writes; info must
+    # neither print a traceback nor fail.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROCSAMPLE_")}
+    env.update({"PYTHONPATH": str(ROOT), "ROCSAMPLE_CACHE_DIR": str(tmp_path / "cache")})
+    proc = subprocess.Popen([sys.executable, "-m", "rocsample", "info"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_config_error_is_public():
+    import rocsample
+    from rocsample.errors import ConfigError
+
+    assert rocsample.ConfigError is ConfigError and "ConfigError" in rocsample.__all__

@@ -81,11 +81,14 @@ class Toolchain:
     def identity(self) -> str:
         """What the disk-cache key names as the compiler: :meth:`version`, plus for hiprtc
         the HIP runtime's own version, since hiprtc's API version (9.0) stays the same across
-        ROCm releases whose code differs. Computed once per process."""
+        ROCm releases whose code differs, and for NVRTC its release (``nvrtcVersion`` says
+        13.0 for every 13.0.x, whose ptxas differ). Computed once per process."""
         if self._identity is None:
             ident = self.version()
             if self.name == "hiprtc":
                 ident += f" ({hip_runtime().split(', ')[0]})"  # the version, not the path
+            else:
+                ident += f" ({nvrtc_release()})"
             self._identity = ident
         return self._identity
 
@@ -162,6 +165,32 @@ def _loaded_library(stem: str) -> str | None:
     except OSError:
         pass
     return None
+
+
+def nvrtc_release() -> str:
+    """The NVRTC release in use: the ``nvidia-cuda-nvrtc`` wheel's version when NVRTC comes
+    from it, else the loaded library's file name and size (a CUDA toolkit's libnvrtc).
+
+    Example
+    -------
+    >>> nvrtc_release()  # doctest: +SKIP
+    'nvidia-cuda-nvrtc 13.0.88'
+    """
+    lib = _loaded_library("libnvrtc")
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        wheel = version("nvidia-cuda-nvrtc")
+    except (ImportError, PackageNotFoundError):
+        wheel = None
+    if wheel is not None and (lib is None or "site-packages" in lib or "dist-packages" in lib):
+        return f"nvidia-cuda-nvrtc {wheel}"
+    if lib is None:
+        return "libnvrtc not loaded"
+    try:
+        return f"{Path(lib).name}, {os.stat(lib).st_size} bytes"
+    except OSError:
+        return Path(lib).name
 
 
 def hip_runtime() -> str:

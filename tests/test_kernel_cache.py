@@ -528,3 +528,19 @@ def test_hiprtc_identity_names_the_rocm_release(monkeypatch):
     fresh = toolchains.Toolchain(tc.name, tc.api, tc.prefix, tc.code_getter)
     monkeypatch.setattr(toolchains, "hip_runtime", lambda: "HIP 6.4.0, /opt/rocm/lib/x.so")
     assert fresh.identity() == tc.version() + " (HIP 6.4.0)" != ident
+
+
+def test_nvrtc_identity_names_the_release(monkeypatch):
+    # nvrtcVersion says 13.0 for every 13.0.x: the disk-cache key must change with the
+    # release, or an upgraded NVRTC (another ptxas) would load the old build.
+    try:
+        tc = get_toolchain("nvrtc")
+    except Exception as exc:
+        need(False, f"nvrtc unavailable: {exc}")
+    ident = tc.identity()
+    assert ident.startswith(tc.version() + " (") and ident != tc.version()
+    from rocsample import toolchains
+
+    fresh = toolchains.Toolchain(tc.name, tc.api, tc.prefix, tc.code_getter)
+    monkeypatch.setattr(toolchains, "nvrtc_release", lambda: "nvidia-cuda-nvrtc 13.0.99")
+    assert fresh.identity() == tc.version() + " (nvidia-cuda-nvrtc 13.0.99)" != ident

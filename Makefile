@@ -7,7 +7,7 @@ JOBS    ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels clean bench bench-elementwise
+.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels flashinfer-ref clean bench bench-elementwise
 
 $(PY) setup:
 	@bash tools/setup.sh $(VENV)
@@ -55,6 +55,10 @@ wheels:
 	  --platform manylinux2014_x86_64 --platform any -d .whl \
 	  platformdirs==4.14.5 hip-python==10.0.0.0.1.2 rocm-bindings-hip==10.0.0.0.1.2 \
 	  rocm-bindings-core==10.0.0.0.1.2
+
+# FlashInfer's MLP kernels as the MLP benchmark's baseline (.fi/libfi_ref.so; nvcc and PyPI).
+flashinfer-ref:
+	bash tools/flashinfer_ref/build.sh
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

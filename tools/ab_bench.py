@@ -17,12 +17,18 @@ every sampling operation and shape it records, per round:
   through a DLPack-only wrapper, so every call validates and packs).
 
 It writes ``ab.json`` (every sample) and ``ab.md`` (medians over rounds and new/old ratios).
+
+Host times are noisy on a shared machine, so the host figures are also taken as the minimum
+over the repetitions (noise only adds time), every child is pinned to one core, and
+``--control`` measures the new tree a second time as a third side: the geometric mean of
+control/new over the rows is the noise floor that new/old is to be judged against.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -61,6 +67,8 @@ def _child(reps: int) -> list[dict]:
 
     import rocsample
 
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     b = rocsample.backend()
     stream = torch.cuda.current_stream().cuda_stream
     gen = torch.Generator(device="cuda").manual_seed(0)
@@ -104,9 +112,11 @@ def _child(reps: int) -> list[dict]:
                     torch.cuda.synchronize()
                 return out
 
+            h, g = host(call), host(general)
             rows.append(dict(op=name, batch=bsz, vocab=v, backend=b.name,
-                             gpu_us=statistics.median(gpu), host_us=statistics.median(host(call)),
-                             general_us=statistics.median(host(general))))
+                             gpu_us=statistics.median(gpu), host_us=statistics.median(h),
+                             general_us=statistics.median(g), host_min_us=min(h),
+                             general_min_us=min(g)))
     return rows
 
 
@@ -117,14 +127,17 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--reps", type=int, default=40)
     ap.add_argument("--out", default="ab")
+    ap.add_argument("--control", action="store_true",
+                    help="also measure the new tree a second time (the noise floor)")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_child(args.reps)))
         return 0
     old, new = (str(Path(t).resolve()) for t in args.trees)
-    samples: dict[str, list[list[dict]]] = {"old": [], "new": []}
+    sides = (("old", old), ("new", new)) + ((("control", new),) if args.control else ())
+    samples: dict[str, list[list[dict]]] = {side: [] for side, _ in sides}
     for r in range(args.rounds):
-        for side, tree in (("old", old), ("new", new)):
+        for side, tree in sides:
             env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
             run = subprocess.run([sys.executable, __file__, "--child", "--reps", str(args.reps)],
                                  env=env, cwd=tree, capture_output=True, text=True, timeout=900)
@@ -137,15 +150,28 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "ab.json").write_text(json.dumps({"old": old, "new": new, "samples": samples},
                                             indent=1))
-    lines = ["| op | B x V | gpu us old / new | ratio | host us old / new | ratio "
-             "| general us old / new | ratio |", "|---|---|---|---|---|---|---|---|"]
+    fields = ("gpu_us", "host_us", "general_us", "host_min_us", "general_min_us")
+    lines = ["| op | B x V | " + " | ".join(f"{f} old / new | ratio" for f in fields) + " |",
+             "|---|---|" + "---|---|" * len(fields)]
+
+    def med(side: str, i: int, field: str) -> float:
+        return statistics.median(s[i][field] for s in samples[side])
+
+    logs: dict[tuple[str, str], list[float]] = {}
     for i, row in enumerate(samples["old"][0]):
         cells = [row["op"], f"{row['batch']} x {row['vocab']}"]
-        for field in ("gpu_us", "host_us", "general_us"):
-            o = statistics.median(s[i][field] for s in samples["old"])
-            n = statistics.median(s[i][field] for s in samples["new"])
+        for field in fields:
+            o, n = med("old", i, field), med("new", i, field)
             cells += [f"{o:.1f} / {n:.1f}", f"{n / o:.3f}"]
+            logs.setdefault(("new/old", field), []).append(math.log(n / o))
+            if args.control:
+                logs.setdefault(("control/new", field), []).append(
+                    math.log(med("control", i, field) / n))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| ratio | field | geometric mean | rows min - max |", "|---|---|---|---|"]
+    for (what, field), v in logs.items():
+        lines.append(f"| {what} | {field} | {math.exp(statistics.fmean(v)):.3f} "
+                     f"| {math.exp(min(v)):.2f} - {math.exp(max(v)):.2f} |")
     (out / "ab.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -15,8 +15,9 @@
 //   1 ulp whatever the cancellation, and numpy reproduces it bit for bit. Integers wrap modulo
 //   2^bits (computed unsigned: signed overflow would be undefined in C++).
 //
-// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024;
-// rocsample launches blocks of 1024 and caps the grid so that gridDim.x * blockDim.x < 2^32.
+// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024 (the
+// launch bound: Candle launches 1024); rocsample launches blocks of 256 and caps the grid
+// so that gridDim.x * blockDim.x < 2^32.
 #include "rs_elementwise.h"
 
 template <typename T> struct rs_affine_op {  // f32, f64, f16, bf16

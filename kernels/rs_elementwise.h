@@ -15,15 +15,19 @@
 // passes 2^32, and a strided offset (row stride x row) can pass it for any numel.
 //
 // Speed (what the grid-stride loops below do; the results are the same on every path):
-// - each thread keeps RS_EW_UNROLL accesses in flight (loads first, then the stores), which the
-//   memory system needs to stream; rocsample's grid gives a thread that many elements, or
-//   groups (rocsample.ops.elementwise.elements_per_thread); Candle's grid (a thread per
-//   element) leaves one to each.
 // - contiguous, 16-byte aligned operands and a grid with fewer threads than elements: each
 //   thread moves 16 bytes of every operand per access (of the widest operand, for where),
-//   rs_groups<N> of them in flight, the tail element by element.
-// - strided with numel < 2^32: an element's coordinates come from 32-bit divisions (every
-//   index and dim is below 2^32), none for the outermost dim; else 64-bit division.
+//   RS_EW_GROUPS of them in flight (loads first, then the stores), which the memory system
+//   needs to stream; values narrower than 4 bytes stay packed in registers (rs_pack). The
+//   tail and misaligned pointers go element by element.
+// - strided: a layout of one or two dims (rocsample merges dims before building info,
+//   rocsample.ops.elementwise.merge_dims) takes rs_walk2, RS_EW_UNROLL elements in flight a
+//   thread: two 32-bit divisions a thread, none an element. More dims, RS_EW_NDIM_UNROLL in
+//   flight: 32-bit division at every element and dim (none for the outermost) while
+//   numel < 2^32, else 64-bit.
+// - rocsample's grid gives a thread one round of these (elements_per_thread); Candle's grid
+//   (a thread per element) leaves one element to each. The strided code is inlined, not a
+//   call: on sm_90 a call made ptxas give every entry its 64-register maximum.
 
 #pragma once
 
@@ -119,17 +123,52 @@ __device__ __forceinline__ rs_size rs_strided_index(rs_size i, rs_size num_dims,
     return off;
 }
 
-// f(i) for every i in [0, numel): a grid-stride loop, correct for any grid and block.
-template <typename F>
-__device__ __forceinline__ void rs_each_element(rs_size numel, F f) {
-    const rs_size step = (rs_size)blockDim.x * gridDim.x;
-    for (rs_size i = (rs_size)blockIdx.x * blockDim.x + threadIdx.x; i < numel; i += step) f(i);
-}
+// ---- contiguous operands: 16-byte groups ----
+
+// A value narrower than 4 bytes as the low bits of a 32-bit word, and back.
+template <typename T> struct rs_narrow;
+template <> struct rs_narrow<unsigned char> {
+    static __device__ __forceinline__ rs_u32 bits(unsigned char v) { return v; }
+    static __device__ __forceinline__ unsigned char of(rs_u32 u) { return (unsigned char)u; }
+};
+template <> struct rs_narrow<short> {
+    static __device__ __forceinline__ rs_u32 bits(short v) { return (unsigned short)v; }
+    static __device__ __forceinline__ short of(rs_u32 u) { return (short)(unsigned short)u; }
+};
+template <typename H> struct rs_narrow_half {  // rs_f16, rs_bf16
+    static __device__ __forceinline__ rs_u32 bits(H v) { return v.bits; }
+    static __device__ __forceinline__ H of(rs_u32 u) {
+        H h;
+        h.bits = (unsigned short)u;
+        return h;
+    }
+};
+template <> struct rs_narrow<rs_f16> : rs_narrow_half<rs_f16> {};
+template <> struct rs_narrow<rs_bf16> : rs_narrow_half<rs_bf16> {};
+
+#define RS_PACK_ALIGN(T, N) alignas((N) * sizeof(T) < 16 ? (N) * sizeof(T) : 16)
 
 // N elements of T moved as one access: 16 bytes (or N * sizeof(T) when smaller), aligned so.
-template <typename T, int N>
-struct alignas(N * sizeof(T) < 16 ? N * sizeof(T) : 16) rs_pack {
+// Values narrower than 4 bytes stay packed in 32-bit words until each is used (get), and are
+// packed back as they are made (set, in order k = 0, 1, ...): unpacked, every 1- or 2-byte
+// value takes a register of its own, which limited f16/bf16 to one group in flight.
+template <typename T, int N, bool WORDS = (sizeof(T) < 4 && N * sizeof(T) >= 4)>
+struct RS_PACK_ALIGN(T, N) rs_pack {
     T v[N];
+    __device__ __forceinline__ T get(int k) const { return v[k]; }
+    __device__ __forceinline__ void set(int k, T x) { v[k] = x; }
+};
+template <typename T, int N>
+struct RS_PACK_ALIGN(T, N) rs_pack<T, N, true> {
+    static constexpr int PER = 4 / sizeof(T);  // values a word
+    rs_u32 w[N / PER];
+    __device__ __forceinline__ T get(int k) const {
+        return rs_narrow<T>::of(w[k / PER] >> (8 * sizeof(T) * (k % PER)));
+    }
+    __device__ __forceinline__ void set(int k, T x) {
+        const rs_u32 b = rs_narrow<T>::bits(x) << (8 * sizeof(T) * (k % PER));
+        w[k / PER] = k % PER == 0 ? b : (w[k / PER] | b);
+    }
 };
 
 template <typename P>
@@ -139,15 +178,15 @@ __device__ __forceinline__ bool rs_aligned(const void* p) {
 
 // Single elements a thread keeps in flight on the strided and element-by-element walks.
 #define RS_EW_UNROLL 4
+// ... and on the N-dim walk (three or more dims once merged): its offsets of three operands
+// for four elements took 62-64 registers on sm_90, which every entry then pays, also on its
+// contiguous path; with one element the where kernels take 38-52.
+#define RS_EW_NDIM_UNROLL 1
 
-// Groups of N elements a thread keeps in flight: 4 groups of 4-byte (or 8-byte) values, one
-// group of 2-byte or 1-byte ones. Narrow values are held one to a register once unpacked:
-// two groups of f16/bf16 took 44 registers on sm_90 (one 1024-thread block an SM) and spilled
-// for f16 sigmoid, silu and recip; one group takes 32 (two blocks an SM) and spills nothing.
-template <int N>
-struct rs_groups {
-    static constexpr int value = N >= 8 ? 1 : 4;
-};
+// 16-byte groups a thread keeps in flight on a contiguous walk: four (64 bytes of each
+// operand), which the memory system needs to stream at full bandwidth on an H200; with narrow
+// values kept packed (rs_pack) that costs 16 registers of data for any element size.
+#define RS_EW_GROUPS 4
 
 // load(j, u) then store(j, u) for every j < count on a grid-stride walk from `first`; a thread
 // issues the loads of U items (u = 0..U-1) before their stores.
@@ -168,6 +207,48 @@ __device__ __forceinline__ void rs_unrolled(rs_size count, rs_size first, rs_siz
     }
 }
 
+// ---- strided operands ----
+
+// The offsets of one thread's elements i = first, first + step, first + 2 step, ... in NOPS
+// operands of a layout of one or two dims (rocsample merges the dims that are contiguous for
+// every operand and drops size-1 dims, so a slice x[:, 1:], a transpose or a broadcast row
+// arrives as two), for numel and step below 2^32 (so is every index and dim). Two 32-bit
+// divisions a thread, at the start: then (row q, column r) advance by the step's own
+// (dq, dr) with one compare, where the N-dim walk divides at every element and dim.
+template <int NOPS> struct rs_walk2 {
+    rs_u32 q, r, dq, dr, n;
+    rs_size s0[NOPS], s1[NOPS];
+
+    __device__ __forceinline__ rs_walk2(rs_size num_dims, const rs_size* dims,
+                                        const rs_size* const (&strides)[NOPS], rs_u32 first,
+                                        rs_u32 step) {
+        const int inner = num_dims == 2 ? 1 : 0;
+        n = (rs_u32)dims[inner];  // > 0 and < 2^32: 0 < numel < 2^32
+#pragma unroll
+        for (int o = 0; o < NOPS; ++o) {
+            s0[o] = inner ? strides[o][0] : 0;
+            s1[o] = strides[o][inner];
+        }
+        q = first / n;
+        r = first - q * n;
+        dq = step / n;
+        dr = step - dq * n;
+    }
+    __device__ __forceinline__ rs_size offset(int o) const {
+        return (rs_size)q * s0[o] + (rs_size)r * s1[o];
+    }
+    // q stays below 2^32 while the index i = q n + r does; past the last index the caller
+    // reads nothing, and a wrapped q is never used.
+    __device__ __forceinline__ void advance() {
+        r += dr;  // r + dr < 2 n <= 2^33: the compare below is on the carry-free form
+        q += dq;
+        if (r >= n || r < dr) {
+            r -= n;
+            ++q;
+        }
+    }
+};
+
 // The offsets of element i < 2^32 in NOPS operands of one layout (dims, one stride row each).
 template <int NOPS>
 __device__ __forceinline__ void rs_offsets32(rs_u32 i, rs_size num_dims, const rs_size* dims,
@@ -185,55 +266,106 @@ __device__ __forceinline__ void rs_offsets32(rs_u32 i, rs_size num_dims, const r
     for (int o = 0; o < NOPS; ++o) off[o] += (rs_size)i * strides[o][0];
 }
 
+// read(off, u) then write(i, u) for every element i < numel of a thread's grid-stride walk,
+// RS_EW_UNROLL elements in flight, off[o] the offset of element i in operand o: the 2-dim
+// walk when the layout has at most two dims, else the N-dim one.
+template <int NOPS, typename R, typename W>
+__device__ __forceinline__ void rs_strided_walk(rs_size numel, rs_size num_dims,
+                                                const rs_size* dims,
+                                                const rs_size* const (&strides)[NOPS], R read,
+                                                W write) {
+    constexpr int U = RS_EW_UNROLL;
+    const rs_size step = (rs_size)blockDim.x * gridDim.x;
+    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
+    if (num_dims <= 2 && numel <= 0xffffffffull && step <= 0xffffffffull) {
+        rs_walk2<NOPS> w(num_dims, dims, strides, (rs_u32)first, (rs_u32)step);
+        for (rs_size base = first; base < numel; base += step * U) {
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                if (base + (rs_size)u * step < numel) {
+                    rs_size off[NOPS];
+#pragma unroll
+                    for (int o = 0; o < NOPS; ++o) off[o] = w.offset(o);
+                    read(off, u);
+                }
+                w.advance();
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const rs_size i = base + (rs_size)u * step;
+                if (i < numel) write(i, u);
+            }
+        }
+        return;
+    }
+    if (numel <= 0xffffffffull) {
+        rs_unrolled<RS_EW_NDIM_UNROLL>(
+            numel, first, step,
+            [&](rs_size i, int u) {
+                rs_size off[NOPS];
+                rs_offsets32<NOPS>((rs_u32)i, num_dims, dims, strides, off);
+                read(off, u);
+            },
+            write);
+        return;
+    }
+    // 2^32 elements or more (not from rocsample, which splits such launches): 64-bit
+    // division, an element at a time.
+    for (rs_size i = first; i < numel; i += step) {
+        rs_size off[NOPS];
+#pragma unroll
+        for (int o = 0; o < NOPS; ++o) off[o] = rs_strided_index(i, num_dims, dims, strides[o]);
+        read(off, 0);
+        write(i, 0);
+    }
+}
+
+// The strided path of rs_map1.
+template <typename T, typename Fn>
+__device__ __forceinline__ void rs_map1_strided(rs_size numel, rs_size num_dims,
+                                             const rs_size* info, const T* inp, T* out, Fn fn) {
+    const rs_size* const strides[1] = {info + num_dims};
+    T v[RS_EW_UNROLL];
+    rs_strided_walk<1>(
+        numel, num_dims, info, strides, [&](const rs_size(&off)[1], int u) { v[u] = inp[off[0]]; },
+        [&](rs_size i, int u) { out[i] = fn(v[u]); });
+}
+
 // out[i] = fn(x_i) for one strided operand: x_i = inp at the layout's offset of i, or out[i]
 // when inp is null (Candle's in-place rule, whatever info says). The unary and affine kernels.
 template <typename T, typename Fn>
 __device__ __forceinline__ void rs_map1(rs_size numel, rs_size num_dims, const rs_size* info,
                                         const T* inp, T* out, Fn fn) {
-    const rs_size step = (rs_size)blockDim.x * gridDim.x;
-    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
-    if (inp == nullptr || info == nullptr || rs_is_contiguous(num_dims, info, info + num_dims)) {
-        constexpr int N = 16 / sizeof(T);
-        typedef rs_pack<T, N> P;
-        const T* src = inp ? inp : out;
-        rs_size done = 0;
-        if (rs_aligned<P>(src) && rs_aligned<P>(out) && step < numel) {
-            const P* s = reinterpret_cast<const P*>(src);
-            P* o = reinterpret_cast<P*>(out);
-            constexpr int U = rs_groups<N>::value;
-            P x[U];
-            rs_unrolled<U>(
-                numel / N, first, step, [&](rs_size j, int u) { x[u] = s[j]; },
-                [&](rs_size j, int u) {
-                    P y;
-#pragma unroll
-                    for (int k = 0; k < N; ++k) y.v[k] = fn(x[u].v[k]);
-                    o[j] = y;
-                });
-            done = numel / N * N;
-        }
-        T v[RS_EW_UNROLL];
-        rs_unrolled<RS_EW_UNROLL>(
-            numel - done, first, step, [&](rs_size j, int u) { v[u] = src[done + j]; },
-            [&](rs_size j, int u) { out[done + j] = fn(v[u]); });
+    if (numel == 0) return;
+    if (!(inp == nullptr || info == nullptr || rs_is_contiguous(num_dims, info, info + num_dims))) {
+        rs_map1_strided(numel, num_dims, info, inp, out, fn);
         return;
     }
-    if (numel <= 0xffffffffull) {
-        const rs_size* const strides[1] = {info + num_dims};
-        T v[RS_EW_UNROLL];
-        rs_unrolled<RS_EW_UNROLL>(
-            numel, first, step,
-            [&](rs_size i, int u) {
-                rs_size off[1];
-                rs_offsets32<1>((rs_u32)i, num_dims, info, strides, off);
-                v[u] = inp[off[0]];
-            },
-            [&](rs_size i, int u) { out[i] = fn(v[u]); });
-    } else {
-        rs_each_element(numel, [&](rs_size i) {
-            out[i] = fn(inp[rs_strided_index(i, num_dims, info, info + num_dims)]);
-        });
+    const rs_size step = (rs_size)blockDim.x * gridDim.x;
+    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
+    constexpr int N = 16 / sizeof(T);
+    typedef rs_pack<T, N> P;
+    const T* src = inp ? inp : out;
+    rs_size done = 0;
+    if (rs_aligned<P>(src) && rs_aligned<P>(out) && step < numel) {
+        const P* s = reinterpret_cast<const P*>(src);
+        P* o = reinterpret_cast<P*>(out);
+        constexpr int U = RS_EW_GROUPS;
+        P x[U];
+        rs_unrolled<U>(
+            numel / N, first, step, [&](rs_size j, int u) { x[u] = s[j]; },
+            [&](rs_size j, int u) {
+                P y;
+#pragma unroll
+                for (int k = 0; k < N; ++k) y.set(k, fn(x[u].get(k)));
+                o[j] = y;
+            });
+        done = numel / N * N;
     }
+    T v[RS_EW_UNROLL];
+    rs_unrolled<RS_EW_UNROLL>(
+        numel - done, first, step, [&](rs_size j, int u) { v[u] = src[done + j]; },
+        [&](rs_size j, int u) { out[done + j] = fn(v[u]); });
 }
 
 #define RS_MATH1(NAME, FN_F, FN_D)                                              \

@@ -14,82 +14,78 @@
 //   f strides], 4 * num_dims 64-bit values; when all three operands are contiguous (Candle's
 //   rule, rs_elementwise.h) they are read linearly. Values are copied bit for bit.
 //
-// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024;
-// rocsample launches blocks of 1024 and caps the grid so that gridDim.x * blockDim.x < 2^32.
+// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024 (the
+// launch bound: Candle launches 1024); rocsample launches blocks of 256 and caps the grid
+// so that gridDim.x * blockDim.x < 2^32.
 #include "rs_elementwise.h"
+
+// The strided path of rs_where.
+template <typename I, typename T>
+__device__ __forceinline__ void rs_where_strided(rs_size numel, rs_size num_dims,
+                                              const rs_size* info, const I* ids, const T* t,
+                                              const T* f, T* out) {
+    const rs_size* const strides[3] = {info + num_dims, info + 2 * num_dims, info + 3 * num_dims};
+    T v[RS_EW_UNROLL];
+    rs_strided_walk<3>(
+        numel, num_dims, info, strides,
+        // Only the chosen operand is read: the other may be a broadcast never used.
+        [&](const rs_size(&off)[3], int u) { v[u] = ids[off[0]] != I(0) ? t[off[1]] : f[off[2]]; },
+        [&](rs_size i, int u) { out[i] = v[u]; });
+}
 
 template <typename I, typename T>
 __device__ __forceinline__ void rs_where(rs_size numel, rs_size num_dims, const rs_size* info,
                                          const I* ids, const T* t, const T* f, T* out) {
+    if (numel == 0) return;
     const rs_size* dims = info;
-    const rs_size* s_ids = info + num_dims;
-    const rs_size* s_t = info + 2 * num_dims;
-    const rs_size* s_f = info + 3 * num_dims;
-    const rs_size step = (rs_size)blockDim.x * gridDim.x;
-    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
-    if (rs_is_contiguous(num_dims, dims, s_ids) && rs_is_contiguous(num_dims, dims, s_t) &&
-        rs_is_contiguous(num_dims, dims, s_f)) {
-        // 16 bytes of the wider of the condition and the values a group
-        constexpr int N = 16 / (sizeof(I) > sizeof(T) ? sizeof(I) : sizeof(T));
-        // three operands: half the groups in flight of a one-operand kernel (registers)
-        constexpr int U = rs_groups<N>::value > 1 ? rs_groups<N>::value / 2 : 1;
-        typedef rs_pack<I, N> PI;
-        typedef rs_pack<T, N> P;
-        rs_size done = 0;
-        if (rs_aligned<PI>(ids) && rs_aligned<P>(t) && rs_aligned<P>(f) && rs_aligned<P>(out) &&
-            step < numel) {
-            const PI* c = reinterpret_cast<const PI*>(ids);
-            const P* a = reinterpret_cast<const P*>(t);
-            const P* b = reinterpret_cast<const P*>(f);
-            P* o = reinterpret_cast<P*>(out);
-            PI cs[U];
-            P as[U], bs[U];
-            rs_unrolled<U>(
-                numel / N, first, step,
-                [&](rs_size j, int u) {
-                    cs[u] = c[j];
-                    as[u] = a[j];
-                    bs[u] = b[j];
-                },
-                [&](rs_size j, int u) {
-                    P y;
-#pragma unroll
-                    for (int k = 0; k < N; ++k) {
-                        y.v[k] = cs[u].v[k] != I(0) ? as[u].v[k] : bs[u].v[k];
-                    }
-                    o[j] = y;
-                });
-            done = numel / N * N;
-        }
-        T v[RS_EW_UNROLL];
-        rs_unrolled<RS_EW_UNROLL>(
-            numel - done, first, step,
-            [&](rs_size j, int u) {
-                const rs_size i = done + j;
-                v[u] = ids[i] != I(0) ? t[i] : f[i];
-            },
-            [&](rs_size j, int u) { out[done + j] = v[u]; });
+    if (!(rs_is_contiguous(num_dims, dims, info + num_dims) &&
+          rs_is_contiguous(num_dims, dims, info + 2 * num_dims) &&
+          rs_is_contiguous(num_dims, dims, info + 3 * num_dims))) {
+        rs_where_strided(numel, num_dims, info, ids, t, f, out);
         return;
     }
-    if (numel <= 0xffffffffull) {
-        const rs_size* const strides[3] = {s_ids, s_t, s_f};
-        T v[RS_EW_UNROLL];
-        rs_unrolled<RS_EW_UNROLL>(
-            numel, first, step,
-            [&](rs_size i, int u) {
-                rs_size off[3];
-                rs_offsets32<3>((rs_u32)i, num_dims, dims, strides, off);
-                // Only the chosen operand is read: the other may be a broadcast never used.
-                v[u] = ids[off[0]] != I(0) ? t[off[1]] : f[off[2]];
+    const rs_size step = (rs_size)blockDim.x * gridDim.x;
+    const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
+    // 16 bytes of the wider of the condition and the values a group
+    constexpr int N = 16 / (sizeof(I) > sizeof(T) ? sizeof(I) : sizeof(T));
+    // three operands: half the groups in flight of a one-operand kernel (registers)
+    constexpr int U = RS_EW_GROUPS / 2;
+    typedef rs_pack<I, N> PI;
+    typedef rs_pack<T, N> P;
+    rs_size done = 0;
+    if (rs_aligned<PI>(ids) && rs_aligned<P>(t) && rs_aligned<P>(f) && rs_aligned<P>(out) &&
+        step < numel) {
+        const PI* c = reinterpret_cast<const PI*>(ids);
+        const P* a = reinterpret_cast<const P*>(t);
+        const P* b = reinterpret_cast<const P*>(f);
+        P* o = reinterpret_cast<P*>(out);
+        PI cs[U];
+        P as[U], bs[U];
+        rs_unrolled<U>(
+            numel / N, first, step,
+            [&](rs_size j, int u) {
+                cs[u] = c[j];
+                as[u] = a[j];
+                bs[u] = b[j];
             },
-            [&](rs_size i, int u) { out[i] = v[u]; });
-    } else {
-        rs_each_element(numel, [&](rs_size i) {
-            const bool c = ids[rs_strided_index(i, num_dims, dims, s_ids)] != I(0);
-            out[i] = c ? t[rs_strided_index(i, num_dims, dims, s_t)]
-                       : f[rs_strided_index(i, num_dims, dims, s_f)];
-        });
+            [&](rs_size j, int u) {
+                P y;
+#pragma unroll
+                for (int k = 0; k < N; ++k) {
+                    y.set(k, cs[u].get(k) != I(0) ? as[u].get(k) : bs[u].get(k));
+                }
+                o[j] = y;
+            });
+        done = numel / N * N;
     }
+    T v[RS_EW_UNROLL];
+    rs_unrolled<RS_EW_UNROLL>(
+        numel - done, first, step,
+        [&](rs_size j, int u) {
+            const rs_size i = done + j;
+            v[u] = ids[i] != I(0) ? t[i] : f[i];
+        },
+        [&](rs_size j, int u) { out[done + j] = v[u]; });
 }
 
 #define RS_WHERE(IT, I, DT, T)                                                            \

@@ -21,9 +21,9 @@
 //   sign = (x > 0) - (x < 0) (+-0 and NaN give 0); elu = x > 0 ? x : param (e^x - 1);
 //   powf = pow(x, param).
 //
-// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024;
-// rocsample launches blocks of 1024 (Candle's LaunchConfig::for_num_elems) and caps the grid
-// so that gridDim.x * blockDim.x < 2^32. No shared memory.
+// Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024 (the
+// launch bound: Candle's LaunchConfig::for_num_elems launches 1024); rocsample launches
+// blocks of 256 and caps the grid so that gridDim.x * blockDim.x < 2^32. No shared memory.
 #include "rs_elementwise.h"
 
 template <typename T, typename Op>

@@ -81,16 +81,16 @@ def test_recipe_grid_is_packed_only_where_the_kernel_reads_contiguously():
 
     n = 1 << 20
     grid, info = grid_info("uexp_f32", n, (n,), {}, {"inp": 4096, "out": 8192})
-    assert info is None and grid == (n // (1024 * 16), 1)
+    assert info is None and grid == (n // (ew.BLOCK * 16), 1)
     grid, info = grid_info("uexp_f32", n, (1024, 1024), {"inp": (1, 1024)},
                            {"inp": 4096, "out": 8192})
-    assert info is not None and grid == (n // (1024 * 4), 1)
+    assert info is not None and grid == (n // (ew.BLOCK * 4), 1)
     # in place: the kernel reads out[i] whatever the layout, so the packed grid
     grid, info = grid_info("affine_f32", n, (1024, 1024), {"inp": (1, 1024)},
                            {"inp": 0, "out": 8192}, {"mul": 2, "add": 1})
-    assert info is not None and grid == (n // (1024 * 16), 1)
+    assert info is not None and grid == (n // (ew.BLOCK * 16), 1)
     grid, _ = grid_info("where_u8_bf16", n, (n,), {}, {"ids": 1, "t": 2, "f": 3, "out": 4})
-    assert grid == (n // (1024 * 8), 1)
+    assert grid == (n // (ew.BLOCK * 16), 1)
     grid, _ = grid_info("where_u8_bf16", n, (1024, 1024), {"t": (0, 1)},
                         {"ids": 1, "t": 2, "f": 3, "out": 4})
-    assert grid == (n // (1024 * 4), 1)
+    assert grid == (n // (ew.BLOCK * 4), 1)

@@ -375,12 +375,13 @@ def test_bad_input_is_a_clear_error():
 
 def test_launch_geometry():
     assert ew.launch_geometry(0) is None
-    assert ew.launch_geometry(1) == ew.LaunchGeometry(1, 1024)
-    assert ew.launch_geometry(1025) == ew.LaunchGeometry(2, 1024)
+    assert ew.launch_geometry(1) == ew.LaunchGeometry(1, ew.BLOCK)
+    assert ew.launch_geometry(ew.BLOCK + 1) == ew.LaunchGeometry(2, ew.BLOCK)
+    assert ew.launch_geometry(1025, block=ew.CANDLE_BLOCK) == ew.LaunchGeometry(2, 1024)
     big = ew.launch_geometry(2**32 - 1)
     assert big.grid * big.block < 2**32 and big.grid == ew.MAX_GRID
-    g = ew.launch_geometry(2**32 - 1, block=256)
-    assert g.grid * g.block < 2**32
+    g = ew.launch_geometry(2**32 - 1, block=ew.CANDLE_BLOCK)
+    assert g.grid * g.block < 2**32 and g.grid == (2**32 - 1) // 1024
     for bad in (2**32, 2**40):
         with pytest.raises(ValueError, match="2\\^32"):
             ew.launch_geometry(bad)
@@ -442,18 +443,115 @@ def test_module_compiles_with_every_entry(toolchain, target, machine, module):
 
 
 def test_packed_grid_sizes():
-    # Contiguous: 16 bytes of the widest operand an access, four accesses in flight for 4- and
-    # 8-byte values, one for narrower ones; strided: UNROLL elements.
-    assert ew.elements_per_thread("ucopy_u8", True) == 16
-    assert ew.elements_per_thread("ugelu_bf16", True) == 8
+    # Contiguous: 16 bytes of the widest operand an access, four accesses in flight (narrow
+    # values stay packed in registers); strided: UNROLL elements.
+    assert ew.elements_per_thread("ucopy_u8", True) == 64
+    assert ew.elements_per_thread("ugelu_bf16", True) == 32
     assert ew.elements_per_thread("uexp_f32", True) == 16
     assert ew.elements_per_thread("affine_i64", True) == 8
     assert ew.elements_per_thread("where_i64_u8", True) == 4  # the wider operand decides,
     assert ew.elements_per_thread("where_u8_f32", True) == 8  # and where keeps half in flight
     assert ew.elements_per_thread("uexp_f32", False) == ew.UNROLL == 4
-    assert ew.launch_geometry(4096, per_thread=4) == ew.LaunchGeometry(1, 1024)
-    assert ew.launch_geometry(4097, per_thread=4) == ew.LaunchGeometry(2, 1024)
+    assert ew.launch_geometry(1024, per_thread=4) == ew.LaunchGeometry(1, 256)
+    assert ew.launch_geometry(1025, per_thread=4) == ew.LaunchGeometry(2, 256)
     big = ew.launch_geometry(2**32 - 1, per_thread=64)
     assert big.grid * big.block * 64 >= 2**32 - 1
     with pytest.raises(ValueError, match="per_thread"):
         ew.launch_geometry(10, per_thread=3)
+
+
+# ----------------------------------------------------------------------------- dim merging
+
+
+def _random_layout(rng, nops: int) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """dims of 0 to 5 axes (size-1 axes common) and per operand strides of every kind:
+    contiguous, broadcast (0), permuted, sliced, arbitrary, and any stride on a size-1 dim."""
+    nd = int(rng.integers(0, 6))
+    dims = tuple(int(d) for d in rng.choice([1, 1, 2, 3, 4, 7], nd))
+    rows = []
+    for _ in range(nops):
+        kind = rng.integers(4)
+        acc, st = 1, []
+        for d in reversed(dims):
+            if kind == 0 or (kind == 1 and rng.random() < 0.7):
+                s = acc  # contiguous, or mostly so (a slice of a wider row)
+            elif kind == 2 and rng.random() < 0.5:
+                s = 0  # broadcast
+            else:
+                s = int(rng.integers(0, 50))
+            st.append(s)
+            acc *= d * (2 if kind == 1 and rng.random() < 0.3 else 1)
+        rows.append(tuple(reversed(st)))
+    return dims, rows
+
+
+def test_merged_dims_walk_the_same_addresses():
+    rng = np.random.default_rng(20)
+    fewer = 0
+    for _ in range(3000):
+        nops = int(rng.integers(1, 4))
+        dims, rows = _random_layout(rng, nops)
+        numel = math.prod(dims)
+        mdims, mrows = ew.merge_dims(dims, *rows)
+        assert math.prod(mdims) == numel and len(mrows) == nops
+        assert len(mdims) <= max(len(dims), 1)
+        assert 1 not in mdims or mdims == (1,)
+        fewer += len(mdims) < len(dims)
+        for st, mst in zip(rows, mrows, strict=True):
+            assert len(mst) == len(mdims)
+            np.testing.assert_array_equal(ew.strided_index(numel, mdims, mst),
+                                          ew.strided_index(numel, dims, st))
+            # Candle's rule (info null or not) says the same of both
+            assert ew.is_contiguous(mdims, mst) == ew.is_contiguous(dims, st)
+        # no two adjacent merged dims are contiguous for every operand: nothing left to merge
+        for d in range(len(mdims) - 1):
+            assert not all(m[d] == m[d + 1] * mdims[d + 1] for m in mrows), (dims, rows)
+    assert fewer > 1000  # the cases above do exercise merging
+
+
+def test_merge_dims_edges():
+    assert ew.merge_dims((), ()) == ((), ((),))
+    assert ew.merge_dims((1, 1), (5, 9), (0, 0)) == ((1,), ((1,), (1,)))
+    assert ew.merge_dims((3, 0, 2), (9, 1, 4)) == ((3, 0, 2), ((9, 1, 4),))  # nothing read
+    assert ew.merge_dims((4, 5), (1, 4)) == ((4, 5), ((1, 4),))  # transposed: stays 2-d
+    with pytest.raises(ValueError, match="do not match"):
+        ew.merge_dims((2, 3), (3,))
+
+
+def test_recipe_merges_dims_into_info():
+    from rocsample.ops.elementwise_ops import recipe
+
+    # x[:, None, 1:, :] of a (4, 6, 6) array: two dims once merged, rows of 30 with stride 60
+    r = recipe("ugelu_f32", 120, (4, 1, 5, 6), {"inp": (36, 7, 6, 1)}, {"inp": 8, "out": 16})
+    launch = r.launches[0]
+    assert launch.args["num_dims"] == 2 and r.constants["info"].tolist() == [4, 30, 36, 1]
+    # contiguous once size-1 dims are dropped: Candle's null info
+    r = recipe("ugelu_f32", 6, (2, 1, 3), {"inp": (3, 77, 1)}, {"inp": 8, "out": 16})
+    assert r.launches[0].args["info"] == 0 and not r.constants
+    # where: broadcast row of t, the rest contiguous -> still two dims, info never null
+    r = recipe("where_u8_f32", 12, (3, 4), {"ids": (4, 1), "t": (0, 1), "f": (4, 1)},
+               {"ids": 1, "t": 2, "f": 3, "out": 4})
+    assert r.constants["info"].tolist() == [3, 4, 4, 1, 0, 1, 4, 1]
+    r = recipe("where_u8_f32", 24, (2, 3, 4), {}, {"ids": 1, "t": 2, "f": 3, "out": 4})
+    assert r.launches[0].args["num_dims"] == 1 and r.constants["info"].tolist() == [24, 1, 1, 1]
+
+
+def test_kernel_walks_run_as_host_code(tmp_path):
+    """The kernels' own index arithmetic (the 2-dim walk, the N-dim walk, packed groups and
+    tails), built by g++ as host code and run thread by thread over random layouts and grids
+    against an independent row-major walk (tests/kernel_host/walks.cpp)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    gxx = shutil.which("g++")
+    need(gxx is not None, "g++ not found")
+    here = Path(__file__).parent / "kernel_host"
+    for name in ("rs_elementwise.h", "unary.hip", "affine.hip", "ternary.hip"):
+        shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
+    shutil.copy(here / "rs_common.h", tmp_path / "rs_common.h")  # in place of the real one
+    exe = tmp_path / "walks"
+    subprocess.run([gxx, "-std=c++17", "-O1", "-x", "c++", str(here / "walks.cpp"), "-I",
+                    str(tmp_path), "-o", str(exe)], check=True, capture_output=True, timeout=300)
+    run = subprocess.run([str(exe), "7"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout

@@ -72,6 +72,7 @@ def test_unary_on_device_layouts_matches_the_reference(gpu, layout):
         return
     (kernel, grid, block, args), = launches
     assert (kernel, block, args["numel"]) == ("ugelu_f32", ew.BLOCK, view.size)
+    assert block <= ew.LAUNCH_BOUND  # a larger block than __launch_bounds__ fails to launch
     # Candle's rule: null info exactly for a contiguous layout (size-1 dims ignored).
     contiguous = ew.is_contiguous(view.shape, tuple(s // 4 for s in view.strides))
     assert (args["info"] == 0) == contiguous

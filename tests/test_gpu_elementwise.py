@@ -112,9 +112,10 @@ def dev(rt):
 
 
 def _launch(rt, fn, numel: int, values: list, per_thread: int = 1) -> None:
-    """Candle's grid (a thread per element), or with ``per_thread`` the grid rocsample
-    launches for a contiguous call (the kernels then take 16 bytes at a time)."""
-    geo = ew.launch_geometry(numel, per_thread=per_thread)
+    """Candle's grid (a thread per element, blocks of 1024), or with ``per_thread`` the grid
+    rocsample launches (blocks of ew.BLOCK; contiguous, the kernels take 16 bytes at a time)."""
+    block = ew.CANDLE_BLOCK if per_thread == 1 else ew.BLOCK
+    geo = ew.launch_geometry(numel, block=block, per_thread=per_thread)
     if geo is None:
         return  # numel 0: Candle launches nothing
     rt.launch(fn, (geo.grid, 1), geo.block, _Args(values), 0)
@@ -241,9 +242,10 @@ def _strided_cases():
     yield "3-d permuted", base, ew.Layout((5, 4, 6), (1, 30, 5))
 
 
+@pytest.mark.parametrize("grid", ["candle", "rocsample"])
 @pytest.mark.parametrize("case", list(_strided_cases()), ids=lambda c: c[0])
 @pytest.mark.parametrize("op", ["exp", "neg", "copy", "gelu"])
-def test_unary_layouts(rt, functions, dev, case, op):
+def test_unary_layouts(rt, functions, dev, case, op, grid):
     _, base, lay = case
     want = np.empty(lay.numel, np.float32)
     src = base[lay.start_offset:]
@@ -254,7 +256,9 @@ def test_unary_layouts(rt, functions, dev, case, op):
     buf, out = dev.put(base), dev.put(np.zeros(lay.numel, np.float32))
     _launch(rt, functions[ew.unary_entry(op, "f32")], lay.numel,
             _layout_args(lay.numel, len(lay.dims), dev.put(info))
-            + [ctypes.c_void_p(lay.base(buf, 4)), ctypes.c_void_p(out)])
+            + [ctypes.c_void_p(lay.base(buf, 4)), ctypes.c_void_p(out)],
+            ew.elements_per_thread(ew.unary_entry(op, "f32"), info is None)
+            if grid == "rocsample" else 1)
     _assert_close(dev.get(out, want), want, op, "f32")
 
 
@@ -339,7 +343,8 @@ def test_more_than_2_31_elements(rt, functions, dev):
     assert (got[n:] == 7).all()
 
 
-def test_more_than_2_31_elements_strided(rt, functions, dev):
+@pytest.mark.parametrize("grid", ["candle", "rocsample"])
+def test_more_than_2_31_elements_strided(rt, functions, dev, grid):
     # The strided walk past 2^31 (32-bit coordinates, 64-bit offsets): a transposed (m, 2).
     m = (1 << 30) + 2051
     n = 2 * m
@@ -347,7 +352,8 @@ def test_more_than_2_31_elements_strided(rt, functions, dev):
     x = np.resize(np.arange(251, dtype=np.uint8), n)  # x[k] = k % 251
     out = dev.put(np.zeros(n, np.uint8))
     _launch(rt, functions["ucopy_u8"], n, _layout_args(n, 2, dev.put(lay.info()))
-            + [ctypes.c_void_p(dev.put(x)), ctypes.c_void_p(out)])
+            + [ctypes.c_void_p(dev.put(x)), ctypes.c_void_p(out)],
+            ew.UNROLL if grid == "rocsample" else 1)
     got = dev.get(out, x)
     i = np.concatenate([np.arange(64), np.arange(m - 64, m + 64), np.arange(n - 64, n),
                         np.random.default_rng(5).integers(0, n, 100_000)]).astype(np.uint64)

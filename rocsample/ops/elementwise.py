@@ -35,9 +35,12 @@ import numpy as np
 __all__ = [
     "AFFINE_DTYPES",
     "BLOCK",
+    "CANDLE_BLOCK",
+    "LAUNCH_BOUND",
     "DTYPES",
     "ENTRIES",
     "FLOAT_DTYPES",
+    "GROUPS",
     "MAX_GRID",
     "MODULES",
     "NUMEL_LIMIT",
@@ -58,6 +61,7 @@ __all__ = [
     "is_contiguous",
     "elements_per_thread",
     "launch_geometry",
+    "merge_dims",
     "run_affine",
     "run_unary",
     "run_where",
@@ -70,10 +74,21 @@ __all__ = [
     "where_info",
 ]
 
-#: Threads per block rocsample launches these kernels with (Candle's ``for_num_elems``).
-BLOCK = 1024
-#: Accesses a thread keeps in flight (``RS_EW_UNROLL``, rs_elementwise.h).
+#: Threads per block Candle's host launches these kernels with (cudarc's
+#: ``LaunchConfig::for_num_elems``): the kernels' ``__launch_bounds__``, so that they run on
+#: Candle's grid too.
+CANDLE_BLOCK = 1024
+#: The kernels' ``__launch_bounds__`` (tests/test_contract.py reads both from the sources).
+LAUNCH_BOUND = CANDLE_BLOCK
+#: Threads per block rocsample launches them with: at the 40-60 registers a thread these
+#: kernels take on sm_90, an SM holds one block of 1024 but four to six of 256 (more warps
+#: to hide memory latency); any block up to :data:`CANDLE_BLOCK` is correct.
+BLOCK = 256
+#: Single elements a thread keeps in flight on a strided walk (``RS_EW_UNROLL``).
 UNROLL = 4
+#: 16-byte groups a thread keeps in flight on a contiguous walk (``RS_EW_GROUPS``; where,
+#: with three operands, half as many).
+GROUPS = 4
 #: A launch covers at most this many elements: numel must be below 2^32 (Candle's launcher
 #: sizes its grid from a 32-bit count, and the contract is written for it).
 NUMEL_LIMIT = 1 << 32
@@ -251,6 +266,51 @@ def is_contiguous(dims: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     return True
 
 
+def merge_dims(dims: tuple[int, ...], *strides: tuple[int, ...]
+               ) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """The same walk over fewer dims: size-1 dims dropped, and each pair of adjacent dims
+    merged when it is contiguous for every operand (``stride[d] == stride[d + 1] * dims[d +
+    1]``, stride 0 with stride 0 included, so broadcast dims merge too).
+
+    Element ``i`` in row-major order sits at the same offset of every operand before and
+    after, so a kernel given the merged info reads the same addresses; Candle's contiguity
+    rule gives the same answer for both. Views with no elements are returned as they are
+    (nothing is read), and a view of one element as one dim of 1.
+
+    Example
+    -------
+    >>> merge_dims((4, 1, 5, 6), (60, 7, 6, 1))      # x[:, None, 1:, :] of a (4, 6, 6) array
+    ((4, 30), ((60, 1),))
+    >>> merge_dims((3, 4), (4, 1), (0, 1))           # an operand broadcast along dim 0
+    ((3, 4), ((4, 1), (0, 1)))
+    >>> merge_dims((2, 3, 4), (0, 0, 0), (12, 4, 1))  # a scalar against a contiguous block
+    ((24,), ((0,), (1,)))
+    """
+    dims = tuple(int(d) for d in dims)
+    rows = [tuple(int(s) for s in st) for st in strides]
+    for st in rows:
+        if len(st) != len(dims):
+            raise ValueError(f"merge_dims: strides {st} do not match dims {dims}")
+    if 0 in dims:
+        return dims, tuple(rows)
+    keep = [d for d, n in enumerate(dims) if n != 1]
+    if not keep:
+        return ((1,) if dims else ()), tuple(((1,) if dims else ()) for _ in rows)
+    out_dims = [dims[keep[0]]]
+    out_rows = [[st[keep[0]]] for st in rows]
+    for d in keep[1:]:
+        n = dims[d]
+        if all(r[-1] == st[d] * n for r, st in zip(out_rows, rows, strict=True)):
+            out_dims[-1] *= n
+            for r, st in zip(out_rows, rows, strict=True):
+                r[-1] = st[d]
+        else:
+            out_dims.append(n)
+            for r, st in zip(out_rows, rows, strict=True):
+                r.append(st[d])
+    return tuple(out_dims), tuple(tuple(r) for r in out_rows)
+
+
 @dataclass(frozen=True)
 class Layout:
     """A strided view in elements: ``dims``, ``strides`` and the start offset.
@@ -359,7 +419,7 @@ def launch_geometry(numel: int, block: int = BLOCK,
     numel : int
         Elements of the output, ``0 <= numel < 2**32``.
     block : int
-        Threads per block, 1 to 1024.
+        Threads per block, 1 to :data:`CANDLE_BLOCK` (the kernels' launch bound).
     per_thread : int
         Elements each thread takes (:func:`elements_per_thread`); 1 is Candle's grid, a
         thread per element.
@@ -372,15 +432,17 @@ def launch_geometry(numel: int, block: int = BLOCK,
     Example
     -------
     >>> launch_geometry(3000)
-    LaunchGeometry(grid=3, block=1024)
+    LaunchGeometry(grid=12, block=256)
     >>> launch_geometry(1 << 20, per_thread=4)
-    LaunchGeometry(grid=256, block=1024)
+    LaunchGeometry(grid=1024, block=256)
+    >>> launch_geometry(3000, block=CANDLE_BLOCK)  # Candle's grid: a thread per element
+    LaunchGeometry(grid=3, block=1024)
     >>> launch_geometry(0) is None
     True
     """
     numel, block, per_thread = int(numel), int(block), int(per_thread)
-    if not 1 <= block <= 1024:
-        raise ValueError(f"block={block}: the kernels take 1 to 1024 threads a block")
+    if not 1 <= block <= CANDLE_BLOCK:
+        raise ValueError(f"block={block}: the kernels take 1 to {CANDLE_BLOCK} threads a block")
     if per_thread not in (1, 2, 4, 8, 16, 32, 64):
         raise ValueError(f"per_thread={per_thread}: a power of two from 1 to 64 elements a "
                          "thread")
@@ -402,12 +464,11 @@ def elements_per_thread(kernel: str, contiguous: bool) -> int:
 
     A strided thread keeps :data:`UNROLL` elements in flight. A contiguous one moves 16
     bytes of its widest operand per access (``rs_pack``, rs_elementwise.h), when the
-    pointers are aligned (else single elements, on any grid), and keeps four such accesses in
-    flight for 4- and 8-byte values, one for narrower ones (``rs_groups``; where, with three
-    operands, half as many).
+    pointers are aligned (else single elements, on any grid), and keeps :data:`GROUPS` such
+    accesses in flight (where, with three operands, half as many).
 
     >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_i64_u8", True)
-    (8, 4)
+    (32, 4)
     >>> elements_per_thread("affine_f64", False)
     4
     """
@@ -416,9 +477,7 @@ def elements_per_thread(kernel: str, contiguous: bool) -> int:
         return UNROLL
     widest = max(DTYPES[d].storage.itemsize for d in (entry.dtype, entry.id_dtype) if d)
     per_access = 16 // widest
-    groups = 1 if per_access >= 8 else 4  # rs_groups: one group of 1- and 2-byte values
-    if entry.module == "ternary":  # three operands: half as many groups (registers)
-        groups = max(1, groups // 2)
+    groups = GROUPS // 2 if entry.module == "ternary" else GROUPS
     return per_access * groups
 
 

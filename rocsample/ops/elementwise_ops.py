@@ -6,7 +6,8 @@ numpy twin); this module turns a call into what the executor launches:
 :func:`recipe` gives a :class:`~rocsample.backends.recipe.Recipe` of one launch: the kernel,
 grid and arguments by name (the ``info`` array as host data the executor uploads and binds,
 or a null pointer: Candle passes one for a contiguous layout; the block is the kernel's
-registered one, :data:`~rocsample.ops.elementwise.BLOCK`), and :func:`broadcast` the layouts
+registered one, :data:`~rocsample.ops.elementwise.BLOCK`; dims merged first,
+:func:`~rocsample.ops.elementwise.merge_dims`), and :func:`broadcast` the layouts
 of operands of different shapes (stride 0 where an operand is broadcast).
 ``rocsample.unary``, ``affine`` and ``where`` and the low-level
 ``rocsample.launch_elementwise`` are built on them.
@@ -18,8 +19,8 @@ Example
 >>> launch.grid, r.constants["info"].tolist(), launch.args["num_dims"], launch.bind
 ((1, 1), [2, 3, 1, 2], 2, (('info', 'info', 0),))
 >>> big = recipe("uexp_f32", 1 << 20, (1 << 20,), {}, {"inp": 4096, "out": 8192})
->>> big.launches[0].grid  # contiguous: 16 elements a thread
-(64, 1)
+>>> big.launches[0].grid  # contiguous: 16 elements a thread, 256 threads a block
+(256, 1)
 """
 
 from __future__ import annotations
@@ -114,6 +115,13 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
         raise ValueError(f"{kernel}: strides given for {sorted(unknown)}; it takes strides "
                          f"for {', '.join(names)}")
     lay = [tuple(strides.get(n) or _contiguous(dims)) for n in names]
+    for st in lay:
+        ew.Layout(dims, st)  # lengths and signs, with the message naming dims and strides
+    # The same addresses over fewer dims (size-1 dims dropped, dims contiguous for every
+    # operand merged): the kernels take their two-dim walk for most views, and the info
+    # follows Candle's ABI all the same.
+    dims, merged = ew.merge_dims(dims, *lay)
+    lay = list(merged)
     if entry.module == "ternary":
         info: np.ndarray | None = ew.where_info(dims, *lay)  # never null (Candle's where)
     else:

@@ -1,0 +1,120 @@
+// Runs Candle's elementwise entries as host code over random layouts and grids and checks
+// every output against an independent row-major walk. Built and run by
+// tests/test_elementwise.py (g++, with tests/kernel_host/rs_common.h in place of the real one).
+// Prints "cases N bad M"; exits 1 when M > 0.
+#include <cstdio>
+#include <random>
+#include <vector>
+#include "rs_elementwise.h"
+rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
+#include "unary.hip"
+#include "affine.hip"
+#include "ternary.hip"
+
+template <typename K> static void launch(unsigned grid, unsigned block, K k) {
+    gridDim.x = grid;
+    blockDim.x = block;
+    for (unsigned b = 0; b < grid; ++b)
+        for (unsigned t = 0; t < block; ++t) {
+            blockIdx.x = b;
+            threadIdx.x = t;
+            k();
+        }
+}
+
+// Offset of row-major element i: the coordinates from the last dim up.
+static rs_size ref_offset(rs_size i, const std::vector<rs_size>& dims, const std::vector<rs_size>& st) {
+    std::vector<rs_size> coord(dims.size());
+    for (size_t d = dims.size(); d-- > 0;) {
+        coord[d] = i % dims[d];
+        i /= dims[d];
+    }
+    rs_size off = 0;
+    for (size_t d = 0; d < dims.size(); ++d) off += coord[d] * st[d];
+    return off;
+}
+
+int main(int argc, char** argv) {
+    std::mt19937_64 rng(argc > 1 ? std::atoll(argv[1]) : 1);
+    long bad = 0, cases = 0;
+    const unsigned blocks[] = {32, 64, 256, 1024};
+    for (int it = 0; it < 2000; ++it) {  // strided: 1 to 4 dims (1-2: the 2-dim walk)
+        const int nd = 1 + rng() % 4;
+        std::vector<rs_size> dims(nd), st[3];
+        rs_size numel = 1;
+        for (int d = 0; d < nd; ++d) numel *= dims[d] = 1 + rng() % 9;
+        rs_size span[3];
+        for (int o = 0; o < 3; ++o) {
+            st[o].resize(nd);
+            span[o] = 1;
+            const int kind = rng() % 3;  // contiguous, row-contiguous, arbitrary (0 included)
+            rs_size acc = 1;
+            for (int d = nd - 1; d >= 0; --d) {
+                rs_size s = rng() % 3 == 0 ? 0 : 1 + rng() % 40;
+                if (kind == 0 || (kind == 1 && d == nd - 1)) s = acc;
+                st[o][d] = s;
+                acc *= dims[d];
+                span[o] += (dims[d] - 1) * s;
+            }
+        }
+        const unsigned block = blocks[rng() % 4], grid = 1 + rng() % 5;
+        std::vector<float> x(span[0]), y(numel), t(span[1]), f(span[2]), w(numel);
+        std::vector<unsigned short> xb(span[0]), yb(numel);
+        std::vector<unsigned char> c(span[0]);
+        for (auto& v : x) v = (float)(rng() % 1000);
+        for (auto& v : xb) v = rng() % 65536;
+        for (auto& v : c) v = rng() % 3;
+        for (auto& v : t) v = (float)(rng() % 1000);
+        for (auto& v : f) v = -(float)(1 + rng() % 1000);
+        std::vector<rs_size> uinfo(dims), winfo(dims);
+        uinfo.insert(uinfo.end(), st[0].begin(), st[0].end());
+        for (int o = 0; o < 3; ++o) winfo.insert(winfo.end(), st[o].begin(), st[o].end());
+        launch(grid, block, [&] { ucopy_f32(numel, nd, uinfo.data(), x.data(), y.data()); });
+        launch(grid, block, [&] {
+            uneg_bf16(numel, nd, uinfo.data(), (const rs_bf16*)xb.data(), (rs_bf16*)yb.data());
+        });
+        launch(grid, block, [&] {
+            where_u8_f32(numel, nd, winfo.data(), c.data(), t.data(), f.data(), w.data());
+        });
+        for (rs_size i = 0; i < numel; ++i) {
+            const rs_size o0 = ref_offset(i, dims, st[0]);
+            const float want = c[o0] ? t[ref_offset(i, dims, st[1])] : f[ref_offset(i, dims, st[2])];
+            if (y[i] != x[o0] || yb[i] != (xb[o0] ^ 0x8000) || w[i] != want) {
+                if (++bad < 5) std::printf("strided it=%d i=%llu nd=%d\n", it, i, nd);
+            }
+        }
+        ++cases;
+    }
+    for (int it = 0; it < 500; ++it) {  // contiguous: packed groups, tails, misaligned bases
+        const rs_size n = rng() % 5000;
+        const unsigned off = rng() % 9, block = blocks[rng() % 4], grid = 1 + rng() % 4;
+        std::vector<unsigned short> a(n + 16), b(n + 16), tt(n + 16), ff(n + 16), oo(n + 16);
+        std::vector<unsigned char> u(n + 16), u0, cc(n + 16);
+        for (rs_size i = 0; i < n + 16; ++i) {
+            a[i] = rng();
+            u[i] = rng();
+            cc[i] = rng() % 3;
+            tt[i] = rng();
+            ff[i] = rng();
+        }
+        u0 = u;
+        const std::vector<rs_size> wi = {n, 1, 1, 1};
+        launch(grid, block, [&] {
+            uneg_bf16(n, 0, nullptr, (const rs_bf16*)a.data() + off, (rs_bf16*)b.data() + off);
+        });
+        launch(grid, block, [&] { affine_u8(n, 0, nullptr, nullptr, u.data() + off, 3, 5); });
+        launch(grid, block, [&] {
+            where_u8_bf16(n, 1, wi.data(), cc.data() + off, (const rs_bf16*)tt.data() + off,
+                          (const rs_bf16*)ff.data() + off, (rs_bf16*)oo.data() + off);
+        });
+        for (rs_size i = off; i < off + n; ++i) {
+            if (b[i] != (a[i] ^ 0x8000) || u[i] != (unsigned char)(u0[i] * 3 + 5) ||
+                oo[i] != (cc[i] ? tt[i] : ff[i])) {
+                if (++bad < 5) std::printf("contiguous it=%d i=%llu\n", it, i);
+            }
+        }
+        ++cases;
+    }
+    std::printf("cases %ld bad %ld\n", cases, bad);
+    return bad != 0;
+}

@@ -1,0 +1,85 @@
+"""Registers, spills and stack of every elementwise entry on sm_90, from NVRTC's ptxas report.
+
+Usage: python tools/ptxas_regs.py [--module unary|affine|ternary] [--match SUBSTRING]
+                                  [--target sm_90]
+
+Compiles each module of Candle's elementwise family with the loader's own options plus
+``--ptxas-options=-v`` (NVRTC on CPU, no GPU needed) and prints one row per entry: registers a
+thread, spill stores/loads in bytes, stack frame, and the blocks of 256 and of 1024 threads an
+SM of compute capability 9.0 holds with that many registers (65536 registers, 2048 threads,
+registers allocated per warp in units of 256). A register count is what decides occupancy for
+these kernels (no shared memory), so it is the figure to watch when a kernel changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+# This checkout's rocsample and kernels, not an installed copy (python puts tools/ on the
+# path, not the repository root).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rocsample import registry  # noqa: E402
+from rocsample.compiler import read_sources  # noqa: E402
+from rocsample.ops import elementwise as ew  # noqa: E402
+from rocsample.toolchains import get_toolchain  # noqa: E402
+
+_FUNC = re.compile(r"Compiling entry function '(\w+)'")
+_SPILL = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_REGS = re.compile(r"Used (\d+) registers")
+
+
+def blocks_per_sm(regs: int, block: int) -> int:
+    """Resident blocks of ``block`` threads on an sm_90 SM at ``regs`` registers a thread."""
+    per_warp = -(-max(regs, 1) * 32 // 256) * 256
+    warps = block // 32
+    by_regs = (65536 // per_warp) // warps
+    return min(by_regs, 2048 // block, 32)
+
+
+def report(module: str, target: str) -> dict[str, tuple[int, int, int, int]]:
+    """{entry: (registers, stack bytes, spill stores, spill loads)} of one module."""
+    tc = get_toolchain("nvrtc")
+    spec = registry.MODULES[module]
+    source, headers = read_sources(spec)
+    options = tc.options(target, 32) + ["--ptxas-options=-v"]
+    code, log = tc.compile(source, spec.source, headers, options)
+    if code is None:
+        raise SystemExit(f"{module}: compile failed\n{log}")
+    out: dict[str, tuple[int, int, int, int]] = {}
+    name, spill = None, (0, 0, 0)
+    for line in log.splitlines():
+        if m := _FUNC.search(line):
+            name = m.group(1)
+        elif (m := _SPILL.search(line)) and name:
+            spill = tuple(int(g) for g in m.groups())  # type: ignore[assignment]
+        elif (m := _REGS.search(line)) and name:
+            out[name] = (int(m.group(1)), *spill)
+            name = None
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--module", choices=sorted(ew.MODULES), action="append")
+    ap.add_argument("--match", default="")
+    ap.add_argument("--target", default="sm_90")
+    args = ap.parse_args(argv)
+    print(f"{'entry':24} {'regs':>4} {'stack':>5} {'spill st':>8} {'spill ld':>8} "
+          f"{'blk256/SM':>9} {'blk1024/SM':>10}")
+    for module in args.module or sorted(ew.MODULES):
+        rows = report(module, args.target)
+        for entry in ew.MODULES[module].entries:
+            if args.match not in entry:
+                continue
+            regs, stack, st, ld = rows[entry]
+            print(f"{entry:24} {regs:4d} {stack:5d} {st:8d} {ld:8d} "
+                  f"{blocks_per_sm(regs, 256):9d} {blocks_per_sm(regs, 1024):10d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

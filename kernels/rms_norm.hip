@@ -28,11 +28,90 @@
 //
 // Grid and block: blockDim = (RS_BLOCK, 1, 1), a block a row: block b takes rows b,
 // b + gridDim.x, ... (a grid-stride loop, so EVERY row is written whatever the grid;
-// rocsample.ops.mlp.rms_norm_grid launches min(rows, 2^32 / RS_BLOCK - 1) blocks). Two passes
-// over the row: the sum of squares (fused: the add, the residual store), then the scaled
-// store, which re-reads the row its own thread read (from cache). Static shared memory:
-// RS_NWAVES floats.
+// rocsample.ops.mlp.rms_norm_grid launches min(rows, 2^32 / RS_BLOCK - 1) blocks). A row of
+// at most RS_RMS_CACHE * RS_BLOCK 16-byte groups on the 16-byte path is read once into
+// registers, weight included; any other row takes two passes: the sum of squares (fused:
+// the add, the residual store), then the scaled store, which re-reads the row its own thread
+// read (from cache). Static shared memory: RS_NWAVES floats.
 #include "rs_mlp.h"
+
+// 16-byte groups a thread holds in registers on the one-read path: a row of at most
+// RS_RMS_CACHE * RS_BLOCK groups (bf16/fp16 hidden <= 8192, fp32 <= 4096 at 512 threads;
+// the fused add, which holds the residual too, one group: half that) is read once, its
+// weight loaded with it (before the reduction, so a short call waits for memory once, not
+// twice), and written from registers. Longer rows take the two-pass loop.
+#define RS_RMS_CACHE 2
+// Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, so that one
+// block's loads overlap the other's reduction on a long sweep of rows.
+#define RS_RMS_MIN_BLOCKS 2
+
+template <typename T, bool FUSED>
+__device__ __forceinline__ void rs_rms_norm_row_cached(const T* xr, T* rr, const T* w, T* orow,
+                                                       rs_i64 hidden, rs_i64 groups, float eps,
+                                                       float woff, float* part) {
+    constexpr int N = 16 / sizeof(T);
+    constexpr int K = FUSED ? 1 : RS_RMS_CACHE;  // the fused add holds a third operand
+    typedef rs_pack<T, N> P;
+    const rs_i64 tid = threadIdx.x;
+    P xa[K], wa[K], ra[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+        const rs_i64 j = tid + (rs_i64)k * RS_BLOCK;
+        if (j < groups) {
+            xa[k] = reinterpret_cast<const P*>(xr)[j];
+            wa[k] = reinterpret_cast<const P*>(w)[j];
+            if (FUSED) ra[k] = reinterpret_cast<const P*>(rr)[j];
+        }
+    }
+    // The row's last hidden % N elements (fewer than N <= RS_BLOCK): one a thread.
+    const rs_i64 ti = groups * N + tid;
+    const bool tail = ti < hidden;
+    T xt = T(), wt = T();
+    if (tail) {
+        xt = xr[ti];
+        wt = w[ti];
+        if (FUSED) {
+            xt = rs_down<T>(rs_up(xt) + rs_up(rr[ti]));
+            rr[ti] = xt;
+        }
+    }
+    float acc = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+        const rs_i64 j = tid + (rs_i64)k * RS_BLOCK;
+        if (j < groups) {
+            if (FUSED) {
+#pragma unroll
+                for (int e = 0; e < N; ++e)
+                    xa[k].v[e] = rs_down<T>(rs_up(xa[k].v[e]) + rs_up(ra[k].v[e]));
+                reinterpret_cast<P*>(rr)[j] = xa[k];
+            }
+#pragma unroll
+            for (int e = 0; e < N; ++e) {
+                const float f = rs_up(xa[k].v[e]);
+                acc += f * f;
+            }
+        }
+    }
+    if (tail) {
+        const float f = rs_up(xt);
+        acc += f * f;
+    }
+    const float sum = rs_block_sum(acc, part);
+    const float rstd = 1.0f / sqrtf(sum / (float)hidden + eps);
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+        const rs_i64 j = tid + (rs_i64)k * RS_BLOCK;
+        if (j < groups) {
+            P y;
+#pragma unroll
+            for (int e = 0; e < N; ++e)
+                y.v[e] = rs_down<T>((rs_up(xa[k].v[e]) * rstd) * (rs_up(wa[k].v[e]) + woff));
+            reinterpret_cast<P*>(orow)[j] = y;
+        }
+    }
+    if (tail) orow[ti] = rs_down<T>((rs_up(xt) * rstd) * (rs_up(wt) + woff));
+}
 
 template <typename T, bool FUSED>
 __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* out, rs_i64 rows,
@@ -51,6 +130,10 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
         const T* xr = x + r * xs;
         T* rr = FUSED ? res + r * rsd : nullptr;
         T* orow = out + r * os;
+        if (vec && groups <= (rs_i64)(FUSED ? 1 : RS_RMS_CACHE) * RS_BLOCK) {
+            rs_rms_norm_row_cached<T, FUSED>(xr, rr, w, orow, hidden, groups, eps, woff, part);
+            continue;
+        }
         // Pass 1: the sum of squares of the normalised row (fused: x + residual, stored).
         float acc = 0.0f;
         for (rs_i64 j = tid; j < groups; j += RS_BLOCK) {
@@ -117,7 +200,7 @@ __device__ __forceinline__ void rs_rms_norm_any(int dtype, void* x, void* res, c
     }
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void __launch_bounds__(RS_BLOCK, RS_RMS_MIN_BLOCKS)
     rms_norm_kernel(const void* x, const void* weight, void* out, long long rows,
                     long long hidden, long long x_stride, long long out_stride, float eps,
                     float weight_offset, int dtype) {
@@ -125,7 +208,7 @@ extern "C" __global__ void __launch_bounds__(RS_BLOCK)
                            out_stride, eps, weight_offset);
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void __launch_bounds__(RS_BLOCK, RS_RMS_MIN_BLOCKS)
     fused_add_rms_norm_kernel(void* x, void* residual, const void* weight, long long rows,
                               long long hidden, long long x_stride, long long residual_stride,
                               float eps, float weight_offset, int dtype) {

@@ -111,6 +111,25 @@ def test_fused_add_writes_the_residual_back(gpu, dtype, hidden):
     assert_near(back(xd, dtype), y, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", [2040, 2048, 2056, 4096, 4104, 8192, 8200])
+def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
+    """A row of at most 2 x 512 16-byte groups (the fused add: 512) is held in registers,
+    a longer one takes two passes (kernels/rms_norm.hip, RS_RMS_CACHE): both sides of each
+    dtype's limit, with a tail of hidden % (16 / size) elements."""
+    rng = np.random.default_rng(hidden + 1)
+    rows = 70
+    x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
+               make((hidden,), dtype, rng))
+    got = back(rocsample.rms_norm(dev(gpu, x, dtype), dev(gpu, w, dtype)), dtype)
+    assert_near(got, mlp.rms_norm(x, w, 1e-6, 0.0, dtype), dtype)
+    xd, rd = dev(gpu, x, dtype), dev(gpu, r, dtype)
+    rocsample.fused_add_rms_norm(xd, rd, dev(gpu, w, dtype))
+    y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, dtype)
+    np.testing.assert_array_equal(back(rd, dtype), new_r)
+    assert_near(back(xd, dtype), y, dtype)
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16"])  # bf16: no array interface; see torch's
 @pytest.mark.parametrize("stride,offset", [(2, 0), (1, 1), (None, 0)])
 def test_strided_and_misaligned_rows(gpu, dtype, stride, offset):

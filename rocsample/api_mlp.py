@@ -113,6 +113,9 @@ def _rows(view: ArrayView, name: str, *, written: bool = False) -> _Rows:
         if outer != inner * n:
             raise ValueError(f"{name} has shape {shape} and strides {strides}: its leading dims "
                              "do not collapse to one row stride; pass a copy")
+    if written and view.readonly:
+        raise ValueError(f"{name} is read-only (its producer exported it so): it would be "
+                         "written")
     if written and rows > 1 and stride < cols:
         raise ValueError(f"{name} is written but its rows overlap (row stride {stride} < "
                          f"{cols})")

@@ -162,7 +162,11 @@ def test_bad_device_arguments_are_named(gpu):
     with pytest.raises(ValueError, match="leading dims"):
         big = upload(gpu, np.ones((4, 6, 8), np.float32))
         rocsample.rms_norm(Strided(big, (4, 3, 8), (48, 8, 1)), w)
-    assert all(k[0] != "rms_norm_kernel" or k[3]["rows"] for k in gpu.rt.launches)
+    ro = Strided(x, (4, 8), (8, 1))
+    ro.__cuda_array_interface__["data"] = (x.ptr, True)  # exported read-only
+    with pytest.raises(ValueError, match="out is read-only"):
+        rocsample.rms_norm(upload(gpu, np.ones((4, 8), np.float32)), w, out=ro)
+    assert not any(k[0] == "rms_norm_kernel" for k in gpu.rt.launches)  # nothing launched
 
 
 def test_device_input_on_the_cpu_backend_is_a_clear_error():

@@ -178,6 +178,8 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
                                                bytes=a["bytes"])
                     for name, call in _calls(torch, rs, fi, op, a).items():
                         try:
+                            call()  # once untimed: a JIT compile (FlashInfer's) or a load
+                            torch.cuda.synchronize()
                             us = _gpu_us(torch, call, reps, flush)
                         except Exception as exc:  # FlashInfer refusing a dtype, say
                             row[f"{name}_error"] = f"{type(exc).__name__}: {exc}"[:200]

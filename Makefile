@@ -7,7 +7,7 @@ JOBS    ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels flashinfer-ref clean bench bench-elementwise
+.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels flashinfer-ref clean bench bench-elementwise bench-mlp
 
 $(PY) setup:
 	@bash tools/setup.sh $(VENV)
@@ -36,6 +36,9 @@ bench:
 
 bench-elementwise:
 	python3 -m rocsample bench-elementwise --out bench/results/latest
+
+bench-mlp:
+	python3 -m rocsample bench-mlp --out bench/results/latest
 
 # Precompile the kernel modules (MODULES, default all) for ARCHS (default: the local AMD GPU,
 # else gfx90a gfx1030), JOBS at a time (default: the cores available). A target that fails

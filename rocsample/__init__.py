@@ -27,6 +27,7 @@ from .api import (  # noqa: E402
     warmup,
 )
 from .api_elementwise import affine, launch_elementwise, unary, where  # noqa: E402
+from .api_mlp import fused_add_rms_norm, rms_norm, silu_and_mul, swiglu  # noqa: E402
 from .buffers import BFLOAT16, DeviceBuffer  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
@@ -60,11 +61,15 @@ __all__ = [
     "affine",
     "backend",
     "cache_info",
+    "fused_add_rms_norm",
     "launch_elementwise",
     "profile",
+    "rms_norm",
     "sample",
     "sample_from_logits",
+    "silu_and_mul",
     "softmax",
+    "swiglu",
     "temperature_scale",
     "unary",
     "warmup",

@@ -1,4 +1,4 @@
-"""``python -m rocsample``: info, compile, inspect, demo, bench, bench-elementwise.
+"""``python -m rocsample``: info, compile, inspect, demo, bench, bench-elementwise, bench-mlp.
 
 Example
 -------
@@ -288,6 +288,17 @@ def cmd_bench_elementwise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_mlp(args: argparse.Namespace) -> int:
+    from . import bench_mlp
+
+    result = bench_mlp.run(rows=args.rows or bench_mlp.ROWS,
+                           hidden=args.hidden or bench_mlp.HIDDEN, reps=args.reps,
+                           warm=args.warm, label=args.label, out=Path(args.out))
+    print(bench_mlp.table(result))
+    print(f"\nwrote {args.out}/bench_mlp*.json, .md, .png")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -337,12 +348,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=_positive_int, default=20)
     p.add_argument("--label", default="", help="names the output files (e.g. old, new)")
     p.add_argument("--out", default="bench/results/latest")
+    p = sub.add_parser("bench-mlp",
+                       help="RMSNorm, fused-add RMSNorm, silu_and_mul vs torch and FlashInfer")
+    p.add_argument("--rows", type=_positive_int, action="append",
+                   help="rows (repeatable; default 1 16 128 1024 8192)")
+    p.add_argument("--hidden", type=_positive_int, action="append",
+                   help="hidden size (repeatable; default 2048 4096 8192 14336)")
+    p.add_argument("--reps", type=_positive_int, default=30)
+    p.add_argument("--warm", action="store_true", help="leave the L2 warm between calls")
+    p.add_argument("--label", default="", help="names the output files (e.g. old, new)")
+    p.add_argument("--out", default="bench/results/latest")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(message)s")
     handler = {"info": cmd_info, "inspect": cmd_inspect, "compile": cmd_compile,
                "demo": cmd_demo, "bench": cmd_bench, "warmup": cmd_warmup,
-               "bench-elementwise": cmd_bench_elementwise}[args.command]
+               "bench-elementwise": cmd_bench_elementwise,
+               "bench-mlp": cmd_bench_mlp}[args.command]
     try:
         code = handler(args)
         sys.stdout.flush()  # here, where a reader that left is caught, not at exit

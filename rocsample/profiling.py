@@ -6,8 +6,12 @@ Example
 >>> with rocsample.profile() as prof:                       # doctest: +SKIP
 ...     rocsample.sample(probs_on_gpu, top_k=50, top_p=0.9)
 >>> print(prof.table())                                     # doctest: +SKIP
-kernel                     calls   total us    mean us
-topk_topp_sampling             1       61.2       61.2
+kernel                     calls   total us    mean us     GB/s
+topk_topp_sampling             1       61.2       61.2        -
+
+A launch whose operation knows the bytes it must move (the MLP family: its memory floor,
+:func:`rocsample.ops.mlp.bytes_moved`) reports achieved GB/s: those bytes over the kernel's
+time.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ class KernelTimer:
     """Collects (kernel, start event, end event) per launch; resolves times on exit."""
 
     records: list[tuple[str, float]] = field(default_factory=list)
+    #: bytes moved by the launch of the same index in ``records``, where its operation said
+    moved: dict[int, int] = field(default_factory=dict)
     _pending: list[tuple[str, Any, Any, Any]] = field(default_factory=list)
+    _pending_bytes: dict[int, int] = field(default_factory=dict)
 
     def before(self, runtime: Any, stream: int) -> Any:
         event = runtime.event_create()
@@ -44,27 +51,50 @@ class KernelTimer:
         runtime.event_record(end, stream)
         self._pending.append((kernel, runtime, start, end))
 
+    def add_bytes(self, kernel: str, nbytes: int) -> None:
+        """Say that the last launch of ``kernel`` recorded moves ``nbytes`` (at least)."""
+        for i in range(len(self._pending) - 1, -1, -1):
+            if self._pending[i][0] == kernel:
+                self._pending_bytes[i] = int(nbytes)
+                return
+
     def resolve(self, timeout: float = 30.0) -> None:
         """Wait for the recorded events (with a deadline) and turn them into milliseconds."""
-        for kernel, runtime, start, end in self._pending:
+        for i, (kernel, runtime, start, end) in enumerate(self._pending):
             runtime.wait(end, timeout, kernel)
+            if i in self._pending_bytes:
+                self.moved[len(self.records)] = self._pending_bytes[i]
             self.records.append((kernel, runtime.event_elapsed_ms(start, end)))
             runtime.event_destroy(start)
             runtime.event_destroy(end)
         self._pending.clear()
+        self._pending_bytes.clear()
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """kernel -> {"calls", "total_us", "mean_us"}."""
+        """kernel -> {"calls", "total_us", "mean_us"}, and "gb_s" (bytes moved over the
+        time of the launches that said their bytes) when any did."""
         acc: dict[str, list[float]] = defaultdict(list)
-        for kernel, ms in self.records:
+        moved: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, (kernel, ms) in enumerate(self.records):
             acc[kernel].append(ms * 1e3)
-        return {k: {"calls": len(v), "total_us": sum(v), "mean_us": sum(v) / len(v)}
-                for k, v in acc.items()}
+            if i in self.moved:
+                moved[kernel].append((self.moved[i], ms))
+        out: dict[str, dict[str, float]] = {
+            k: {"calls": len(v), "total_us": sum(v), "mean_us": sum(v) / len(v)}
+            for k, v in acc.items()}
+        for k, pairs in moved.items():
+            seconds = sum(ms for _, ms in pairs) * 1e-3
+            if seconds > 0:
+                out[k]["gb_s"] = sum(b for b, _ in pairs) / seconds / 1e9
+        return out
 
     def table(self) -> str:
-        lines = [f"{'kernel':26s} {'calls':>6s} {'total us':>10s} {'mean us':>10s}"]
+        lines = [f"{'kernel':26s} {'calls':>6s} {'total us':>10s} {'mean us':>10s} "
+                 f"{'GB/s':>8s}"]
         for k, s in sorted(self.summary().items(), key=lambda kv: -kv[1]["total_us"]):
-            lines.append(f"{k:26s} {s['calls']:6d} {s['total_us']:10.1f} {s['mean_us']:10.1f}")
+            gbs = f"{s['gb_s']:8.1f}" if "gb_s" in s else f"{'-':>8s}"
+            lines.append(f"{k:26s} {s['calls']:6d} {s['total_us']:10.1f} {s['mean_us']:10.1f} "
+                         f"{gbs}")
         return "\n".join(lines)
 
 

@@ -4,7 +4,9 @@ Memory is host memory (aligned numpy blocks, stream-ordered calls done at once) 
 runs the numpy twin of the kernel it names, reading its packed arguments exactly as the
 kernel would: so what the executor builds (the argument order, the info array in "device"
 memory, base pointers with start offsets, null for a contiguous layout, the block size) is
-checked end to end. For an elementwise kernel that is rocsample.ops.elementwise.run_*; for
+checked end to end. For an elementwise kernel that is rocsample.ops.elementwise.run_*; for an
+MLP kernel rocsample.ops.mlp's twin on the strided rows the packed pointers and strides name
+(each inside a live allocation), written back where the kernel writes; for
 the sampling family the CPU mirror (rocsample.backends.cpu_engine): the launch that finishes a call
 (a sampler's last phase, or its only launch when one block a row chains the phases;
 topp_sample; softmax, softmax_write, temperature_scale) computes the mirror's result from
@@ -24,6 +26,7 @@ import numpy as np
 from rocsample.backends import cpu_engine
 from rocsample.buffers import HostMemoryDriver
 from rocsample.ops import elementwise as ew
+from rocsample.ops import mlp
 from rocsample.registry import BLOCK_SIZE, KERNELS, nchunks, ws_prefix_words, ws_total_words
 
 
@@ -82,6 +85,10 @@ class HostDevice(HostMemoryDriver):
             assert block == BLOCK_SIZE, (func, block)
             self._sampling(func, grid, values)
             return
+        if spec.family == "mlp":
+            assert block == mlp.BLOCK, (func, block)
+            self._mlp(func, grid, values)
+            return
         e = ew.ENTRIES[func]
         numel, nd = values["numel"], values["num_dims"]
         groups = 3 if e.module == "ternary" else 1
@@ -109,6 +116,42 @@ class HostDevice(HostMemoryDriver):
         else:
             ew.run_where(e.id_dtype, e.dtype, numel, nd, info, operand("ids", 1, e.id_dtype),
                          operand("t", 2, e.dtype), operand("f", 3, e.dtype), out)
+
+    # -- the MLP family --------------------------------------------------------------------
+    def _rows(self, ptr: int, rows: int, cols: int, stride: int, dtype: np.dtype) -> np.ndarray:
+        """The (rows, cols) view a kernel reads at ``ptr``, checked inside one allocation."""
+        span = (rows - 1) * stride + cols
+        assert self.inside(ptr, span * dtype.itemsize), "rows outside any live allocation"
+        flat = host_array(ptr, span, dtype)
+        return np.lib.stride_tricks.as_strided(flat, (rows, cols),
+                                               (stride * dtype.itemsize, dtype.itemsize))
+
+    def _mlp(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
+        name = {c: n for n, c in mlp.DTYPE_CODES.items()}[v["dtype"]]
+        dt = np.dtype(np.uint16) if name == "bf16" else np.dtype(
+            {"f32": np.float32, "f16": np.float16}[name])
+        rows = v["rows"]
+        assert rows > 0 and 1 <= grid[0] <= mlp.MAX_GRID, (func, grid)
+        if func == "swiglu_kernel":
+            d = v["d"]
+            assert 1 <= grid[1] <= mlp.GRID_Y, grid
+            g = self._rows(v["gate"], rows, d, v["gate_stride"], dt).copy()
+            u = self._rows(v["up"], rows, d, v["up_stride"], dt).copy()
+            self._rows(v["out"], rows, d, v["out_stride"], dt)[:] = mlp.swiglu(g, u, name)
+            return
+        assert grid[1] == 1, grid
+        hidden = v["hidden"]
+        w = self._rows(v["weight"], 1, hidden, hidden, dt)[0].copy()
+        x = self._rows(v["x"], rows, hidden, v["x_stride"], dt)
+        if func == "rms_norm_kernel":
+            y = mlp.rms_norm(x.copy(), w, v["eps"], v["weight_offset"], name)
+            self._rows(v["out"], rows, hidden, v["out_stride"], dt)[:] = y
+            return
+        r = self._rows(v["residual"], rows, hidden, v["residual_stride"], dt)
+        y, new_res = mlp.fused_add_rms_norm(x.copy(), r.copy(), w, v["eps"],
+                                            v["weight_offset"], name)
+        r[:] = new_res
+        x[:] = y
 
     # -- the sampling family ---------------------------------------------------------------
     def inside(self, ptr: int, nbytes: int) -> bool:
@@ -195,6 +238,12 @@ class HostDevice(HostMemoryDriver):
 
     def event_destroy(self, event: Any) -> None:
         pass
+
+    #: What every launch "takes" between its two events, in milliseconds (the profiler's sums).
+    elapsed_ms = 0.002
+
+    def event_elapsed_ms(self, start: Any, end: Any) -> float:
+        return self.elapsed_ms
 
     def drain(self, stream: int, what: str) -> None:
         pass  # every launch ran when it was made

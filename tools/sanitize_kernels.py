@@ -72,8 +72,51 @@ def main() -> int:
         if not np.array_equal(got, want):
             print(f"MISMATCH fused {kw} 140x12000: {np.flatnonzero(got != want)[:5]}")
             bad += 1
+    bad += _mlp(b, rng)
     print("sanitize driver done, mismatches:", bad)
     return 1 if bad else 0
+
+
+class _Rows:
+    """Rows of ``hidden`` elements at ``stride`` elements from ``offset`` in a device buffer."""
+
+    def __init__(self, buf, rows: int, hidden: int, stride: int, offset: int) -> None:
+        item = buf.dtype.itemsize
+        self.__cuda_array_interface__ = {
+            "version": 3, "shape": (rows, hidden), "typestr": buf.dtype.str,
+            "strides": (stride * item, item), "data": (buf.ptr + offset * item, False)}
+        self.buf = buf
+
+
+def _mlp(b, rng) -> int:
+    """SwiGLU, RMSNorm and the fused add at odd sizes, on the 16-byte and the element paths
+    (rows one element off 16 bytes, a stride of hidden + 1), fp32 and fp16."""
+    from rocsample.buffers import DeviceBuffer
+    from rocsample.ops import mlp
+
+    bad = 0
+    for dtype in (np.float32, np.float16):
+        tol = 1e-5 if dtype == np.float32 else 2e-3
+        for rows, hidden, stride, offset in ((3, 8, 8, 0), (5, 111, 112, 1), (40, 769, 770, 0),
+                                             (2, 5125, 10250, 0), (1, 16384, 16384, 0)):
+            flat = rng.standard_normal(rows * stride + 8).astype(dtype)
+            w = rng.standard_normal(hidden).astype(dtype)
+            host = np.lib.stride_tricks.as_strided(flat[offset:], (rows, hidden),
+                                                   (stride * flat.itemsize, flat.itemsize))
+            buf = DeviceBuffer.from_numpy(b.rt, flat)
+            x, wd = _Rows(buf, rows, hidden, stride, offset), DeviceBuffer.from_numpy(b.rt, w)
+            res = DeviceBuffer.from_numpy(b.rt, np.ones((rows, hidden), dtype))
+            xs = host.copy()
+            checks = [("rms_norm", rocsample.rms_norm(x, wd).numpy(), mlp.rms_norm(xs, w)),
+                      ("swiglu", rocsample.swiglu(x, x).numpy(), mlp.swiglu(xs, xs))]
+            rocsample.fused_add_rms_norm(x, res, wd)  # last: it writes x
+            checks.append(("fused_add", res.numpy(), (xs.astype(np.float32) + 1).astype(dtype)))
+            for name, got, want in checks:
+                if not np.allclose(got, want, rtol=tol, atol=tol):
+                    print(f"MISMATCH {name} {np.dtype(dtype).name} {rows}x{hidden} "
+                          f"stride {stride} offset {offset}")
+                    bad += 1
+    return bad
 
 
 if __name__ == "__main__":

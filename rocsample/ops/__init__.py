@@ -1,7 +1,8 @@
 """Kernel families beyond sampling, as data plus their numpy twins.
 
 :mod:`rocsample.ops.elementwise` holds Candle's elementwise family (unary, affine, where):
-entry names and signatures, layouts, launch geometry and the numpy implementation.
+entry names and signatures, layouts, launch geometry and the numpy implementation;
+:mod:`rocsample.ops.mlp` the MLP family (SwiGLU, RMSNorm, fused-add RMSNorm).
 
 Example
 -------
@@ -12,6 +13,6 @@ Example
 
 from __future__ import annotations
 
-from . import elementwise
+from . import elementwise, mlp
 
-__all__ = ["elementwise"]
+__all__ = ["elementwise", "mlp"]

@@ -1,0 +1,51 @@
+// rs_mlp.h -- shared device code of the MLP modules (swiglu.hip, rms_norm.hip).
+//
+// Passed to hiprtc/NVRTC as an in-memory header after rs_common.h (RS_WAVE, RS_BLOCK, the
+// ABI marker, the wave shuffles) and rs_elementwise.h (the two-byte float storage types and
+// their conversions: rs_num<T>::up to float, ::down rounding to nearest even).
+//
+// Element types travel as a run-time code (one entry serves all three; the branch is uniform
+// over the grid): RS_MLP_F32 float, RS_MLP_F16 __half, RS_MLP_BF16 __nv_bfloat16. Every
+// value is widened to float, computed in float (sums of squares included), and rounded to the
+// element type once, at the store.
+//
+// Layout: a 2-d view of `rows` rows of `cols` elements, the last dim contiguous, row r at
+// base + r * stride elements (64-bit: rows * stride may pass 2^31 and 2^32). An operand moves
+// 16 bytes per access (rs_pack) when its base and its row stride in bytes are multiples of 16
+// (every row start is then 16-byte aligned); the launch takes the vector path only when every
+// operand of the call qualifies, else element by element; a row's last cols % (16 / size)
+// elements are always taken one at a time.
+#pragma once
+
+#include "rs_elementwise.h"
+
+#define RS_MLP_F32 0
+#define RS_MLP_F16 1
+#define RS_MLP_BF16 2
+
+typedef long long rs_i64;
+
+// Whether every row of an operand starts on a 16-byte boundary.
+__device__ __forceinline__ bool rs_rows_aligned(const void* base, rs_i64 stride, int size) {
+    return (((rs_u64)base | (rs_u64)(stride * size)) & 15ull) == 0ull;
+}
+
+// The sum of v over the block, returned to every thread. Every thread of the block must call
+// it (it holds two barriers); the order of the additions is fixed (shuffle tree in each wave,
+// then the same tree over the RS_NWAVES <= RS_WAVE partial sums), so a row's sum does not
+// depend on timing. `part` holds RS_NWAVES floats and may be reused right after the call.
+__device__ __forceinline__ float rs_block_sum(float v, float* part) {
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
+    const int lane = (int)(threadIdx.x % RS_WAVE);
+    if (lane == 0) part[threadIdx.x / RS_WAVE] = v;
+    __syncthreads();
+    v = lane < RS_NWAVES ? part[lane] : 0.0f;
+    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
+    __syncthreads();  // every wave has read `part` before the next row writes it
+    return v;
+}
+
+template <typename T>
+__device__ __forceinline__ float rs_up(T v) { return rs_num<T>::up(v); }
+template <typename T>
+__device__ __forceinline__ T rs_down(float v) { return rs_num<T>::down(v); }

@@ -1,0 +1,98 @@
+// swiglu.hip -- rocsample kernel module "swiglu" (the MLP family), kernel ABI RS_ABI_VERSION.
+//
+// Entry point (extern "C"):
+//
+//   swiglu_kernel(const void* gate, const void* up, void* out, long long rows, long long d,
+//                 long long gate_stride, long long up_stride, long long out_stride, int dtype)
+//     env override: SWIGLU_HSACO
+//
+//   out[r, i] = silu(gate[r, i]) * up[r, i] for r < rows, i < d, silu(g) = g / (1 + e^-g);
+//   row r of an operand starts at its pointer + r * stride elements (last dim contiguous).
+//   The silu_and_mul layout (x of shape [..., 2d], gate its first half, up its second) is
+//   gate = x, up = x + d, gate_stride = up_stride = x's row stride.
+//   dtype: 0 float, 1 __half, 2 __nv_bfloat16 (rs_mlp.h), the same for the three operands.
+//   Rounding: gate and up are widened to float, silu(g) * u is computed in float and rounded
+//   to the element type once (FlashInfer's silu_and_mul order; vLLM rounds silu(g) to the
+//   element type first). rocsample.ops.mlp.swiglu is the numpy twin.
+//   out may be exactly gate or up (same pointer and stride; a thread reads an element before
+//   it writes it); any other overlap is undefined.
+//
+// Grid and block: blockDim = (RS_BLOCK, 1, 1); any grid. Rows are a grid-stride loop over
+// blockIdx.y, columns over blockIdx.x * RS_BLOCK + threadIdx.x, so every element is written
+// whatever the grid (rocsample.ops.mlp.swiglu_grid: gridDim.y = min(rows, 65535), gridDim.x
+// enough blocks for a row's 16-byte groups). No shared memory.
+#include "rs_mlp.h"
+
+// Groups a thread keeps in flight per operand (loads of all before any store).
+#define RS_SWIGLU_UNROLL 2
+
+template <typename T>
+__device__ __forceinline__ T rs_silu_mul(T g, T u) {
+    const float x = rs_up(g);
+    return rs_down<T>(x / (1.0f + expf(-x)) * rs_up(u));
+}
+
+template <typename T>
+__device__ __forceinline__ void rs_swiglu(const T* gate, const T* up, T* out, rs_i64 rows,
+                                          rs_i64 d, rs_i64 gs, rs_i64 us, rs_i64 os) {
+    constexpr int N = 16 / sizeof(T);
+    constexpr int U = RS_SWIGLU_UNROLL;
+    typedef rs_pack<T, N> P;
+    const int size = (int)sizeof(T);
+    const bool vec = rs_rows_aligned(gate, gs, size) && rs_rows_aligned(up, us, size) &&
+                     rs_rows_aligned(out, os, size);
+    const rs_i64 groups = vec ? d / N : 0;
+    const rs_i64 first = (rs_i64)blockIdx.x * RS_BLOCK + threadIdx.x;
+    const rs_i64 step = (rs_i64)gridDim.x * RS_BLOCK;
+    for (rs_i64 r = blockIdx.y; r < rows; r += gridDim.y) {
+        const T* g = gate + r * gs;
+        const T* u = up + r * us;
+        T* o = out + r * os;
+        const P* g4 = reinterpret_cast<const P*>(g);
+        const P* u4 = reinterpret_cast<const P*>(u);
+        P* o4 = reinterpret_cast<P*>(o);
+        for (rs_i64 j0 = first; j0 < groups; j0 += step * U) {
+            P a[U], b[U];
+#pragma unroll
+            for (int k = 0; k < U; ++k) {
+                const rs_i64 j = j0 + k * step;
+                if (j < groups) {
+                    a[k] = g4[j];
+                    b[k] = u4[j];
+                }
+            }
+#pragma unroll
+            for (int k = 0; k < U; ++k) {
+                const rs_i64 j = j0 + k * step;
+                if (j < groups) {
+                    P y;
+#pragma unroll
+                    for (int e = 0; e < N; ++e) y.v[e] = rs_silu_mul(a[k].v[e], b[k].v[e]);
+                    o4[j] = y;
+                }
+            }
+        }
+        for (rs_i64 i = groups * N + first; i < d; i += step) o[i] = rs_silu_mul(g[i], u[i]);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+    swiglu_kernel(const void* gate, const void* up, void* out, long long rows, long long d,
+                  long long gate_stride, long long up_stride, long long out_stride, int dtype) {
+    switch (dtype) {
+        case RS_MLP_F32:
+            rs_swiglu((const float*)gate, (const float*)up, (float*)out, rows, d, gate_stride,
+                      up_stride, out_stride);
+            break;
+        case RS_MLP_F16:
+            rs_swiglu((const rs_f16*)gate, (const rs_f16*)up, (rs_f16*)out, rows, d,
+                      gate_stride, up_stride, out_stride);
+            break;
+        case RS_MLP_BF16:
+            rs_swiglu((const rs_bf16*)gate, (const rs_bf16*)up, (rs_bf16*)out, rows, d,
+                      gate_stride, up_stride, out_stride);
+            break;
+        default:  // the host checks dtype; an unknown code writes nothing
+            break;
+    }
+}

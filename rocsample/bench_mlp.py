@@ -1,0 +1,300 @@
+"""``python -m rocsample bench-mlp``: the MLP kernels (RMSNorm, fused-add RMSNorm,
+silu_and_mul) against torch eager, FlashInfer and the memory floor.
+
+Needs torch with a GPU and a GPU backend; FlashInfer's kernels are measured in the same run
+when ``import flashinfer`` works (else the note says why and its columns are empty). For
+rows in {1, 16, 128, 1024, 8192} x hidden in {2048, 4096, 8192, 14336}, float32 and
+bfloat16, it measures the GPU time (CUDA events around one call, a GPU sleep queued first so
+that Python's time is hidden, L2 flushed before each call unless ``--warm``) of:
+
+* rocsample through the public API on torch tensors (``rms_norm(x, w, out=out)``,
+  ``fused_add_rms_norm(x, residual, w)``, ``silu_and_mul(x, out=out)``);
+* torch eager: ``x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w``, the same
+  after ``residual.add_(x)``, and ``F.silu(x[..., :d]) * x[..., d:]`` (several kernels each);
+* FlashInfer: ``flashinfer.norm.rmsnorm``, ``fused_add_rmsnorm``,
+  ``flashinfer.activation.silu_and_mul`` (a dtype it does not take is left empty);
+
+and reports microseconds, achieved GB/s (the bytes the operation must move: each input read
+once, each output written once, the weight once, over the time) and the fraction of the
+device-to-device copy bandwidth measured in the same run. Before timing a shape, rocsample's
+result is checked against torch in float32 (a benchmark of a wrong result is no result).
+
+Writes ``bench_mlp.json``, ``.md`` and ``.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import statistics
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROWS = (1, 16, 128, 1024, 8192)
+HIDDEN = (2048, 4096, 8192, 14336)
+DTYPES = ("bfloat16", "float32")
+OPS = ("rms_norm", "fused_add_rms_norm", "silu_and_mul")
+EPS = 1e-6
+
+
+def _gpu_us(torch: Any, fn: Callable[[], Any], reps: int, flush: Any) -> float:
+    from rocsample.bench import gpu_times
+
+    return statistics.median(gpu_times(torch, fn, reps, flush))
+
+
+def copy_bandwidth(torch: Any, reps: int = 10) -> float:
+    """Bytes/s of a 1 GiB device-to-device copy (read + write counted)."""
+    from rocsample.bench_elementwise import copy_bandwidth as bw
+
+    return bw(torch, reps)
+
+
+def _flashinfer() -> tuple[Any, str]:
+    try:
+        import flashinfer
+        import flashinfer.activation  # noqa: F401
+        import flashinfer.norm  # noqa: F401
+    except Exception as exc:  # not installed, or built for another torch/CUDA
+        return None, f"flashinfer not measured: {type(exc).__name__}: {exc}"
+    return flashinfer, f"flashinfer {getattr(flashinfer, '__version__', '?')}"
+
+
+def _case(torch: Any, op: str, rows: int, hidden: int, dtype: Any) -> dict[str, Any]:
+    g = torch.Generator(device="cuda").manual_seed(rows * 100003 + hidden)
+    item = torch.empty((), dtype=dtype).element_size()
+
+    def randn(*shape: int) -> Any:
+        return torch.randn(*shape, device="cuda", generator=g).to(dtype)
+
+    if op == "silu_and_mul":
+        return {"x": randn(rows, 2 * hidden), "out": torch.empty(rows, hidden, dtype=dtype,
+                                                                  device="cuda"),
+                "bytes": 3 * rows * hidden * item}
+    a = {"x": randn(rows, hidden), "w": randn(hidden), "out": torch.empty(rows, hidden,
+                                                                         dtype=dtype,
+                                                                         device="cuda")}
+    if op == "fused_add_rms_norm":
+        a["res"] = randn(rows, hidden)
+        a["bytes"] = (4 * rows + 1) * hidden * item
+    else:
+        a["bytes"] = (2 * rows + 1) * hidden * item
+    return a
+
+
+def _calls(torch: Any, rs: Any, fi: Any, op: str, a: dict[str, Any]) -> dict[str, Any]:
+    """name -> a call of one implementation of ``op`` on ``a`` (None: not available)."""
+    import torch.nn.functional as F  # noqa: N812
+
+    x = a["x"]
+    if op == "silu_and_mul":
+        d = x.shape[-1] // 2
+        out = a["out"]
+        calls = {"rocsample": lambda: rs.silu_and_mul(x, out=out),
+                 "torch": lambda: F.silu(x[..., :d]) * x[..., d:]}
+        if fi is not None:
+            calls["flashinfer"] = lambda: fi.activation.silu_and_mul(x, out=out)
+        return calls
+    w = a["w"]
+
+    def eager(v: Any) -> Any:
+        return v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + EPS) * w
+
+    if op == "rms_norm":
+        out = a["out"]
+        calls = {"rocsample": lambda: rs.rms_norm(x, w, eps=EPS, out=out),
+                 "torch": lambda: eager(x)}
+        if fi is not None:
+            calls["flashinfer"] = lambda: fi.norm.rmsnorm(x, w, EPS, out=out)
+        return calls
+    res = a["res"]
+
+    def torch_fused() -> None:
+        res.add_(x)
+        x.copy_(eager(res))
+
+    calls = {"rocsample": lambda: rs.fused_add_rms_norm(x, res, w, eps=EPS),
+             "torch": torch_fused}
+    if fi is not None:
+        calls["flashinfer"] = lambda: fi.norm.fused_add_rmsnorm(x, res, w, EPS)
+    return calls
+
+
+def _check(torch: Any, rs: Any, op: str, a: dict[str, Any]) -> None:
+    """rocsample's result against torch in float32 on copies of the inputs."""
+    x = a["x"].clone()
+    tol = 1e-5 if x.dtype == torch.float32 else 1.6e-2
+    if op == "silu_and_mul":
+        d = x.shape[-1] // 2
+        got = torch.from_dlpack(rs.silu_and_mul(x)).float()
+        want = torch.nn.functional.silu(x[..., :d].float()) * x[..., d:].float()
+    else:
+        w = a["w"]
+        if op == "fused_add_rms_norm":
+            res = a["res"].clone()
+            rs.fused_add_rms_norm(x, res, w, eps=EPS)
+            v = (a["x"].float() + a["res"].float()).to(x.dtype).float()
+            got = x.float()
+        else:
+            got = torch.from_dlpack(rs.rms_norm(x, w, eps=EPS)).float()
+            v = a["x"].float()
+        want = v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + EPS) * w.float()
+    torch.cuda.synchronize()
+    if not torch.allclose(got, want, rtol=tol, atol=tol):
+        raise AssertionError(f"{op} {tuple(a['x'].shape)} {x.dtype}: rocsample and torch "
+                             f"disagree (max |diff| {(got - want).abs().max().item()})")
+
+
+def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
+        dtypes: Sequence[str] = DTYPES, ops: Sequence[str] = OPS, reps: int = 30,
+        warm: bool = False, label: str = "", out: Path | None = None,
+        progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """The sweep; returns (and with ``out`` writes) the result."""
+    import torch
+
+    import rocsample as rs
+
+    b = rs.backend()
+    if b.name == "cpu":
+        raise RuntimeError("bench-mlp needs a GPU backend (rocsample.backend() is cpu)")
+    fi, fi_note = _flashinfer()
+    bw = copy_bandwidth(torch)
+    flush = None if warm else torch.empty(1 << 26, dtype=torch.float32, device="cuda")
+    progress(f"{torch.cuda.get_device_name(0)}: device-to-device copy {bw / 1e12:.2f} TB/s; "
+             f"{fi_note}; L2 {'warm' if warm else 'flushed before each call'}")
+    out_rows = []
+    for dname in dtypes:
+        dtype = getattr(torch, dname)
+        for op in ops:
+            for h in hidden:
+                for n in rows:
+                    a = _case(torch, op, n, h, dtype)
+                    _check(torch, rs, op, a)
+                    row: dict[str, Any] = dict(op=op, dtype=dname, rows=n, hidden=h,
+                                               bytes=a["bytes"])
+                    for name, call in _calls(torch, rs, fi, op, a).items():
+                        try:
+                            call()  # once untimed: a JIT compile (FlashInfer's) or a load
+                            torch.cuda.synchronize()
+                            us = _gpu_us(torch, call, reps, flush)
+                        except Exception as exc:  # FlashInfer refusing a dtype, say
+                            row[f"{name}_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                            continue
+                        row[f"{name}_us"] = us
+                        row[f"{name}_gbps"] = a["bytes"] / us / 1e3
+                        row[f"{name}_of_copy"] = a["bytes"] / (us * 1e-6) / bw
+                    out_rows.append(row)
+                    progress(_line(row))
+                    del a
+    result = {"device": torch.cuda.get_device_name(0), "backend": b.name, "label": label,
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "torch": torch.__version__, "python": platform.python_version(),
+              "flashinfer": fi_note, "copy_bandwidth": bw, "l2": "warm" if warm else "flushed",
+              "rocsample": str(Path(rs.__file__).parent), "rows": out_rows}
+    if out is not None:
+        write(result, Path(out))
+    return result
+
+
+def _cell(row: dict[str, Any], name: str) -> str:
+    if f"{name}_us" not in row:
+        return "-"
+    return f"{row[f'{name}_us']:.1f} us {row[f'{name}_gbps']:.0f} GB/s {row[f'{name}_of_copy']:.0%}"
+
+
+def _line(row: dict[str, Any]) -> str:
+    return (f"{row['op']:19s} {row['dtype']:8s} {row['rows']:5d} x {row['hidden']:5d}  ours "
+            f"{_cell(row, 'rocsample')} | torch {_cell(row, 'torch')} | flashinfer "
+            f"{_cell(row, 'flashinfer')}")
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{result['device']}, backend {result['backend']} {result.get('label', '')}, "
+             f"{result['date']}; device-to-device copy "
+             f"{result['copy_bandwidth'] / 1e12:.2f} TB/s; L2 {result['l2']}; "
+             f"{result['flashinfer']}", "",
+             "| op | dtype | rows | hidden | rocsample us | GB/s | of copy BW | torch us "
+             "| flashinfer us | FI GB/s | vs FI |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        us = r["rocsample_us"]
+        fi = r.get("flashinfer_us")
+        fi_cells = ("- | - | -" if fi is None else
+                    f"{fi:.1f} | {r['flashinfer_gbps']:.0f} | {fi / us:.2f}x")
+        lines.append(
+            f"| {r['op']} | {r['dtype']} | {r['rows']} | {r['hidden']} "
+            f"| {us:.1f} | {r['rocsample_gbps']:.0f} | {r['rocsample_of_copy']:.0%} "
+            f"| {r.get('torch_us', float('nan')):.1f} | {fi_cells} |")
+    return "\n".join(lines)
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "bench_mlp" + (f"_{result['label']}" if result.get("label") else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{stem}.md").write_text(table(result) + "\n")
+    with contextlib.suppress(ImportError):
+        plot(result, out / f"{stem}.png")
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """GB/s against rows: a panel per (op, hidden); rocsample solid, torch dotted,
+    FlashInfer dashed; a colour per dtype; the copy bandwidth as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ops = list(dict.fromkeys(r["op"] for r in result["rows"]))
+    hidden = sorted({r["hidden"] for r in result["rows"]})
+    fig, axes = plt.subplots(len(ops), len(hidden), figsize=(3.4 * len(hidden),
+                                                               3.0 * len(ops)),
+                             squeeze=False, sharey=True)
+    for i, op in enumerate(ops):
+        for j, h in enumerate(hidden):
+            ax = axes[i][j]
+            for dname, color in (("float32", "C0"), ("bfloat16", "C1")):
+                rows = sorted((r for r in result["rows"] if (r["op"], r["hidden"], r["dtype"])
+                               == (op, h, dname)), key=lambda r: r["rows"])
+                for name, style in (("rocsample", "-o"), ("torch", ":x"),
+                                    ("flashinfer", "--^")):
+                    pts = [(r["rows"], r[f"{name}_gbps"]) for r in rows if f"{name}_gbps" in r]
+                    if pts:
+                        ax.plot(*zip(*pts, strict=True), style, color=color,
+                                label=f"{name} {dname}")
+            ax.axhline(result["copy_bandwidth"] / 1e9, color="k", linewidth=1,
+                       label="copy bandwidth")
+            ax.set_xscale("log")
+            ax.set_title(f"{op}, hidden {h}", fontsize=9)
+            ax.grid(True, alpha=0.3)
+            if i == len(ops) - 1:
+                ax.set_xlabel("rows")
+        axes[i][0].set_ylabel("GB/s")
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(f"MLP kernels: rocsample ({result['backend']}) vs torch eager and FlashInfer, "
+                 f"{result['device']}, {result['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="bench/results/latest")
+    p.add_argument("--label", default="")
+    p.add_argument("--reps", type=int, default=30)
+    p.add_argument("--rows", type=int, action="append")
+    p.add_argument("--hidden", type=int, action="append")
+    p.add_argument("--warm", action="store_true")
+    args = p.parse_args(argv)
+    result = run(rows=args.rows or ROWS, hidden=args.hidden or HIDDEN, reps=args.reps,
+                 warm=args.warm, label=args.label, out=Path(args.out))
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,389 @@
+"""The MLP kernel family as data (SwiGLU, RMSNorm, fused-add RMSNorm), its launch recipes
+and its numpy twin.
+
+``kernels/swiglu.hip`` (``swiglu_kernel``) and ``kernels/rms_norm.hip`` (``rms_norm_kernel``,
+``fused_add_rms_norm_kernel``) open with their ABI. This module holds what a loader needs to
+call them (modules, entries and signatures, the element-type codes, the grid rules), turns a
+validated call into a :class:`~rocsample.backends.recipe.Recipe` of one launch, and computes
+every operation with numpy exactly in the kernels' rounding order: that is the cpu backend of
+the family and the test oracle.
+
+Rounding order (FlashInfer's, one rounding): values are widened to float32, the result is
+computed in float32 and rounded to the element type once, at the store; for RMSNorm
+``(v * rstd) * (w + weight_offset)`` with ``rstd = 1 / sqrt(sum(v^2) / hidden + eps)``
+(vLLM rounds ``v * rstd`` to the element type before the weight: a different result in the
+last place). The fused add rounds ``residual + x`` to the element type, stores it, and
+normalises that stored value: ``fused_add_rms_norm`` is exactly ``residual += x`` followed
+by ``rms_norm(residual)``. The twin sums the squares in float64 (the kernels in float32, in
+a tree): the two can differ in the last place of rstd, so a kernel and the twin agree to
+within rounding, not bit for bit.
+
+bf16 has no numpy dtype: its values travel as ``uint16`` bit patterns (the kernels' storage).
+
+Example
+-------
+>>> import numpy as np
+>>> from rocsample.ops import mlp
+>>> mlp.rms_norm(np.array([[3.0, 4.0]], np.float32), np.ones(2, np.float32), eps=0.0).round(4)
+array([[0.8485, 1.1314]], dtype=float32)
+>>> mlp.swiglu(np.array([0.0], np.float32), np.array([5.0], np.float32)).tolist()
+[0.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backends.recipe import Launch, Recipe
+from .elementwise import bf16_to_f32, f32_to_bf16
+
+__all__ = [
+    "BLOCK",
+    "DTYPE_CODES",
+    "ENTRIES",
+    "GRID_Y",
+    "MAX_GRID",
+    "MODULES",
+    "MlpEntry",
+    "MlpModule",
+    "bytes_moved",
+    "fused_add_rms_norm",
+    "fused_add_rms_norm_recipe",
+    "rms_norm",
+    "rms_norm_grid",
+    "rms_norm_recipe",
+    "silu_and_mul",
+    "swiglu",
+    "swiglu_grid",
+    "swiglu_recipe",
+]
+
+#: Threads a block the MLP kernels are compiled for (``RS_BLOCK``) and launched with: the
+#: registry's ``BLOCK_SIZE`` (kept equal by tests/test_contract.py's launch-bounds check).
+BLOCK = 512
+#: Groups of 16 bytes a SwiGLU thread keeps in flight per operand (``RS_SWIGLU_UNROLL``).
+SWIGLU_UNROLL = 2
+#: Most blocks of a launch along x: gridDim.x * BLOCK stays below 2^32 (an HSA dispatch's
+#: grid size in work-items); the kernels' grid-stride loops cover the rest.
+MAX_GRID = (1 << 32) // BLOCK - 1
+#: Most blocks along y (CUDA's limit); SwiGLU's row loop covers the rest.
+GRID_Y = 65535
+#: Element-type codes of the ``dtype`` argument (``RS_MLP_*``, rs_mlp.h).
+DTYPE_CODES: dict[str, int] = {"f32": 0, "f16": 1, "bf16": 2}
+_STORAGE = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": np.dtype(np.uint16)}
+
+
+@dataclass(frozen=True)
+class MlpEntry:
+    """One entry point: its module and its argument signature (registry type codes)."""
+
+    name: str
+    module: str
+    signature: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class MlpModule:
+    """One kernel source of the family: its file, headers, override variable and entries."""
+
+    name: str
+    source: str
+    headers: tuple[str, ...]
+    env_var: str
+    entries: tuple[str, ...]
+
+
+_NORM_TAIL = (("rows", "i64"), ("hidden", "i64"))
+ENTRIES: dict[str, MlpEntry] = {
+    e.name: e for e in (
+        MlpEntry("swiglu_kernel", "swiglu", (
+            ("gate", "ptr"), ("up", "ptr"), ("out", "ptr"), ("rows", "i64"), ("d", "i64"),
+            ("gate_stride", "i64"), ("up_stride", "i64"), ("out_stride", "i64"),
+            ("dtype", "i32"))),
+        MlpEntry("rms_norm_kernel", "rms_norm", (
+            ("x", "ptr"), ("weight", "ptr"), ("out", "ptr"), *_NORM_TAIL,
+            ("x_stride", "i64"), ("out_stride", "i64"), ("eps", "f32"),
+            ("weight_offset", "f32"), ("dtype", "i32"))),
+        MlpEntry("fused_add_rms_norm_kernel", "rms_norm", (
+            ("x", "ptr"), ("residual", "ptr"), ("weight", "ptr"), *_NORM_TAIL,
+            ("x_stride", "i64"), ("residual_stride", "i64"), ("eps", "f32"),
+            ("weight_offset", "f32"), ("dtype", "i32"))),
+    )
+}
+
+_HEADERS = ("rs_common.h", "rs_elementwise.h", "rs_mlp.h")
+MODULES: dict[str, MlpModule] = {
+    m: MlpModule(m, f"{m}.hip", _HEADERS, f"{m.upper()}_HSACO",
+                 tuple(e.name for e in ENTRIES.values() if e.module == m))
+    for m in ("swiglu", "rms_norm")
+}
+
+
+def _code(dtype: str) -> int:
+    if dtype not in DTYPE_CODES:
+        raise ValueError(f"dtype={dtype!r}: the MLP kernels take {', '.join(DTYPE_CODES)}")
+    return DTYPE_CODES[dtype]
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def swiglu_grid(rows: int, d: int, dtype: str, sm_count: int = 132) -> tuple[int, int]:
+    """The grid of ``swiglu_kernel``: (blocks along a row, rows at once).
+
+    A row's 16-byte groups are spread over ``gridDim.x`` blocks; with enough rows to fill
+    the device (``rows * blocks >= 4 * sm_count``) each thread takes
+    :data:`SWIGLU_UNROLL` groups (more bytes in flight), else one (more blocks for a short
+    call). Any grid is correct (grid-stride loops); this one is the fast one.
+
+    >>> swiglu_grid(1, 14336, "bf16"), swiglu_grid(8192, 14336, "bf16")
+    ((4, 1), (2, 8192))
+    """
+    per = 16 // _STORAGE[dtype].itemsize
+    groups = -(-int(d) // per)
+    one = max(1, -(-groups // BLOCK))
+    x = one if rows * one < 4 * sm_count else max(1, -(-groups // (BLOCK * SWIGLU_UNROLL)))
+    return min(x, MAX_GRID), max(1, min(int(rows), GRID_Y))
+
+
+def rms_norm_grid(rows: int) -> tuple[int, int]:
+    """The grid of the RMSNorm kernels: a block a row, at most :data:`MAX_GRID` blocks (the
+    kernels' row loop takes the rows beyond: every row is written whatever the grid).
+
+    >>> rms_norm_grid(3), rms_norm_grid(1 << 24)
+    ((3, 1), (8388607, 1))
+    """
+    return max(1, min(int(rows), MAX_GRID)), 1
+
+
+# ----------------------------------------------------------------------------- recipes
+
+
+def _check_dims(rows: int, cols: int, what: str) -> None:
+    if rows < 0 or cols < 0:
+        raise ValueError(f"{what}: rows={rows} and {cols} must be >= 0")
+
+
+def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
+                  strides: dict[str, int], sm_count: int = 132) -> Recipe | None:
+    """One launch of ``swiglu_kernel``; None when there is nothing to do.
+
+    Parameters
+    ----------
+    dtype : str
+        f32, f16 or bf16.
+    rows, d : int
+        Rows and elements a row of the output.
+    ptrs, strides : dict
+        Device address and row stride (elements) of ``gate``, ``up`` and ``out``.
+    sm_count : int
+        The device's SMs/CUs (the grid rule).
+
+    Example
+    -------
+    >>> r = swiglu_recipe("f32", 2, 8, {"gate": 0, "up": 32, "out": 64},
+    ...                   {"gate": 16, "up": 16, "out": 8})
+    >>> r.launches[0].grid, r.launches[0].args["dtype"]
+    ((1, 2), 0)
+    """
+    code = _code(dtype)
+    _check_dims(rows, d, "swiglu")
+    if rows == 0 or d == 0:
+        return None
+    args = {"gate": ptrs["gate"], "up": ptrs["up"], "out": ptrs["out"], "rows": int(rows),
+            "d": int(d), "gate_stride": int(strides["gate"]), "up_stride": int(strides["up"]),
+            "out_stride": int(strides["out"]), "dtype": code}
+    grid = swiglu_grid(rows, d, dtype, sm_count)
+    return Recipe("swiglu", (), {}, None, [Launch("swiglu_kernel", grid, args)])
+
+
+def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
+                    strides: dict[str, int], eps: float,
+                    weight_offset: float = 0.0) -> Recipe | None:
+    """One launch of ``rms_norm_kernel`` (``ptrs``: x, weight, out; ``strides``: x, out).
+
+    Example
+    -------
+    >>> r = rms_norm_recipe("bf16", 5000, 8, {"x": 0, "weight": 0, "out": 0},
+    ...                     {"x": 8, "out": 8}, 1e-6)
+    >>> r.launches[0].grid
+    (5000, 1)
+    """
+    code = _code(dtype)
+    _check_dims(rows, hidden, "rms_norm")
+    if rows == 0 or hidden == 0:
+        return None
+    args = {"x": ptrs["x"], "weight": ptrs["weight"], "out": ptrs["out"], "rows": int(rows),
+            "hidden": int(hidden), "x_stride": int(strides["x"]),
+            "out_stride": int(strides["out"]), "eps": float(eps),
+            "weight_offset": float(weight_offset), "dtype": code}
+    return Recipe("rms_norm", (), {}, None,
+                  [Launch("rms_norm_kernel", rms_norm_grid(rows), args)])
+
+
+def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
+                              strides: dict[str, int], eps: float,
+                              weight_offset: float = 0.0) -> Recipe | None:
+    """One launch of ``fused_add_rms_norm_kernel`` (``ptrs``: x, residual, weight;
+    ``strides``: x, residual).
+
+    Example
+    -------
+    >>> fused_add_rms_norm_recipe("f16", 0, 8, {}, {}, 1e-6) is None
+    True
+    """
+    code = _code(dtype)
+    _check_dims(rows, hidden, "fused_add_rms_norm")
+    if rows == 0 or hidden == 0:
+        return None
+    args = {"x": ptrs["x"], "residual": ptrs["residual"], "weight": ptrs["weight"],
+            "rows": int(rows), "hidden": int(hidden), "x_stride": int(strides["x"]),
+            "residual_stride": int(strides["residual"]), "eps": float(eps),
+            "weight_offset": float(weight_offset), "dtype": code}
+    return Recipe("fused_add_rms_norm", (), {}, None,
+                  [Launch("fused_add_rms_norm_kernel", rms_norm_grid(rows), args)])
+
+
+def bytes_moved(kernel: str, args: dict[str, Any]) -> int:
+    """The bytes a launch must read and write at least (its memory floor): weight once.
+
+    >>> bytes_moved("rms_norm_kernel", {"rows": 2, "hidden": 4, "dtype": 2})
+    40
+    """
+    size = _STORAGE[[k for k, v in DTYPE_CODES.items() if v == args["dtype"]][0]].itemsize
+    rows = int(args["rows"])
+    if kernel == "swiglu_kernel":
+        return 3 * rows * int(args["d"]) * size
+    hidden = int(args["hidden"])
+    per_row = 2 if kernel == "rms_norm_kernel" else 4
+    return (per_row * rows + 1) * hidden * size
+
+
+# ----------------------------------------------------------------------------- numpy twin
+
+
+def _dtype_of(a: np.ndarray, dtype: str | None, name: str) -> str:
+    if dtype is not None:
+        _code(dtype)
+        if a.dtype != _STORAGE[dtype]:
+            raise TypeError(f"{name} has numpy dtype {a.dtype}, but dtype={dtype!r} is stored "
+                            f"as {_STORAGE[dtype]}")
+        return dtype
+    for k, v in _STORAGE.items():
+        if a.dtype == v and k != "bf16":
+            return k
+    hint = " (for bf16 pass uint16 bits with dtype='bf16')" if a.dtype == np.uint16 else ""
+    raise TypeError(f"{name} has dtype {a.dtype}; the MLP kernels take float32, float16 and "
+                    f"bfloat16{hint}")
+
+
+def _up(a: np.ndarray, dtype: str) -> np.ndarray:
+    return bf16_to_f32(a) if dtype == "bf16" else np.asarray(a).astype(np.float32)
+
+
+def _down(a: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "bf16":
+        return f32_to_bf16(a)
+    with np.errstate(over="ignore"):
+        return a.astype(_STORAGE[dtype])
+
+
+def swiglu(gate: np.ndarray, up: np.ndarray, dtype: str | None = None) -> np.ndarray:
+    """``silu(gate) * up`` as ``swiglu_kernel`` computes it; a new contiguous array.
+
+    silu(g) = g / (1 + e^-g) and the product in float32, rounded to the element type once.
+
+    Example
+    -------
+    >>> swiglu(np.array([1.0, -2.0], np.float32), np.array([2.0, 1.0], np.float32)).round(4)
+    array([ 1.4621, -0.2384], dtype=float32)
+    """
+    gate, up = np.asarray(gate), np.asarray(up)
+    dt = _dtype_of(gate, dtype, "gate")
+    if up.dtype != gate.dtype or up.shape != gate.shape:
+        raise ValueError(f"gate and up differ: shapes {gate.shape}, {up.shape}, dtypes "
+                         f"{gate.dtype}, {up.dtype}")
+    g, u = _up(gate, dt), _up(up, dt)
+    with np.errstate(over="ignore"):
+        s = g / (np.float32(1) + np.exp(-g))
+    return _down(s * u, dt)
+
+
+def silu_and_mul(x: np.ndarray, dtype: str | None = None) -> np.ndarray:
+    """``silu(x[..., :d]) * x[..., d:]`` for ``x`` of shape ``[..., 2d]``.
+
+    Example
+    -------
+    >>> silu_and_mul(np.array([[0.0, 3.0]], np.float32)).tolist()
+    [[0.0]]
+    """
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[-1] % 2:
+        raise ValueError(f"x has shape {x.shape}: silu_and_mul needs an even last dim [..., 2d]")
+    d = x.shape[-1] // 2
+    return swiglu(x[..., :d], x[..., d:], dtype)
+
+
+def _norm_rows(v: np.ndarray, w: np.ndarray, eps: float, weight_offset: float,
+               dtype: str) -> np.ndarray:
+    """(v * rstd) * (w + offset) in float32 over the last dim of float32 values ``v``."""
+    hidden = v.shape[-1]
+    ss = np.sum(np.square(v.astype(np.float64)), axis=-1, keepdims=True).astype(np.float32)
+    with np.errstate(over="ignore", divide="ignore"):
+        mean = ss / np.float32(hidden)
+        rstd = np.float32(1) / np.sqrt(mean + np.float32(eps))
+        return _down((v * rstd) * (_up(w, dtype) + np.float32(weight_offset)), dtype)
+
+
+def _check_norm(x: np.ndarray, weight: np.ndarray, dt: str, eps: float) -> None:
+    if x.ndim == 0:
+        raise ValueError("x is a scalar: rms_norm normalises the last dim of an array")
+    if weight.shape != (x.shape[-1],) or weight.dtype != x.dtype:
+        raise ValueError(f"weight must have shape ({x.shape[-1]},) and x's dtype {x.dtype}; "
+                         f"got shape {weight.shape}, dtype {weight.dtype}")
+    if not (np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps={eps} must be finite and >= 0")
+
+
+def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float = 1e-6,
+             weight_offset: float = 0.0, dtype: str | None = None) -> np.ndarray:
+    """RMSNorm over the last dim as ``rms_norm_kernel`` computes it; a new array.
+
+    ``out = (x * rstd) * (weight + weight_offset)`` in float32, rounded once, with
+    ``rstd = 1 / sqrt(sum(x^2) / hidden + eps)`` (weight_offset 1: Gemma).
+
+    Example
+    -------
+    >>> rms_norm(np.zeros((1, 4), np.float32), np.ones(4, np.float32)).tolist()
+    [[0.0, 0.0, 0.0, 0.0]]
+    """
+    x, weight = np.asarray(x), np.asarray(weight)
+    dt = _dtype_of(x, dtype, "x")
+    _check_norm(x, weight, dt, eps)
+    return _norm_rows(_up(x, dt), weight, eps, weight_offset, dt)
+
+
+def fused_add_rms_norm(x: np.ndarray, residual: np.ndarray, weight: np.ndarray,
+                       eps: float = 1e-6, weight_offset: float = 0.0,
+                       dtype: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``residual + x`` rounded to the element type, and RMSNorm of it: the pair (new x, new
+    residual) ``fused_add_rms_norm_kernel`` writes.
+
+    Example
+    -------
+    >>> y, r = fused_add_rms_norm(np.ones((1, 2), np.float32), np.ones((1, 2), np.float32),
+    ...                           np.ones(2, np.float32), eps=0.0)
+    >>> y.tolist(), r.tolist()
+    ([[1.0, 1.0]], [[2.0, 2.0]])
+    """
+    x, residual, weight = np.asarray(x), np.asarray(residual), np.asarray(weight)
+    dt = _dtype_of(x, dtype, "x")
+    if residual.shape != x.shape or residual.dtype != x.dtype:
+        raise ValueError(f"residual must have x's shape {x.shape} and dtype {x.dtype}; got "
+                         f"{residual.shape}, {residual.dtype}")
+    _check_norm(x, weight, dt, eps)
+    new_res = _down(_up(residual, dt) + _up(x, dt), dt)
+    return _norm_rows(_up(new_res, dt), weight, eps, weight_offset, dt), new_res

@@ -31,7 +31,11 @@
 //     share differs from p / sum(p) by less than 2^-39 of the row maximum, as with the row
 //     scale.
 //   * min-p keeps x >= min_p * max exactly (see rs_min_p_key).
-//   * Randomness: Philox4x32-10, key = seed, counter = (offset lo, offset hi, row, 0).
+//   * Randomness: Philox4x32-10. With scalar seed and offset: key = seed, counter = (offset
+//     lo, offset hi, row, 0). With per-row seeds and/or offsets (either array given): key =
+//     the row's seed (seeds[row] or the scalar), counter = (its offset lo, hi, 0, 0): no row
+//     index, so a request's draw depends on its own (seed, offset) only, not on its batch
+//     slot, the batch size or the kernel path (rs_row_draw).
 //     The 64-bit word (w1 << 32 | w0) picks a point umulhi64(r, total) in [0, total).
 #pragma once
 
@@ -257,6 +261,15 @@ __device__ rs_u64 rs_philox_u64(rs_u64 seed, rs_u64 offset, rs_u32 row) {
         k1 += 0xBB67AE85u;
     }
     return ((rs_u64)c1 << 32) | c0;
+}
+
+// The 64-bit random word of row `row`: per-row seeds/offsets (device arrays of one u64 per
+// row, NULL: the scalar for every row) drop the row index from the counter; both NULL is the
+// scalar-seed draw, counter (offset, row, 0) (see the numerics above).
+__device__ __forceinline__ rs_u64 rs_row_draw(rs_u64 seed, rs_u64 offset, const rs_u64* seeds,
+                                              const rs_u64* offsets, int row) {
+    if (seeds == nullptr && offsets == nullptr) return rs_philox_u64(seed, offset, (rs_u32)row);
+    return rs_philox_u64(seeds ? seeds[row] : seed, offsets ? offsets[row] : offset, 0u);
 }
 
 __device__ __forceinline__ rs_u64 rs_kept(float v, rs_u32 thr, int max_exp) {

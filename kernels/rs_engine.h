@@ -120,7 +120,8 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         t.p = a_in.top_p ? a_in.top_p[t.row] : a_in.top_p_val;
         t.mp = a_in.min_p ? a_in.min_p[t.row] : a_in.min_p_val;
         t.final_phase = a_in.phase == a_in.nphase - 1;
-        t.r = a_in.has_rng ? rs_philox_u64(a_in.seed, a_in.offset, (rs_u32)t.row) : 0ull;
+        t.r = a_in.has_rng ? rs_row_draw(a_in.seed, a_in.offset, a_in.seeds, a_in.offsets,
+                                          t.row) : 0ull;
         t.topk = RS_WITH_TOPK && t.k > 0 && t.k < vocab;
         t.max_key = 0u;
         t.mthr = 0u;

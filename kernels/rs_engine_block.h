@@ -21,6 +21,8 @@ struct rs_args {
     bool has_rng;        // seed/offset given: this launch may draw
     bool p_later;        // top-p stage 1: p comes with the next phase (plan for a cut)
     rs_u64 seed, offset;
+    const rs_u64* seeds;   // per-row seeds, or NULL: seed for every row
+    const rs_u64* offsets; // per-row offsets, or NULL: offset for every row
     int* out;            // may be NULL: the token stays in the workspace
     rs_u64* ws;
     int phase, nphase;

@@ -4,14 +4,18 @@
 //
 //   topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                        const int* top_k, int top_k_val,
-//                        unsigned long long seed, unsigned long long offset, int* out,
-//                        unsigned long long* ws, int phase, int nphase)
+//                        unsigned long long seed, unsigned long long offset,
+//                        const unsigned long long* seeds, const unsigned long long* offsets,
+//                        int* out, unsigned long long* ws, int phase, int nphase)
 //     env override: TOPK_SAMPLING_HSACO
 //     For each row r: k = top_k ? top_k[r] : top_k_val. Keeps every token whose probability
 //     is >= the k-th largest (ties kept); k <= 0 or k >= vocab keeps all. Draws one token
 //     from the kept tokens in proportion to their (unnormalised) probabilities with
 //     Philox4x32-10(key = seed, counter = (offset, r, 0)); writes it to out[r], or -1 for an
 //     invalid row (NaN, +-Inf, negative, zero mass).
+//     seeds, offsets: batch per-row values in device memory, or NULL. When either is given,
+//     row r draws with key = (seeds ? seeds[r] : seed), counter = ((offsets ? offsets[r] :
+//     offset), 0, 0): its token depends on its own (seed, offset) only (rs_row_draw).
 //
 // Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
 // arguments: nphase = 1 when every row has 0 < k <= 128 and k < vocab, or every row has k <= 0
@@ -28,15 +32,16 @@
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
 // to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
 // for every phase. Block: (RS_BLOCK, 1, 1).
-// No dynamic shared memory. Reads probs[r, 0:vocab] and ws only; writes out[r] and ws only;
+// No dynamic shared memory. Reads probs[r, 0:vocab], ws and seeds[r]/offsets[r] only; writes out[r] and ws only;
 // every loop is bounded by vocab.
 #include "rs_engine.h"
 
 extern "C" __global__ void RS_ENGINE_BOUNDS
 topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
                      const int* top_k, int top_k_val, unsigned long long seed,
-                     unsigned long long offset, int* out, unsigned long long* ws, int phase,
-                     int nphase) {
+                     unsigned long long offset, const unsigned long long* seeds,
+                     const unsigned long long* offsets, int* out, unsigned long long* ws,
+                     int phase, int nphase) {
     rs_args a;
     a.probs = probs;
     a.row_stride = row_stride;
@@ -52,6 +57,8 @@ topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vo
     a.p_later = false;
     a.seed = seed;
     a.offset = offset;
+    a.seeds = seeds;
+    a.offsets = offsets;
     a.out = out;
     a.ws = ws;
     a.phase = phase;

@@ -6,7 +6,9 @@
 //                             const int* top_k, int top_k_val,
 //                             const float* top_p, float top_p_val,
 //                             const float* min_p, float min_p_val,
-//                             unsigned long long seed, unsigned long long offset, int* out,
+//                             unsigned long long seed, unsigned long long offset,
+//                             const unsigned long long* seeds,
+//                             const unsigned long long* offsets, int* out,
 //                             unsigned long long* ws, int phase, int nphase)
 //     env override: FUSED_SAMPLING_HSACO
 //     Per row r (each parameter from its array when the pointer is non-NULL, else the scalar):
@@ -17,6 +19,9 @@
 //     Then one draw from the kept tokens in proportion to probability, Philox4x32-10 with
 //     key = seed and counter = (offset, r, 0), written to out[r]; -1 for an invalid row
 //     (NaN, +-Inf, negative, zero mass) or when nothing is kept (min_p > 1).
+//     seeds, offsets: batch per-row values in device memory, or NULL. When either is given,
+//     row r draws with key = (seeds ? seeds[r] : seed), counter = ((offsets ? offsets[r] :
+//     offset), 0, 0): its token depends on its own (seed, offset) only (rs_row_draw).
 //     With k = 0, p = 1, min_p = 0 this is plain sampling; it draws the same token as
 //     topk_sampling_kernel and the top-p pipeline for the same parameters and (seed, offset).
 //
@@ -36,7 +41,7 @@
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
 // to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
 // for every phase. Block: (RS_BLOCK, 1, 1).
-// No dynamic shared memory. Reads probs[r, 0:vocab] and ws only; writes out[r] and ws only;
+// No dynamic shared memory. Reads probs[r, 0:vocab], ws and seeds[r]/offsets[r] only; writes out[r] and ws only;
 // every loop is bounded by vocab.
 #include "rs_engine.h"
 
@@ -44,7 +49,8 @@ extern "C" __global__ void RS_ENGINE_BOUNDS
 topk_topp_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
                           const int* top_k, int top_k_val, const float* top_p, float top_p_val,
                           const float* min_p, float min_p_val, unsigned long long seed,
-                          unsigned long long offset, int* out, unsigned long long* ws,
+                          unsigned long long offset, const unsigned long long* seeds,
+                          const unsigned long long* offsets, int* out, unsigned long long* ws,
                           int phase, int nphase) {
     rs_args a;
     a.probs = probs;
@@ -61,6 +67,8 @@ topk_topp_sampling_kernel(const float* probs, long long row_stride, int batch, i
     a.p_later = false;
     a.seed = seed;
     a.offset = offset;
+    a.seeds = seeds;
+    a.offsets = offsets;
     a.out = out;
     a.ws = ws;
     a.phase = phase;

@@ -31,10 +31,13 @@
 //
 //   topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                      unsigned long long* ws, unsigned long long seed,
-//                      unsigned long long offset, int* out)            env: TOPP_SAMPLE_HSACO
+//                      unsigned long long offset, const unsigned long long* seeds,
+//                      const unsigned long long* offsets, int* out)  env: TOPP_SAMPLE_HSACO
 //     Draws one kept token in proportion to probability with Philox4x32-10 (key = seed,
 //     counter = (offset, r, 0)), reading only the sub-chunk the draw lands in; out[r] = token,
-//     or -1 for an invalid row. Draws the same token as topk_topp_sampling_kernel with k = 0,
+//     or -1 for an invalid row. seeds, offsets: batch per-row values in device memory, or
+//     NULL; when either is given, row r draws with key = (seeds ? seeds[r] : seed), counter =
+//     ((offsets ? offsets[r] : offset), 0, 0) (rs_row_draw). Draws the same token as topk_topp_sampling_kernel with k = 0,
 //     min_p = 0 and the same p, seed and offset.
 //
 // probs rows need not sum to 1; 1 <= vocab <= 2^23. Each stage reads probs[r, 0:vocab] (the
@@ -60,6 +63,8 @@ __device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long ro
     a.p_later = phase == 0;
     a.seed = 0ull;
     a.offset = 0ull;
+    a.seeds = 0;
+    a.offsets = 0;
     a.out = 0;
     a.ws = ws;
     a.phase = phase;
@@ -85,11 +90,14 @@ topp_threshold_kernel(const float* probs, long long row_stride, int batch, int v
 extern "C" __global__ void RS_ENGINE_BOUNDS
 topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
                    unsigned long long* ws, unsigned long long seed,
-                   unsigned long long offset, int* out) {
+                   unsigned long long offset, const unsigned long long* seeds,
+                   const unsigned long long* offsets, int* out) {
     rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 2);
     a.has_rng = true;
     a.seed = seed;
     a.offset = offset;
+    a.seeds = seeds;
+    a.offsets = offsets;
     a.out = out;
     rs_engine(a);
 }

@@ -182,7 +182,16 @@ class HostDevice(HostMemoryDriver):
                           min_p=self._per_row(v, "min_p", np.float32))
         assert self.inside(v["out"], 4 * rows), "out"
         host_array(v["out"], rows, np.dtype(np.int32))[:] = cpu_engine.sample_rows(
-            x, seed=v["seed"], offset=v["offset"], **kw)
+            x, seed=self._rng(v, "seed"), offset=self._rng(v, "offset"), **kw)
+
+    def _rng(self, v: dict[str, Any], name: str) -> Any:
+        """The seed or offset as the kernels read it: the per-row array at ``seeds`` /
+        ``offsets`` (one u64 a row, inside a live allocation) when non-null, else the scalar."""
+        ptr = v[name + "s"]
+        if not ptr:
+            return v[name]
+        assert self.inside(ptr, 8 * v["batch"]), name + "s"
+        return host_array(ptr, v["batch"], np.dtype(np.uint64)).copy()
 
     def event_create(self) -> Any:
         return object()

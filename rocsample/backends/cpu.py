@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, rng_views
 from . import cpu_engine
 
 __all__ = ["CpuBackend"]
@@ -44,6 +44,9 @@ class CpuBackend:
                stream: int | None = None, check_inputs: bool = True,
                plan_key: Any = None) -> np.ndarray:
         x = _host(probs, "probs")
+        for name, view in rng_views(params):
+            raise TypeError(f"{name}: the cpu backend takes host seed/offset arrays (numpy) or "
+                            f"ints; got a device array on {view.device}")
         if check_inputs:
             check_bad_rows("probs", x)
         return cpu_engine.sample_rows(x, top_k=params.top_k, top_p=params.top_p,

@@ -96,7 +96,7 @@ _ENGINE = (
 )
 _PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
 _ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
-_RNG = (("seed", "u64"), ("offset", "u64"))
+_RNG = (("seed", "u64"), ("offset", "u64"), ("seeds", "ptr"), ("offsets", "ptr"))
 _TEMP = (
     ("logits", "ptr"),
     ("in_stride", "i64"),
@@ -302,7 +302,16 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count,
                                   _per_sm(method, params, nphase, vocab)))
     p = 1.0 if p is None else p
-    ptr, stride, seed, offset = x.ptr, x.strides[0], params.seed, params.offset
+    ptr, stride = x.ptr, x.strides[0]
+    # Per-row seeds/offsets: a host array is uploaded and bound by role; a device array's
+    # pointer goes straight into the arguments (the kernels read it at launch, so a graph
+    # replay sees what the caller wrote since); the scalar argument is then unused (0).
+    seed, offset, rng = params.seed, params.offset, {"seeds": 0, "offsets": 0}
+    if not isinstance(seed, int):
+        seed, rng["seeds"] = 0, _rng_pointer("seeds", seed, uploads)
+    if not isinstance(offset, int):
+        offset, rng["offsets"] = 0, _rng_pointer("offsets", offset, uploads)
+    rb = tuple((n, n, 0) for n in ("seeds", "offsets") if n in uploads)
     if method == "topp":
         ws_bind = bind[1:]
         return [
@@ -313,24 +322,34 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
                                             "ws": 0}, ws_bind + pb, True),
             Launch("topp_sample", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
                                          "vocab": vocab, "ws": 0, "seed": seed,
-                                         "offset": offset, "out": 0}, bind, True),
+                                         "offset": offset, **rng, "out": 0}, bind + rb, True),
         ]
     # A row with one block chains every phase in the first launch (rs_engine.h): the later
     # launches would find every row done, so they are not made.
     phases = range(1 if grid[1] == 1 else nphase)
     if method == "topk":
-        bind += kb
+        bind += kb + rb
         return [Launch("topk_sampling", grid,
                        {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
                         "top_k": 0, "top_k_val": k or 0, "seed": seed, "offset": offset,
-                        "out": 0, "ws": 0, "phase": phase, "nphase": nphase},
+                        **rng, "out": 0, "ws": 0, "phase": phase, "nphase": nphase},
                        bind, phase > 0) for phase in phases]
-    bind += kb + pb + mb  # "fused" (the API validated method)
+    bind += kb + pb + mb + rb  # "fused" (the API validated method)
     return [Launch("topk_topp_sampling", grid,
                    {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
                     "top_k": 0, "top_k_val": k or 0, "top_p": 0, "top_p_val": p, "min_p": 0,
-                    "min_p_val": m or 0.0, "seed": seed, "offset": offset, "out": 0, "ws": 0,
-                    "phase": phase, "nphase": nphase}, bind, phase > 0) for phase in phases]
+                    "min_p_val": m or 0.0, "seed": seed, "offset": offset, **rng, "out": 0,
+                    "ws": 0, "phase": phase, "nphase": nphase}, bind, phase > 0)
+            for phase in phases]
+
+
+def _rng_pointer(role: str, value: Any, uploads: dict[str, Any]) -> int:
+    """The argument value of a per-row seed/offset array: a device array's address, or 0 for a
+    host array, uploaded under ``role`` (and bound by it)."""
+    if isinstance(value, np.ndarray):
+        uploads[role] = value.astype(np.uint64, copy=False)
+        return 0
+    return int(value.ptr)  # an ArrayView of the caller's device array
 
 
 def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,

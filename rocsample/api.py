@@ -94,6 +94,9 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     ----------
     probs : (batch, vocab) float32 array
         Probabilities; rows need not sum to 1. numpy, or a device array used in place.
+        float16/bfloat16 probabilities: the cpu backend widens them exactly; the GPU
+        backends refuse them (their engine reads float32; pass half-precision logits to
+        :func:`sample_from_logits` instead).
     top_k : int or (batch,) ints, optional
         Keep tokens whose probability is >= the k-th largest (ties kept); 0/None: all.
     top_p : float or (batch,) floats in (0, 1], optional
@@ -161,6 +164,10 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
                        device: int = 0) -> Any:
     """Softmax of ``logits / temperature`` then :func:`sample`; temperature 0 is greedy.
 
+    ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU, computed in
+    float32: exactly the tokens of the float32 logits holding the widened values).
+    ``seed``/``offset`` are as in :func:`sample` (scalars or one per row).
+
     Greedy picks the row maximum; exact ties for the maximum are broken by the draw
     (the limit of the distribution as T -> 0). ``-inf`` logits are masked tokens.
 
@@ -187,6 +194,9 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
             backend: str | None = None, device: int = 0) -> Any:
     """Row softmax of ``logits / temperature`` (float32). T = 0 gives the argmax indicator.
 
+    ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the result is
+    float32 and exactly the result for the widened float32 logits.
+
     Example
     -------
     >>> import numpy as np, rocsample
@@ -204,7 +214,10 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
 
 def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = None,
                       backend: str | None = None, device: int = 0) -> Any:
-    """``logits / temperature`` per row (T = 0 leaves the row as is).
+    """``logits / temperature`` per row (T = 0 leaves the row as is), as float32.
+
+    ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the division
+    is done in float32 on the exactly widened values.
 
     Example
     -------

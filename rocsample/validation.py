@@ -26,6 +26,7 @@ __all__ = [
     "SamplingParams",
     "check_bad_rows",
     "check_flag",
+    "MATRIX_DTYPES",
     "check_matrix_shape",
     "check_seed_offset",
     "rng_views",
@@ -53,10 +54,33 @@ class SamplingParams:
     offset: Any
 
 
+#: The element types of a (batch, vocab) matrix, as error messages name them.
+MATRIX_DTYPES = "float32, float16 or bfloat16"
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return repr(dtype)
+    return dt.name if dt.kind != "V" else f"{dt.str!r} (raw {dt.itemsize}-byte records)"
+
+
 def check_matrix_shape(name: str, shape: tuple[int, ...], dtype: Any) -> tuple[int, int]:
-    """Check a (batch, vocab) float32 matrix's shape and dtype; return (batch, vocab)."""
-    if np.dtype(dtype) != np.float32:
-        raise TypeError(f"{name} must be float32; got {np.dtype(dtype)}")
+    """Check a (batch, vocab) matrix's shape and dtype (float32, float16 or bfloat16: see
+    :func:`rocsample.buffers.dtypes.float_kind`); return (batch, vocab).
+
+    Example
+    -------
+    >>> check_matrix_shape("probs", (2, 3), np.int64)
+    Traceback (most recent call last):
+    ...
+    TypeError: probs must be float32, float16 or bfloat16; got int64
+    """
+    from .buffers.dtypes import float_kind
+
+    if float_kind(dtype) is None:
+        raise TypeError(f"{name} must be {MATRIX_DTYPES}; got {_dtype_name(dtype)}")
     if len(shape) != 2:
         raise ValueError(f"{name} must be 2-D (batch, vocab); got shape {tuple(shape)}")
     rows, vocab = shape
@@ -436,6 +460,9 @@ def check_method(method: str, params: SamplingParams) -> None:
 
 def check_bad_rows(name: str, probs: np.ndarray) -> None:
     """Eager host check: raise ValueError naming rows with NaN, Inf, negatives or zero mass."""
+    from .buffers.dtypes import widen_to_f32
+
+    probs = widen_to_f32(probs)
     finite = np.isfinite(probs)
     bad = ~finite.all(axis=1)
     with np.errstate(invalid="ignore"):

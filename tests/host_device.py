@@ -119,11 +119,19 @@ class HostDevice(HostMemoryDriver):
                 return True
         return False
 
-    def _matrix(self, ptr: int, stride: int, rows: int, vocab: int) -> np.ndarray:
+    def _matrix(self, ptr: int, stride: int, rows: int, vocab: int,
+                kind: str = "f32") -> np.ndarray:
+        """The (rows, vocab) float32 matrix at ``ptr`` as the kernel reads it: float32, or
+        2-byte f16/bf16 values widened exactly (the _f16/_bf16 entries)."""
+        size = 4 if kind == "f32" else 2
         span = (rows - 1) * stride + vocab
-        assert self.inside(ptr, 4 * span), "rows outside any live allocation"
-        flat = host_array(ptr, span, np.dtype(np.float32))
-        return np.lib.stride_tricks.as_strided(flat, (rows, vocab), (4 * stride, 4)).copy()
+        assert self.inside(ptr, size * span), "rows outside any live allocation"
+        store = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}[kind]
+        flat = host_array(ptr, span, np.dtype(store))
+        m = np.lib.stride_tricks.as_strided(flat, (rows, vocab), (size * stride, size)).copy()
+        if kind == "bf16":
+            return ew.bf16_to_f32(m)
+        return m.astype(np.float32)
 
     def _per_row(self, v: dict[str, Any], name: str, dtype: Any) -> Any:
         """A (pointer, value) parameter pair as the kernel reads it: the array, else the
@@ -143,8 +151,10 @@ class HostDevice(HostMemoryDriver):
     def _sampling(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
         rows, vocab = v["batch"], v["vocab"]
         assert grid[0] == rows and 1 <= grid[1] <= nchunks(vocab), (func, grid, rows, vocab)
-        if "logits" in v:  # softmax, its companions, temperature_scale
-            x = self._matrix(v["logits"], v["in_stride"], rows, vocab)
+        if "logits" in v:  # softmax, its companions, temperature_scale (f32, f16, bf16)
+            kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
+            func = func.removesuffix("_" + kind)
+            x = self._matrix(v["logits"], v["in_stride"], rows, vocab, kind)
             t = self._per_row(v, "temperature", np.float32)
             if "part" in v:  # the companions: G (max, sum) pairs a row after the ws prefix
                 assert self.inside(v["part"], 8 * rows * grid[1]), "part"

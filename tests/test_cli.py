@@ -19,7 +19,7 @@ import pytest
 
 from rocsample import codeobject
 from rocsample.codeobject import write_bundle
-from rocsample.registry import KERNELS, MODULES
+from rocsample.registry import ABI_VERSION, KERNELS, MODULES
 from rocsample.toolchains import get_toolchain
 
 from . import synthetic_elf as syn
@@ -150,7 +150,8 @@ def test_info_with_a_bad_backend_variable_is_a_clear_error(tmp_path):
     assert "ROCSAMPLE_BACKEND" in run.stderr and "bogus" in run.stderr
 
 
-def synthetic_module(module: str, *, abi: int | None = 3, drop: str | None = None) -> bytes:
+def synthetic_module(module: str, *, abi: int | None = ABI_VERSION,
+                     drop: str | None = None) -> bytes:
     """A gfx90a + gfx1030 bundle defining ``module``'s entry points (less ``drop``), written
     here: the info and inspect --check tests need no toolchain."""
     entries = [e for e in MODULES[module].entries if e != drop]

@@ -36,10 +36,12 @@ import numpy as np
 from .. import config
 from ..backends import cpu_engine
 from ..backends.recipe import Buffer, DeviceFacts, Launch, Recipe
+from ..buffers.dtypes import float_kind
 from ..validation import SamplingParams, check_method, check_temperature, sampling_params
 
 __all__ = [
     "ENTRIES",
+    "HALF_DTYPES",
     "MODULES",
     "OPERATIONS",
     "Entry",
@@ -78,6 +80,9 @@ class Entry:
     companion_of: str | None = None
 
 
+#: The half-precision logit types the logit operations read in place (entry suffixes).
+HALF_DTYPES = ("f16", "bf16")
+
 _HEADERS = ("rs_common.h",)
 # The engine's headers (rs_engine.h's phases in its include order): every one is hashed into
 # the cache key and handed to the compiler in memory, so a header missing here fails to compile.
@@ -114,7 +119,10 @@ MODULES: dict[str, Module] = {
     for m in (
         Module("sampling_utils", "sampling_utils.hip", _HEADERS,
                ("softmax_kernel", "temperature_scale_kernel", "softmax_stats_kernel",
-                "softmax_write_kernel")),
+                "softmax_write_kernel")
+               + tuple(f"{k}_kernel_{dt}" for dt in HALF_DTYPES
+                       for k in ("softmax", "softmax_stats", "softmax_write",
+                                 "temperature_scale"))),
         Module("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
         Module("topp_sampling", "topp_sampling.hip", _ENGINE,
                ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel")),
@@ -134,6 +142,18 @@ ENTRIES: dict[str, Entry] = {
               _TEMP + (("part", "ptr"),), companion_of="softmax"),
         Entry("temperature_scale", "sampling_utils", "temperature_scale_kernel",
               "TEMPERATURE_SCALE_HSACO", _TEMP),
+        # The logit operations on float16/bfloat16 logits, read in place (float32 results):
+        # optional companions, so a code object without them still serves float32.
+        *(e for dt in HALF_DTYPES for e in (
+            Entry(f"softmax_{dt}", "sampling_utils", f"softmax_kernel_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP, companion_of="softmax"),
+            Entry(f"softmax_stats_{dt}", "sampling_utils", f"softmax_stats_kernel_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP[:2] + _TEMP[4:] + (("part", "ptr"),),
+                  companion_of="softmax"),
+            Entry(f"softmax_write_{dt}", "sampling_utils", f"softmax_write_kernel_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP + (("part", "ptr"),), companion_of="softmax"),
+            Entry(f"temperature_scale_{dt}", "sampling_utils", f"temperature_scale_kernel_{dt}",
+                  "TEMPERATURE_SCALE_HSACO", _TEMP, companion_of="temperature_scale"))),
         Entry("topk_sampling", "topk_sampling", "topk_sampling_kernel", "TOPK_SAMPLING_HSACO",
               _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),)
               + _PHASES),
@@ -363,34 +383,54 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
     has the two companion entries, else one block a row.
     """
     rows, vocab = x.shape
+    sfx = _half_suffix(x, kernel, facts)
     t_val, bind = temperature, (("out", out, 0),)
     if isinstance(temperature, np.ndarray):
         uploads["temperature"] = temperature.astype(np.float32, copy=False)
         t_val, bind = 0, bind + (("temperature", "temperature", 0),)
     ptr, stride = x.ptr, x.strides[0]
     g = _rows_op_blocks(rows, vocab, facts.sm_count)
-    if kernel == "softmax" and g > 1 and facts.has_companion("softmax_stats") \
-            and facts.has_companion("softmax_write"):
+    if kernel == "softmax" and g > 1 and facts.has_companion("softmax_stats" + sfx) \
+            and facts.has_companion("softmax_write" + sfx):
         # The row pairs go after the histograms and tickets of the stream's sampling
         # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
         # which needs to be zero); calls on a stream run in order, so no sampling call uses
         # them meanwhile.
         part = (("part", "ws", 8 * ws_prefix_words(rows)),)
         return [
-            Launch("softmax_stats", (rows, g),
+            Launch("softmax_stats" + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "batch": rows, "vocab": vocab,
                     "temperature": 0, "temperature_val": t_val, "part": 0}, bind[1:] + part),
-            Launch("softmax_write", (rows, g),
+            Launch("softmax_write" + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
                     "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val,
                     "part": 0}, bind + part),
         ], True
     if kernel == "softmax":
         g = 1
-    return [Launch(kernel, (rows, g),
+    return [Launch(kernel + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
                     "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val},
                    bind)], False
+
+
+def _half_suffix(x: Any, kernel: str, facts: DeviceFacts) -> str:
+    """The entry suffix of ``x``'s element type ("" for float32, "_f16", "_bf16"); a clear
+    error when the loaded code object lacks the half-precision entry (a user's override built
+    before them: float32 still runs from it)."""
+    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
+    if kind in (None, "f32"):
+        return ""
+    name = f"{kernel}_{kind}"
+    if not facts.has_companion(name):
+        e = ENTRIES[f"{kernel}_kernel_{kind}"]
+        raise TypeError(f"logits of dtype {_DTYPE_NAMES[kind]} need the entry {e.entry}, which "
+                        f"the loaded {e.env_var} code object lacks: rebuild it from this "
+                        f"version's kernels/{MODULES[e.module].source}, or pass float32 logits")
+    return "_" + kind
+
+
+_DTYPE_NAMES = {"f16": "float16", "bf16": "bfloat16"}
 
 
 def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFacts) -> Recipe:
@@ -406,6 +446,12 @@ def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFact
     [('topk_topp_sampling', (128, 2), 0, False), ('topk_topp_sampling', (128, 2), 1, True)]
     """
     rows, vocab = x.shape
+    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
+    if kind != "f32":
+        raise TypeError(f"probs of dtype {_DTYPE_NAMES.get(kind, kind)}: the GPU sampling "
+                        "kernels read float32 probabilities (half-precision probs are read by "
+                        "the cpu backend only, for now); pass float32 probs, or half-precision "
+                        "logits to sample_from_logits, whose softmax reads them in place")
     uploads: dict[str, Any] = {}
     launches = _sample_launches(x, None, params, method, facts, uploads)
     return Recipe("sample", (Buffer("out", (rows,), np.int32, "tokens"),), uploads,

@@ -260,32 +260,42 @@ __device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
     }
 }
 
-// The same for a row of 2-byte values (rs_f16, rs_bf16), each widened exactly to float:
-// 16-byte loads of eight values when the row is 16-byte aligned, a scalar tail.
+// The same for a row of 2-byte values (rs_f16, rs_bf16), each widened exactly to float. A
+// thread visits the same elements in the same order as the float version does for an aligned
+// float row (groups of four, j = threadIdx.x + k * RS_BLOCK, then the tail), so a float sum
+// over them (softmax) is bit for bit the float32 path's on the widened row; a group of four
+// halves is one 8-byte load when the row is 8-byte aligned (16-byte loads would give each
+// thread other elements, and a different sum).
 template <typename T, typename F>
 __device__ __forceinline__ void rs_for_each(const T* x, int vocab, F f) {
     static_assert(sizeof(T) == 2, "rs_for_each: float or a 2-byte type");
-    if ((((unsigned long long)x) & 15ull) == 0ull) {
-        const int n8 = vocab >> 3;
-        const uint4* x8 = (const uint4*)x;
+    const int n4 = vocab >> 2;
+    if ((((unsigned long long)x) & 7ull) == 0ull) {
+        const uint2* x4 = (const uint2*)(const void*)x;
 #pragma unroll 2
-        for (int j = threadIdx.x; j < n8; j += RS_BLOCK) {
-            const uint4 v = x8[j];
-            const rs_u32 w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                T lo, hi;
-                lo.bits = (unsigned short)(w[q] & 0xffffu);
-                hi.bits = (unsigned short)(w[q] >> 16);
-                f(8 * j + 2 * q, rs_num<T>::up(lo));
-                f(8 * j + 2 * q + 1, rs_num<T>::up(hi));
-            }
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
+            const uint2 q = x4[j];
+            T e[4];
+            e[0].bits = (unsigned short)(q.x & 0xffffu);
+            e[1].bits = (unsigned short)(q.x >> 16);
+            e[2].bits = (unsigned short)(q.y & 0xffffu);
+            e[3].bits = (unsigned short)(q.y >> 16);
+            f(4 * j, rs_num<T>::up(e[0]));
+            f(4 * j + 1, rs_num<T>::up(e[1]));
+            f(4 * j + 2, rs_num<T>::up(e[2]));
+            f(4 * j + 3, rs_num<T>::up(e[3]));
         }
-        for (int i = (n8 << 3) + (int)threadIdx.x; i < vocab; i += RS_BLOCK)
-            f(i, rs_num<T>::up(x[i]));
     } else {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(i, rs_num<T>::up(x[i]));
+#pragma unroll 2
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
+            f(4 * j, rs_num<T>::up(x[4 * j]));
+            f(4 * j + 1, rs_num<T>::up(x[4 * j + 1]));
+            f(4 * j + 2, rs_num<T>::up(x[4 * j + 2]));
+            f(4 * j + 3, rs_num<T>::up(x[4 * j + 3]));
+        }
     }
+    for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK)
+        f(i, rs_num<T>::up(x[i]));
 }
 
 __device__ __forceinline__ rs_u64 rs_shfl_u64(rs_u64 v, int src) {
@@ -401,7 +411,8 @@ __device__ __forceinline__ int rs_wave_max_i32(int v) {
 // in flight at once, and the owner wave scans the staged copy (H200: the second read of the
 // segment was two dependent L2 round trips of a ~3.7 us sub-chunk draw).
 #define RS_DRAW_STAGE 4096
-__device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, rs_u32 thr, int max_exp,
+template <typename T>
+__device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u32 thr, int max_exp,
                             bool use_r, rs_u64 r, rs_u64 target, rs_smem* sh,
                             float4* stage = nullptr) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
@@ -409,9 +420,11 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
     seg = (seg + 3) & ~3;
     const int begin = begin_ + wave * seg < end_ ? begin_ + wave * seg : end_;
     const int end = begin + seg < end_ ? begin + seg : end_;
-    const bool vec = ((((unsigned long long)x) & 15ull) == 0ull) && ((begin_ & 3) == 0);
+    // 2-byte rows (rs_f16, rs_bf16) take the scalar path below: the draw reads one sub-chunk.
+    const bool vec = sizeof(T) == 4 && ((((unsigned long long)x) & 15ull) == 0ull) &&
+                     ((begin_ & 3) == 0);
     const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
-    const float4* x4 = (const float4*)x;
+    const float4* x4 = (const float4*)(const void*)x;
     auto kept4 = [&](const float4& v) {
         return rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
                rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
@@ -440,7 +453,8 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
     } else {
         for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) s += kept4(x4[j]);
     }
-    for (int i = vend + lane; i < end; i += RS_WAVE) s += rs_kept(x[i], thr, max_exp);
+    for (int i = vend + lane; i < end; i += RS_WAVE)
+        s += rs_kept(rs_num<T>::up(x[i]), thr, max_exp);
     s = rs_wave_sum_u64(s);
     __syncthreads();
     if (lane == 0) sh->wave_u64[wave] = s;
@@ -478,7 +492,7 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
         }
         for (int t0 = vend; t0 < end && hit < 0; t0 += RS_WAVE) {
             const int i = t0 + lane;
-            const rs_u64 m = i < end ? rs_kept(x[i], thr, max_exp) : 0ull;
+            const rs_u64 m = i < end ? rs_kept(rs_num<T>::up(x[i]), thr, max_exp) : 0ull;
             const rs_u64 incl = rs_wave_scan_u64(m, lane);
             const int mine = (m != 0ull && base + incl - m <= target && target < base + incl)
                                  ? i : -1;
@@ -492,7 +506,8 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
 }
 
 // The draw over a whole row: target = umulhi64(r, kept mass of the row).
-__device__ __forceinline__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp,
+template <typename T>
+__device__ __forceinline__ int rs_draw(const T* x, int vocab, rs_u32 thr, int max_exp,
                                        rs_u64 r, rs_smem* sh) {
     return rs_draw_span(x, 0, vocab, thr, max_exp, true, r, 0ull, sh);
 }

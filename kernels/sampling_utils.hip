@@ -38,10 +38,11 @@
 //   softmax_kernel_f16, softmax_stats_kernel_f16, softmax_write_kernel_f16,
 //   temperature_scale_kernel_f16, and the same four with _bf16
 //     the entries above with `logits` of IEEE binary16 (_f16) or bfloat16 (_bf16) values
-//     (2 bytes each, read in place, 16-byte loads when a row is 16-byte aligned); each value
-//     is widened exactly to float32 and everything after is the float32 entry's arithmetic,
-//     so the output (always float32) is bit for bit the float32 entry's on the widened
-//     logits. Companions, optional in a code object: loaded from the same one as
+//     (2 bytes each, read in place: 8-byte loads of four when a row is 8-byte aligned, each
+//     thread summing the elements it would sum in the float32 entry); each value is widened
+//     exactly to float32 and everything after is the float32 entry's arithmetic, so the
+//     output (always float32) is bit for bit the float32 entry's on the widened logits (a
+//     16-byte-aligned float32 row, as every allocation is). Companions, optional in a code object: loaded from the same one as
 //     softmax_kernel (SAMPLING_UTILS_HSACO) or temperature_scale_kernel
 //     (TEMPERATURE_SCALE_HSACO); without them half-precision logits are refused by name.
 //

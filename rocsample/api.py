@@ -94,9 +94,8 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     ----------
     probs : (batch, vocab) float32 array
         Probabilities; rows need not sum to 1. numpy, or a device array used in place.
-        float16/bfloat16 probabilities: the cpu backend widens them exactly; the GPU
-        backends refuse them (their engine reads float32; pass half-precision logits to
-        :func:`sample_from_logits` instead).
+        float16 and bfloat16 probabilities are read in place (the GPU kernels widen each
+        value exactly and compute in float32): the tokens of the widened float32 values.
     top_k : int or (batch,) ints, optional
         Keep tokens whose probability is >= the k-th largest (ties kept); 0/None: all.
     top_p : float or (batch,) floats in (0, 1], optional

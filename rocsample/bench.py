@@ -13,9 +13,10 @@ each batch x vocab x input shape it measures, in the same run:
 Writes ``bench.json``, ``bench.md`` (the table) and ``bench.png`` (latency vs batch per V,
 the floor drawn) into ``--out``.
 
-``--dtypes`` (:func:`run_dtypes`) instead times the logit operations on float32, bfloat16 and
-float16 logits of the same values (half-precision logits are read in place: half the bytes)
-and writes ``bench_dtypes.json`` and ``bench_dtypes.md``.
+``--dtypes`` (:func:`run_dtypes`) instead times the operations on float32, bfloat16 and
+float16 inputs of the same values (logits for the logit operations, probabilities for
+``sample``; half-precision inputs are read in place: half the bytes) and writes
+``bench_dtypes.json`` and ``bench_dtypes.md``.
 """
 
 from __future__ import annotations
@@ -223,14 +224,19 @@ DTYPE_OPS = {
         x, temperature=0.8, top_k=50, **kw),
     "sample_from_logits top-p 0.9": lambda rs, x, **kw: rs.sample_from_logits(
         x, temperature=0.8, top_p=0.9, **kw),
+    # on probabilities (softmax of the same logits, then rounded to the half type)
+    "sample": lambda rs, x, **kw: rs.sample(x, **kw),
+    "sample top-k 50": lambda rs, x, **kw: rs.sample(x, top_k=50, **kw),
+    "sample top-p 0.9": lambda rs, x, **kw: rs.sample(x, top_p=0.9, **kw),
+    "sample top-k 50 + top-p 0.9": lambda rs, x, **kw: rs.sample(x, top_k=50, top_p=0.9, **kw),
 }
 
 
 def run_dtypes(batches=(1, 128, 512), vocabs=(128256, 262144), reps: int = 30,
                backend: str | None = None, out: Path | None = None,
                progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Median GPU time of each logit operation on float32, bfloat16 and float16 logits (the
-    same values: the float32 ones are the widened half ones) and the half/float32 ratio; the
+    """Median GPU time of each operation on float32, bfloat16 and float16 inputs (the same
+    values: the float32 ones are the widened bfloat16 ones) and the half/float32 ratio; the
     issue's target is <= 0.6 at B >= 128 (half the bytes read)."""
     import torch
 
@@ -245,9 +251,13 @@ def run_dtypes(batches=(1, 128, 512), vocabs=(128256, 262144), reps: int = 30,
     for v in vocabs:
         for bsz in batches:
             base = (torch.randn((bsz, v), device="cuda", generator=gen) * 3).bfloat16()
-            inputs = {"float32": base.float(), "bfloat16": base, "float16": base.half()}
+            logits = {"float32": base.float(), "bfloat16": base, "float16": base.half()}
+            p = torch.softmax(base.float(), -1)
+            probs = {"float32": p.bfloat16().float(), "bfloat16": p.bfloat16(),
+                     "float16": p.half()}
             for op, fn in DTYPE_OPS.items():
                 times = {}
+                inputs = probs if op.startswith("sample") and "logits" not in op else logits
                 for name, x in inputs.items():
                     extra = {"seed": 1} if op.startswith("sample") else {}
 

@@ -337,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", action="append", choices=["hip", "cuda"],
                    help="backend(s) to measure (repeat to compare them in one table)")
     p.add_argument("--dtypes", action="store_true",
-                   help="float32 vs bfloat16/float16 logits for the logit operations "
-                        "(default B 1, 128, 512 x V 128256, 262144)")
+                   help="float32 vs bfloat16/float16 inputs for the logit operations and "
+                        "sample (default B 1, 128, 512 x V 128256, 262144)")
     p.add_argument("--out", default="bench/results/latest")
     p = sub.add_parser("bench-elementwise",
                        help="Candle's elementwise kernels vs torch and the copy bandwidth")

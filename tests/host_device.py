@@ -170,11 +170,13 @@ class HostDevice(HostMemoryDriver):
             return
         ws = v["ws"]
         assert self.inside(ws, 8 * ws_total_words(rows, vocab)), "workspace"
-        first = func in ("topp_prefix_sum",) or v.get("phase", -1) == 0
+        first = func.startswith("topp_prefix_sum") or v.get("phase", -1) == 0
         if first:  # the kernels need the prefix zero when a call starts (and leave it so)
             prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
             assert not prefix.any(), "workspace prefix not zero"
-        x = self._matrix(v["probs"], v["row_stride"], rows, vocab)
+        kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
+        func = func.removesuffix("_" + kind)
+        x = self._matrix(v["probs"], v["row_stride"], rows, vocab, kind)
         if func == "topp_prefix_sum":
             return
         if func == "topp_threshold":

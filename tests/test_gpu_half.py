@@ -5,8 +5,8 @@ _f16/_bf16 entries of sampling_utils.hip) and compute in float32 on the exactly 
 values, so on the same GPU they must give bit for bit the float32 entries' results for the
 widened logits: the same float32 values, the same tokens. Checked at the vocabularies engines
 use, one block a row and G blocks a row, from numpy and from torch bf16/fp16 CUDA tensors (no
-copy: the kernels get the tensor's pointer). Sampling half-precision *probabilities* on the GPU
-is refused with a clear message (the engine reads float32; see the README).
+copy: the kernels get the tensor's pointer). The same for half-precision probabilities through
+every sampling path (the _f16/_bf16 entries of the engine modules).
 Skips with the reason where no GPU backend starts (as tests/test_gpu.py).
 """
 
@@ -99,7 +99,40 @@ def test_torch_half_tensors_are_read_in_place(gpu, dtype):
     assert torch.equal(a, c)
 
 
-def test_half_probabilities_are_refused_on_the_gpu(gpu):
-    probs = _half(np.full((2, 1000), 1e-3, np.float32), "bf16")
-    with pytest.raises(TypeError, match="GPU sampling kernels read float32 probabilities"):
-        rocsample.sample(probs, backend=gpu.name)
+PATHS = [("auto", {}), ("topk", dict(top_k=50)), ("fused", dict(top_k=500)),
+         ("topp", dict(top_p=0.9)), ("fused", dict(top_p=0.9)),
+         ("fused", dict(top_k=50, top_p=0.9, min_p=0.02)), ("fused", dict(min_p=0.05))]
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+@pytest.mark.parametrize("vocab", VOCABS)
+@pytest.mark.parametrize("rows", [1, 5, None])  # None: more rows than SMs, one block a row
+def test_half_probs_draw_the_widened_float32_tokens(gpu, kind, vocab, rows):
+    rows = rows or gpu.sm_count + 3
+    rng = np.random.default_rng(vocab + rows + 1)
+    from rocsample.backends import cpu_engine
+
+    p32 = cpu_engine.softmax((rng.standard_normal((rows, vocab)) * 3).astype(np.float32))
+    half = _half(p32, kind)
+    wide = widen_to_f32(half)
+    for method, kw in PATHS:
+        for seed in (3, np.arange(rows)):
+            got = rocsample.sample(half, seed=seed, offset=1, method=method,
+                                   backend=gpu.name, **kw)
+            want = rocsample.sample(wide, seed=seed, offset=1, method=method,
+                                    backend=gpu.name, **kw)
+            np.testing.assert_array_equal(got, want, err_msg=f"{method} {kw}")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_half_probs_are_sampled_in_place(gpu, dtype):
+    torch = pytest.importorskip("torch")
+    if gpu.name != "cuda" or not torch.cuda.is_available():
+        pytest.skip("torch CUDA tensors need the cuda backend")
+    g = torch.Generator(device="cuda").manual_seed(1)
+    probs = torch.softmax(torch.randn((256, 151936), device="cuda", generator=g) * 3, -1)
+    half = probs.to(getattr(torch, dtype))
+    for kw in ({}, dict(top_k=50), dict(top_p=0.9), dict(min_p=0.05)):
+        a = torch.from_dlpack(rocsample.sample(half, seed=5, **kw))
+        b = torch.from_dlpack(rocsample.sample(half.float(), seed=5, **kw))
+        assert torch.equal(a, b), kw

@@ -5,7 +5,8 @@ exactly what it gives for float32 inputs holding the widened values: the same to
 for softmax/temperature_scale the same float32 values. Checked on the numpy backend for every
 operation and method, and through the GPU executor on the host stand-in (tests/host_device.py:
 the _f16/_bf16 entries read the 2-byte rows from their packed arguments), for host arrays and
-device buffers; and an unsupported dtype is refused naming it and the supported ones.
+device buffers, every sampling method and both grid shapes; and an unsupported dtype is
+refused naming it and the supported ones.
 """
 
 from __future__ import annotations
@@ -144,10 +145,20 @@ def test_executor_reads_half_logits_in_place(gpu, kind, rows, where):
     assert readers == want | {f"temperature_scale_{kind}"}
 
 
-def test_half_probs_on_the_gpu_path_are_refused_clearly(gpu):
-    with pytest.raises(TypeError, match="probs of dtype bfloat16: the GPU sampling kernels "
-                                        "read float32"):
-        rocsample.sample(_probs(2, 100, 5, "bf16"))
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rows", [1, 3, 140])  # 140 >= 132 SMs: one block a row
+@pytest.mark.parametrize("method,kw", METHODS)
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_executor_samples_half_probs_in_place(gpu, kind, rows, method, kw, where):
+    probs = _probs(rows, 9000, rows, kind)
+    wide = widen_to_f32(probs)
+    arg = probs if where == "host" else DeviceBuffer.from_numpy(gpu.rt, probs)
+    got = rocsample.sample(arg, seed=7, offset=2, method=method, **kw)
+    got = got if where == "host" else got.numpy()
+    np.testing.assert_array_equal(got, rocsample.sample(wide, seed=7, offset=2, method=method,
+                                                        backend="cpu", **kw))
+    readers = {k for k, _, _, v in gpu.rt.launches if "probs" in v}
+    assert readers and all(k.endswith("_" + kind) for k in readers), readers
 
 
 def test_a_code_object_without_the_half_entries_refuses_half_logits_only(gpu):
@@ -159,5 +170,11 @@ def test_a_code_object_without_the_half_entries_refuses_half_logits_only(gpu):
     with pytest.raises(TypeError, match="temperature_scale_kernel_f16, which the loaded "
                                         "TEMPERATURE_SCALE_HSACO"):
         rocsample.temperature_scale(x, 0.5)
+    probs = _probs(2, 100, 7, "bf16")
+    for method, kw in METHODS:
+        with pytest.raises(TypeError, match="probs of dtype bfloat16 need the entry "):
+            rocsample.sample(probs, method=method, **kw)
     np.testing.assert_array_equal(rocsample.softmax(widen_to_f32(x)),
                                   rocsample.softmax(widen_to_f32(x), backend="cpu"))
+    np.testing.assert_array_equal(rocsample.sample(widen_to_f32(probs), seed=1),
+                                  rocsample.sample(widen_to_f32(probs), seed=1, backend="cpu"))

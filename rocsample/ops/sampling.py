@@ -123,11 +123,16 @@ MODULES: dict[str, Module] = {
                + tuple(f"{k}_kernel_{dt}" for dt in HALF_DTYPES
                        for k in ("softmax", "softmax_stats", "softmax_write",
                                  "temperature_scale"))),
-        Module("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
+        Module("topk_sampling", "topk_sampling.hip", _ENGINE,
+               ("topk_sampling_kernel",) + tuple(f"topk_sampling_kernel_{dt}"
+                                                 for dt in HALF_DTYPES)),
         Module("topp_sampling", "topp_sampling.hip", _ENGINE,
-               ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel")),
+               ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel")
+               + tuple(f"topp_{k}_kernel_{dt}" for dt in HALF_DTYPES
+                       for k in ("prefix_sum", "threshold", "sample"))),
         Module("topk_topp_sampling", "topk_topp_sampling.hip", _ENGINE,
-               ("topk_topp_sampling_kernel",)),
+               ("topk_topp_sampling_kernel",) + tuple(f"topk_topp_sampling_kernel_{dt}"
+                                                      for dt in HALF_DTYPES)),
     )
 }
 
@@ -171,6 +176,18 @@ ENTRIES: dict[str, Entry] = {
               + _RNG + (("out", "ptr"),) + _PHASES),
     )
 }
+# The sampler entries on float16/bfloat16 probabilities, read in place: optional companions
+# of their float32 entries (same arguments, same variable), so a code object without them
+# still serves float32.
+ENTRIES.update({
+    f"{e.entry}_{dt}": Entry(f"{e.name}_{dt}", e.module, f"{e.entry}_{dt}", e.env_var,
+                             e.signature, companion_of=e.name)
+    for dt in HALF_DTYPES for e in list(ENTRIES.values())
+    if e.module != "sampling_utils" and e.companion_of is None
+})
+
+#: The C entry of each float32 kernel by its registry name.
+KERNEL_ENTRY = {e.name: e.entry for e in ENTRIES.values()}
 
 # Imported after the rows: the registry builds its rows from them when it is imported first
 # (from here, or on its own), so this module must hold them before the registry loads.
@@ -306,6 +323,9 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     rows, vocab = x.shape
     k, p, m = params.top_k, params.top_p, params.min_p
     bind = _SAMPLER_BIND if src is None else _SAMPLER_BIND + (("probs", src, 0),)
+    if method == "auto":
+        method = _choose(params)
+    sfx = _half_suffix(x, _METHOD_KERNEL[method], facts, "probs")
     kb = pb = mb = ()
     if isinstance(k, np.ndarray):
         uploads["top_k"] = k.astype(np.int32, copy=False)
@@ -316,8 +336,6 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     if isinstance(m, np.ndarray):
         uploads["min_p"] = m.astype(np.float32, copy=False)
         mb, m = (("min_p", "min_p", 0),), 0
-    if method == "auto":
-        method = _choose(params)
     nphase = _phases(params, vocab)
     grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count,
                                   _per_sm(method, params, nphase, vocab)))
@@ -334,28 +352,26 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     rb = tuple((n, n, 0) for n in ("seeds", "offsets") if n in uploads)
     if method == "topp":
         ws_bind = bind[1:]
+        rows_args = {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab, "ws": 0}
         return [
-            Launch("topp_prefix_sum", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
-                                             "vocab": vocab, "ws": 0}, ws_bind),
-            Launch("topp_threshold", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
-                                            "vocab": vocab, "top_p": 0, "top_p_val": p,
-                                            "ws": 0}, ws_bind + pb, True),
-            Launch("topp_sample", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
-                                         "vocab": vocab, "ws": 0, "seed": seed,
-                                         "offset": offset, **rng, "out": 0}, bind + rb, True),
+            Launch("topp_prefix_sum" + sfx, grid, dict(rows_args), ws_bind),
+            Launch("topp_threshold" + sfx, grid, {**rows_args, "top_p": 0, "top_p_val": p},
+                   ws_bind + pb, True),
+            Launch("topp_sample" + sfx, grid, {**rows_args, "seed": seed, "offset": offset,
+                                               **rng, "out": 0}, bind + rb, True),
         ]
     # A row with one block chains every phase in the first launch (rs_engine.h): the later
     # launches would find every row done, so they are not made.
     phases = range(1 if grid[1] == 1 else nphase)
     if method == "topk":
         bind += kb + rb
-        return [Launch("topk_sampling", grid,
+        return [Launch("topk_sampling" + sfx, grid,
                        {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
                         "top_k": 0, "top_k_val": k or 0, "seed": seed, "offset": offset,
                         **rng, "out": 0, "ws": 0, "phase": phase, "nphase": nphase},
                        bind, phase > 0) for phase in phases]
     bind += kb + pb + mb + rb  # "fused" (the API validated method)
-    return [Launch("topk_topp_sampling", grid,
+    return [Launch("topk_topp_sampling" + sfx, grid,
                    {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
                     "top_k": 0, "top_k_val": k or 0, "top_p": 0, "top_p_val": p, "min_p": 0,
                     "min_p_val": m or 0.0, "seed": seed, "offset": offset, **rng, "out": 0,
@@ -414,20 +430,27 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
                    bind)], False
 
 
-def _half_suffix(x: Any, kernel: str, facts: DeviceFacts) -> str:
+def _half_suffix(x: Any, kernel: str, facts: DeviceFacts, what: str = "logits") -> str:
     """The entry suffix of ``x``'s element type ("" for float32, "_f16", "_bf16"); a clear
     error when the loaded code object lacks the half-precision entry (a user's override built
-    before them: float32 still runs from it)."""
+    before them: float32 still runs from it). The top-p stages need all three."""
     kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
     if kind in (None, "f32"):
         return ""
-    name = f"{kernel}_{kind}"
-    if not facts.has_companion(name):
-        e = ENTRIES[f"{kernel}_kernel_{kind}"]
-        raise TypeError(f"logits of dtype {_DTYPE_NAMES[kind]} need the entry {e.entry}, which "
-                        f"the loaded {e.env_var} code object lacks: rebuild it from this "
-                        f"version's kernels/{MODULES[e.module].source}, or pass float32 logits")
+    stages = ("topp_prefix_sum", "topp_threshold", "topp_sample") if kernel == "topp" \
+        else (kernel,)
+    for name in stages:
+        if not facts.has_companion(f"{name}_{kind}"):
+            e = ENTRIES[f"{KERNEL_ENTRY[name]}_{kind}"]
+            raise TypeError(f"{what} of dtype {_DTYPE_NAMES[kind]} need the entry {e.entry}, "
+                            f"which the loaded {e.env_var} code object lacks: rebuild it from "
+                            f"this version's kernels/{MODULES[e.module].source}, or pass "
+                            f"float32 {what}")
     return "_" + kind
+
+
+#: The kernel of each sampling method (the top-p stages: "topp").
+_METHOD_KERNEL = {"topk": "topk_sampling", "fused": "topk_topp_sampling", "topp": "topp"}
 
 
 _DTYPE_NAMES = {"f16": "float16", "bf16": "bfloat16"}
@@ -446,12 +469,6 @@ def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFact
     [('topk_topp_sampling', (128, 2), 0, False), ('topk_topp_sampling', (128, 2), 1, True)]
     """
     rows, vocab = x.shape
-    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
-    if kind != "f32":
-        raise TypeError(f"probs of dtype {_DTYPE_NAMES.get(kind, kind)}: the GPU sampling "
-                        "kernels read float32 probabilities (half-precision probs are read by "
-                        "the cpu backend only, for now); pass float32 probs, or half-precision "
-                        "logits to sample_from_logits, whose softmax reads them in place")
     uploads: dict[str, Any] = {}
     launches = _sample_launches(x, None, params, method, facts, uploads)
     return Recipe("sample", (Buffer("out", (rows,), np.int32, "tokens"),), uploads,

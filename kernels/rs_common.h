@@ -31,7 +31,11 @@
 //     share differs from p / sum(p) by less than 2^-39 of the row maximum, as with the row
 //     scale.
 //   * min-p keeps x >= min_p * max exactly (see rs_min_p_key).
-//   * Randomness: Philox4x32-10, key = seed, counter = (offset lo, offset hi, row, 0).
+//   * Randomness: Philox4x32-10. With scalar seed and offset: key = seed, counter = (offset
+//     lo, offset hi, row, 0). With per-row seeds and/or offsets (either array given): key =
+//     the row's seed (seeds[row] or the scalar), counter = (its offset lo, hi, 0, 0): no row
+//     index, so a request's draw depends on its own (seed, offset) only, not on its batch
+//     slot, the batch size or the kernel path (rs_row_draw).
 //     The 64-bit word (w1 << 32 | w0) picks a point umulhi64(r, total) in [0, total).
 #pragma once
 
@@ -76,6 +80,71 @@ typedef unsigned long long rs_u64;
 #define RS_SHFL(v, src) __shfl((v), (src), RS_WAVE)
 #define RS_ALL(p) __all(p)
 #endif
+
+// f16 and bf16 values: two bytes, passed and stored like CUDA's __half / __nv_bfloat16, so a
+// kernel argument of these types has the same size and alignment as Candle's.
+struct rs_f16 { unsigned short bits; };
+struct rs_bf16 { unsigned short bits; };
+
+// rs_num<T>: T's compute type C (float for f16/bf16/f32, double for f64) and the conversions.
+// f16/bf16 are computed in float and rounded to nearest even once, at the store.
+template <typename T> struct rs_num {
+    typedef T C;
+    static __device__ __forceinline__ C up(T x) { return x; }
+    static __device__ __forceinline__ T down(C x) { return x; }
+};
+
+template <> struct rs_num<rs_f16> {
+    typedef float C;
+#ifdef RS_CUDA
+    // The conversion instructions; cuda_fp16.h would cost every compile far more than this.
+    static __device__ __forceinline__ float up(rs_f16 h) {
+        float f;
+        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
+        return f;
+    }
+    static __device__ __forceinline__ rs_f16 down(float f) {
+        rs_f16 h;
+        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
+        return h;
+    }
+#else
+    // clang's _Float16 converts with the hardware's round-to-nearest-even instruction.
+    union pun { unsigned short u; _Float16 f; };
+    static __device__ __forceinline__ float up(rs_f16 h) {
+        pun p;
+        p.u = h.bits;
+        return (float)p.f;
+    }
+    static __device__ __forceinline__ rs_f16 down(float f) {
+        pun p;
+        p.f = (_Float16)f;
+        rs_f16 h;
+        h.bits = p.u;
+        return h;
+    }
+#endif
+};
+
+template <> struct rs_num<rs_bf16> {
+    typedef float C;
+    static __device__ __forceinline__ float up(rs_bf16 b) {
+        return __uint_as_float((rs_u32)b.bits << 16);
+    }
+    // Round to nearest even on the bits (the same on every target and in numpy); a NaN keeps
+    // its sign and top payload and is made quiet, since truncation could turn it into an Inf.
+    static __device__ __forceinline__ rs_bf16 down(float f) {
+        rs_u32 u = __float_as_uint(f);
+        rs_bf16 b;
+        if ((u & 0x7fffffffu) > 0x7f800000u) {
+            b.bits = (unsigned short)((u >> 16) | 0x40u);
+        } else {
+            u += 0x7fffu + ((u >> 16) & 1u);
+            b.bits = (unsigned short)(u >> 16);
+        }
+        return b;
+    }
+};
 
 struct rs_smem {
     rs_u64 wave_u64[RS_NWAVES];
@@ -191,6 +260,44 @@ __device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
     }
 }
 
+// The same for a row of 2-byte values (rs_f16, rs_bf16), each widened exactly to float. A
+// thread visits the same elements in the same order as the float version does for an aligned
+// float row (groups of four, j = threadIdx.x + k * RS_BLOCK, then the tail), so a float sum
+// over them (softmax) is bit for bit the float32 path's on the widened row; a group of four
+// halves is one 8-byte load when the row is 8-byte aligned (16-byte loads would give each
+// thread other elements, and a different sum).
+template <typename T, typename F>
+__device__ __forceinline__ void rs_for_each(const T* x, int vocab, F f) {
+    static_assert(sizeof(T) == 2, "rs_for_each: float or a 2-byte type");
+    const int n4 = vocab >> 2;
+    if ((((unsigned long long)x) & 7ull) == 0ull) {
+        const uint2* x4 = (const uint2*)(const void*)x;
+#pragma unroll 2
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
+            const uint2 q = x4[j];
+            T e[4];
+            e[0].bits = (unsigned short)(q.x & 0xffffu);
+            e[1].bits = (unsigned short)(q.x >> 16);
+            e[2].bits = (unsigned short)(q.y & 0xffffu);
+            e[3].bits = (unsigned short)(q.y >> 16);
+            f(4 * j, rs_num<T>::up(e[0]));
+            f(4 * j + 1, rs_num<T>::up(e[1]));
+            f(4 * j + 2, rs_num<T>::up(e[2]));
+            f(4 * j + 3, rs_num<T>::up(e[3]));
+        }
+    } else {
+#pragma unroll 2
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
+            f(4 * j, rs_num<T>::up(x[4 * j]));
+            f(4 * j + 1, rs_num<T>::up(x[4 * j + 1]));
+            f(4 * j + 2, rs_num<T>::up(x[4 * j + 2]));
+            f(4 * j + 3, rs_num<T>::up(x[4 * j + 3]));
+        }
+    }
+    for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK)
+        f(i, rs_num<T>::up(x[i]));
+}
+
 __device__ __forceinline__ rs_u64 rs_shfl_u64(rs_u64 v, int src) {
     rs_u32 lo = (rs_u32)v, hi = (rs_u32)(v >> 32);
     lo = RS_SHFL(lo, src);
@@ -259,6 +366,15 @@ __device__ rs_u64 rs_philox_u64(rs_u64 seed, rs_u64 offset, rs_u32 row) {
     return ((rs_u64)c1 << 32) | c0;
 }
 
+// The 64-bit random word of row `row`: per-row seeds/offsets (device arrays of one u64 per
+// row, NULL: the scalar for every row) drop the row index from the counter; both NULL is the
+// scalar-seed draw, counter (offset, row, 0) (see the numerics above).
+__device__ __forceinline__ rs_u64 rs_row_draw(rs_u64 seed, rs_u64 offset, const rs_u64* seeds,
+                                              const rs_u64* offsets, int row) {
+    if (seeds == nullptr && offsets == nullptr) return rs_philox_u64(seed, offset, (rs_u32)row);
+    return rs_philox_u64(seeds ? seeds[row] : seed, offsets ? offsets[row] : offset, 0u);
+}
+
 __device__ __forceinline__ rs_u64 rs_kept(float v, rs_u32 thr, int max_exp) {
     const rs_u32 key = rs_key(v);
     return key >= thr ? rs_mass(key, max_exp) : 0ull;
@@ -295,7 +411,8 @@ __device__ __forceinline__ int rs_wave_max_i32(int v) {
 // in flight at once, and the owner wave scans the staged copy (H200: the second read of the
 // segment was two dependent L2 round trips of a ~3.7 us sub-chunk draw).
 #define RS_DRAW_STAGE 4096
-__device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, rs_u32 thr, int max_exp,
+template <typename T>
+__device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u32 thr, int max_exp,
                             bool use_r, rs_u64 r, rs_u64 target, rs_smem* sh,
                             float4* stage = nullptr) {
     const int lane = threadIdx.x % RS_WAVE, wave = threadIdx.x / RS_WAVE;
@@ -303,9 +420,11 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
     seg = (seg + 3) & ~3;
     const int begin = begin_ + wave * seg < end_ ? begin_ + wave * seg : end_;
     const int end = begin + seg < end_ ? begin + seg : end_;
-    const bool vec = ((((unsigned long long)x) & 15ull) == 0ull) && ((begin_ & 3) == 0);
+    // 2-byte rows (rs_f16, rs_bf16) take the scalar path below: the draw reads one sub-chunk.
+    const bool vec = sizeof(T) == 4 && ((((unsigned long long)x) & 15ull) == 0ull) &&
+                     ((begin_ & 3) == 0);
     const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
-    const float4* x4 = (const float4*)x;
+    const float4* x4 = (const float4*)(const void*)x;
     auto kept4 = [&](const float4& v) {
         return rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
                rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
@@ -334,7 +453,8 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
     } else {
         for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) s += kept4(x4[j]);
     }
-    for (int i = vend + lane; i < end; i += RS_WAVE) s += rs_kept(x[i], thr, max_exp);
+    for (int i = vend + lane; i < end; i += RS_WAVE)
+        s += rs_kept(rs_num<T>::up(x[i]), thr, max_exp);
     s = rs_wave_sum_u64(s);
     __syncthreads();
     if (lane == 0) sh->wave_u64[wave] = s;
@@ -372,7 +492,7 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
         }
         for (int t0 = vend; t0 < end && hit < 0; t0 += RS_WAVE) {
             const int i = t0 + lane;
-            const rs_u64 m = i < end ? rs_kept(x[i], thr, max_exp) : 0ull;
+            const rs_u64 m = i < end ? rs_kept(rs_num<T>::up(x[i]), thr, max_exp) : 0ull;
             const rs_u64 incl = rs_wave_scan_u64(m, lane);
             const int mine = (m != 0ull && base + incl - m <= target && target < base + incl)
                                  ? i : -1;
@@ -386,7 +506,8 @@ __device__ __noinline__ int rs_draw_span(const float* x, int begin_, int end_, r
 }
 
 // The draw over a whole row: target = umulhi64(r, kept mass of the row).
-__device__ __forceinline__ int rs_draw(const float* x, int vocab, rs_u32 thr, int max_exp,
+template <typename T>
+__device__ __forceinline__ int rs_draw(const T* x, int vocab, rs_u32 thr, int max_exp,
                                        rs_u64 r, rs_smem* sh) {
     return rs_draw_span(x, 0, vocab, thr, max_exp, true, r, 0ull, sh);
 }

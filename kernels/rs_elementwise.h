@@ -35,70 +35,8 @@
 
 typedef rs_u64 rs_size;  // size_t of the ABI: 8 bytes on every target we build for
 
-// f16 and bf16 values: two bytes, passed and stored like CUDA's __half / __nv_bfloat16, so a
-// kernel argument of these types has the same size and alignment as Candle's.
-struct rs_f16 { unsigned short bits; };
-struct rs_bf16 { unsigned short bits; };
-
-// rs_num<T>: T's compute type C (float for f16/bf16/f32, double for f64) and the conversions.
-// f16/bf16 are computed in float and rounded to nearest even once, at the store.
-template <typename T> struct rs_num {
-    typedef T C;
-    static __device__ __forceinline__ C up(T x) { return x; }
-    static __device__ __forceinline__ T down(C x) { return x; }
-};
-
-template <> struct rs_num<rs_f16> {
-    typedef float C;
-#ifdef RS_CUDA
-    // The conversion instructions; cuda_fp16.h would cost every compile far more than this.
-    static __device__ __forceinline__ float up(rs_f16 h) {
-        float f;
-        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
-        return f;
-    }
-    static __device__ __forceinline__ rs_f16 down(float f) {
-        rs_f16 h;
-        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
-        return h;
-    }
-#else
-    // clang's _Float16 converts with the hardware's round-to-nearest-even instruction.
-    union pun { unsigned short u; _Float16 f; };
-    static __device__ __forceinline__ float up(rs_f16 h) {
-        pun p;
-        p.u = h.bits;
-        return (float)p.f;
-    }
-    static __device__ __forceinline__ rs_f16 down(float f) {
-        pun p;
-        p.f = (_Float16)f;
-        rs_f16 h;
-        h.bits = p.u;
-        return h;
-    }
-#endif
-};
-
-template <> struct rs_num<rs_bf16> {
-    typedef float C;
-    static __device__ __forceinline__ float up(rs_bf16 b) {
-        return __uint_as_float((rs_u32)b.bits << 16);
-    }
-    // Round to nearest even on the bits (the same on every target and in numpy); a NaN keeps
-    // its sign and top payload and is made quiet, since truncation could turn it into an Inf.
-    static __device__ __forceinline__ rs_bf16 down(float f) {
-        rs_u32 u = __float_as_uint(f);
-        rs_bf16 b;
-        if ((u & 0x7fffffffu) > 0x7f800000u) {
-            b.bits = (unsigned short)((u >> 16) | 0x40u);
-        } else {
-            u += 0x7fffu + ((u >> 16) & 1u);
-            b.bits = (unsigned short)(u >> 16);
-        }
-        return b;
-    }
-};
+// rs_f16, rs_bf16 and rs_num<T> (the conversions) are in rs_common.h: the sampling family
+// reads half-precision rows with them too.
 
 // Candle's contiguity rule over one operand's strides.
 __device__ __forceinline__ bool rs_is_contiguous(rs_size num_dims, const rs_size* dims,

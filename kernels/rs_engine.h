@@ -95,6 +95,10 @@ __device__ __forceinline__ void rs_grid_wait() {
 __shared__ rs_args rs_sa;
 __shared__ rs_rowctx rs_st;
 
+// T: the element type of the rows (float, rs_f16 or rs_bf16); everything after the loads is
+// float32 arithmetic on the exactly widened values, so a half row draws the token its widened
+// float32 row draws.
+template <typename T>
 __device__ __forceinline__ void rs_engine(const rs_args a_in) {
     const int vocab = a_in.vocab;
     if ((int)blockIdx.x >= a_in.batch || vocab <= 0 || vocab > RS_VOCAB_MAX) return;
@@ -113,14 +117,15 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         t.s0 = t.g * per < t.nc ? t.g * per : t.nc;
         t.s1 = t.s0 + per < t.nc ? t.s0 + per : t.nc;
         t.span = per * RS_CHUNK;
-        t.x = a_in.probs + (long long)t.row * a_in.row_stride;
+        t.x = (const T*)a_in.probs + (long long)t.row * a_in.row_stride;
         t.w = rs_ws_row(a_in.ws, a_in.batch, t.row, vocab);
         t.ticket = t.w.ticket;
         t.k = a_in.top_k ? a_in.top_k[t.row] : a_in.top_k_val;
         t.p = a_in.top_p ? a_in.top_p[t.row] : a_in.top_p_val;
         t.mp = a_in.min_p ? a_in.min_p[t.row] : a_in.min_p_val;
         t.final_phase = a_in.phase == a_in.nphase - 1;
-        t.r = a_in.has_rng ? rs_philox_u64(a_in.seed, a_in.offset, (rs_u32)t.row) : 0ull;
+        t.r = a_in.has_rng ? rs_row_draw(a_in.seed, a_in.offset, a_in.seeds, a_in.offsets,
+                                          t.row) : 0ull;
         t.topk = RS_WITH_TOPK && t.k > 0 && t.k < vocab;
         t.max_key = 0u;
         t.mthr = 0u;
@@ -132,10 +137,10 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
     rs_rowctx& t = rs_st;
     if (a.phase == 0) {
         if (!t.topk && !(t.p < 1.0f) && !(t.mp > 0.0f) && !a.p_later) {  // plain: one phase
-            rs_phase_plain(a, t);
+            rs_phase_plain<T>(a, t);
             return;
         }
-        rs_phase0(a, t);
+        rs_phase0<T>(a, t);
         if (t.ng != 1 || a.p_later) return;
         // A row with one block: that block carries on with the next phases in this launch,
         // while the row is still in L2 (the later launches find the row done).
@@ -157,7 +162,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         }
         if (state == RS_S_PDRAW) {  // a plain row without its draw
             if (t.g != 0 || !a.has_rng) return;
-            rs_finish(a, t, rs_plain_draw(t.x, vocab, t.nc, t.w, t.r, false));
+            rs_finish(a, t, rs_plain_draw(rs_px<T>(t), vocab, t.nc, t.w, t.r, false));
             return;
         }
         const rs_u32 max_key = (rs_u32)w.head[RS_H_MAX];
@@ -165,7 +170,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
             if (t.g != 0 || !a.has_rng) return;
             for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = w.smass[c];
             __syncthreads();
-            rs_finish(a, t, rs_draw_chunks(t.x, vocab, t.nc, (rs_u32)w.head[RS_H_THR],
+            rs_finish(a, t, rs_draw_chunks(rs_px<T>(t), vocab, t.nc, (rs_u32)w.head[RS_H_THR],
                                            rs_exp(max_key), t.r));
             return;
         }
@@ -177,11 +182,11 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
         }
         __syncthreads();
         if (state == RS_S_MASS && thr_mass == 0u) {  // no cut at all: plain sampling
-            rs_phase_plain(a, t);
+            rs_phase_plain<T>(a, t);
         } else if (state == RS_S_MASS) {
-            rs_phase_mass(a, t, thr_mass);
+            rs_phase_mass<T>(a, t, thr_mass);
         } else if (state == RS_S_HIST) {
-            rs_phase_cut(a, t);
+            rs_phase_cut<T>(a, t);
         } else {
             if (t.g == 0 && threadIdx.x == 0 && a.out)
                 a.out[t.row] = -1;  // an unknown state: the workspace was not prepared

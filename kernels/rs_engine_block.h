@@ -9,7 +9,7 @@
 // ---- a block, its row, and the row's last block ----
 
 struct rs_args {
-    const float* probs;
+    const void* probs;   // float, rs_f16 or rs_bf16: the T of rs_engine<T>
     long long row_stride;
     int batch, vocab;
     const int* top_k;
@@ -21,6 +21,8 @@ struct rs_args {
     bool has_rng;        // seed/offset given: this launch may draw
     bool p_later;        // top-p stage 1: p comes with the next phase (plan for a cut)
     rs_u64 seed, offset;
+    const rs_u64* seeds;   // per-row seeds, or NULL: seed for every row
+    const rs_u64* offsets; // per-row offsets, or NULL: offset for every row
     int* out;            // may be NULL: the token stays in the workspace
     rs_u64* ws;
     int phase, nphase;
@@ -30,7 +32,7 @@ struct rs_args {
 struct rs_rowctx {
     int row, g, ng, nc, s0, s1, span, k;  // sub-chunks [s0, s1); span = elements per block
     float p, mp;
-    const float* x;
+    const void* x;       // the row: rs_px<T>(t)
     rs_ws w;
     rs_u32* ticket;
     rs_u64 r;
@@ -91,6 +93,40 @@ __device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float
     }
 }
 
+// The row of a block's context as the entry's element type.
+template <typename T>
+__device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*)t.x; }
+
+// 2-byte rows (rs_f16, rs_bf16): the 8 elements of sub-chunk s that this thread owns are
+// contiguous, element j at s * RS_CHUNK + 8 * threadIdx.x + j: one 16-byte load when aligned
+// (8 * RS_BLOCK == RS_CHUNK), each value widened exactly to float.
+template <typename T>
+__device__ __forceinline__ void rs_load8(const T* x, int vocab, int s, float (&v)[8],
+                                         bool (&ok)[8]) {
+    static_assert(sizeof(T) == 2 && 8 * RS_BLOCK == RS_CHUNK, "rs_load8: 2-byte rows");
+    const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
+    if (((((unsigned long long)(x + i)) & 15ull) == 0ull) && i + 7 < vocab) {
+        const uint4 q = *(const uint4*)(const void*)(x + i);
+        const rs_u32 w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int h = 0; h < 4; ++h) {
+            T lo, hi;
+            lo.bits = (unsigned short)(w[h] & 0xffffu);
+            hi.bits = (unsigned short)(w[h] >> 16);
+            v[2 * h] = rs_num<T>::up(lo);
+            v[2 * h + 1] = rs_num<T>::up(hi);
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < 8; ++j) v[j] = i + j < vocab ? rs_num<T>::up(x[i + j]) : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) ok[j] = i + j < vocab;
+}
+
+// The index of element j of rs_load8's eight (float rows, or 2-byte rows).
+template <typename T>
 __device__ __forceinline__ int rs_index8(int s, int j) {
+    if (sizeof(T) == 2) return s * RS_CHUNK + 8 * (int)threadIdx.x + j;
     return s * RS_CHUNK + 4 * ((j >> 2) * RS_BLOCK + (int)threadIdx.x) + (j & 3);
 }

@@ -33,13 +33,14 @@ __device__ __forceinline__ rs_u32 rs_cut_among(const rs_u32* lk, const rs_u64* l
 // Top-p gathers of a block with more elements in the cut's bins than rs_phase_cut's shared
 // stage holds (RS_STAGE): its span again, each element straight into the workspace.
 #define RS_STAGE ((int)(sizeof(rs_sm.u) / sizeof(rs_u64)))
+template <typename T>
 __device__ __noinline__ void rs_gather_span(const rs_rowctx& t, int vocab, rs_u32 blo,
                                             rs_u32 bhi, int max_exp) {
     rs_u32* ncand = (rs_u32*)(t.w.head + RS_H_NCAND);
     for (int s = t.s0; s < t.s1; ++s) {
         float v[8];
         bool ok[8];
-        rs_load8(t.x, vocab, s, v, ok);
+        rs_load8(rs_px<T>(t), vocab, s, v, ok);
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
             const rs_u32 key = rs_key(v[j]);
@@ -47,7 +48,7 @@ __device__ __noinline__ void rs_gather_span(const rs_rowctx& t, int vocab, rs_u3
             if (ok[j] && bin <= bhi && bin >= blo && rs_mass(key, max_exp) != 0ull) {
                 const rs_u32 slot = atomicAdd(ncand, 1u);
                 if (slot < RS_CAPC)
-                    t.w.cand[slot] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+                    t.w.cand[slot] = ((rs_u64)(rs_u32)rs_index8<T>(s, j) << 32) | key;
             }
         }
     }
@@ -71,11 +72,12 @@ __device__ __noinline__ void rs_gather_span(const rs_rowctx& t, int vocab, rs_u3
 // is exact, so the selection over them is the row's) and draws, or leaves the draw to the
 // next launch.
 // When min-p cuts above hi, or p says no cut, the phase is the kept-mass phase instead.
+template <typename T>
 __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) {
     const rs_ws& w = t.w;
     if (!(t.p < 1.0f)) {  // the top-p stages planned a cut; p says none
-        if (t.mthr == 0u) rs_phase_plain(a, t, true);
-        else rs_phase_mass(a, t, t.mthr, true);
+        if (t.mthr == 0u) rs_phase_plain<T>(a, t, true);
+        else rs_phase_mass<T>(a, t, t.mthr, true);
         return;
     }
     rs_u32 range = (rs_u32)rs_vld(w.head + RS_H_RANGE);
@@ -106,7 +108,7 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     }
     const rs_u32 bhi = range >> 16, blo = range & 0xffffu;
     if ((t.mthr >> 20) > bhi) {  // min-p cuts above every possible top-p cut: min-p decides
-        rs_phase_mass(a, t, t.mthr, clear);
+        rs_phase_mass<T>(a, t, t.mthr, clear);
         return;
     }
     const int max_exp = rs_exp(t.max_key);
@@ -121,7 +123,7 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     __syncthreads();
     float va[8], vb[8];
     bool ok[8];  // unused: padding loads as 0, which has no mass and is never gathered
-    auto load = [&](float (&v)[8], int s) { rs_load8(t.x, s < t.s1 ? a.vocab : 0, s, v, ok); };
+    auto load = [&](float (&v)[8], int s) { rs_load8(rs_px<T>(t), s < t.s1 ? a.vocab : 0, s, v, ok); };
     auto work = [&](const float (&v)[8], int s) {
         rs_u64 m = 0ull, all = 0ull;
 #pragma unroll
@@ -133,7 +135,7 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
                 m += mj;
             } else if ((key >> 20) >= blo && mj != 0ull) {
                 const int at = atomicAdd(&rs_sm.nkept, 1);
-                if (at < RS_STAGE) stage[at] = ((rs_u64)(rs_u32)rs_index8(s, j) << 32) | key;
+                if (at < RS_STAGE) stage[at] = ((rs_u64)(rs_u32)rs_index8<T>(s, j) << 32) | key;
             }
         }
         rs_wave_add(w.smass + s, m);
@@ -151,7 +153,7 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     __syncthreads();
     const int staged = rs_sm.nkept;
     if (staged > RS_STAGE) {
-        rs_gather_span(t, a.vocab, blo, bhi, max_exp);
+        rs_gather_span<T>(t, a.vocab, blo, bhi, max_exp);
     } else if (staged > 0) {
         if (threadIdx.x == 0) {  // a row's only block owns the count: no atomic needed
             rs_u32 base;
@@ -183,15 +185,15 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     rs_u32 thr;
     if (n0 > RS_CAPC) {  // crowded cut bins: one block selects over the whole row
         thr = blo == bhi
-                  ? rs_select<true>(rs_row_keys{t.x, a.vocab}, 1, bhi << 20, 0u, 0ull, target,
+                  ? rs_select<true>(rs_row_keys<T>{rs_px<T>(t), a.vocab}, 1, bhi << 20, 0u, 0ull, target,
                                     above, max_exp, &kept)
-                  : rs_select<true>(rs_row_keys{t.x, a.vocab}, 0, 0u, 0u, 0ull, target, 0ull,
+                  : rs_select<true>(rs_row_keys<T>{rs_px<T>(t), a.vocab}, 0, 0u, 0u, 0ull, target, 0ull,
                                     max_exp, &kept);
         thr = t.mthr > thr ? t.mthr : thr;
         if (threadIdx.x == 0) w.head[RS_H_NCAND] = 0ull;
         for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) w.smass[c] = 0ull;  // for S_MASS
         if (a.has_rng) {
-            rs_finish(a, t, rs_draw(t.x, a.vocab, thr, max_exp, t.r, &rs_sm.b));
+            rs_finish(a, t, rs_draw(rs_px<T>(t), a.vocab, thr, max_exp, t.r, &rs_sm.b));
         } else if (threadIdx.x == 0) {
             w.head[RS_H_THR] = thr;
             w.head[RS_H_STATE] = RS_S_MASS;  // no draw here: the next phase sums and draws
@@ -307,5 +309,5 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         if (threadIdx.x == 0) w.head[RS_H_STATE] = RS_S_DRAW;
         return;
     }
-    rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
+    rs_finish(a, t, rs_draw_chunks(rs_px<T>(t), a.vocab, t.nc, thr, max_exp, t.r));
 }

@@ -10,6 +10,7 @@
 // Kept mass of each sub-chunk, then the draw.
 // clear: the row's top-p histogram is zeroed by the last block (a top-p phase 1 that found
 // min-p or p = 1 deciding).
+template <typename T>
 __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t, rs_u32 thr,
                                            bool clear = false) {
     const int max_exp = rs_exp(t.max_key);
@@ -17,7 +18,7 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
         float v[RS_DEEP][8];
         bool ok[RS_DEEP][8];
 #pragma unroll
-        for (int q = 0; q < RS_DEEP; ++q) rs_load8(t.x, s + q < t.s1 ? a.vocab : 0, s + q, v[q], ok[q]);
+        for (int q = 0; q < RS_DEEP; ++q) rs_load8(rs_px<T>(t), s + q < t.s1 ? a.vocab : 0, s + q, v[q], ok[q]);
 #pragma unroll
         for (int q = 0; q < RS_DEEP; ++q) {
             rs_u64 m = 0ull;
@@ -38,5 +39,5 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
         }
         return;
     }
-    rs_finish(a, t, rs_draw_chunks(t.x, a.vocab, t.nc, thr, max_exp, t.r));
+    rs_finish(a, t, rs_draw_chunks(rs_px<T>(t), a.vocab, t.nc, thr, max_exp, t.r));
 }

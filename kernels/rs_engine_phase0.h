@@ -10,9 +10,10 @@
 
 // Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
 // last block plans the row.
+template <typename T>
 __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const int vocab = a.vocab, k = t.k;
-    const float* x = t.x;
+    const T* x = rs_px<T>(t);
     const rs_ws& w = t.w;
     const bool kcand = RS_WITH_TOPK && t.topk && k <= RS_KCAND && a.has_rng;
     // min-p alone, one block a row: one read unless a sub-chunk has more candidates than room

@@ -21,7 +21,8 @@
 // loaded and then worked on).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
-__device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, int s1,
+template <typename T>
+__device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1,
                                            const rs_ws& w) {
     constexpr int D = 2;  // sub-chunks a round; the next round's loads fly during this one's
     if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
@@ -99,7 +100,8 @@ __device__ __noinline__ void rs_scan_plain(const float* x, int vocab, int s0, in
 // scale. -1 for an invalid row. local: this block scanned every sub-chunk, so they are in
 // rs_sm.u.f already (else one pass copies them there: H200, the three dependent passes over
 // the workspace were ~1.5 us of a one-block row).
-__device__ __noinline__ int rs_plain_draw(const float* x, int vocab, int nc, const rs_ws& w,
+template <typename T>
+__device__ __noinline__ int rs_plain_draw(const T* x, int vocab, int nc, const rs_ws& w,
                                           rs_u64 r, bool local) {
     rs_u32* ck = rs_sm.u.f.cnt;
     rs_u64* cm = rs_sm.u.f.mass;
@@ -155,7 +157,8 @@ __device__ __noinline__ int rs_plain_draw(const float* x, int vocab, int nc, con
 }
 
 // A plain row by one block (the fallback when a launch left it unfinished).
-__device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws& w, rs_u64 r) {
+template <typename T>
+__device__ __noinline__ int rs_plain_row(const T* x, int vocab, const rs_ws& w, rs_u64 r) {
     const int nc = rs_nchunks(vocab);
     rs_scan_plain(x, vocab, 0, nc, w);
     __syncthreads();  // thread 0's stores are visible to the block
@@ -164,13 +167,14 @@ __device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws&
 
 // The plain phase: the span's sub-chunks; the row's last block draws (or leaves the draw to
 // a later launch when this one has no seed).
+template <typename T>
 __device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t,
                                             bool clear = false) {  // clear: as rs_phase_mass
-    rs_scan_plain(t.x, a.vocab, t.s0, t.s1, t.w);
+    rs_scan_plain(rs_px<T>(t), a.vocab, t.s0, t.s1, t.w);
     if (!rs_last_block(t)) return;
     if (clear) rs_clear_hist(t.w);
     if (a.has_rng) {
-        rs_finish(a, t, rs_plain_draw(t.x, a.vocab, t.nc, t.w, t.r, t.ng == 1));
+        rs_finish(a, t, rs_plain_draw(rs_px<T>(t), a.vocab, t.nc, t.w, t.r, t.ng == 1));
     } else if (threadIdx.x == 0) {
         t.w.head[RS_H_STATE] = RS_S_PDRAW;
     }

@@ -15,7 +15,8 @@
 // >= T, or T if that is higher. Block-wide; called for a block's first sub-chunk and for one
 // with too many candidates (it reads the sub-chunk itself, so that the caller's registers
 // need not be addressable; the caller's own load of it then comes from cache).
-__device__ __noinline__ rs_u32 rs_raise_bound(const float* x, int vocab, int s, rs_u32 T,
+template <typename E>
+__device__ __noinline__ rs_u32 rs_raise_bound(const E* x, int vocab, int s, rs_u32 T,
                                               int k) {
     float v[8];
     bool ok[8];
@@ -45,7 +46,8 @@ __device__ __noinline__ rs_u32 rs_raise_bound(const float* x, int vocab, int s, 
 struct rs_scan { rs_u32 mx, bad; };
 
 // Phase-0 scan without top-k candidates: the maximum and validity of the span.
-__device__ __noinline__ rs_scan rs_scan_max(const float* x, int vocab, const rs_rowctx& t) {
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_max(const E* x, int vocab, const rs_rowctx& t) {
     rs_u32 mx = 0u, bad = 0u;
     // Maximum and validity only: two registers of state, so four sub-chunks (eight
     // 16-byte loads a thread) are in flight at once and nothing spills.
@@ -77,7 +79,8 @@ __device__ __noinline__ rs_scan rs_scan_max(const float* x, int vocab, const rs_
 // adds instead measured no faster on an H200); the shared parts are flushed into 64-bit
 // sums every RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row
 // is invalid and its histogram is cleared by the last block.
-__device__ __noinline__ rs_scan rs_scan_sig(const float* x, int vocab, const rs_rowctx& t) {
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_sig(const E* x, int vocab, const rs_rowctx& t) {
     constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
     rs_u64 acc[kOwn];
 #pragma unroll
@@ -202,7 +205,8 @@ __device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool 
 
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
 // and the candidates of each sub-chunk into the workspace.
-__device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs_rowctx& t) {
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_rowctx& t) {
     const int k = t.k;
     const rs_ws& w = t.w;
     rs_u32 mx = 0u, bad = 0u;
@@ -242,7 +246,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
                     const rs_u32 key = rs_key(v[q][j]);
                     if (key >= lo) {
                         if (pos < RS_KSLOT)
-                            slots[pos] = ((rs_u64)(rs_u32)rs_index8(s + q, j) << 32) | key;
+                            slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
                         ++pos;
                     }
                 }
@@ -291,7 +295,8 @@ __device__ __noinline__ rs_scan rs_scan_cand(const float* x, int vocab, const rs
 // candidate. Rounds of RS_MDEEP sub-chunks as in rs_scan_plain (fewer in flight: the
 // candidate writes need registers); a thread reserves room for its candidates with one
 // shared atomic (their order does not matter: the draw rescans the sub-chunk it picks).
-__device__ __noinline__ rs_scan rs_scan_minp(const float* x, int vocab, const rs_rowctx& t) {
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_minp(const E* x, int vocab, const rs_rowctx& t) {
     const rs_ws& w = t.w;
     if (threadIdx.x < 2 * RS_MDEEP) {
         rs_sm.cmax[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
@@ -342,7 +347,7 @@ __device__ __noinline__ rs_scan rs_scan_minp(const float* x, int vocab, const rs
                         const rs_u32 key = rs_key(v[q][j]);
                         if (key >= lo) {
                             if (pos < RS_KSLOT)
-                                slots[pos] = ((rs_u64)(rs_u32)rs_index8(s + q, j) << 32) | key;
+                                slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
                             ++pos;
                         }
                     }

@@ -122,12 +122,13 @@ __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u
 // ---- key visitors ----
 
 // Visitor over a whole row (the one-block fallback; kept small: it is rarely taken).
+template <typename T>
 struct rs_row_keys {
-    const float* x;
+    const T* x;
     int vocab;
     template <typename F>
     __device__ void operator()(F f) const {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(rs_key(x[i]));
+        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(rs_key(rs_num<T>::up(x[i])));
     }
 };
 
@@ -179,14 +180,16 @@ struct rs_list_keys {
 
 // ---- the full-row fallback ----
 
-__device__ __noinline__ int rs_plain_row(const float* x, int vocab, const rs_ws& w, rs_u64 r);
+template <typename T>
+__device__ __noinline__ int rs_plain_row(const T* x, int vocab, const rs_ws& w, rs_u64 r);
 
 // One block does everything for a row: the full-row algorithm (a few reads of the row).
-__device__ __noinline__ int rs_slow_row(const float* x, int vocab, rs_u32 max_key, int k, float p,
+template <typename T>
+__device__ __noinline__ int rs_slow_row(const T* x, int vocab, rs_u32 max_key, int k, float p,
                                         float mp, rs_u64 r, const rs_ws& w) {
     if (!(k > 0 && k < vocab) && !(p < 1.0f) && !(mp > 0.0f)) return rs_plain_row(x, vocab, w, r);
     const int max_exp = rs_exp(max_key);
-    const rs_row_keys all = {x, vocab};
+    const rs_row_keys<T> all = {x, vocab};
     rs_u32 thr = 0u;
     if (k > 0 && k < vocab)
         thr = rs_select<false>(all, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
@@ -225,7 +228,8 @@ __device__ __forceinline__ int rs_wave_pick(int n, W weight, rs_u64 r, rs_u64* b
 
 // The draw once the kept mass of every sub-chunk is in rs_sm.u.f.mass[0..nc): the target
 // picks the sub-chunk, one block scans its 4096 elements. -1 when nothing is kept.
-__device__ __noinline__ int rs_draw_chunks(const float* x, int vocab, int nc, rs_u32 thr,
+template <typename T>
+__device__ __noinline__ int rs_draw_chunks(const T* x, int vocab, int nc, rs_u32 thr,
                                            int max_exp, rs_u64 r) {
     const rs_u64* mass = rs_sm.u.f.mass;
     rs_u64 before = 0ull, target;

@@ -35,6 +35,17 @@
 //     (greedy is decided by the sampler); T_r < 0 or NaN writes NaN.
 //     Grid: (batch, G, 1), any G >= 1: block (r, g) writes span g of row r.
 //
+//   softmax_kernel_f16, softmax_stats_kernel_f16, softmax_write_kernel_f16,
+//   temperature_scale_kernel_f16, and the same four with _bf16
+//     the entries above with `logits` of IEEE binary16 (_f16) or bfloat16 (_bf16) values
+//     (2 bytes each, read in place: 8-byte loads of four when a row is 8-byte aligned, each
+//     thread summing the elements it would sum in the float32 entry); each value is widened
+//     exactly to float32 and everything after is the float32 entry's arithmetic, so the
+//     output (always float32) is bit for bit the float32 entry's on the widened logits (a
+//     16-byte-aligned float32 row, as every allocation is). Companions, optional in a code object: loaded from the same one as
+//     softmax_kernel (SAMPLING_UTILS_HSACO) or temperature_scale_kernel
+//     (TEMPERATURE_SCALE_HSACO); without them half-precision logits are refused by name.
+//
 // Strides are in elements. temperature may be NULL (then temperature_val applies to all rows).
 // Block: (RS_BLOCK, 1, 1). No dynamic shared memory. out may alias logits only when
 // in_stride == out_stride (a block reads an element of its span before writing it, and no
@@ -83,7 +94,9 @@ __device__ __forceinline__ void rs_split_span(int vocab, int* lo, int* n) {
 }
 
 // Largest logit of x[0, n) (-Inf when none is finite), NaN when x holds NaN or +Inf.
-__device__ float rs_softmax_max(const float* x, int n, rs_smem* sh) {
+// T: float, rs_f16 or rs_bf16 (widened exactly: every later step is the float path's).
+template <typename T>
+__device__ float rs_softmax_max(const T* x, int n, rs_smem* sh) {
     float mx = RS_NEG_INF;
     rs_u32 bad = 0u;
     rs_for_each(x, n, [&](int, float v) {
@@ -96,31 +109,37 @@ __device__ float rs_softmax_max(const float* x, int n, rs_smem* sh) {
 }
 
 // sum(exp(x / t - zmax)) over x[0, n), in a fixed shape (the same result every run).
-__device__ float rs_softmax_sum(const float* x, int n, float t, float zmax, rs_smem* sh) {
+template <typename T>
+__device__ float rs_softmax_sum(const T* x, int n, float t, float zmax, rs_smem* sh) {
     float s = 0.0f;
     rs_for_each(x, n, [&](int, float v) { s += expf(v / t - zmax); });
     return rs_block_sum_f32(s, sh);
 }
 
 // y[0, n) for a row with maximum mx (NaN: invalid row) and sum s at temperature t.
-__device__ void rs_softmax_write(const float* x, float* y, int n, float t, float mx, float s) {
+template <typename T>
+__device__ void rs_softmax_write(const T* x, float* y, int n, float t, float mx, float s) {
     if (mx != mx || !(t >= 0.0f) || mx == RS_NEG_INF) {
         for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = RS_QNAN;
     } else if (t == 0.0f) {
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = (x[i] == mx) ? 1.0f : 0.0f;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK)
+            y[i] = (rs_num<T>::up(x[i]) == mx) ? 1.0f : 0.0f;
     } else {
         const float zmax = mx / t;
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = expf(x[i] / t - zmax) / s;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK)
+            y[i] = expf(rs_num<T>::up(x[i]) / t - zmax) / s;
     }
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
-softmax_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
-               int batch, int vocab, const float* temperature, float temperature_val) {
+template <typename T>
+__device__ __forceinline__ void rs_softmax_rows(const T* logits, long long in_stride, float* out,
+                                                long long out_stride, int batch, int vocab,
+                                                const float* temperature,
+                                                float temperature_val) {
     __shared__ rs_smem sh;
     const int row = blockIdx.x;
     if (row >= batch) return;
-    const float* x = logits + (long long)row * in_stride;
+    const T* x = logits + (long long)row * in_stride;
     const float t = rs_row_temperature(temperature, temperature_val, row);
     const float mx = rs_softmax_max(x, vocab, &sh);
     const bool valid = mx == mx && t > 0.0f && mx != RS_NEG_INF;
@@ -128,15 +147,16 @@ softmax_kernel(const float* logits, long long in_stride, float* out, long long o
     rs_softmax_write(x, out + (long long)row * out_stride, vocab, t, mx, s);
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
-softmax_stats_kernel(const float* logits, long long in_stride, int batch, int vocab,
-                     const float* temperature, float temperature_val, rs_u64* part) {
+template <typename T>
+__device__ __forceinline__ void rs_softmax_stats(const T* logits, long long in_stride, int batch,
+                                                 int vocab, const float* temperature,
+                                                 float temperature_val, rs_u64* part) {
     __shared__ rs_smem sh;
     const int row = blockIdx.x;
     if (row >= batch) return;
     int lo, n;
     rs_split_span(vocab, &lo, &n);
-    const float* x = logits + (long long)row * in_stride + lo;
+    const T* x = logits + (long long)row * in_stride + lo;
     const float t = rs_row_temperature(temperature, temperature_val, row);
     const float mx = rs_softmax_max(x, n, &sh);
     const bool valid = mx == mx && t > 0.0f && mx != RS_NEG_INF;
@@ -146,10 +166,11 @@ softmax_stats_kernel(const float* logits, long long in_stride, int batch, int vo
             ((rs_u64)__float_as_uint(mx) << 32) | __float_as_uint(s);
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
-softmax_write_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
-                     int batch, int vocab, const float* temperature, float temperature_val,
-                     const rs_u64* part) {
+template <typename T>
+__device__ __forceinline__ void rs_softmax_combine(const T* logits, long long in_stride,
+                                                   float* out, long long out_stride, int batch,
+                                                   int vocab, const float* temperature,
+                                                   float temperature_val, const rs_u64* part) {
     const int row = blockIdx.x;
     if (row >= batch) return;
     int lo, n;
@@ -176,22 +197,89 @@ softmax_write_kernel(const float* logits, long long in_stride, float* out, long 
                      out + (long long)row * out_stride + lo, n, t, bad ? RS_QNAN : mx, s);
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
-temperature_scale_kernel(const float* logits, long long in_stride, float* out,
-                         long long out_stride, int batch, int vocab, const float* temperature,
-                         float temperature_val) {
+template <typename T>
+__device__ __forceinline__ void rs_temperature_rows(const T* logits, long long in_stride,
+                                                    float* out, long long out_stride, int batch,
+                                                    int vocab, const float* temperature,
+                                                    float temperature_val) {
     const int row = blockIdx.x;
     if (row >= batch) return;
     int lo, n;
     rs_split_span(vocab, &lo, &n);
-    const float* x = logits + (long long)row * in_stride + lo;
+    const T* x = logits + (long long)row * in_stride + lo;
     float* y = out + (long long)row * out_stride + lo;
     const float t = rs_row_temperature(temperature, temperature_val, row);
     if (!(t >= 0.0f)) {
         for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = RS_QNAN;
     } else if (t == 0.0f) {
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = x[i];
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = rs_num<T>::up(x[i]);
     } else {
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = x[i] / t;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = rs_num<T>::up(x[i]) / t;
     }
 }
+
+// ---- the entries: float32, then the same four for f16 and bf16 logits (companions) ----
+
+#define RS_ROWS_ENTRIES(SUFFIX, T)                                                            \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    softmax_kernel##SUFFIX(const T* logits, long long in_stride, float* out,                  \
+                           long long out_stride, int batch, int vocab,                        \
+                           const float* temperature, float temperature_val) {                 \
+        rs_softmax_rows<T>(logits, in_stride, out, out_stride, batch, vocab, temperature,     \
+                           temperature_val);                                                  \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    softmax_stats_kernel##SUFFIX(const T* logits, long long in_stride, int batch, int vocab,  \
+                                 const float* temperature, float temperature_val,             \
+                                 rs_u64* part) {                                              \
+        rs_softmax_stats<T>(logits, in_stride, batch, vocab, temperature, temperature_val,    \
+                            part);                                                            \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    softmax_write_kernel##SUFFIX(const T* logits, long long in_stride, float* out,            \
+                                 long long out_stride, int batch, int vocab,                  \
+                                 const float* temperature, float temperature_val,             \
+                                 const rs_u64* part) {                                        \
+        rs_softmax_combine<T>(logits, in_stride, out, out_stride, batch, vocab, temperature,  \
+                              temperature_val, part);                                         \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    temperature_scale_kernel##SUFFIX(const T* logits, long long in_stride, float* out,        \
+                                     long long out_stride, int batch, int vocab,              \
+                                     const float* temperature, float temperature_val) {       \
+        rs_temperature_rows<T>(logits, in_stride, out, out_stride, batch, vocab, temperature, \
+                               temperature_val);                                              \
+    }
+
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+softmax_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
+               int batch, int vocab, const float* temperature, float temperature_val) {
+    rs_softmax_rows<float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
+                           temperature_val);
+}
+
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+softmax_stats_kernel(const float* logits, long long in_stride, int batch, int vocab,
+                     const float* temperature, float temperature_val, rs_u64* part) {
+    rs_softmax_stats<float>(logits, in_stride, batch, vocab, temperature, temperature_val,
+                            part);
+}
+
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+softmax_write_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
+                     int batch, int vocab, const float* temperature, float temperature_val,
+                     const rs_u64* part) {
+    rs_softmax_combine<float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
+                              temperature_val, part);
+}
+
+extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+temperature_scale_kernel(const float* logits, long long in_stride, float* out,
+                         long long out_stride, int batch, int vocab, const float* temperature,
+                         float temperature_val) {
+    rs_temperature_rows<float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
+                               temperature_val);
+}
+
+RS_ROWS_ENTRIES(_f16, rs_f16)
+RS_ROWS_ENTRIES(_bf16, rs_bf16)

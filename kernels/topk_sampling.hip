@@ -4,14 +4,18 @@
 //
 //   topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                        const int* top_k, int top_k_val,
-//                        unsigned long long seed, unsigned long long offset, int* out,
-//                        unsigned long long* ws, int phase, int nphase)
+//                        unsigned long long seed, unsigned long long offset,
+//                        const unsigned long long* seeds, const unsigned long long* offsets,
+//                        int* out, unsigned long long* ws, int phase, int nphase)
 //     env override: TOPK_SAMPLING_HSACO
 //     For each row r: k = top_k ? top_k[r] : top_k_val. Keeps every token whose probability
 //     is >= the k-th largest (ties kept); k <= 0 or k >= vocab keeps all. Draws one token
 //     from the kept tokens in proportion to their (unnormalised) probabilities with
 //     Philox4x32-10(key = seed, counter = (offset, r, 0)); writes it to out[r], or -1 for an
 //     invalid row (NaN, +-Inf, negative, zero mass).
+//     seeds, offsets: batch per-row values in device memory, or NULL. When either is given,
+//     row r draws with key = (seeds ? seeds[r] : seed), counter = ((offsets ? offsets[r] :
+//     offset), 0, 0): its token depends on its own (seed, offset) only (rs_row_draw).
 //
 // Launched once per phase, phase = 0 .. nphase-1, in order on one stream with the same
 // arguments: nphase = 1 when every row has 0 < k <= 128 and k < vocab, or every row has k <= 0
@@ -28,33 +32,45 @@
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
 // to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
 // for every phase. Block: (RS_BLOCK, 1, 1).
-// No dynamic shared memory. Reads probs[r, 0:vocab] and ws only; writes out[r] and ws only;
+//   topk_sampling_kernel_f16, topk_sampling_kernel_bf16: the same with probs of IEEE binary16
+//   or bfloat16 values (2 bytes, read in place, 16-byte loads when a row is 16-byte
+//   aligned), each widened exactly to float32: the token is the one the float32 entry draws
+//   for the widened probabilities. Companions, optional in a code object (TOPK_SAMPLING_HSACO).
+// No dynamic shared memory. Reads probs[r, 0:vocab], ws and seeds[r]/offsets[r] only; writes out[r] and ws only;
 // every loop is bounded by vocab.
 #include "rs_engine.h"
 
-extern "C" __global__ void RS_ENGINE_BOUNDS
-topk_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
-                     const int* top_k, int top_k_val, unsigned long long seed,
-                     unsigned long long offset, int* out, unsigned long long* ws, int phase,
-                     int nphase) {
-    rs_args a;
-    a.probs = probs;
-    a.row_stride = row_stride;
-    a.batch = batch;
-    a.vocab = vocab;
-    a.top_k = top_k;
-    a.top_k_val = top_k_val;
-    a.top_p = 0;
-    a.top_p_val = 1.0f;
-    a.min_p = 0;
-    a.min_p_val = 0.0f;
-    a.has_rng = true;
-    a.p_later = false;
-    a.seed = seed;
-    a.offset = offset;
-    a.out = out;
-    a.ws = ws;
-    a.phase = phase;
-    a.nphase = nphase;
-    rs_engine(a);
-}
+// One entry per element type of probs: float, then the 2-byte companions.
+#define RS_TOPK_ENTRY(NAME, T)                                                                \
+    extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
+    NAME(const T* probs, long long row_stride, int batch, int vocab, const int* top_k,        \
+         int top_k_val, unsigned long long seed, unsigned long long offset,                   \
+         const unsigned long long* seeds, const unsigned long long* offsets, int* out,        \
+         unsigned long long* ws, int phase, int nphase) {                                     \
+        rs_args a;                                                                            \
+        a.probs = probs;                                                                      \
+        a.row_stride = row_stride;                                                            \
+        a.batch = batch;                                                                      \
+        a.vocab = vocab;                                                                      \
+        a.top_k = top_k;                                                                      \
+        a.top_k_val = top_k_val;                                                              \
+        a.top_p = 0;                                                                          \
+        a.top_p_val = 1.0f;                                                                   \
+        a.min_p = 0;                                                                          \
+        a.min_p_val = 0.0f;                                                                   \
+        a.has_rng = true;                                                                     \
+        a.p_later = false;                                                                    \
+        a.seed = seed;                                                                        \
+        a.offset = offset;                                                                    \
+        a.seeds = seeds;                                                                      \
+        a.offsets = offsets;                                                                  \
+        a.out = out;                                                                          \
+        a.ws = ws;                                                                            \
+        a.phase = phase;                                                                      \
+        a.nphase = nphase;                                                                    \
+        rs_engine<T>(a);                                                                      \
+    }
+
+RS_TOPK_ENTRY(topk_sampling_kernel, float)
+RS_TOPK_ENTRY(topk_sampling_kernel_f16, rs_f16)
+RS_TOPK_ENTRY(topk_sampling_kernel_bf16, rs_bf16)

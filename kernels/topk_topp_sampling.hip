@@ -6,7 +6,9 @@
 //                             const int* top_k, int top_k_val,
 //                             const float* top_p, float top_p_val,
 //                             const float* min_p, float min_p_val,
-//                             unsigned long long seed, unsigned long long offset, int* out,
+//                             unsigned long long seed, unsigned long long offset,
+//                             const unsigned long long* seeds,
+//                             const unsigned long long* offsets, int* out,
 //                             unsigned long long* ws, int phase, int nphase)
 //     env override: FUSED_SAMPLING_HSACO
 //     Per row r (each parameter from its array when the pointer is non-NULL, else the scalar):
@@ -17,6 +19,9 @@
 //     Then one draw from the kept tokens in proportion to probability, Philox4x32-10 with
 //     key = seed and counter = (offset, r, 0), written to out[r]; -1 for an invalid row
 //     (NaN, +-Inf, negative, zero mass) or when nothing is kept (min_p > 1).
+//     seeds, offsets: batch per-row values in device memory, or NULL. When either is given,
+//     row r draws with key = (seeds ? seeds[r] : seed), counter = ((offsets ? offsets[r] :
+//     offset), 0, 0): its token depends on its own (seed, offset) only (rs_row_draw).
 //     With k = 0, p = 1, min_p = 0 this is plain sampling; it draws the same token as
 //     topk_sampling_kernel and the top-p pipeline for the same parameters and (seed, offset).
 //
@@ -36,34 +41,47 @@
 // probs: batch rows of vocab float32, row r at probs + r * row_stride (elements); need not sum
 // to 1. 1 <= vocab <= 2^23. Grid: (batch, G, 1), 1 <= G <= ceil(vocab / 4096), the same G
 // for every phase. Block: (RS_BLOCK, 1, 1).
-// No dynamic shared memory. Reads probs[r, 0:vocab] and ws only; writes out[r] and ws only;
+//   topk_topp_sampling_kernel_f16, topk_topp_sampling_kernel_bf16: the same with probs of
+//   IEEE binary16 or bfloat16 values (2 bytes, read in place, 16-byte loads when a row is
+//   16-byte aligned), each widened exactly to float32: the token is the one the float32 entry
+//   draws for the widened probabilities. Companions, optional in a code object
+//   (FUSED_SAMPLING_HSACO).
+// No dynamic shared memory. Reads probs[r, 0:vocab], ws and seeds[r]/offsets[r] only; writes out[r] and ws only;
 // every loop is bounded by vocab.
 #include "rs_engine.h"
 
-extern "C" __global__ void RS_ENGINE_BOUNDS
-topk_topp_sampling_kernel(const float* probs, long long row_stride, int batch, int vocab,
-                          const int* top_k, int top_k_val, const float* top_p, float top_p_val,
-                          const float* min_p, float min_p_val, unsigned long long seed,
-                          unsigned long long offset, int* out, unsigned long long* ws,
-                          int phase, int nphase) {
-    rs_args a;
-    a.probs = probs;
-    a.row_stride = row_stride;
-    a.batch = batch;
-    a.vocab = vocab;
-    a.top_k = top_k;
-    a.top_k_val = top_k_val;
-    a.top_p = top_p;
-    a.top_p_val = top_p_val;
-    a.min_p = min_p;
-    a.min_p_val = min_p_val;
-    a.has_rng = true;
-    a.p_later = false;
-    a.seed = seed;
-    a.offset = offset;
-    a.out = out;
-    a.ws = ws;
-    a.phase = phase;
-    a.nphase = nphase;
-    rs_engine(a);
-}
+// One entry per element type of probs: float, then the 2-byte companions.
+#define RS_FUSED_ENTRY(NAME, T)                                                               \
+    extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
+    NAME(const T* probs, long long row_stride, int batch, int vocab, const int* top_k,        \
+         int top_k_val, const float* top_p, float top_p_val, const float* min_p,              \
+         float min_p_val, unsigned long long seed, unsigned long long offset,                 \
+         const unsigned long long* seeds, const unsigned long long* offsets, int* out,        \
+         unsigned long long* ws, int phase, int nphase) {                                     \
+        rs_args a;                                                                            \
+        a.probs = probs;                                                                      \
+        a.row_stride = row_stride;                                                            \
+        a.batch = batch;                                                                      \
+        a.vocab = vocab;                                                                      \
+        a.top_k = top_k;                                                                      \
+        a.top_k_val = top_k_val;                                                              \
+        a.top_p = top_p;                                                                      \
+        a.top_p_val = top_p_val;                                                              \
+        a.min_p = min_p;                                                                      \
+        a.min_p_val = min_p_val;                                                              \
+        a.has_rng = true;                                                                     \
+        a.p_later = false;                                                                    \
+        a.seed = seed;                                                                        \
+        a.offset = offset;                                                                    \
+        a.seeds = seeds;                                                                      \
+        a.offsets = offsets;                                                                  \
+        a.out = out;                                                                          \
+        a.ws = ws;                                                                            \
+        a.phase = phase;                                                                      \
+        a.nphase = nphase;                                                                    \
+        rs_engine<T>(a);                                                                      \
+    }
+
+RS_FUSED_ENTRY(topk_topp_sampling_kernel, float)
+RS_FUSED_ENTRY(topk_topp_sampling_kernel_f16, rs_f16)
+RS_FUSED_ENTRY(topk_topp_sampling_kernel_bf16, rs_bf16)

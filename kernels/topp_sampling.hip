@@ -31,18 +31,27 @@
 //
 //   topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
 //                      unsigned long long* ws, unsigned long long seed,
-//                      unsigned long long offset, int* out)            env: TOPP_SAMPLE_HSACO
+//                      unsigned long long offset, const unsigned long long* seeds,
+//                      const unsigned long long* offsets, int* out)  env: TOPP_SAMPLE_HSACO
 //     Draws one kept token in proportion to probability with Philox4x32-10 (key = seed,
 //     counter = (offset, r, 0)), reading only the sub-chunk the draw lands in; out[r] = token,
-//     or -1 for an invalid row. Draws the same token as topk_topp_sampling_kernel with k = 0,
+//     or -1 for an invalid row. seeds, offsets: batch per-row values in device memory, or
+//     NULL; when either is given, row r draws with key = (seeds ? seeds[r] : seed), counter =
+//     ((offsets ? offsets[r] : offset), 0, 0) (rs_row_draw). Draws the same token as topk_topp_sampling_kernel with k = 0,
 //     min_p = 0 and the same p, seed and offset.
+//
+//   topp_prefix_sum_kernel_f16, topp_threshold_kernel_f16, topp_sample_kernel_f16, and the
+//   same three with _bf16: the stages with probs of IEEE binary16 or bfloat16 values (2
+//   bytes, read in place), each widened exactly to float32: the token is the one the float32
+//   stages draw for the widened probabilities. Companions, optional in a code object (each
+//   with its stage's variable); the three stages of one call use one element type.
 //
 // probs rows need not sum to 1; 1 <= vocab <= 2^23. Each stage reads probs[r, 0:vocab] (the
 // third only one 4096-element sub-chunk unless the cut bins were crowded) and ws.
 #define RS_WITH_TOPK 0  // no entry here has a top-k row: leave that code out (rs_engine.h)
 #include "rs_engine.h"
 
-__device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long row_stride,
+__device__ __forceinline__ rs_args rs_topp_args(const void* probs, long long row_stride,
                                                 int batch, int vocab, unsigned long long* ws,
                                                 int phase) {
     rs_args a;
@@ -60,6 +69,8 @@ __device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long ro
     a.p_later = phase == 0;
     a.seed = 0ull;
     a.offset = 0ull;
+    a.seeds = 0;
+    a.offsets = 0;
     a.out = 0;
     a.ws = ws;
     a.phase = phase;
@@ -67,29 +78,37 @@ __device__ __forceinline__ rs_args rs_topp_args(const float* probs, long long ro
     return a;
 }
 
-extern "C" __global__ void RS_ENGINE_BOUNDS
-topp_prefix_sum_kernel(const float* probs, long long row_stride, int batch, int vocab,
-                       unsigned long long* ws) {
-    rs_engine(rs_topp_args(probs, row_stride, batch, vocab, ws, 0));
-}
+// The three stages per element type of probs: float, then the 2-byte companions.
+#define RS_TOPP_ENTRIES(PREFIX_SUM, THRESHOLD, SAMPLE, T)                                     \
+    extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
+    PREFIX_SUM(const T* probs, long long row_stride, int batch, int vocab,                    \
+               unsigned long long* ws) {                                                      \
+        rs_engine<T>(rs_topp_args(probs, row_stride, batch, vocab, ws, 0));                   \
+    }                                                                                         \
+    extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
+    THRESHOLD(const T* probs, long long row_stride, int batch, int vocab,                     \
+              const float* top_p, float top_p_val, unsigned long long* ws) {                  \
+        rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 1);                     \
+        a.top_p = top_p;                                                                      \
+        a.top_p_val = top_p_val;                                                              \
+        rs_engine<T>(a);                                                                      \
+    }                                                                                         \
+    extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
+    SAMPLE(const T* probs, long long row_stride, int batch, int vocab,                        \
+           unsigned long long* ws, unsigned long long seed, unsigned long long offset,        \
+           const unsigned long long* seeds, const unsigned long long* offsets, int* out) {    \
+        rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 2);                     \
+        a.has_rng = true;                                                                     \
+        a.seed = seed;                                                                        \
+        a.offset = offset;                                                                    \
+        a.seeds = seeds;                                                                      \
+        a.offsets = offsets;                                                                  \
+        a.out = out;                                                                          \
+        rs_engine<T>(a);                                                                      \
+    }
 
-extern "C" __global__ void RS_ENGINE_BOUNDS
-topp_threshold_kernel(const float* probs, long long row_stride, int batch, int vocab,
-                      const float* top_p, float top_p_val, unsigned long long* ws) {
-    rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 1);
-    a.top_p = top_p;
-    a.top_p_val = top_p_val;
-    rs_engine(a);
-}
-
-extern "C" __global__ void RS_ENGINE_BOUNDS
-topp_sample_kernel(const float* probs, long long row_stride, int batch, int vocab,
-                   unsigned long long* ws, unsigned long long seed,
-                   unsigned long long offset, int* out) {
-    rs_args a = rs_topp_args(probs, row_stride, batch, vocab, ws, 2);
-    a.has_rng = true;
-    a.seed = seed;
-    a.offset = offset;
-    a.out = out;
-    rs_engine(a);
-}
+RS_TOPP_ENTRIES(topp_prefix_sum_kernel, topp_threshold_kernel, topp_sample_kernel, float)
+RS_TOPP_ENTRIES(topp_prefix_sum_kernel_f16, topp_threshold_kernel_f16, topp_sample_kernel_f16,
+                rs_f16)
+RS_TOPP_ENTRIES(topp_prefix_sum_kernel_bf16, topp_threshold_kernel_bf16,
+                topp_sample_kernel_bf16, rs_bf16)

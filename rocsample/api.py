@@ -12,7 +12,14 @@ from typing import Any
 
 from . import config
 from .backends import get_backend
-from .validation import check_flag, check_method, check_temperature, sampling_params
+from .validation import (
+    check_flag,
+    check_method,
+    check_temperature,
+    rng_views,
+    sampling_params,
+    seed_offset_ok,
+)
 
 __all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
            "temperature_scale", "warmup"]
@@ -43,8 +50,26 @@ def _replayed(b: Any, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     validated and recorded (backends/plan.py) replays its launches; with a None result the
     caller takes the general path, which records a plan under the key.
     """
+    if per_call and not seed_offset_ok(*per_call):
+        # Per-row seeds/offsets take the general path every time: a plan would keep the
+        # pointers of this call's arrays (an uploaded copy freed after the call).
+        return None, None
     key = b.plan_key(op, x, scalars, stream, method)
     return key, (b.replay(key, *per_call) if key is not None else None)
+
+
+def _checked_params(b: Any, rows: int, stream: int | None, **kw: Any) -> Any:
+    """``sampling_params`` for backend ``b``, whose device must hold device seed arrays."""
+    params = sampling_params(rows, stream=stream, **kw)
+    accepts = getattr(b, "accepts", None)
+    for name, view in rng_views(params):
+        if accepts is None:
+            raise TypeError(f"{name}: the {b.name} backend takes host seed/offset arrays "
+                            f"(numpy) or ints; got a device array on {view.device}")
+        if not accepts(view):
+            raise ValueError(f"{name} is on device {view.device} but this {b.name} backend "
+                             f"runs on {b.rt.dlpack_device}; pass it on the sampled device")
+    return params
 
 
 def backend(name: str | None = None, device: int = 0) -> Any:
@@ -60,7 +85,7 @@ def backend(name: str | None = None, device: int = 0) -> Any:
 
 
 def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = None,
-           seed: int = 0, offset: int = 0, stream: int | None = None,
+           seed: Any = 0, offset: Any = 0, stream: int | None = None,
            check_inputs: bool | None = None, method: str = "auto",
            backend: str | None = None, device: int = 0) -> Any:
     """Draw one token id per row of ``probs``.
@@ -69,15 +94,23 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     ----------
     probs : (batch, vocab) float32 array
         Probabilities; rows need not sum to 1. numpy, or a device array used in place.
+        float16 and bfloat16 probabilities are read in place (the GPU kernels widen each
+        value exactly and compute in float32): the tokens of the widened float32 values.
     top_k : int or (batch,) ints, optional
         Keep tokens whose probability is >= the k-th largest (ties kept); 0/None: all.
     top_p : float or (batch,) floats in (0, 1], optional
         Keep the smallest descending prefix holding >= top_p of the mass (after top-k).
     min_p : float or (batch,) floats in [0, 1], optional
         Keep tokens with probability >= min_p * max.
-    seed, offset : int in [0, 2**64)
-        Counter-based randomness: the same (seed, offset) gives the same tokens on every
-        backend. Advance ``offset`` between steps.
+    seed, offset : int in [0, 2**64), or one int64/uint64 per row
+        Counter-based randomness (Philox4x32-10): the same (seed, offset) gives the same
+        tokens on every backend. Advance ``offset`` between steps. Per row (one request's
+        own seed and step each): a numpy array (uploaded per call) or a contiguous device
+        array on the sampled device (torch/cupy, a DeviceBuffer; read by the kernels at
+        launch, never on the host, so a captured graph draws from the values the caller
+        writes before each replay; negative int64 values there read as their uint64 bits).
+        With either one per row, a row's token depends only on its own seed and offset:
+        not its batch slot, the batch size, the other rows or the kernel path.
     stream : int, optional
         Device stream handle to order the work on (default: the default stream).
     check_inputs : bool, optional
@@ -100,6 +133,12 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     >>> probs = np.array([[0.0, 0.2, 0.8]], dtype=np.float32)
     >>> rocsample.sample(probs, top_k=1, backend="cpu").tolist()
     [2]
+    >>> batch = np.array([[0.5, 0.5], [0.2, 0.8]], dtype=np.float32)
+    >>> seeds, steps = np.array([11, 12]), np.array([0, 7])
+    >>> both = rocsample.sample(batch, seed=seeds, offset=steps, backend="cpu")
+    >>> alone = rocsample.sample(batch[1:], seed=seeds[1:], offset=steps[1:], backend="cpu")
+    >>> int(both[1]) == int(alone[0])
+    True
     """
     if check_inputs is not None and type(check_inputs) is not bool:
         # Refused before the replay path too: bool("no") is True, so a string would
@@ -110,8 +149,8 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
     if out is not None:
         return out
     rows = _rows(probs, "probs")
-    params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
-                             offset=offset)
+    params = _checked_params(b, rows, stream, top_k=top_k, top_p=top_p, min_p=min_p,
+                             seed=seed, offset=offset)
     check_method(method, params)
     check = config.check_inputs() if check_inputs is None else check_inputs
     return b.sample(probs, params, method=method, stream=stream, check_inputs=check,
@@ -119,10 +158,14 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
 
 
 def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None,
-                       top_p: Any = None, min_p: Any = None, seed: int = 0, offset: int = 0,
+                       top_p: Any = None, min_p: Any = None, seed: Any = 0, offset: Any = 0,
                        stream: int | None = None, backend: str | None = None,
                        device: int = 0) -> Any:
     """Softmax of ``logits / temperature`` then :func:`sample`; temperature 0 is greedy.
+
+    ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU, computed in
+    float32: exactly the tokens of the float32 logits holding the widened values).
+    ``seed``/``offset`` are as in :func:`sample` (scalars or one per row).
 
     Greedy picks the row maximum; exact ties for the maximum are broken by the draw
     (the limit of the distribution as T -> 0). ``-inf`` logits are masked tokens.
@@ -141,14 +184,17 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
         return out
     rows = _rows(logits, "logits")
     t = check_temperature(temperature, rows)
-    params = sampling_params(rows, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed,
-                             offset=offset)
+    params = _checked_params(b, rows, stream, top_k=top_k, top_p=top_p, min_p=min_p,
+                             seed=seed, offset=offset)
     return b.sample_from_logits(logits, t, params, stream=stream, plan_key=key)
 
 
 def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
             backend: str | None = None, device: int = 0) -> Any:
     """Row softmax of ``logits / temperature`` (float32). T = 0 gives the argmax indicator.
+
+    ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the result is
+    float32 and exactly the result for the widened float32 logits.
 
     Example
     -------
@@ -167,7 +213,10 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
 
 def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = None,
                       backend: str | None = None, device: int = 0) -> Any:
-    """``logits / temperature`` per row (T = 0 leaves the row as is).
+    """``logits / temperature`` per row (T = 0 leaves the row as is), as float32.
+
+    ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the division
+    is done in float32 on the exactly widened values.
 
     Example
     -------

@@ -12,6 +12,11 @@ each batch x vocab x input shape it measures, in the same run:
 
 Writes ``bench.json``, ``bench.md`` (the table) and ``bench.png`` (latency vs batch per V,
 the floor drawn) into ``--out``.
+
+``--dtypes`` (:func:`run_dtypes`) instead times the operations on float32, bfloat16 and
+float16 inputs of the same values (logits for the logit operations, probabilities for
+``sample``; half-precision inputs are read in place: half the bytes) and writes
+``bench_dtypes.json`` and ``bench_dtypes.md``.
 """
 
 from __future__ import annotations
@@ -208,3 +213,85 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.suptitle(f"rocsample ({result['backend']}) on {result['device']}, {result['date']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+#: The logit operations of :func:`run_dtypes` and their arguments.
+DTYPE_OPS = {
+    "softmax": lambda rs, x, **kw: rs.softmax(x, 0.8, **kw),
+    "temperature_scale": lambda rs, x, **kw: rs.temperature_scale(x, 0.8, **kw),
+    "sample_from_logits": lambda rs, x, **kw: rs.sample_from_logits(x, temperature=0.8, **kw),
+    "sample_from_logits top-k 50": lambda rs, x, **kw: rs.sample_from_logits(
+        x, temperature=0.8, top_k=50, **kw),
+    "sample_from_logits top-p 0.9": lambda rs, x, **kw: rs.sample_from_logits(
+        x, temperature=0.8, top_p=0.9, **kw),
+    # on probabilities (softmax of the same logits, then rounded to the half type)
+    "sample": lambda rs, x, **kw: rs.sample(x, **kw),
+    "sample top-k 50": lambda rs, x, **kw: rs.sample(x, top_k=50, **kw),
+    "sample top-p 0.9": lambda rs, x, **kw: rs.sample(x, top_p=0.9, **kw),
+    "sample top-k 50 + top-p 0.9": lambda rs, x, **kw: rs.sample(x, top_k=50, top_p=0.9, **kw),
+}
+
+
+def run_dtypes(batches=(1, 128, 512), vocabs=(128256, 262144), reps: int = 30,
+               backend: str | None = None, out: Path | None = None,
+               progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Median GPU time of each operation on float32, bfloat16 and float16 inputs (the same
+    values: the float32 ones are the widened bfloat16 ones) and the half/float32 ratio; the
+    issue's target is <= 0.6 at B >= 128 (half the bytes read)."""
+    import torch
+
+    import rocsample
+
+    b = rocsample.backend(backend)
+    if b.name == "cpu":
+        raise RuntimeError("bench needs a GPU backend (rocsample.backend() is cpu here)")
+    stream = torch.cuda.current_stream().cuda_stream
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    rows: list[dict[str, Any]] = []
+    for v in vocabs:
+        for bsz in batches:
+            base = (torch.randn((bsz, v), device="cuda", generator=gen) * 3).bfloat16()
+            logits = {"float32": base.float(), "bfloat16": base, "float16": base.half()}
+            p = torch.softmax(base.float(), -1)
+            probs = {"float32": p.bfloat16().float(), "bfloat16": p.bfloat16(),
+                     "float16": p.half()}
+            for op, fn in DTYPE_OPS.items():
+                times = {}
+                inputs = probs if op.startswith("sample") and "logits" not in op else logits
+                for name, x in inputs.items():
+                    extra = {"seed": 1} if op.startswith("sample") else {}
+
+                    def call(x=x, fn=fn, extra=extra):
+                        return fn(rocsample, x, stream=stream, backend=b.name, **extra)
+                    call()  # warm: compile/load outside the timing
+                    times[name] = statistics.median(gpu_times(torch, call, reps))
+                row = dict(backend=b.name, batch=bsz, vocab=v, op=op,
+                           f32_us=times["float32"], bf16_us=times["bfloat16"],
+                           f16_us=times["float16"],
+                           bf16_ratio=times["bfloat16"] / times["float32"],
+                           f16_ratio=times["float16"] / times["float32"])
+                rows.append(row)
+                progress(f"B={bsz:4d} V={v:6d} {op:30s} f32 {row['f32_us']:8.1f} us, bf16 "
+                         f"{row['bf16_us']:8.1f} (x{row['bf16_ratio']:.2f}), f16 "
+                         f"{row['f16_us']:8.1f} (x{row['f16_ratio']:.2f})")
+    result = {"device": torch.cuda.get_device_name(0), "backend": b.name,
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "torch": torch.__version__, "rows": rows}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench_dtypes.json").write_text(json.dumps(result, indent=1))
+        (out / "bench_dtypes.md").write_text(dtype_table(result) + "\n")
+    return result
+
+
+def dtype_table(result: dict[str, Any]) -> str:
+    """The table of :func:`run_dtypes`."""
+    lines = [f"{result['device']}, backend {result['backend']}, {result['date']}", "",
+             "| B | V | op | f32 us | bf16 us | bf16/f32 | f16 us | f16/f32 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['batch']} | {r['vocab']} | {r['op']} | {r['f32_us']:.1f} "
+                     f"| {r['bf16_us']:.1f} | {r['bf16_ratio']:.2f} | {r['f16_us']:.1f} "
+                     f"| {r['f16_ratio']:.2f} |")
+    return "\n".join(lines)

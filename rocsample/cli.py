@@ -268,6 +268,13 @@ def cmd_warmup(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
+    if args.dtypes:
+        r = bench.run_dtypes(batches=args.batch or (1, 128, 512),
+                             vocabs=args.vocab or (128256, 262144), reps=args.reps,
+                             backend=(args.backend or [None])[0], out=Path(args.out))
+        print(bench.dtype_table(r))
+        print(f"\nwrote {args.out}/bench_dtypes.json, bench_dtypes.md")
+        return 0
     results = [bench.run(batches=args.batch or (1, 32, 128, 512),
                          vocabs=args.vocab or (32000, 128256, 151936), reps=args.reps,
                          backend=name) for name in (args.backend or [None])]
@@ -340,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--backend", action="append", choices=["hip", "cuda"],
                    help="backend(s) to measure (repeat to compare them in one table)")
+    p.add_argument("--dtypes", action="store_true",
+                   help="float32 vs bfloat16/float16 inputs for the logit operations and "
+                        "sample (default B 1, 128, 512 x V 128256, 262144)")
     p.add_argument("--out", default="bench/results/latest")
     p = sub.add_parser("bench-elementwise",
                        help="Candle's elementwise kernels vs torch and the copy bandwidth")

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Version of the kernel argument ABI below; bump it when any signature or meaning changes.
-ABI_VERSION = 3
+ABI_VERSION = 4
 #: Threads per block every kernel is compiled for and launched with.
 BLOCK_SIZE = 512
 #: Elements of a sub-chunk in the sampling kernels (``RS_CHUNK``); a row has

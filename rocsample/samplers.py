@@ -1,7 +1,10 @@
 """Sampler objects: parameters fixed once, a fresh offset each call.
 
 Each call of ``sample`` uses ``(seed, offset)`` and then advances ``offset`` by one, so a
-decoding loop gets new randomness per step while staying reproducible from the seed.
+decoding loop gets new randomness per step while staying reproducible from the seed. ``seed``
+may be one value per row (a request's own); so may ``offset`` as a numpy array (each row's
+advances by one a call, wrapping at 2**64). A device array offset is the caller's to advance
+(the kernels read it at launch): the sampler passes it as it is.
 
 Example
 -------
@@ -44,14 +47,21 @@ class Sampler:
     def _check(self) -> None:
         from .validation import check_method, sampling_params
 
-        rows = max((len(v) for v in self.filters.values() if np.ndim(v) == 1), default=1)
-        check_method(self.method, sampling_params(rows, seed=self.seed, offset=self.offset,
-                                                  **self.filters))
+        given = [*self.filters.values(), self.seed, self.offset]
+        rows = max((int(np.shape(v)[0]) for v in given
+                    if isinstance(v, np.ndarray | list | tuple) and np.ndim(v) == 1), default=1)
+        params = sampling_params(rows, seed=self.seed, offset=self.offset, **self.filters)
+        if isinstance(params.offset, np.ndarray):
+            self.offset = params.offset.copy()  # uint64: advanced in place, wrapping
+        check_method(self.method, params)
 
-    def _next_offset(self) -> int:
+    def _next_offset(self) -> Any:
         with self._lock:
             off = self.offset
-            self.offset = (self.offset + 1) % (1 << 64)
+            if isinstance(off, np.ndarray):
+                self.offset = off + np.uint64(1)  # a new array: the call keeps its own
+            elif isinstance(off, int | np.integer):
+                self.offset = (int(off) + 1) % (1 << 64)
             return off
 
     def sample(self, probs: Any, *, stream: int | None = None) -> Any:

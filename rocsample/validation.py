@@ -26,8 +26,10 @@ __all__ = [
     "SamplingParams",
     "check_bad_rows",
     "check_flag",
+    "MATRIX_DTYPES",
     "check_matrix_shape",
     "check_seed_offset",
+    "rng_views",
     "seed_offset_ok",
     "check_temperature",
     "check_top_k",
@@ -47,14 +49,38 @@ class SamplingParams:
     top_k: int | np.ndarray | None
     top_p: float | np.ndarray | None
     min_p: float | np.ndarray | None
-    seed: int
-    offset: int
+    #: An int, a (rows,) uint64 host array, or a device array's ArrayView (read by the kernels).
+    seed: Any
+    offset: Any
+
+
+#: The element types of a (batch, vocab) matrix, as error messages name them.
+MATRIX_DTYPES = "float32, float16 or bfloat16"
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return repr(dtype)
+    return dt.name if dt.kind != "V" else f"{dt.str!r} (raw {dt.itemsize}-byte records)"
 
 
 def check_matrix_shape(name: str, shape: tuple[int, ...], dtype: Any) -> tuple[int, int]:
-    """Check a (batch, vocab) float32 matrix's shape and dtype; return (batch, vocab)."""
-    if np.dtype(dtype) != np.float32:
-        raise TypeError(f"{name} must be float32; got {np.dtype(dtype)}")
+    """Check a (batch, vocab) matrix's shape and dtype (float32, float16 or bfloat16: see
+    :func:`rocsample.buffers.dtypes.float_kind`); return (batch, vocab).
+
+    Example
+    -------
+    >>> check_matrix_shape("probs", (2, 3), np.int64)
+    Traceback (most recent call last):
+    ...
+    TypeError: probs must be float32, float16 or bfloat16; got int64
+    """
+    from .buffers.dtypes import float_kind
+
+    if float_kind(dtype) is None:
+        raise TypeError(f"{name} must be {MATRIX_DTYPES}; got {_dtype_name(dtype)}")
     if len(shape) != 2:
         raise ValueError(f"{name} must be 2-D (batch, vocab); got shape {tuple(shape)}")
     rows, vocab = shape
@@ -260,17 +286,119 @@ def seed_offset_ok(seed: Any, offset: Any) -> bool:
             and 0 <= offset < 1 << 64)
 
 
-def check_seed_offset(seed: Any, offset: Any) -> tuple[int, int]:
+_U64_MAX = (1 << 64) - 1
+_RNG_ACCEPTED = ("an int in [0, 2**64), or one int64/uint64 per row: a numpy array or a "
+                 "contiguous device array (torch, cupy, DeviceBuffer)")
+
+
+def _rng_scalar(name: str, v: Any) -> int:
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
+        raise TypeError(f"{name} must be {_RNG_ACCEPTED}; got {type(v).__name__}")
+    if not 0 <= int(v) <= _U64_MAX:
+        raise ValueError(f"{name} must be in [0, 2**64); got {v}")
+    return int(v)
+
+
+def _rng_host(name: str, v: Any, rows: int) -> np.ndarray:
+    """A host array of one seed/offset per row as contiguous uint64, judged exactly."""
+    arr = np.asarray(v)
+    if arr.ndim != 1 or arr.shape[0] != rows:
+        raise ValueError(f"{name} must be a scalar or have one value per row ({rows}); got "
+                         f"shape {arr.shape}")
+    if isinstance(v, list | tuple):  # numpy would read True as 1
+        arr = np.array(v, dtype=object) if any(isinstance(x, bool) for x in v) else arr
+    if arr.dtype == object:  # a list holding ints beyond int64 (e.g. 2**64 - 1, 2**70)
+        bad = [i for i, x in enumerate(arr)
+               if isinstance(x, bool) or not isinstance(x, int | np.integer)]
+        if bad:
+            raise TypeError(f"{name} must be integers; got {type(arr[bad[0]]).__name__} in row "
+                            f"{bad[0]}")
+        out = [i for i, x in enumerate(arr) if not 0 <= int(x) <= _U64_MAX]
+        if out:
+            raise ValueError(f"{name} must be in [0, 2**64); got {int(arr[out[0]])} in row "
+                             f"{out[0]}")
+        return np.array([int(x) for x in arr], dtype=np.uint64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} per-row values must be int64 or uint64 (any integer dtype); "
+                        f"got dtype {arr.dtype}")
+    if arr.dtype.kind == "i" and np.any(arr < 0):
+        i = _first_bad(arr < 0)
+        raise ValueError(f"{name} must be in [0, 2**64); got {arr[i]} in row {i}")
+    return np.ascontiguousarray(arr, dtype=np.uint64)
+
+
+def _rng_device(name: str, v: Any, rows: int, stream: int | None) -> Any:
+    """A device array of seeds/offsets as an ArrayView the kernels read (never copied or read
+    here: a graph replay reads the values the caller wrote last); a host DLPack array (a torch
+    CPU tensor) as a host array."""
+    from .buffers import as_array_view
+
+    try:
+        view = as_array_view(v, stream=stream)
+    except (TypeError, ValueError, BufferError) as exc:
+        raise TypeError(f"{name} must be {_RNG_ACCEPTED}; got {type(v).__name__} ({exc})") \
+            from None
+    if view.device[0] == 1:  # kDLCPU: host memory
+        return _rng_host(name, np.from_dlpack(v), rows)
+    if view.dtype not in (np.dtype(np.int64), np.dtype(np.uint64)):
+        raise TypeError(f"{name} device arrays must be int64 or uint64 (read as unsigned 64-bit "
+                        f"values); got dtype {view.dtype}")
+    if view.shape != (rows,):
+        raise ValueError(f"{name} must be a scalar or have one value per row ({rows}); got "
+                         f"shape {view.shape}")
+    if rows > 1 and view.strides != (1,):
+        raise ValueError(f"{name} device arrays must be contiguous; got stride {view.strides[0]} "
+                         "elements: pass a contiguous copy")
+    return view
+
+
+def _rng_value(name: str, v: Any, rows: int | None, stream: int | None) -> Any:
+    if isinstance(v, bool | np.bool_ | float | np.floating | int | np.integer) or v is None:
+        return _rng_scalar(name, v)
+    on_device = not isinstance(v, np.ndarray) and (
+        hasattr(v, "__cuda_array_interface__") or hasattr(v, "__dlpack__"))
+    if rows is None:
+        raise TypeError(f"{name} must be an int in [0, 2**64) here; got {type(v).__name__}")
+    if on_device:
+        return _rng_device(name, v, rows, stream)
+    if isinstance(v, np.ndarray | list | tuple):
+        if np.ndim(v) == 0:
+            return _rng_scalar(name, np.asarray(v).item())
+        return _rng_host(name, v, rows)
+    raise TypeError(f"{name} must be {_RNG_ACCEPTED}; got {type(v).__name__}")
+
+
+def check_seed_offset(seed: Any, offset: Any, rows: int | None = None, *,
+                      stream: int | None = None) -> tuple[Any, Any]:
+    """Check ``seed`` and ``offset``: each an int in [0, 2**64) or, given ``rows``, one value
+    per row.
+
+    A per-row host array (numpy, a list, a torch CPU tensor) comes back as a contiguous
+    uint64 array, judged exactly (negative values, values >= 2**64, floats and bools are
+    refused, naming the row); a device array (torch/cupy CUDA tensors, a
+    :class:`~rocsample.buffers.DeviceBuffer`) as an :class:`~rocsample.buffers.ArrayView`
+    whose dtype (int64 or uint64, read as unsigned), length and contiguity are checked but
+    whose values are never read on the host: the kernels read them at launch.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> check_seed_offset(np.array([1, 2]), 0, rows=2)[0].dtype
+    dtype('uint64')
+    >>> check_seed_offset(np.array([1, -2]), 0, rows=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be in [0, 2**64); got -2 in row 1
+    """
     if seed_offset_ok(seed, offset):
         return seed, offset  # the per-call case
-    out = []
-    for name, v in (("seed", seed), ("offset", offset)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer):
-            raise TypeError(f"{name} must be an int in [0, 2**64); got {type(v).__name__}")
-        if not 0 <= int(v) < 1 << 64:
-            raise ValueError(f"{name} must be in [0, 2**64); got {v}")
-        out.append(int(v))
-    return out[0], out[1]
+    return (_rng_value("seed", seed, rows, stream), _rng_value("offset", offset, rows, stream))
+
+
+def rng_views(params: SamplingParams) -> list[tuple[str, Any]]:
+    """The (name, ArrayView) of ``params``' seed and offset that are device arrays."""
+    return [(n, v) for n, v in (("seed", params.seed), ("offset", params.offset))
+            if not isinstance(v, int | np.ndarray)]
 
 
 #: Parameter types whose checked form may be remembered by value (bool is not int here).
@@ -279,8 +407,10 @@ _checked: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
 
 
 def sampling_params(rows: int, *, top_k: Any = None, top_p: Any = None, min_p: Any = None,
-                    seed: Any = 0, offset: Any = 0) -> SamplingParams:
-    s, o = check_seed_offset(seed, offset)
+                    seed: Any = 0, offset: Any = 0, stream: int | None = None) -> SamplingParams:
+    """The checked sampling parameters of a (rows, vocab) call; ``stream`` is the call's
+    stream (a device seed/offset array is viewed on it)."""
+    s, o = check_seed_offset(seed, offset, rows, stream=stream)
     # Scalar parameters repeat call after call: their checked form is remembered (a key of
     # exact types and values, so 1 and 1.0 or True never share an entry).
     scalar = (type(top_k) in SCALAR_TYPES and type(top_p) in SCALAR_TYPES
@@ -330,6 +460,9 @@ def check_method(method: str, params: SamplingParams) -> None:
 
 def check_bad_rows(name: str, probs: np.ndarray) -> None:
     """Eager host check: raise ValueError naming rows with NaN, Inf, negatives or zero mass."""
+    from .buffers.dtypes import widen_to_f32
+
+    probs = widen_to_f32(probs)
     finite = np.isfinite(probs)
     bad = ~finite.all(axis=1)
     with np.errstate(invalid="ignore"):

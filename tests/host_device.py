@@ -162,11 +162,19 @@ class HostDevice(HostMemoryDriver):
                 return True
         return False
 
-    def _matrix(self, ptr: int, stride: int, rows: int, vocab: int) -> np.ndarray:
+    def _matrix(self, ptr: int, stride: int, rows: int, vocab: int,
+                kind: str = "f32") -> np.ndarray:
+        """The (rows, vocab) float32 matrix at ``ptr`` as the kernel reads it: float32, or
+        2-byte f16/bf16 values widened exactly (the _f16/_bf16 entries)."""
+        size = 4 if kind == "f32" else 2
         span = (rows - 1) * stride + vocab
-        assert self.inside(ptr, 4 * span), "rows outside any live allocation"
-        flat = host_array(ptr, span, np.dtype(np.float32))
-        return np.lib.stride_tricks.as_strided(flat, (rows, vocab), (4 * stride, 4)).copy()
+        assert self.inside(ptr, size * span), "rows outside any live allocation"
+        store = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}[kind]
+        flat = host_array(ptr, span, np.dtype(store))
+        m = np.lib.stride_tricks.as_strided(flat, (rows, vocab), (size * stride, size)).copy()
+        if kind == "bf16":
+            return ew.bf16_to_f32(m)
+        return m.astype(np.float32)
 
     def _per_row(self, v: dict[str, Any], name: str, dtype: Any) -> Any:
         """A (pointer, value) parameter pair as the kernel reads it: the array, else the
@@ -186,8 +194,10 @@ class HostDevice(HostMemoryDriver):
     def _sampling(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
         rows, vocab = v["batch"], v["vocab"]
         assert grid[0] == rows and 1 <= grid[1] <= nchunks(vocab), (func, grid, rows, vocab)
-        if "logits" in v:  # softmax, its companions, temperature_scale
-            x = self._matrix(v["logits"], v["in_stride"], rows, vocab)
+        if "logits" in v:  # softmax, its companions, temperature_scale (f32, f16, bf16)
+            kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
+            func = func.removesuffix("_" + kind)
+            x = self._matrix(v["logits"], v["in_stride"], rows, vocab, kind)
             t = self._per_row(v, "temperature", np.float32)
             if "part" in v:  # the companions: G (max, sum) pairs a row after the ws prefix
                 assert self.inside(v["part"], 8 * rows * grid[1]), "part"
@@ -203,11 +213,13 @@ class HostDevice(HostMemoryDriver):
             return
         ws = v["ws"]
         assert self.inside(ws, 8 * ws_total_words(rows, vocab)), "workspace"
-        first = func in ("topp_prefix_sum",) or v.get("phase", -1) == 0
+        first = func.startswith("topp_prefix_sum") or v.get("phase", -1) == 0
         if first:  # the kernels need the prefix zero when a call starts (and leave it so)
             prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
             assert not prefix.any(), "workspace prefix not zero"
-        x = self._matrix(v["probs"], v["row_stride"], rows, vocab)
+        kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
+        func = func.removesuffix("_" + kind)
+        x = self._matrix(v["probs"], v["row_stride"], rows, vocab, kind)
         if func == "topp_prefix_sum":
             return
         if func == "topp_threshold":
@@ -225,7 +237,16 @@ class HostDevice(HostMemoryDriver):
                           min_p=self._per_row(v, "min_p", np.float32))
         assert self.inside(v["out"], 4 * rows), "out"
         host_array(v["out"], rows, np.dtype(np.int32))[:] = cpu_engine.sample_rows(
-            x, seed=v["seed"], offset=v["offset"], **kw)
+            x, seed=self._rng(v, "seed"), offset=self._rng(v, "offset"), **kw)
+
+    def _rng(self, v: dict[str, Any], name: str) -> Any:
+        """The seed or offset as the kernels read it: the per-row array at ``seeds`` /
+        ``offsets`` (one u64 a row, inside a live allocation) when non-null, else the scalar."""
+        ptr = v[name + "s"]
+        if not ptr:
+            return v[name]
+        assert self.inside(ptr, 8 * v["batch"]), name + "s"
+        return host_array(ptr, v["batch"], np.dtype(np.uint64)).copy()
 
     def event_create(self) -> Any:
         return object()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
+from rocsample.registry import ABI_VERSION
+
 EM_AMDGPU, EM_CUDA = 224, 190
 GFX90A, GFX1030 = 0x3F, 0x36  # EF_AMDGPU_MACH values
 STT_OBJECT_GLOBAL, STT_FUNC_GLOBAL = 0x11, 0x12
@@ -24,7 +26,8 @@ _SYM = struct.Struct("<IBBHQQ")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 
 
-def amd_symbols(kernels: Iterable[str], abi: int | None = 3) -> list[tuple[str, int, int]]:
+def amd_symbols(kernels: Iterable[str],
+                abi: int | None = ABI_VERSION) -> list[tuple[str, int, int]]:
     """Symbols of an AMDGPU code object v4 defining ``kernels`` (each with its ``.kd``) and,
     unless ``abi`` is None, rs_common.h's ``rocsample_abi_v<abi>`` marker."""
     syms = []

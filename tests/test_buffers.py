@@ -480,4 +480,4 @@ def test_package_exports_each_modules_public_names_as_the_same_objects():
             names.add(name)
     assert names == set(package.__all__)
     assert {"BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
-            "as_array_view"} == names
+            "as_array_view", "float_kind", "widen_to_f32"} == names

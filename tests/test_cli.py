@@ -19,7 +19,7 @@ import pytest
 
 from rocsample import codeobject
 from rocsample.codeobject import write_bundle
-from rocsample.registry import KERNELS, MODULES
+from rocsample.registry import ABI_VERSION, KERNELS, MODULES
 from rocsample.toolchains import get_toolchain
 
 from . import synthetic_elf as syn
@@ -150,7 +150,8 @@ def test_info_with_a_bad_backend_variable_is_a_clear_error(tmp_path):
     assert "ROCSAMPLE_BACKEND" in run.stderr and "bogus" in run.stderr
 
 
-def synthetic_module(module: str, *, abi: int | None = 3, drop: str | None = None) -> bytes:
+def synthetic_module(module: str, *, abi: int | None = ABI_VERSION,
+                     drop: str | None = None) -> bytes:
     """A gfx90a + gfx1030 bundle defining ``module``'s entry points (less ``drop``), written
     here: the info and inspect --check tests need no toolchain."""
     entries = [e for e in MODULES[module].entries if e != drop]
@@ -315,7 +316,8 @@ def test_inspect_the_compiled_file(built, tmp_path):
     first, *rest = run.stdout.splitlines()
     assert first.startswith(f"{path}: offload-bundle, {path.stat().st_size} bytes, 1 code object")
     assert re.search(r"^\s+\[0\] amdgpu gfx90a ", run.stdout, re.M)
-    assert re.search(r"kernels \(1\): topk_sampling_kernel$", run.stdout, re.M)
+    assert re.search(r"kernels \(3\): topk_sampling_kernel, topk_sampling_kernel_bf16, "
+                     r"topk_sampling_kernel_f16$", run.stdout, re.M)
 
 
 def test_inspect_reports_each_file(built, tmp_path):
@@ -378,7 +380,8 @@ def test_inspect_check_validates_overrides_and_kernel_dir_files(tmp_path):
     run = cli("inspect", "--check", tmp=tmp_path, env=env)
     assert run.returncode == 1
     assert ("(TOPP_SAMPLE_HSACO): ERROR: gfx1030: entry point topp_sample_kernel missing "
-            "(its code defines: topk_sampling_kernel)") in run.stdout
+            "(its code defines: topk_sampling_kernel, topk_sampling_kernel_bf16, "
+            "topk_sampling_kernel_f16)") in run.stdout
     del env["TOPP_SAMPLE_HSACO"]
     run = cli("inspect", "--check", tmp=tmp_path, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -403,11 +406,12 @@ def test_inspect_check_named_files(tmp_path):
                              "no rocsample kernel ABI")
     run = cli("inspect", "--check", str(partial), str(tmp_path / "absent.co"), tmp=tmp_path)
     assert run.returncode == 1
+    topp = ", ".join(f"topp_{k}_kernel{dt}" for k in ("prefix_sum", "sample", "threshold")
+                     for dt in ("", "_bf16", "_f16"))
     assert run.stdout.splitlines() == [
         f"{partial}: ERROR: gfx1030: entry point topk_topp_sampling_kernel missing (its code "
-        "defines: topp_prefix_sum_kernel, topp_sample_kernel, topp_threshold_kernel); gfx90a: "
-        "entry point topk_topp_sampling_kernel missing (its code defines: "
-        "topp_prefix_sum_kernel, topp_sample_kernel, topp_threshold_kernel)",
+        f"defines: {topp}); gfx90a: entry point topk_topp_sampling_kernel missing (its code "
+        f"defines: {topp})",
         f"{tmp_path / 'absent.co'}: ERROR: file does not exist",
     ]
 

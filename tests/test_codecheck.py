@@ -17,9 +17,15 @@ from . import synthetic_elf as syn
 
 TOPK = registry.KERNELS["topk_sampling"]
 SOFTMAX = registry.KERNELS["softmax"]
+#: topk_sampling_kernel's half-precision companions (their C entries).
+HALF_TOPK = (f"{TOPK.entry}_f16", f"{TOPK.entry}_bf16")
+#: softmax's half-precision companions (sampling_utils.hip), in the registry's order.
+HALF_SOFTMAX = tuple(f"{k}_{dt}" for dt in ("f16", "bf16")
+                     for k in ("softmax", "softmax_stats", "softmax_write"))
 
 
-def amd_bundle(entries: list[str], *, abi: int | None = 3, gfx1030: list[str] | None = None,
+def amd_bundle(entries: list[str], *, abi: int | None = registry.ABI_VERSION,
+               gfx1030: list[str] | None = None,
                ) -> bytes:
     """A gfx90a + gfx1030 bundle defining ``entries`` (``gfx1030``: others there)."""
     return write_bundle({
@@ -114,14 +120,15 @@ def test_companion_entries_are_optional(clean_env: Path) -> None:
 def test_check_configured_covers_overrides_and_the_kernel_dir(clean_env: Path,
                                                               monkeypatch) -> None:
     assert check_configured() == []
-    good = write(clean_env / "build" / "hsaco" / f"{TOPK.module}.hsaco", amd_bundle([TOPK.entry]))
+    good = write(clean_env / "build" / "hsaco" / f"{TOPK.module}.hsaco",
+                 amd_bundle([TOPK.entry, *HALF_TOPK]))  # with its optional companions
     bad = write(clean_env / "build" / "hsaco" / "topp_sampling.cubin", b"not a cubin\n")
     monkeypatch.setenv(SOFTMAX.env_var, str(clean_env / "absent.hsaco"))
     checks = {(c.path, c.origin): c for c in check_configured()}
     assert set(checks) == {(str(clean_env / "absent.hsaco"), SOFTMAX.env_var),
                            (str(good), KERNEL_DIR), (str(bad), KERNEL_DIR)}
     override = checks[(str(clean_env / "absent.hsaco"), SOFTMAX.env_var)]
-    assert override.kernels == ("softmax", "softmax_stats", "softmax_write")
+    assert override.kernels == ("softmax", "softmax_stats", "softmax_write", *HALF_SOFTMAX)
     assert override.errors == ("file does not exist",)
     assert checks[(str(good), KERNEL_DIR)].line() == "OK: serves gfx1030, gfx90a"
     # The default directory: the loader passes a bad file over, so it is a warning...
@@ -139,10 +146,12 @@ def test_check_named_takes_the_rules_of_what_names_the_file(clean_env: Path,
     monkeypatch.setenv("TEMPERATURE_SCALE_HSACO", str(shared))
     c = check_named(shared)
     assert c.origin == SOFTMAX.env_var and c.verdict == "WARNING"  # unmarked override
-    assert set(c.kernels) == {"softmax", "softmax_stats", "softmax_write", "temperature_scale"}
+    assert set(c.kernels) == {"softmax", "softmax_stats", "softmax_write", "temperature_scale",
+                              *HALF_SOFTMAX, "temperature_scale_f16", "temperature_scale_bf16"}
     loose = write(clean_env / "elsewhere" / f"{TOPK.module}.hsaco", amd_bundle(["other"]))
     c = check_named(loose)  # named after a module: that module's kernels are required
-    assert c.origin is None and c.kernels == ("topk_sampling",)
+    assert c.origin is None and c.kernels == ("topk_sampling", "topk_sampling_f16",
+                                              "topk_sampling_bf16")
     assert c.errors[0].startswith(f"gfx1030: entry point {TOPK.entry} missing")
     mine = write(clean_env / "mine.bin", amd_bundle([TOPK.entry, "helper"]))
     c = check_named(mine)  # any other name: the kernels it defines

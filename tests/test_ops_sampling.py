@@ -123,8 +123,8 @@ def test_plain_sampling_launch_is_the_documented_one(gpu):
     assert ws != 0
     assert args == {"probs": buf.ptr, "row_stride": 128256, "batch": 32, "vocab": 128256,
                     "top_k": 0, "top_k_val": 0, "top_p": 0, "top_p_val": 1.0, "min_p": 0,
-                    "min_p_val": 0.0, "seed": 9, "offset": 4, "out": out.ptr, "phase": 0,
-                    "nphase": 1}
+                    "min_p_val": 0.0, "seed": 9, "offset": 4, "seeds": 0, "offsets": 0,
+                    "out": out.ptr, "phase": 0, "nphase": 1}
     np.testing.assert_array_equal(out.numpy(), cpu_engine.sample_rows(probs, seed=9, offset=4))
 
 

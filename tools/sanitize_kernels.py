@@ -72,6 +72,31 @@ def main() -> int:
         if not np.array_equal(got, want):
             print(f"MISMATCH fused {kw} 140x12000: {np.flatnonzero(got != want)[:5]}")
             bad += 1
+    # Per-row seeds/offsets (device-read pointers) and 2-byte rows (the _f16/_bf16 entries),
+    # with an odd vocab (scalar tails), on every path.
+    from rocsample.buffers import BFLOAT16, widen_to_f32
+
+    p32 = cpu_kernels.softmax((rng.standard_normal((6, 33001)) * 3).astype(np.float32))
+    seeds, offsets = rng.integers(0, 2**63, 6), rng.integers(0, 2**63, 6)
+    padded = np.zeros((6, 33008), np.float32)
+    padded[:, :33001] = p32
+    for kind in ("f16", "bf16"):
+        half = padded.astype(np.float16) if kind == "f16" else \
+            (padded.view(np.uint32) >> 16).astype(np.uint16).view(BFLOAT16)
+        rows = half[:, :33001]
+        wide = np.ascontiguousarray(widen_to_f32(np.ascontiguousarray(rows)))
+        for method, kw in (("auto", {}), ("topk", dict(top_k=50)), ("topp", dict(top_p=0.9)),
+                           ("fused", dict(top_k=300, min_p=0.01))):
+            got = rocsample.sample(rows, seed=seeds, offset=offsets, method=method, **kw)
+            want = cpu_kernels.sample_rows(wide, seed=seeds.astype(np.uint64),
+                                           offset=offsets.astype(np.uint64), **kw)
+            if not np.array_equal(got, want):
+                print(f"MISMATCH {kind} {method} {kw}: {np.flatnonzero(got != want)[:5]}")
+                bad += 1
+        got = rocsample.softmax(rows, 0.8)
+        if not np.array_equal(got, rocsample.softmax(wide, 0.8)):
+            print(f"MISMATCH softmax {kind}")
+            bad += 1
     bad += _mlp(b, rng)
     print("sanitize driver done, mismatches:", bad)
     return 1 if bad else 0

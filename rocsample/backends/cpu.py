@@ -1,30 +1,63 @@
-"""The numpy backend: the same operations and the same draws, on the host."""
+"""The numpy backend: the same operations and the same draws, on the host.
+
+float16 and bfloat16 matrices (numpy float16, :data:`~rocsample.buffers.BFLOAT16`,
+``ml_dtypes.bfloat16``, torch CPU tensors through DLPack) are widened exactly to float32 and
+computed as float32, so they give exactly the float32 results of the widened values; the
+results of ``softmax`` and ``temperature_scale`` are float32, as on the GPU backends.
+"""
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 import numpy as np
 
-from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+from ..buffers import BFLOAT16, as_array_view
+from ..buffers.dtypes import widen_to_f32
+from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, rng_views
 from . import cpu_engine
 
 __all__ = ["CpuBackend"]
 
 
 def _host(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float32 host matrix: float16 and bfloat16 widened exactly (a copy), so every
+    operation computes what it computes for the widened float32 values, as the kernels do."""
     if isinstance(x, np.ndarray):
         arr = x
     else:
         try:
             arr = np.from_dlpack(x)  # torch CPU tensors and friends, without a copy
         except (BufferError, TypeError, RuntimeError, AttributeError) as exc:
-            raise TypeError(
-                f"{name}: the cpu backend takes host arrays (numpy, or DLPack on the CPU); got "
-                f"{type(x).__name__} ({exc}). Device arrays need a GPU backend."
-            ) from exc
+            arr = _host_bf16(x)  # numpy has no bfloat16: torch CPU bf16 tensors come here
+            if arr is None:
+                raise TypeError(
+                    f"{name}: the cpu backend takes host arrays (numpy, or DLPack on the CPU); "
+                    f"got {type(x).__name__} ({exc}). Device arrays need a GPU backend."
+                ) from exc
     check_matrix_shape(name, arr.shape, arr.dtype)
-    return arr
+    return widen_to_f32(arr)
+
+
+def _host_bf16(x: Any) -> np.ndarray | None:
+    """A copy of a host DLPack bfloat16 matrix (kDLBfloat, which numpy cannot import), or
+    None for anything else."""
+    try:
+        view = as_array_view(x)
+    except (TypeError, ValueError, BufferError):
+        return None
+    if view.device[0] != 1 or view.dtype != BFLOAT16 or len(view.shape) != 2:
+        return None
+    rows, cols = view.shape
+    if rows == 0 or cols == 0:
+        return np.empty(view.shape, BFLOAT16)
+    span = (rows - 1) * view.strides[0] + (cols - 1) * view.strides[1] + 1
+    raw = (ctypes.c_uint16 * span).from_address(view.ptr)
+    flat = np.frombuffer(raw, dtype=np.uint16)
+    bits = np.lib.stride_tricks.as_strided(flat, view.shape,
+                                           tuple(2 * s for s in view.strides)).copy()
+    return bits.view(BFLOAT16)
 
 
 class CpuBackend:
@@ -44,6 +77,9 @@ class CpuBackend:
                stream: int | None = None, check_inputs: bool = True,
                plan_key: Any = None) -> np.ndarray:
         x = _host(probs, "probs")
+        for name, view in rng_views(params):
+            raise TypeError(f"{name}: the cpu backend takes host seed/offset arrays (numpy) or "
+                            f"ints; got a device array on {view.device}")
         if check_inputs:
             check_bad_rows("probs", x)
         return cpu_engine.sample_rows(x, top_k=params.top_k, top_p=params.top_p,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..philox import row_draws_u64
+from ..philox import draws_u64, row_draws_u64
 
 __all__ = [
     "VOCAB_MAX",
@@ -142,16 +142,18 @@ def sample_rows(
     top_k=None,
     top_p=None,
     min_p=None,
-    seed: int = 0,
-    offset: int = 0,
+    seed: int | np.ndarray = 0,
+    offset: int | np.ndarray = 0,
     row_ids: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sample one token per row of a float32 ``(B, V)`` array, exactly as the kernels do.
 
     ``top_k``, ``top_p`` and ``min_p`` are None, scalars or one value per row; no argument
-    checking happens here (the public API validates). Invalid rows give -1. ``row_ids``
-    gives each row's index in the Philox counter (default ``0..B-1``), so a subset of a
-    batch can be drawn exactly as the full batch draws it.
+    checking happens here (the public API validates). Invalid rows give -1. ``seed`` and
+    ``offset`` are ints or one uint64 per row (then a row's draw depends on its own seed and
+    offset only: :func:`rocsample.philox.draws_u64`). ``row_ids`` (scalar seed and offset
+    only) gives each row's index in the Philox counter (default ``0..B-1``), so a subset of
+    a batch can be drawn exactly as the full batch draws it.
     """
     probs = np.asarray(probs, dtype=np.float32)
     rows, vocab = probs.shape
@@ -159,7 +161,7 @@ def sample_rows(
     ps = _per_row(top_p, rows, np.float32)
     mps = _per_row(min_p, rows, np.float32)
     if row_ids is None:
-        draws = row_draws_u64(seed, offset, rows)
+        draws = draws_u64(seed, offset, rows)
     else:
         ids = np.asarray(row_ids, dtype=np.int64)
         table = row_draws_u64(seed, offset, int(ids.max()) + 1)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BFLOAT16"]
+__all__ = ["BFLOAT16", "float_kind", "widen_to_f32"]
 
 # The bit widths accepted for each numpy kind.
 _WIDTHS = {"i": (8, 16, 32, 64), "u": (8, 16, 32, 64), "f": (16, 32, 64), "c": (64, 128), "b": (8,)}
@@ -33,3 +33,45 @@ def _check_dtype(dtype: Any) -> np.dtype:
     if dt.kind not in _WIDTHS or dt.itemsize * 8 not in _WIDTHS[dt.kind] or dt.byteorder == ">":
         raise TypeError(f"unsupported dtype {dt.str!r}: need native bool/int/uint/float/complex")
     return dt
+
+
+def float_kind(dtype: Any) -> str | None:
+    """``"f32"``, ``"f16"`` or ``"bf16"`` for the float types the sampling family reads (bfloat16
+    as :data:`BFLOAT16` or ``ml_dtypes.bfloat16``), else None.
+
+    Examples
+    --------
+    >>> float_kind(np.float16), float_kind(BFLOAT16), float_kind(np.float64)
+    ('f16', 'bf16', None)
+    """
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return None
+    if dt == np.float32:
+        return "f32"
+    if dt == np.float16:
+        return "f16"
+    if dt == BFLOAT16 or (dt.name == "bfloat16" and dt.itemsize == 2):
+        return "bf16"
+    return None
+
+
+def widen_to_f32(array: np.ndarray) -> np.ndarray:
+    """A float32/float16/bfloat16 array as float32, exactly (every half value is a float32).
+
+    Examples
+    --------
+    >>> bits = np.array([0x3F80, 0xC040], np.uint16).view(BFLOAT16)
+    >>> widen_to_f32(bits).tolist(), widen_to_f32(np.float16([0.5])).tolist()
+    ([1.0, -3.0], [0.5])
+    """
+    kind = float_kind(array.dtype)
+    if kind == "f32":
+        return array
+    if kind == "f16":
+        return array.astype(np.float32)
+    if kind == "bf16":
+        bits = np.ascontiguousarray(array).view(np.uint16)
+        return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    raise TypeError(f"cannot widen dtype {array.dtype} to float32")

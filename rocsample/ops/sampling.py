@@ -36,10 +36,12 @@ import numpy as np
 from .. import config
 from ..backends import cpu_engine
 from ..backends.recipe import Buffer, DeviceFacts, Launch, Recipe
+from ..buffers.dtypes import float_kind
 from ..validation import SamplingParams, check_method, check_temperature, sampling_params
 
 __all__ = [
     "ENTRIES",
+    "HALF_DTYPES",
     "MODULES",
     "OPERATIONS",
     "Entry",
@@ -78,6 +80,9 @@ class Entry:
     companion_of: str | None = None
 
 
+#: The half-precision logit types the logit operations read in place (entry suffixes).
+HALF_DTYPES = ("f16", "bf16")
+
 _HEADERS = ("rs_common.h",)
 # The engine's headers (rs_engine.h's phases in its include order): every one is hashed into
 # the cache key and handed to the compiler in memory, so a header missing here fails to compile.
@@ -96,7 +101,7 @@ _ENGINE = (
 )
 _PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
 _ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
-_RNG = (("seed", "u64"), ("offset", "u64"))
+_RNG = (("seed", "u64"), ("offset", "u64"), ("seeds", "ptr"), ("offsets", "ptr"))
 _TEMP = (
     ("logits", "ptr"),
     ("in_stride", "i64"),
@@ -114,12 +119,20 @@ MODULES: dict[str, Module] = {
     for m in (
         Module("sampling_utils", "sampling_utils.hip", _HEADERS,
                ("softmax_kernel", "temperature_scale_kernel", "softmax_stats_kernel",
-                "softmax_write_kernel")),
-        Module("topk_sampling", "topk_sampling.hip", _ENGINE, ("topk_sampling_kernel",)),
+                "softmax_write_kernel")
+               + tuple(f"{k}_kernel_{dt}" for dt in HALF_DTYPES
+                       for k in ("softmax", "softmax_stats", "softmax_write",
+                                 "temperature_scale"))),
+        Module("topk_sampling", "topk_sampling.hip", _ENGINE,
+               ("topk_sampling_kernel",) + tuple(f"topk_sampling_kernel_{dt}"
+                                                 for dt in HALF_DTYPES)),
         Module("topp_sampling", "topp_sampling.hip", _ENGINE,
-               ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel")),
+               ("topp_prefix_sum_kernel", "topp_threshold_kernel", "topp_sample_kernel")
+               + tuple(f"topp_{k}_kernel_{dt}" for dt in HALF_DTYPES
+                       for k in ("prefix_sum", "threshold", "sample"))),
         Module("topk_topp_sampling", "topk_topp_sampling.hip", _ENGINE,
-               ("topk_topp_sampling_kernel",)),
+               ("topk_topp_sampling_kernel",) + tuple(f"topk_topp_sampling_kernel_{dt}"
+                                                      for dt in HALF_DTYPES)),
     )
 }
 
@@ -134,6 +147,18 @@ ENTRIES: dict[str, Entry] = {
               _TEMP + (("part", "ptr"),), companion_of="softmax"),
         Entry("temperature_scale", "sampling_utils", "temperature_scale_kernel",
               "TEMPERATURE_SCALE_HSACO", _TEMP),
+        # The logit operations on float16/bfloat16 logits, read in place (float32 results):
+        # optional companions, so a code object without them still serves float32.
+        *(e for dt in HALF_DTYPES for e in (
+            Entry(f"softmax_{dt}", "sampling_utils", f"softmax_kernel_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP, companion_of="softmax"),
+            Entry(f"softmax_stats_{dt}", "sampling_utils", f"softmax_stats_kernel_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP[:2] + _TEMP[4:] + (("part", "ptr"),),
+                  companion_of="softmax"),
+            Entry(f"softmax_write_{dt}", "sampling_utils", f"softmax_write_kernel_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP + (("part", "ptr"),), companion_of="softmax"),
+            Entry(f"temperature_scale_{dt}", "sampling_utils", f"temperature_scale_kernel_{dt}",
+                  "TEMPERATURE_SCALE_HSACO", _TEMP, companion_of="temperature_scale"))),
         Entry("topk_sampling", "topk_sampling", "topk_sampling_kernel", "TOPK_SAMPLING_HSACO",
               _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),)
               + _PHASES),
@@ -151,6 +176,18 @@ ENTRIES: dict[str, Entry] = {
               + _RNG + (("out", "ptr"),) + _PHASES),
     )
 }
+# The sampler entries on float16/bfloat16 probabilities, read in place: optional companions
+# of their float32 entries (same arguments, same variable), so a code object without them
+# still serves float32.
+ENTRIES.update({
+    f"{e.entry}_{dt}": Entry(f"{e.name}_{dt}", e.module, f"{e.entry}_{dt}", e.env_var,
+                             e.signature, companion_of=e.name)
+    for dt in HALF_DTYPES for e in list(ENTRIES.values())
+    if e.module != "sampling_utils" and e.companion_of is None
+})
+
+#: The C entry of each float32 kernel by its registry name.
+KERNEL_ENTRY = {e.name: e.entry for e in ENTRIES.values()}
 
 # Imported after the rows: the registry builds its rows from them when it is imported first
 # (from here, or on its own), so this module must hold them before the registry loads.
@@ -286,6 +323,9 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     rows, vocab = x.shape
     k, p, m = params.top_k, params.top_p, params.min_p
     bind = _SAMPLER_BIND if src is None else _SAMPLER_BIND + (("probs", src, 0),)
+    if method == "auto":
+        method = _choose(params)
+    sfx = _half_suffix(x, _METHOD_KERNEL[method], facts, "probs")
     kb = pb = mb = ()
     if isinstance(k, np.ndarray):
         uploads["top_k"] = k.astype(np.int32, copy=False)
@@ -296,41 +336,56 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     if isinstance(m, np.ndarray):
         uploads["min_p"] = m.astype(np.float32, copy=False)
         mb, m = (("min_p", "min_p", 0),), 0
-    if method == "auto":
-        method = _choose(params)
     nphase = _phases(params, vocab)
     grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count,
                                   _per_sm(method, params, nphase, vocab)))
     p = 1.0 if p is None else p
-    ptr, stride, seed, offset = x.ptr, x.strides[0], params.seed, params.offset
+    ptr, stride = x.ptr, x.strides[0]
+    # Per-row seeds/offsets: a host array is uploaded and bound by role; a device array's
+    # pointer goes straight into the arguments (the kernels read it at launch, so a graph
+    # replay sees what the caller wrote since); the scalar argument is then unused (0).
+    seed, offset, rng = params.seed, params.offset, {"seeds": 0, "offsets": 0}
+    if not isinstance(seed, int):
+        seed, rng["seeds"] = 0, _rng_pointer("seeds", seed, uploads)
+    if not isinstance(offset, int):
+        offset, rng["offsets"] = 0, _rng_pointer("offsets", offset, uploads)
+    rb = tuple((n, n, 0) for n in ("seeds", "offsets") if n in uploads)
     if method == "topp":
         ws_bind = bind[1:]
+        rows_args = {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab, "ws": 0}
         return [
-            Launch("topp_prefix_sum", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
-                                             "vocab": vocab, "ws": 0}, ws_bind),
-            Launch("topp_threshold", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
-                                            "vocab": vocab, "top_p": 0, "top_p_val": p,
-                                            "ws": 0}, ws_bind + pb, True),
-            Launch("topp_sample", grid, {"probs": ptr, "row_stride": stride, "batch": rows,
-                                         "vocab": vocab, "ws": 0, "seed": seed,
-                                         "offset": offset, "out": 0}, bind, True),
+            Launch("topp_prefix_sum" + sfx, grid, dict(rows_args), ws_bind),
+            Launch("topp_threshold" + sfx, grid, {**rows_args, "top_p": 0, "top_p_val": p},
+                   ws_bind + pb, True),
+            Launch("topp_sample" + sfx, grid, {**rows_args, "seed": seed, "offset": offset,
+                                               **rng, "out": 0}, bind + rb, True),
         ]
     # A row with one block chains every phase in the first launch (rs_engine.h): the later
     # launches would find every row done, so they are not made.
     phases = range(1 if grid[1] == 1 else nphase)
     if method == "topk":
-        bind += kb
-        return [Launch("topk_sampling", grid,
+        bind += kb + rb
+        return [Launch("topk_sampling" + sfx, grid,
                        {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
                         "top_k": 0, "top_k_val": k or 0, "seed": seed, "offset": offset,
-                        "out": 0, "ws": 0, "phase": phase, "nphase": nphase},
+                        **rng, "out": 0, "ws": 0, "phase": phase, "nphase": nphase},
                        bind, phase > 0) for phase in phases]
-    bind += kb + pb + mb  # "fused" (the API validated method)
-    return [Launch("topk_topp_sampling", grid,
+    bind += kb + pb + mb + rb  # "fused" (the API validated method)
+    return [Launch("topk_topp_sampling" + sfx, grid,
                    {"probs": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
                     "top_k": 0, "top_k_val": k or 0, "top_p": 0, "top_p_val": p, "min_p": 0,
-                    "min_p_val": m or 0.0, "seed": seed, "offset": offset, "out": 0, "ws": 0,
-                    "phase": phase, "nphase": nphase}, bind, phase > 0) for phase in phases]
+                    "min_p_val": m or 0.0, "seed": seed, "offset": offset, **rng, "out": 0,
+                    "ws": 0, "phase": phase, "nphase": nphase}, bind, phase > 0)
+            for phase in phases]
+
+
+def _rng_pointer(role: str, value: Any, uploads: dict[str, Any]) -> int:
+    """The argument value of a per-row seed/offset array: a device array's address, or 0 for a
+    host array, uploaded under ``role`` (and bound by it)."""
+    if isinstance(value, np.ndarray):
+        uploads[role] = value.astype(np.uint64, copy=False)
+        return 0
+    return int(value.ptr)  # an ArrayView of the caller's device array
 
 
 def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
@@ -344,34 +399,61 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
     has the two companion entries, else one block a row.
     """
     rows, vocab = x.shape
+    sfx = _half_suffix(x, kernel, facts)
     t_val, bind = temperature, (("out", out, 0),)
     if isinstance(temperature, np.ndarray):
         uploads["temperature"] = temperature.astype(np.float32, copy=False)
         t_val, bind = 0, bind + (("temperature", "temperature", 0),)
     ptr, stride = x.ptr, x.strides[0]
     g = _rows_op_blocks(rows, vocab, facts.sm_count)
-    if kernel == "softmax" and g > 1 and facts.has_companion("softmax_stats") \
-            and facts.has_companion("softmax_write"):
+    if kernel == "softmax" and g > 1 and facts.has_companion("softmax_stats" + sfx) \
+            and facts.has_companion("softmax_write" + sfx):
         # The row pairs go after the histograms and tickets of the stream's sampling
         # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
         # which needs to be zero); calls on a stream run in order, so no sampling call uses
         # them meanwhile.
         part = (("part", "ws", 8 * ws_prefix_words(rows)),)
         return [
-            Launch("softmax_stats", (rows, g),
+            Launch("softmax_stats" + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "batch": rows, "vocab": vocab,
                     "temperature": 0, "temperature_val": t_val, "part": 0}, bind[1:] + part),
-            Launch("softmax_write", (rows, g),
+            Launch("softmax_write" + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
                     "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val,
                     "part": 0}, bind + part),
         ], True
     if kernel == "softmax":
         g = 1
-    return [Launch(kernel, (rows, g),
+    return [Launch(kernel + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
                     "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val},
                    bind)], False
+
+
+def _half_suffix(x: Any, kernel: str, facts: DeviceFacts, what: str = "logits") -> str:
+    """The entry suffix of ``x``'s element type ("" for float32, "_f16", "_bf16"); a clear
+    error when the loaded code object lacks the half-precision entry (a user's override built
+    before them: float32 still runs from it). The top-p stages need all three."""
+    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
+    if kind in (None, "f32"):
+        return ""
+    stages = ("topp_prefix_sum", "topp_threshold", "topp_sample") if kernel == "topp" \
+        else (kernel,)
+    for name in stages:
+        if not facts.has_companion(f"{name}_{kind}"):
+            e = ENTRIES[f"{KERNEL_ENTRY[name]}_{kind}"]
+            raise TypeError(f"{what} of dtype {_DTYPE_NAMES[kind]} need the entry {e.entry}, "
+                            f"which the loaded {e.env_var} code object lacks: rebuild it from "
+                            f"this version's kernels/{MODULES[e.module].source}, or pass "
+                            f"float32 {what}")
+    return "_" + kind
+
+
+#: The kernel of each sampling method (the top-p stages: "topp").
+_METHOD_KERNEL = {"topk": "topk_sampling", "fused": "topk_topp_sampling", "topp": "topp"}
+
+
+_DTYPE_NAMES = {"f16": "float16", "bf16": "bfloat16"}
 
 
 def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFacts) -> Recipe:

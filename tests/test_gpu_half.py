@@ -1,0 +1,138 @@
+"""GPU tests of half-precision logits (issue 21, point 3), run by `make test-gpu`.
+
+softmax, temperature_scale and sample_from_logits read float16/bfloat16 logits in place (the
+_f16/_bf16 entries of sampling_utils.hip) and compute in float32 on the exactly widened
+values, so on the same GPU they must give bit for bit the float32 entries' results for the
+widened logits: the same float32 values, the same tokens. Checked at the vocabularies engines
+use, one block a row and G blocks a row, from numpy and from torch bf16/fp16 CUDA tensors (no
+copy: the kernels get the tensor's pointer). The same for half-precision probabilities through
+every sampling path (the _f16/_bf16 entries of the engine modules).
+Skips with the reason where no GPU backend starts (as tests/test_gpu.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample.backends import get_backend
+from rocsample.buffers import BFLOAT16
+from rocsample.buffers.dtypes import widen_to_f32
+from rocsample.errors import BackendUnavailable
+
+pytestmark = pytest.mark.gpu
+REQUIRE = os.environ.get("ROCSAMPLE_REQUIRE_GPU") == "1"
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    choice = os.environ.get("ROCSAMPLE_BACKEND", "auto")
+    kinds = [choice] if choice in ("hip", "cuda") else ["hip", "cuda"]
+    reasons = []
+    for kind in kinds:
+        try:
+            return get_backend(kind)
+        except BackendUnavailable as exc:
+            reasons.append(str(exc))
+    if REQUIRE:
+        pytest.fail("no GPU backend: " + "; ".join(reasons))
+    pytest.skip("no GPU backend: " + "; ".join(reasons))
+
+
+def _half(x: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "f16":
+        return x.astype(np.float16)
+    return (x.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+
+
+VOCABS = [32000, 128256, 151936, 262144]
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+@pytest.mark.parametrize("vocab", VOCABS)
+@pytest.mark.parametrize("rows", [3, 200])  # G blocks a row (two softmax launches); one
+def test_half_logits_equal_the_widened_float32_exactly(gpu, kind, vocab, rows):
+    rng = np.random.default_rng(vocab + rows)
+    x = (rng.standard_normal((rows, vocab)) * 4).astype(np.float32)
+    x[0, ::101] = -np.inf
+    half = _half(x, kind)
+    wide = widen_to_f32(half)
+    for t in (1.0, 0.7, 0.0):
+        for op in (rocsample.softmax, rocsample.temperature_scale):
+            got = op(half, t, backend=gpu.name)
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got, op(wide, t, backend=gpu.name))
+    for kw in ({}, dict(top_k=50), dict(top_p=0.9), dict(top_k=50, top_p=0.9, min_p=0.05)):
+        for seed in (1, np.arange(rows)):
+            got = rocsample.sample_from_logits(half, temperature=0.8, seed=seed, offset=5,
+                                               backend=gpu.name, **kw)
+            want = rocsample.sample_from_logits(wide, temperature=0.8, seed=seed, offset=5,
+                                                backend=gpu.name, **kw)
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_half_tensors_are_read_in_place(gpu, dtype):
+    torch = pytest.importorskip("torch")
+    if gpu.name != "cuda" or not torch.cuda.is_available():
+        pytest.skip("torch CUDA tensors need the cuda backend")
+    rows, vocab = 64, 128256
+    g = torch.Generator(device="cuda").manual_seed(0)
+    logits = (torch.randn((rows, vocab), device="cuda", generator=g) * 3).to(getattr(torch,
+                                                                                 dtype))
+    wide = logits.float()
+    probs = torch.from_dlpack(rocsample.softmax(logits, 0.9))
+    np.testing.assert_array_equal(probs.cpu().numpy(),
+                                  torch.from_dlpack(rocsample.softmax(wide, 0.9)).cpu().numpy())
+    a = torch.from_dlpack(rocsample.sample_from_logits(logits, temperature=0.9, top_k=40,
+                                                       seed=3))
+    b = torch.from_dlpack(rocsample.sample_from_logits(wide, temperature=0.9, top_k=40, seed=3))
+    assert torch.equal(a, b)
+    # A padded row stride (a slice of a wider tensor) is read in place too.
+    wider = torch.zeros((rows, vocab + 8), device="cuda", dtype=logits.dtype)
+    wider[:, :vocab] = logits
+    c = torch.from_dlpack(rocsample.sample_from_logits(wider[:, :vocab], temperature=0.9,
+                                                       top_k=40, seed=3))
+    assert torch.equal(a, c)
+
+
+PATHS = [("auto", {}), ("topk", dict(top_k=50)), ("fused", dict(top_k=500)),
+         ("topp", dict(top_p=0.9)), ("fused", dict(top_p=0.9)),
+         ("fused", dict(top_k=50, top_p=0.9, min_p=0.02)), ("fused", dict(min_p=0.05))]
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+@pytest.mark.parametrize("vocab", VOCABS)
+@pytest.mark.parametrize("rows", [1, 5, None])  # None: more rows than SMs, one block a row
+def test_half_probs_draw_the_widened_float32_tokens(gpu, kind, vocab, rows):
+    rows = rows or gpu.sm_count + 3
+    rng = np.random.default_rng(vocab + rows + 1)
+    from rocsample.backends import cpu_engine
+
+    p32 = cpu_engine.softmax((rng.standard_normal((rows, vocab)) * 3).astype(np.float32))
+    half = _half(p32, kind)
+    wide = widen_to_f32(half)
+    for method, kw in PATHS:
+        for seed in (3, np.arange(rows)):
+            got = rocsample.sample(half, seed=seed, offset=1, method=method,
+                                   backend=gpu.name, **kw)
+            want = rocsample.sample(wide, seed=seed, offset=1, method=method,
+                                    backend=gpu.name, **kw)
+            np.testing.assert_array_equal(got, want, err_msg=f"{method} {kw}")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_half_probs_are_sampled_in_place(gpu, dtype):
+    torch = pytest.importorskip("torch")
+    if gpu.name != "cuda" or not torch.cuda.is_available():
+        pytest.skip("torch CUDA tensors need the cuda backend")
+    g = torch.Generator(device="cuda").manual_seed(1)
+    probs = torch.softmax(torch.randn((256, 151936), device="cuda", generator=g) * 3, -1)
+    half = probs.to(getattr(torch, dtype))
+    for kw in ({}, dict(top_k=50), dict(top_p=0.9), dict(min_p=0.05)):
+        a = torch.from_dlpack(rocsample.sample(half, seed=5, **kw))
+        b = torch.from_dlpack(rocsample.sample(half.float(), seed=5, **kw))
+        assert torch.equal(a, b), kw

@@ -1,0 +1,180 @@
+"""Half-precision inputs (issue 21, point 3) on the CPU: float16 and bfloat16 matrices.
+
+Widening a half value to float32 is exact, so every operation on half inputs must give
+exactly what it gives for float32 inputs holding the widened values: the same tokens, and
+for softmax/temperature_scale the same float32 values. Checked on the numpy backend for every
+operation and method, and through the GPU executor on the host stand-in (tests/host_device.py:
+the _f16/_bf16 entries read the 2-byte rows from their packed arguments), for host arrays and
+device buffers, every sampling method and both grid shapes; and an unsupported dtype is
+refused naming it and the supported ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample import api
+from rocsample.backends import cpu_engine
+from rocsample.backends.gpu import GpuBackend
+from rocsample.buffers import BFLOAT16, DeviceBuffer
+from rocsample.buffers.dtypes import float_kind, widen_to_f32
+
+from .host_device import HostDevice, TwinKernels
+
+
+def _half(x: np.ndarray, kind: str) -> np.ndarray:
+    """float32 ``x`` rounded to ``kind`` (bf16 by truncation: any bit pattern will do)."""
+    if kind == "f16":
+        return x.astype(np.float16)
+    return (x.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+
+
+def _logits(rows: int, vocab: int, seed: int, kind: str) -> np.ndarray:
+    x = (np.random.default_rng(seed).standard_normal((rows, vocab)) * 4).astype(np.float32)
+    x[0, ::97] = -np.inf  # masked tokens survive the rounding
+    return _half(x, kind)
+
+
+def _probs(rows: int, vocab: int, seed: int, kind: str) -> np.ndarray:
+    p = cpu_engine.softmax((np.random.default_rng(seed).standard_normal((rows, vocab)) * 3)
+                           .astype(np.float32))
+    return _half(p, kind)
+
+
+KINDS = ["f16", "bf16"]
+METHODS = [("auto", {}), ("topk", dict(top_k=20)), ("topp", dict(top_p=0.8)),
+           ("fused", dict(top_k=30, top_p=0.9, min_p=0.02)), ("fused", dict(min_p=0.05))]
+
+
+def test_widening_is_exact():
+    bits = np.arange(0, 1 << 16, dtype=np.uint16)
+    bf = widen_to_f32(bits.view(BFLOAT16))
+    assert np.array_equal(bf.view(np.uint32) >> 16, bits.astype(np.uint32))
+    f16 = bits.view(np.float16)
+    wide = widen_to_f32(f16)
+    ok = ~np.isnan(f16)
+    assert np.array_equal(wide[ok].astype(np.float16).view(np.uint16), bits[ok])
+    assert float_kind(np.float32) == "f32" and float_kind(np.int16) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("method,kw", METHODS)
+def test_sample_half_probs_equals_the_widened_float32(kind, method, kw):
+    probs = _probs(6, 5000, 1, kind)
+    wide = widen_to_f32(probs)
+    for seed, offset in ((1, 0), (np.arange(6), np.arange(6) * 3)):
+        got = rocsample.sample(probs, seed=seed, offset=offset, method=method, backend="cpu",
+                               **kw)
+        want = rocsample.sample(wide, seed=seed, offset=offset, method=method, backend="cpu",
+                                **kw)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("temperature", [1.0, 0.6, 0.0, np.array([0.5, 1.0, 0.0, 2.0])])
+def test_logit_operations_on_half_logits_equal_the_widened_float32(kind, temperature):
+    x = _logits(4, 3000, 2, kind)
+    wide = widen_to_f32(x)
+    for op in (rocsample.softmax, rocsample.temperature_scale):
+        got = op(x, temperature, backend="cpu")
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, op(wide, temperature, backend="cpu"))
+    got = rocsample.sample_from_logits(x, temperature=temperature, top_k=40, seed=3,
+                                       backend="cpu")
+    want = rocsample.sample_from_logits(wide, temperature=temperature, top_k=40, seed=3,
+                                        backend="cpu")
+    np.testing.assert_array_equal(got, want)
+
+
+def test_half_rows_with_bad_values_are_refused_like_float32():
+    probs = _probs(3, 100, 4, "bf16")
+    bits = probs.view(np.uint16).copy()
+    bits[1, 5] = 0x7FC0  # NaN
+    with pytest.raises(ValueError, match="rows 1"):
+        rocsample.sample(bits.view(BFLOAT16), backend="cpu")
+
+
+@pytest.mark.parametrize("dtype,shown", [(np.float64, "got float64"), (np.int32, "got int32"),
+                                         (np.dtype("V2"), "raw 2-byte records")])
+def test_unsupported_dtypes_name_themselves_and_the_supported_ones(dtype, shown):
+    x = np.zeros((2, 8), dtype)
+    for call in (lambda: rocsample.sample(x, backend="cpu"),
+                 lambda: rocsample.softmax(x, backend="cpu")):
+        with pytest.raises(TypeError, match="must be float32, float16 or bfloat16") as info:
+            call()
+        assert shown in str(info.value)
+
+
+# ---- the GPU executor on the host stand-in ------------------------------------------------
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    b = GpuBackend(HostDevice())
+    b.kernels = TwinKernels()
+    cpu = api.get_backend("cpu")
+    monkeypatch.setattr(api, "get_backend", lambda name=None, device=0: cpu if name == "cpu"
+                        else b)
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rows", [2, 300])  # G blocks a row (the two softmax launches); one
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_executor_reads_half_logits_in_place(gpu, kind, rows, where):
+    x = _logits(rows, 9000, rows, kind)
+    wide = widen_to_f32(x)
+    arg = x if where == "host" else DeviceBuffer.from_numpy(gpu.rt, x)
+
+    def host(v):
+        return v if where == "host" else v.numpy()
+
+    for op in (rocsample.softmax, rocsample.temperature_scale):
+        got = host(op(arg, 0.7))
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, op(wide, 0.7, backend="cpu"))
+    got = host(rocsample.sample_from_logits(arg, temperature=0.7, top_p=0.9, seed=4))
+    np.testing.assert_array_equal(got, rocsample.sample_from_logits(
+        wide, temperature=0.7, top_p=0.9, seed=4, backend="cpu"))
+    readers = {k for k, _, _, v in gpu.rt.launches if "logits" in v}
+    want = {f"softmax_stats_{kind}", f"softmax_write_{kind}"} if rows == 2 \
+        else {f"softmax_{kind}"}
+    assert readers == want | {f"temperature_scale_{kind}"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rows", [1, 3, 140])  # 140 >= 132 SMs: one block a row
+@pytest.mark.parametrize("method,kw", METHODS)
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_executor_samples_half_probs_in_place(gpu, kind, rows, method, kw, where):
+    probs = _probs(rows, 9000, rows, kind)
+    wide = widen_to_f32(probs)
+    arg = probs if where == "host" else DeviceBuffer.from_numpy(gpu.rt, probs)
+    got = rocsample.sample(arg, seed=7, offset=2, method=method, **kw)
+    got = got if where == "host" else got.numpy()
+    np.testing.assert_array_equal(got, rocsample.sample(wide, seed=7, offset=2, method=method,
+                                                        backend="cpu", **kw))
+    readers = {k for k, _, _, v in gpu.rt.launches if "probs" in v}
+    assert readers and all(k.endswith("_" + kind) for k in readers), readers
+
+
+def test_a_code_object_without_the_half_entries_refuses_half_logits_only(gpu):
+    gpu.kernels = TwinKernels(companions=False)
+    x = _logits(2, 100, 6, "f16")
+    with pytest.raises(TypeError, match="softmax_kernel_f16, which the loaded "
+                                        "SAMPLING_UTILS_HSACO code object lacks"):
+        rocsample.softmax(x)
+    with pytest.raises(TypeError, match="temperature_scale_kernel_f16, which the loaded "
+                                        "TEMPERATURE_SCALE_HSACO"):
+        rocsample.temperature_scale(x, 0.5)
+    probs = _probs(2, 100, 7, "bf16")
+    for method, kw in METHODS:
+        with pytest.raises(TypeError, match="probs of dtype bfloat16 need the entry "):
+            rocsample.sample(probs, method=method, **kw)
+    np.testing.assert_array_equal(rocsample.softmax(widen_to_f32(x)),
+                                  rocsample.softmax(widen_to_f32(x), backend="cpu"))
+    np.testing.assert_array_equal(rocsample.sample(widen_to_f32(probs), seed=1),
+                                  rocsample.sample(widen_to_f32(probs), seed=1, backend="cpu"))

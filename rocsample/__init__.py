@@ -20,6 +20,7 @@ logging.getLogger("rocsample").addHandler(logging.NullHandler())
 from .api import (  # noqa: E402
     backend,
     cache_info,
+    reserve,
     sample,
     sample_from_logits,
     softmax,
@@ -30,6 +31,7 @@ from .api_elementwise import affine, launch_elementwise, unary, where  # noqa: E
 from .buffers import BFLOAT16, DeviceBuffer  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
+    CaptureError,
     CompileError,
     ConfigError,
     KernelLoadError,
@@ -43,6 +45,7 @@ from .samplers import FusedSampler, MinPSampler, Sampler, TopKSampler, TopPSampl
 __all__ = [
     "BFLOAT16",
     "BackendUnavailable",
+    "CaptureError",
     "CompileError",
     "ConfigError",
     "DeviceBuffer",
@@ -62,6 +65,7 @@ __all__ = [
     "cache_info",
     "launch_elementwise",
     "profile",
+    "reserve",
     "sample",
     "sample_from_logits",
     "softmax",

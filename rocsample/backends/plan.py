@@ -146,7 +146,8 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
 
     The plan's buffers are made by kind: a ``"tokens"`` result from the stream's output slab,
     a ``"new"`` one from the allocator, ``"temp"`` scratch freed (stream-ordered) behind the
-    launches.
+    launches. On a capturing stream no plan is replayed: a capture may not allocate, and
+    its result must outlive every replay of the graph (``rocsample.reserve``).
     """
     plan = backend._plans.get(key)
     if plan is None or not seed_ok(seed, offset) or profiling.active() is not None:
@@ -154,6 +155,8 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
     stream = key[2]
     rt = backend.rt
     rt.make_current()
+    if rt.stream_is_capturing(stream):
+        return None  # the general path takes the memory from the stream's reservation
     temps = None
     # The stream lock also keeps the plan's packed values (shared by every caller of the
     # plan: threads on this stream) from changing between patch and launch.

@@ -225,6 +225,10 @@ class HostDevice(HostMemoryDriver):
         if first:  # the kernels need the prefix zero when a call starts (and leave it so)
             prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
             assert not prefix.any(), "workspace prefix not zero"
+        # The kernels write their rows' words (written before read, never zeroed): scribble
+        # on them, so that a layout whose prefix overlaps another call's rows is caught.
+        body = ws_total_words(rows, vocab) - ws_prefix_words(rows)
+        host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5
         x = self._matrix(v["probs"], v["row_stride"], rows, vocab)
         if func == "topp_prefix_sum":
             return

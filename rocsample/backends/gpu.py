@@ -121,7 +121,11 @@ class GpuBackend:
         sampling kernel loaded now: nothing is compiled or loaded inside a capture."""
         stream = int(stream or 0)
         self.rt.make_current()
-        if self.rt.stream_is_capturing(stream):
+        try:  # the legacy stream's answer also tells of another stream's global capture
+            capturing = self.rt.stream_is_capturing(stream) or self.rt.stream_is_capturing(0)
+        except CaptureError:
+            capturing = True
+        if capturing:
             raise CaptureError("reserve", stream, "reserve before the capture begins (it "
                                "allocates and zeroes memory)")
         names = [n for n, spec in KERNELS.items() if spec.family == "sampling"]

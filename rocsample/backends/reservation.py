@@ -213,15 +213,15 @@ def bind_captured(res: Reservation | None, recipe: Recipe, stream: int, out: Any
             raise fail(f"its layout {role} is not on the device yet: make the same call once "
                        f"outside the capture first")
     mine = [b for b in recipe.buffers if not (b.role == "out" and out is not None)]
+    ptrs: dict[str, int] = {} if out is None else {"out": out.ptr}
     if res is None or res.released:
         if not mine and recipe.workspace is None:
-            return {}, out  # the caller's memory only
+            return ptrs, out  # the caller's memory only
         what = "was released" if res is not None else "is reserved"
         raise fail(f"no memory {what} for this stream: call rocsample.reserve(max_batch, "
                    f"vocab, stream=...) with it before the capture")
     if recipe.workspace is not None and not res.covers(*recipe.workspace):
         raise fail(res._too_small(*recipe.workspace))
-    ptrs: dict[str, int] = {} if out is None else {"out": out.ptr}
     rows = 0
     for role, shape, dtype, kind in mine:
         if kind == "tokens":

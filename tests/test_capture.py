@@ -271,3 +271,32 @@ def test_reserve_arguments_are_checked(gpu, kw, err, match, backend):
 def test_the_cpu_backend_reservation_holds_nothing():
     with rocsample.reserve(4, 100, backend="cpu") as res:
         assert isinstance(res, Reservation) and res.nbytes == 0 and not res.released
+
+
+def test_an_elementwise_call_with_out_is_captured_once_its_layout_is_on_the_device(
+        gpu, monkeypatch):
+    """Elementwise kernels under capture too (no reservation needed: the caller owns the
+    memory); a strided layout's info must already be on the device (an eager call first)."""
+    from rocsample import api_elementwise
+    from rocsample.ops import elementwise as ew
+
+    from .test_executor import as_device
+
+    monkeypatch.setattr(api_elementwise, "get_backend", lambda *a, **k: gpu)
+    base = np.linspace(-3, 3, 60, dtype=np.float32).reshape(6, 10)
+    strided = as_device(gpu, base, base[:, 1:4])
+    fresh = as_device(gpu, base, base[1:, 2:7])
+    out = _dev(gpu, np.zeros((6, 3), np.float32))
+    out2 = _dev(gpu, np.zeros((5, 5), np.float32))
+    rocsample.unary("gelu", strided, out=out, stream=S)  # its layout goes to the device
+    got, graph = _capture(gpu, lambda: rocsample.unary("gelu", strided, out=out, stream=S))
+    assert got is out and [g[0] for g in graph] == ["ugelu_f32"]
+    out.copy_from(np.zeros((6, 3), np.float32))
+    gpu.rt.replay_graph(graph)
+    np.testing.assert_array_equal(out.numpy(), ew.unary("gelu", base[:, 1:4]))
+    gpu.rt.begin_capture(S)
+    try:
+        with pytest.raises(CaptureError, match="make the same call once outside the capture"):
+            rocsample.unary("gelu", fresh, out=out2, stream=S)
+    finally:
+        assert gpu.rt.end_capture(S) == []

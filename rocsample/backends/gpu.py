@@ -76,10 +76,11 @@ class GpuBackend:
         return self.kernels.companion(kernel) is not None
 
     # -- inputs ---------------------------------------------------------------------------
-    def _matrix(self, call: Call, x: Any, name: str, check: bool) -> tuple[ArrayView, bool]:
+    def _matrix(self, call: Call, x: Any, name: str, check: bool,
+                op: str = "call") -> tuple[ArrayView, bool]:
         if isinstance(x, np.ndarray):
             if call.capturing:
-                raise CaptureError(name, call.stream, f"{name} is a host (numpy) array, which "
+                raise CaptureError(op, call.stream, f"{name} is a host (numpy) array, which "
                                    f"would be uploaded, waited for and copied back: pass a "
                                    f"device array (torch, cupy, DeviceBuffer)")
             check_matrix_shape(name, x.shape, x.dtype)
@@ -171,6 +172,8 @@ class GpuBackend:
         if call.capturing:
             ptrs, result = bind_captured(self.memory.reserved.get(call.stream), recipe,
                                          call.stream, out, self.memory.has_constant)
+            for role, array in (recipe.constants or {}).items():
+                ptrs[role] = self.memory.constant(array)  # on the device already: no upload
             self._launch(call, recipe, ptrs)
             return result
         ptrs = {}
@@ -233,7 +236,7 @@ class GpuBackend:
         """
         operation = OPERATIONS[op]
         call = self._begin(stream)
-        view, host = self._matrix(call, x, operation.input, check)
+        view, host = self._matrix(call, x, operation.input, check, op)
         recipe = operation.recipe(view, *args, self)
         if out is None:
             if call.capturing:

@@ -77,8 +77,9 @@ class Reservation:
     :func:`rocsample.reserve`, used by every call on ``stream`` until :meth:`release`.
 
     Attributes: ``max_batch``, ``vocab``, ``stream``, ``outputs`` (token slots) and
-    ``outputs_left``. On the cpu backend (``rt`` None) it holds no memory: nothing there is
-    captured.
+    ``outputs_left``. The backend keeps it: dropping this object frees nothing (graphs may
+    still use the memory); :meth:`release` or the backend's close does. On the cpu backend
+    (``rt`` None) it holds no memory: nothing there is captured.
     """
 
     def __init__(self, rt: Runtime | None, stream: int, max_batch: int, vocab: int,

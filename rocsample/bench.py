@@ -221,6 +221,8 @@ def capture(batches: tuple[int, ...] = (1, 128, 512), vocab: int = 128256, steps
     Per batch: ``eager_us`` / ``replay_us``, microseconds a step of ``steps`` back-to-back
     steps synchronised at the end (what a decode loop sees: host and GPU time), and
     ``eager_gpu_us`` / ``replay_gpu_us``, the median GPU time of one step (:func:`gpu_times`).
+    ``eager_plan_us``: the same eager step without ``out=`` (a result from the stream's
+    slab), which replays its launch plan (an ``out=`` call takes the general path each time).
 
     Example
     -------
@@ -244,9 +246,15 @@ def capture(batches: tuple[int, ...] = (1, 128, 512), vocab: int = 128256, steps
                                          seed=1, offset=0, out=tokens,
                                          stream=side.cuda_stream, backend=backend)
 
+        def step_plan(logits: Any = logits) -> None:
+            rocsample.sample_from_logits(logits, temperature=0.7, top_k=50, top_p=0.9,
+                                         seed=1, offset=0, stream=side.cuda_stream,
+                                         backend=backend)
+
         with torch.cuda.stream(side):
-            for _ in range(3):  # kernels loaded, torch's allocator warm
+            for _ in range(3):  # kernels loaded, torch's allocator warm, the plan recorded
                 step()
+                step_plan()
         side.synchronize()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, stream=side):
@@ -266,6 +274,7 @@ def capture(batches: tuple[int, ...] = (1, 128, 512), vocab: int = 128256, steps
             eager_gpu = statistics.median(gpu_times(torch, step, 30))
             replay_gpu = statistics.median(gpu_times(torch, graph.replay, 30))
         rows_out.append({"batch": b, "vocab": vocab, "eager_us": round(loop(step), 1),
+                         "eager_plan_us": round(loop(step_plan), 1),
                          "replay_us": round(loop(graph.replay), 1),
                          "eager_gpu_us": round(eager_gpu, 1),
                          "replay_gpu_us": round(replay_gpu, 1)})

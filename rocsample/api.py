@@ -39,15 +39,16 @@ def _rows(x: Any, name: str) -> int:
 
 
 def _replayed(b: Any, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-              method: Any = "auto", *per_call: Any) -> tuple[tuple[Any, ...] | None, Any]:
+              method: Any = "auto", *per_call: Any,
+              out: Any = None) -> tuple[tuple[Any, ...] | None, Any]:
     """The decode-loop fast path: (plan key, result of replaying its plan, or None).
 
     A call with the same device array, parameters and stream as one the general path
     validated and recorded (backends/plan.py) replays its launches; with a None result the
     caller takes the general path, which records a plan under the key.
     """
-    key = b.plan_key(op, x, scalars, stream, method)
-    return key, (b.replay(key, *per_call) if key is not None else None)
+    key = b.plan_key(op, x, scalars, stream, method, out)
+    return key, (b.replay(key, *per_call, out=out) if key is not None else None)
 
 
 def _run(b: Any, op: str, x: Any, *args: Any, out: Any = None, **kw: Any) -> Any:
@@ -133,8 +134,8 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
         # otherwise switch the check on without a word.
         check_inputs = check_flag("check_inputs", check_inputs)
     b = get_backend(backend, device)
-    key, hit = (None, None) if out is not None else _replayed(
-        b, "sample", probs, (top_k, top_p, min_p), stream, method, seed, offset)
+    key, hit = _replayed(b, "sample", probs, (top_k, top_p, min_p), stream, method, seed,
+                         offset, out=out)
     if hit is not None:
         return hit
     rows = _rows(probs, "probs")
@@ -165,9 +166,8 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
     [1]
     """
     b = get_backend(backend, device)
-    key, hit = (None, None) if out is not None else _replayed(
-        b, "sample_from_logits", logits, (temperature, top_k, top_p, min_p), stream, "auto",
-        seed, offset)
+    key, hit = _replayed(b, "sample_from_logits", logits, (temperature, top_k, top_p, min_p),
+                         stream, "auto", seed, offset, out=out)
     if hit is not None:
         return hit
     rows = _rows(logits, "logits")
@@ -193,8 +193,7 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
     [[0.25, 0.25, 0.25, 0.25]]
     """
     b = get_backend(backend, device)
-    key, hit = (None, None) if out is not None else _replayed(
-        b, "softmax", logits, (temperature,), stream)
+    key, hit = _replayed(b, "softmax", logits, (temperature,), stream, out=out)
     if hit is not None:
         return hit
     t = check_temperature(temperature, _rows(logits, "logits"))
@@ -213,8 +212,7 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     [[2.0, 2.0]]
     """
     b = get_backend(backend, device)
-    key, hit = (None, None) if out is not None else _replayed(
-        b, "temperature_scale", logits, (temperature,), stream)
+    key, hit = _replayed(b, "temperature_scale", logits, (temperature,), stream, out=out)
     if hit is not None:
         return hit
     t = check_temperature(temperature, _rows(logits, "logits"))

@@ -300,3 +300,37 @@ def test_an_elementwise_call_with_out_is_captured_once_its_layout_is_on_the_devi
             rocsample.unary("gelu", fresh, out=out2, stream=S)
     finally:
         assert gpu.rt.end_capture(S) == []
+
+
+@pytest.mark.parametrize("op", ["sample", "sample_from_logits", "softmax"])
+def test_repeated_calls_with_out_replay_a_plan_into_that_out(gpu, op):
+    """An engine's eager loop passes its own out= every step: the second call replays the
+    first one's plan (no validation, no packing) into the same out; another out is another
+    plan; inside a capture no plan is replayed."""
+    logits = _logits(3, 600, 4)
+    x = _dev(gpu, cpu_engine.softmax(logits) if op == "sample" else logits)
+    shape, dtype = ((3, 600), np.float32) if op == "softmax" else ((3,), np.int32)
+    a, b = _dev(gpu, np.zeros(shape, dtype)), _dev(gpu, np.zeros(shape, dtype))
+    kw = {} if op == "softmax" else dict(top_k=9)
+
+    def call(out, offset):
+        if op == "softmax":
+            return rocsample.softmax(x, 0.9, stream=S, out=out)
+        return getattr(rocsample, op)(x, seed=2, offset=offset, stream=S, out=out, **kw)
+
+    want = [call(None, k).numpy() for k in range(3)]
+    assert call(a, 0) is a and len(gpu._plans) == 2  # the no-out plan, then a's
+    general, run = [], gpu.run
+    gpu.run = lambda *args, **kw: general.append(args[0]) or run(*args, **kw)
+    for k in range(3):
+        assert call(a, k) is a
+        np.testing.assert_array_equal(a.numpy(), want[k])
+    assert general == [] and len(gpu._plans) == 2  # replayed, not validated again
+    assert call(b, 1) is b and len(gpu._plans) == 3 and general == [op]
+    np.testing.assert_array_equal(b.numpy(), want[1])
+    np.testing.assert_array_equal(a.numpy(), want[2])  # a untouched by b's call
+    with rocsample.reserve(R, V, stream=S):
+        got, graph = _capture(gpu, lambda: call(a, 1))
+        a.copy_from(np.zeros(shape, dtype))
+        gpu.rt.replay_graph(graph)
+        np.testing.assert_array_equal(a.numpy(), want[1])

@@ -192,9 +192,13 @@ class GpuBackend:
             ptrs[role] = buf.ptr
             if role == "out":
                 result = buf
-        if key is not None and not host and out is None and profiling.active() is None:
-            call.plan = LaunchPlan(recipe.op, recipe.buffers, recipe.workspace)
-            call.roles = {ptr: role for role, ptr in ptrs.items()}
+        if key is not None and not host and profiling.active() is None:
+            mine = recipe.buffers if out is None else tuple(
+                b for b in recipe.buffers if b.role != "out")
+            call.plan = LaunchPlan(recipe.op, mine, recipe.workspace, out is not None)
+            # The caller's out (part of the key) stays at its recorded address.
+            call.roles = {ptr: role for role, ptr in ptrs.items()
+                          if out is None or role != "out"}
         for role, array in recipe.uploads.items():
             ptrs[role] = call.upload(array).ptr
         if recipe.constants:
@@ -238,13 +242,13 @@ class GpuBackend:
         call = self._begin(stream)
         view, host = self._matrix(call, x, operation.input, check, op)
         recipe = operation.recipe(view, *args, self)
+        if call.capturing:
+            plan_key = None  # a plan would hand out per-call memory again
         if out is None:
-            if call.capturing:
-                plan_key = None  # a plan would hand out per-call memory again
             result = self.execute(call, recipe, host, plan_key)
             return self._result(call, result, host, op)
         dest = self._out(call, recipe, out, host)
-        self.execute(call, recipe, host, None, dest)
+        self.execute(call, recipe, host, plan_key, dest)
         call.release()
         return out
 
@@ -299,9 +303,9 @@ class GpuBackend:
 
     # -- launch plans (backends/plan.py) ---------------------------------------------------
     def plan_key(self, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-                 method: Any = "auto") -> tuple[Any, ...] | None:
+                 method: Any = "auto", out: Any = None) -> tuple[Any, ...] | None:
         """See :func:`~.plan.plan_key`."""
-        return plan_key(op, x, scalars, stream, method)
+        return plan_key(op, x, scalars, stream, method, out)
 
     # -- the sampling family (rocsample/ops/sampling.py) ----------------------------------
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",

@@ -222,7 +222,7 @@ def capture(batches: tuple[int, ...] = (1, 128, 512), vocab: int = 128256, steps
     steps synchronised at the end (what a decode loop sees: host and GPU time), and
     ``eager_gpu_us`` / ``replay_gpu_us``, the median GPU time of one step (:func:`gpu_times`).
     ``eager_plan_us``: the same eager step without ``out=`` (a result from the stream's
-    slab), which replays its launch plan (an ``out=`` call takes the general path each time).
+    slab); both eager steps replay their launch plans.
 
     Example
     -------
@@ -252,7 +252,7 @@ def capture(batches: tuple[int, ...] = (1, 128, 512), vocab: int = 128256, steps
                                          backend=backend)
 
         with torch.cuda.stream(side):
-            for _ in range(3):  # kernels loaded, torch's allocator warm, the plan recorded
+            for _ in range(3):  # kernels loaded, torch's allocator warm, the plans recorded
                 step()
                 step_plan()
         side.synchronize()

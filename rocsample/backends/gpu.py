@@ -167,7 +167,7 @@ class GpuBackend:
         queued) when the recipe uses one. With ``key`` (:func:`~.plan.plan_key` of the call's
         raw arguments) and a device input, the launches are recorded as a plan under it.
         On a capturing stream the buffers come from the stream's reservation
-        (:meth:`.Reservation.bind`), and nothing is recorded as a plan.
+        (:func:`.reservation.bind_captured`), and nothing is recorded as a plan.
         """
         if call.capturing:
             ptrs, result = bind_captured(self.memory.reserved.get(call.stream), recipe,

@@ -20,6 +20,7 @@ logging.getLogger("rocsample").addHandler(logging.NullHandler())
 from .api import (  # noqa: E402
     backend,
     cache_info,
+    reserve,
     sample,
     sample_from_logits,
     softmax,
@@ -31,6 +32,7 @@ from .api_mlp import fused_add_rms_norm, rms_norm, silu_and_mul, swiglu  # noqa:
 from .buffers import BFLOAT16, DeviceBuffer  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
+    CaptureError,
     CompileError,
     ConfigError,
     KernelLoadError,
@@ -44,6 +46,7 @@ from .samplers import FusedSampler, MinPSampler, Sampler, TopKSampler, TopPSampl
 __all__ = [
     "BFLOAT16",
     "BackendUnavailable",
+    "CaptureError",
     "CompileError",
     "ConfigError",
     "DeviceBuffer",
@@ -64,6 +67,7 @@ __all__ = [
     "fused_add_rms_norm",
     "launch_elementwise",
     "profile",
+    "reserve",
     "rms_norm",
     "sample",
     "sample_from_logits",

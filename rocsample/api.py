@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import config
 from .backends import get_backend
+from .backends.reservation import Reservation, check_reserve_args
 from .validation import (
     check_flag,
     check_method,
@@ -21,7 +24,7 @@ from .validation import (
     seed_offset_ok,
 )
 
-__all__ = ["backend", "cache_info", "sample", "sample_from_logits", "softmax",
+__all__ = ["backend", "cache_info", "reserve", "sample", "sample_from_logits", "softmax",
            "temperature_scale", "warmup"]
 
 
@@ -43,7 +46,8 @@ def _rows(x: Any, name: str) -> int:
 
 
 def _replayed(b: Any, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-              method: Any = "auto", *per_call: Any) -> tuple[tuple[Any, ...] | None, Any]:
+              method: Any = "auto", *per_call: Any,
+              out: Any = None) -> tuple[tuple[Any, ...] | None, Any]:
     """The decode-loop fast path: (plan key, result of replaying its plan, or None).
 
     A call with the same device array, parameters and stream as one the general path
@@ -54,8 +58,27 @@ def _replayed(b: Any, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
         # Per-row seeds/offsets take the general path every time: a plan would keep the
         # pointers of this call's arrays (an uploaded copy freed after the call).
         return None, None
-    key = b.plan_key(op, x, scalars, stream, method)
-    return key, (b.replay(key, *per_call) if key is not None else None)
+    key = b.plan_key(op, x, scalars, stream, method, out)
+    return key, (b.replay(key, *per_call, out=out) if key is not None else None)
+
+
+def _run(b: Any, op: str, x: Any, *args: Any, out: Any = None, **kw: Any) -> Any:
+    """``b.<op>(x, *args, **kw)``, its result written into ``out`` when given: on a GPU
+    backend by the kernels themselves; on the cpu backend ``out`` is a numpy array of the
+    result's shape and dtype, filled from the result."""
+    if out is None:
+        return getattr(b, op)(x, *args, **kw)
+    if b.name != "cpu":
+        return getattr(b, op)(x, *args, out=out, **kw)
+    result = getattr(b, op)(x, *args, **kw)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out on the cpu backend must be a numpy array; got "
+                        f"{type(out).__name__}")
+    if out.shape != result.shape or out.dtype != result.dtype:
+        raise ValueError(f"out must be a {result.dtype.name} array of shape {result.shape}; "
+                         f"got {out.dtype} {out.shape}")
+    out[...] = result
+    return out
 
 
 def _checked_params(b: Any, rows: int, stream: int | None, **kw: Any) -> Any:
@@ -87,7 +110,7 @@ def backend(name: str | None = None, device: int = 0) -> Any:
 def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = None,
            seed: Any = 0, offset: Any = 0, stream: int | None = None,
            check_inputs: bool | None = None, method: str = "auto",
-           backend: str | None = None, device: int = 0) -> Any:
+           backend: str | None = None, device: int = 0, out: Any = None) -> Any:
     """Draw one token id per row of ``probs``.
 
     Parameters
@@ -121,11 +144,16 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
         Which kernel path to use. "auto": top-k alone takes ``topk_sampling``; everything
         else the fused entry, except top-p alone while one of the three top-p stages is
         overridden by its variable (then the stages run). Every path draws the same token.
+    out : (batch,) int32 array, optional
+        Where to write the tokens (a C-contiguous device array on the input's device, e.g.
+        an engine's own torch int32 tensor; numpy on the cpu backend); ``out`` is returned.
+        On a stream that captures a graph the result must outlive every replay: ``out``,
+        or else a token slot of the stream's :func:`reserve`.
 
     Returns
     -------
-    (batch,) int32 token ids: numpy for numpy input, else a DeviceBuffer; -1 marks an
-    invalid row.
+    (batch,) int32 token ids: numpy for numpy input, else a DeviceBuffer (or ``out``); -1
+    marks an invalid row.
 
     Example
     -------
@@ -145,22 +173,23 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
         # otherwise switch the check on without a word.
         check_inputs = check_flag("check_inputs", check_inputs)
     b = get_backend(backend, device)
-    key, out = _replayed(b, "sample", probs, (top_k, top_p, min_p), stream, method, seed, offset)
-    if out is not None:
-        return out
+    key, hit = _replayed(b, "sample", probs, (top_k, top_p, min_p), stream, method, seed,
+                         offset, out=out)
+    if hit is not None:
+        return hit
     rows = _rows(probs, "probs")
     params = _checked_params(b, rows, stream, top_k=top_k, top_p=top_p, min_p=min_p,
                              seed=seed, offset=offset)
     check_method(method, params)
     check = config.check_inputs() if check_inputs is None else check_inputs
-    return b.sample(probs, params, method=method, stream=stream, check_inputs=check,
-                    plan_key=key)
+    return _run(b, "sample", probs, params, method=method, stream=stream, check_inputs=check,
+                plan_key=key, out=out)
 
 
 def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None,
                        top_p: Any = None, min_p: Any = None, seed: Any = 0, offset: Any = 0,
                        stream: int | None = None, backend: str | None = None,
-                       device: int = 0) -> Any:
+                       device: int = 0, out: Any = None) -> Any:
     """Softmax of ``logits / temperature`` then :func:`sample`; temperature 0 is greedy.
 
     ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU, computed in
@@ -168,7 +197,9 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
     ``seed``/``offset`` are as in :func:`sample` (scalars or one per row).
 
     Greedy picks the row maximum; exact ties for the maximum are broken by the draw
-    (the limit of the distribution as T -> 0). ``-inf`` logits are masked tokens.
+    (the limit of the distribution as T -> 0). ``-inf`` logits are masked tokens. ``out``
+    as in :func:`sample`; on a capturing stream the softmax goes to the scratch matrix of
+    the stream's :func:`reserve` (``logits=True``).
 
     Example
     -------
@@ -178,23 +209,26 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
     [1]
     """
     b = get_backend(backend, device)
-    key, out = _replayed(b, "sample_from_logits", logits, (temperature, top_k, top_p, min_p),
-                         stream, "auto", seed, offset)
-    if out is not None:
-        return out
+    key, hit = _replayed(b, "sample_from_logits", logits, (temperature, top_k, top_p, min_p),
+                         stream, "auto", seed, offset, out=out)
+    if hit is not None:
+        return hit
     rows = _rows(logits, "logits")
     t = check_temperature(temperature, rows)
     params = _checked_params(b, rows, stream, top_k=top_k, top_p=top_p, min_p=min_p,
                              seed=seed, offset=offset)
-    return b.sample_from_logits(logits, t, params, stream=stream, plan_key=key)
+    return _run(b, "sample_from_logits", logits, t, params, stream=stream, plan_key=key,
+                out=out)
 
 
 def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
-            backend: str | None = None, device: int = 0) -> Any:
+            backend: str | None = None, device: int = 0, out: Any = None) -> Any:
     """Row softmax of ``logits / temperature`` (float32). T = 0 gives the argmax indicator.
 
     ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the result is
     float32 and exactly the result for the widened float32 logits.
+    ``out``: a C-contiguous (batch, vocab) float32 array to write into (on the input's
+    device; numpy on the cpu backend), returned; needed on a stream that captures a graph.
 
     Example
     -------
@@ -204,16 +238,17 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
     [[0.25, 0.25, 0.25, 0.25]]
     """
     b = get_backend(backend, device)
-    key, out = _replayed(b, "softmax", logits, (temperature,), stream)
-    if out is not None:
-        return out
+    key, hit = _replayed(b, "softmax", logits, (temperature,), stream, out=out)
+    if hit is not None:
+        return hit
     t = check_temperature(temperature, _rows(logits, "logits"))
-    return b.softmax(logits, t, stream=stream, plan_key=key)
+    return _run(b, "softmax", logits, t, stream=stream, plan_key=key, out=out)
 
 
 def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = None,
-                      backend: str | None = None, device: int = 0) -> Any:
-    """``logits / temperature`` per row (T = 0 leaves the row as is), as float32.
+                      backend: str | None = None, device: int = 0, out: Any = None) -> Any:
+    """``logits / temperature`` per row (T = 0 leaves the row as is), as float32; ``out`` as
+    in :func:`softmax`.
 
     ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the division
     is done in float32 on the exactly widened values.
@@ -225,11 +260,73 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     [[2.0, 2.0]]
     """
     b = get_backend(backend, device)
-    key, out = _replayed(b, "temperature_scale", logits, (temperature,), stream)
-    if out is not None:
-        return out
+    key, hit = _replayed(b, "temperature_scale", logits, (temperature,), stream, out=out)
+    if hit is not None:
+        return hit
     t = check_temperature(temperature, _rows(logits, "logits"))
-    return b.temperature_scale(logits, t, stream=stream, plan_key=key)
+    return _run(b, "temperature_scale", logits, t, stream=stream, plan_key=key, out=out)
+
+
+def reserve(max_batch: int, vocab: int, *, stream: int | None = None, outputs: int = 64,
+            logits: bool = True, backend: str | None = None, device: int = 0) -> Reservation:
+    """Set device memory aside for the calls on ``stream``, so that they can be captured in
+    a CUDA/HIP graph (``torch.cuda.graph``, ``cuStreamBeginCapture``,
+    ``hipStreamBeginCapture``).
+
+    A call on a capturing stream allocates nothing, copies nothing from the host and waits
+    for nothing: its workspace, token result and scratch come from the stream's
+    reservation (or ``out=``). A call the reservation cannot serve (more rows or a larger
+    vocabulary than reserved, all token outputs taken, a numpy input or per-row numpy
+    parameter, softmax without ``out=``) raises :class:`~rocsample.errors.CaptureError`
+    before anything is queued, so the capture stays valid. The sampling kernels are loaded
+    now too. Calls on the stream outside a capture use the same workspace.
+
+    Parameters
+    ----------
+    max_batch, vocab : int
+        The largest (rows, vocab) of a call on the stream.
+    stream : int, optional
+        The stream handle the calls (and the capture) use, e.g.
+        ``torch.cuda.current_stream().cuda_stream`` inside ``torch.cuda.graph``; one
+        reservation per stream (default: the default stream, which cannot capture).
+    outputs : int
+        Token results handed out to captured calls without ``out=``: one per such call,
+        each kept until the reservation is released (64 x max_batch int32 by default).
+    logits : bool
+        Reserve the (max_batch, vocab) float32 scratch of ``sample_from_logits``.
+    backend, device
+        As for :func:`sample`. On the cpu backend nothing is held (nothing is captured).
+
+    Returns
+    -------
+    Reservation
+        Held until :meth:`~rocsample.backends.reservation.Reservation.release` (or the end
+        of its ``with`` block), which must come after every graph that captured calls with
+        it is destroyed: graphs hold its addresses.
+
+    Example
+    -------
+    >>> import rocsample
+    >>> with rocsample.reserve(8, 32000, backend="cpu") as res:
+    ...     (res.max_batch, res.vocab, res.outputs_left)
+    (8, 32000, 64)
+
+    An engine's decode step (torch on CUDA; see the README):
+
+    >>> import torch                                           # doctest: +SKIP
+    >>> side = torch.cuda.Stream()                             # doctest: +SKIP
+    >>> res = rocsample.reserve(256, 128256, stream=side.cuda_stream)  # doctest: +SKIP
+    >>> graph = torch.cuda.CUDAGraph()                         # doctest: +SKIP
+    >>> with torch.cuda.graph(graph, stream=side):             # doctest: +SKIP
+    ...     rocsample.sample_from_logits(logits, temperature=0.7, top_p=0.9, seed=7,
+    ...                                  out=tokens, stream=side.cuda_stream)
+    >>> graph.replay()                                         # doctest: +SKIP
+    """
+    b = get_backend(backend, device)
+    if b.name == "cpu":
+        check_reserve_args(max_batch, vocab, outputs, logits)
+        return Reservation(None, int(stream or 0), max_batch, vocab, outputs, logits)
+    return b.reserve(max_batch, vocab, stream, outputs, logits)
 
 
 def warmup(backend: str | None = None, device: int = 0) -> dict[str, str]:

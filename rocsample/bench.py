@@ -295,3 +295,83 @@ def dtype_table(result: dict[str, Any]) -> str:
                      f"| {r['bf16_us']:.1f} | {r['bf16_ratio']:.2f} | {r['f16_us']:.1f} "
                      f"| {r['f16_ratio']:.2f} |")
     return "\n".join(lines)
+
+
+# ---- graph capture: a captured decode step against the eager call ------------------------
+
+
+def capture(batches: tuple[int, ...] = (1, 128, 512), vocab: int = 128256, steps: int = 200,
+            backend: str | None = None) -> list[dict[str, Any]]:
+    """A decode step's sampling (``sample_from_logits``, T 0.7, top-k 50, top-p 0.9, into the
+    engine's int32 tensor) eager against its ``torch.cuda.graph`` replay, in the same run.
+
+    Per batch: ``eager_us`` / ``replay_us``, microseconds a step of ``steps`` back-to-back
+    steps synchronised at the end (what a decode loop sees: host and GPU time), and
+    ``eager_gpu_us`` / ``replay_gpu_us``, the median GPU time of one step (:func:`gpu_times`).
+    ``eager_plan_us``: the same eager step without ``out=`` (a result from the stream's
+    slab); both eager steps replay their launch plans.
+
+    Example
+    -------
+    >>> from rocsample import bench                     # doctest: +SKIP
+    >>> for row in bench.capture(batches=(1, 128)):     # doctest: +SKIP
+    ...     print(row)
+    """
+    import torch
+
+    import rocsample
+
+    rows_out = []
+    side = torch.cuda.Stream()
+    for b in batches:
+        logits = torch.randn(b, vocab, device="cuda") * 3
+        tokens = torch.empty(b, dtype=torch.int32, device="cuda")
+        res = rocsample.reserve(b, vocab, stream=side.cuda_stream, backend=backend)
+
+        def step(logits: Any = logits, tokens: Any = tokens) -> None:
+            rocsample.sample_from_logits(logits, temperature=0.7, top_k=50, top_p=0.9,
+                                         seed=1, offset=0, out=tokens,
+                                         stream=side.cuda_stream, backend=backend)
+
+        def step_plan(logits: Any = logits) -> None:
+            rocsample.sample_from_logits(logits, temperature=0.7, top_k=50, top_p=0.9,
+                                         seed=1, offset=0, stream=side.cuda_stream,
+                                         backend=backend)
+
+        with torch.cuda.stream(side):
+            for _ in range(3):  # kernels loaded, torch's allocator warm, the plans recorded
+                step()
+                step_plan()
+        side.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=side):
+            step()
+
+        def loop(fn: Callable[[], Any]) -> float:
+            with torch.cuda.stream(side):
+                fn()
+                side.synchronize()
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    fn()
+                side.synchronize()
+            return (time.perf_counter() - t0) / steps * 1e6
+
+        with torch.cuda.stream(side):
+            eager_gpu = statistics.median(gpu_times(torch, step, 30))
+            replay_gpu = statistics.median(gpu_times(torch, graph.replay, 30))
+        rows_out.append({"batch": b, "vocab": vocab, "eager_us": round(loop(step), 1),
+                         "eager_plan_us": round(loop(step_plan), 1),
+                         "replay_us": round(loop(graph.replay), 1),
+                         "eager_gpu_us": round(eager_gpu, 1),
+                         "replay_gpu_us": round(replay_gpu, 1)})
+        del graph  # graphs before their reservation (the lifetime rule)
+        res.release()
+    return rows_out
+
+
+if __name__ == "__main__":  # python -m rocsample.bench: the capture comparison
+    import sys
+
+    for row in capture(backend=sys.argv[1] if len(sys.argv) > 1 else None):
+        print(json.dumps(row))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "BackendUnavailable",
+    "CaptureError",
     "CompileError",
     "ConfigError",
     "KernelLoadError",
@@ -118,3 +119,20 @@ class KernelTimeout(LaunchError):
     def __init__(self, kernel: str, backend: str, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(kernel, backend, f"did not finish within {seconds:g} s")
+
+
+class CaptureError(RocsampleError):
+    """A call on a stream that is capturing a graph would need what a capture cannot record
+    (an allocation, a host upload or copy, a synchronisation, more memory than
+    :func:`rocsample.reserve` set aside). Raised before anything is queued on the stream, so
+    the capture stays valid.
+
+    Attributes: ``operation`` (``"sample"``, ``"softmax"``, ...), ``stream`` and ``reason``
+    (what was missing and what to do).
+    """
+
+    def __init__(self, operation: str, stream: int, reason: str) -> None:
+        self.operation = operation
+        self.stream = stream
+        self.reason = reason
+        super().__init__(f"{operation} on capturing stream {stream:#x}: {reason}")

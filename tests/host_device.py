@@ -14,6 +14,13 @@ the packed arguments and writes the output, and every launch first checks its ar
 (the grid, the block, the phases, each pointer inside a live allocation, a zero workspace
 prefix where the kernels need one). It is never used by the library; the real kernels run
 in tests/test_gpu*.py on GPU machines.
+
+Graph capture is simulated as CUDA's global mode does it: between :meth:`HostDevice.begin_capture`
+and :meth:`HostDevice.end_capture` launches on the stream are recorded with their argument
+values (as the driver copies kernel parameters at capture) instead of run, and any
+allocation, free, host copy or wait (on any stream: global mode) raises
+:class:`CaptureViolation`, which on a GPU would invalidate the capture. A recorded graph
+runs with :meth:`HostDevice.replay_graph`.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from rocsample.backends import cpu_engine
+from rocsample.backends.runtime import CAPTURE_IMPLICIT
 from rocsample.buffers import HostMemoryDriver
+from rocsample.errors import CaptureError
 from rocsample.ops import elementwise as ew
 from rocsample.ops import mlp
 from rocsample.registry import BLOCK_SIZE, KERNELS, nchunks, ws_prefix_words, ws_total_words
@@ -66,14 +75,58 @@ class HostDevice(HostMemoryDriver):
     def make_current(self) -> None:
         pass
 
+    # -- graph capture (global mode) -----------------------------------------------------
+    capturing: set[int] = set()  # replaced per instance in begin_capture
+
+    def begin_capture(self, stream: int) -> None:
+        assert stream != 0, "the legacy default stream cannot capture"
+        self.capturing = {*self.capturing, stream}
+        self.graphs = {**getattr(self, "graphs", {}), stream: []}
+
+    def end_capture(self, stream: int) -> list[tuple[str, tuple[int, int], int, dict]]:
+        self.capturing = self.capturing - {stream}
+        return self.graphs.pop(stream)
+
+    def replay_graph(self, graph: list[tuple[str, tuple[int, int], int, dict]]) -> None:
+        for func, grid, block, values in graph:
+            self._run(func, grid, block, dict(values))
+
+    def stream_is_capturing(self, stream: int) -> bool:
+        if stream == 0 and self.capturing:
+            raise CaptureError("query", stream, CAPTURE_IMPLICIT)
+        return stream in self.capturing
+
+    def _guard(self, what: str, stream: int | None = None) -> None:
+        if self.capturing and (stream is None or stream in self.capturing or stream == 0):
+            raise CaptureViolation(f"{what} while stream(s) {sorted(self.capturing)} capture")
+
+    def alloc(self, nbytes: int) -> int:
+        self._guard("alloc")
+        return super().alloc(nbytes)
+
+    def free(self, ptr: int) -> None:
+        self._guard("free")
+        super().free(ptr)
+
+    def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
+        self._guard("copy_from_host")
+        super().copy_from_host(dst, src, nbytes)
+
+    def copy_to_host(self, dst: int, src: int, nbytes: int) -> None:
+        self._guard("copy_to_host")
+        super().copy_to_host(dst, src, nbytes)
+
     def alloc_async(self, nbytes: int, stream: int) -> int:
-        return self.alloc(nbytes)
+        self._guard("alloc_async", stream)
+        return super().alloc(nbytes)
 
     def free_async(self, ptr: int, stream: int) -> None:
-        self.free(ptr)
+        self._guard("free_async", stream)
+        super().free(ptr)
 
     def copy_from_host_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
-        self.copy_from_host(dst, src, nbytes)
+        self._guard("copy_from_host_async", stream)
+        super().copy_from_host(dst, src, nbytes)
 
     def launch(self, func: Any, grid: tuple[int, int], block: int, args: Any, stream: int,
                overlap: bool = False) -> None:
@@ -81,6 +134,14 @@ class HostDevice(HostMemoryDriver):
         values = {n: v.value for n, v in zip(spec.arg_names, args.values, strict=True)}
         self.launches.append((func, grid, block, values))
         self.overlaps.append(overlap)
+        if stream in self.capturing:
+            self.graphs[stream].append((func, grid, block, dict(values)))
+            return
+        self._guard("a launch on another stream", stream)
+        self._run(func, grid, block, values)
+
+    def _run(self, func: str, grid: tuple[int, int], block: int, values: dict) -> None:
+        spec = KERNELS[func]
         if spec.family == "sampling":
             assert block == BLOCK_SIZE, (func, block)
             self._sampling(func, grid, values)
@@ -217,6 +278,10 @@ class HostDevice(HostMemoryDriver):
         if first:  # the kernels need the prefix zero when a call starts (and leave it so)
             prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
             assert not prefix.any(), "workspace prefix not zero"
+        # The kernels write their rows' words (written before read, never zeroed): scribble
+        # on them, so that a layout whose prefix overlaps another call's rows is caught.
+        body = ws_total_words(rows, vocab) - ws_prefix_words(rows)
+        host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5
         kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
         func = func.removesuffix("_" + kind)
         x = self._matrix(v["probs"], v["row_stride"], rows, vocab, kind)
@@ -255,6 +320,7 @@ class HostDevice(HostMemoryDriver):
         pass
 
     def event_done(self, event: Any) -> bool:
+        self._guard("event query")
         return True
 
     def event_destroy(self, event: Any) -> None:
@@ -267,10 +333,15 @@ class HostDevice(HostMemoryDriver):
         return self.elapsed_ms
 
     def drain(self, stream: int, what: str) -> None:
-        pass  # every launch ran when it was made
+        self._guard(f"a wait ({what})")  # every launch ran when it was made
 
     def wait(self, event: Any, timeout: float, what: str) -> None:
-        pass  # every launch ran when it was made
+        self._guard(f"a wait ({what})")  # every launch ran when it was made
+
+
+class CaptureViolation(AssertionError):
+    """What a real driver would answer with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (and an
+    invalidated capture)."""
 
 
 class TwinKernels:
@@ -292,3 +363,8 @@ class TwinKernels:
     def companion(self, kernel: str) -> Any:
         self.asked.append(kernel)
         return self.get(kernel) if self.companions else None
+
+    def load_all(self, kernels: Any = None) -> dict[str, Any]:
+        names = list(kernels if kernels is not None else KERNELS)
+        self.loaded = names
+        return {n: self.get(n) for n in names}

@@ -40,6 +40,9 @@ class OfflineAmdRuntime:
             raise LaunchError("load", "hip", f"hipErrorNoBinaryForGpu: no code for {self.target}")
         return entry
 
+    def stream_is_capturing(self, stream: int) -> bool:
+        return False  # it launches nothing, so no stream of it ever captures
+
     def get_function(self, module, entry: str):
         if entry not in module.symbols:
             raise LaunchError(entry, "hip", "hipErrorNotFound")

@@ -50,7 +50,11 @@ HIP_SYMBOLS = (
     "hipStreamCreate", "hipStreamCreateWithFlags", "hipStreamDestroy", "hipStreamSynchronize",
     "hipDeviceSynchronize", "hipGetErrorString", "hipGetErrorName", "hipGetLastError",
     "hipPeekAtLastError", "hipRuntimeGetVersion", "hipDriverGetVersion", "hipMallocAsync",
-    "hipFreeAsync", "hipStreamWaitEvent",
+    "hipFreeAsync", "hipStreamWaitEvent", "hipStreamIsCapturing",
+    # graph capture (test_gpu_capture.py on the shim): CUDA graphs under HIP's names
+    "hipStreamBeginCapture", "hipStreamEndCapture", "hipStreamGetCaptureInfo",
+    "hipGraphInstantiate", "hipGraphInstantiateWithFlags", "hipGraphLaunch", "hipGraphDestroy",
+    "hipGraphExecDestroy",
 )
 RTC_SYMBOLS = (
     "hiprtcVersion", "hiprtcCreateProgram", "hiprtcCompileProgram", "hiprtcGetProgramLogSize",
@@ -174,6 +178,16 @@ calls = {
     "hipDeviceSynchronize": lambda: hip.hipDeviceSynchronize(),
     "hipDriverGetVersion": lambda: hip.hipDriverGetVersion(),
     "hipRuntimeGetVersion": lambda: hip.hipRuntimeGetVersion(),
+    "hipStreamIsCapturing": lambda: hip.hipStreamIsCapturing(None),
+    "hipStreamBeginCapture": lambda: hip.hipStreamBeginCapture(
+        None, hip.hipStreamCaptureMode.hipStreamCaptureModeGlobal),
+    "hipStreamEndCapture": lambda: hip.hipStreamEndCapture(None),
+    "hipStreamGetCaptureInfo": lambda: hip.hipStreamGetCaptureInfo(None),
+    "hipGraphInstantiate": lambda: hip.hipGraphInstantiate(None, 0),
+    "hipGraphInstantiateWithFlags": lambda: hip.hipGraphInstantiateWithFlags(None, 0),
+    "hipGraphLaunch": lambda: hip.hipGraphLaunch(None, None),
+    "hipGraphDestroy": lambda: hip.hipGraphDestroy(None),
+    "hipGraphExecDestroy": lambda: hip.hipGraphExecDestroy(None),
 }
 for name, call in calls.items():
     res[name] = int(call()[0])

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import profiling
 from ..buffers import DeviceBuffer
+from ..errors import CaptureError
 from ..registry import KERNELS
 from .plan import LaunchPlan
 from .runtime import NamedPacker
@@ -34,7 +35,7 @@ def _packer(kernel: str) -> NamedPacker:
 class Call:
     """The temporary device memory of one call, ordered on the call's stream."""
 
-    __slots__ = ("backend", "plan", "roles", "stream", "temp", "views", "ws")
+    __slots__ = ("backend", "capturing", "plan", "roles", "stream", "temp", "views", "ws")
 
     def __init__(self, backend: GpuBackend, stream: int) -> None:
         self.backend = backend
@@ -44,8 +45,13 @@ class Call:
         self.plan: LaunchPlan | None = None  # records the launches when set
         self.roles: dict[int, str] = {}  # the call's own buffers: pointer -> plan role
         self.ws: int | None = None  # the stream workspace, once a launch uses it
+        # Whether the stream captures a graph: then every buffer comes from its reservation
+        # (GpuBackend.execute checks that before anything is queued).
+        self.capturing = backend.rt.stream_is_capturing(stream)
 
     def buffer(self, shape: tuple[int, ...], dtype: Any) -> DeviceBuffer:
+        if self.capturing:  # the executor's checks make this unreachable: a last guard
+            raise CaptureError("call", self.stream, "a per-call allocation was asked for")
         buf = DeviceBuffer(self.backend.rt, shape, dtype, stream=self.stream)
         self.temp.append(buf)
         return buf

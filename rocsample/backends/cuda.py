@@ -6,12 +6,13 @@ import logging
 from typing import Any
 
 from .. import config
-from ..errors import BackendUnavailable
-from .runtime import PackedArgs, Runtime
+from ..errors import BackendUnavailable, CaptureError
+from .runtime import CAPTURE_IMPLICIT, PackedArgs, Runtime
 
 __all__ = ["CudaRuntime"]
 
 log = logging.getLogger("rocsample")
+
 
 
 class CudaRuntime(Runtime):
@@ -130,6 +131,13 @@ class CudaRuntime(Runtime):
     def stream_wait_event(self, stream: int, event: Any) -> None:
         (err,) = self.drv.cuStreamWaitEvent(self._stream(stream), event, 0)
         self._check("cuStreamWaitEvent", err)
+
+    def stream_is_capturing(self, stream: int) -> bool:
+        err, status = self.drv.cuStreamIsCapturing(self._stream(stream))
+        if err == self.drv.CUresult.CUDA_ERROR_STREAM_CAPTURE_IMPLICIT:
+            raise CaptureError("query", stream, CAPTURE_IMPLICIT)
+        self._check("cuStreamIsCapturing", err)
+        return int(status) != 0  # ACTIVE, or INVALIDATED (nothing may be queued either)
 
     def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
         (err,) = self.drv.cuMemcpyHtoD(self.drv.CUdeviceptr(dst), src, nbytes)

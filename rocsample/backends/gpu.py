@@ -12,6 +12,9 @@ numpy in, numpy out. Device inputs (torch, cupy, :class:`DeviceBuffer`) are read
 and the result is a :class:`DeviceBuffer` on the same device, returned without waiting.
 Temporary device memory comes from the stream-ordered allocator and is freed on the call's
 stream behind its kernels: no per-call synchronisation and no reuse while a kernel reads it.
+On a stream that captures a graph every buffer comes from the stream's reservation instead
+(:mod:`.reservation`), or is the caller's ``out``; what a capture cannot record is a
+:class:`~rocsample.errors.CaptureError` before anything is queued.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ import numpy as np
 
 from .. import profiling
 from ..buffers import ArrayView, DeviceBuffer, as_array_view
+from ..errors import CaptureError
 from ..kernel_cache import KernelCache
 from ..ops.sampling import OPERATIONS
+from ..registry import KERNELS
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
 from .call import Call
 from .plan import MAX_PLANS, LaunchPlan, plan_key, replay
 from .recipe import Launch, Recipe
+from .reservation import Reservation, bind_captured
 from .runtime import Runtime
 from .workspace import StreamMemory
 
@@ -70,8 +76,13 @@ class GpuBackend:
         return self.kernels.companion(kernel) is not None
 
     # -- inputs ---------------------------------------------------------------------------
-    def _matrix(self, call: Call, x: Any, name: str, check: bool) -> tuple[ArrayView, bool]:
+    def _matrix(self, call: Call, x: Any, name: str, check: bool,
+                op: str = "call") -> tuple[ArrayView, bool]:
         if isinstance(x, np.ndarray):
+            if call.capturing:
+                raise CaptureError(op, call.stream, f"{name} is a host (numpy) array, which "
+                                   f"would be uploaded, waited for and copied back: pass a "
+                                   f"device array (torch, cupy, DeviceBuffer)")
             check_matrix_shape(name, x.shape, x.dtype)
             if check:
                 check_bad_rows(name, x)
@@ -99,10 +110,41 @@ class GpuBackend:
         return DeviceBuffer(self.rt, shape, dtype, stream=int(stream or 0))
 
     def close(self) -> None:
-        """Free the cached workspaces (the driver waits for kernels still using them)."""
+        """Free the cached workspaces and the reservations (the driver waits for kernels
+        still using them; graphs that captured calls must be destroyed before)."""
         with self.memory.lock:
             self.memory.close()
             self._plans.clear()
+
+    def reserve(self, max_batch: int, vocab: int, stream: int | None = None,
+                outputs: int = 64, logits: bool = True) -> Reservation:
+        """Memory for captured calls on ``stream`` (:func:`rocsample.reserve`), with every
+        sampling kernel loaded now: nothing is compiled or loaded inside a capture."""
+        stream = int(stream or 0)
+        self.rt.make_current()
+        try:  # the legacy stream's answer also tells of another stream's global capture
+            capturing = self.rt.stream_is_capturing(stream) or self.rt.stream_is_capturing(0)
+        except CaptureError:
+            capturing = True
+        if capturing:
+            raise CaptureError("reserve", stream, "reserve before the capture begins (it "
+                               "allocates and zeroes memory)")
+        names = [n for n, spec in KERNELS.items() if spec.family == "sampling"]
+        self.kernels.load_all([n for n in names if KERNELS[n].companion_of is None])
+        for n in names:
+            if KERNELS[n].companion_of is not None:
+                self.has_companion(n)
+        res = self.memory.reserve(stream, max_batch, vocab, outputs, logits)
+        res._on_release = self._released
+        return res
+
+    def _released(self, res: Reservation) -> None:
+        """Forget ``res`` and the plans of its stream (their workspace may be its memory)."""
+        with self.memory.lock:
+            if self.memory.reserved.get(res.stream) is res:
+                del self.memory.reserved[res.stream]
+            for key in [k for k in self._plans if k[2] == res.stream]:
+                del self._plans[key]
 
     def _close_at_exit(self) -> None:
         try:
@@ -116,17 +158,31 @@ class GpuBackend:
 
     # -- the executor ---------------------------------------------------------------------
     def execute(self, call: Call, recipe: Recipe, host: bool = False,
-                key: tuple[Any, ...] | None = None) -> DeviceBuffer | None:
-        """Launch ``recipe`` on ``call``'s stream; its result buffer (role ``"out"``) or None.
+                key: tuple[Any, ...] | None = None, out: ArrayView | None = None) -> Any:
+        """Launch ``recipe`` on ``call``'s stream; its result buffer (role ``"out"``: a new
+        one, or ``out``, the caller's checked array) or None.
 
         The per-call buffers are made by kind (``Buffer``), the uploads put in device memory,
         the stream workspace taken (under the stream's lock, held until the last launch is
         queued) when the recipe uses one. With ``key`` (:func:`~.plan.plan_key` of the call's
         raw arguments) and a device input, the launches are recorded as a plan under it.
+        On a capturing stream the buffers come from the stream's reservation
+        (:func:`.reservation.bind_captured`), and nothing is recorded as a plan.
         """
-        ptrs: dict[str, int] = {}
-        out = None
+        if call.capturing:
+            ptrs, result = bind_captured(self.memory.reserved.get(call.stream), recipe,
+                                         call.stream, out, self.memory.has_constant)
+            for role, array in (recipe.constants or {}).items():
+                ptrs[role] = self.memory.constant(array)  # on the device already: no upload
+            self._launch(call, recipe, ptrs)
+            return result
+        ptrs = {}
+        result = None
         for role, shape, dtype, kind in recipe.buffers:
+            if role == "out" and out is not None:
+                ptrs[role] = out.ptr
+                result = out
+                continue
             if kind == "temp":
                 buf = call.buffer(shape, dtype)
             elif kind == "tokens" and not host:
@@ -135,33 +191,43 @@ class GpuBackend:
                 buf = DeviceBuffer(self.rt, shape, dtype, stream=call.stream)
             ptrs[role] = buf.ptr
             if role == "out":
-                out = buf
+                result = buf
         if key is not None and not host and profiling.active() is None:
-            call.plan = LaunchPlan(recipe.op, recipe.buffers, recipe.workspace)
-            call.roles = {ptr: role for role, ptr in ptrs.items()}
+            mine = recipe.buffers if out is None else tuple(
+                b for b in recipe.buffers if b.role != "out")
+            call.plan = LaunchPlan(recipe.op, mine, recipe.workspace, out is not None)
+            # The caller's out (part of the key) stays at its recorded address.
+            call.roles = {ptr: role for role, ptr in ptrs.items()
+                          if out is None or role != "out"}
         for role, array in recipe.uploads.items():
             ptrs[role] = call.upload(array).ptr
         if recipe.constants:
             for role, array in recipe.constants.items():
                 ptrs[role] = self.memory.constant(array) or call.upload(array).ptr
-        if recipe.workspace is None:
-            _launch_all(call, recipe.launches, ptrs)
-        else:
-            with self.stream_lock(call.stream):
-                ptrs["ws"] = call.ws = self.workspace(call.stream, *recipe.workspace)
-                _launch_all(call, recipe.launches, ptrs)
+        self._launch(call, recipe, ptrs)
         plan = call.plan
         if plan is not None:
             plan.ws = call.ws
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             self._plans[key] = plan  # type: ignore[index]
-        return out
+        return result
+
+    def _launch(self, call: Call, recipe: Recipe, ptrs: dict[str, int]) -> None:
+        if recipe.workspace is None:
+            _launch_all(call, recipe.launches, ptrs)
+        else:
+            with self.stream_lock(call.stream):
+                ptrs["ws"] = call.ws = self.workspace(call.stream, *recipe.workspace)
+                _launch_all(call, recipe.launches, ptrs)
 
     def run(self, op: str, x: Any, args: tuple[Any, ...], *, stream: int | None = None,
-            check: bool = False, plan_key: tuple[Any, ...] | None = None) -> Any:
+            check: bool = False, plan_key: tuple[Any, ...] | None = None,
+            out: Any = None) -> Any:
         """The general path of the sampling family's ``op`` on the (rows, vocab) matrix ``x``
-        with its validated ``args`` (the recipe's, before the device facts).
+        with its validated ``args`` (the recipe's, before the device facts); with ``out`` (a
+        device array of the result's shape and dtype, C-contiguous) the result is written
+        there and ``out`` itself is returned.
 
         Example
         -------
@@ -174,10 +240,42 @@ class GpuBackend:
         """
         operation = OPERATIONS[op]
         call = self._begin(stream)
-        view, host = self._matrix(call, x, operation.input, check)
+        view, host = self._matrix(call, x, operation.input, check, op)
         recipe = operation.recipe(view, *args, self)
-        out = self.execute(call, recipe, host, plan_key)
-        return self._result(call, out, host, op)  # type: ignore[arg-type]
+        if call.capturing:
+            plan_key = None  # a plan would hand out per-call memory again
+        if out is None:
+            result = self.execute(call, recipe, host, plan_key)
+            return self._result(call, result, host, op)
+        dest = self._out(call, recipe, out, host)
+        self.execute(call, recipe, host, plan_key, dest)
+        call.release()
+        return out
+
+    def _out(self, call: Call, recipe: Recipe, out: Any, host: bool) -> ArrayView:
+        """``out`` as the view the executor writes, checked against the recipe's result."""
+        if host:
+            raise TypeError("out= takes a device array, for device inputs (a numpy input "
+                            "gives a numpy result)")
+        want = next(b for b in recipe.buffers if b.role == "out")
+        view = as_array_view(out, stream=call.stream or None)
+        shape, dtype = tuple(want.shape), np.dtype(want.dtype)
+        if not self.accepts(view):
+            raise ValueError(f"out is on device {view.device} but this {self.name} backend "
+                             f"runs on {self.rt.dlpack_device}")
+        if tuple(view.shape) != shape or view.dtype != dtype:
+            raise ValueError(f"out must be a {dtype.name} array of shape {shape}; got "
+                             f"{view.dtype} {tuple(view.shape)}")
+        contiguous = [1]
+        for n in reversed(shape[1:]):
+            contiguous.insert(0, contiguous[0] * n)
+        if any(n > 1 and st != c for n, st, c in zip(shape, view.strides, contiguous,
+                                                      strict=True)):
+            raise ValueError(f"out must be C-contiguous (strides {view.strides} elements)")
+        if getattr(view, "readonly", False):
+            raise ValueError("out is read-only")
+        call.views.append(view)
+        return view
 
     def launch_recipe(self, recipe: Recipe | None, stream: int | None = None) -> None:
         """Launch a recipe whose outputs the caller made (elementwise's; None: nothing to
@@ -205,33 +303,35 @@ class GpuBackend:
 
     # -- launch plans (backends/plan.py) ---------------------------------------------------
     def plan_key(self, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-                 method: Any = "auto") -> tuple[Any, ...] | None:
+                 method: Any = "auto", out: Any = None) -> tuple[Any, ...] | None:
         """See :func:`~.plan.plan_key`."""
-        return plan_key(op, x, scalars, stream, method)
+        return plan_key(op, x, scalars, stream, method, out)
 
     # -- the sampling family (rocsample/ops/sampling.py) ----------------------------------
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",
                stream: int | None = None, check_inputs: bool = True,
-               plan_key: tuple[Any, ...] | None = None) -> Any:
+               plan_key: tuple[Any, ...] | None = None, out: Any = None) -> Any:
         """The general path; with ``plan_key`` (:func:`~.plan.plan_key` of the call's raw
         arguments) the launches are also recorded as a plan that :meth:`replay` repeats."""
         return self.run("sample", probs, (params, method), stream=stream, check=check_inputs,
-                        plan_key=plan_key)
+                        plan_key=plan_key, out=out)
 
     def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                kernel: str = "softmax", plan_key: tuple[Any, ...] | None = None) -> Any:
-        return self.run(kernel, logits, (temperature,), stream=stream, plan_key=plan_key)
+                kernel: str = "softmax", plan_key: tuple[Any, ...] | None = None,
+                out: Any = None) -> Any:
+        return self.run(kernel, logits, (temperature,), stream=stream, plan_key=plan_key,
+                        out=out)
 
     def temperature_scale(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                          plan_key: tuple[Any, ...] | None = None) -> Any:
+                          plan_key: tuple[Any, ...] | None = None, out: Any = None) -> Any:
         return self.run("temperature_scale", logits, (temperature,), stream=stream,
-                        plan_key=plan_key)
+                        plan_key=plan_key, out=out)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
                            stream: int | None = None,
-                           plan_key: tuple[Any, ...] | None = None) -> Any:
+                           plan_key: tuple[Any, ...] | None = None, out: Any = None) -> Any:
         return self.run("sample_from_logits", logits, (temperature, params), stream=stream,
-                        plan_key=plan_key)
+                        plan_key=plan_key, out=out)
 
 
 def _launch_all(call: Call, launches: list[Launch], ptrs: dict[str, int]) -> None:

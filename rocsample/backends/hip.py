@@ -6,8 +6,8 @@ import logging
 from typing import Any
 
 from ..config import install_command
-from ..errors import BackendUnavailable
-from .runtime import PackedArgs, Runtime
+from ..errors import BackendUnavailable, CaptureError
+from .runtime import CAPTURE_IMPLICIT, PackedArgs, Runtime
 
 __all__ = ["HipRuntime"]
 
@@ -105,6 +105,13 @@ class HipRuntime(Runtime):
     def stream_wait_event(self, stream: int, event: Any) -> None:
         (err,) = self.hip.hipStreamWaitEvent(stream or None, event, 0)
         self._check("hipStreamWaitEvent", err)
+
+    def stream_is_capturing(self, stream: int) -> bool:
+        err, status = self.hip.hipStreamIsCapturing(stream or None)
+        if int(err) == int(self.hip.hipError_t.hipErrorStreamCaptureImplicit):
+            raise CaptureError("query", stream, CAPTURE_IMPLICIT)
+        self._check("hipStreamIsCapturing", err)
+        return int(status) != 0  # Active, or Invalidated (nothing may be queued either)
 
     def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
         (err,) = self.hip.hipMemcpyHtoD(dst, src, nbytes)

@@ -63,14 +63,15 @@ def quick_key(x: Any) -> tuple[Any, ...] | None:
 
 
 def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-             method: Any = "auto") -> tuple[Any, ...] | None:
+             method: Any = "auto", out: Any = None) -> tuple[Any, ...] | None:
     """The launch-plan key of a call's raw arguments, or None (no plan applies).
 
     ``op`` names the operation ("sample", "softmax", ...), ``x`` is its input and ``scalars``
     its parameters as given (top_k, top_p, min_p; temperature). They count with their exact
     types (None, int or float: 1, 1.0 and True never share a plan, since validation may judge
     them differently); per-row arrays, other scalar types, non-string methods and non-int
-    streams take the general path every time.
+    streams take the general path every time. ``out``, the caller's result array when given,
+    counts by :func:`quick_key` (its plan writes there: the address is recorded, not patched).
     """
     if type(method) is not str or not (stream is None or type(stream) is int):
         return None
@@ -80,7 +81,10 @@ def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     key = quick_key(x)
     if key is None:
         return None
-    return (op, method, stream or 0, key, types, scalars)
+    if out is None:
+        return (op, method, stream or 0, key, types, scalars)
+    dest = quick_key(out)  # the caller's result array: its memory is part of the plan
+    return None if dest is None else (op, method, stream or 0, key, types, scalars, dest)
 
 
 class LaunchPlan:
@@ -93,15 +97,16 @@ class LaunchPlan:
     (rows, vocab) of the stream workspace at ``ws`` the launches use (None: none).
     """
 
-    __slots__ = ("buffers", "launches", "layout", "op", "others", "rows", "slab_rows", "slots",
-                 "vocab", "ws")
+    __slots__ = ("buffers", "fixed_out", "launches", "layout", "op", "others", "rows",
+                 "slab_rows", "slots", "vocab", "ws")
 
     def __init__(self, op: str, buffers: tuple[Buffer, ...],
-                 layout: tuple[int, int] | None) -> None:
+                 layout: tuple[int, int] | None, fixed_out: bool = False) -> None:
         # The packed values are shared by every caller of the plan (threads on its stream):
         # the caller holds the stream's lock from patch to the last launch, which copies them.
         self.op = op
         self.buffers = buffers
+        self.fixed_out = fixed_out  # writes the caller's ``out`` (in the key), no buffer
         self.layout = layout
         self.rows, self.vocab = layout or (0, 0)
         # What a replay makes, worked out once: the rows of a result taken from the stream's
@@ -139,14 +144,17 @@ class LaunchPlan:
             slot.value = values[role]
 
 
-def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -> Any:
+def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0,
+           out: Any = None) -> Any:
     """The recorded launches of ``key`` with this call's seed, offset and new per-call
-    buffers; None: no usable plan (then the caller takes the general path, which validates
-    the arguments and records one). ``GpuBackend.replay`` is this function.
+    buffers (its result; ``out`` itself for a plan that writes the caller's ``out``, whose
+    identity is in the key); None: no usable plan (then the caller takes the general path,
+    which validates the arguments and records one). ``GpuBackend.replay`` is this function.
 
     The plan's buffers are made by kind: a ``"tokens"`` result from the stream's output slab,
     a ``"new"`` one from the allocator, ``"temp"`` scratch freed (stream-ordered) behind the
-    launches.
+    launches. On a capturing stream no plan is replayed: a capture may not allocate, and
+    its result must outlive every replay of the graph (``rocsample.reserve``).
     """
     plan = backend._plans.get(key)
     if plan is None or not seed_ok(seed, offset) or profiling.active() is not None:
@@ -154,6 +162,8 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
     stream = key[2]
     rt = backend.rt
     rt.make_current()
+    if rt.stream_is_capturing(stream):
+        return None  # the general path takes the memory from the stream's reservation
     temps = None
     # The stream lock also keeps the plan's packed values (shared by every caller of the
     # plan: threads on this stream) from changing between patch and launch.
@@ -162,17 +172,17 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
             return None  # the stream's workspace moved: build the plan again
         try:
             if plan.slab_rows:
-                out = backend.tokens(stream, plan.slab_rows)
-                values = {"seed": seed, "offset": offset, "out": out.ptr}
+                result = backend.tokens(stream, plan.slab_rows)
+                values = {"seed": seed, "offset": offset, "out": result.ptr}
             else:
-                out, values = None, {"seed": seed, "offset": offset}
+                result, values = out, {"seed": seed, "offset": offset}
             for role, shape, dtype, temporary in plan.others:
                 buf = DeviceBuffer(rt, shape, dtype, stream=stream)
                 values[role] = buf.ptr
                 if temporary:
                     temps = [buf] if temps is None else [*temps, buf]
                 else:
-                    out = buf
+                    result = buf
             plan.patch(values)
             for function, grid, block, packed, overlap in plan.launches:
                 rt.launch(function, grid, block, packed, stream, overlap)
@@ -180,4 +190,4 @@ def replay(backend: Any, key: tuple[Any, ...], seed: Any = 0, offset: Any = 0) -
             if temps is not None:
                 for buf in temps:
                     buf.free()  # stream-ordered: after the kernels that use it
-    return out
+    return result

@@ -22,7 +22,14 @@ from typing import Any
 from .. import config
 from ..errors import KernelTimeout, LaunchError
 
-__all__ = ["NamedPacker", "PackedArgs", "Runtime", "pack_args", "pack_named"]
+__all__ = ["CAPTURE_IMPLICIT", "NamedPacker", "PackedArgs", "Runtime", "pack_args", "pack_named"]
+
+#: What the driver's "implicit capture" refusal means for a caller (HIP and CUDA alike).
+CAPTURE_IMPLICIT = (
+    "another stream of this device is capturing a graph in global mode, and this call was "
+    "made on the legacy default stream, which would join and invalidate that capture: pass "
+    "the capturing stream (stream=torch.cuda.current_stream().cuda_stream inside "
+    "torch.cuda.graph)")
 
 _CTYPES = {
     "ptr": ctypes.c_uint64,  # device addresses are 64-bit on every supported target
@@ -190,6 +197,14 @@ class Runtime(ABC):
 
     @abstractmethod
     def stream_wait_event(self, stream: int, event: Any) -> None: ...
+
+    @abstractmethod
+    def stream_is_capturing(self, stream: int) -> bool:
+        """Whether ``stream`` is capturing a graph now (cuStreamIsCapturing,
+        hipStreamIsCapturing): work queued on it is then recorded, not run, and nothing may
+        allocate, copy from the host or synchronise on it (``rocsample.reserve``). A query
+        that the driver refuses because another stream captures in global mode (the legacy
+        default stream) is a :class:`~rocsample.errors.CaptureError`."""
 
     # modules and launches
     @abstractmethod

@@ -1,5 +1,6 @@
-"""Per-stream device memory kept between calls: sampling workspaces, their locks, and the
-output slabs that token results are taken from.
+"""Per-stream device memory kept between calls: sampling workspaces, their locks, the
+output slabs that token results are taken from, and the reservations of streams that
+capture graphs (:mod:`.reservation`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..buffers import DeviceBuffer
 from ..registry import HBINS, ws_prefix_words, ws_total_words
+from .reservation import Reservation
 from .runtime import Runtime
 
 __all__ = ["StreamMemory"]
@@ -62,6 +64,25 @@ class StreamMemory:
         self._stream_locks: dict[int, threading.Lock] = {}
         self._slabs: dict[tuple[int, int], _OutputSlab] = {}
         self._consts: dict[bytes, DeviceBuffer] = {}
+        self.reserved: dict[int, Reservation] = {}  # stream -> its capture memory
+
+    def reserve(self, stream: int, max_batch: int, vocab: int, outputs: int,
+                logits: bool) -> Reservation:
+        """Set memory aside for ``stream`` (see :mod:`.reservation`); one reservation a
+        stream at a time, so that no graph is left holding memory replaced under it."""
+        with self.lock:
+            if stream in self.reserved:
+                raise ValueError(f"stream {stream:#x} already has a reservation "
+                                 f"({self.reserved[stream]!r}); release it first (after "
+                                 f"destroying the graphs that use it)")
+            res = Reservation(self.rt, stream, max_batch, vocab, outputs, logits)
+            self.reserved[stream] = res
+            return res
+
+    def has_constant(self, array: np.ndarray) -> bool:
+        """Whether :meth:`constant` holds ``array`` already (then it neither uploads nor
+        waits: what a captured call may do)."""
+        return array.dtype.str.encode() + array.tobytes() in self._consts
 
     def constant(self, array: np.ndarray) -> int:
         """The device copy of a small read-only array (a layout's ``info``), made once per
@@ -92,7 +113,9 @@ class StreamMemory:
     def workspace(self, stream: int, rows: int, vocab: int) -> int:
         """The sampling workspace of ``stream`` for a (rows, vocab) call, ready to use.
 
-        Kept per stream (calls on one stream run in order and share it) and grown on demand;
+        The stream's reservation serves every call it covers (no zeroing, any order of
+        layouts: :meth:`.Reservation.workspace`). Otherwise the workspace is
+        kept per stream (calls on one stream run in order and share it) and grown on demand;
         the caller holds :meth:`stream_lock` until its last launch using it is queued.
         Its first ``ws_prefix_words(rows)`` words (each row's top-p histogram, then the
         tickets) must be zero; the kernels leave them so after every complete call. Row r's
@@ -101,6 +124,9 @@ class StreamMemory:
         the end of the new tickets (one copy, queued on the stream). A launch that fails never
         ran, so only a kernel that died mid-call (a dead context anyway) could leave them set.
         """
+        res = self.reserved.get(stream)
+        if res is not None and res.covers(rows, vocab):  # never zeroed again: any layout
+            return res.workspace(rows)
         hit = self._ws.get(stream)
         if hit is not None and hit[1] == (rows, vocab):  # the repeat call: nothing to do
             return hit[0].ptr
@@ -155,7 +181,12 @@ class StreamMemory:
         return out  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Free the workspaces and forget the slabs; the caller holds :attr:`lock`."""
+        """Free the workspaces and reservations and forget the slabs; the caller holds
+        :attr:`lock`."""
+        for res in list(self.reserved.values()):
+            res._on_release = None
+            res._free()
+        self.reserved.clear()
         for ws, _ in self._ws.values():
             ws.free()
         self._ws.clear()

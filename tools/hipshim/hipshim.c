@@ -194,7 +194,9 @@ _Static_assert(offsetof(hipDeviceProp_t, asicRevision) == 1468, "asicRevision");
   X(hipStreamCreateWithFlags) X(hipStreamDestroy) X(hipStreamSynchronize)                  \
   X(hiprtcVersion) X(hiprtcGetErrorString) X(hiprtcCreateProgram) X(hiprtcCompileProgram)  \
   X(hiprtcGetProgramLogSize) X(hiprtcGetProgramLog) X(hiprtcGetCodeSize) X(hiprtcGetCode)  \
-  X(hiprtcDestroyProgram)
+  X(hiprtcDestroyProgram) X(hipStreamBeginCapture) X(hipStreamEndCapture)                  \
+  X(hipStreamIsCapturing) X(hipStreamGetCaptureInfo) X(hipGraphInstantiate)               \
+  X(hipGraphInstantiateWithFlags) X(hipGraphLaunch) X(hipGraphDestroy) X(hipGraphExecDestroy)
 #define X(n) ID_##n,
 enum { APIS(X) API_COUNT };
 #undef X
@@ -248,7 +250,9 @@ EXPORT void hipshim_reset_counts(void) {
   X(cuModuleUnload) X(cuLaunchKernel) X(cuEventCreate) X(cuEventRecord) X(cuEventQuery)    \
   X(cuEventSynchronize) X(cuEventElapsedTime) X(cuEventDestroy) X(cuStreamCreate)          \
   X(cuStreamDestroy) X(cuStreamSynchronize) X(cuGetErrorString) X(cuMemAllocAsync)       \
-  X(cuMemFreeAsync) X(cuStreamWaitEvent)
+  X(cuMemFreeAsync) X(cuStreamWaitEvent) X(cuStreamBeginCapture) X(cuStreamEndCapture)     \
+  X(cuStreamIsCapturing) X(cuStreamGetCaptureInfo) X(cuGraphInstantiateWithFlags)          \
+  X(cuGraphLaunch) X(cuGraphDestroy) X(cuGraphExecDestroy)
 #define NV_FNS(X)                                                                          \
   X(nvrtcVersion) X(nvrtcCreateProgram) X(nvrtcCompileProgram) X(nvrtcGetProgramLogSize)   \
   X(nvrtcGetProgramLog) X(nvrtcGetCUBINSize) X(nvrtcGetCUBIN) X(nvrtcGetPTXSize)           \
@@ -625,6 +629,60 @@ SIMPLE(hipStreamDestroy, (hipStream_t s), p_cuStreamDestroy((CUstream)s))
 SIMPLE(hipStreamWaitEvent, (hipStream_t s, hipEvent_t ev, unsigned flags),
        p_cuStreamWaitEvent((CUstream)s, (CUevent)ev, flags))
 SIMPLE(hipStreamSynchronize, (hipStream_t s), p_cuStreamSynchronize((CUstream)s))
+
+/* ---- graph capture: HIP graphs are CUDA graphs here ------------------------------------ */
+/* hipStreamCaptureMode (Global 0, ThreadLocal 1, Relaxed 2), hipStreamCaptureStatus (None 0,
+ * Active 1, Invalidated 2), the hipGraphInstantiateFlag* bits and the capture errors
+ * (hipErrorStreamCapture* 900-908) have CUDA's numbers, so they pass through unchanged. */
+typedef void *hipGraph_t, *hipGraphExec_t, *hipGraphNode_t;
+SIMPLE(hipStreamBeginCapture, (hipStream_t s, int mode),
+       p_cuStreamBeginCapture((CUstream)s, (CUstreamCaptureMode)mode))
+FORWARD(hipStreamEndCapture, (hipStream_t s, hipGraph_t *graph), graph,
+        p_cuStreamEndCapture((CUstream)s, (CUgraph *)graph))
+/* The status is set (None) before anything can fail: hip-python reads it into its enum even
+ * from a failed call, and a stray value there raises ValueError instead of the HIP error. */
+EXPORT hipError_t hipStreamIsCapturing(hipStream_t s, int *status) {
+  API(hipStreamIsCapturing);
+  if (!status) RET(hipErrorInvalidValue);
+  *status = 0;
+  READY();
+  CU(p_cuStreamIsCapturing((CUstream)s, (CUstreamCaptureStatus *)status));
+}
+EXPORT hipError_t hipStreamGetCaptureInfo(hipStream_t s, int *status, unsigned long long *id) {
+  API(hipStreamGetCaptureInfo);
+  if (!status) RET(hipErrorInvalidValue);
+  *status = 0;
+  if (id) *id = 0;
+  READY();
+  cuuint64_t cid = 0;
+  /* cuda.h maps the name to _v3 (CUDA 13: edge data too) or _v2 (CUDA 12): the same first
+   * three arguments, the rest are optional outputs. */
+#if CUDA_VERSION >= 13000
+  CUresult r = p_cuStreamGetCaptureInfo((CUstream)s, (CUstreamCaptureStatus *)status, &cid, NULL,
+                                        NULL, NULL, NULL);
+#else
+  CUresult r = p_cuStreamGetCaptureInfo((CUstream)s, (CUstreamCaptureStatus *)status, &cid, NULL,
+                                        NULL, NULL);
+#endif
+  if (id) *id = (unsigned long long)cid;
+  CU(r);
+}
+EXPORT hipError_t hipGraphInstantiate(hipGraphExec_t *exec, hipGraph_t graph,
+                                      hipGraphNode_t *error_node, char *log, size_t log_size) {
+  API(hipGraphInstantiate);
+  if (!exec) RET(hipErrorInvalidValue);
+  READY();
+  if (error_node) *error_node = NULL; /* CUDA's WithFlags form reports no node or log */
+  if (log && log_size) log[0] = '\0';
+  CU(p_cuGraphInstantiateWithFlags((CUgraphExec *)exec, (CUgraph)graph, 0));
+}
+FORWARD(hipGraphInstantiateWithFlags,
+        (hipGraphExec_t *exec, hipGraph_t graph, unsigned long long flags), exec,
+        p_cuGraphInstantiateWithFlags((CUgraphExec *)exec, (CUgraph)graph, flags))
+SIMPLE(hipGraphLaunch, (hipGraphExec_t exec, hipStream_t s),
+       p_cuGraphLaunch((CUgraphExec)exec, (CUstream)s))
+SIMPLE(hipGraphDestroy, (hipGraph_t graph), p_cuGraphDestroy((CUgraph)graph))
+SIMPLE(hipGraphExecDestroy, (hipGraphExec_t exec), p_cuGraphExecDestroy((CUgraphExec)exec))
 
 /* ---- hiprtc over NVRTC ------------------------------------------------------------------ */
 static void nv_init_once(void) {

@@ -54,13 +54,50 @@ def copy_bandwidth(torch: Any, reps: int = 10) -> float:
     return bw(torch, reps)
 
 
-def _flashinfer() -> tuple[Any, str]:
+#: Where ``make flashinfer-ref`` builds FlashInfer's kernels behind a C ABI
+#: (:mod:`rocsample.flashinfer_ref`), used when the ``flashinfer`` package does not import.
+FI_REF = Path(".fi/libfi_ref.so")
+
+
+def _flashinfer(ref: Path | None = FI_REF) -> tuple[Any, str]:
+    """FlashInfer's package, else its kernels from ``ref`` in the package's call shapes."""
     try:
         import flashinfer
         import flashinfer.activation  # noqa: F401
         import flashinfer.norm  # noqa: F401
     except Exception as exc:  # not installed, or built for another torch/CUDA
-        return None, f"flashinfer not measured: {type(exc).__name__}: {exc}"
+        why = f"{type(exc).__name__}: {exc}"
+        if ref is None:
+            return None, f"flashinfer not measured: {why}"
+        from types import SimpleNamespace
+
+        from .flashinfer_ref import FlashInferRef
+
+        try:
+            lib = FlashInferRef.load(ref)
+        except Exception as exc2:
+            return None, f"flashinfer not measured: {why}; {type(exc2).__name__}: {exc2}"
+
+        def half_only(x: Any) -> None:
+            if not lib.supports(x.dtype):
+                raise TypeError(f"FlashInfer serves float16 and bfloat16, not {x.dtype}")
+
+        def silu(x: Any, out: Any) -> None:
+            half_only(x)
+            lib.silu_and_mul(x, out)
+
+        def rmsnorm(x: Any, w: Any, eps: float, out: Any) -> None:
+            half_only(x)
+            lib.rmsnorm(x, w, out, eps=eps)
+
+        def fused(x: Any, res: Any, w: Any, eps: float) -> None:
+            half_only(x)
+            lib.fused_add_rmsnorm(x, res, w, eps=eps)
+
+        fi = SimpleNamespace(activation=SimpleNamespace(silu_and_mul=silu),
+                             norm=SimpleNamespace(rmsnorm=rmsnorm, fused_add_rmsnorm=fused))
+        return fi, (f"flashinfer kernels from {ref} (tools/flashinfer_ref: FlashInfer's "
+                    f"norm.cuh/activation.cuh, its launch rules; the package: {why})")
     return flashinfer, f"flashinfer {getattr(flashinfer, '__version__', '?')}"
 
 

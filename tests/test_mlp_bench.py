@@ -47,3 +47,12 @@ def test_report_with_and_without_flashinfer(tmp_path):
     bench_mlp.write(result, tmp_path)
     assert json.loads((tmp_path / "bench_mlp.json").read_text())["rows"][1]["rows"] == 1
     assert (tmp_path / "bench_mlp.md").read_text() == text + "\n"
+
+
+def test_flashinfer_baseline_absent_is_said(tmp_path):
+    """Without the package and without the reference library the note names both."""
+    from rocsample import bench_mlp
+
+    fi, note = bench_mlp._flashinfer(tmp_path / "libfi_ref.so")
+    assert fi is None
+    assert "not measured" in note and "libfi_ref.so" in note

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One device call of the GPU verification, by part (each part fits one 600 s call; logs and
+# JSON under OUT). Parts: tests (warmup + make test-gpu), hip (make test-gpu-hip + memcheck of
+# tools/sanitize_kernels.py), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
+# sampling, captured step vs eager, sampling A/B against OLD when given).
+# Usage: OUT=dir PART=tests|hip|bench [OLD=tree] [COMMIT=sha] tools/gpu_session.sh
+# Carry: .whl (wheels the device lacks), .fi/libfi_ref.so (make flashinfer-ref), OLD's tree.
+set -u -o pipefail
+OUT=${OUT:?set OUT}; PART=${PART:?set PART}
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 ROCSAMPLE_CACHE_DIR=/tmp/rs-cache
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ
+  echo "commit: ${COMMIT:-unknown}"; } > "$OUT/device.txt"
+cat "$OUT/device.txt"
+step() {  # step NAME SECONDS command...: run with a limit, log to OUT/NAME.txt, one summary line
+    local name=$1 limit=$2; shift 2
+    local t0=$SECONDS
+    timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
+    local rc=$?
+    echo "$name: rc=$rc $((SECONDS - t0))s | $(grep -E 'passed|failed|error|ERROR SUMMARY|mismatches' "$OUT/$name.txt" | tail -1)"
+}
+case $PART in
+tests)
+    step warmup 200 python3 -m rocsample warmup
+    step make_test_gpu "${GPU_S:-380}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider"
+    ;;
+hip)
+    step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="-q -p no:cacheprovider"
+    command -v compute-sanitizer >/dev/null && step memcheck "${SAN_S:-150}" compute-sanitizer \
+        --tool memcheck --error-exitcode 9 python3 tools/sanitize_kernels.py
+    ;;
+bench)
+    step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10
+    step bench_mlp 170 python3 -m rocsample bench-mlp --out "$OUT" --reps 10
+    step bench_dtypes 120 python3 -m rocsample bench --dtypes --reps 10 --out "$OUT/dtypes"
+    step bench_capture 60 python3 -m rocsample.bench
+    if [ -n "${OLD:-}" ]; then
+        step ab 150 python3 tools/ab_bench.py "$OLD" . --control --rounds 2 --reps 20 --out "$OUT/ab"
+    fi
+    ;;
+esac

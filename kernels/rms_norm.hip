@@ -51,7 +51,7 @@ __device__ __forceinline__ void rs_rms_norm_row_cached(const T* xr, T* rr, const
                                                        float woff, float* part) {
     constexpr int N = 16 / sizeof(T);
     constexpr int K = FUSED ? 1 : RS_RMS_CACHE;  // the fused add holds a third operand
-    typedef rs_pack<T, N> P;
+    typedef rs_pack<T, N, false> P;  // unpacked: the elements by index (.v)
     const rs_i64 tid = threadIdx.x;
     P xa[K], wa[K], ra[K];
 #pragma unroll
@@ -119,7 +119,7 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
                                             float eps, float woff) {
     __shared__ float part[RS_NWAVES];
     constexpr int N = 16 / sizeof(T);
-    typedef rs_pack<T, N> P;
+    typedef rs_pack<T, N, false> P;  // unpacked: the elements by index (.v)
     const int size = (int)sizeof(T);
     const bool vec = rs_rows_aligned(x, xs, size) && rs_rows_aligned(w, 0, size) &&
                      rs_rows_aligned(out, os, size) && (!FUSED || rs_rows_aligned(res, rsd, size));

@@ -37,7 +37,7 @@ __device__ __forceinline__ void rs_swiglu(const T* gate, const T* up, T* out, rs
                                           rs_i64 d, rs_i64 gs, rs_i64 us, rs_i64 os) {
     constexpr int N = 16 / sizeof(T);
     constexpr int U = RS_SWIGLU_UNROLL;
-    typedef rs_pack<T, N> P;
+    typedef rs_pack<T, N, false> P;  // unpacked: the elements by index (.v)
     const int size = (int)sizeof(T);
     const bool vec = rs_rows_aligned(gate, gs, size) && rs_rows_aligned(up, us, size) &&
                      rs_rows_aligned(out, os, size);

@@ -31,6 +31,18 @@ hip)
     command -v compute-sanitizer >/dev/null && step memcheck "${SAN_S:-150}" compute-sanitizer \
         --tool memcheck --error-exitcode 9 python3 tools/sanitize_kernels.py
     ;;
+some)  # warmup, then the gpu tests of TESTS (files or node ids), then the benches of BENCH
+    step warmup 200 python3 -m rocsample warmup
+    step gpu_tests "${GPU_S:-300}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider ${TESTS:-}"
+    for b in ${BENCH:-}; do
+        case $b in
+        elementwise) step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10 ;;
+        mlp) step bench_mlp 170 python3 -m rocsample bench-mlp --out "$OUT" --reps 10 ;;
+        dtypes) step bench_dtypes 120 python3 -m rocsample bench --dtypes --reps 10 --out "$OUT/dtypes" ;;
+        capture) step bench_capture 60 python3 -m rocsample.bench ;;
+        esac
+    done
+    ;;
 bench)
     step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10
     step bench_mlp 170 python3 -m rocsample bench-mlp --out "$OUT" --reps 10

@@ -263,7 +263,7 @@ def check_named(path: str | os.PathLike[str], target: str | None = None) -> File
     Example
     -------
     >>> check_named("/no/topk_sampling.hsaco").kernels
-    ('topk_sampling',)
+    ('topk_sampling', 'topk_sampling_f16', 'topk_sampling_bf16')
     """
     overrides = [(origin, kernels) for file, origin, kernels in configured_files()
                  if origin != KERNEL_DIR and _same(file, path)]

@@ -549,7 +549,11 @@ def test_kernel_walks_run_as_host_code(tmp_path):
     here = Path(__file__).parent / "kernel_host"
     for name in ("rs_elementwise.h", "unary.hip", "affine.hip", "ternary.hip"):
         shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
-    shutil.copy(here / "rs_common.h", tmp_path / "rs_common.h")  # in place of the real one
+    # The stand-in in place of the real rs_common.h, plus the real one's 2-byte value types
+    # and their conversions (from struct rs_f16 to the shared-memory struct after them).
+    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
+    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
+    (tmp_path / "rs_common.h").write_text((here / "rs_common.h").read_text() + "\n" + half)
     exe = tmp_path / "walks"
     subprocess.run([gxx, "-std=c++17", "-O1", "-x", "c++", str(here / "walks.cpp"), "-I",
                     str(tmp_path), "-o", str(exe)], check=True, capture_output=True, timeout=300)

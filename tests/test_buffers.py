@@ -481,3 +481,45 @@ def test_package_exports_each_modules_public_names_as_the_same_objects():
     assert names == set(package.__all__)
     assert {"BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
             "as_array_view", "float_kind", "widen_to_f32"} == names
+
+
+class _StreamOrderedDriver(HostMemoryDriver):
+    """Records the order of stream waits and copies (a GPU driver's stream-ordered calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int | None]] = []
+
+    def alloc_async(self, nbytes: int, stream: int) -> int:
+        return self.alloc(nbytes)
+
+    def free_async(self, ptr: int, stream: int) -> None:
+        self.free(ptr)
+
+    def drain(self, stream: int, what: str) -> None:
+        self.calls.append(("drain", stream))
+
+    def copy_to_host(self, dst: int, src: int, nbytes: int) -> None:
+        self.calls.append(("to_host", None))
+        super().copy_to_host(dst, src, nbytes)
+
+    def copy_from_host(self, dst: int, src: int, nbytes: int) -> None:
+        self.calls.append(("from_host", None))
+        super().copy_from_host(dst, src, nbytes)
+
+
+def test_copies_of_a_stream_ordered_buffer_wait_for_its_stream_first():
+    # The H200 run of test_gpu_capture found a result read back while its kernel still ran
+    # on a non-blocking stream (the synchronous copy does not wait for such a stream).
+    drv = _StreamOrderedDriver()
+    buf = DeviceBuffer(drv, (4,), np.int32, stream=77)
+    buf.copy_from(np.arange(4))
+    assert buf.numpy().tolist() == [0, 1, 2, 3]
+    view = DeviceBuffer.view_of(buf, 4, (2,))  # a slab's result: the same stream
+    view.numpy()
+    assert drv.calls == [("drain", 77), ("from_host", None), ("drain", 77), ("to_host", None),
+                         ("drain", 77), ("to_host", None)]
+    drv.calls.clear()
+    for stream in (None, 0):  # synchronous memory, the legacy stream: nothing to wait for
+        DeviceBuffer(drv, (2,), np.int32, stream=stream).numpy()
+    assert drv.calls == [("to_host", None)] * 2

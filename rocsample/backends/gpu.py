@@ -295,7 +295,7 @@ class GpuBackend:
             return out
         try:
             call.wait(what)
-            return out.numpy()
+            return out._host_copy()  # the call's stream is drained: no second wait
         finally:
             # Stream-ordered frees wait behind the kernels, even after a KernelTimeout.
             out.free()

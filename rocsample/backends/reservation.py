@@ -104,9 +104,8 @@ class Reservation:
             # Plain memory (not stream-ordered): a graph may replay on any stream, and
             # freeing it never needs the stream, which the caller may have destroyed.
             ws = self._own((self._zero + self.max_batch * ws_words(self.vocab),), np.uint64)
-            # Zeroed whole, as a stream's own workspace is when made: the H200 run of the
-            # capture tests (bench/results/2026-12-03-h200-issues-20-22/) found the first
-            # top-p call on never-written row words returning garbage tokens.
+            # Zeroed whole, as a stream's own workspace is when made (only the prefix must
+            # be: the per-row words are written before they are read).
             zeros = np.zeros(ws.shape[0], np.uint64)
             rt.copy_from_host(ws.ptr, zeros.ctypes.data, zeros.nbytes)  # waits: ready now
             self._ws_base = ws.ptr

@@ -231,10 +231,29 @@ class DeviceBuffer:
         return self._ptr
 
     def numpy(self) -> np.ndarray:
-        """Return a host copy."""
+        """Return a host copy, once the work queued on the buffer's stream is done.
+
+        A result made on a stream (``rocsample.sample(x, stream=s)`` on device arrays) is
+        written by kernels still queued there; the driver's synchronous copy runs on the
+        legacy default stream, which does not wait for a non-blocking stream, so the copy
+        waits for :attr:`stream` first (with the deadline of ``ROCSAMPLE_SYNC_TIMEOUT``).
+        """
+        self._settle("DeviceBuffer.numpy")
+        return self._host_copy()
+
+    def _host_copy(self) -> np.ndarray:
+        """The copy of :meth:`numpy` without the wait (for a caller that waited already)."""
         out = np.empty(self.shape, self.dtype)
         self.driver.copy_to_host(out.ctypes.data, self.ptr, self.nbytes)
         return out
+
+    def _settle(self, what: str) -> None:
+        """Wait for the work queued so far on the buffer's stream (none: nothing to wait
+        for, or the legacy default stream, which synchronous copies wait for already)."""
+        if self._stream:
+            drain = getattr(self.driver, "drain", None)
+            if drain is not None:
+                drain(self._stream, what)
 
     def copy_from(self, array: Any) -> None:
         """Copy a host array of the same shape in (``same_kind`` casts to :attr:`dtype`)."""
@@ -242,6 +261,7 @@ class DeviceBuffer:
         if host.shape != self.shape:
             raise ValueError(f"shape {host.shape} does not match buffer shape {self.shape}")
         host = np.ascontiguousarray(host.astype(self.dtype, casting="same_kind", copy=False))
+        self._settle("DeviceBuffer.copy_from")  # kernels queued on the stream may still read it
         self.driver.copy_from_host(self.ptr, host.ctypes.data, self.nbytes)
 
     def free(self) -> None:

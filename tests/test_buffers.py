@@ -523,3 +523,15 @@ def test_copies_of_a_stream_ordered_buffer_wait_for_its_stream_first():
     for stream in (None, 0):  # synchronous memory, the legacy stream: nothing to wait for
         DeviceBuffer(drv, (2,), np.int32, stream=stream).numpy()
     assert drv.calls == [("to_host", None)] * 2
+
+
+def test_cuda_array_interface_names_the_stream_a_consumer_must_wait_for():
+    class Cuda(_StreamOrderedDriver):
+        name = "cuda"
+        dlpack_device = (2, 0)
+
+    drv = Cuda()
+    assert DeviceBuffer(drv, (2,), np.int32, stream=77).__cuda_array_interface__["stream"] == 77
+    # CAI v3: 1 is the legacy default stream (0 is not allowed); no stream: nothing to wait for
+    assert DeviceBuffer(drv, (2,), np.int32, stream=0).__cuda_array_interface__["stream"] == 1
+    assert DeviceBuffer(drv, (2,), np.int32).__cuda_array_interface__["stream"] is None

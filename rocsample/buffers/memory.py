@@ -315,10 +315,16 @@ class DeviceBuffer:
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]:
-        """CUDA array interface v3; only for ``"cuda"``/``"hip"`` drivers (else AttributeError)."""
+        """CUDA array interface v3; only for ``"cuda"``/``"hip"`` drivers (else AttributeError).
+
+        ``stream`` names the stream the buffer's work is queued on (1 for the legacy default
+        stream), which a consumer synchronises with before reading; None for memory with no
+        stream (ready once the call that made it returned).
+        """
         if self.driver.name not in ("cuda", "hip"):
             raise AttributeError(f"no __cuda_array_interface__ on {self.driver.name!r} memory")
-        return {**_interface(self), "stream": None}
+        stream = None if self._stream is None else (self._stream or 1)
+        return {**_interface(self), "stream": stream}
 
     def __dlpack__(
         self,

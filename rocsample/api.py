@@ -22,6 +22,7 @@ from .validation import (
     rng_views,
     sampling_params,
     seed_offset_ok,
+    stream_handle,
 )
 
 __all__ = ["backend", "cache_info", "reserve", "sample", "sample_from_logits", "softmax",
@@ -173,6 +174,7 @@ def sample(probs: Any, *, top_k: Any = None, top_p: Any = None, min_p: Any = Non
         # otherwise switch the check on without a word.
         check_inputs = check_flag("check_inputs", check_inputs)
     b = get_backend(backend, device)
+    stream = stream_handle(stream)
     key, hit = _replayed(b, "sample", probs, (top_k, top_p, min_p), stream, method, seed,
                          offset, out=out)
     if hit is not None:
@@ -209,6 +211,7 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
     [1]
     """
     b = get_backend(backend, device)
+    stream = stream_handle(stream)
     key, hit = _replayed(b, "sample_from_logits", logits, (temperature, top_k, top_p, min_p),
                          stream, "auto", seed, offset, out=out)
     if hit is not None:
@@ -238,6 +241,7 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
     [[0.25, 0.25, 0.25, 0.25]]
     """
     b = get_backend(backend, device)
+    stream = stream_handle(stream)
     key, hit = _replayed(b, "softmax", logits, (temperature,), stream, out=out)
     if hit is not None:
         return hit
@@ -260,6 +264,7 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     [[2.0, 2.0]]
     """
     b = get_backend(backend, device)
+    stream = stream_handle(stream)
     key, hit = _replayed(b, "temperature_scale", logits, (temperature,), stream, out=out)
     if hit is not None:
         return hit
@@ -323,6 +328,7 @@ def reserve(max_batch: int, vocab: int, *, stream: int | None = None, outputs: i
     >>> graph.replay()                                         # doctest: +SKIP
     """
     b = get_backend(backend, device)
+    stream = stream_handle(stream)
     if b.name == "cpu":
         check_reserve_args(max_batch, vocab, outputs, logits)
         return Reservation(None, int(stream or 0), max_batch, vocab, outputs, logits)

@@ -21,6 +21,7 @@ from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import elementwise as ew
 from .ops.elementwise_ops import broadcast, dtype_name, recipe
+from .validation import device_index, stream_handle
 
 __all__ = ["affine", "launch_elementwise", "unary", "where"]
 
@@ -101,6 +102,7 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
     >>> rocsample.unary("round", np.array([-2.5, 0.5], np.float32), backend="cpu").tolist()
     [-3.0, 1.0]
     """
+    stream, device = stream_handle(stream), device_index(device)
     if param is not None and op not in ew.UNARY_PARAM_OPS:
         raise ValueError(f"op {op!r} takes no param (only {', '.join(ew.UNARY_PARAM_OPS)} do)")
     if op in ew.UNARY_PARAM_OPS and param is None:
@@ -131,6 +133,7 @@ def affine(x: Any, mul: float, add: float, *, out: Any = None, stream: int | Non
     >>> rocsample.affine(x, 3.0, -1.0, out=x, backend="cpu") is x, x.tolist()
     (True, [2.0, 5.0])
     """
+    stream, device = stream_handle(stream), device_index(device)
     if _host(x):
         a, dt = _bits(x)
         return _store(ew.affine(a, mul, add, dt), np.asarray(x).dtype, out)
@@ -158,6 +161,7 @@ def where(cond: Any, on_true: Any, on_false: Any, *, out: Any = None,
     >>> rocsample.where(c, np.float32(1), np.zeros(3, np.float32), backend="cpu").tolist()
     [1.0, 0.0, 1.0]
     """
+    stream, device = stream_handle(stream), device_index(device)
     if _host(cond, on_true, on_false):
         t, dt = _bits(on_true)
         f, _ = _bits(on_false)
@@ -208,10 +212,11 @@ def launch_elementwise(kernel: str, numel: int, dims: Sequence[int],
     >>> rocsample.launch_elementwise("ucopy_f32", 0, (0,), {}, {"inp": 0, "out": 0},
     ...                              backend="cpu")   # numel 0: nothing is launched
     """
+    stream, device = stream_handle(stream), device_index(device)
+    b = get_backend(backend, device)
     r = recipe(kernel, numel, dims, strides, pointers, scalars)
     if r is None:
         return
-    b = get_backend(backend, device)
     if not hasattr(b, "launch_recipe"):
         raise TypeError(f"launch_elementwise launches on a device; the {b.name} backend has "
                         "none (use rocsample.unary/affine/where on numpy arrays)")

@@ -25,6 +25,7 @@ from . import profiling
 from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import mlp
+from .validation import device_index, stream_handle
 
 __all__ = ["fused_add_rms_norm", "rms_norm", "silu_and_mul", "swiglu"]
 
@@ -216,6 +217,7 @@ def swiglu(gate: Any, up: Any, *, out: Any = None, stream: int | None = None,
     >>> rocsample.swiglu(g, u).astype(float).round(4).tolist()
     [1.4621, -0.2384]
     """
+    stream, device = stream_handle(stream), device_index(device)
     if _host(gate, up):
         g, dt = _bits(gate, "gate")
         u, dt_up = _bits(up, "up")
@@ -266,6 +268,7 @@ def silu_and_mul(x: Any, *, out: Any = None, stream: int | None = None,
     >>> rocsample.silu_and_mul(np.array([[1.0, 2.0]], np.float32)).astype(float).round(4).tolist()
     [[1.4621]]
     """
+    stream, device = stream_handle(stream), device_index(device)
     if _host(x):
         a, dt = _bits(x, "x")
         if a.ndim == 0 or a.shape[-1] % 2:
@@ -336,6 +339,7 @@ def rms_norm(x: Any, weight: Any, *, eps: float = 1e-6, gemma: bool = False, out
     >>> rocsample.rms_norm(x, np.ones(2, np.float32), eps=0.0).astype(float).round(4).tolist()
     [[0.8485, 1.1314]]
     """
+    stream, device = stream_handle(stream), device_index(device)
     eps = _check_eps(eps)
     offset = 1.0 if gemma else 0.0
     if _host(x, weight):
@@ -390,6 +394,7 @@ def fused_add_rms_norm(x: Any, residual: Any, weight: Any, *, eps: float = 1e-6,
     >>> x.tolist(), res.tolist()
     ([[1.0, 1.0]], [[2.0, 2.0]])
     """
+    stream, device = stream_handle(stream), device_index(device)
     eps = _check_eps(eps)
     offset = 1.0 if gemma else 0.0
     if _host(x, residual, weight):

@@ -26,6 +26,8 @@ __all__ = [
     "SamplingParams",
     "check_bad_rows",
     "check_flag",
+    "stream_handle",
+    "device_index",
     "MATRIX_DTYPES",
     "check_matrix_shape",
     "check_seed_offset",
@@ -439,6 +441,55 @@ def check_flag(name: str, value: Any) -> bool:
         return bool(value)
     raise TypeError(f"{name} must be True, False or None; got {value!r} "
                     f"({type(value).__name__})")
+
+
+def device_index(device: Any) -> int:
+    """The ``device`` argument checked: a non-negative int (numpy ints too).
+
+    >>> from rocsample.validation import device_index
+    >>> device_index("0")
+    Traceback (most recent call last):
+    ...
+    TypeError: device must be a device index (int); got '0' (str)
+    """
+    if isinstance(device, bool | np.bool_) or not isinstance(device, int | np.integer):
+        raise TypeError(f"device must be a device index (int); got {device!r} "
+                        f"({type(device).__name__})")
+    if device < 0:
+        raise ValueError(f"device must be a non-negative device index; got {device}")
+    return int(device)
+
+
+def stream_handle(stream: Any) -> int | None:
+    """The ``stream`` argument as a driver handle: None (the default stream), a
+    non-negative int, or an object holding one (torch's ``cuda_stream``, cupy's ``ptr``).
+    Anything else is refused here: turned into a handle, a wrong value would reach the
+    driver as an invalid stream and could crash it.
+
+    Example
+    -------
+    >>> from rocsample.validation import stream_handle
+    >>> stream_handle(None), stream_handle(7)
+    (None, 7)
+    >>> stream_handle(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: stream must be a non-negative handle; got -1
+    """
+    if stream is None or (type(stream) is int and stream >= 0):
+        return stream
+    value = stream
+    for attr in ("cuda_stream", "ptr"):
+        if not isinstance(stream, int | np.integer) and hasattr(stream, attr):
+            value = getattr(stream, attr)
+            break
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        if value < 0:
+            raise ValueError(f"stream must be a non-negative handle; got {int(value)}")
+        return int(value)
+    raise TypeError(f"stream must be None, a stream handle (int) or a stream object with a "
+                    f"cuda_stream or ptr attribute (torch, cupy); got {stream!r} "
+                    f"({type(stream).__name__})")
 
 
 METHODS = ("auto", "fused", "topk", "topp")

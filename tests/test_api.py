@@ -8,6 +8,7 @@ the reason) where a GPU does start, since then there is nothing to fall back fro
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections import Counter
@@ -419,3 +420,50 @@ def test_the_library_never_prints(fresh, capfd):
 
 def test_warmup_on_cpu_has_nothing_to_load():
     assert rocsample.warmup("cpu") == {}
+
+
+_F32 = np.array([[0.25, 0.75], [0.5, 0.5]], np.float32)
+# One valid call of every public function that takes a stream (rocsample's __all__).
+_STREAM_CALLS = {
+    "sample": lambda **kw: rocsample.sample(_F32, **kw),
+    "sample_from_logits": lambda **kw: rocsample.sample_from_logits(_F32, **kw),
+    "softmax": lambda **kw: rocsample.softmax(_F32, **kw),
+    "temperature_scale": lambda **kw: rocsample.temperature_scale(_F32, 0.5, **kw),
+    "reserve": lambda **kw: rocsample.reserve(2, 2, **kw),
+    "unary": lambda **kw: rocsample.unary("exp", _F32, **kw),
+    "affine": lambda **kw: rocsample.affine(_F32, 2.0, 1.0, **kw),
+    "where": lambda **kw: rocsample.where((_F32 > 0.3).astype(np.uint8), _F32, _F32, **kw),
+    "launch_elementwise": lambda **kw: rocsample.launch_elementwise(
+        "ucopy_f32", 0, (0,), {}, {"inp": 0, "out": 0}, **kw),
+    "swiglu": lambda **kw: rocsample.swiglu(_F32, _F32, **kw),
+    "silu_and_mul": lambda **kw: rocsample.silu_and_mul(_F32, **kw),
+    "rms_norm": lambda **kw: rocsample.rms_norm(_F32, _F32[0], **kw),
+    "fused_add_rms_norm": lambda **kw: rocsample.fused_add_rms_norm(_F32.copy(), _F32.copy(),
+                                                                     _F32[0], **kw),
+}
+
+
+def test_every_public_function_with_a_stream_is_covered_below():
+    takes = {n for n in rocsample.__all__ if callable(getattr(rocsample, n))
+             and not isinstance(getattr(rocsample, n), type)
+             and "stream" in inspect.signature(getattr(rocsample, n)).parameters}
+    assert takes == set(_STREAM_CALLS)
+
+
+@pytest.mark.parametrize("name", sorted(_STREAM_CALLS))
+def test_stream_and_device_arguments_are_checked_by_every_function(name):
+    call = _STREAM_CALLS[name]
+
+    class TorchLikeStream:
+        cuda_stream = 0
+
+    call(backend="cpu", stream=TorchLikeStream())  # a stream object is taken by its handle
+    for bad, err, words in (("1", TypeError, "stream must be None"),
+                            (1.0, TypeError, "stream must be None"),
+                            (True, TypeError, "stream must be None"),
+                            (-3, ValueError, "stream must be a non-negative handle")):
+        with pytest.raises(err, match=words):
+            call(backend="cpu", stream=bad)
+    for bad, err in (("0", TypeError), (-1, ValueError), (0.0, TypeError)):
+        with pytest.raises(err, match="device must be"):
+            call(backend="cpu", device=bad)

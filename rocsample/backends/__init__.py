@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import config
 from ..errors import BackendUnavailable
+from ..validation import device_index
 
 __all__ = ["get_backend", "probe", "reset"]
 
@@ -69,10 +70,11 @@ def get_backend(name: str | None = None, device: int = 0) -> Any:
         _choice[:] = [choice]
     # Lock-free fast path for the per-call case: the backend is already open.
     hit = _auto.get(device) if choice == "auto" else _backends.get((choice, device))
-    if hit is not None:
+    if hit is not None and type(device) is int:  # (0.0 and True would hit 0's and 1's)
         return hit
     if choice not in ("auto", "hip", "cuda", "cpu"):
         raise ValueError(f"backend must be 'auto', 'hip', 'cuda' or 'cpu'; got {choice!r}")
+    device = device_index(device)
     with _lock:
         if choice != "auto":
             return _open(choice, device)

@@ -51,14 +51,21 @@ def _kernel_rows() -> list[tuple[str, str, tuple[str, ...]]]:
     return rows
 
 
-def _kernel_sources(backend) -> list[str]:
+def _kernel_sources(backend) -> tuple[list[str], set[str]]:
     """One line per kernel (per module for the elementwise family): where it comes (or would
-    come) from, and the verdict on that file.
+    come) from, and the verdict on that file; and the files (or kernels) that would fail.
 
     Every override and precompiled file is checked (codecheck) whether or not a device is
     here, so a missing file, a directory or garbage shows as an ERROR with its reason."""
     cache = getattr(backend, "kernels", None)
     lines = []
+    errors: set[str] = set()
+
+    def check(path, origin, names, *target):
+        verdict = codecheck.check_file(path, origin, names, *target)
+        if not verdict.ok:
+            errors.add(str(path))
+        return verdict.line()
     for label, name, names in _kernel_rows():
         spec = KERNELS[name]
         if cache is not None:
@@ -68,25 +75,25 @@ def _kernel_sources(backend) -> list[str]:
                 where = f"{r.origin}: {r.reason}" + (f" ({r.path})" if r.path else "")
                 origin = {"env": spec.env_var, "precompiled": codecheck.KERNEL_DIR}.get(r.origin)
                 if origin is not None:
-                    where += " " + codecheck.check_file(r.path, origin, names, target).line()
+                    where += " " + check(r.path, origin, names, target)
             except RocsampleError as exc:
                 where = f"ERROR: {exc}"
+                errors.add(name)
         else:
             override = config.kernel_override(spec.env_var)
             if override:
-                verdict = codecheck.check_file(override, spec.env_var, names).line()
-                where = f"env {spec.env_var}={override}: {verdict}"
+                where = f"env {spec.env_var}={override}: {check(override, spec.env_var, names)}"
             else:
                 found = [p for p in (config.kernel_dir() / f"{spec.module}{s}"
                                      for s in codecheck.SUFFIXES) if os.path.lexists(p)]
                 where = "".join(
                     f"precompiled {p.name} present: "
-                    f"{codecheck.check_file(p, codecheck.KERNEL_DIR, names).line()}; "
+                    f"{check(p, codecheck.KERNEL_DIR, names)}; "
                     for p in found) + "cpu backend runs numpy, no kernel is loaded"
         if spec.companion_of is not None:
             where += f" (optional, with {KERNELS[spec.companion_of].entry})"
         lines.append(f"  {label:28s} [{spec.env_var}] {where}")
-    return lines
+    return lines, errors
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -114,8 +121,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"precompiled dir: {config.kernel_dir()}"
           f"{'' if config.kernel_dir().is_dir() else absent}")
     print("kernels:")
-    for line in _kernel_sources(b):
+    lines, errors = _kernel_sources(b)
+    for line in lines:
         print(line)
+    if errors:
+        print(f"error: {len(errors)} kernel file(s) above would fail to load: "
+              f"{', '.join(sorted(errors))}", file=sys.stderr)
+        return 1
     return 0
 
 

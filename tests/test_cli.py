@@ -120,7 +120,8 @@ def test_info_shows_kernel_overrides_and_precompiled_files(tmp_path, built):
     override = tmp_path / "mine.hsaco"
     run = cli("info", tmp=tmp_path, env={"ROCSAMPLE_KERNEL_DIR": str(built.dir),
                                          "TOPP_SAMPLE_HSACO": str(override)})
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1 and f"1 kernel file(s) above would fail to load: {override}" \
+        in run.stderr, run.stderr
     assert f"precompiled dir: {built.dir}\n" in run.stdout
     lines = {ln.split()[0]: ln for ln in run.stdout.splitlines() if ln.startswith("  ")}
     if "active backend: cpu" in run.stdout:
@@ -172,7 +173,9 @@ def test_info_checks_every_override_without_a_device(tmp_path):
            "TOPP_PREFIX_SUM_HSACO": str(fifo),
            "ROCSAMPLE_KERNEL_DIR": str(tmp_path / "nothing-here")}
     run = cli("info", tmp=tmp_path, env=env, timeout=60)
-    assert run.returncode == 0, run.stderr
+    # Every line is printed, and the exit status says that some would fail to load.
+    assert run.returncode == 1, run.stderr
+    assert "error: 4 kernel file(s) above would fail to load" in run.stderr
     no_traceback(run)
     lines = {ln.split()[0]: ln for ln in run.stdout.splitlines() if ln.startswith("  ")}
     assert "ERROR: file does not exist" in lines["topk_sampling_kernel"]

@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .bench_elementwise import copy_bandwidth
+
 ROWS = (1, 16, 128, 1024, 8192)
 HIDDEN = (2048, 4096, 8192, 14336)
 DTYPES = ("bfloat16", "float32")
@@ -45,13 +47,6 @@ def _gpu_us(torch: Any, fn: Callable[[], Any], reps: int, flush: Any) -> float:
     from rocsample.bench import gpu_times
 
     return statistics.median(gpu_times(torch, fn, reps, flush))
-
-
-def copy_bandwidth(torch: Any, reps: int = 10) -> float:
-    """Bytes/s of a 1 GiB device-to-device copy (read + write counted)."""
-    from rocsample.bench_elementwise import copy_bandwidth as bw
-
-    return bw(torch, reps)
 
 
 #: Where ``make flashinfer-ref`` builds FlashInfer's kernels behind a C ABI
@@ -199,7 +194,7 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
     if b.name == "cpu":
         raise RuntimeError("bench-mlp needs a GPU backend (rocsample.backend() is cpu)")
     fi, fi_note = _flashinfer()
-    bw = copy_bandwidth(torch)
+    bw = copy_bandwidth(torch)  # the elementwise bench's: one copy rule for both
     flush = None if warm else torch.empty(1 << 26, dtype=torch.float32, device="cuda")
     progress(f"{torch.cuda.get_device_name(0)}: device-to-device copy {bw / 1e12:.2f} TB/s; "
              f"{fi_note}; L2 {'warm' if warm else 'flushed before each call'}")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One device call of the GPU verification, by part (each part fits one 600 s call; logs and
-# JSON under OUT). Parts: tests (warmup + make test-gpu), hip (make test-gpu-hip + memcheck of
-# tools/sanitize_kernels.py), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
+# JSON under OUT). Parts: suites (make test-gpu and make test-gpu-hip side by side, then
+# memcheck), tests (warmup + make test-gpu), hip (make test-gpu-hip + memcheck of
+# tools/sanitize_kernels.py), some (TESTS= and BENCH= below), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
 # sampling, captured step vs eager, sampling A/B against OLD when given).
-# Usage: OUT=dir PART=tests|hip|bench [OLD=tree] [COMMIT=sha] tools/gpu_session.sh
+# Usage: OUT=dir PART=suites|tests|hip|some|bench [OLD=tree] [COMMIT=sha] tools/gpu_session.sh
 # Carry: .whl (wheels the device lacks), .fi/libfi_ref.so (make flashinfer-ref), OLD's tree.
 set -u -o pipefail
 OUT=${OUT:?set OUT}; PART=${PART:?set PART}
@@ -25,6 +26,15 @@ case $PART in
 tests)
     step warmup 200 python3 -m rocsample warmup
     step make_test_gpu "${GPU_S:-380}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider"
+    ;;
+suites)  # warmup, then make test-gpu and make test-gpu-hip side by side (mostly host-bound),
+    # then the sanitizer driver under memcheck
+    step warmup 200 python3 -m rocsample warmup
+    step make_test_gpu "${GPU_S:-420}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider" &
+    step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="-q -p no:cacheprovider" &
+    wait
+    command -v compute-sanitizer >/dev/null && step memcheck "${SAN_S:-120}" compute-sanitizer \
+        --tool memcheck --error-exitcode 9 python3 tools/sanitize_kernels.py
     ;;
 hip)
     step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="-q -p no:cacheprovider"

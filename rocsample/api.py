@@ -14,6 +14,7 @@ import numpy as np
 
 from . import config
 from .backends import get_backend
+from .backends.plan import rng_key
 from .backends.reservation import Reservation, check_reserve_args
 from .validation import (
     check_flag,
@@ -55,11 +56,15 @@ def _replayed(b: Any, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     validated and recorded (backends/plan.py) replays its launches; with a None result the
     caller takes the general path, which records a plan under the key.
     """
+    rng: tuple[Any, ...] = ()
     if per_call and not seed_offset_ok(*per_call):
-        # Per-row seeds/offsets take the general path every time: a plan would keep the
-        # pointers of this call's arrays (an uploaded copy freed after the call).
-        return None, None
-    key = b.plan_key(op, x, scalars, stream, method, out)
+        # Per-row seeds/offsets: device arrays are planned by address (the kernels read
+        # them at launch); host arrays take the general path (uploaded at every call).
+        got = rng_key(*per_call)
+        if got is None:
+            return None, None
+        rng, *per_call = got
+    key = b.plan_key(op, x, scalars, stream, method, out, rng)
     return key, (b.replay(key, *per_call, out=out) if key is not None else None)
 
 

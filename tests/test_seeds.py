@@ -223,26 +223,42 @@ def test_executor_reads_per_row_seeds_like_the_numpy_backend(gpu, rows, method, 
     assert not gpu._plans
 
 
-def test_device_offsets_are_read_at_each_launch_and_never_planned(gpu):
+def test_device_seeds_and_offsets_are_read_at_each_launch_also_when_replayed(gpu, monkeypatch):
+    hits = []
+    replay = gpu.replay
+    monkeypatch.setattr(gpu, "replay", lambda *a, **k: hits.append(replay(*a, **k)) or hits[-1])
     probs = _probs(4, 9000, 15)
     x = DeviceBuffer.from_numpy(gpu.rt, probs)
     seeds, offsets = _requests(4, 16)
     s, o = DeviceBuffer.from_numpy(gpu.rt, seeds), DeviceBuffer.from_numpy(gpu.rt, offsets)
-    for step in range(3):
-        # The caller advances the offsets in device memory between calls.
+    for step in range(4):
+        # The caller advances the offsets in device memory between calls: the first call
+        # records a plan keeping the arrays' addresses, the next ones replay it.
         now = offsets + np.uint64(step)
         o.copy_from(now)
         got = rocsample.sample(x, top_k=40, seed=s, offset=o).numpy()
         np.testing.assert_array_equal(got, _alone(probs, seeds, now, top_k=40))
-    assert not gpu._plans
+        for _, _, v in _sampler_launches(gpu):
+            assert (v["seeds"], v["offsets"], v["seed"], v["offset"]) == (s.ptr, o.ptr, 0, 0)
+        assert len(gpu._plans) == 1
+    assert [h is not None for h in hits] == [False, True, True, True]
+    # Device seeds with a scalar offset: another plan, the offset patched per call.
+    for step in (5, 6):
+        got = rocsample.sample(x, top_k=40, seed=s, offset=step).numpy()
+        np.testing.assert_array_equal(got, _alone(probs, seeds, np.full(4, step), top_k=40))
+    assert len(gpu._plans) == 2
+    # Host arrays are uploaded at every call: never planned.
+    rocsample.sample(x, top_k=40, seed=seeds, offset=offsets)
+    rocsample.sample(x, top_k=40, seed=s, offset=offsets)
+    assert len(gpu._plans) == 2
     # A scalar call on the same input records a plan whose launches carry no seed arrays,
     # and its replays stay scalar draws after per-row calls.
     want = rocsample.sample(probs, top_k=40, seed=9, offset=1, backend="cpu")
     for _ in range(2):
         np.testing.assert_array_equal(rocsample.sample(x, top_k=40, seed=9, offset=1).numpy(),
                                       want)
-        rocsample.sample(x, top_k=40, seed=seeds, offset=offsets)
-    assert len(gpu._plans) == 1
+        rocsample.sample(x, top_k=40, seed=s, offset=o)
+    assert len(gpu._plans) == 3
     assert all(v["seeds"] == 0 and v["offsets"] == 0
                for _, _, v in _sampler_launches(gpu) if v["seed"] == 9)
 

@@ -192,7 +192,8 @@ class GpuBackend:
             ptrs[role] = buf.ptr
             if role == "out":
                 result = buf
-        if key is not None and not host and profiling.active() is None:
+        # Not with uploads: a plan would keep the address of this call's copy.
+        if key is not None and not host and not recipe.uploads and profiling.active() is None:
             mine = recipe.buffers if out is None else tuple(
                 b for b in recipe.buffers if b.role != "out")
             call.plan = LaunchPlan(recipe.op, mine, recipe.workspace, out is not None)
@@ -303,9 +304,10 @@ class GpuBackend:
 
     # -- launch plans (backends/plan.py) ---------------------------------------------------
     def plan_key(self, op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-                 method: Any = "auto", out: Any = None) -> tuple[Any, ...] | None:
+                 method: Any = "auto", out: Any = None,
+                 rng: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         """See :func:`~.plan.plan_key`."""
-        return plan_key(op, x, scalars, stream, method, out)
+        return plan_key(op, x, scalars, stream, method, out, rng)
 
     # -- the sampling family (rocsample/ops/sampling.py) ----------------------------------
     def sample(self, probs: Any, params: SamplingParams, *, method: str = "auto",

@@ -40,7 +40,7 @@ from ..validation import seed_offset_ok as seed_ok
 from .recipe import Buffer
 from .runtime import PackedArgs
 
-__all__ = ["MAX_PLANS", "LaunchPlan", "plan_key", "quick_key", "replay", "seed_ok"]
+__all__ = ["MAX_PLANS", "LaunchPlan", "plan_key", "quick_key", "replay", "rng_key", "seed_ok"]
 
 #: Launch plans kept per backend (a decode loop needs a handful).
 MAX_PLANS = 256
@@ -62,8 +62,38 @@ def quick_key(x: Any) -> tuple[Any, ...] | None:
         return None
 
 
+def rng_key(seed: Any, offset: Any) -> tuple[tuple[Any, ...], int, int] | None:
+    """For a call whose seed or offset is not a plain int: the identity of its device seed
+    and offset arrays (the part of a plan key they make), and the ints a replay patches in
+    (0 for an array: the kernels then read the array); None: no plan applies (a host array is
+    uploaded at every call, and anything else is for validation to judge).
+
+    A plan keeps a device array's address, not its values, so the caller may advance its
+    seeds and offsets in place between calls (as between graph replays) and every replay
+    reads what was written last, as the general path's launches do.
+
+    >>> import numpy as np
+    >>> rng_key(np.array([1, 2]), 0) is None       # a host array: uploaded every call
+    True
+    >>> rng_key(5, 2**64)                          # for validation to refuse
+    """
+    parts, values = [], []
+    for v in (seed, offset):
+        if type(v) is int and 0 <= v < 1 << 64:
+            parts.append(int)
+            values.append(v)
+            continue
+        key = quick_key(v)
+        if key is None:
+            return None
+        parts.append(key)
+        values.append(0)
+    return tuple(parts), values[0], values[1]
+
+
 def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
-             method: Any = "auto", out: Any = None) -> tuple[Any, ...] | None:
+             method: Any = "auto", out: Any = None,
+             rng: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
     """The launch-plan key of a call's raw arguments, or None (no plan applies).
 
     ``op`` names the operation ("sample", "softmax", ...), ``x`` is its input and ``scalars``
@@ -71,7 +101,8 @@ def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     types (None, int or float: 1, 1.0 and True never share a plan, since validation may judge
     them differently); per-row arrays, other scalar types, non-string methods and non-int
     streams take the general path every time. ``out``, the caller's result array when given,
-    counts by :func:`quick_key` (its plan writes there: the address is recorded, not patched).
+    counts by :func:`quick_key` (its plan writes there: the address is recorded, not patched);
+    so do device seed/offset arrays (``rng``, from :func:`rng_key`).
     """
     if type(method) is not str or not (stream is None or type(stream) is int):
         return None
@@ -81,6 +112,8 @@ def plan_key(op: str, x: Any, scalars: tuple[Any, ...], stream: Any,
     key = quick_key(x)
     if key is None:
         return None
+    if rng:
+        key = (key, rng)
     if out is None:
         return (op, method, stream or 0, key, types, scalars)
     dest = quick_key(out)  # the caller's result array: its memory is part of the plan

@@ -258,7 +258,6 @@ __device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
             f(4 * j + 3, v.w);
         }
     } else {
-#pragma unroll 2
         for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
             const float a = x[4 * j], b = x[4 * j + 1], c = x[4 * j + 2], d = x[4 * j + 3];
             f(4 * j, a);
@@ -428,6 +427,22 @@ __device__ __forceinline__ int rs_wave_max_i32(int v) {
     return v;
 }
 
+// Group j of a row (elements 4j..4j+3) as floats, in one load: x must be aligned to a group
+// (16 bytes for float, 8 for 2-byte values, which are widened exactly).
+__device__ __forceinline__ float4 rs_load4(const float* x, int j) {
+    return ((const float4*)(const void*)x)[j];
+}
+
+template <typename T>
+__device__ __forceinline__ float4 rs_load4(const T* x, int j) {
+    static_assert(sizeof(T) == 2, "rs_load4: float or a 2-byte type");
+    const uint2 q = ((const uint2*)(const void*)x)[j];
+    float4 v;
+    rs_unpack2<T>(q.x, v.x, v.y);
+    rs_unpack2<T>(q.y, v.z, v.w);
+    return v;
+}
+
 // Exact inverse-CDF draw over keys >= thr in x[begin:end], in index order. Each wave owns one
 // contiguous segment of the span (a multiple of 4 elements, so 16-byte loads stay aligned):
 // one pass sums each segment's kept mass; the segment holding the target is found from the
@@ -450,11 +465,13 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
     seg = (seg + 3) & ~3;
     const int begin = begin_ + wave * seg < end_ ? begin_ + wave * seg : end_;
     const int end = begin + seg < end_ ? begin + seg : end_;
-    // 2-byte rows (rs_f16, rs_bf16) take the scalar path below: the draw reads one sub-chunk.
-    const bool vec = sizeof(T) == 4 && ((((unsigned long long)x) & 15ull) == 0ull) &&
+    // Groups of four elements, one load each, when the row is aligned to a group (16 bytes
+    // for float, 8 for 2-byte rows, widened to a float4); else the scalar path below. (2-byte
+    // rows once always took the scalar path: the owner wave's scan of a sub-chunk was then
+    // 4x the dependent rounds, which made plain sampling of bf16 slower than of float32.)
+    const bool vec = ((((unsigned long long)x) & (4ull * sizeof(T) - 1ull)) == 0ull) &&
                      ((begin_ & 3) == 0);
-    const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
-    const float4* x4 = (const float4*)(const void*)x;
+    const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in groups
     auto kept4 = [&](const float4& v) {
         return rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
                rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
@@ -472,7 +489,7 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
 #pragma unroll
         for (int u = 0; u < kHold; ++u) {  // every load in flight before any use
             const int j = (begin >> 2) + lane + u * RS_WAVE;
-            h[u] = j < (vend >> 2) ? x4[j] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            h[u] = j < (vend >> 2) ? rs_load4(x, j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         }
 #pragma unroll
         for (int u = 0; u < kHold; ++u) {
@@ -481,7 +498,8 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
             s += kept4(h[u]);  // zeros keep no mass
         }
     } else {
-        for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) s += kept4(x4[j]);
+        for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE)
+            s += kept4(rs_load4(x, j));
     }
     for (int i = vend + lane; i < end; i += RS_WAVE)
         s += rs_kept(rs_num<T>::up(x[i]), thr, max_exp);
@@ -507,7 +525,7 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
         for (int j0 = (begin >> 2); j0 < (vend >> 2) && hit < 0; j0 += RS_WAVE) {
             const int j = j0 + lane;
             float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            if (j < (vend >> 2)) v = held ? stage[j - b4] : x4[j];
+            if (j < (vend >> 2)) v = held ? stage[j - b4] : rs_load4(x, j);
             const rs_u64 sum = kept4(v);
             const rs_u64 incl = rs_wave_scan_u64(sum, lane);
             const rs_u64 start = base + incl - sum;  // cumulative mass before this lane

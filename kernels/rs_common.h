@@ -237,14 +237,17 @@ __device__ __forceinline__ rs_u64 rs_shfl_up_u64(rs_u64 v, int d) {
     return ((rs_u64)hi << 32) | lo;
 }
 
-// Visit every element of a row exactly once, in no particular order: f(i, x[i]).
-// 16-byte loads when the row is 16-byte aligned (any vocab: a scalar tail finishes it), so a
-// thread has four values per load in flight instead of one. Only order-independent work
-// (max, counts, integer mass sums) may use it.
+// Visit every element of a row exactly once: f(i, x[i]). Thread t visits the groups of four
+// j = t, t + RS_BLOCK, ... (elements 4j..4j+3, in that order), then the tail elements
+// 4 * (vocab / 4) + t, ... one at a time: the same elements in the same order whatever the
+// row's alignment, so a float sum over them (softmax) does not depend on where the row starts
+// (an unaligned row once summed its elements one a thread stride apart, and softmax of the
+// same values differed in the last bits). A group is one 16-byte load when the row is 16-byte
+// aligned, four scalar loads otherwise.
 template <typename F>
 __device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
+    const int n4 = vocab >> 2;
     if ((((unsigned long long)x) & 15ull) == 0ull) {
-        const int n4 = vocab >> 2;
         const float4* x4 = (const float4*)x;
 #pragma unroll 2
         for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
@@ -254,44 +257,70 @@ __device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
             f(4 * j + 2, v.z);
             f(4 * j + 3, v.w);
         }
-        for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
     } else {
-        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
+            const float a = x[4 * j], b = x[4 * j + 1], c = x[4 * j + 2], d = x[4 * j + 3];
+            f(4 * j, a);
+            f(4 * j + 1, b);
+            f(4 * j + 2, c);
+            f(4 * j + 3, d);
+        }
     }
+    for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
 }
 
-// The same for a row of 2-byte values (rs_f16, rs_bf16), each widened exactly to float. A
-// thread visits the same elements in the same order as the float version does for an aligned
-// float row (groups of four, j = threadIdx.x + k * RS_BLOCK, then the tail), so a float sum
-// over them (softmax) is bit for bit the float32 path's on the widened row; a group of four
-// halves is one 8-byte load when the row is 8-byte aligned (16-byte loads would give each
-// thread other elements, and a different sum).
+// The two 2-byte values of a 32-bit word (the lower address in the low half), widened.
+template <typename T>
+__device__ __forceinline__ void rs_unpack2(rs_u32 w, float& lo, float& hi) {
+    T a, b;
+    a.bits = (unsigned short)(w & 0xffffu);
+    b.bits = (unsigned short)(w >> 16);
+    lo = rs_num<T>::up(a);
+    hi = rs_num<T>::up(b);
+}
+
+// The same for a row of 2-byte values (rs_f16, rs_bf16), each widened exactly to float: a
+// thread visits the same elements in the same order as the float version (groups of four, j =
+// threadIdx.x + k * RS_BLOCK, then the tail), so a float sum over them (softmax) is bit for bit
+// the float32 path's on the widened row. A group of four halves is one 8-byte load when the
+// row is 8-byte aligned, two 4-byte loads when 4-byte aligned, else four 2-byte loads (a
+// 16-byte load would hold two threads' groups, and give each thread other elements).
 template <typename T, typename F>
 __device__ __forceinline__ void rs_for_each(const T* x, int vocab, F f) {
     static_assert(sizeof(T) == 2, "rs_for_each: float or a 2-byte type");
     const int n4 = vocab >> 2;
-    if ((((unsigned long long)x) & 7ull) == 0ull) {
-        const uint2* x4 = (const uint2*)(const void*)x;
+    const unsigned long long at = (unsigned long long)x;
+    if ((at & 3ull) == 0ull) {
+        const bool by8 = (at & 7ull) == 0ull;  // block-uniform: the same row for every thread
+        const rs_u32* w = (const rs_u32*)(const void*)x;
 #pragma unroll 2
         for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
-            const uint2 q = x4[j];
-            T e[4];
-            e[0].bits = (unsigned short)(q.x & 0xffffu);
-            e[1].bits = (unsigned short)(q.x >> 16);
-            e[2].bits = (unsigned short)(q.y & 0xffffu);
-            e[3].bits = (unsigned short)(q.y >> 16);
-            f(4 * j, rs_num<T>::up(e[0]));
-            f(4 * j + 1, rs_num<T>::up(e[1]));
-            f(4 * j + 2, rs_num<T>::up(e[2]));
-            f(4 * j + 3, rs_num<T>::up(e[3]));
+            rs_u32 w0, w1;
+            if (by8) {
+                const uint2 q = ((const uint2*)(const void*)x)[j];
+                w0 = q.x;
+                w1 = q.y;
+            } else {
+                w0 = w[2 * j];
+                w1 = w[2 * j + 1];
+            }
+            float e0, e1, e2, e3;
+            rs_unpack2<T>(w0, e0, e1);
+            rs_unpack2<T>(w1, e2, e3);
+            f(4 * j, e0);
+            f(4 * j + 1, e1);
+            f(4 * j + 2, e2);
+            f(4 * j + 3, e3);
         }
     } else {
 #pragma unroll 2
         for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
-            f(4 * j, rs_num<T>::up(x[4 * j]));
-            f(4 * j + 1, rs_num<T>::up(x[4 * j + 1]));
-            f(4 * j + 2, rs_num<T>::up(x[4 * j + 2]));
-            f(4 * j + 3, rs_num<T>::up(x[4 * j + 3]));
+            const float a = rs_num<T>::up(x[4 * j]), b = rs_num<T>::up(x[4 * j + 1]);
+            const float c = rs_num<T>::up(x[4 * j + 2]), d = rs_num<T>::up(x[4 * j + 3]);
+            f(4 * j, a);
+            f(4 * j + 1, b);
+            f(4 * j + 2, c);
+            f(4 * j + 3, d);
         }
     }
     for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK)
@@ -398,6 +427,22 @@ __device__ __forceinline__ int rs_wave_max_i32(int v) {
     return v;
 }
 
+// Group j of a row (elements 4j..4j+3) as floats, in one load: x must be aligned to a group
+// (16 bytes for float, 8 for 2-byte values, which are widened exactly).
+__device__ __forceinline__ float4 rs_load4(const float* x, int j) {
+    return ((const float4*)(const void*)x)[j];
+}
+
+template <typename T>
+__device__ __forceinline__ float4 rs_load4(const T* x, int j) {
+    static_assert(sizeof(T) == 2, "rs_load4: float or a 2-byte type");
+    const uint2 q = ((const uint2*)(const void*)x)[j];
+    float4 v;
+    rs_unpack2<T>(q.x, v.x, v.y);
+    rs_unpack2<T>(q.y, v.z, v.w);
+    return v;
+}
+
 // Exact inverse-CDF draw over keys >= thr in x[begin:end], in index order. Each wave owns one
 // contiguous segment of the span (a multiple of 4 elements, so 16-byte loads stay aligned):
 // one pass sums each segment's kept mass; the segment holding the target is found from the
@@ -420,11 +465,13 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
     seg = (seg + 3) & ~3;
     const int begin = begin_ + wave * seg < end_ ? begin_ + wave * seg : end_;
     const int end = begin + seg < end_ ? begin + seg : end_;
-    // 2-byte rows (rs_f16, rs_bf16) take the scalar path below: the draw reads one sub-chunk.
-    const bool vec = sizeof(T) == 4 && ((((unsigned long long)x) & 15ull) == 0ull) &&
+    // Groups of four elements, one load each, when the row is aligned to a group (16 bytes
+    // for float, 8 for 2-byte rows, widened to a float4); else the scalar path below. (2-byte
+    // rows once always took the scalar path: the owner wave's scan of a sub-chunk was then
+    // 4x the dependent rounds, which made plain sampling of bf16 slower than of float32.)
+    const bool vec = ((((unsigned long long)x) & (4ull * sizeof(T) - 1ull)) == 0ull) &&
                      ((begin_ & 3) == 0);
-    const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in float4s
-    const float4* x4 = (const float4*)(const void*)x;
+    const int vend = vec ? begin + ((end - begin) & ~3) : begin;  // [begin, vend) in groups
     auto kept4 = [&](const float4& v) {
         return rs_kept(v.x, thr, max_exp) + rs_kept(v.y, thr, max_exp) +
                rs_kept(v.z, thr, max_exp) + rs_kept(v.w, thr, max_exp);
@@ -442,7 +489,7 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
 #pragma unroll
         for (int u = 0; u < kHold; ++u) {  // every load in flight before any use
             const int j = (begin >> 2) + lane + u * RS_WAVE;
-            h[u] = j < (vend >> 2) ? x4[j] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            h[u] = j < (vend >> 2) ? rs_load4(x, j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         }
 #pragma unroll
         for (int u = 0; u < kHold; ++u) {
@@ -451,7 +498,8 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
             s += kept4(h[u]);  // zeros keep no mass
         }
     } else {
-        for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE) s += kept4(x4[j]);
+        for (int j = (begin >> 2) + lane; j < (vend >> 2); j += RS_WAVE)
+            s += kept4(rs_load4(x, j));
     }
     for (int i = vend + lane; i < end; i += RS_WAVE)
         s += rs_kept(rs_num<T>::up(x[i]), thr, max_exp);
@@ -477,7 +525,7 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
         for (int j0 = (begin >> 2); j0 < (vend >> 2) && hit < 0; j0 += RS_WAVE) {
             const int j = j0 + lane;
             float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            if (j < (vend >> 2)) v = held ? stage[j - b4] : x4[j];
+            if (j < (vend >> 2)) v = held ? stage[j - b4] : rs_load4(x, j);
             const rs_u64 sum = kept4(v);
             const rs_u64 incl = rs_wave_scan_u64(sum, lane);
             const rs_u64 start = base + incl - sum;  // cumulative mass before this lane

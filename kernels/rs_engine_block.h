@@ -97,31 +97,76 @@ __device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float
 template <typename T>
 __device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*)t.x; }
 
-// 2-byte rows (rs_f16, rs_bf16): the 8 elements of sub-chunk s that this thread owns are
-// contiguous, element j at s * RS_CHUNK + 8 * threadIdx.x + j: one 16-byte load when aligned
-// (8 * RS_BLOCK == RS_CHUNK), each value widened exactly to float.
+// The 8 elements of a sub-chunk that a thread owns, as loaded (rs_load_held8): float rows
+// hold the values; 2-byte rows (rs_f16, rs_bf16) hold them packed two to a word and widen one
+// where it is used (at), so a loop can keep twice the sub-chunks of 2-byte values in flight
+// in the registers that float's take (rs_scan_plain).
+template <typename T>
+struct rs_held8 {
+    float v[8];
+    __device__ __forceinline__ float at(int j) const { return v[j]; }
+};
+
+template <typename T>
+struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
+    rs_u32 w[4];
+    __device__ __forceinline__ float at(int j) const {
+        T e;
+        e.bits = (unsigned short)((j & 1) ? (w[j >> 1] >> 16) : (w[j >> 1] & 0xffffu));
+        return rs_num<T>::up(e);
+    }
+};
+template <> struct rs_held8<rs_f16> : rs_held8_2<rs_f16> {};
+template <> struct rs_held8<rs_bf16> : rs_held8_2<rs_bf16> {};
+
+__device__ __forceinline__ void rs_load_held8(const float* x, int vocab, int s,
+                                              rs_held8<float>& h) {
+    bool ok[8];  // unused: padding is 0
+    rs_load8(x, vocab, s, h.v, ok);
+}
+
+// 2-byte rows: the 8 elements of sub-chunk s that this thread owns are contiguous, element j
+// at s * RS_CHUNK + 8 * threadIdx.x + j (8 * RS_BLOCK == RS_CHUNK): one 16-byte load when the
+// row is 16-byte aligned, two 8-byte or four 4-byte loads when it is 8- or 4-byte aligned (a
+// strided row of odd length), 2-byte loads only for a 2-byte aligned row or the row's last
+// elements. Elements at or past vocab are +0 (bits 0 in both types: no mass, no maximum).
+template <typename T>
+__device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_held8<T>& h) {
+    static_assert(sizeof(T) == 2 && 8 * RS_BLOCK == RS_CHUNK, "rs_load_held8: 2-byte rows");
+    const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
+    const unsigned long long at = (unsigned long long)(x + i);  // x's alignment: i % 8 == 0
+    const void* p = (const void*)(x + i);
+    if (i + 7 < vocab && (at & 15ull) == 0ull) {
+        const uint4 q = *(const uint4*)p;
+        h.w[0] = q.x; h.w[1] = q.y; h.w[2] = q.z; h.w[3] = q.w;
+    } else if (i + 7 < vocab && (at & 7ull) == 0ull) {
+        const uint2 a = ((const uint2*)p)[0], b = ((const uint2*)p)[1];
+        h.w[0] = a.x; h.w[1] = a.y; h.w[2] = b.x; h.w[3] = b.y;
+    } else if (i + 7 < vocab && (at & 3ull) == 0ull) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) h.w[k] = ((const rs_u32*)p)[k];
+    } else {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const rs_u32 lo = i + 2 * k < vocab ? x[i + 2 * k].bits : 0u;
+            const rs_u32 hi = i + 2 * k + 1 < vocab ? x[i + 2 * k + 1].bits : 0u;
+            h.w[k] = lo | (hi << 16);
+        }
+    }
+}
+
+// The same eight of a 2-byte row, widened (rs_load8's element order for these rows).
 template <typename T>
 __device__ __forceinline__ void rs_load8(const T* x, int vocab, int s, float (&v)[8],
                                          bool (&ok)[8]) {
-    static_assert(sizeof(T) == 2 && 8 * RS_BLOCK == RS_CHUNK, "rs_load8: 2-byte rows");
+    rs_held8<T> h;
+    rs_load_held8(x, vocab, s, h);
     const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
-    if (((((unsigned long long)(x + i)) & 15ull) == 0ull) && i + 7 < vocab) {
-        const uint4 q = *(const uint4*)(const void*)(x + i);
-        const rs_u32 w[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-        for (int h = 0; h < 4; ++h) {
-            T lo, hi;
-            lo.bits = (unsigned short)(w[h] & 0xffffu);
-            hi.bits = (unsigned short)(w[h] >> 16);
-            v[2 * h] = rs_num<T>::up(lo);
-            v[2 * h + 1] = rs_num<T>::up(hi);
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] = i + j < vocab ? rs_num<T>::up(x[i + j]) : 0.0f;
+    for (int j = 0; j < 8; ++j) {
+        v[j] = h.at(j);
+        ok[j] = i + j < vocab;
     }
-#pragma unroll
-    for (int j = 0; j < 8; ++j) ok[j] = i + j < vocab;
 }
 
 // The index of element j of rs_load8's eight (float rows, or 2-byte rows).

@@ -13,10 +13,10 @@
 
 // Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
 // or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
-// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks,
-// each with one block-wide maximum per sub-chunk (a wave reduction, one shared atomic per
-// wave) and one block-wide sum (a slot per wave), two
-// barriers; the next round's loads are issued before this round's work, so they are in
+// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks (three
+// of 2-byte rows), each with one block-wide maximum per sub-chunk (a wave reduction, one
+// shared atomic per wave) and one block-wide sum (a slot per wave), two barriers; the next
+// round's loads are issued before this round's work, so they are in
 // flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
 // loaded and then worked on).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
@@ -24,23 +24,27 @@
 template <typename T>
 __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1,
                                            const rs_ws& w) {
-    constexpr int D = 2;  // sub-chunks a round; the next round's loads fly during this one's
+    // Sub-chunks a round; the next round's loads fly during this one's. 2-byte rows stay
+    // packed until used (rs_held8), so three of their sub-chunks take fewer registers than
+    // two of float's: a third fewer rounds (and barriers) per byte than two a round. (Four a
+    // round spilled on sm_90 under the engine's 64-register bound: ptxas, NVRTC 13.)
+    constexpr int D = sizeof(T) == 2 ? 3 : 2;
+    static_assert(D <= RS_DEEP, "rs_sm.cmax and wsum hold RS_DEEP sub-chunks a round");
     if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
     __syncthreads();
     int par = 0;
-    float va[D][8], vb[D][8];
-    bool ok[D][8];  // unused: padding loads as 0, which adds no mass
-    auto load = [&](float (&v)[D][8], int s) {
+    rs_held8<T> va[D], vb[D];  // padding loads as 0, which adds no mass
+    auto load = [&](rs_held8<T> (&v)[D], int s) {
 #pragma unroll
-        for (int q = 0; q < D; ++q) rs_load8(x, s + q < s1 ? vocab : 0, s + q, v[q], ok[q]);
+        for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < s1 ? vocab : 0, s + q, v[q]);
     };
-    auto round = [&](const float (&v)[D][8], int s) {
+    auto round = [&](const rs_held8<T> (&v)[D], int s) {
 #pragma unroll
         for (int q = 0; q < D; ++q) {
             rs_u32 mx = 0u, raw = 0u;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                const rs_u32 bits = __float_as_uint(v[q][j]);
+                const rs_u32 bits = __float_as_uint(v[q].at(j));
                 const rs_u32 key = bits & 0x7fffffffu;
                 mx = key > mx ? key : mx;
                 raw = bits > raw ? bits : raw;
@@ -60,7 +64,7 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
             rs_u64 m = 0ull;
             if (ck != 0xffffffffu) {
 #pragma unroll
-                for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v[q][j]), ce);
+                for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v[q].at(j)), ce);
             }
             m = rs_wave_sum_u64(m);
             // A slot per wave: 64-bit shared atomics are compare-and-swap loops.

@@ -136,3 +136,81 @@ def test_torch_half_probs_are_sampled_in_place(gpu, dtype):
         a = torch.from_dlpack(rocsample.sample(half, seed=5, **kw))
         b = torch.from_dlpack(rocsample.sample(half.float(), seed=5, **kw))
         assert torch.equal(a, b), kw
+
+
+ODD_VOCABS = [4099, 33001, 128257]  # rows of a contiguous matrix start at every alignment
+
+
+@pytest.mark.parametrize("vocab", ODD_VOCABS)
+@pytest.mark.parametrize("rows", [8, None])  # G blocks a row (two launches); None: one a row
+def test_softmax_does_not_depend_on_where_a_row_starts(gpu, vocab, rows):
+    """Equal rows of an odd vocab start at every 4-byte (float32) or 2-byte (f16/bf16)
+    alignment: softmax must give every one bit for bit what it gives the 16-byte-aligned
+    first row (its float sum visits the same elements in the same order whatever the
+    alignment: kernels/rs_common.h, rs_for_each), and a half row bit for bit what its widened
+    float32 row gives."""
+    rows = rows or gpu.sm_count + 3
+    rng = np.random.default_rng(vocab + rows + 7)
+    base = (rng.standard_normal(vocab) * 4).astype(np.float32)
+    base[::97] = -np.inf
+    x = np.tile(base, (rows, 1))  # row r starts 4 * r * vocab bytes in: every residue mod 16
+    for t in (1.0, 0.7):
+        got = rocsample.softmax(x, t, backend=gpu.name)
+        np.testing.assert_array_equal(got, np.tile(got[0], (rows, 1)), err_msg=f"float32 T {t}")
+        for kind in ("f16", "bf16"):
+            half = _half(x, kind)  # 2 * r * vocab bytes in: every even residue mod 16
+            wide = widen_to_f32(half)
+            want = rocsample.softmax(wide, t, backend=gpu.name)
+            np.testing.assert_array_equal(want, np.tile(want[0], (rows, 1)))
+            np.testing.assert_array_equal(rocsample.softmax(half, t, backend=gpu.name), want,
+                                          err_msg=f"{kind} T {t}")
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+@pytest.mark.parametrize("vocab", ODD_VOCABS)
+@pytest.mark.parametrize("rows", [8, None])
+def test_half_probs_at_every_alignment_draw_the_widened_float32_tokens(gpu, kind, vocab,
+                                                                          rows):
+    """Equal half-precision probability rows at every 2-byte alignment (16-, 8-, 4- and
+    2-byte loads, kernels/rs_engine_block.h rs_load_held8, and the draw's groups of four) with
+    one seed and offset for all (per-row arrays: the row's slot takes no part) draw one token,
+    that of the widened float32 rows and of the cpu backend, on every sampling path."""
+    rows = rows or gpu.sm_count + 3
+    from rocsample.backends import cpu_engine
+
+    rng = np.random.default_rng(vocab + rows + 11)
+    base = cpu_engine.softmax((rng.standard_normal((1, vocab)) * 3).astype(np.float32))
+    half = _half(np.tile(base, (rows, 1)), kind)
+    wide = widen_to_f32(half)
+    seeds, offsets = np.full(rows, 1234, np.int64), np.full(rows, 9, np.int64)
+    for method, kw in PATHS:
+        for s in range(3):
+            args = dict(seed=seeds + s, offset=offsets, method=method, **kw)
+            got = rocsample.sample(half, backend=gpu.name, **args)
+            assert (got == got[0]).all() and got[0] >= 0, f"{method} {kw}: {got}"
+            np.testing.assert_array_equal(got, rocsample.sample(wide, backend=gpu.name, **args),
+                                          err_msg=f"{method} {kw}")
+            np.testing.assert_array_equal(got, rocsample.sample(wide, backend="cpu", **args),
+                                          err_msg=f"{method} {kw} (cpu)")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_strided_rows_softmax_equals_the_widened_float32(gpu, dtype):
+    """Rows read in place at a row stride that leaves them at every alignment (torch views
+    x[:, :vocab] of wider matrices), half and float32: the same softmax bit for bit."""
+    torch = pytest.importorskip("torch")
+    if gpu.name != "cuda" or not torch.cuda.is_available():
+        pytest.skip("torch CUDA tensors need the cuda backend")
+    vocab, rows = 33001, 16
+    g = torch.Generator(device="cuda").manual_seed(3)
+    base = torch.randn((1, vocab), device="cuda", generator=g) * 4
+    half_wide = torch.zeros((rows, vocab + 3), device="cuda", dtype=getattr(torch, dtype))
+    half_wide[:, :vocab] = base.to(half_wide.dtype)
+    half = half_wide[:, :vocab]  # row stride vocab + 3: every 2-byte alignment
+    f32_wide = torch.zeros((rows, vocab + 1), device="cuda")
+    f32_wide[:, :vocab] = half.float()
+    wide = f32_wide[:, :vocab]  # row stride vocab + 1: every 4-byte alignment
+    aligned = half.float().contiguous()[:1]  # vocab * 4 bytes a row: row 0 alone, aligned
+    want = torch.from_dlpack(rocsample.softmax(aligned, 0.8)).expand(rows, vocab)
+    assert torch.equal(torch.from_dlpack(rocsample.softmax(wide, 0.8)), want)
+    assert torch.equal(torch.from_dlpack(rocsample.softmax(half, 0.8)), want)

@@ -178,3 +178,43 @@ def test_a_code_object_without_the_half_entries_refuses_half_logits_only(gpu):
                                   rocsample.softmax(widen_to_f32(x), backend="cpu"))
     np.testing.assert_array_equal(rocsample.sample(widen_to_f32(probs), seed=1),
                                   rocsample.sample(widen_to_f32(probs), seed=1, backend="cpu"))
+
+
+@pytest.mark.parametrize("block", [32, 64, 512])
+def test_row_walk_visits_the_same_elements_whatever_the_alignment(tmp_path, block):
+    """rs_common.h's rs_for_each, built by g++ as host code and run thread by thread
+    (tests/kernel_host/for_each.cpp): for every vocab up to 600 and a few large ones, float
+    rows at each 4-byte alignment and 2-byte rows at each 2-byte alignment, every thread visits
+    the documented groups of four and then the tail, in order, each index once with its own
+    value. softmax sums in this order, so its result cannot depend on where a row starts (nor,
+    for f16/bf16, differ from the widened float32 row's)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from rocsample import registry
+
+    from .conftest import need
+
+    gxx = shutil.which("g++")
+    need(gxx is not None, "g++ not found")
+    here = Path(__file__).parent / "kernel_host"
+    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
+    # The 2-byte value types, then the walk itself (up to the next function), from the real
+    # header after the stand-in's definitions of what a GPU compiler would provide.
+    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
+    start = real.index("// Visit every element of a row exactly once")
+    walk = real[start:real.index("__device__ __forceinline__ rs_u64 rs_shfl_u64", start)]
+    vectors = ("struct float4 { float x, y, z, w; };\n"
+               "struct uint2 { rs_u32 x, y; };\n"
+               f"#define RS_BLOCK {block}\n")
+    (tmp_path / "rs_walk.h").write_text("\n".join(
+        [(here / "rs_common.h").read_text(), vectors, half, walk]))
+    exe = tmp_path / "for_each"
+    build = subprocess.run([gxx, "-std=c++17", "-O1", "-Wno-unknown-pragmas", "-x", "c++",
+                            str(here / "for_each.cpp"), "-I", str(tmp_path), "-o", str(exe)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe), "600" if block < 512 else "100"], capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout

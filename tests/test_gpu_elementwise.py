@@ -282,6 +282,26 @@ def test_affine_contiguous_and_strided_in_place(rt, functions, dev, dtype, in_pl
     _assert_close(dev.get(out, x), want, "affine", dtype)
 
 
+@pytest.mark.parametrize("mul,add", [(1.5, 2.0**-9), (-3.0, 0.0078125), (1.0078125, -1e-30)])
+def test_bf16_rounding_bit_exact(rt, functions, dev, mul, add):
+    # Every bf16 bit pattern through one fma in float and the rounding to bf16 (NVIDIA sm_80+:
+    # the hardware instruction with the NaN fix-up; elsewhere the bit arithmetic): the bits
+    # must be the numpy twin's, ties to even included. A NaN's payload is the hardware's
+    # (its fma returns the canonical NaN), so NaNs need only meet NaNs.
+    x = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    want = np.empty_like(x)
+    ew.run_affine("bf16", x.size, 1, None, x, want, mul, add)
+    out = dev.put(np.zeros_like(x))
+    _launch(rt, functions["affine_bf16"], x.size,
+            _layout_args(x.size, 1, 0) + [ctypes.c_void_p(dev.put(x)), ctypes.c_void_p(out),
+                                          _scalar(mul, "bf16"), _scalar(add, "bf16")],
+            ew.elements_per_thread("affine_bf16", True))
+    got = dev.get(out, x)
+    nan_w = np.isnan(ew.bf16_to_f32(want))
+    np.testing.assert_array_equal(np.isnan(ew.bf16_to_f32(got)), nan_w)
+    np.testing.assert_array_equal(got[~nan_w], want[~nan_w])
+
+
 @pytest.mark.parametrize("id_dtype", ew.WHERE_ID_DTYPES)
 @pytest.mark.parametrize("dtype", ew.WHERE_DTYPES)
 def test_where_three_layouts(rt, functions, dev, id_dtype, dtype):

@@ -551,9 +551,12 @@ def test_recipe_merges_dims_into_info():
 
 
 def test_kernel_walks_run_as_host_code(tmp_path):
-    """The kernels' own index arithmetic (the 2-dim walk, the N-dim walk, packed groups and
-    tails), built by g++ as host code and run thread by thread over random layouts and grids
-    against an independent row-major walk (tests/kernel_host/walks.cpp)."""
+    """The kernels' own index arithmetic (the row walk with its in-kernel merge of the
+    trailing contiguous dims, the 2-dim walk, the N-dim walk, packed groups and tails), built
+    by g++ as host code and run thread by thread over random layouts and grids against an
+    independent row-major walk (tests/kernel_host/walks.cpp): 1-, 2-, 4- and 8-byte values,
+    unaligned bases, odd and short rows, each output written exactly once, no read outside
+    an operand's span."""
     import shutil
     import subprocess
     from pathlib import Path

@@ -154,9 +154,10 @@ __device__ __forceinline__ void rs_unrolled(rs_size count, rs_size first, rs_siz
 // The offsets of one thread's elements i = first, first + step, first + 2 step, ... in NOPS
 // operands of a layout of one or two dims (rocsample merges the dims that are contiguous for
 // every operand and drops size-1 dims, so a transpose arrives as two; a slice x[:, 1:] or a
-// broadcast row takes rs_row_walk when its rows are long), for numel and step below 2^32 (so is every index and dim). Two 32-bit
-// divisions a thread, at the start: then (row q, column r) advance by the step's own
-// (dq, dr) with one compare, where the N-dim walk divides at every element and dim.
+// broadcast row takes rs_row_walk when its rows are long), for numel and step below 2^32
+// (so is every index and dim). Two 32-bit divisions a thread, at the start: then (row q,
+// column r) advance by the step's own (dq, dr) with one compare, where the N-dim walk
+// divides at every element and dim.
 template <int NOPS> struct rs_walk2 {
     rs_u32 q, r, dq, dr, n;
     rs_size s0[NOPS], s1[NOPS];

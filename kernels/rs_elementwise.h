@@ -276,7 +276,10 @@ __device__ __forceinline__ bool rs_row_walk(rs_size numel, rs_size num_dims, con
     const rs_u32 tile = blockDim.x * U;  // <= 1024 * 16
     if (n < 2 || 2 * n < tile) return false;
     const rs_u32 per_row = (n - 1) / tile + 1;  // tiles a row
-    const rs_u32 tiles = (rs_u32)numel / n * per_row;  // <= 2 numel / n * n / tile
+    // rows * per_row <= numel / tile + rows <= 3 numel / tile < 2^32 (tile >= 4, or tile 2
+    // and n >= 2: <= numel)
+    const rs_u32 tiles = (rs_u32)numel / n * per_row;
+    if ((rs_u64)tiles + gridDim.x > 0xffffffffull) return false;  // t below never wraps
     for (rs_u32 t = blockIdx.x; t < tiles; t += gridDim.x) {
         const rs_u32 row = t / per_row;
         const rs_u32 first = (t - row * per_row) * tile + threadIdx.x;

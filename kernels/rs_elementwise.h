@@ -20,7 +20,11 @@
 //   RS_EW_GROUPS of them in flight (loads first, then the stores), which the memory system
 //   needs to stream; values narrower than 4 bytes stay packed in registers (rs_pack). The
 //   tail and misaligned pointers go element by element.
-// - strided: a layout of one or two dims (rocsample merges dims before building info,
+// - strided with rows contiguous for every operand (x[:, 1:], a slice of a 3-d tensor, a
+//   broadcast row; the trailing contiguous dims merged in the kernel, since Candle's own host
+//   code sends them unmerged): rs_row_walk, tiles of a row dealt to blocks, coalesced accesses
+//   and no division per element, when a row holds at least half a tile.
+// - other strided layouts: one or two dims (rocsample merges dims before building info,
 //   rocsample.ops.elementwise.merge_dims) takes rs_walk2, RS_EW_UNROLL elements in flight a
 //   thread: two 32-bit divisions a thread, none an element. More dims, RS_EW_NDIM_UNROLL in
 //   flight: 32-bit division at every element and dim (none for the outermost) while
@@ -149,10 +153,11 @@ __device__ __forceinline__ void rs_unrolled(rs_size count, rs_size first, rs_siz
 
 // The offsets of one thread's elements i = first, first + step, first + 2 step, ... in NOPS
 // operands of a layout of one or two dims (rocsample merges the dims that are contiguous for
-// every operand and drops size-1 dims, so a slice x[:, 1:], a transpose or a broadcast row
-// arrives as two), for numel and step below 2^32 (so is every index and dim). Two 32-bit
-// divisions a thread, at the start: then (row q, column r) advance by the step's own
-// (dq, dr) with one compare, where the N-dim walk divides at every element and dim.
+// every operand and drops size-1 dims, so a transpose arrives as two; a slice x[:, 1:] or a
+// broadcast row takes rs_row_walk when its rows are long), for numel and step below 2^32
+// (so is every index and dim). Two 32-bit divisions a thread, at the start: then (row q,
+// column r) advance by the step's own (dq, dr) with one compare, where the N-dim walk
+// divides at every element and dim.
 template <int NOPS> struct rs_walk2 {
     rs_u32 q, r, dq, dr, n;
     rs_size s0[NOPS], s1[NOPS];
@@ -204,14 +209,110 @@ __device__ __forceinline__ void rs_offsets32(rs_u32 i, rs_size num_dims, const r
     for (int o = 0; o < NOPS; ++o) off[o] += (rs_size)i * strides[o][0];
 }
 
+// ---- strided operands whose rows are contiguous (x[:, 1:], a 3-d slice, a broadcast row) ----
+
+// The layout as rows: the trailing dims contiguous for every operand merged into a run of n
+// elements, and the dims before them into one row dim of row stride rs[o] per operand
+// (size-1 dims skipped whatever their stride). Returns n, or 0 when the dims before the run
+// do not merge into one (x[::2, :, 1:] and the like, left to the other walks) or there are
+// none (contiguous). Done by each thread on the info Candle sends, which rocsample has merged
+// already but Candle's own host code has not (a 3-d slice x[:, :, 1:] arrives as 3 dims).
+template <int NOPS>
+__device__ __forceinline__ rs_size rs_row_layout(rs_size num_dims, const rs_size* dims,
+                                                 const rs_size* const (&strides)[NOPS],
+                                                 rs_size (&rs)[NOPS]) {
+    rs_size n = 1, d = num_dims;
+    for (; d > 0; --d) {  // the run
+        const rs_size m = dims[d - 1];
+        if (m == 1) continue;
+        bool run = true;
+#pragma unroll
+        for (int o = 0; o < NOPS; ++o) run = run && strides[o][d - 1] == n;
+        if (!run) break;
+        n *= m;
+    }
+    rs_size rows = 0;  // 0: no row dim met yet
+    for (; d > 0; --d) {  // the rows
+        const rs_size m = dims[d - 1];
+        if (m == 1) continue;
+        if (rows == 0) {
+#pragma unroll
+            for (int o = 0; o < NOPS; ++o) rs[o] = strides[o][d - 1];
+            rows = m;
+            continue;
+        }
+        bool merge = true;
+#pragma unroll
+        for (int o = 0; o < NOPS; ++o) merge = merge && strides[o][d - 1] == rs[o] * rows;
+        if (!merge) return 0;
+        rows *= m;
+    }
+    return rows == 0 ? 0 : n;
+}
+
+// Elements a thread keeps in flight on the row walk: RS_EW_UNROLL, two for 8-byte values
+// (16 bytes either way): four doubles took uabs_f64 and others from 44 to 52 registers.
+template <typename T> struct rs_row_unroll {
+    static constexpr int U = sizeof(T) >= 8 ? 2 : RS_EW_UNROLL;
+};
+
+// read(off, u) then write(i, u) for every element when the last dims are contiguous for every
+// operand and their run is at least half a tile (blockDim.x * U elements); returns false,
+// having done nothing, otherwise. A row is cut into tiles of blockDim.x * U elements, tiles
+// are dealt to blocks grid-stride (a long row is split across blocks, every element exactly
+// once), and thread t of a block takes columns c0 + t + u * blockDim.x: each access of a
+// warp is one coalesced run, with no division per element (one per tile, where the N-dim
+// walk divides at every element and dim and the 2-dim walk carries).
+template <int NOPS, int U, typename R, typename W>
+__device__ __forceinline__ bool rs_row_walk(rs_size numel, rs_size num_dims, const rs_size* dims,
+                                            const rs_size* const (&strides)[NOPS], R read,
+                                            W write) {
+    // 32-bit counters (numel < 2^32, which rocsample guarantees; more takes the other walks):
+    // 64-bit ones cost every entry registers, its contiguous path included. U = 0: no row
+    // walk for this kernel.
+    if (U == 0 || numel > 0xffffffffull) return false;
+    rs_size rs[NOPS];
+    const rs_u32 n = (rs_u32)rs_row_layout<NOPS>(num_dims, dims, strides, rs);
+    const rs_u32 tile = blockDim.x * U;  // <= 1024 * 16
+    if (n < 2 || 2 * n < tile) return false;
+    const rs_u32 per_row = (n - 1) / tile + 1;  // tiles a row
+    // rows * per_row <= numel / tile + rows <= 3 numel / tile < 2^32 (tile >= 4, or tile 2
+    // and n >= 2: <= numel)
+    const rs_u32 tiles = (rs_u32)numel / n * per_row;
+    if ((rs_u64)tiles + gridDim.x > 0xffffffffull) return false;  // t below never wraps
+    for (rs_u32 t = blockIdx.x; t < tiles; t += gridDim.x) {
+        const rs_u32 row = t / per_row;
+        const rs_u32 first = (t - row * per_row) * tile + threadIdx.x;
+        // columns first + u blockDim.x < n + tile: no wrap; the row's element c at its
+        // offset row rs[o] + c in each operand, at row n + c < numel in the output
+        rs_size off[NOPS];
+#pragma unroll
+        for (int o = 0; o < NOPS; ++o) off[o] = (rs_size)row * rs[o] + first;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            if (first + u * blockDim.x < n) read(off, u);
+#pragma unroll
+            for (int o = 0; o < NOPS; ++o) off[o] += blockDim.x;
+        }
+        rs_u32 i = row * n + first;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            if (first + u * blockDim.x < n) write((rs_size)i, u);
+            i += blockDim.x;
+        }
+    }
+    return true;
+}
+
 // read(off, u) then write(i, u) for every element i < numel of a thread's grid-stride walk,
 // RS_EW_UNROLL elements in flight, off[o] the offset of element i in operand o: the 2-dim
 // walk when the layout has at most two dims, else the N-dim one.
-template <int NOPS, typename R, typename W>
+template <int NOPS, int UROW, typename R, typename W>
 __device__ __forceinline__ void rs_strided_walk(rs_size numel, rs_size num_dims,
                                                 const rs_size* dims,
                                                 const rs_size* const (&strides)[NOPS], R read,
                                                 W write) {
+    if (rs_row_walk<NOPS, UROW>(numel, num_dims, dims, strides, read, write)) return;
     constexpr int U = RS_EW_UNROLL;
     const rs_size step = (rs_size)blockDim.x * gridDim.x;
     const rs_size first = (rs_size)blockIdx.x * blockDim.x + threadIdx.x;
@@ -263,8 +364,9 @@ template <typename T, typename Fn>
 __device__ __forceinline__ void rs_map1_strided(rs_size numel, rs_size num_dims,
                                              const rs_size* info, const T* inp, T* out, Fn fn) {
     const rs_size* const strides[1] = {info + num_dims};
-    T v[RS_EW_UNROLL];
-    rs_strided_walk<1>(
+    constexpr int UROW = rs_row_unroll<T>::U;
+    T v[UROW];
+    rs_strided_walk<1, UROW>(
         numel, num_dims, info, strides, [&](const rs_size(&off)[1], int u) { v[u] = inp[off[0]]; },
         [&](rs_size i, int u) { out[i] = fn(v[u]); });
 }
@@ -323,5 +425,32 @@ RS_MATH1(rs_normcdf, normcdff, normcdf)
 #undef RS_MATH1
 __device__ __forceinline__ float rs_pow(float x, float y) { return powf(x, y); }
 __device__ __forceinline__ double rs_pow(double x, double y) { return pow(x, y); }
+// 2^x for float: the hardware's approximation (2 ulp on NVIDIA, 1 on AMD), one instruction
+// where exp2f adds a denormal-result path; a denormal result flushes to 0 (callers add it to
+// 1). Inf past the range, 0 below it. Exact-rounded for double. Only where that accuracy is
+// stated (gelu).
+__device__ __forceinline__ float rs_exp2_fast(float x) {
+#ifdef RS_CUDA
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
+#else
+    return exp2f(x);
+#endif
+}
+__device__ __forceinline__ double rs_exp2_fast(double x) { return exp2(x); }
+// a / b for b >= 1 (or NaN): for float the hardware reciprocal (1 ulp) times a, within 2 ulp
+// and 2 instructions where IEEE division takes a dozen and a slow path; b = Inf gives +-0.
+// Exact for double.
+__device__ __forceinline__ float rs_div_fast(float a, float b) {
+#ifdef RS_CUDA
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(b));  // b >= 1: ftz never flushes it
+    return a * r;
+#else
+    return a * __builtin_amdgcn_rcpf(b);
+#endif
+}
+__device__ __forceinline__ double rs_div_fast(double a, double b) { return a / b; }
 __device__ __forceinline__ float rs_fma(float a, float b, float c) { return fmaf(a, b, c); }
 __device__ __forceinline__ double rs_fma(double a, double b, double c) { return fma(a, b, c); }

@@ -16,7 +16,9 @@
 //   (info: see rs_elementwise.h; NULL = contiguous). inp == NULL works in place: x = out[i].
 //   Maths (rocsample.ops.elementwise is the numpy twin): f16/bf16 are computed in float and
 //   rounded to nearest even; copy, neg and abs move bits only; round halves away from zero;
-//   gelu = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); gelu_erf = x normcdf(x);
+//   gelu = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
+//   x / (1 + 2^(-2u / ln 2)) (the same function; float: hardware exp2 and reciprocal,
+//   within 2e-6 relative); gelu_erf = x normcdf(x);
 //   relu = x > 0 ? x : 0 (NaN gives 0); silu = x / (1 + e^-x); sigmoid = 1 / (1 + e^-x);
 //   sign = (x > 0) - (x < 0) (+-0 and NaN give 0); elu = x > 0 ? x : param (e^x - 1);
 //   powf = pow(x, param).
@@ -82,7 +84,13 @@ RS_OP(round, rs_round(x))
 RS_OP(normcdf, rs_normcdf(x))
 RS_OP(sqr, x * x)
 RS_OP(sqrt, rs_sqrt(x))
-RS_OP(gelu, C(0.5) * x * (C(1) + rs_tanh(C(0.7978845608028654) * (x + C(0.044715) * (x * x * x)))))
+// gelu's tanh form as x sigmoid(2u): 0.5 x (1 + tanh(u)) = x / (1 + 2^(-2u log2 e)), a
+// hardware exp2 and reciprocal where tanhf took ~18 instructions (the constant is
+// -2 sqrt(2/pi) / ln 2). Large |x|: the power overflows to Inf below x = -10 (f32; -20 for
+// f64) and x / Inf = -0, the tanh form's 0.5 x (1 - 1); +Inf gives x / 1. (-Inf gives NaN,
+// as -Inf x 0 in the tanh form.)
+RS_OP(gelu, rs_div_fast(
+                x, C(1) + rs_exp2_fast(C(-2.302208198144325) * (x + C(0.044715) * (x * x * x)))))
 RS_OP(gelu_erf, x * rs_normcdf(x))
 RS_OP(relu, x > C(0) ? x : C(0))
 RS_OP(silu, x / (C(1) + rs_exp(-x)))

@@ -163,6 +163,20 @@ def test_special_values(dt):
     assert np.array_equal(ew.unary("copy", x, dtype=dt).view(u), x.view(u))
 
 
+@pytest.mark.parametrize("dt", ["f32", "f64", "f16", "bf16"])
+def test_gelu_tails(dt):
+    # gelu as x / (1 + 2^(-2u / ln 2)): the power overflows to Inf for large negative x and
+    # x / Inf must be -0 (the tanh form's 0.5 x (1 - 1)), never NaN; large positive x gives x.
+    big = {"f16": 6e4, "bf16": 1e30, "f32": 1e30, "f64": 1e300}[dt]
+    neg = [-big, -100.0, -30.0, -12.0, -10.5, -9.0]
+    pos = [9.0, 12.0, 30.0, big, math.inf]
+    got = _values(ew.unary("gelu", _store(neg + pos + [-math.inf], dt), dtype=dt), dt)
+    for v, g in zip(neg, got, strict=False):
+        assert -1e-25 * abs(v) <= g <= 0.0, (v, g)  # e^-66 at -9; NaN fails too
+    assert got[len(neg):-1] == _values(_store(pos, dt), dt)
+    assert math.isnan(got[-1])  # -Inf x 0, as in the tanh form
+
+
 @pytest.mark.parametrize("dt,np_dt", [("u8", np.uint8), ("u32", np.uint32), ("i64", np.int64)])
 def test_copy_of_integers(dt, np_dt):
     x = np.random.default_rng(1).integers(0, 200, size=(5, 7)).astype(np_dt)
@@ -537,9 +551,12 @@ def test_recipe_merges_dims_into_info():
 
 
 def test_kernel_walks_run_as_host_code(tmp_path):
-    """The kernels' own index arithmetic (the 2-dim walk, the N-dim walk, packed groups and
-    tails), built by g++ as host code and run thread by thread over random layouts and grids
-    against an independent row-major walk (tests/kernel_host/walks.cpp)."""
+    """The kernels' own index arithmetic (the row walk with its in-kernel merge of the
+    trailing contiguous dims, the 2-dim walk, the N-dim walk, packed groups and tails), built
+    by g++ as host code and run thread by thread over random layouts and grids against an
+    independent row-major walk (tests/kernel_host/walks.cpp): 1-, 2-, 4- and 8-byte values,
+    unaligned bases, odd and short rows, each output written exactly once, no read outside
+    an operand's span."""
     import shutil
     import subprocess
     from pathlib import Path

@@ -262,6 +262,44 @@ def test_unary_layouts(rt, functions, dev, case, op, grid):
     _assert_close(dev.get(out, want), want, op, "f32")
 
 
+def _row_cases():
+    """Layouts whose rows are contiguous (the row walk), as (name, Layout, buffer length):
+    rows long enough for a tile of either grid (Candle's: 1024 threads x 4), odd lengths,
+    start offsets that leave every row misaligned, and Candle's unmerged 3-d form."""
+    yield "x[:, 1:] of (37, 4097)", ew.Layout((37, 4096), (4097, 1), start_offset=1), 37 * 4097
+    yield "x[:, 3:2502] of (9, 2503)", ew.Layout((9, 2499), (2503, 1), start_offset=3), 9 * 2503
+    yield "x[:, :, 1:] of (3, 5, 2049), unmerged", \
+        ew.Layout((3, 5, 2048), (5 * 2049, 2049, 1), start_offset=1), 3 * 5 * 2049
+    yield "broadcast row (6, 3001)", ew.Layout((6, 3001), (0, 1)), 3001
+    yield "size-1 dims in the run, (4, 1, 2100, 1)", \
+        ew.Layout((4, 1, 2100, 1), (2111, 5, 1, 9)), 4 * 2111
+
+
+@pytest.mark.parametrize("grid", ["candle", "rocsample"])
+@pytest.mark.parametrize("case", list(_row_cases()), ids=lambda c: c[0])
+@pytest.mark.parametrize("op,dtype", [("neg", "f32"), ("gelu", "f32"), ("neg", "bf16"),
+                                      ("gelu", "bf16"), ("neg", "f64"), ("copy", "u8")])
+def test_unary_row_layouts(rt, functions, dev, case, op, dtype, grid):
+    # The row walk (rows contiguous for the operand): every element of the view once, the
+    # bytes around the output untouched.
+    _, lay, size = case
+    rng = np.random.default_rng(zlib.crc32(f"{case[0]}{op}{dtype}".encode()))
+    base = _values(rng, dtype, size, op)
+    want = np.empty(lay.numel, base.dtype)
+    ew.run_unary(op, dtype, lay.numel, len(lay.dims), lay.info(), base[lay.start_offset:], want)
+    guard = np.full(lay.numel + 64, 77, base.dtype)
+    buf, out = dev.put(base), dev.put(guard)
+    item = base.dtype.itemsize
+    kernel = ew.unary_entry(op, dtype) if dtype != "u8" else "ucopy_u8"
+    _launch(rt, functions[kernel], lay.numel,
+            _layout_args(lay.numel, len(lay.dims), dev.put(lay.info()))
+            + [ctypes.c_void_p(lay.base(buf, item)), ctypes.c_void_p(out + 32 * item)],
+            ew.elements_per_thread(kernel, False) if grid == "rocsample" else 1)
+    got = dev.get(out, guard)
+    assert (got[:32] == 77).all() and (got[32 + lay.numel:] == 77).all()
+    _assert_close(got[32:32 + lay.numel], want, op, dtype)
+
+
 @pytest.mark.parametrize("grid", ["candle", "packed"])
 @pytest.mark.parametrize("dtype", ew.AFFINE_DTYPES)
 @pytest.mark.parametrize("in_place", [False, True])
@@ -280,6 +318,26 @@ def test_affine_contiguous_and_strided_in_place(rt, functions, dev, dtype, in_pl
                _scalar(mul, dtype), _scalar(add, dtype)],
             ew.elements_per_thread(ew.affine_entry(dtype), in_place) if grid == "packed" else 1)
     _assert_close(dev.get(out, x), want, "affine", dtype)
+
+
+@pytest.mark.parametrize("mul,add", [(1.5, 2.0**-9), (-3.0, 0.0078125), (1.0078125, -1e-30)])
+def test_bf16_rounding_bit_exact(rt, functions, dev, mul, add):
+    # Every bf16 bit pattern through one fma in float and the rounding to bf16 (NVIDIA sm_80+:
+    # the hardware instruction with the NaN fix-up; elsewhere the bit arithmetic): the bits
+    # must be the numpy twin's, ties to even included. A NaN's payload is the hardware's
+    # (its fma returns the canonical NaN), so NaNs need only meet NaNs.
+    x = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    want = np.empty_like(x)
+    ew.run_affine("bf16", x.size, 1, None, x, want, mul, add)
+    out = dev.put(np.zeros_like(x))
+    _launch(rt, functions["affine_bf16"], x.size,
+            _layout_args(x.size, 1, 0) + [ctypes.c_void_p(dev.put(x)), ctypes.c_void_p(out),
+                                          _scalar(mul, "bf16"), _scalar(add, "bf16")],
+            ew.elements_per_thread("affine_bf16", True))
+    got = dev.get(out, x)
+    nan_w = np.isnan(ew.bf16_to_f32(want))
+    np.testing.assert_array_equal(np.isnan(ew.bf16_to_f32(got)), nan_w)
+    np.testing.assert_array_equal(got[~nan_w], want[~nan_w])
 
 
 @pytest.mark.parametrize("id_dtype", ew.WHERE_ID_DTYPES)

@@ -17,4 +17,5 @@ extern rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
 inline float __uint_as_float(rs_u32 u) { float f; std::memcpy(&f, &u, 4); return f; }
 inline rs_u32 __float_as_uint(float f) { rs_u32 u; std::memcpy(&u, &f, 4); return u; }
 inline float normcdff(float x) { return 0.5f * std::erfc(-x * 0.70710678f); }
+#define __builtin_amdgcn_rcpf(b) (1.0f / (b))  // the AMD reciprocal instruction
 inline double normcdf(double x) { return 0.5 * std::erfc(-x * 0.7071067811865476); }

@@ -115,6 +115,111 @@ int main(int argc, char** argv) {
         }
         ++cases;
     }
+    for (int it = 0; it < 400; ++it) {  // rows contiguous for every operand: the row walk
+        // Outer dims (0 to 2, strides arbitrary: 0 broadcasts a row) and a run of 1 to 3
+        // trailing dims contiguous for all operands (merged by the kernel), of odd lengths,
+        // from shorter than a 16-byte group to several tiles; bases at any element offset.
+        const int no = rng() % 3, ni = 1 + rng() % 3;
+        std::vector<rs_size> dims, st[3];
+        rs_size run = 1, numel = 1;
+        std::vector<rs_size> inner(ni);
+        for (int d = 0; d < ni; ++d) {
+            inner[d] = rng() % 4 == 0 ? 1 + rng() % 7 : 1 + rng() % 1200;
+            if (ni > 1 && rng() % 4 == 0) inner[d] = 1;  // a size-1 dim inside the run
+            run *= inner[d];
+        }
+        if (run > 6000) { inner.assign(1, 1 + rng() % 6000); run = inner[0]; }
+        rs_size span[3] = {run, run, run};
+        std::vector<rs_size> odims(no);
+        for (int d = 0; d < no; ++d) odims[d] = 1 + rng() % 4;
+        for (int o = 0; o < 3; ++o) {
+            st[o].assign(no + inner.size(), 0);
+            rs_size acc = 1;
+            for (int d = (int)inner.size() - 1; d >= 0; --d) {
+                st[o][no + d] = inner[d] == 1 ? rng() % 50 : acc;  // size-1: any stride
+                acc *= inner[d];
+            }
+            for (int d = no - 1; d >= 0; --d) {
+                const rs_size s = rng() % 4 == 0 ? 0 : run + rng() % 37;
+                st[o][d] = s;
+                span[o] += (odims[d] - 1) * s;
+            }
+        }
+        dims = odims;
+        dims.insert(dims.end(), inner.begin(), inner.end());
+        for (auto d : odims) numel *= d;
+        numel *= run;
+        const int nd = (int)dims.size();
+        const unsigned block = blocks[rng() % 2], grid = 1 + rng() % 6;  // 32 or 64 threads
+        const unsigned off = rng() % 9;
+        std::vector<unsigned char> x8(span[0] + off), y8(numel), c(span[0] + off);
+        std::vector<unsigned short> xb(span[0] + off), yb(numel), tb(span[1] + off),
+            fb(span[2] + off), wb(numel);
+        std::vector<long long> x64(span[0] + off), y64(numel);
+        std::vector<float> xf(span[0] + off), yf(numel, NAN), tf(span[1] + off),
+            ff(span[2] + off), wf(numel, NAN);  // NaN: a missed write never matches
+        for (auto& v : x8) v = rng();
+        for (auto& v : c) v = rng() % 3;
+        for (auto& v : xb) v = rng();
+        for (auto& v : tb) v = rng();
+        for (auto& v : fb) v = rng();
+        for (auto& v : x64) v = (long long)rng();
+        for (auto& v : xf) v = (float)(rng() % 1000);
+        for (auto& v : tf) v = (float)(rng() % 1000);
+        for (auto& v : ff) v = -(float)(1 + rng() % 1000);
+        std::vector<rs_size> ui(dims), wi(dims);
+        ui.insert(ui.end(), st[0].begin(), st[0].end());
+        for (int o = 0; o < 3; ++o) wi.insert(wi.end(), st[o].begin(), st[o].end());
+        launch(grid, block, [&] { ucopy_u8(numel, nd, ui.data(), x8.data() + off, y8.data()); });
+        launch(grid, block, [&] {
+            uneg_bf16(numel, nd, ui.data(), (const rs_bf16*)xb.data() + off, (rs_bf16*)yb.data());
+        });
+        launch(grid, block, [&] { ucopy_i64(numel, nd, ui.data(), x64.data() + off, y64.data()); });
+        launch(grid, block, [&] { uneg_f32(numel, nd, ui.data(), xf.data() + off, yf.data()); });
+        launch(grid, block, [&] {
+            where_u8_f32(numel, nd, wi.data(), c.data() + off, tf.data() + off, ff.data() + off,
+                         wf.data());
+        });
+        launch(grid, block, [&] {
+            where_u8_bf16(numel, nd, wi.data(), c.data() + off, (const rs_bf16*)tb.data() + off,
+                          (const rs_bf16*)fb.data() + off, (rs_bf16*)wb.data());
+        });
+        // The walk itself, counting: every output index written exactly once, every read
+        // at the reference offset of that index and inside the operand's span.
+        std::vector<unsigned> writes(numel, 0);
+        long oob = 0;
+        const rs_size* const sp[3] = {wi.data() + nd, wi.data() + 2 * nd, wi.data() + 3 * nd};
+        launch(grid, block, [&] {
+            rs_size seen[16][3];
+            rs_strided_walk<3, 16>(
+                numel, nd, wi.data(), sp,
+                [&](const rs_size(&o)[3], int u) {
+                    for (int k = 0; k < 3; ++k) {
+                        seen[u][k] = o[k];
+                        oob += o[k] >= span[k];
+                    }
+                },
+                [&](rs_size i, int u) {
+                    ++writes[i];
+                    for (int k = 0; k < 3; ++k) oob += seen[u][k] != ref_offset(i, dims, st[k]);
+                });
+        });
+        if (oob) {
+            if (++bad < 5) std::printf("rows it=%d: %ld reads out of span or misplaced\n", it, oob);
+        }
+        for (rs_size i = 0; i < numel; ++i) {
+            const rs_size o0 = off + ref_offset(i, dims, st[0]);
+            const rs_size o1 = off + ref_offset(i, dims, st[1]);
+            const rs_size o2 = off + ref_offset(i, dims, st[2]);
+            const bool pick = c[o0] != 0;
+            if (y8[i] != x8[o0] || yb[i] != (xb[o0] ^ 0x8000) || y64[i] != x64[o0] ||
+                yf[i] != -xf[o0] || wf[i] != (pick ? tf[o1] : ff[o2]) ||
+                wb[i] != (pick ? tb[o1] : fb[o2]) || writes[i] != 1) {
+                if (++bad < 5) std::printf("rows it=%d i=%llu nd=%d run=%llu\n", it, i, nd, run);
+            }
+        }
+        ++cases;
+    }
     std::printf("cases %ld bad %ld\n", cases, bad);
     return bad != 0;
 }

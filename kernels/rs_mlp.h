@@ -9,6 +9,11 @@
 // value is widened to float, computed in float (sums of squares included), and rounded to the
 // element type once, at the store.
 //
+// Values: an operand's 16-byte group is held as rs_pack<T, 16 / sizeof(T)>, whose 2-byte
+// values stay packed two to a 32-bit word (get/set unpack and pack one value): 16 bytes are
+// 4 registers for every element type, where one register a value (rs_pack<T, N, false>)
+// made bf16/fp16 groups cost 8 and limited the loads a thread could keep in flight.
+//
 // Layout: a 2-d view of `rows` rows of `cols` elements, the last dim contiguous, row r at
 // base + r * stride elements (64-bit: rows * stride may pass 2^31 and 2^32). An operand moves
 // 16 bytes per access (rs_pack) when its base and its row stride in bytes are multiples of 16
@@ -24,6 +29,18 @@
 #define RS_MLP_BF16 2
 
 typedef long long rs_i64;
+
+// Threads of a block that share one row: the smallest power of two >= the row's units (its
+// 16-byte groups, or its elements on the scalar path), at most RS_BLOCK. A block takes
+// RS_BLOCK / rs_row_threads rows at once, so a short row does not leave most of a block idle
+// (hidden 2048 bf16 is 256 groups: two rows a block of 512, not one and 256 idle threads).
+// A power of two divides RS_BLOCK and, at or below the wave, a row's lanes stay in one wave
+// for any wave size. rocsample.ops.mlp.row_threads is the host's copy (the grid rule).
+__device__ __forceinline__ int rs_row_threads(rs_i64 units) {
+    int c = 1;
+    while (c < RS_BLOCK && (rs_i64)c < units) c <<= 1;  // at most log2(RS_BLOCK) steps
+    return c;
+}
 
 // Whether every row of an operand starts on a 16-byte boundary.
 __device__ __forceinline__ bool rs_rows_aligned(const void* base, rs_i64 stride, int size) {

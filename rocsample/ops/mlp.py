@@ -55,6 +55,7 @@ __all__ = [
     "rms_norm",
     "rms_norm_grid",
     "rms_norm_recipe",
+    "row_threads",
     "silu_and_mul",
     "swiglu",
     "swiglu_grid",
@@ -131,22 +132,43 @@ def _code(dtype: str) -> int:
 # ----------------------------------------------------------------------------- grids
 
 
-def swiglu_grid(rows: int, d: int, dtype: str, sm_count: int = 132) -> tuple[int, int]:
-    """The grid of ``swiglu_kernel``: (blocks along a row, rows at once).
+def row_threads(units: int) -> int:
+    """Threads of a block that share one row (``rs_row_threads``, rs_mlp.h): the smallest
+    power of two >= ``units``, at most :data:`BLOCK`; a block takes ``BLOCK // row_threads``
+    rows at once, so a short row does not leave most of a block idle.
 
-    A row's 16-byte groups are spread over ``gridDim.x`` blocks; with enough rows to fill
-    the device (``rows * blocks >= 4 * sm_count``) each thread takes
-    :data:`SWIGLU_UNROLL` groups (more bytes in flight), else one (more blocks for a short
-    call). Any grid is correct (grid-stride loops); this one is the fast one.
+    >>> row_threads(0), row_threads(256), row_threads(257), row_threads(1 << 20)
+    (1, 256, 512, 512)
+    """
+    c = 1
+    while c < BLOCK and c < units:
+        c <<= 1
+    return c
+
+
+def swiglu_grid(rows: int, d: int, dtype: str, sm_count: int = 132) -> tuple[int, int]:
+    """The grid of ``swiglu_kernel``: (blocks along a row, blocks along the rows).
+
+    The kernel spreads a row's 16-byte groups over ``C = row_threads(ceil(groups /
+    SWIGLU_UNROLL))`` threads and takes ``BLOCK // C`` rows a block (hidden 2048 bf16: 128
+    threads a row, four rows a block, two groups a thread in flight). With enough blocks to
+    fill the device (``>= 4 * sm_count``) each thread takes :data:`SWIGLU_UNROLL` groups of a
+    row (more bytes in flight), else one (more blocks for a short, latency-bound call). Any
+    grid is correct (grid-stride loops); this one is the fast one, computed for 16-byte
+    aligned operands (the kernel's scalar path for others covers any grid too).
 
     >>> swiglu_grid(1, 14336, "bf16"), swiglu_grid(8192, 14336, "bf16")
     ((4, 1), (2, 8192))
+    >>> swiglu_grid(8192, 2048, "bf16")
+    (1, 2048)
     """
     per = 16 // _STORAGE[dtype].itemsize
-    groups = -(-int(d) // per)
-    one = max(1, -(-groups // BLOCK))
-    x = one if rows * one < 4 * sm_count else max(1, -(-groups // (BLOCK * SWIGLU_UNROLL)))
-    return min(x, MAX_GRID), max(1, min(int(rows), GRID_Y))
+    units = int(d) // per
+    c = row_threads(-(-units // SWIGLU_UNROLL))
+    tiles = -(-int(rows) // (BLOCK // c))
+    one = max(1, -(-units // c))
+    x = one if tiles * one < 4 * sm_count else max(1, -(-units // (c * SWIGLU_UNROLL)))
+    return min(x, MAX_GRID), max(1, min(tiles, GRID_Y))
 
 
 def rms_norm_grid(rows: int) -> tuple[int, int]:
@@ -187,7 +209,7 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     >>> r = swiglu_recipe("f32", 2, 8, {"gate": 0, "up": 32, "out": 64},
     ...                   {"gate": 16, "up": 16, "out": 8})
     >>> r.launches[0].grid, r.launches[0].args["dtype"]
-    ((1, 2), 0)
+    ((2, 1), 0)
     """
     code = _code(dtype)
     _check_dims(rows, d, "swiglu")

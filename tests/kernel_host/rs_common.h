@@ -12,7 +12,7 @@ typedef unsigned long long rs_u64;
 #define __noinline__
 #define __global__
 #define __launch_bounds__(...)
-struct rs_dim3 { unsigned x; };
+struct rs_dim3 { unsigned x, y, z; };
 extern rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
 inline float __uint_as_float(rs_u32 u) { float f; std::memcpy(&f, &u, 4); return f; }
 inline rs_u32 __float_as_uint(float f) { rs_u32 u; std::memcpy(&u, &f, 4); return u; }

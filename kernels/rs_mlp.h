@@ -47,19 +47,23 @@ __device__ __forceinline__ bool rs_rows_aligned(const void* base, rs_i64 stride,
     return (((rs_u64)base | (rs_u64)(stride * size)) & 15ull) == 0ull;
 }
 
-// The sum of v over the block, returned to every thread. Every thread of the block must call
-// it (it holds two barriers); the order of the additions is fixed (shuffle tree in each wave,
-// then the same tree over the RS_NWAVES <= RS_WAVE partial sums), so a row's sum does not
-// depend on timing. `part` holds RS_NWAVES floats and may be reused right after the call.
-__device__ __forceinline__ float rs_block_sum(float v, float* part) {
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
-    const int lane = (int)(threadIdx.x % RS_WAVE);
-    if (lane == 0) part[threadIdx.x / RS_WAVE] = v;
+// The sum of v over the C threads of a row (C = a power of two, the same for the whole
+// block; a row's threads are C consecutive threads starting at a multiple of C), returned to
+// each of them. Every thread of the block must call it: when C is wider than a wave it holds
+// one barrier. The order of the additions is fixed (a shuffle tree in each wave, then the
+// row's wave sums in wave order), so a row's sum does not depend on timing. `part` holds
+// RS_NWAVES floats; the caller alternates between two such arrays from one row to the next
+// (the barrier of the next call then orders this call's reads before that call's writes).
+__device__ __forceinline__ float rs_row_sum(float v, int C, float* part) {
+    const int width = C < RS_WAVE ? C : RS_WAVE;
+    for (int m = width / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);  // lanes of one row
+    if (C <= RS_WAVE) return v;  // uniform over the block: C is
+    if (threadIdx.x % RS_WAVE == 0) part[threadIdx.x / RS_WAVE] = v;
     __syncthreads();
-    v = lane < RS_NWAVES ? part[lane] : 0.0f;
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
-    __syncthreads();  // every wave has read `part` before the next row writes it
-    return v;
+    const int waves = C / RS_WAVE, first = (int)(threadIdx.x / C) * waves;
+    float s = 0.0f;
+    for (int k = 0; k < waves; ++k) s += part[first + k];  // waves <= RS_NWAVES
+    return s;
 }
 
 template <typename T>

@@ -112,11 +112,12 @@ def test_fused_add_writes_the_residual_back(gpu, dtype, hidden):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("hidden", [2040, 2048, 2056, 4096, 4104, 8192, 8200])
+@pytest.mark.parametrize("hidden", [2040, 2048, 2056, 4096, 4104, 8192, 8200, 16384, 16392])
 def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
-    """A row of at most 2 x 512 16-byte groups (the fused add: 512) is held in registers,
-    a longer one takes two passes (kernels/rms_norm.hip, RS_RMS_CACHE): both sides of each
-    dtype's limit, with a tail of hidden % (16 / size) elements."""
+    """A row of at most 4 x 512 16-byte groups (the fused add: 2 x 512) is held in
+    registers, a longer one takes two passes (kernels/rms_norm.hip, RS_RMS_CACHE and
+    RS_RMS_FUSED_CACHE): both sides of each dtype's limit, with a tail of hidden % (16 /
+    size) elements; the smaller sizes straddle the threads-a-row steps (rs_norm_threads)."""
     rng = np.random.default_rng(hidden + 1)
     rows = 70
     x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),

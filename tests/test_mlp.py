@@ -259,6 +259,37 @@ def test_swiglu_runs_as_host_code(tmp_path):
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("wave,block", [(32, 128), (64, 256)])
+def test_rms_norm_runs_as_host_code(tmp_path, wave, block):
+    """The RMSNorm kernels' rows a block, threads a row, row reductions (shuffles within a
+    wave, one barrier across waves), both paths, tails and the scalar path, built by g++ with
+    AddressSanitizer as host code, a block's threads as OS threads with a real barrier, for
+    a wave of 32 and of 64; against a double-sum reference within one ulp, the fused
+    residual exact, nothing else written, no read past an operand
+    (tests/kernel_host/rms_norm.cpp)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from .conftest import need
+
+    gxx = shutil.which("g++")
+    need(gxx is not None, "g++ not found")
+    here = Path(__file__).parent / "kernel_host"
+    for name in ("rs_elementwise.h", "rs_mlp.h", "rms_norm.hip"):
+        shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
+    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
+    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
+    (tmp_path / "rs_common.h").write_text((here / "rs_common.h").read_text() + "\n" + half)
+    exe = tmp_path / "rms_norm"
+    subprocess.run([gxx, "-std=c++20", "-O1", "-pthread", "-fsanitize=address",
+                    f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}", "-x", "c++",
+                    str(here / "rms_norm.cpp"), "-I", str(tmp_path), "-o", str(exe)],
+                   check=True, capture_output=True, timeout=300)
+    run = subprocess.run([str(exe), str(wave)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+
+
 def test_family_is_registered():
     assert {m.env_var for m in mlp.MODULES.values()} == {"SWIGLU_HSACO", "RMS_NORM_HSACO"}
     for name, e in mlp.ENTRIES.items():
@@ -270,9 +301,13 @@ def test_family_is_registered():
 
 def test_grids_cover_every_row_and_stay_in_limits():
     for rows in (1, 17, 65536, 1 << 23, 1 << 30):
-        gx, gy = mlp.rms_norm_grid(rows)
-        assert gy == 1 and 1 <= gx <= mlp.MAX_GRID and gx * mlp.BLOCK < 1 << 32
-        assert gx == min(rows, mlp.MAX_GRID)  # the row loop takes the rest
+        for hidden, dtype in ((16384, "f32"), (2048, "bf16"), (8, "f16"), (111, "f32")):
+            gx, gy = mlp.rms_norm_grid(rows, hidden, dtype)
+            assert gy == 1 and 1 <= gx <= mlp.MAX_GRID and gx * mlp.BLOCK < 1 << 32
+            c = mlp.norm_threads(hidden, dtype)
+            assert mlp.BLOCK % c == 0 and c >= 8
+            # A block takes BLOCK // c rows; the tile loop takes what passes MAX_GRID blocks.
+            assert gx == min(-(-rows // (mlp.BLOCK // c)), mlp.MAX_GRID)
         for d, dtype in ((14336, "bf16"), (2048, "bf16"), (100, "f32"), (3, "f16")):
             sx, sy = mlp.swiglu_grid(rows, d, dtype)
             groups = d // (16 // (2 if dtype != "f32" else 4))

@@ -257,6 +257,9 @@ def test_swiglu_runs_as_host_code(tmp_path):
                    check=True, capture_output=True, timeout=300)
     run = subprocess.run([str(exe), "11"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+    # The host's grid rule uses its own copy of the kernel's threads-a-row rule.
+    run = subprocess.run([str(exe), "1", "threads"], capture_output=True, text=True, timeout=60)
+    assert [int(t) for t in run.stdout.split()] == [mlp.row_threads(u) for u in range(1101)]
 
 
 @pytest.mark.parametrize("wave,block", [(32, 128), (64, 256)])

@@ -4,7 +4,8 @@
 // tests/test_mlp.py (g++, tests/kernel_host/rs_common.h in place of the real one): each
 // operand lives in an allocation of exactly its extent, so a read past it aborts the run.
 // The kernel's threads share nothing, so running them one after another is faithful.
-// Prints "cases N bad M"; exits 1 when M > 0.
+// Prints "cases N bad M"; exits 1 when M > 0. With a second argument "threads", prints
+// rs_row_threads(u) for u = 0..1100 instead (the host's copy, mlp.row_threads, must agree).
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -66,6 +67,11 @@ static long run_case(std::mt19937_64& rng, long long rows, long long d, int code
 }
 
 int main(int argc, char** argv) {
+    if (argc > 2 && std::strcmp(argv[2], "threads") == 0) {  // rs_row_threads, for the host
+        for (long long u = 0; u <= 1100; ++u) std::printf("%d ", rs_row_threads(u));
+        std::printf("\n");
+        return 0;
+    }
     std::mt19937_64 rng(argc > 1 ? std::atoll(argv[1]) : 1);
     long bad = 0, cases = 0;
     const long long ds[] = {1, 3, 7, 8, 9, 16, 63, 64, 100, 256, 257, 1030, 2056};

@@ -23,49 +23,78 @@
 //   is computed in float and rounded to the element type once (FlashInfer's order; vLLM
 //   rounds v * rstd to the element type before the weight). rocsample.ops.mlp.rms_norm and
 //   fused_add_rms_norm are the numpy twins. out may be exactly x (same pointer and stride):
-//   a thread reads each element it writes, the block's barrier between the passes orders
-//   the reads of the first pass before any write.
+//   on both paths a thread writes only elements it has itself read before, so no ordering
+//   between threads is needed.
 //
-// Grid and block: blockDim = (RS_BLOCK, 1, 1), a block a row: block b takes rows b,
-// b + gridDim.x, ... (a grid-stride loop, so EVERY row is written whatever the grid;
-// rocsample.ops.mlp.rms_norm_grid launches min(rows, 2^32 / RS_BLOCK - 1) blocks). A row of
-// at most RS_RMS_CACHE * RS_BLOCK 16-byte groups on the 16-byte path is read once into
-// registers, weight included; any other row takes two passes: the sum of squares (fused:
-// the add, the residual store), then the scaled store, which re-reads the row its own thread
-// read (from cache). Static shared memory: RS_NWAVES floats.
+// Grid and block: blockDim = (RS_BLOCK, 1, 1); any grid. A row's units (16-byte groups, or
+// elements when an operand is not 16-byte aligned) are spread over
+// C = max(8, rs_row_threads(ceil(units / 2))) threads (rs_mlp.h), so a block takes
+// R = RS_BLOCK / C rows at once (hidden 2048 bf16: 128 threads a row, four rows a block):
+// block b takes the tile of rows b * R .. b * R + R - 1, then tile b + gridDim.x, ... (a
+// grid-stride loop over tiles of R rows, uniform over the block, so EVERY row is written whatever the grid;
+// rocsample.ops.mlp.rms_norm_grid launches min(ceil(rows / R), 2^32 / RS_BLOCK - 1)
+// blocks). A row's sum of squares is one reduction over its C threads (rs_row_sum: shuffles
+// only when C is at most a wave, one barrier when wider). A row of at most
+// RS_RMS_CACHE * C groups (fused: RS_RMS_FUSED_CACHE * C) on the 16-byte path, which is
+// every such row up to 8192 fp32 / 16384 bf16 elements (fused: 4096 / 8192), is read once
+// into registers, weight included, and written from them; any other row takes two passes:
+// the sum of squares (fused: the add, the residual store), then the scaled store, which
+// re-reads the elements its own thread read (from cache). Static shared memory:
+// 2 x RS_NWAVES floats. Why this rule: FlashInfer's launch (a block of hidden / 8 threads a
+// row, up to 1024) keeps several blocks an SM at small hidden; with the block fixed at
+// RS_BLOCK, several rows a block does the same, and two groups a thread halve the
+// reductions a byte without leaving the latency-bound few-row call short of threads.
 #include "rs_mlp.h"
 
-// 16-byte groups a thread holds in registers on the one-read path: a row of at most
-// RS_RMS_CACHE * RS_BLOCK groups (bf16/fp16 hidden <= 8192, fp32 <= 4096 at 512 threads;
-// the fused add, which holds the residual too, one group: half that) is read once, its
-// weight loaded with it (before the reduction, so a short call waits for memory once, not
-// twice), and written from registers. Longer rows take the two-pass loop.
-#define RS_RMS_CACHE 2
+// 16-byte groups a thread may hold in registers on the one-read path (of x, and of the
+// weight): four, so that a row of up to 2048 groups (16384 bf16, 8192 fp32) is read once by
+// 512 threads; the rule above gives a thread at most two unless the row needs all 512.
+// (ptxas, sm_90, 64 registers: 16 bytes of spill with four, none with two.)
+#define RS_RMS_CACHE 4
+// ... for the fused add, which holds the residual too: two, rows of up to 1024 groups
+// (8192 bf16); with three, 176 bytes of spill.
+#define RS_RMS_FUSED_CACHE 2
 // Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, so that one
-// block's loads overlap the other's reduction on a long sweep of rows.
+// block's loads overlap the other's reduction on a long sweep of rows (64 registers a thread
+// on sm_90).
 #define RS_RMS_MIN_BLOCKS 2
 
+// Threads of a block that share a row: at least 8 (16 / sizeof(T) <= 8), so that a row's
+// last hidden % (16 / sizeof(T)) elements take one thread each on the one-read path.
+__device__ __forceinline__ int rs_norm_threads(rs_i64 units) {
+    const int c = rs_row_threads((units + 1) / 2);
+    return c < 8 ? 8 : c;
+}
+
+// One row on the one-read path (16-byte rows of at most K * C groups). `live`: the row
+// exists (a block's last tile may pass `rows`); a dead row loads and stores nothing but
+// takes part in the reduction, which every thread of the block must reach.
 template <typename T, bool FUSED>
 __device__ __forceinline__ void rs_rms_norm_row_cached(const T* xr, T* rr, const T* w, T* orow,
-                                                       rs_i64 hidden, rs_i64 groups, float eps,
-                                                       float woff, float* part) {
+                                                       int hidden, int groups, float eps,
+                                                       float woff, bool live, int C, int lane,
+                                                       float* part) {
     constexpr int N = 16 / sizeof(T);
-    constexpr int K = FUSED ? 1 : RS_RMS_CACHE;  // the fused add holds a third operand
-    typedef rs_pack<T, N, false> P;  // unpacked: the elements by index (.v)
-    const rs_i64 tid = threadIdx.x;
+    constexpr int K = FUSED ? RS_RMS_FUSED_CACHE : RS_RMS_CACHE;
+    typedef rs_pack<T, N> P;  // 2-byte values packed two to a word (get/set)
+    // Indices are 32-bit here: such a row has at most K * RS_BLOCK groups.
+    const int mine = live ? (groups - lane + C - 1) / C : 0;  // this thread's groups, <= K
+    const P* xp = reinterpret_cast<const P*>(xr) + lane;
+    const P* wp = reinterpret_cast<const P*>(w) + lane;
+    P* rp = FUSED ? reinterpret_cast<P*>(rr) + lane : nullptr;
+    P* op = reinterpret_cast<P*>(orow) + lane;
     P xa[K], wa[K], ra[K];
 #pragma unroll
     for (int k = 0; k < K; ++k) {
-        const rs_i64 j = tid + (rs_i64)k * RS_BLOCK;
-        if (j < groups) {
-            xa[k] = reinterpret_cast<const P*>(xr)[j];
-            wa[k] = reinterpret_cast<const P*>(w)[j];
-            if (FUSED) ra[k] = reinterpret_cast<const P*>(rr)[j];
+        if (k < mine) {
+            xa[k] = xp[k * C];
+            wa[k] = wp[k * C];
+            if (FUSED) ra[k] = rp[k * C];
         }
     }
-    // The row's last hidden % N elements (fewer than N <= RS_BLOCK): one a thread.
-    const rs_i64 ti = groups * N + tid;
-    const bool tail = ti < hidden;
+    // The row's last hidden % N elements (fewer than N <= 8 <= C): one a thread.
+    const int ti = groups * N + lane;
+    const bool tail = live && ti < hidden;
     T xt = T(), wt = T();
     if (tail) {
         xt = xr[ti];
@@ -78,17 +107,18 @@ __device__ __forceinline__ void rs_rms_norm_row_cached(const T* xr, T* rr, const
     float acc = 0.0f;
 #pragma unroll
     for (int k = 0; k < K; ++k) {
-        const rs_i64 j = tid + (rs_i64)k * RS_BLOCK;
-        if (j < groups) {
+        if (k < mine) {
             if (FUSED) {
+                P s;
 #pragma unroll
                 for (int e = 0; e < N; ++e)
-                    xa[k].v[e] = rs_down<T>(rs_up(xa[k].v[e]) + rs_up(ra[k].v[e]));
-                reinterpret_cast<P*>(rr)[j] = xa[k];
+                    s.set(e, rs_down<T>(rs_up(xa[k].get(e)) + rs_up(ra[k].get(e))));
+                xa[k] = s;
+                rp[k * C] = s;
             }
 #pragma unroll
             for (int e = 0; e < N; ++e) {
-                const float f = rs_up(xa[k].v[e]);
+                const float f = rs_up(xa[k].get(e));
                 acc += f * f;
             }
         }
@@ -97,60 +127,53 @@ __device__ __forceinline__ void rs_rms_norm_row_cached(const T* xr, T* rr, const
         const float f = rs_up(xt);
         acc += f * f;
     }
-    const float sum = rs_block_sum(acc, part);
+    const float sum = rs_row_sum(acc, C, part);
     const float rstd = 1.0f / sqrtf(sum / (float)hidden + eps);
 #pragma unroll
     for (int k = 0; k < K; ++k) {
-        const rs_i64 j = tid + (rs_i64)k * RS_BLOCK;
-        if (j < groups) {
+        if (k < mine) {
             P y;
 #pragma unroll
             for (int e = 0; e < N; ++e)
-                y.v[e] = rs_down<T>((rs_up(xa[k].v[e]) * rstd) * (rs_up(wa[k].v[e]) + woff));
-            reinterpret_cast<P*>(orow)[j] = y;
+                y.set(e, rs_down<T>((rs_up(xa[k].get(e)) * rstd) * (rs_up(wa[k].get(e)) + woff)));
+            op[k * C] = y;
         }
     }
     if (tail) orow[ti] = rs_down<T>((rs_up(xt) * rstd) * (rs_up(wt) + woff));
 }
 
+// One row on the two-pass path (longer rows, or any operand not 16-byte aligned: then
+// groups is 0 and every element goes one at a time). `live` as above.
 template <typename T, bool FUSED>
-__device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* out, rs_i64 rows,
-                                            rs_i64 hidden, rs_i64 xs, rs_i64 rsd, rs_i64 os,
-                                            float eps, float woff) {
-    __shared__ float part[RS_NWAVES];
+__device__ __forceinline__ void rs_rms_norm_row_passes(const T* xr, T* rr, const T* w, T* orow,
+                                                       rs_i64 hidden, rs_i64 groups, float eps,
+                                                       float woff, bool live, int C, int lane,
+                                                       float* part) {
     constexpr int N = 16 / sizeof(T);
-    typedef rs_pack<T, N, false> P;  // unpacked: the elements by index (.v)
-    const int size = (int)sizeof(T);
-    const bool vec = rs_rows_aligned(x, xs, size) && rs_rows_aligned(w, 0, size) &&
-                     rs_rows_aligned(out, os, size) && (!FUSED || rs_rows_aligned(res, rsd, size));
-    const rs_i64 groups = vec ? hidden / N : 0;
-    const rs_i64 tid = threadIdx.x;
-    const P* w4 = reinterpret_cast<const P*>(w);
-    for (rs_i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const T* xr = x + r * xs;
-        T* rr = FUSED ? res + r * rsd : nullptr;
-        T* orow = out + r * os;
-        if (vec && groups <= (rs_i64)(FUSED ? 1 : RS_RMS_CACHE) * RS_BLOCK) {
-            rs_rms_norm_row_cached<T, FUSED>(xr, rr, w, orow, hidden, groups, eps, woff, part);
-            continue;
-        }
-        // Pass 1: the sum of squares of the normalised row (fused: x + residual, stored).
-        float acc = 0.0f;
-        for (rs_i64 j = tid; j < groups; j += RS_BLOCK) {
+    typedef rs_pack<T, N> P;
+    // Pass 1: the sum of squares of the normalised row (fused: x + residual, stored).
+    float acc = 0.0f;
+    if (live) {
+#pragma unroll 1
+        for (rs_i64 j = lane; j < groups; j += C) {
             P a = reinterpret_cast<const P*>(xr)[j];
             if (FUSED) {
                 const P b = reinterpret_cast<const P*>(rr)[j];
+                P s;
 #pragma unroll
-                for (int e = 0; e < N; ++e) a.v[e] = rs_down<T>(rs_up(a.v[e]) + rs_up(b.v[e]));
+                for (int e = 0; e < N; ++e)
+                    s.set(e, rs_down<T>(rs_up(a.get(e)) + rs_up(b.get(e))));
+                a = s;
                 reinterpret_cast<P*>(rr)[j] = a;
             }
 #pragma unroll
             for (int e = 0; e < N; ++e) {
-                const float f = rs_up(a.v[e]);
+                const float f = rs_up(a.get(e));
                 acc += f * f;
             }
         }
-        for (rs_i64 i = groups * N + tid; i < hidden; i += RS_BLOCK) {
+#pragma unroll 1
+        for (rs_i64 i = groups * N + lane; i < hidden; i += C) {
             T a = xr[i];
             if (FUSED) {
                 a = rs_down<T>(rs_up(a) + rs_up(rr[i]));
@@ -159,21 +182,57 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
             const float f = rs_up(a);
             acc += f * f;
         }
-        const float sum = rs_block_sum(acc, part);
-        const float rstd = 1.0f / sqrtf(sum / (float)hidden + eps);
-        // Pass 2: (v * rstd) * (w + offset), rounded once.
-        const T* src = FUSED ? rr : xr;
-        for (rs_i64 j = tid; j < groups; j += RS_BLOCK) {
-            const P a = reinterpret_cast<const P*>(src)[j];
-            const P ww = w4[j];
-            P y;
+    }
+    const float sum = rs_row_sum(acc, C, part);
+    if (!live) return;
+    const float rstd = 1.0f / sqrtf(sum / (float)hidden + eps);
+    // Pass 2: (v * rstd) * (w + offset), rounded once; a thread re-reads only what it read.
+    const T* src = FUSED ? rr : xr;
+#pragma unroll 1
+    for (rs_i64 j = lane; j < groups; j += C) {
+        const P a = reinterpret_cast<const P*>(src)[j];
+        const P ww = reinterpret_cast<const P*>(w)[j];
+        P y;
 #pragma unroll
-            for (int e = 0; e < N; ++e)
-                y.v[e] = rs_down<T>((rs_up(a.v[e]) * rstd) * (rs_up(ww.v[e]) + woff));
-            reinterpret_cast<P*>(orow)[j] = y;
-        }
-        for (rs_i64 i = groups * N + tid; i < hidden; i += RS_BLOCK)
-            orow[i] = rs_down<T>((rs_up(src[i]) * rstd) * (rs_up(w[i]) + woff));
+        for (int e = 0; e < N; ++e)
+            y.set(e, rs_down<T>((rs_up(a.get(e)) * rstd) * (rs_up(ww.get(e)) + woff)));
+        reinterpret_cast<P*>(orow)[j] = y;
+    }
+#pragma unroll 1
+    for (rs_i64 i = groups * N + lane; i < hidden; i += C)
+        orow[i] = rs_down<T>((rs_up(src[i]) * rstd) * (rs_up(w[i]) + woff));
+}
+
+template <typename T, bool FUSED>
+__device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* out, rs_i64 rows,
+                                            rs_i64 hidden, rs_i64 xs, rs_i64 rsd, rs_i64 os,
+                                            float eps, float woff) {
+    __shared__ float part[2][RS_NWAVES];
+    constexpr int N = 16 / sizeof(T);
+    const int size = (int)sizeof(T);
+    const bool vec = rs_rows_aligned(x, xs, size) && rs_rows_aligned(w, 0, size) &&
+                     rs_rows_aligned(out, os, size) && (!FUSED || rs_rows_aligned(res, rsd, size));
+    const rs_i64 groups = vec ? hidden / N : 0;
+    const int C = rs_norm_threads(vec ? groups : hidden);
+    const int R = RS_BLOCK / C;
+    const int lane = (int)(threadIdx.x & (C - 1));
+    const int sub = (int)(threadIdx.x / C);
+    const bool cached = vec && groups <= (rs_i64)(FUSED ? RS_RMS_FUSED_CACHE : RS_RMS_CACHE) * C;
+    int buf = 0;
+    for (rs_i64 r0 = (rs_i64)blockIdx.x * R; r0 < rows; r0 += (rs_i64)gridDim.x * R) {
+        const rs_i64 r = r0 + sub;
+        const bool live = r < rows;
+        const rs_i64 rl = live ? r : 0;  // a dead row's pointers are formed, never used
+        const T* xr = x + rl * xs;
+        T* rr = FUSED ? res + rl * rsd : nullptr;
+        T* orow = out + rl * os;
+        if (cached)
+            rs_rms_norm_row_cached<T, FUSED>(xr, rr, w, orow, (int)hidden, (int)groups, eps,
+                                             woff, live, C, lane, part[buf]);
+        else
+            rs_rms_norm_row_passes<T, FUSED>(xr, rr, w, orow, hidden, groups, eps, woff, live, C,
+                                             lane, part[buf]);
+        buf ^= 1;
     }
 }
 

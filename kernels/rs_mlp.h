@@ -9,6 +9,11 @@
 // value is widened to float, computed in float (sums of squares included), and rounded to the
 // element type once, at the store.
 //
+// Values: an operand's 16-byte group is held as rs_pack<T, 16 / sizeof(T)>, whose 2-byte
+// values stay packed two to a 32-bit word (get/set unpack and pack one value): 16 bytes are
+// 4 registers for every element type, where one register a value (rs_pack<T, N, false>)
+// made bf16/fp16 groups cost 8 and limited the loads a thread could keep in flight.
+//
 // Layout: a 2-d view of `rows` rows of `cols` elements, the last dim contiguous, row r at
 // base + r * stride elements (64-bit: rows * stride may pass 2^31 and 2^32). An operand moves
 // 16 bytes per access (rs_pack) when its base and its row stride in bytes are multiples of 16
@@ -25,24 +30,40 @@
 
 typedef long long rs_i64;
 
+// Threads of a block that share one row: the smallest power of two >= the row's units (its
+// 16-byte groups, or its elements on the scalar path), at most RS_BLOCK. A block takes
+// RS_BLOCK / rs_row_threads rows at once, so a short row does not leave most of a block idle
+// (hidden 2048 bf16 is 256 groups: two rows a block of 512, not one and 256 idle threads).
+// A power of two divides RS_BLOCK and, at or below the wave, a row's lanes stay in one wave
+// for any wave size. rocsample.ops.mlp.row_threads is the host's copy (the grid rule).
+__device__ __forceinline__ int rs_row_threads(rs_i64 units) {
+    int c = 1;
+    while (c < RS_BLOCK && (rs_i64)c < units) c <<= 1;  // at most log2(RS_BLOCK) steps
+    return c;
+}
+
 // Whether every row of an operand starts on a 16-byte boundary.
 __device__ __forceinline__ bool rs_rows_aligned(const void* base, rs_i64 stride, int size) {
     return (((rs_u64)base | (rs_u64)(stride * size)) & 15ull) == 0ull;
 }
 
-// The sum of v over the block, returned to every thread. Every thread of the block must call
-// it (it holds two barriers); the order of the additions is fixed (shuffle tree in each wave,
-// then the same tree over the RS_NWAVES <= RS_WAVE partial sums), so a row's sum does not
-// depend on timing. `part` holds RS_NWAVES floats and may be reused right after the call.
-__device__ __forceinline__ float rs_block_sum(float v, float* part) {
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
-    const int lane = (int)(threadIdx.x % RS_WAVE);
-    if (lane == 0) part[threadIdx.x / RS_WAVE] = v;
+// The sum of v over the C threads of a row (C = a power of two, the same for the whole
+// block; a row's threads are C consecutive threads starting at a multiple of C), returned to
+// each of them. Every thread of the block must call it: when C is wider than a wave it holds
+// one barrier. The order of the additions is fixed (a shuffle tree in each wave, then the
+// row's wave sums in wave order), so a row's sum does not depend on timing. `part` holds
+// RS_NWAVES floats; the caller alternates between two such arrays from one row to the next
+// (the barrier of the next call then orders this call's reads before that call's writes).
+__device__ __forceinline__ float rs_row_sum(float v, int C, float* part) {
+    const int width = C < RS_WAVE ? C : RS_WAVE;
+    for (int m = width / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);  // lanes of one row
+    if (C <= RS_WAVE) return v;  // uniform over the block: C is
+    if (threadIdx.x % RS_WAVE == 0) part[threadIdx.x / RS_WAVE] = v;
     __syncthreads();
-    v = lane < RS_NWAVES ? part[lane] : 0.0f;
-    for (int m = RS_WAVE / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);
-    __syncthreads();  // every wave has read `part` before the next row writes it
-    return v;
+    const int waves = C / RS_WAVE, first = (int)(threadIdx.x / C) * waves;
+    float s = 0.0f;
+    for (int k = 0; k < waves; ++k) s += part[first + k];  // waves <= RS_NWAVES
+    return s;
 }
 
 template <typename T>

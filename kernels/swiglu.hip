@@ -17,14 +17,28 @@
 //   out may be exactly gate or up (same pointer and stride; a thread reads an element before
 //   it writes it); any other overlap is undefined.
 //
-// Grid and block: blockDim = (RS_BLOCK, 1, 1); any grid. Rows are a grid-stride loop over
-// blockIdx.y, columns over blockIdx.x * RS_BLOCK + threadIdx.x, so every element is written
-// whatever the grid (rocsample.ops.mlp.swiglu_grid: gridDim.y = min(rows, 65535), gridDim.x
-// enough blocks for a row's 16-byte groups). No shared memory.
+// Grid and block: blockDim = (RS_BLOCK, 1, 1); any grid. A row's units (16-byte groups, or
+// elements when an operand is not 16-byte aligned) are spread over
+// C = rs_row_threads(ceil(units / RS_SWIGLU_UNROLL)) threads (rs_mlp.h), so a block takes
+// R = RS_BLOCK / C rows at once: thread t takes row
+// blockIdx.y * R + t / C (then + gridDim.y * R, ...) and the units blockIdx.x * C + t % C
+// (then + gridDim.x * C, ...). Both are grid-stride loops, so every element is written
+// whatever the grid (rocsample.ops.mlp.swiglu_grid: gridDim.y = min(ceil(rows / R), 65535),
+// gridDim.x enough blocks for a row's groups: one group a thread when the call is too small
+// to fill the device, else RS_SWIGLU_UNROLL). No shared memory, no barrier: threads
+// share nothing, so a block's rows may end at different points.
 #include "rs_mlp.h"
 
-// Groups a thread keeps in flight per operand (loads of all before any store).
+// Groups a thread keeps in flight per operand (loads of all before any store). A row's
+// threads are sized for this many groups each (C = rs_row_threads(ceil(units / U))), so a
+// thread of a long sweep of rows has U loads of each operand in flight: with two, 2 x 2 x 16
+// bytes a thread, 64 KiB an SM at two blocks, what FlashInfer's 2048 threads of one 16-byte
+// load each keep in flight. Four would need more than 64 registers on sm_90.
 #define RS_SWIGLU_UNROLL 2
+// Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, 64 registers
+// a thread on sm_90. The precise division's slow path (a call, rarely taken) then spills 12
+// bytes; with one group in flight 56 registers and no spill, with four 176 bytes of spill.
+#define RS_SWIGLU_MIN_BLOCKS 2
 
 template <typename T>
 __device__ __forceinline__ T rs_silu_mul(T g, T u) {
@@ -37,14 +51,17 @@ __device__ __forceinline__ void rs_swiglu(const T* gate, const T* up, T* out, rs
                                           rs_i64 d, rs_i64 gs, rs_i64 us, rs_i64 os) {
     constexpr int N = 16 / sizeof(T);
     constexpr int U = RS_SWIGLU_UNROLL;
-    typedef rs_pack<T, N, false> P;  // unpacked: the elements by index (.v)
+    typedef rs_pack<T, N> P;  // 2-byte values packed two to a word (get/set)
     const int size = (int)sizeof(T);
     const bool vec = rs_rows_aligned(gate, gs, size) && rs_rows_aligned(up, us, size) &&
                      rs_rows_aligned(out, os, size);
     const rs_i64 groups = vec ? d / N : 0;
-    const rs_i64 first = (rs_i64)blockIdx.x * RS_BLOCK + threadIdx.x;
-    const rs_i64 step = (rs_i64)gridDim.x * RS_BLOCK;
-    for (rs_i64 r = blockIdx.y; r < rows; r += gridDim.y) {
+    const int C = rs_row_threads(((vec ? groups : d) + U - 1) / U);
+    const int R = RS_BLOCK / C;
+    const rs_i64 first = (rs_i64)blockIdx.x * C + (threadIdx.x & (C - 1));
+    const rs_i64 step = (rs_i64)gridDim.x * C;
+    for (rs_i64 r = (rs_i64)blockIdx.y * R + threadIdx.x / C; r < rows;
+         r += (rs_i64)gridDim.y * R) {
         const T* g = gate + r * gs;
         const T* u = up + r * us;
         T* o = out + r * os;
@@ -67,7 +84,7 @@ __device__ __forceinline__ void rs_swiglu(const T* gate, const T* up, T* out, rs
                 if (j < groups) {
                     P y;
 #pragma unroll
-                    for (int e = 0; e < N; ++e) y.v[e] = rs_silu_mul(a[k].v[e], b[k].v[e]);
+                    for (int e = 0; e < N; ++e) y.set(e, rs_silu_mul(a[k].get(e), b[k].get(e)));
                     o4[j] = y;
                 }
             }
@@ -76,7 +93,7 @@ __device__ __forceinline__ void rs_swiglu(const T* gate, const T* up, T* out, rs
     }
 }
 
-extern "C" __global__ void __launch_bounds__(RS_BLOCK)
+extern "C" __global__ void __launch_bounds__(RS_BLOCK, RS_SWIGLU_MIN_BLOCKS)
     swiglu_kernel(const void* gate, const void* up, void* out, long long rows, long long d,
                   long long gate_stride, long long up_stride, long long out_stride, int dtype) {
     switch (dtype) {

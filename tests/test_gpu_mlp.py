@@ -112,11 +112,35 @@ def test_fused_add_writes_the_residual_back(gpu, dtype, hidden):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("hidden", [2040, 2048, 2056, 4096, 4104, 8192, 8200])
+@pytest.mark.parametrize("hidden", [8, 64, 136, 2048, 4096])
+def test_several_rows_a_block(gpu, dtype, hidden):
+    """Short rows share a block (mlp.norm_threads, mlp.swiglu_grid: up to 64 rows a block
+    of 512): row counts just below, at and above a block's tile and a grid of several
+    tiles, so the last tile has rows past the end (they must take part in the reductions
+    and write nothing)."""
+    rng = np.random.default_rng(7 + hidden)
+    per = mlp.BLOCK // mlp.norm_threads(hidden, dtype)
+    for rows in sorted({1, max(1, per - 1), per, per + 1, 3 * per + 5}):
+        x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
+                   make((hidden,), dtype, rng))
+        got = back(rocsample.rms_norm(dev(gpu, x, dtype), dev(gpu, w, dtype)), dtype)
+        assert_near(got, mlp.rms_norm(x, w, 1e-6, 0.0, dtype), dtype)
+        xd, rd = dev(gpu, x, dtype), dev(gpu, r, dtype)
+        rocsample.fused_add_rms_norm(xd, rd, dev(gpu, w, dtype))
+        y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, dtype)
+        np.testing.assert_array_equal(back(rd, dtype), new_r)
+        assert_near(back(xd, dtype), y, dtype)
+        got = back(rocsample.swiglu(dev(gpu, x, dtype), dev(gpu, r, dtype)), dtype)
+        assert_near(got, mlp.swiglu(x, r, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", [2040, 2048, 2056, 4096, 4104, 8192, 8200, 16384, 16392])
 def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
-    """A row of at most 2 x 512 16-byte groups (the fused add: 512) is held in registers,
-    a longer one takes two passes (kernels/rms_norm.hip, RS_RMS_CACHE): both sides of each
-    dtype's limit, with a tail of hidden % (16 / size) elements."""
+    """A row of at most 4 x 512 16-byte groups (the fused add: 2 x 512) is held in
+    registers, a longer one takes two passes (kernels/rms_norm.hip, RS_RMS_CACHE and
+    RS_RMS_FUSED_CACHE): both sides of each dtype's limit, with a tail of hidden % (16 /
+    size) elements; the smaller sizes straddle the threads-a-row steps (rs_norm_threads)."""
     rng = np.random.default_rng(hidden + 1)
     rows = 70
     x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),

@@ -231,6 +231,68 @@ def test_fused_add_refuses_shared_or_read_only_memory():
 # ----------------------------------------------------------------------------- data
 
 
+def test_swiglu_runs_as_host_code(tmp_path):
+    """swiglu_kernel's index arithmetic (rows a block, threads a row, grid-stride loops in
+    both dims, packed groups, tails, the scalar path of misaligned rows), built by g++ with
+    AddressSanitizer as host code and run thread by thread over random shapes, strides and
+    grids: every output element right, nothing else written, no read past an operand
+    (tests/kernel_host/swiglu.cpp)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from .conftest import need
+
+    gxx = shutil.which("g++")
+    need(gxx is not None, "g++ not found")
+    here = Path(__file__).parent / "kernel_host"
+    for name in ("rs_elementwise.h", "rs_mlp.h", "swiglu.hip"):
+        shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
+    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
+    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
+    (tmp_path / "rs_common.h").write_text((here / "rs_common.h").read_text() + "\n" + half)
+    exe = tmp_path / "swiglu"
+    subprocess.run([gxx, "-std=c++17", "-O1", "-fsanitize=address", "-x", "c++",
+                    str(here / "swiglu.cpp"), "-I", str(tmp_path), "-o", str(exe)],
+                   check=True, capture_output=True, timeout=300)
+    run = subprocess.run([str(exe), "11"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+    # The host's grid rule uses its own copy of the kernel's threads-a-row rule.
+    run = subprocess.run([str(exe), "1", "threads"], capture_output=True, text=True, timeout=60)
+    assert [int(t) for t in run.stdout.split()] == [mlp.row_threads(u) for u in range(1101)]
+
+
+@pytest.mark.parametrize("wave,block", [(32, 128), (64, 256)])
+def test_rms_norm_runs_as_host_code(tmp_path, wave, block):
+    """The RMSNorm kernels' rows a block, threads a row, row reductions (shuffles within a
+    wave, one barrier across waves), both paths, tails and the scalar path, built by g++ with
+    AddressSanitizer as host code, a block's threads as OS threads with a real barrier, for
+    a wave of 32 and of 64; against a double-sum reference within one ulp, the fused
+    residual exact, nothing else written, no read past an operand
+    (tests/kernel_host/rms_norm.cpp)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from .conftest import need
+
+    gxx = shutil.which("g++")
+    need(gxx is not None, "g++ not found")
+    here = Path(__file__).parent / "kernel_host"
+    for name in ("rs_elementwise.h", "rs_mlp.h", "rms_norm.hip"):
+        shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
+    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
+    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
+    (tmp_path / "rs_common.h").write_text((here / "rs_common.h").read_text() + "\n" + half)
+    exe = tmp_path / "rms_norm"
+    subprocess.run([gxx, "-std=c++20", "-O1", "-pthread", "-fsanitize=address",
+                    f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}", "-x", "c++",
+                    str(here / "rms_norm.cpp"), "-I", str(tmp_path), "-o", str(exe)],
+                   check=True, capture_output=True, timeout=300)
+    run = subprocess.run([str(exe), str(wave)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+
+
 def test_family_is_registered():
     assert {m.env_var for m in mlp.MODULES.values()} == {"SWIGLU_HSACO", "RMS_NORM_HSACO"}
     for name, e in mlp.ENTRIES.items():
@@ -242,12 +304,21 @@ def test_family_is_registered():
 
 def test_grids_cover_every_row_and_stay_in_limits():
     for rows in (1, 17, 65536, 1 << 23, 1 << 30):
-        gx, gy = mlp.rms_norm_grid(rows)
-        assert gy == 1 and 1 <= gx <= mlp.MAX_GRID and gx * mlp.BLOCK < 1 << 32
-        assert gx == min(rows, mlp.MAX_GRID)  # the row loop takes the rest
-        sx, sy = mlp.swiglu_grid(rows, 14336, "bf16")
-        assert sy == min(rows, mlp.GRID_Y)  # the row loop takes the rest
-        assert sx * mlp.BLOCK * mlp.SWIGLU_UNROLL >= 14336 // 8  # a row's groups, one pass
+        for hidden, dtype in ((16384, "f32"), (2048, "bf16"), (8, "f16"), (111, "f32")):
+            gx, gy = mlp.rms_norm_grid(rows, hidden, dtype)
+            assert gy == 1 and 1 <= gx <= mlp.MAX_GRID and gx * mlp.BLOCK < 1 << 32
+            c = mlp.norm_threads(hidden, dtype)
+            assert mlp.BLOCK % c == 0 and c >= 8
+            # A block takes BLOCK // c rows; the tile loop takes what passes MAX_GRID blocks.
+            assert gx == min(-(-rows // (mlp.BLOCK // c)), mlp.MAX_GRID)
+        for d, dtype in ((14336, "bf16"), (2048, "bf16"), (100, "f32"), (3, "f16")):
+            sx, sy = mlp.swiglu_grid(rows, d, dtype)
+            groups = d // (16 // (2 if dtype != "f32" else 4))
+            c = mlp.row_threads(-(-groups // mlp.SWIGLU_UNROLL))
+            assert mlp.BLOCK % c == 0 and c >= 1
+            # A block takes BLOCK // c rows; the row loop takes what passes GRID_Y blocks.
+            assert sy == min(-(-rows // (mlp.BLOCK // c)), mlp.GRID_Y)
+            assert sx * c * mlp.SWIGLU_UNROLL >= groups  # a row's groups, one pass
     assert mlp.bytes_moved("swiglu_kernel", {"rows": 3, "d": 5, "dtype": 0}) == 3 * 3 * 5 * 4
     assert mlp.bytes_moved("fused_add_rms_norm_kernel",
                            {"rows": 3, "hidden": 5, "dtype": 1}) == (4 * 3 + 1) * 5 * 2

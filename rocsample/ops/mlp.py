@@ -50,11 +50,13 @@ __all__ = [
     "MlpEntry",
     "MlpModule",
     "bytes_moved",
+    "norm_threads",
     "fused_add_rms_norm",
     "fused_add_rms_norm_recipe",
     "rms_norm",
     "rms_norm_grid",
     "rms_norm_recipe",
+    "row_threads",
     "silu_and_mul",
     "swiglu",
     "swiglu_grid",
@@ -131,32 +133,75 @@ def _code(dtype: str) -> int:
 # ----------------------------------------------------------------------------- grids
 
 
-def swiglu_grid(rows: int, d: int, dtype: str, sm_count: int = 132) -> tuple[int, int]:
-    """The grid of ``swiglu_kernel``: (blocks along a row, rows at once).
+def row_threads(units: int) -> int:
+    """Threads of a block that share one row (``rs_row_threads``, rs_mlp.h): the smallest
+    power of two >= ``units``, at most :data:`BLOCK`; a block takes ``BLOCK // row_threads``
+    rows at once, so a short row does not leave most of a block idle.
 
-    A row's 16-byte groups are spread over ``gridDim.x`` blocks; with enough rows to fill
-    the device (``rows * blocks >= 4 * sm_count``) each thread takes
-    :data:`SWIGLU_UNROLL` groups (more bytes in flight), else one (more blocks for a short
-    call). Any grid is correct (grid-stride loops); this one is the fast one.
+    >>> row_threads(0), row_threads(256), row_threads(257), row_threads(1 << 20)
+    (1, 256, 512, 512)
+    """
+    c = 1
+    while c < BLOCK and c < units:
+        c <<= 1
+    return c
+
+
+def swiglu_grid(rows: int, d: int, dtype: str, sm_count: int = 132) -> tuple[int, int]:
+    """The grid of ``swiglu_kernel``: (blocks along a row, blocks along the rows).
+
+    The kernel spreads a row's 16-byte groups over ``C = row_threads(ceil(groups /
+    SWIGLU_UNROLL))`` threads and takes ``BLOCK // C`` rows a block (hidden 2048 bf16: 128
+    threads a row, four rows a block, two groups a thread in flight). With enough blocks to
+    fill the device (``>= 4 * sm_count``) each thread takes :data:`SWIGLU_UNROLL` groups of a
+    row (more bytes in flight), else one (more blocks for a short, latency-bound call). Any
+    grid is correct (grid-stride loops); this one is the fast one, computed for 16-byte
+    aligned operands (the kernel's scalar path for others covers any grid too).
 
     >>> swiglu_grid(1, 14336, "bf16"), swiglu_grid(8192, 14336, "bf16")
     ((4, 1), (2, 8192))
+    >>> swiglu_grid(8192, 2048, "bf16")
+    (1, 2048)
     """
     per = 16 // _STORAGE[dtype].itemsize
-    groups = -(-int(d) // per)
-    one = max(1, -(-groups // BLOCK))
-    x = one if rows * one < 4 * sm_count else max(1, -(-groups // (BLOCK * SWIGLU_UNROLL)))
-    return min(x, MAX_GRID), max(1, min(int(rows), GRID_Y))
+    units = int(d) // per
+    c = row_threads(-(-units // SWIGLU_UNROLL))
+    tiles = -(-int(rows) // (BLOCK // c))
+    one = max(1, -(-units // c))
+    x = one if tiles * one < 4 * sm_count else max(1, -(-units // (c * SWIGLU_UNROLL)))
+    return min(x, MAX_GRID), max(1, min(tiles, GRID_Y))
 
 
-def rms_norm_grid(rows: int) -> tuple[int, int]:
-    """The grid of the RMSNorm kernels: a block a row, at most :data:`MAX_GRID` blocks (the
-    kernels' row loop takes the rows beyond: every row is written whatever the grid).
+def norm_threads(hidden: int, dtype: str) -> int:
+    """Threads of a block that share a row in the RMSNorm kernels (``rs_norm_threads``,
+    kernels/rms_norm.hip) for 16-byte aligned rows: the power of two covering half the row's
+    16-byte groups, at least 8, at most :data:`BLOCK`.
 
-    >>> rms_norm_grid(3), rms_norm_grid(1 << 24)
-    ((3, 1), (8388607, 1))
+    Why: FlashInfer launches a block of ``hidden / 8`` threads a row (up to 1024), so several
+    blocks share an SM at small hidden; with the block fixed at :data:`BLOCK` threads the
+    kernels take ``BLOCK // norm_threads`` rows a block for the same effect, and two groups a
+    thread halve the reductions a byte (a row of up to 2048 groups, 16384 bf16, is then read
+    once into registers, the fused add's up to 1024).
+
+    >>> norm_threads(2048, "bf16"), norm_threads(14336, "bf16"), norm_threads(8, "f32")
+    (128, 512, 8)
     """
-    return max(1, min(int(rows), MAX_GRID)), 1
+    groups = int(hidden) // (16 // _STORAGE[dtype].itemsize)
+    return max(8, row_threads(-(-groups // 2)))
+
+
+def rms_norm_grid(rows: int, hidden: int, dtype: str) -> tuple[int, int]:
+    """The grid of the RMSNorm kernels: a block takes ``BLOCK // norm_threads`` rows at
+    once; at most :data:`MAX_GRID` blocks (the kernels' loop over tiles of rows takes the
+    rest: every row is written whatever the grid).
+
+    >>> rms_norm_grid(3, 4096, "bf16"), rms_norm_grid(8192, 2048, "bf16")
+    ((2, 1), (2048, 1))
+    >>> rms_norm_grid(1 << 24, 16384, "f32")
+    (8388607, 1)
+    """
+    per_block = BLOCK // norm_threads(hidden, dtype)
+    return max(1, min(-(-int(rows) // per_block), MAX_GRID)), 1
 
 
 # ----------------------------------------------------------------------------- recipes
@@ -187,7 +232,7 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     >>> r = swiglu_recipe("f32", 2, 8, {"gate": 0, "up": 32, "out": 64},
     ...                   {"gate": 16, "up": 16, "out": 8})
     >>> r.launches[0].grid, r.launches[0].args["dtype"]
-    ((1, 2), 0)
+    ((2, 1), 0)
     """
     code = _code(dtype)
     _check_dims(rows, d, "swiglu")
@@ -210,7 +255,7 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
     >>> r = rms_norm_recipe("bf16", 5000, 8, {"x": 0, "weight": 0, "out": 0},
     ...                     {"x": 8, "out": 8}, 1e-6)
     >>> r.launches[0].grid
-    (5000, 1)
+    (79, 1)
     """
     code = _code(dtype)
     _check_dims(rows, hidden, "rms_norm")
@@ -221,7 +266,7 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
             "out_stride": int(strides["out"]), "eps": float(eps),
             "weight_offset": float(weight_offset), "dtype": code}
     return Recipe("rms_norm", (), {}, None,
-                  [Launch("rms_norm_kernel", rms_norm_grid(rows), args)])
+                  [Launch("rms_norm_kernel", rms_norm_grid(rows, hidden, dtype), args)])
 
 
 def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
@@ -244,7 +289,8 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
             "residual_stride": int(strides["residual"]), "eps": float(eps),
             "weight_offset": float(weight_offset), "dtype": code}
     return Recipe("fused_add_rms_norm", (), {}, None,
-                  [Launch("fused_add_rms_norm_kernel", rms_norm_grid(rows), args)])
+                  [Launch("fused_add_rms_norm_kernel", rms_norm_grid(rows, hidden, dtype),
+                          args)])
 
 
 def bytes_moved(kernel: str, args: dict[str, Any]) -> int:

@@ -1,0 +1,88 @@
+// Runs swiglu_kernel as host code over random shapes, row strides, alignments and grids and
+// checks that every output element is silu(gate) * up of its own row and column and that
+// nothing between or after the rows is written. Built with AddressSanitizer by
+// tests/test_mlp.py (g++, tests/kernel_host/rs_common.h in place of the real one): each
+// operand lives in an allocation of exactly its extent, so a read past it aborts the run.
+// The kernel's threads share nothing, so running them one after another is faithful.
+// Prints "cases N bad M"; exits 1 when M > 0. With a second argument "threads", prints
+// rs_row_threads(u) for u = 0..1100 instead (the host's copy, mlp.row_threads, must agree).
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+#define RS_WAVE 32
+#define RS_BLOCK 512
+#define RS_NWAVES (RS_BLOCK / RS_WAVE)
+#define RS_SHFL_XOR(v, m) (v)  // rs_block_sum is not used by swiglu
+inline void __syncthreads() {}
+#include "rs_elementwise.h"
+rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
+#include "swiglu.hip"
+
+template <typename T>
+static long run_case(std::mt19937_64& rng, long long rows, long long d, int code) {
+    const int size = (int)sizeof(T);
+    // Row strides of d (contiguous), d + 1 (rows misaligned for 2-byte types) or 2 d + 8;
+    // base offsets of 0 or 1 element (a misaligned base takes the scalar path).
+    const long long pick[3] = {d, d + 1, 2 * d + 8};
+    long long st[3];
+    long long off[3];
+    for (int o = 0; o < 3; ++o) {
+        st[o] = pick[rng() % 3];
+        off[o] = (rng() % 4 == 0) ? 1 : 0;
+    }
+    std::vector<T>* buf[3];
+    for (int o = 0; o < 3; ++o) {
+        buf[o] = new std::vector<T>(off[o] + (rows - 1) * st[o] + d);  // the exact extent
+        for (auto& v : *buf[o]) {
+            rs_u32 bits = (rs_u32)rng();
+            if (size == 4) bits = __float_as_uint((float)((int)(bits % 2001) - 1000) / 100.0f);
+            else if (size == 2) bits = (bits & 0x83ffu) | 0x3c00u;  // in [-2, 2): finite
+            std::memcpy(&v, &bits, size);
+        }
+    }
+    const std::vector<T> before = *buf[2];
+    T* g = buf[0]->data() + off[0];
+    T* u = buf[1]->data() + off[1];
+    T* o = buf[2]->data() + off[2];
+    gridDim.x = 1 + rng() % 3;
+    gridDim.y = 1 + rng() % 3;
+    blockDim.x = RS_BLOCK;
+    for (blockIdx.y = 0; blockIdx.y < gridDim.y; ++blockIdx.y)
+        for (blockIdx.x = 0; blockIdx.x < gridDim.x; ++blockIdx.x)
+            for (threadIdx.x = 0; threadIdx.x < RS_BLOCK; ++threadIdx.x)
+                swiglu_kernel(g, u, o, rows, d, st[0], st[1], st[2], code);
+    long bad = 0;
+    for (long long i = 0; i < (long long)before.size(); ++i) {
+        const long long r = (i - off[2]) / st[2], c = (i - off[2]) - r * st[2];
+        const bool inside = i >= off[2] && r < rows && c < d;
+        T want = before[i];
+        if (inside) want = rs_silu_mul(g[r * st[0] + c], u[r * st[1] + c]);
+        if (std::memcmp(&want, &(*buf[2])[i], size) != 0) ++bad;
+    }
+    if (bad) std::printf("bad: rows %lld d %lld size %d strides %lld %lld %lld offs %lld %lld %lld grid %u %u\n",
+                         rows, d, size, st[0], st[1], st[2], off[0], off[1], off[2], gridDim.x, gridDim.y);
+    for (int k = 0; k < 3; ++k) delete buf[k];
+    return bad;
+}
+
+int main(int argc, char** argv) {
+    if (argc > 2 && std::strcmp(argv[2], "threads") == 0) {  // rs_row_threads, for the host
+        for (long long u = 0; u <= 1100; ++u) std::printf("%d ", rs_row_threads(u));
+        std::printf("\n");
+        return 0;
+    }
+    std::mt19937_64 rng(argc > 1 ? std::atoll(argv[1]) : 1);
+    long bad = 0, cases = 0;
+    const long long ds[] = {1, 3, 7, 8, 9, 16, 63, 64, 100, 256, 257, 1030, 2056};
+    for (long long d : ds)
+        for (int k = 0; k < 6; ++k) {
+            const long long rows = 1 + (long long)(rng() % 40);
+            bad += run_case<float>(rng, rows, d, RS_MLP_F32);
+            bad += run_case<rs_f16>(rng, rows, d, RS_MLP_F16);
+            bad += run_case<rs_bf16>(rng, rows, d, RS_MLP_BF16);
+            cases += 3;
+        }
+    std::printf("cases %ld bad %ld\n", cases, bad);
+    return bad ? 1 : 0;
+}

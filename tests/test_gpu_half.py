@@ -210,7 +210,11 @@ def test_torch_strided_rows_softmax_equals_the_widened_float32(gpu, dtype):
     f32_wide = torch.zeros((rows, vocab + 1), device="cuda")
     f32_wide[:, :vocab] = half.float()
     wide = f32_wide[:, :vocab]  # row stride vocab + 1: every 4-byte alignment
-    aligned = half.float().contiguous()[:1]  # vocab * 4 bytes a row: row 0 alone, aligned
-    want = torch.from_dlpack(rocsample.softmax(aligned, 0.8)).expand(rows, vocab)
+    # The reference: the same rows, every one 16-byte aligned (row stride vocab + 3 floats),
+    # so the launch is the same (a lone row would get more blocks, its sum another order).
+    aligned = torch.zeros((rows, vocab + 3), device="cuda")
+    aligned[:, :vocab] = half.float()
+    want = torch.from_dlpack(rocsample.softmax(aligned[:, :vocab], 0.8))
+    assert torch.equal(want, want[:1].expand(rows, vocab))
     assert torch.equal(torch.from_dlpack(rocsample.softmax(wide, 0.8)), want)
     assert torch.equal(torch.from_dlpack(rocsample.softmax(half, 0.8)), want)

@@ -5,6 +5,7 @@ capture graphs (:mod:`.reservation`).
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -25,22 +26,33 @@ _MAX_CONSTANTS = 4096
 #: Results per output slab (see _OutputSlab).
 _SLAB_SLOTS = 64
 
+#: Used-up slabs kept per (stream, rows) to be handed out again (_OutputSlab.idle).
+_SPARE_SLABS = 4
+
 
 class _OutputSlab:
-    """Token outputs of one (stream, rows): views into one allocation, handed out once each.
+    """Token outputs of one (stream, rows): views into one allocation, handed out once each
+    until every view is gone, then again (:meth:`idle`).
 
     A ``sample()`` on device arrays returns a new (rows,) int32 buffer every call; taking it
     from a slab of :data:`_SLAB_SLOTS` instead of the allocator saves two driver calls (the
-    stream-ordered allocation and its free) per call. No slot is ever handed out twice; the
-    slab's memory is freed, on its stream, when the last of its views is gone.
+    stream-ordered allocation and its free) per call. The memory is plain (not
+    stream-ordered), written only by kernels on the slab's stream: freeing it never needs
+    that stream, which the caller may destroy while it still holds results (a stream-ordered
+    free on a destroyed stream crashed the H200 test processes at exit). Plain frees wait for
+    the device, so a used-up slab is not freed but handed out again once none of its
+    results is held any more: its slots are then rewritten by kernels queued on the same
+    stream, after the ones that wrote them before.
     """
 
-    __slots__ = ("buf", "lock", "make", "next", "stride")
+    __slots__ = ("buf", "held", "lock", "make", "next", "stride")
 
     def __init__(self, rt: Runtime, stream: int, rows: int) -> None:
         self.stride = -(-rows * 4 // 256) * 256  # slots start 256-byte aligned
-        self.buf = DeviceBuffer(rt, (_SLAB_SLOTS * self.stride // 4,), np.int32, stream=stream)
+        self.buf = DeviceBuffer(rt, (_SLAB_SLOTS * self.stride // 4,), np.int32,
+                                ordered_on=stream)
         self.make = self.buf.view_maker((rows,))
+        self.held = sys.getrefcount(self.buf)  # the references with no result handed out
         self.next = 0
         self.lock = threading.Lock()
 
@@ -53,6 +65,14 @@ class _OutputSlab:
             self.next = i + 1
         return self.make(i * self.stride)
 
+    def idle(self) -> bool:
+        """Whether no result of this used-up slab is alive (each view holds the slab's
+        buffer; none can be made any more, so the count only falls): then it starts over."""
+        if self.next < _SLAB_SLOTS or sys.getrefcount(self.buf) > self.held:
+            return False
+        self.next = 0
+        return True
+
 
 class StreamMemory:
     """The workspaces, stream locks and output slabs of one device, by stream."""
@@ -63,6 +83,7 @@ class StreamMemory:
         self.lock = threading.Lock()  # guards the dicts (and the backend's plans)
         self._stream_locks: dict[int, threading.Lock] = {}
         self._slabs: dict[tuple[int, int], _OutputSlab] = {}
+        self._spent: dict[tuple[int, int], list[_OutputSlab]] = {}  # used up, maybe held
         self._consts: dict[bytes, DeviceBuffer] = {}
         self.reserved: dict[int, Reservation] = {}  # stream -> its capture memory
 
@@ -168,17 +189,32 @@ class StreamMemory:
         return lock
 
     def tokens(self, stream: int, rows: int) -> DeviceBuffer:
-        """A new (rows,) int32 result buffer ordered on ``stream``, from the stream's slab."""
-        slab = self._slabs.get((stream, rows))
+        """A new (rows,) int32 result buffer written on ``stream``, from the stream's slab."""
+        key = (stream, rows)
+        slab = self._slabs.get(key)
         out = slab.take() if slab is not None else None
-        if out is None:
-            slab = _OutputSlab(self.rt, stream, rows)
-            out = slab.take()
-            with self.lock:
-                if len(self._slabs) >= _MAX_SLABS:
-                    self._slabs.clear()
-                self._slabs[(stream, rows)] = slab
-        return out  # type: ignore[return-value]
+        if out is not None:
+            return out
+        with self.lock:
+            slab = self._slabs.get(key)  # another thread may have replaced it meanwhile
+            out = slab.take() if slab is not None else None
+            if out is not None:
+                return out
+            spent = self._spent.setdefault(key, [])
+            if slab is not None:
+                spent.append(slab)
+            again = next((s for s in spent if s.idle()), None)
+            if again is not None:
+                spent.remove(again)
+                slab = again
+            else:
+                del spent[:-_SPARE_SLABS]  # the oldest go when their results do
+                slab = _OutputSlab(self.rt, stream, rows)
+            if key not in self._slabs and len(self._slabs) >= _MAX_SLABS:
+                self._slabs.clear()
+                self._spent = {key: spent}
+            self._slabs[key] = slab
+            return slab.take()  # type: ignore[return-value]
 
     def close(self) -> None:
         """Free the workspaces and reservations and forget the slabs; the caller holds
@@ -191,6 +227,7 @@ class StreamMemory:
             ws.free()
         self._ws.clear()
         self._slabs.clear()
+        self._spent.clear()
         for buf in self._consts.values():
             buf.free()
         self._consts.clear()

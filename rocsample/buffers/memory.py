@@ -116,7 +116,9 @@ class DeviceBuffer:
 
     :meth:`free` (or leaving a ``with`` block) releases it at once; while DLPack exports are
     still held by consumers the release is deferred until the last one lets go.  Consumers of
-    ``__cuda_array_interface__`` must keep the buffer alive themselves.
+    ``__cuda_array_interface__`` must keep the buffer alive themselves. A buffer allocated on
+    a stream (``stream=``, as results of calls on a stream are) is freed on that stream, as
+    every stream-ordered allocation is: free or drop it before destroying the stream.
 
     Examples
     --------
@@ -128,13 +130,17 @@ class DeviceBuffer:
     """
 
     def __init__(self, driver: MemoryDriver, shape: tuple[int, ...], dtype: Any,
-                 stream: int | None = None) -> None:
+                 stream: int | None = None, *, ordered_on: int | None = None) -> None:
         self._ptr: int | None = None
         self._base: DeviceBuffer | None = None  # set for views: the owner of the memory
         # With a stream and a driver that has a stream-ordered allocator, allocation and free
         # are queued on that stream: no device synchronisation, and memory is reused only
         # after the work queued before the free has finished.
         self._stream = stream if hasattr(driver, "alloc_async") else None
+        # The stream whose work writes the buffer (what numpy(), DLPack and the CUDA array
+        # interface wait for): ``stream``, or ``ordered_on`` for plain memory that a stream
+        # writes (an output slab's, which must be freeable after its stream is destroyed).
+        self._order = stream if ordered_on is None else ordered_on
         self._pending: int | None = None  # pointer whose free waits for DLPack exports
         self._exports = 0
         self.driver = driver
@@ -181,6 +187,7 @@ class DeviceBuffer:
         shape = tuple(int(n) for n in shape)
         nbytes = math.prod(shape) * self.dtype.itemsize
         template = {"_pending": None, "_exports": 0, "_stream": self._stream,
+                    "_order": self._order,
                     "driver": self.driver, "dtype": self.dtype, "device": self.device,
                     "shape": shape, "nbytes": nbytes,
                     "strides": _c_strides(shape, self.dtype.itemsize), "_base": self}
@@ -208,8 +215,8 @@ class DeviceBuffer:
 
     @property
     def stream(self) -> int | None:
-        """The stream the buffer's memory is ordered on (None: synchronous allocation)."""
-        return self._stream
+        """The stream whose work writes the buffer (None: none; ready when made)."""
+        return self._order
 
     @classmethod
     def from_numpy(cls, driver: MemoryDriver, array: Any) -> DeviceBuffer:
@@ -250,10 +257,10 @@ class DeviceBuffer:
     def _settle(self, what: str) -> None:
         """Wait for the work queued so far on the buffer's stream (none: nothing to wait
         for, or the legacy default stream, which synchronous copies wait for already)."""
-        if self._stream:
+        if self._order:
             drain = getattr(self.driver, "drain", None)
             if drain is not None:
-                drain(self._stream, what)
+                drain(self._order, what)
 
     def copy_from(self, array: Any) -> None:
         """Copy a host array of the same shape in (``same_kind`` casts to :attr:`dtype`)."""
@@ -323,7 +330,7 @@ class DeviceBuffer:
         """
         if self.driver.name not in ("cuda", "hip"):
             raise AttributeError(f"no __cuda_array_interface__ on {self.driver.name!r} memory")
-        stream = None if self._stream is None else (self._stream or 1)
+        stream = None if self._order is None else (self._order or 1)
         return {**_interface(self), "stream": stream}
 
     def __dlpack__(
@@ -344,10 +351,10 @@ class DeviceBuffer:
             raise BufferError(f"buffer lives on {self.device}, not {tuple(dl_device)}")
         if copy:
             raise BufferError("DeviceBuffer exports its own memory only (copy=True unsupported)")
-        if stream is not None and self._stream is not None and hasattr(self.driver, "stream_wait"):
+        if stream is not None and self._order is not None and hasattr(self.driver, "stream_wait"):
             consumer = {1: 0}.get(int(stream), int(stream))
-            if consumer != self._stream and stream != -1:
-                self.driver.stream_wait(consumer, self._stream)
+            if consumer != self._order and stream != -1:
+                self.driver.stream_wait(consumer, self._order)
         return _export(self, max_version is not None and tuple(max_version) >= (1, 0))
 
     def __dlpack_device__(self) -> tuple[int, int]:

@@ -20,7 +20,7 @@ step() {  # step NAME SECONDS command...: run with a limit, log to OUT/NAME.txt,
     local t0=$SECONDS
     timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
     local rc=$?
-    echo "$name: rc=$rc $((SECONDS - t0))s | $(grep -E 'passed|failed|error|ERROR SUMMARY|mismatches' "$OUT/$name.txt" | tail -1)"
+    echo "$name: rc=$rc $((SECONDS - t0))s | $(grep -E 'passed|failed|error|ERROR SUMMARY|mismatches' "$OUT/$name.txt" | tail -1)$(grep -q 'Segmentation fault' "$OUT/$name.txt" && echo ' | SEGFAULT')"
 }
 case $PART in
 tests)

@@ -26,13 +26,13 @@ _MAX_CONSTANTS = 4096
 #: Results per output slab (see _OutputSlab).
 _SLAB_SLOTS = 64
 
-#: Used-up slabs kept per (stream, rows) to be handed out again (_OutputSlab.idle).
+#: Used-up slabs kept per (stream, rows) to be handed out again (_OutputSlab.restart_if_idle).
 _SPARE_SLABS = 4
 
 
 class _OutputSlab:
     """Token outputs of one (stream, rows): views into one allocation, handed out once each
-    until every view is gone, then again (:meth:`idle`).
+    until every view is gone, then again (:meth:`restart_if_idle`).
 
     A ``sample()`` on device arrays returns a new (rows,) int32 buffer every call; taking it
     from a slab of :data:`_SLAB_SLOTS` instead of the allocator saves two driver calls (the
@@ -65,7 +65,7 @@ class _OutputSlab:
             self.next = i + 1
         return self.make(i * self.stride)
 
-    def idle(self) -> bool:
+    def restart_if_idle(self) -> bool:
         """Whether no result of this used-up slab is alive (each view holds the slab's
         buffer; none can be made any more, so the count only falls): then it starts over."""
         if self.next < _SLAB_SLOTS or sys.getrefcount(self.buf) > self.held:
@@ -203,7 +203,7 @@ class StreamMemory:
             spent = self._spent.setdefault(key, [])
             if slab is not None:
                 spent.append(slab)
-            again = next((s for s in spent if s.idle()), None)
+            again = next((s for s in spent if s.restart_if_idle()), None)
             if again is not None:
                 spent.remove(again)
                 slab = again

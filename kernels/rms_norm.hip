@@ -1,206 +1,291 @@
 // rms_norm.hip -- rocsample kernel module "rms_norm" (the MLP family), kernel ABI RS_ABI_VERSION.
 //
-// Entry points (extern "C"):
+// Entry points (extern "C"), DT in f32, f16, bf16 (T = float, __half, __nv_bfloat16):
 //
-//   rms_norm_kernel(const void* x, const void* weight, void* out, long long rows,
-//                   long long hidden, long long x_stride, long long out_stride, float eps,
-//                   float weight_offset, int dtype)
+//   rms_norm_DT(const T* x, const T* weight, T* out, long long rows, long long hidden,
+//               long long x_stride, long long out_stride, float eps, float weight_offset)
 //     out[r, i] = x[r, i] * rstd_r * (weight[i] + weight_offset)
-//   fused_add_rms_norm_kernel(void* x, void* residual, const void* weight, long long rows,
-//                             long long hidden, long long x_stride, long long residual_stride,
-//                             float eps, float weight_offset, int dtype)
-//     in place: residual[r, i] = residual[r, i] + x[r, i] (rounded to the element type), then
+//   fused_add_rms_norm_DT(T* x, T* residual, const T* weight, long long rows, long long hidden,
+//                         long long x_stride, long long residual_stride, float eps,
+//                         float weight_offset)
+//     in place: residual[r, i] = residual[r, i] + x[r, i] (rounded to T), then
 //     x[r, i] = residual[r, i] * rstd_r * (weight[i] + weight_offset), rstd_r that of the new
 //     residual row: exactly rms_norm of the residual written back.
-//     env override (both): RMS_NORM_HSACO
+//   rms_norm_kernel(const void* x, const void* weight, void* out, ..., float weight_offset,
+//                   int dtype)
+//   fused_add_rms_norm_kernel(void* x, void* residual, const void* weight, ...,
+//                             float weight_offset, int dtype)
+//     the same, the element type a run-time code (0 float, 1 __half, 2 __nv_bfloat16;
+//     rs_mlp.h). One entry a type is what rocsample launches: each gets its own registers
+//     and code (three types in one entry shared the worst one's registers, and spilled).
+//     env override (all): RMS_NORM_HSACO
 //
 //   rstd_r = 1 / sqrt(sum_i v[r, i]^2 / hidden + eps), v the normalised row (x, or the new
-//   residual), the sum in float. weight_offset is 0, or 1 for Gemma's (1 + weight).
+//   residual), the sum in float, the reciprocal square root the hardware's (rsqrtf, about one
+//   ulp). weight_offset is 0, or 1 for Gemma's (1 + weight).
 //   Row r of x / out / residual starts at its pointer + r * its stride elements (last dim
-//   contiguous); weight is `hidden` contiguous elements. dtype: 0 float, 1 __half,
-//   2 __nv_bfloat16 (rs_mlp.h), the same for every operand.
+//   contiguous); weight is `hidden` contiguous elements.
 //   Rounding: values are widened to float and the result (v * rstd) * (w + weight_offset)
 //   is computed in float and rounded to the element type once (FlashInfer's order; vLLM
 //   rounds v * rstd to the element type before the weight). rocsample.ops.mlp.rms_norm and
 //   fused_add_rms_norm are the numpy twins. out may be exactly x (same pointer and stride):
-//   on both paths a thread writes only elements it has itself read before, so no ordering
-//   between threads is needed.
+//   a thread writes only elements it has itself read before.
 //
-// Grid and block: blockDim = (RS_BLOCK, 1, 1); any grid. A row's units (16-byte groups, or
-// elements when an operand is not 16-byte aligned) are spread over
-// C = max(8, rs_row_threads(ceil(units / 2))) threads (rs_mlp.h), so a block takes
-// R = RS_BLOCK / C rows at once (hidden 2048 bf16: 128 threads a row, four rows a block):
-// block b takes the tile of rows b * R .. b * R + R - 1, then tile b + gridDim.x, ... (a
-// grid-stride loop over tiles of R rows, uniform over the block, so EVERY row is written whatever the grid;
-// rocsample.ops.mlp.rms_norm_grid launches min(ceil(rows / R), 2^32 / RS_BLOCK - 1)
-// blocks). A row's sum of squares is one reduction over its C threads (rs_row_sum: shuffles
-// only when C is at most a wave, one barrier when wider). A row of at most
-// RS_RMS_CACHE * C groups (fused: RS_RMS_FUSED_CACHE * C) on the 16-byte path, which is
-// every such row up to 8192 fp32 / 16384 bf16 elements (fused: 4096 / 8192), is read once
-// into registers, weight included, and written from them; any other row takes two passes:
-// the sum of squares (fused: the add, the residual store), then the scaled store, which
-// re-reads the elements its own thread read (from cache). Static shared memory:
-// 2 x RS_NWAVES floats. Why this rule: FlashInfer's launch (a block of hidden / 8 threads a
-// row, up to 1024) keeps several blocks an SM at small hidden; with the block fixed at
-// RS_BLOCK, several rows a block does the same, and two groups a thread halve the
-// reductions a byte without leaving the latency-bound few-row call short of threads.
+// Grid and block: any grid; blockDim.x a power of two from 32 to RS_BLOCK (NVIDIA's
+// shuffles of the row reduction name a whole warp). rocsample launches RS_BLOCK, or for a
+// call of few rows a block of one row's threads (rocsample.ops.mlp.rms_norm_launch).
+// A row's units (16-byte groups, or elements when an operand is not 16-byte aligned) are
+// spread over C threads, C the power of two covering half the units, clamped to
+// [8, blockDim.x] (rocsample.ops.mlp.norm_threads), so a block takes R = blockDim.x / C rows
+// at once (hidden 2048 bf16: 128 threads a row): block b takes the tile of rows b * R ..
+// b * R + R - 1, then tile b + gridDim.x, ... (a loop over tiles, uniform over the block, so
+// EVERY row is written whatever the grid). A row's sum of squares is one reduction over its
+// C threads (rs_row_sum). Three ways through a row:
+// - at most two 16-byte groups a thread (every aligned row of up to 1024 groups: 8192 bf16,
+//   4096 fp32): read once into registers. rms_norm keeps a thread's weight in registers for
+//   every row it takes and loads its next row while it reduces and writes this one, so a
+//   block streams rows and a grid of two blocks an SM is enough (8192 x 8192 bf16: 74 us,
+//   FlashInfer 103); the fused add loads the weight with each row (its three operands
+//   twice over would not fit in 64 registers) and is launched a tile a block.
+// - rms_norm, at most four groups a thread at C = blockDim.x (up to 2048 groups at 512
+//   threads: 16384 bf16, 8192 fp32): read once, the weight with the row.
+// - longer rows (the fused add: over 1024 groups), or an operand not 16-byte aligned: two
+//   passes, the sum of squares (fused: the add, the residual store), then the scaled store
+//   re-reading what the thread read (from cache), RS_RMS_UNROLL groups in flight.
+// Static shared memory: 2 x RS_NWAVES floats.
 #include "rs_mlp.h"
 
-// 16-byte groups a thread may hold in registers on the one-read path (of x, and of the
-// weight): four, so that a row of up to 2048 groups (16384 bf16, 8192 fp32) is read once by
-// 512 threads; the rule above gives a thread at most two unless the row needs all 512.
-// (ptxas, sm_90, 64 registers: 16 bytes of spill with four, none with two.)
-#define RS_RMS_CACHE 4
-// ... for the fused add, which holds the residual too: two, rows of up to 1024 groups
-// (8192 bf16); with three, 176 bytes of spill.
-#define RS_RMS_FUSED_CACHE 2
-// Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, so that one
-// block's loads overlap the other's reduction on a long sweep of rows (64 registers a thread
-// on sm_90).
+// Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, 64 registers
+// a thread on sm_90 at 512 threads (no spill on any path of the per-type entries).
 #define RS_RMS_MIN_BLOCKS 2
+// 16-byte groups of each operand a thread of a two-pass row keeps in flight: one for
+// rms_norm (two made ptxas spill), two for the fused add, whose first pass holds two
+// operands (1 x 14336 bf16: 8.4 us against 9.6 with one; FlashInfer 7.2).
+#define RS_RMS_UNROLL 1
+#define RS_RMS_FUSED_UNROLL 2
 
-// Threads of a block that share a row: at least 8 (16 / sizeof(T) <= 8), so that a row's
-// last hidden % (16 / sizeof(T)) elements take one thread each on the one-read path.
-__device__ __forceinline__ int rs_norm_threads(rs_i64 units) {
-    const int c = rs_row_threads((units + 1) / 2);
-    return c < 8 ? 8 : c;
+// 1 / sqrt(mean + eps): the hardware's reciprocal square root (about 1 ulp, as FlashInfer's
+// rsqrt), where 1 / sqrtf took two IEEE operations with their slow paths.
+__device__ __forceinline__ float rs_rstd(float sum, float n, float eps) {
+    return rsqrtf(sum / n + eps);
 }
 
-// One row on the one-read path (16-byte rows of at most K * C groups). `live`: the row
-// exists (a block's last tile may pass `rows`); a dead row loads and stores nothing but
-// takes part in the reduction, which every thread of the block must reach.
-template <typename T, bool FUSED>
-__device__ __forceinline__ void rs_rms_norm_row_cached(const T* xr, T* rr, const T* w, T* orow,
-                                                       int hidden, int groups, float eps,
-                                                       float woff, bool live, int C, int lane,
-                                                       float* part) {
-    constexpr int N = 16 / sizeof(T);
-    constexpr int K = FUSED ? RS_RMS_FUSED_CACHE : RS_RMS_CACHE;
-    typedef rs_pack<T, N> P;  // 2-byte values packed two to a word (get/set)
-    // Indices are 32-bit here: such a row has at most K * RS_BLOCK groups.
-    const int mine = live ? (groups - lane + C - 1) / C : 0;  // this thread's groups, <= K
-    const P* xp = reinterpret_cast<const P*>(xr) + lane;
-    const P* wp = reinterpret_cast<const P*>(w) + lane;
-    P* rp = FUSED ? reinterpret_cast<P*>(rr) + lane : nullptr;
-    P* op = reinterpret_cast<P*>(orow) + lane;
-    P xa[K], wa[K], ra[K];
+// K 16-byte groups of a row: p[0], p[C], ... for the first `mine` of them.
+template <typename P, int K>
+__device__ __forceinline__ void rs_load_groups(P (&a)[K], const P* p, int C, int mine) {
 #pragma unroll
-    for (int k = 0; k < K; ++k) {
-        if (k < mine) {
-            xa[k] = xp[k * C];
-            wa[k] = wp[k * C];
-            if (FUSED) ra[k] = rp[k * C];
-        }
-    }
-    // The row's last hidden % N elements (fewer than N <= 8 <= C): one a thread.
-    const int ti = groups * N + lane;
-    const bool tail = live && ti < hidden;
-    T xt = T(), wt = T();
-    if (tail) {
-        xt = xr[ti];
-        wt = w[ti];
-        if (FUSED) {
-            xt = rs_down<T>(rs_up(xt) + rs_up(rr[ti]));
-            rr[ti] = xt;
-        }
-    }
-    float acc = 0.0f;
-#pragma unroll
-    for (int k = 0; k < K; ++k) {
-        if (k < mine) {
-            if (FUSED) {
-                P s;
-#pragma unroll
-                for (int e = 0; e < N; ++e)
-                    s.set(e, rs_down<T>(rs_up(xa[k].get(e)) + rs_up(ra[k].get(e))));
-                xa[k] = s;
-                rp[k * C] = s;
-            }
-#pragma unroll
-            for (int e = 0; e < N; ++e) {
-                const float f = rs_up(xa[k].get(e));
-                acc += f * f;
-            }
-        }
-    }
-    if (tail) {
-        const float f = rs_up(xt);
-        acc += f * f;
-    }
-    const float sum = rs_row_sum(acc, C, part);
-    const float rstd = 1.0f / sqrtf(sum / (float)hidden + eps);
-#pragma unroll
-    for (int k = 0; k < K; ++k) {
-        if (k < mine) {
-            P y;
-#pragma unroll
-            for (int e = 0; e < N; ++e)
-                y.set(e, rs_down<T>((rs_up(xa[k].get(e)) * rstd) * (rs_up(wa[k].get(e)) + woff)));
-            op[k * C] = y;
-        }
-    }
-    if (tail) orow[ti] = rs_down<T>((rs_up(xt) * rstd) * (rs_up(wt) + woff));
+    for (int k = 0; k < K; ++k)
+        if (k < mine) a[k] = p[k * C];
 }
 
-// One row on the two-pass path (longer rows, or any operand not 16-byte aligned: then
-// groups is 0 and every element goes one at a time). `live` as above.
-template <typename T, bool FUSED>
-__device__ __forceinline__ void rs_rms_norm_row_passes(const T* xr, T* rr, const T* w, T* orow,
-                                                       rs_i64 hidden, rs_i64 groups, float eps,
-                                                       float woff, bool live, int C, int lane,
-                                                       float* part) {
+// One row's values on the one-read path: its groups (x, and for the fused add the residual)
+// and its tail element (hidden % N elements, one a thread).
+template <typename T, int K, bool FUSED>
+struct rs_norm_row {
+    typedef rs_pack<T, 16 / sizeof(T)> P;
+    P x[K];
+    P r[K];  // the residual (the fused add only)
+    T xt, rt;
+    __device__ __forceinline__ void load(const T* xr, const T* rr, int lane, int C, int mine,
+                                         int ti, bool tail) {
+        rs_load_groups<P, K>(x, reinterpret_cast<const P*>(xr) + lane, C, mine);
+        if (FUSED) rs_load_groups<P, K>(r, reinterpret_cast<const P*>(rr) + lane, C, mine);
+        if (tail) {
+            xt = xr[ti];
+            if (FUSED) rt = rr[ti];
+        }
+    }
+};
+
+// Rows on the one-read path: K groups a thread at most. STREAM: the weight is loaded once and
+// each thread loads its next row before it reduces this one (else the weight comes with
+// each row).
+template <typename T, int K, bool FUSED, bool STREAM>
+__device__ __forceinline__ void rs_rms_cached(const T* x, T* res, const T* w, T* out,
+                                              rs_i64 rows, int hidden, int groups, rs_i64 xs,
+                                              rs_i64 rsd, rs_i64 os, float eps, float woff,
+                                              int lc, float (*part)[RS_NWAVES]) {
     constexpr int N = 16 / sizeof(T);
     typedef rs_pack<T, N> P;
-    // Pass 1: the sum of squares of the normalised row (fused: x + residual, stored).
-    float acc = 0.0f;
-    if (live) {
-#pragma unroll 1
-        for (rs_i64 j = lane; j < groups; j += C) {
-            P a = reinterpret_cast<const P*>(xr)[j];
+    const int C = 1 << lc, R = (int)(blockDim.x >> lc);
+    const int lane = (int)(threadIdx.x & (C - 1));
+    const int sub = (int)(threadIdx.x >> lc);  // >= R: a thread past the last whole row
+    const int mine = lane < groups ? ((groups - 1 - lane) >> lc) + 1 : 0;  // <= K
+    const int ti = groups * N + lane;
+    const bool has_tail = ti < hidden;  // C >= 8 > hidden % N: one tail element a thread
+    const P* wp = reinterpret_cast<const P*>(w) + lane;
+    P wa[K];
+    T wt = T();
+    if (STREAM) {
+        rs_load_groups<P, K>(wa, wp, C, mine);
+        if (has_tail) wt = w[ti];
+    }
+    const rs_i64 step = (rs_i64)gridDim.x * R;
+    rs_i64 r = (rs_i64)blockIdx.x * R + sub;
+    const bool in_tile = sub < R;
+    rs_norm_row<T, K, FUSED> cur;
+    if (STREAM && in_tile && r < rows)
+        cur.load(x + r * xs, FUSED ? res + r * rsd : nullptr, lane, C, mine, ti, has_tail);
+    int buf = 0;
+    for (rs_i64 r0 = (rs_i64)blockIdx.x * R; r0 < rows; r0 += step, r += step) {
+        const bool live = in_tile && r < rows;
+        rs_norm_row<T, K, FUSED> nxt;
+        if (STREAM) {
+            if (in_tile && r + step < rows)
+                nxt.load(x + (r + step) * xs, FUSED ? res + (r + step) * rsd : nullptr, lane,
+                         C, mine, ti, has_tail);
+        } else if (live) {
+            cur.load(x + r * xs, FUSED ? res + r * rsd : nullptr, lane, C, mine, ti, has_tail);
+            rs_load_groups<P, K>(wa, wp, C, mine);
+            if (has_tail) wt = w[ti];
+        }
+        const rs_i64 rl = live ? r : 0;  // a dead row's pointers are formed, never used
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            if (live && k < mine) {
+                if (FUSED) {
+                    float s[N];
+#pragma unroll
+                    for (int e = 0; e < N; ++e)
+                        s[e] = rs_up(cur.x[k].get(e)) + rs_up(cur.r[k].get(e));
+                    rs_pack_floats(cur.x[k], s);
+                    reinterpret_cast<P*>(res + rl * rsd)[lane + k * C] = cur.x[k];
+                }
+#pragma unroll
+                for (int e = 0; e < N; ++e) {
+                    const float f = rs_up(cur.x[k].get(e));
+                    acc += f * f;
+                }
+            }
+        }
+        const bool tail = live && has_tail;
+        if (tail) {
             if (FUSED) {
-                const P b = reinterpret_cast<const P*>(rr)[j];
-                P s;
+                cur.xt = rs_down<T>(rs_up(cur.xt) + rs_up(cur.rt));
+                res[rl * rsd + ti] = cur.xt;
+            }
+            const float f = rs_up(cur.xt);
+            acc += f * f;
+        }
+        const float sum = rs_row_sum(acc, C, part[buf]);
+        buf ^= 1;
+        const float rstd = rs_rstd(sum, (float)hidden, eps);
+        P* op = reinterpret_cast<P*>(out + rl * os) + lane;
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            if (live && k < mine) {
+                float y[N];
 #pragma unroll
                 for (int e = 0; e < N; ++e)
-                    s.set(e, rs_down<T>(rs_up(a.get(e)) + rs_up(b.get(e))));
-                a = s;
-                reinterpret_cast<P*>(rr)[j] = a;
+                    y[e] = (rs_up(cur.x[k].get(e)) * rstd) * (rs_up(wa[k].get(e)) + woff);
+                P v;
+                rs_pack_floats(v, y);
+                op[k * C] = v;
             }
+        }
+        if (tail) out[rl * os + ti] = rs_down<T>((rs_up(cur.xt) * rstd) * (rs_up(wt) + woff));
+        if (STREAM) cur = nxt;
+    }
+}
+
+// Rows on the two-pass path (longer rows, or any operand not 16-byte aligned: then groups
+// is 0 and every element goes one at a time).
+template <typename T, bool FUSED>
+__device__ __forceinline__ void rs_rms_passes(const T* x, T* res, const T* w, T* out,
+                                              rs_i64 rows, rs_i64 hidden, rs_i64 groups,
+                                              rs_i64 xs, rs_i64 rsd, rs_i64 os, float eps,
+                                              float woff, int lc, float (*part)[RS_NWAVES]) {
+    constexpr int N = 16 / sizeof(T);
+    constexpr int U = FUSED ? RS_RMS_FUSED_UNROLL : RS_RMS_UNROLL;
+    typedef rs_pack<T, N> P;
+    const int C = 1 << lc, R = (int)(blockDim.x >> lc);
+    const int lane = (int)(threadIdx.x & (C - 1));
+    const int sub = (int)(threadIdx.x >> lc);
+    int buf = 0;
+    for (rs_i64 r0 = (rs_i64)blockIdx.x * R; r0 < rows; r0 += (rs_i64)gridDim.x * R) {
+        const rs_i64 r = r0 + sub;
+        const bool live = sub < R && r < rows;
+        const rs_i64 rl = live ? r : 0;
+        const T* xr = x + rl * xs;
+        T* rr = FUSED ? res + rl * rsd : nullptr;
+        T* orow = out + rl * os;
+        float acc = 0.0f;
+        if (live) {
+            for (rs_i64 j0 = lane; j0 < groups; j0 += (rs_i64)U * C) {
+                P a[U], b[U];
 #pragma unroll
-            for (int e = 0; e < N; ++e) {
-                const float f = rs_up(a.get(e));
+                for (int u = 0; u < U; ++u) {
+                    const rs_i64 j = j0 + (rs_i64)u * C;
+                    if (j < groups) {
+                        a[u] = reinterpret_cast<const P*>(xr)[j];
+                        if (FUSED) b[u] = reinterpret_cast<const P*>(rr)[j];
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < U; ++u) {
+                    const rs_i64 j = j0 + (rs_i64)u * C;
+                    if (j < groups) {
+                        if (FUSED) {
+                            float s[N];
+#pragma unroll
+                            for (int e = 0; e < N; ++e)
+                                s[e] = rs_up(a[u].get(e)) + rs_up(b[u].get(e));
+                            rs_pack_floats(a[u], s);
+                            reinterpret_cast<P*>(rr)[j] = a[u];
+                        }
+#pragma unroll
+                        for (int e = 0; e < N; ++e) {
+                            const float f = rs_up(a[u].get(e));
+                            acc += f * f;
+                        }
+                    }
+                }
+            }
+#pragma unroll 1
+            for (rs_i64 i = groups * N + lane; i < hidden; i += C) {
+                T a = xr[i];
+                if (FUSED) {
+                    a = rs_down<T>(rs_up(a) + rs_up(rr[i]));
+                    rr[i] = a;
+                }
+                const float f = rs_up(a);
                 acc += f * f;
             }
         }
-#pragma unroll 1
-        for (rs_i64 i = groups * N + lane; i < hidden; i += C) {
-            T a = xr[i];
-            if (FUSED) {
-                a = rs_down<T>(rs_up(a) + rs_up(rr[i]));
-                rr[i] = a;
-            }
-            const float f = rs_up(a);
-            acc += f * f;
-        }
-    }
-    const float sum = rs_row_sum(acc, C, part);
-    if (!live) return;
-    const float rstd = 1.0f / sqrtf(sum / (float)hidden + eps);
-    // Pass 2: (v * rstd) * (w + offset), rounded once; a thread re-reads only what it read.
-    const T* src = FUSED ? rr : xr;
-#pragma unroll 1
-    for (rs_i64 j = lane; j < groups; j += C) {
-        const P a = reinterpret_cast<const P*>(src)[j];
-        const P ww = reinterpret_cast<const P*>(w)[j];
-        P y;
+        const float sum = rs_row_sum(acc, C, part[buf]);
+        buf ^= 1;
+        if (!live) continue;
+        const float rstd = rs_rstd(sum, (float)hidden, eps);
+        const T* src = FUSED ? rr : xr;
+        for (rs_i64 j0 = lane; j0 < groups; j0 += (rs_i64)U * C) {
+            P a[U], ww[U];
 #pragma unroll
-        for (int e = 0; e < N; ++e)
-            y.set(e, rs_down<T>((rs_up(a.get(e)) * rstd) * (rs_up(ww.get(e)) + woff)));
-        reinterpret_cast<P*>(orow)[j] = y;
-    }
+            for (int u = 0; u < U; ++u) {
+                const rs_i64 j = j0 + (rs_i64)u * C;
+                if (j < groups) {
+                    a[u] = reinterpret_cast<const P*>(src)[j];
+                    ww[u] = reinterpret_cast<const P*>(w)[j];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const rs_i64 j = j0 + (rs_i64)u * C;
+                if (j < groups) {
+                    float y[N];
+#pragma unroll
+                    for (int e = 0; e < N; ++e)
+                        y[e] = (rs_up(a[u].get(e)) * rstd) * (rs_up(ww[u].get(e)) + woff);
+                    P v;
+                    rs_pack_floats(v, y);
+                    reinterpret_cast<P*>(orow)[j] = v;
+                }
+            }
+        }
 #pragma unroll 1
-    for (rs_i64 i = groups * N + lane; i < hidden; i += C)
-        orow[i] = rs_down<T>((rs_up(src[i]) * rstd) * (rs_up(w[i]) + woff));
+        for (rs_i64 i = groups * N + lane; i < hidden; i += C)
+            orow[i] = rs_down<T>((rs_up(src[i]) * rstd) * (rs_up(w[i]) + woff));
+    }
 }
 
 template <typename T, bool FUSED>
@@ -213,28 +298,40 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
     const bool vec = rs_rows_aligned(x, xs, size) && rs_rows_aligned(w, 0, size) &&
                      rs_rows_aligned(out, os, size) && (!FUSED || rs_rows_aligned(res, rsd, size));
     const rs_i64 groups = vec ? hidden / N : 0;
-    const int C = rs_norm_threads(vec ? groups : hidden);
-    const int R = RS_BLOCK / C;
-    const int lane = (int)(threadIdx.x & (C - 1));
-    const int sub = (int)(threadIdx.x / C);
-    const bool cached = vec && groups <= (rs_i64)(FUSED ? RS_RMS_FUSED_CACHE : RS_RMS_CACHE) * C;
-    int buf = 0;
-    for (rs_i64 r0 = (rs_i64)blockIdx.x * R; r0 < rows; r0 += (rs_i64)gridDim.x * R) {
-        const rs_i64 r = r0 + sub;
-        const bool live = r < rows;
-        const rs_i64 rl = live ? r : 0;  // a dead row's pointers are formed, never used
-        const T* xr = x + rl * xs;
-        T* rr = FUSED ? res + rl * rsd : nullptr;
-        T* orow = out + rl * os;
-        if (cached)
-            rs_rms_norm_row_cached<T, FUSED>(xr, rr, w, orow, (int)hidden, (int)groups, eps,
-                                             woff, live, C, lane, part[buf]);
-        else
-            rs_rms_norm_row_passes<T, FUSED>(xr, rr, w, orow, hidden, groups, eps, woff, live, C,
-                                             lane, part[buf]);
-        buf ^= 1;
-    }
+    // The power of two covering half the units, at least 8: a rows last hidden % N < 8
+    // elements then take one thread each on the one-read paths.
+    const int lc = rs_row_log2(((vec ? groups : hidden) + 1) / 2, 8);
+    const bool wide = (1 << lc) >= 8;  // the one-read paths' tail rule needs C >= 8
+    if (vec && wide && groups <= ((rs_i64)2 << lc))
+        rs_rms_cached<T, 2, FUSED, !FUSED>(x, res, w, out, rows, (int)hidden, (int)groups, xs,
+                                           rsd, os, eps, woff, lc, part);
+    else if (!FUSED && vec && wide && groups <= ((rs_i64)4 << lc))
+        rs_rms_cached<T, 4, false, false>(x, res, w, out, rows, (int)hidden, (int)groups, xs,
+                                          rsd, os, eps, woff, lc, part);
+    else
+        rs_rms_passes<T, FUSED>(x, res, w, out, rows, hidden, groups, xs, rsd, os, eps, woff,
+                                lc, part);
 }
+
+#define RS_RMS_ENTRIES(DT, T)                                                                 \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK, RS_RMS_MIN_BLOCKS)                 \
+        rms_norm_##DT(const T* x, const T* weight, T* out, long long rows, long long hidden,  \
+                      long long x_stride, long long out_stride, float eps,                    \
+                      float weight_offset) {                                                  \
+        rs_rms_norm<T, false>(x, nullptr, weight, out, rows, hidden, x_stride, 0, out_stride, \
+                              eps, weight_offset);                                            \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK, RS_RMS_MIN_BLOCKS)                 \
+        fused_add_rms_norm_##DT(T* x, T* residual, const T* weight, long long rows,           \
+                                long long hidden, long long x_stride,                         \
+                                long long residual_stride, float eps, float weight_offset) {  \
+        rs_rms_norm<T, true>(x, residual, weight, x, rows, hidden, x_stride, residual_stride, \
+                             x_stride, eps, weight_offset);                                   \
+    }
+
+RS_RMS_ENTRIES(f32, float)
+RS_RMS_ENTRIES(f16, rs_f16)
+RS_RMS_ENTRIES(bf16, rs_bf16)
 
 template <bool FUSED>
 __device__ __forceinline__ void rs_rms_norm_any(int dtype, void* x, void* res, const void* w,

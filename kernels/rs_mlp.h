@@ -4,13 +4,15 @@
 // ABI marker, the wave shuffles) and rs_elementwise.h (the two-byte float storage types and
 // their conversions: rs_num<T>::up to float, ::down rounding to nearest even).
 //
-// Element types travel as a run-time code (one entry serves all three; the branch is uniform
-// over the grid): RS_MLP_F32 float, RS_MLP_F16 __half, RS_MLP_BF16 __nv_bfloat16. Every
-// value is widened to float, computed in float (sums of squares included), and rounded to the
-// element type once, at the store.
+// Element types: every module has one entry a type (name_f32, name_f16, name_bf16, what
+// rocsample launches: each gets registers and code of its own) and one entry taking the type
+// as a run-time code (the branch uniform over the grid): RS_MLP_F32 float, RS_MLP_F16
+// __half, RS_MLP_BF16 __nv_bfloat16. Every value is widened to float, computed in float (sums
+// of squares included), and rounded to the element type once, at the store (rs_pack_floats:
+// two 2-byte values a conversion instruction where the target has one).
 //
 // Values: an operand's 16-byte group is held as rs_pack<T, 16 / sizeof(T)>, whose 2-byte
-// values stay packed two to a 32-bit word (get/set unpack and pack one value): 16 bytes are
+// values stay packed two to a 32-bit word (get unpacks one value): 16 bytes are
 // 4 registers for every element type, where one register a value (rs_pack<T, N, false>)
 // made bf16/fp16 groups cost 8 and limited the loads a thread could keep in flight.
 //
@@ -30,16 +32,18 @@
 
 typedef long long rs_i64;
 
-// Threads of a block that share one row: the smallest power of two >= the row's units (its
-// 16-byte groups, or its elements on the scalar path), at most RS_BLOCK. A block takes
-// RS_BLOCK / rs_row_threads rows at once, so a short row does not leave most of a block idle
-// (hidden 2048 bf16 is 256 groups: two rows a block of 512, not one and 256 idle threads).
-// A power of two divides RS_BLOCK and, at or below the wave, a row's lanes stay in one wave
-// for any wave size. rocsample.ops.mlp.row_threads is the host's copy (the grid rule).
-__device__ __forceinline__ int rs_row_threads(rs_i64 units) {
-    int c = 1;
-    while (c < RS_BLOCK && (rs_i64)c < units) c <<= 1;  // at most log2(RS_BLOCK) steps
-    return c;
+// log2 of C, the threads of a block that share one row: the smallest power of two >= units,
+// clamped to [min(lo, blockDim.x), blockDim.x] (rounded down to a power of two for a block
+// that is not one). A block takes blockDim.x / C rows at once, so a short row does not leave
+// most of a block idle (hidden 2048 bf16 is 256 groups: two rows a block of 512, not one and
+// 256 idle threads); at or below the wave a row's lanes stay in one wave for any wave size.
+// rocsample.ops.mlp.row_threads is the host's copy (the grid rules).
+__device__ __forceinline__ int rs_row_log2(rs_i64 units, rs_i64 lo) {
+    const rs_i64 block = (rs_i64)blockDim.x;
+    if (lo > block) lo = block;
+    const rs_i64 u = units < lo ? lo : (units > block ? block : units);
+    const int lc = 64 - __clzll((unsigned long long)(u - 1));  // u = 1: __clzll(0) = 64
+    return (1 << lc) > block ? lc - 1 : lc;
 }
 
 // Whether every row of an operand starts on a 16-byte boundary.
@@ -70,3 +74,49 @@ template <typename T>
 __device__ __forceinline__ float rs_up(T v) { return rs_num<T>::up(v); }
 template <typename T>
 __device__ __forceinline__ T rs_down(float v) { return rs_num<T>::down(v); }
+
+// Two floats rounded to T (rs_num<T>::down) and packed into one 32-bit word, `lo` in the low
+// half: one instruction on NVIDIA sm_80 and later (cvt.rn.{bf16,f16}x2.f32) where two
+// conversions and the packing took several; the same bits as two rs_down (a bf16 NaN takes the
+// software rule's bits, as in rs_num<rs_bf16>::down).
+template <typename T>
+__device__ __forceinline__ rs_u32 rs_down2(float lo, float hi) {
+    return (rs_u32)rs_num<T>::down(lo).bits | ((rs_u32)rs_num<T>::down(hi).bits << 16);
+}
+#if defined(RS_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+template <>
+__device__ __forceinline__ rs_u32 rs_down2<rs_bf16>(float lo, float hi) {
+    if (lo != lo || hi != hi)
+        return (rs_u32)rs_num<rs_bf16>::down(lo).bits |
+               ((rs_u32)rs_num<rs_bf16>::down(hi).bits << 16);
+    rs_u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+template <>
+__device__ __forceinline__ rs_u32 rs_down2<rs_f16>(float lo, float hi) {
+    rs_u32 r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+#endif
+
+// p = the N floats f rounded to T; two-byte values two at a time (rs_down2).
+template <typename T, int N, bool TWO = (sizeof(T) == 2)>
+struct rs_packer {
+    static __device__ __forceinline__ void put(rs_pack<T, N>& p, const float (&f)[N]) {
+#pragma unroll
+        for (int e = 0; e < N; ++e) p.set(e, rs_down<T>(f[e]));
+    }
+};
+template <typename T, int N>
+struct rs_packer<T, N, true> {
+    static __device__ __forceinline__ void put(rs_pack<T, N>& p, const float (&f)[N]) {
+#pragma unroll
+        for (int e = 0; e < N; e += 2) p.w[e / 2] = rs_down2<T>(f[e], f[e + 1]);
+    }
+};
+template <typename T, int N>
+__device__ __forceinline__ void rs_pack_floats(rs_pack<T, N>& p, const float (&f)[N]) {
+    rs_packer<T, N>::put(p, f);
+}

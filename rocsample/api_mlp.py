@@ -187,7 +187,7 @@ def _check_eps(eps: float) -> float:
 
 def swiglu(gate: Any, up: Any, *, out: Any = None, stream: int | None = None,
            backend: str | None = None, device: int = 0) -> Any:
-    """SwiGLU: ``silu(gate) * up`` elementwise (``swiglu_kernel``).
+    """SwiGLU: ``silu(gate) * up`` elementwise (``swiglu_<dtype>``).
 
     ``silu(g) = g / (1 + exp(-g))``; the product is computed in float32 and rounded to the
     element type once (FlashInfer's order).
@@ -247,7 +247,7 @@ def _swiglu_recipe(b: Any, dtype: np.dtype, g: _Rows, u: _Rows, o: _Rows) -> Any
 def silu_and_mul(x: Any, *, out: Any = None, stream: int | None = None,
                  backend: str | None = None, device: int = 0) -> Any:
     """``silu(x[..., :d]) * x[..., d:]`` for ``x`` of shape ``[..., 2d]`` (the serving
-    engines' fused gate-up layout; ``swiglu_kernel`` reading both halves in place).
+    engines' fused gate-up layout; ``swiglu_<dtype>`` reading both halves in place).
 
     Parameters
     ----------
@@ -305,7 +305,7 @@ def _norm_args(b: Any, x: Any, weight: Any, stream: int | None,
 
 def rms_norm(x: Any, weight: Any, *, eps: float = 1e-6, gemma: bool = False, out: Any = None,
              stream: int | None = None, backend: str | None = None, device: int = 0) -> Any:
-    """RMSNorm over the last dim (``rms_norm_kernel``).
+    """RMSNorm over the last dim (``rms_norm_<dtype>``).
 
     ``out = (x * rstd) * (weight + offset)``, ``rstd = 1 / sqrt(mean(x^2) + eps)``, with
     ``offset`` 0, or 1 for Gemma's ``(1 + weight)``; computed in float32 (the sum of squares
@@ -355,7 +355,8 @@ def rms_norm(x: Any, weight: Any, *, eps: float = 1e-6, gemma: bool = False, out
     _no_overlap(ro, "out", [(rx, "x"), (rw, "weight")], same_ok=("x",))
     r = mlp.rms_norm_recipe(_dtype_name(vx.dtype, "x"), rx.rows, rx.cols,
                             {"x": vx.ptr, "weight": rw.view.ptr, "out": ro.view.ptr},
-                            {"x": rx.stride, "out": ro.stride}, eps, offset)
+                            {"x": rx.stride, "out": ro.stride}, eps, offset,
+                            getattr(b, "sm_count", 132))
     _launch(b, r, stream)
     return result
 
@@ -364,7 +365,7 @@ def fused_add_rms_norm(x: Any, residual: Any, weight: Any, *, eps: float = 1e-6,
                        gemma: bool = False, stream: int | None = None,
                        backend: str | None = None, device: int = 0) -> tuple[Any, Any]:
     """In place: ``residual += x``, then ``x = rms_norm(residual, weight)``
-    (``fused_add_rms_norm_kernel``, one read of each and one write of each).
+    (``fused_add_rms_norm_<dtype>``, one read of each and one write of each).
 
     The sum is rounded to the element type and stored, and that stored residual is what is
     normalised: the result equals ``residual += x; x[:] = rms_norm(residual, weight)``
@@ -430,6 +431,6 @@ def fused_add_rms_norm(x: Any, residual: Any, weight: Any, *, eps: float = 1e-6,
     r = mlp.fused_add_rms_norm_recipe(
         _dtype_name(vx.dtype, "x"), rx.rows, rx.cols,
         {"x": vx.ptr, "residual": vr.ptr, "weight": rw.view.ptr},
-        {"x": rx.stride, "residual": rr.stride}, eps, offset)
+        {"x": rx.stride, "residual": rr.stride}, eps, offset, getattr(b, "sm_count", 132))
     _launch(b, r, stream)
     return x, residual

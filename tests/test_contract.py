@@ -771,6 +771,17 @@ def test_elementwise_constants_equal_their_python_mirrors(toolchain, target):
 
 
 @pytest.mark.parametrize("toolchain,target", TARGETS)
+def test_mlp_constants_equal_their_python_mirrors(toolchain, target):
+    """The grid rules of rocsample.ops.mlp give a SwiGLU thread the groups it keeps in
+    flight, and size blocks as the kernels' __launch_bounds__ allow."""
+    from rocsample.ops import mlp
+
+    assert unit("swiglu.hip", toolchain, target).value("RS_SWIGLU_UNROLL") == mlp.SWIGLU_UNROLL
+    for source in ("swiglu.hip", "rms_norm.hip"):
+        assert unit(source, toolchain, target).value("RS_BLOCK") == mlp.BLOCK
+
+
+@pytest.mark.parametrize("toolchain,target", TARGETS)
 def test_workspace_size_and_layout_equal_the_engine(toolchain, target):
     """registry.ws_words / ws_prefix_words against rs_ws_words / rs_ws_row, both evaluated
     from the C source, at the edges of their terms (a sub-chunk more; candidates past

@@ -114,13 +114,16 @@ def test_fused_add_writes_the_residual_back(gpu, dtype, hidden):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hidden", [8, 64, 136, 2048, 4096])
 def test_several_rows_a_block(gpu, dtype, hidden):
-    """Short rows share a block (mlp.norm_threads, mlp.swiglu_grid: up to 64 rows a block
-    of 512): row counts just below, at and above a block's tile and a grid of several
-    tiles, so the last tile has rows past the end (they must take part in the reductions
-    and write nothing)."""
+    """Short rows share a block (mlp.norm_threads, mlp.rms_norm_launch, mlp.swiglu_launch:
+    up to 64 rows a block of 512): row counts just below, at and above a block's tile and a
+    grid of several tiles, so the last tile has rows past the end (they must take part in
+    the reductions and write nothing); calls of few rows (a block of one row's threads) and
+    of more than two rows an SM (blocks of 512, rms_norm streaming several tiles a block)."""
     rng = np.random.default_rng(7 + hidden)
     per = mlp.BLOCK // mlp.norm_threads(hidden, dtype)
-    for rows in sorted({1, max(1, per - 1), per, per + 1, 3 * per + 5}):
+    many = 2 * gpu.sm_count + 1
+    for rows in sorted({1, max(1, per - 1), per, per + 1, 3 * per + 5, many, many + per + 3,
+                        2 * gpu.sm_count * per + 3 * per + 1}):
         x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
                    make((hidden,), dtype, rng))
         got = back(rocsample.rms_norm(dev(gpu, x, dtype), dev(gpu, w, dtype)), dtype)
@@ -137,12 +140,14 @@ def test_several_rows_a_block(gpu, dtype, hidden):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hidden", [2040, 2048, 2056, 4096, 4104, 8192, 8200, 16384, 16392])
 def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
-    """A row of at most 4 x 512 16-byte groups (the fused add: 2 x 512) is held in
-    registers, a longer one takes two passes (kernels/rms_norm.hip, RS_RMS_CACHE and
-    RS_RMS_FUSED_CACHE): both sides of each dtype's limit, with a tail of hidden % (16 /
-    size) elements; the smaller sizes straddle the threads-a-row steps (rs_norm_threads)."""
+    """A row of at most 2 x 512 16-byte groups is held in registers two groups a thread,
+    rms_norm's rows of up to 4 x 512 four a thread, longer rows (the fused add's past 2 x
+    512) take two passes (kernels/rms_norm.hip): both sides of each dtype's limits, with a
+    tail of hidden % (16 / size) elements; the smaller sizes straddle the threads-a-row
+    steps (mlp.norm_threads). Rows: more than two an SM, so that blocks of 512 take several
+    rows (few rows get a block of their own)."""
     rng = np.random.default_rng(hidden + 1)
-    rows = 70
+    rows = 2 * gpu.sm_count + 5
     x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
                make((hidden,), dtype, rng))
     got = back(rocsample.rms_norm(dev(gpu, x, dtype), dev(gpu, w, dtype)), dtype)
@@ -152,6 +157,58 @@ def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
     y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, dtype)
     np.testing.assert_array_equal(back(rd, dtype), new_r)
     assert_near(back(xd, dtype), y, dtype)
+
+
+@pytest.mark.parametrize("kernel", ["rms_norm", "fused_add_rms_norm", "swiglu", "generic"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
+    """The kernels' loops cover every row and element whatever the grid and block (their
+    ABI): the recipes' launches re-run with grids of one to three blocks and blocks of 32
+    to 512 threads, at shapes on each path (two and four groups a thread, two passes,
+    element by element), so one block streams many tiles (rms_norm loads a row ahead while
+    it writes one). "generic": the entries that take the type as a run-time code."""
+    from rocsample.backends.recipe import Launch, Recipe
+
+    rng = np.random.default_rng(11)
+    # (rows, hidden), grid, block: two groups a thread; the same at 512; four (rms_norm) at
+    # C = the block, 256; two passes; element by element (a row of 111 is not 16 bytes).
+    cases = [((300, 136), (1, 1), 32), ((97, 2048), (3, 1), 512), ((41, 6000), (2, 2), 256),
+             ((9, 16392), (1, 3), 64), ((50, 111), (2, 1), 128)]
+    for (rows, hidden), grid, block in cases:
+        x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
+                   make((hidden,), dtype, rng))
+        xd, rd, wd = dev(gpu, x, dtype), dev(gpu, r, dtype), dev(gpu, w, dtype)
+        out = DeviceBuffer(gpu.rt, (rows, hidden), xd.dtype)
+        name = "swiglu" if kernel in ("swiglu", "generic") else kernel
+        if name == "swiglu":
+            rec = mlp.swiglu_recipe(dtype, rows, hidden, {"gate": xd.ptr, "up": rd.ptr,
+                                                          "out": out.ptr},
+                                    {"gate": hidden, "up": hidden, "out": hidden})
+        elif name == "rms_norm":
+            rec = mlp.rms_norm_recipe(dtype, rows, hidden, {"x": xd.ptr, "weight": wd.ptr,
+                                                            "out": out.ptr},
+                                      {"x": hidden, "out": hidden}, 1e-6)
+        else:
+            rec = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
+                                                {"x": xd.ptr, "residual": rd.ptr,
+                                                 "weight": wd.ptr},
+                                                {"x": hidden, "residual": hidden}, 1e-6)
+        launch = rec.launches[0]
+        args = dict(launch.args)
+        entry = launch.kernel
+        if kernel == "generic":
+            entry, args["dtype"] = "swiglu_kernel", mlp.DTYPE_CODES[dtype]
+        gy = 1 if name != "swiglu" else grid[1]
+        gpu.launch_recipe(Recipe(rec.op, (), {}, None,
+                                 [Launch(entry, (grid[0], gy), args, block=block)]))
+        if name == "fused_add_rms_norm":
+            y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, dtype)
+            np.testing.assert_array_equal(back(rd, dtype), new_r)
+            assert_near(back(xd, dtype), y, dtype)
+        elif name == "rms_norm":
+            assert_near(back(out, dtype), mlp.rms_norm(x, w, 1e-6, 0.0, dtype), dtype)
+        else:
+            assert_near(back(out, dtype), mlp.swiglu(x, r, dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])  # bf16: no array interface; see torch's
@@ -192,7 +249,7 @@ def test_profile_times_the_kernels_with_gb_per_second(gpu):
             rocsample.fused_add_rms_norm(x, DeviceBuffer.from_numpy(gpu.rt, np.zeros(
                 (1024, 4096), np.float32)), w)
     s = prof.summary()
-    for k in ("rms_norm_kernel", "swiglu_kernel", "fused_add_rms_norm_kernel"):
+    for k in ("rms_norm_f32", "swiglu_f32", "fused_add_rms_norm_f32"):
         assert s[k]["calls"] == 3 and s[k]["gb_s"] > 0, s
     print(prof.table())
 

@@ -257,9 +257,11 @@ def test_swiglu_runs_as_host_code(tmp_path):
                    check=True, capture_output=True, timeout=300)
     run = subprocess.run([str(exe), "11"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
-    # The host's grid rule uses its own copy of the kernel's threads-a-row rule.
+    # The host's grid rule uses its own copy of the kernels' threads-a-row rule.
     run = subprocess.run([str(exe), "1", "threads"], capture_output=True, text=True, timeout=60)
-    assert [int(t) for t in run.stdout.split()] == [mlp.row_threads(u) for u in range(1101)]
+    lines = [[int(t) for t in line.split()] for line in run.stdout.splitlines()]
+    assert lines == [[mlp.row_threads(u, lo, block) for u in range(1101)]
+                     for lo, block in ((1, 512), (8, 512), (8, 128))]
 
 
 @pytest.mark.parametrize("wave,block", [(32, 128), (64, 256)])
@@ -299,26 +301,43 @@ def test_family_is_registered():
         spec = registry.KERNELS[name]
         assert spec.family == "mlp" and spec.signature == e.signature
         assert spec.block == mlp.BLOCK == registry.BLOCK_SIZE
+    # one entry a type beside each entry taking the type as a code
+    for kernel in ("swiglu", "rms_norm", "fused_add_rms_norm"):
+        generic = mlp.ENTRIES[f"{kernel}_kernel"]
+        for dt in mlp.DTYPE_CODES:
+            typed = mlp.ENTRIES[mlp.entry(kernel, dt)]
+            assert typed.module == generic.module
+            assert typed.signature == generic.signature[:-1] and generic.signature[-1][0] == "dtype"
         assert spec.env_var == mlp.MODULES[e.module].env_var and name in registry.CONTRACT
 
 
-def test_grids_cover_every_row_and_stay_in_limits():
-    for rows in (1, 17, 65536, 1 << 23, 1 << 30):
-        for hidden, dtype in ((16384, "f32"), (2048, "bf16"), (8, "f16"), (111, "f32")):
-            gx, gy = mlp.rms_norm_grid(rows, hidden, dtype)
-            assert gy == 1 and 1 <= gx <= mlp.MAX_GRID and gx * mlp.BLOCK < 1 << 32
-            c = mlp.norm_threads(hidden, dtype)
-            assert mlp.BLOCK % c == 0 and c >= 8
-            # A block takes BLOCK // c rows; the tile loop takes what passes MAX_GRID blocks.
-            assert gx == min(-(-rows // (mlp.BLOCK // c)), mlp.MAX_GRID)
-        for d, dtype in ((14336, "bf16"), (2048, "bf16"), (100, "f32"), (3, "f16")):
-            sx, sy = mlp.swiglu_grid(rows, d, dtype)
-            groups = d // (16 // (2 if dtype != "f32" else 4))
-            c = mlp.row_threads(-(-groups // mlp.SWIGLU_UNROLL))
-            assert mlp.BLOCK % c == 0 and c >= 1
-            # A block takes BLOCK // c rows; the row loop takes what passes GRID_Y blocks.
-            assert sy == min(-(-rows // (mlp.BLOCK // c)), mlp.GRID_Y)
-            assert sx * c * mlp.SWIGLU_UNROLL >= groups  # a row's groups, one pass
+def test_launches_cover_every_row_and_stay_in_limits():
+    for sms in (1, 132, 304):
+        for rows in (1, 17, 2 * sms, 2 * sms + 1, 65536, 1 << 23, 1 << 30):
+            few = rows <= 2 * sms
+            for hidden, dtype in ((16384, "f32"), (2048, "bf16"), (8, "f16"), (111, "f32")):
+                c = mlp.norm_threads(hidden, dtype)
+                assert mlp.BLOCK % c == 0 and c >= 8
+                for fused in (False, True):
+                    (gx, gy), block = mlp.rms_norm_launch(rows, hidden, dtype, sms, fused)
+                    # A block a row's threads for few rows (at least 32), else BLOCK.
+                    assert block == (max(32, c) if few else mlp.BLOCK)
+                    assert gy == 1 and 1 <= gx <= mlp.MAX_GRID and gx * block < 1 << 32
+                    tiles = -(-rows // (block // c))  # a block takes block // c rows a tile
+                    # the fused add a block a tile, rms_norm streaming rows: 2 blocks an SM
+                    assert gx == min(tiles, mlp.MAX_GRID if fused else 2 * sms)
+            for d, dtype in ((14336, "bf16"), (2048, "bf16"), (100, "f32"), (3, "f16")):
+                (sx, sy), block = mlp.swiglu_launch(rows, d, dtype, sms)
+                groups = d // (16 // (2 if dtype != "f32" else 4))
+                c = mlp.swiglu_threads(d, dtype)
+                assert c == mlp.row_threads(-(-groups // mlp.SWIGLU_UNROLL))
+                assert block == (max(32, c) if few else mlp.BLOCK) and block % c == 0
+                assert 1 <= sx <= mlp.MAX_GRID and 1 <= sy <= mlp.GRID_Y
+                assert sx * c * mlp.SWIGLU_UNROLL >= groups  # a row's groups, one pass
+                assert sy <= max(1, mlp.SWIGLU_BLOCKS_PER_SM * sms // sx)  # the row loop
+                assert sy == min(-(-rows // (block // c)), mlp.GRID_Y,
+                                 max(1, mlp.SWIGLU_BLOCKS_PER_SM * sms // sx))
     assert mlp.bytes_moved("swiglu_kernel", {"rows": 3, "d": 5, "dtype": 0}) == 3 * 3 * 5 * 4
+    assert mlp.bytes_moved("swiglu_f16", {"rows": 3, "d": 5}) == 3 * 3 * 5 * 2
     assert mlp.bytes_moved("fused_add_rms_norm_kernel",
                            {"rows": 3, "hidden": 5, "dtype": 1}) == (4 * 3 + 1) * 5 * 2

@@ -50,9 +50,9 @@ def test_rms_norm_on_device_rows_beyond_the_original_grid(gpu, dtype, hidden):
     want = mlp.rms_norm(x, w, 1e-6, 0.0, dtype)
     np.testing.assert_array_equal(host(got).view(want.dtype), want)
     kernel, grid, block, v = last(gpu)
-    assert kernel == "rms_norm_kernel" and block == mlp.BLOCK
-    assert grid == mlp.rms_norm_grid(rows, hidden, dtype)  # several rows a block
-    assert v["rows"] == rows and v["hidden"] == hidden and v["dtype"] == mlp.DTYPE_CODES[dtype]
+    assert kernel == f"rms_norm_{dtype}" and "dtype" not in v  # the type's own entry
+    assert (grid, block) == mlp.rms_norm_launch(rows, hidden, dtype, gpu.sm_count)
+    assert v["rows"] == rows and v["hidden"] == hidden
 
 
 def test_row_stride_twice_hidden_and_gemma(gpu):
@@ -95,9 +95,10 @@ def test_fused_add_in_place_on_device(gpu):
     y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, "bf16")
     np.testing.assert_array_equal(host(rd).view(np.uint16), new_r)
     np.testing.assert_array_equal(host(xd).view(np.uint16), y)
-    kernel, grid, _, v = last(gpu)
-    # hidden 111 bf16: 13 groups, 8 threads a row, 64 rows a block: one block for 40 rows.
-    assert kernel == "fused_add_rms_norm_kernel" and grid == (1, 1)
+    kernel, grid, block, v = last(gpu)
+    # hidden 111 bf16: 13 groups, 8 threads a row; 40 rows are few (<= 2 an SM): a block of
+    # 32 threads, four rows, ten blocks.
+    assert kernel == "fused_add_rms_norm_bf16" and (grid, block) == ((10, 1), 32)
     assert v["x"] == xd.ptr and v["residual"] == rd.ptr
 
 
@@ -133,8 +134,8 @@ def test_profile_reports_gb_per_second(gpu):
         rocsample.swiglu(upload(gpu, x), upload(gpu, x))
     s = prof.summary()
     ms = gpu.rt.elapsed_ms
-    assert s["rms_norm_kernel"]["gb_s"] == pytest.approx((2 * 8 + 1) * 256 * 4 / (ms * 1e-3) / 1e9)
-    assert s["swiglu_kernel"]["gb_s"] == pytest.approx(3 * 8 * 256 * 4 / (ms * 1e-3) / 1e9)
+    assert s["rms_norm_f32"]["gb_s"] == pytest.approx((2 * 8 + 1) * 256 * 4 / (ms * 1e-3) / 1e9)
+    assert s["swiglu_f32"]["gb_s"] == pytest.approx(3 * 8 * 256 * 4 / (ms * 1e-3) / 1e9)
     assert "GB/s" in prof.table()
 
 
@@ -168,7 +169,7 @@ def test_bad_device_arguments_are_named(gpu):
     ro.__cuda_array_interface__["data"] = (x.ptr, True)  # exported read-only
     with pytest.raises(ValueError, match="out is read-only"):
         rocsample.rms_norm(upload(gpu, np.ones((4, 8), np.float32)), w, out=ro)
-    assert not any(k[0] == "rms_norm_kernel" for k in gpu.rt.launches)  # nothing launched
+    assert not any(k[0].startswith("rms_norm") for k in gpu.rt.launches)  # nothing launched
 
 
 def test_device_input_on_the_cpu_backend_is_a_clear_error():

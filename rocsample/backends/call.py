@@ -65,20 +65,25 @@ class Call:
         return buf
 
     def launch(self, kernel: str, grid: tuple[int, int], args: dict[str, Any],
-               after_phase: bool = False) -> None:
+               after_phase: bool = False, block: int = 0) -> None:
         """Launch ``kernel`` with its arguments by name (packed in its registered order) and
-        its registered block size; ``after_phase``: it is a later phase of the call's
-        previous launch, which it may overlap if its code object waits for that grid
-        (grid_wait). The one launch of the executor, for every family."""
+        ``block`` threads a block (0: its registered block size, the most it is compiled
+        for); ``after_phase``: it is a later phase of the call's previous launch, which it
+        may overlap if its code object waits for that grid (grid_wait). The one launch of the
+        executor, for every family."""
         spec = KERNELS[kernel]
+        if not 0 <= block <= spec.block:
+            raise ValueError(f"{kernel}: block={block} threads, but it is compiled for at most "
+                             f"{spec.block}")
+        block = block or spec.block
         loaded = self.backend.kernels.get(kernel)
         packed = (_PACKERS.get(kernel) or _packer(kernel))(args)
         timer = profiling.active()
         start = timer.before(self.backend.rt, self.stream) if timer else None
         overlap = after_phase and loaded.grid_wait and timer is None  # events sit between
-        self.backend.rt.launch(loaded.function, grid, spec.block, packed, self.stream, overlap)
+        self.backend.rt.launch(loaded.function, grid, block, packed, self.stream, overlap)
         if self.plan is not None:
-            self.plan.add(loaded.function, grid, spec.block, packed, spec.arg_names,
+            self.plan.add(loaded.function, grid, block, packed, spec.arg_names,
                           spec.arg_types, self.roles, overlap)
         if timer:
             timer.after(self.backend.rt, self.stream, kernel, start)

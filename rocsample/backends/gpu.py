@@ -338,7 +338,7 @@ class GpuBackend:
 
 def _launch_all(call: Call, launches: list[Launch], ptrs: dict[str, int]) -> None:
     """Each launch, its per-call pointers bound (``Launch.bind``) from ``ptrs``."""
-    for kernel, grid, args, bind, after_phase in launches:
+    for kernel, grid, args, bind, after_phase, block in launches:
         for name, role, offset in bind:
             args[name] = ptrs[role] + offset
-        call.launch(kernel, grid, args, after_phase)
+        call.launch(kernel, grid, args, after_phase, block)

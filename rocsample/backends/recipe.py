@@ -30,7 +30,8 @@ class Launch(NamedTuple):
     to the address of that role's memory plus the offset just before the launch (their value
     in ``args`` until then is a placeholder). ``after_phase``: the launch is a later phase of
     the previous one, which it may overlap when its code object waits for that grid
-    (``LoadedKernel.grid_wait``).
+    (``LoadedKernel.grid_wait``). ``block``: threads a block, for a kernel that takes any
+    block size (the MLP family's few-row calls); 0, the block it is registered with.
     """
 
     kernel: str
@@ -38,6 +39,7 @@ class Launch(NamedTuple):
     args: dict[str, Any]
     bind: tuple[tuple[str, str, int], ...] = ()
     after_phase: bool = False
+    block: int = 0
 
 
 class Buffer(NamedTuple):

@@ -51,16 +51,18 @@ __all__ = [
     "MlpModule",
     "bytes_moved",
     "norm_threads",
+    "entry",
     "fused_add_rms_norm",
     "fused_add_rms_norm_recipe",
     "rms_norm",
-    "rms_norm_grid",
+    "rms_norm_launch",
     "rms_norm_recipe",
     "row_threads",
     "silu_and_mul",
     "swiglu",
-    "swiglu_grid",
+    "swiglu_launch",
     "swiglu_recipe",
+    "swiglu_threads",
 ]
 
 #: Threads a block the MLP kernels are compiled for (``RS_BLOCK``) and launched with: the
@@ -68,6 +70,14 @@ __all__ = [
 BLOCK = 512
 #: Groups of 16 bytes a SwiGLU thread keeps in flight per operand (``RS_SWIGLU_UNROLL``).
 SWIGLU_UNROLL = 2
+#: Blocks an SM a launch that streams rows needs (rms_norm keeps its weight in registers
+#: across rows, and loads a thread's next row while it reduces this one): two are resident
+#: at 64 registers a thread.
+NORM_BLOCKS_PER_SM = 2
+#: Blocks an SM along the rows for SwiGLU: beyond them a block goes on to further rows
+#: instead of ending after one round of loads (8192 x 14336 bf16 on an H200: 176 us against
+#: 184 with a block a tile).
+SWIGLU_BLOCKS_PER_SM = 8
 #: Most blocks of a launch along x: gridDim.x * BLOCK stays below 2^32 (an HSA dispatch's
 #: grid size in work-items); the kernels' grid-stride loops cover the rest.
 MAX_GRID = (1 << 32) // BLOCK - 1
@@ -99,8 +109,7 @@ class MlpModule:
 
 
 _NORM_TAIL = (("rows", "i64"), ("hidden", "i64"))
-ENTRIES: dict[str, MlpEntry] = {
-    e.name: e for e in (
+_GENERIC = (
         MlpEntry("swiglu_kernel", "swiglu", (
             ("gate", "ptr"), ("up", "ptr"), ("out", "ptr"), ("rows", "i64"), ("d", "i64"),
             ("gate_stride", "i64"), ("up_stride", "i64"), ("out_stride", "i64"),
@@ -113,8 +122,32 @@ ENTRIES: dict[str, MlpEntry] = {
             ("x", "ptr"), ("residual", "ptr"), ("weight", "ptr"), *_NORM_TAIL,
             ("x_stride", "i64"), ("residual_stride", "i64"), ("eps", "f32"),
             ("weight_offset", "f32"), ("dtype", "i32"))),
-    )
+)
+
+
+def _typed(e: MlpEntry, dtype: str) -> MlpEntry:
+    """The entry of one element type: ``name_dtype`` (``rms_norm_kernel`` ->
+    ``rms_norm_bf16``), the signature without the run-time ``dtype`` code."""
+    return MlpEntry(f"{e.name.removesuffix('_kernel')}_{dtype}", e.module, e.signature[:-1])
+
+
+#: Every entry point: one a type (``swiglu_f32``, ``rms_norm_bf16``, ...: what rocsample
+#: launches, each with registers and code of its own) and the three taking the type as a
+#: run-time code (``swiglu_kernel``, ``rms_norm_kernel``, ``fused_add_rms_norm_kernel``).
+ENTRIES: dict[str, MlpEntry] = {
+    e.name: e for e in (*_GENERIC, *(_typed(g, dt) for g in _GENERIC for dt in DTYPE_CODES))
 }
+
+
+def entry(kernel: str, dtype: str) -> str:
+    """The entry of ``kernel`` (``swiglu``, ``rms_norm``, ``fused_add_rms_norm``) that
+    rocsample launches for ``dtype``.
+
+    >>> entry("rms_norm", "bf16")
+    'rms_norm_bf16'
+    """
+    _code(dtype)
+    return f"{kernel}_{dtype}"
 
 _HEADERS = ("rs_common.h", "rs_elementwise.h", "rs_mlp.h")
 MODULES: dict[str, MlpModule] = {
@@ -133,75 +166,116 @@ def _code(dtype: str) -> int:
 # ----------------------------------------------------------------------------- grids
 
 
-def row_threads(units: int) -> int:
-    """Threads of a block that share one row (``rs_row_threads``, rs_mlp.h): the smallest
-    power of two >= ``units``, at most :data:`BLOCK`; a block takes ``BLOCK // row_threads``
-    rows at once, so a short row does not leave most of a block idle.
+def row_threads(units: int, lo: int = 1, block: int = BLOCK) -> int:
+    """Threads of a block that share one row (``rs_row_log2``, rs_mlp.h): the smallest power
+    of two >= ``units``, clamped to ``[min(lo, block), block]``; a block takes
+    ``block // row_threads`` rows at once, so a short row does not leave most of a block idle.
 
     >>> row_threads(0), row_threads(256), row_threads(257), row_threads(1 << 20)
     (1, 256, 512, 512)
+    >>> row_threads(3, lo=8), row_threads(300, block=128)
+    (8, 128)
     """
+    lo = min(lo, block)
+    u = min(max(int(units), lo), block)
     c = 1
-    while c < BLOCK and c < units:
+    while c < u:
         c <<= 1
-    return c
+    return c if c <= block else c >> 1
 
 
-def swiglu_grid(rows: int, d: int, dtype: str, sm_count: int = 132) -> tuple[int, int]:
-    """The grid of ``swiglu_kernel``: (blocks along a row, blocks along the rows).
-
-    The kernel spreads a row's 16-byte groups over ``C = row_threads(ceil(groups /
-    SWIGLU_UNROLL))`` threads and takes ``BLOCK // C`` rows a block (hidden 2048 bf16: 128
-    threads a row, four rows a block, two groups a thread in flight). With enough blocks to
-    fill the device (``>= 4 * sm_count``) each thread takes :data:`SWIGLU_UNROLL` groups of a
-    row (more bytes in flight), else one (more blocks for a short, latency-bound call). Any
-    grid is correct (grid-stride loops); this one is the fast one, computed for 16-byte
-    aligned operands (the kernel's scalar path for others covers any grid too).
-
-    >>> swiglu_grid(1, 14336, "bf16"), swiglu_grid(8192, 14336, "bf16")
-    ((4, 1), (2, 8192))
-    >>> swiglu_grid(8192, 2048, "bf16")
-    (1, 2048)
-    """
-    per = 16 // _STORAGE[dtype].itemsize
-    units = int(d) // per
-    c = row_threads(-(-units // SWIGLU_UNROLL))
-    tiles = -(-int(rows) // (BLOCK // c))
-    one = max(1, -(-units // c))
-    x = one if tiles * one < 4 * sm_count else max(1, -(-units // (c * SWIGLU_UNROLL)))
-    return min(x, MAX_GRID), max(1, min(tiles, GRID_Y))
+def _groups(cols: int, dtype: str) -> int:
+    return int(cols) // (16 // _STORAGE[dtype].itemsize)
 
 
-def norm_threads(hidden: int, dtype: str) -> int:
-    """Threads of a block that share a row in the RMSNorm kernels (``rs_norm_threads``,
-    kernels/rms_norm.hip) for 16-byte aligned rows: the power of two covering half the row's
-    16-byte groups, at least 8, at most :data:`BLOCK`.
+def norm_threads(hidden: int, dtype: str, block: int = BLOCK) -> int:
+    """Threads of a block that share a row in the RMSNorm kernels for 16-byte aligned rows:
+    the power of two covering half the row's 16-byte groups, at least 8, at most ``block``.
 
     Why: FlashInfer launches a block of ``hidden / 8`` threads a row (up to 1024), so several
-    blocks share an SM at small hidden; with the block fixed at :data:`BLOCK` threads the
-    kernels take ``BLOCK // norm_threads`` rows a block for the same effect, and two groups a
-    thread halve the reductions a byte (a row of up to 2048 groups, 16384 bf16, is then read
-    once into registers, the fused add's up to 1024).
+    blocks share an SM at small hidden; with the block at most :data:`BLOCK` threads the
+    kernels take ``block // norm_threads`` rows a block for the same effect, and two groups
+    a thread halve the reductions a byte (a row of up to 1024 groups, 8192 bf16, is then
+    read once into registers with two groups a thread, rms_norm's rows of up to 2048 with
+    four).
 
     >>> norm_threads(2048, "bf16"), norm_threads(14336, "bf16"), norm_threads(8, "f32")
     (128, 512, 8)
     """
-    groups = int(hidden) // (16 // _STORAGE[dtype].itemsize)
-    return max(8, row_threads(-(-groups // 2)))
+    return row_threads(-(-_groups(hidden, dtype) // 2), 8, block)
 
 
-def rms_norm_grid(rows: int, hidden: int, dtype: str) -> tuple[int, int]:
-    """The grid of the RMSNorm kernels: a block takes ``BLOCK // norm_threads`` rows at
-    once; at most :data:`MAX_GRID` blocks (the kernels' loop over tiles of rows takes the
-    rest: every row is written whatever the grid).
+def swiglu_threads(d: int, dtype: str, block: int = BLOCK) -> int:
+    """Threads of a block that share a row in SwiGLU for 16-byte aligned rows: the power of
+    two covering the row's groups at :data:`SWIGLU_UNROLL` a thread, at most ``block``.
 
-    >>> rms_norm_grid(3, 4096, "bf16"), rms_norm_grid(8192, 2048, "bf16")
-    ((2, 1), (2048, 1))
-    >>> rms_norm_grid(1 << 24, 16384, "f32")
-    (8388607, 1)
+    >>> swiglu_threads(2048, "bf16"), swiglu_threads(14336, "bf16"), swiglu_threads(3, "f16")
+    (128, 512, 1)
     """
-    per_block = BLOCK // norm_threads(hidden, dtype)
-    return max(1, min(-(-int(rows) // per_block), MAX_GRID)), 1
+    return row_threads(-(-_groups(d, dtype) // SWIGLU_UNROLL), 1, block)
+
+
+def _block(c: int, rows: int, sm_count: int) -> int:
+    """A launch's block: one row's threads (at least 32) when the call has at most two rows
+    an SM, so that each row gets a block and an SM of its own (a latency-bound call: 16 x
+    2048 bf16 rms_norm 5.4 us against 5.9 with four rows a block of 512), else
+    :data:`BLOCK`."""
+    return max(32, c) if rows <= 2 * sm_count else BLOCK
+
+
+def rms_norm_launch(rows: int, hidden: int, dtype: str, sm_count: int = 132,
+                    fused: bool = False) -> tuple[tuple[int, int], int]:
+    """The grid and block of the RMSNorm kernels.
+
+    A block takes ``block // norm_threads`` rows at once (a tile) and loops over tiles, so
+    every row is written whatever the grid. rms_norm streams rows (its weight kept in
+    registers, the next row loaded while this one is reduced): :data:`NORM_BLOCKS_PER_SM`
+    blocks an SM take every tile. The fused add, which reloads its weight with each row,
+    gets a block a tile. At most :data:`MAX_GRID` blocks. Computed for 16-byte aligned
+    operands (the kernels' element-by-element path covers any grid and block too).
+
+    >>> rms_norm_launch(3, 4096, "bf16")
+    ((3, 1), 256)
+    >>> rms_norm_launch(8192, 2048, "bf16"), rms_norm_launch(8192, 2048, "bf16", fused=True)
+    (((264, 1), 512), ((2048, 1), 512))
+    >>> rms_norm_launch(1 << 24, 16384, "f32", fused=True)
+    ((8388607, 1), 512)
+    """
+    c = norm_threads(hidden, dtype)
+    block = _block(c, int(rows), sm_count)
+    tiles = -(-int(rows) // (block // c))
+    if not fused:
+        tiles = min(tiles, NORM_BLOCKS_PER_SM * sm_count)
+    return (max(1, min(tiles, MAX_GRID)), 1), block
+
+
+def swiglu_launch(rows: int, d: int, dtype: str,
+                  sm_count: int = 132) -> tuple[tuple[int, int], int]:
+    """The grid ``(blocks along a row, blocks along the rows)`` and block of SwiGLU.
+
+    The kernel spreads a row's 16-byte groups over ``c = swiglu_threads`` threads and takes
+    ``block // c`` rows a block (hidden 2048 bf16: 128 threads a row, four rows a block of
+    512, two groups a thread in flight). With enough blocks to fill the device
+    (``>= 4 * sm_count``) each thread takes :data:`SWIGLU_UNROLL` groups of a row (more bytes
+    in flight), else one (more blocks for a short, latency-bound call); along the rows at
+    most :data:`SWIGLU_BLOCKS_PER_SM` blocks an SM (and :data:`GRID_Y`), the row loop taking
+    the rest. Any grid is correct (grid-stride loops); this one is the fast one, computed for
+    16-byte aligned operands.
+
+    >>> swiglu_launch(1, 14336, "bf16"), swiglu_launch(8192, 14336, "bf16")
+    (((4, 1), 512), ((2, 528), 512))
+    >>> swiglu_launch(8192, 2048, "bf16")
+    ((1, 1056), 512)
+    """
+    units = _groups(d, dtype)
+    c = swiglu_threads(d, dtype)
+    block = _block(c, int(rows), sm_count)
+    tiles = -(-int(rows) // (block // c))
+    one = max(1, -(-units // c))
+    x = one if tiles * one < 4 * sm_count else max(1, -(-units // (c * SWIGLU_UNROLL)))
+    x = min(x, MAX_GRID)
+    y = min(tiles, GRID_Y, max(1, SWIGLU_BLOCKS_PER_SM * sm_count // x))
+    return (x, max(1, y)), block
 
 
 # ----------------------------------------------------------------------------- recipes
@@ -214,7 +288,7 @@ def _check_dims(rows: int, cols: int, what: str) -> None:
 
 def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
                   strides: dict[str, int], sm_count: int = 132) -> Recipe | None:
-    """One launch of ``swiglu_kernel``; None when there is nothing to do.
+    """One launch of ``swiglu_<dtype>``; None when there is nothing to do.
 
     Parameters
     ----------
@@ -231,48 +305,51 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     -------
     >>> r = swiglu_recipe("f32", 2, 8, {"gate": 0, "up": 32, "out": 64},
     ...                   {"gate": 16, "up": 16, "out": 8})
-    >>> r.launches[0].grid, r.launches[0].args["dtype"]
-    ((2, 1), 0)
+    >>> l = r.launches[0]
+    >>> l.kernel, l.grid, l.block
+    ('swiglu_f32', (2, 1), 32)
     """
-    code = _code(dtype)
+    _code(dtype)
     _check_dims(rows, d, "swiglu")
     if rows == 0 or d == 0:
         return None
     args = {"gate": ptrs["gate"], "up": ptrs["up"], "out": ptrs["out"], "rows": int(rows),
             "d": int(d), "gate_stride": int(strides["gate"]), "up_stride": int(strides["up"]),
-            "out_stride": int(strides["out"]), "dtype": code}
-    grid = swiglu_grid(rows, d, dtype, sm_count)
-    return Recipe("swiglu", (), {}, None, [Launch("swiglu_kernel", grid, args)])
+            "out_stride": int(strides["out"])}
+    grid, block = swiglu_launch(rows, d, dtype, sm_count)
+    return Recipe("swiglu", (), {}, None,
+                  [Launch(entry("swiglu", dtype), grid, args, block=block)])
 
 
 def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
-                    strides: dict[str, int], eps: float,
-                    weight_offset: float = 0.0) -> Recipe | None:
-    """One launch of ``rms_norm_kernel`` (``ptrs``: x, weight, out; ``strides``: x, out).
+                    strides: dict[str, int], eps: float, weight_offset: float = 0.0,
+                    sm_count: int = 132) -> Recipe | None:
+    """One launch of ``rms_norm_<dtype>`` (``ptrs``: x, weight, out; ``strides``: x, out).
 
     Example
     -------
     >>> r = rms_norm_recipe("bf16", 5000, 8, {"x": 0, "weight": 0, "out": 0},
     ...                     {"x": 8, "out": 8}, 1e-6)
-    >>> r.launches[0].grid
-    (79, 1)
+    >>> r.launches[0].kernel, r.launches[0].grid
+    ('rms_norm_bf16', (79, 1))
     """
-    code = _code(dtype)
+    _code(dtype)
     _check_dims(rows, hidden, "rms_norm")
     if rows == 0 or hidden == 0:
         return None
     args = {"x": ptrs["x"], "weight": ptrs["weight"], "out": ptrs["out"], "rows": int(rows),
             "hidden": int(hidden), "x_stride": int(strides["x"]),
             "out_stride": int(strides["out"]), "eps": float(eps),
-            "weight_offset": float(weight_offset), "dtype": code}
+            "weight_offset": float(weight_offset)}
+    grid, block = rms_norm_launch(rows, hidden, dtype, sm_count)
     return Recipe("rms_norm", (), {}, None,
-                  [Launch("rms_norm_kernel", rms_norm_grid(rows, hidden, dtype), args)])
+                  [Launch(entry("rms_norm", dtype), grid, args, block=block)])
 
 
 def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
-                              strides: dict[str, int], eps: float,
-                              weight_offset: float = 0.0) -> Recipe | None:
-    """One launch of ``fused_add_rms_norm_kernel`` (``ptrs``: x, residual, weight;
+                              strides: dict[str, int], eps: float, weight_offset: float = 0.0,
+                              sm_count: int = 132) -> Recipe | None:
+    """One launch of ``fused_add_rms_norm_<dtype>`` (``ptrs``: x, residual, weight;
     ``strides``: x, residual).
 
     Example
@@ -280,31 +357,40 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
     >>> fused_add_rms_norm_recipe("f16", 0, 8, {}, {}, 1e-6) is None
     True
     """
-    code = _code(dtype)
+    _code(dtype)
     _check_dims(rows, hidden, "fused_add_rms_norm")
     if rows == 0 or hidden == 0:
         return None
     args = {"x": ptrs["x"], "residual": ptrs["residual"], "weight": ptrs["weight"],
             "rows": int(rows), "hidden": int(hidden), "x_stride": int(strides["x"]),
             "residual_stride": int(strides["residual"]), "eps": float(eps),
-            "weight_offset": float(weight_offset), "dtype": code}
+            "weight_offset": float(weight_offset)}
+    grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=True)
     return Recipe("fused_add_rms_norm", (), {}, None,
-                  [Launch("fused_add_rms_norm_kernel", rms_norm_grid(rows, hidden, dtype),
-                          args)])
+                  [Launch(entry("fused_add_rms_norm", dtype), grid, args, block=block)])
+
+
+def _entry_dtype(kernel: str, args: dict[str, Any]) -> str:
+    """The element type of a launch of ``kernel``: its name's suffix, or its ``dtype`` code."""
+    if kernel.endswith("_kernel"):
+        return {v: k for k, v in DTYPE_CODES.items()}[args["dtype"]]
+    return kernel.rsplit("_", 1)[1]
 
 
 def bytes_moved(kernel: str, args: dict[str, Any]) -> int:
     """The bytes a launch must read and write at least (its memory floor): weight once.
 
+    >>> bytes_moved("rms_norm_bf16", {"rows": 2, "hidden": 4})
+    40
     >>> bytes_moved("rms_norm_kernel", {"rows": 2, "hidden": 4, "dtype": 2})
     40
     """
-    size = _STORAGE[[k for k, v in DTYPE_CODES.items() if v == args["dtype"]][0]].itemsize
+    size = _STORAGE[_entry_dtype(kernel, args)].itemsize
     rows = int(args["rows"])
-    if kernel == "swiglu_kernel":
+    if kernel.startswith("swiglu"):
         return 3 * rows * int(args["d"]) * size
     hidden = int(args["hidden"])
-    per_row = 2 if kernel == "rms_norm_kernel" else 4
+    per_row = 4 if kernel.startswith("fused_add") else 2
     return (per_row * rows + 1) * hidden * size
 
 

@@ -1,5 +1,6 @@
-// Runs rms_norm_kernel and fused_add_rms_norm_kernel as host code: each block's RS_BLOCK
-// threads are OS threads, __syncthreads a std::barrier and the wave shuffle an exchange
+// Runs the RMSNorm entries (rms_norm_kernel, fused_add_rms_norm_kernel and the per-type
+// rms_norm_DT, fused_add_rms_norm_DT) as host code: each block's threads (RS_BLOCK, or a
+// smaller power of two down to 32, as rocsample launches few rows) are OS threads, __syncthreads a std::barrier and the wave shuffle an exchange
 // through an array between two barriers (the kernels call both uniformly over the block, as
 // a GPU needs). Random shapes (both the one-read and the two-pass path, tails), row strides,
 // alignments, in-place output and grids; every output within one unit in the last place of
@@ -34,14 +35,14 @@ inline float rs_shfl_xor_host(float v, int m) {
 #define RS_SHFL_XOR(v, m) rs_shfl_xor_host((v), (m))
 #include "rms_norm.hip"
 
-template <typename F> static void launch(unsigned grid, F body) {
+template <typename F> static void launch(unsigned grid, unsigned block, F body) {
     gridDim.x = grid;
-    blockDim.x = RS_BLOCK;
+    blockDim.x = block;
     for (blockIdx.x = 0; blockIdx.x < grid; ++blockIdx.x) {
-        std::barrier<> bar(RS_BLOCK);
+        std::barrier<> bar(block);
         rs_bar = &bar;
         std::vector<std::thread> ts;
-        for (unsigned t = 0; t < RS_BLOCK; ++t)
+        for (unsigned t = 0; t < block; ++t)
             ts.emplace_back([t, &body] {
                 threadIdx.x = t;
                 body();
@@ -72,6 +73,19 @@ template <typename T> static bool near(T got, float want_f) {
     return (a & 0x8000) == (b & 0x8000) ? (d >= -1 && d <= 1) : ((a | b) & 0x7fff) <= 1;
 }
 
+#define RS_TYPED(DT, T)                                                                       \
+    static void typed(const T* x, const T* w, T* out, long long rows, long long hidden,        \
+                      long long xs, long long os, float eps, float woff) {                     \
+        rms_norm_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                             \
+    }                                                                                          \
+    static void typed_fused(T* x, T* res, const T* w, long long rows, long long hidden,        \
+                            long long xs, long long rsd, float eps, float woff) {              \
+        fused_add_rms_norm_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);                  \
+    }
+RS_TYPED(f32, float)
+RS_TYPED(f16, rs_f16)
+RS_TYPED(bf16, rs_bf16)
+
 template <typename T, bool FUSED>
 static long run_case(std::mt19937_64& rng, long long rows, long long hidden, int code) {
     const long long pick[3] = {hidden, hidden + 1, 2 * hidden + 8};
@@ -91,11 +105,18 @@ static long run_case(std::mt19937_64& rng, long long rows, long long hidden, int
     T* res = rb.data() + ro;
     T* out = in_place ? x : ob.data() + oo;
     if (in_place) os = xs;
-    launch(1 + rng() % 3, [&] {
-        if (FUSED)
+    const unsigned blocks[3] = {RS_BLOCK, RS_BLOCK / 2, 32};
+    const unsigned block = blocks[rng() % 3];
+    const bool generic = rng() % 2;
+    launch(1 + rng() % 3, block, [&] {
+        if (FUSED && generic)
             fused_add_rms_norm_kernel(x, res, wb.data(), rows, hidden, xs, rsd, eps, woff, code);
-        else
+        else if (FUSED)
+            typed_fused(x, res, wb.data(), rows, hidden, xs, rsd, eps, woff);
+        else if (generic)
             rms_norm_kernel(x, wb.data(), out, rows, hidden, xs, os, eps, woff, code);
+        else
+            typed(x, wb.data(), out, rows, hidden, xs, os, eps, woff);
     });
     // The expected contents of the written buffer (x for fused and in place, else out) and,
     // for fused, of residual; everything outside the rows must be as it was.
@@ -131,16 +152,18 @@ static long run_case(std::mt19937_64& rng, long long rows, long long hidden, int
         ++bad;
     if (bad)
         std::printf("bad %ld: fused %d rows %lld hidden %lld size %d strides %lld %lld %lld "
-                    "offs %lld %lld %lld in_place %d\n", bad, (int)FUSED, rows, hidden,
-                    (int)sizeof(T), xs, os, rsd, xo, oo, ro, (int)in_place);
+                    "offs %lld %lld %lld in_place %d block %u generic %d\n", bad, (int)FUSED,
+                    rows, hidden, (int)sizeof(T), xs, os, rsd, xo, oo, ro, (int)in_place, block,
+                    (int)generic);
     return bad;
 }
 
 int main(int argc, char** argv) {
     std::mt19937_64 rng(argc > 1 ? std::atoll(argv[1]) : 1);
     long bad = 0, cases = 0;
-    // Around the paths' limits for RS_BLOCK 128-256: 8 threads a row, the wave, the block;
-    // rows held in registers (up to 4 x RS_BLOCK groups, fused 2 x) or taken in two passes.
+    // Around the paths' limits for blocks of 32 to 256: 8 threads a row, the wave, the block;
+    // rows held in registers (two groups a thread; rms_norm up to four at C = the block) or
+    // taken in two passes.
     const long long hs[] = {1, 7, 8, 33, 111, 256, 769, 1030, 2056, 4104, 8200};
     for (long long h : hs) {
         const long long rows = 1 + (long long)(rng() % 12);

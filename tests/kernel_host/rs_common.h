@@ -26,4 +26,6 @@ inline float __uint_as_float(rs_u32 u) { float f; std::memcpy(&f, &u, 4); return
 inline rs_u32 __float_as_uint(float f) { rs_u32 u; std::memcpy(&u, &f, 4); return u; }
 inline float normcdff(float x) { return 0.5f * std::erfc(-x * 0.70710678f); }
 #define __builtin_amdgcn_rcpf(b) (1.0f / (b))  // the AMD reciprocal instruction
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }  // the hardware's, to ~1 ulp
+inline int __clzll(unsigned long long v) { return v ? __builtin_clzll(v) : 64; }
 inline double normcdf(double x) { return 0.5 * std::erfc(-x * 0.7071067811865476); }

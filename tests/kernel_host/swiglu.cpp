@@ -1,11 +1,13 @@
-// Runs swiglu_kernel as host code over random shapes, row strides, alignments and grids and
-// checks that every output element is silu(gate) * up of its own row and column and that
-// nothing between or after the rows is written. Built with AddressSanitizer by
+// Runs swiglu_kernel and the swiglu_DT entries as host code over random shapes, row strides,
+// alignments, grids and block sizes (the launch's, and a few rocsample never uses) and checks
+// that every output element is silu(gate) * up of its own row and column and that nothing
+// between or after the rows is written. Built with AddressSanitizer by
 // tests/test_mlp.py (g++, tests/kernel_host/rs_common.h in place of the real one): each
 // operand lives in an allocation of exactly its extent, so a read past it aborts the run.
 // The kernel's threads share nothing, so running them one after another is faithful.
 // Prints "cases N bad M"; exits 1 when M > 0. With a second argument "threads", prints
-// rs_row_threads(u) for u = 0..1100 instead (the host's copy, mlp.row_threads, must agree).
+// 1 << rs_row_log2(u, lo) for u = 0..1100 instead, one line each for (lo 1, block 512),
+// (lo 8, block 512), (lo 8, block 128) (the host's copy, mlp.row_threads, must agree).
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -18,6 +20,19 @@ inline void __syncthreads() {}
 #include "rs_elementwise.h"
 rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
 #include "swiglu.hip"
+
+static void typed(const float* g, const float* u, float* o, long long rows, long long d,
+                  const long long* st) {
+    swiglu_f32(g, u, o, rows, d, st[0], st[1], st[2]);
+}
+static void typed(const rs_f16* g, const rs_f16* u, rs_f16* o, long long rows, long long d,
+                  const long long* st) {
+    swiglu_f16(g, u, o, rows, d, st[0], st[1], st[2]);
+}
+static void typed(const rs_bf16* g, const rs_bf16* u, rs_bf16* o, long long rows, long long d,
+                  const long long* st) {
+    swiglu_bf16(g, u, o, rows, d, st[0], st[1], st[2]);
+}
 
 template <typename T>
 static long run_case(std::mt19937_64& rng, long long rows, long long d, int code) {
@@ -47,29 +62,39 @@ static long run_case(std::mt19937_64& rng, long long rows, long long d, int code
     T* o = buf[2]->data() + off[2];
     gridDim.x = 1 + rng() % 3;
     gridDim.y = 1 + rng() % 3;
-    blockDim.x = RS_BLOCK;
+    const unsigned blocks[6] = {RS_BLOCK, RS_BLOCK / 2, 64, 32, 1, 96};  // 1, 96: any block
+    blockDim.x = blocks[rng() % 6];
+    const bool generic = rng() % 2;
     for (blockIdx.y = 0; blockIdx.y < gridDim.y; ++blockIdx.y)
         for (blockIdx.x = 0; blockIdx.x < gridDim.x; ++blockIdx.x)
-            for (threadIdx.x = 0; threadIdx.x < RS_BLOCK; ++threadIdx.x)
-                swiglu_kernel(g, u, o, rows, d, st[0], st[1], st[2], code);
+            for (threadIdx.x = 0; threadIdx.x < blockDim.x; ++threadIdx.x) {
+                if (generic)
+                    swiglu_kernel(g, u, o, rows, d, st[0], st[1], st[2], code);
+                else
+                    typed(g, u, o, rows, d, st);
+            }
     long bad = 0;
     for (long long i = 0; i < (long long)before.size(); ++i) {
         const long long r = (i - off[2]) / st[2], c = (i - off[2]) - r * st[2];
         const bool inside = i >= off[2] && r < rows && c < d;
         T want = before[i];
-        if (inside) want = rs_silu_mul(g[r * st[0] + c], u[r * st[1] + c]);
+        if (inside) want = rs_down<T>(rs_silu_mul_f(g[r * st[0] + c], u[r * st[1] + c]));
         if (std::memcmp(&want, &(*buf[2])[i], size) != 0) ++bad;
     }
-    if (bad) std::printf("bad: rows %lld d %lld size %d strides %lld %lld %lld offs %lld %lld %lld grid %u %u\n",
-                         rows, d, size, st[0], st[1], st[2], off[0], off[1], off[2], gridDim.x, gridDim.y);
+    if (bad) std::printf("bad: rows %lld d %lld size %d strides %lld %lld %lld offs %lld %lld %lld grid %u %u block %u generic %d\n",
+                         rows, d, size, st[0], st[1], st[2], off[0], off[1], off[2], gridDim.x, gridDim.y, blockDim.x, (int)generic);
     for (int k = 0; k < 3; ++k) delete buf[k];
     return bad;
 }
 
 int main(int argc, char** argv) {
-    if (argc > 2 && std::strcmp(argv[2], "threads") == 0) {  // rs_row_threads, for the host
-        for (long long u = 0; u <= 1100; ++u) std::printf("%d ", rs_row_threads(u));
-        std::printf("\n");
+    if (argc > 2 && std::strcmp(argv[2], "threads") == 0) {  // rs_row_log2, for the host
+        const long long rule[3][2] = {{1, 512}, {8, 512}, {8, 128}};
+        for (const auto& lb : rule) {
+            blockDim.x = (unsigned)lb[1];
+            for (long long u = 0; u <= 1100; ++u) std::printf("%d ", 1 << rs_row_log2(u, lb[0]));
+            std::printf("\n");
+        }
         return 0;
     }
     std::mt19937_64 rng(argc > 1 ? std::atoll(argv[1]) : 1);

@@ -104,8 +104,9 @@ class Reservation:
             # Plain memory (not stream-ordered): a graph may replay on any stream, and
             # freeing it never needs the stream, which the caller may have destroyed.
             ws = self._own((self._zero + self.max_batch * ws_words(self.vocab),), np.uint64)
-            # Zeroed whole, as a stream's own workspace is when made (only the prefix must
-            # be: the per-row words are written before they are read).
+            # Zeroed whole, as a stream's own workspace is when made: with only the prefix
+            # zeroed, a first top-p call on never-written per-row words drew wrong tokens on
+            # the H200 (commit 53c5b17), so those words too must start as a made workspace's.
             zeros = np.zeros(ws.shape[0], np.uint64)
             rt.copy_from_host(ws.ptr, zeros.ctypes.data, zeros.nbytes)  # waits: ready now
             self._ws_base = ws.ptr

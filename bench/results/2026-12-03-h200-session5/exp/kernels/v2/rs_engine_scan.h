@@ -1,0 +1,366 @@
+// rs_engine_scan.h -- phase 0, every block: the one read of its span, which finds the span's
+// maximum and validity and collects what the row's plan needs: nothing more (rs_scan_max),
+// the top-p significand histogram (rs_scan_sig; the last block turns it into bounds on each
+// bin's mass, rs_hist_bounds), the top-k candidates of each sub-chunk (rs_scan_cand, with
+// the bound rs_raise_bound) or the min-p candidates (rs_scan_minp). rs_phase0
+// (rs_engine_phase0.h) picks the scan. Relies on rs_engine_block.h (the row context,
+// rs_load8), rs_engine_core.h (the histogram adds, rs_sm) and rs_engine_select.h (rs_pick).
+#pragma once
+#include "rs_engine_select.h"
+#include "rs_engine_block.h"
+
+// ---- the top-k candidate bound ----
+
+// The lower edge of the 11-bit key bin that holds the k-th largest of sub-chunk s's keys
+// >= T, or T if that is higher. Block-wide; called for a block's first sub-chunk and for one
+// with too many candidates (it reads the sub-chunk itself, so that the caller's registers
+// need not be addressable; the caller's own load of it then comes from cache).
+template <typename E>
+__device__ __noinline__ rs_u32 rs_raise_bound(const E* x, int vocab, int s, rs_u32 T,
+                                              int k) {
+    float v[8];
+    bool ok[8];
+    rs_load8(x, vocab, s, v, ok);
+    rs_u32* cnt = rs_sm.u.h.part[0];  // 32-bit counts (native shared atomics); the union
+                                      // is free during phase 0's scan
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) cnt[d] = 0u;
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const rs_u32 key = rs_key(v[j]);
+        const bool in = ok[j] && key >= T && key < 0x7f800000u;  // T >= 1: no zeros
+        rs_hist_add(cnt, in ? key >> 20 : 0u, 1u, in);
+    }
+    __syncthreads();
+    rs_u64 above;
+    const int bin = rs_pick(cnt, RS_HBINS, true, [&](rs_u64 b, rs_u64 h) {
+        return b + h >= (rs_u64)k;
+    }, &above, &rs_sm.b);
+    const rs_u32 edge = bin > 0 ? (rs_u32)bin << 20 : 0u;
+    return edge > T ? edge : T;
+}
+
+// ---- maximum and validity only ----
+
+// The result of a block's phase-0 scan of its span.
+struct rs_scan { rs_u32 mx, bad; };
+
+// Phase-0 scan without top-k candidates: the maximum and validity of the span.
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_max(const E* x, int vocab, const rs_rowctx& t) {
+    rs_u32 mx = 0u, bad = 0u;
+    // Maximum and validity only: two registers of state, so four sub-chunks (eight
+    // 16-byte loads a thread) are in flight at once and nothing spills.
+    for (int s = t.s0; s < t.s1; s += RS_DEEP) {
+        float v[RS_DEEP][8];
+        bool ok[RS_DEEP][8];
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < RS_DEEP; ++q) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 key = rs_key(v[q][j]);
+                if (ok[q][j] && (!(v[q][j] >= 0.0f) || key >= 0x7f800000u)) bad = 1u;
+                if (ok[q][j] && key > mx) mx = key;
+            }
+        }
+    }
+    return {mx, bad};
+}
+
+// ---- top-p: significand histogram, then mass bounds ----
+
+// Phase-0 scan of a row that may need a top-p cut: the maximum and validity of the span, and
+// per 11-bit key bin the exact sum of the significands of its elements (rs_sig), added into
+// the row's histogram w.hist (zero before the call; a row's only block keeps its sums in
+// rs_sm.sel instead and leaves w.hist alone). Two sub-chunks of loads in flight (the
+// histogram adds need registers; issuing the next sub-chunk's loads before a sub-chunk's
+// adds instead measured no faster on an H200); the shared parts are flushed into 64-bit
+// sums every RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row
+// is invalid and its histogram is cleared by the last block.
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_sig(const E* x, int vocab, const rs_rowctx& t) {
+    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
+    rs_u64 acc[kOwn];
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i) acc[i] = 0ull;
+    for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK) {
+        rs_sm.u.h.part[0][d] = 0u;
+        rs_sm.u.h.part[1][d] = 0u;
+    }
+    __syncthreads();
+    rs_u32 mx = 0u, bad = 0u;
+    for (int f0 = t.s0; f0 < t.s1; f0 += RS_SIGFLUSH) {
+        const int f1 = f0 + RS_SIGFLUSH < t.s1 ? f0 + RS_SIGFLUSH : t.s1;
+        for (int s = f0; s < f1; s += 2) {
+            float v[2][8];
+            bool ok[2][8];  // padding loads as 0: no significand, no maximum, not bad
+#pragma unroll
+            for (int q = 0; q < 2; ++q) rs_load8(x, s + q < f1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const rs_u32 key = rs_key(v[q][j]);
+                    // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+                    if (!(v[q][j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
+                    mx = key > mx ? key : mx;
+                    rs_hist_add2(key >> 20, rs_sig(key));
+                }
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < kOwn; ++i) {  // flush the parts into this thread's 64-bit sums
+            const int d = threadIdx.x + i * RS_BLOCK;
+            acc[i] += (rs_u64)rs_sm.u.h.part[0][d] + ((rs_u64)rs_sm.u.h.part[1][d] << 12);
+            rs_sm.u.h.part[0][d] = 0u;
+            rs_sm.u.h.part[1][d] = 0u;
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i) {  // < 2^47 per bin and row (2^23 significands < 2^24)
+        const int d = threadIdx.x + i * RS_BLOCK;
+        if (t.ng == 1) rs_sm.sel[d] = acc[i];  // the row's only block: rs_hist_bounds reads it
+        else if (acc[i]) atomicAdd(&t.w.hist[d], acc[i]);
+    }
+    return {mx, bad};
+}
+
+// The range [lo, hi] of bins that must hold the top-p cut, from the largest qualifying bins
+// + 1 (0: none) found by rs_hist_bounds / rs_phase_cut; packed lo | hi << 16.
+// hi always exists for a valid row (the lowest bin with H != 0 has CH = CH_0 >= p CL_0);
+// were it missing, every bin would be gathered, which is still exact.
+__device__ __forceinline__ rs_u32 rs_bin_range(rs_u32 hi1, rs_u32 lo1) {
+    const rs_u32 bhi = hi1 ? hi1 - 1u : RS_HBINS - 1u;
+    const rs_u32 blo = lo1 ? (lo1 - 1u < bhi ? lo1 - 1u : bhi) : 0u;
+    return blo | bhi << 16;
+}
+
+// The last block of phase 0, once the row maximum is known: turns the significand sums S_b
+// (w.hist, or rs_sm.sel for a row's only block) into bounds of each bin's mass M_b (the sum
+// of its elements' rs_mass). With e the bin's exponent and s = e - max_exp + 16,
+// rs_mass(key) = floor(sig * 2^s):
+//   s >= 0: M_b = S_b << s exactly;
+//   s < 0, d = -s: M_b = sum floor(sig / 2^d) lies in [H_b - n_b, H_b], H_b = floor(S_b / 2^d),
+//           n_b the bin's count: n_b <= S_b >> 23 for normal values (sig >= 2^23), <= S_b for
+//           denormals (sig >= 1); d >= 24: every mass is 0.
+// CH_b = sum of H over bins >= b and CL_b likewise (so CH_0 and CL_0 bound the row's mass).
+// With p known (p < 1) it returns RS_RANGE_SET | the cut's bin range (rs_bin_range;
+// rs_phase_cut says how it is found) and zeroes w.hist (nothing else reads it); else (the
+// top-p stages: p comes with the next launch) it stores CH into w.hist and CL into w.hlow
+// for rs_phase_cut and returns 0.
+__device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool local, float p) {
+    constexpr int kOwn = RS_HBINS / RS_BLOCK;  // thread t: bins 2047 - (kOwn t + j), j < kOwn
+    rs_u64 h[kOwn], l[kOwn], sh = 0ull, sl = 0ull;
+    const bool stored = !(p < 1.0f);
+    if (local) __syncthreads();  // rs_scan_sig's rs_sm.sel stores
+#pragma unroll
+    for (int j = 0; j < kOwn; ++j) {
+        const int b = RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j);
+        const rs_u64 S = local ? rs_sm.sel[b] : rs_vld(w.hist + b);
+        const int E = b >> 3;
+        const int sh_ = (E ? E : 1) - max_exp + 16;  // <= 16: no key exceeds the maximum
+        rs_u64 H = 0ull, L = 0ull;
+        if (S != 0ull && sh_ >= 0) {
+            H = L = S << sh_;  // S < 2^47
+        } else if (S != 0ull && sh_ > -24) {
+            H = S >> -sh_;
+            const rs_u64 n = E ? S >> 23 : S;
+            L = H > n ? H - n : 0ull;
+        }
+        h[j] = H;
+        l[j] = L;
+        sh += H;
+        sl += L;
+        if (!local && !stored) w.hist[b] = 0ull;  // read once, by this thread
+    }
+    rs_u64 all_h, all_l;
+    rs_u64 ch = rs_block_scan_u64(sh, &all_h, &rs_sm.b) - sh;  // mass bound above my bins
+    rs_u64 cl = rs_block_scan_u64(sl, &all_l, &rs_sm.b) - sl;
+    const double tlo = (double)p * (double)all_l, thi = (double)p * (double)all_h;
+    rs_u32 hi1 = 0u, lo1 = 0u;
+#pragma unroll
+    for (int j = 0; j < kOwn; ++j) {
+        const rs_u32 b = (rs_u32)(RS_HBINS - 1 - (kOwn * (int)threadIdx.x + j));
+        ch += h[j];
+        cl += l[j];
+        if (stored) {
+            w.hist[b] = ch;
+            w.hlow[b] = cl;
+        } else {  // as rs_phase_cut decides from the stored bounds
+            if (h[j] != 0ull && (double)ch >= tlo && b + 1u > hi1) hi1 = b + 1u;
+            if (l[j] != 0ull && (double)cl >= thi && b + 1u > lo1) lo1 = b + 1u;
+        }
+    }
+    if (stored) return 0u;
+    hi1 = rs_block_max_u32(hi1, &rs_sm.b);
+    lo1 = rs_block_max_u32(lo1, &rs_sm.b);
+    return RS_RANGE_SET | rs_bin_range(hi1, lo1);
+}
+
+// ---- top-k candidates ----
+
+// Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
+// and the candidates of each sub-chunk into the workspace.
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_rowctx& t) {
+    const int k = t.k;
+    const rs_ws& w = t.w;
+    rs_u32 mx = 0u, bad = 0u;
+    // Top-k candidates: every nonzero element >= T, where T never exceeds the row's k-th
+    // largest (it is the lower edge of the 11-bit key bin that holds some sub-chunk's k-th
+    // largest, and a sub-chunk's k-th largest is <= the row's). T starts at the first
+    // sub-chunk's bin (below) and rises only when a sub-chunk has more than RS_KSLOT
+    // candidates, so most sub-chunks cost one scan.
+    // Zeros (and the padding past the row's end, loaded as 0) are never candidates: they
+    // carry no mass, so no draw and no cut depends on them; a row with fewer than k nonzero
+    // elements keeps every element, as the k-th largest is then 0. A thread reserves room for
+    // its candidates with one shared atomic (their order does not matter: the selections
+    // see a set, the draw rescans the sub-chunk it picks), so a round of RS_MDEEP sub-chunks
+    // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
+    if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    __syncthreads();
+    // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
+    // smooth row has far more than RS_KSLOT nonzero elements, so starting from 0 would write
+    // RS_KSLOT candidates, find them too many and come here anyway (H200, 1 x 128256: every
+    // block did). With fewer than k nonzero elements the edge is 0 and all of them fit.
+    rs_u32 T = t.s0 < t.s1 ? rs_raise_bound(x, vocab, t.s0, 1u, k) : 0u;  // the same in every thread
+    int par = 0;
+    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
+        float v[RS_MDEEP][8];
+        bool ok[RS_MDEEP][8];  // unused: padding loads as 0 (see above)
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+        auto put = [&](int q, rs_u32 lo) {  // reserve room, write the candidates
+            rs_u32 n = 0u;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
+            if (n) {
+                rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
+                rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const rs_u32 key = rs_key(v[q][j]);
+                    if (key >= lo) {
+                        if (pos < RS_KSLOT)
+                            slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
+                        ++pos;
+                    }
+                }
+            }
+        };
+        const rs_u32 lo = T > 1u ? T : 1u;
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 key = rs_key(v[q][j]);
+                // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
+                if (!(v[q][j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
+                mx = key > mx ? key : mx;
+            }
+            put(q, lo);
+        }
+        __syncthreads();
+        for (int q = 0; q < RS_MDEEP; ++q) {
+            if (rs_sm.ncand[par][q] > RS_KSLOT && s + q < t.s1) {  // uniform: after a barrier
+                // Too many: raise T to the bin edge of this sub-chunk's k-th largest (its
+                // barriers come after every thread has read the count) and write again.
+                T = rs_raise_bound(x, vocab, s + q, T > 1u ? T : 1u, k);
+                if (threadIdx.x == 0) rs_sm.ncand[par][q] = 0u;
+                __syncthreads();
+                put(q, T > 1u ? T : 1u);
+                __syncthreads();
+            }
+        }
+        if (threadIdx.x < RS_MDEEP) {  // publish and clear (read by every thread above)
+            const int q = threadIdx.x;
+            if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
+        }
+        __syncthreads();
+        if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par][threadIdx.x] = 0u;
+    }
+    return {mx, bad};
+}
+
+// ---- min-p candidates ----
+
+// Phase-0 scan of a min-p row (no top-k, no top-p cut): the maximum and validity of the span,
+// and the candidates of each sub-chunk: its nonzero elements >= min_p x the largest value
+// this block has seen (this round's sub-chunks included). That bound never exceeds the row's
+// cut (min_p x the row maximum; rs_min_p_key is monotone), so every kept element is a
+// candidate. Rounds of RS_MDEEP sub-chunks as in rs_scan_plain (fewer in flight: the
+// candidate writes need registers); a thread reserves room for its candidates with one
+// shared atomic (their order does not matter: the draw rescans the sub-chunk it picks).
+template <typename E>
+__device__ __noinline__ rs_scan rs_scan_minp(const E* x, int vocab, const rs_rowctx& t) {
+    const rs_ws& w = t.w;
+    if (threadIdx.x < 2 * RS_MDEEP) {
+        rs_sm.cmax[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+        rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    }
+    __syncthreads();
+    rs_u32 rmax = 0u, bad = 0u;  // the same in every thread (read from shared memory)
+    int par = 0;
+    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
+        float v[RS_MDEEP][8];
+        bool ok[RS_MDEEP][8];  // unused: padding loads as 0, never a candidate
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) {
+            rs_u32 mx = 0u, raw = 0u;  // as in rs_scan_plain
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 bits = __float_as_uint(v[q][j]);
+                const rs_u32 key = bits & 0x7fffffffu;
+                mx = key > mx ? key : mx;
+                raw = bits > raw ? bits : raw;
+            }
+            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;
+            mx = rs_wave_max_u32(mx);
+            if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < RS_MDEEP; ++q) {
+            const rs_u32 ck = rs_sm.cmax[par][q];
+            if (ck == 0xffffffffu) bad = 1u;
+            else rmax = ck > rmax ? ck : rmax;
+        }
+        const rs_u32 lo0 = rs_min_p_key(t.mp, rmax);
+        const rs_u32 lo = lo0 > 1u ? lo0 : 1u;
+        if (!bad) {
+#pragma unroll
+            for (int q = 0; q < RS_MDEEP; ++q) {
+                rs_u32 n = 0u;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
+                if (n) {
+                    rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
+                    rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
+#pragma unroll
+                    for (int j = 0; j < 8; ++j) {
+                        const rs_u32 key = rs_key(v[q][j]);
+                        if (key >= lo) {
+                            if (pos < RS_KSLOT)
+                                slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
+                            ++pos;
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        if (threadIdx.x < RS_MDEEP) {  // publish and clear, as in rs_scan_plain
+            const int q = threadIdx.x;
+            if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
+            rs_sm.ncand[par][q] = 0u;
+            rs_sm.cmax[par][q] = 0u;
+        }
+    }
+    return {rmax, bad};
+}

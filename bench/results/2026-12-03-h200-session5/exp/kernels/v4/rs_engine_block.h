@@ -1,0 +1,177 @@
+// rs_engine_block.h -- what a block of the engine knows and does in every phase: its
+// arguments and row context (rs_args, rs_rowctx; rs_engine() fills them once a launch), the
+// hand-off to the row's last block (rs_last_block: an atomic ticket, no waiting) and its
+// result (rs_finish), and the loads of a sub-chunk (rs_load8, rs_index8).
+// Relies on rs_engine_core.h (rs_ws, rs_sm, the workspace head words).
+#pragma once
+#include "rs_engine_core.h"
+
+// ---- a block, its row, and the row's last block ----
+
+struct rs_args {
+    const void* probs;   // float, rs_f16 or rs_bf16: the T of rs_engine<T>
+    long long row_stride;
+    int batch, vocab;
+    const int* top_k;
+    int top_k_val;
+    const float* top_p;
+    float top_p_val;
+    const float* min_p;
+    float min_p_val;
+    bool has_rng;        // seed/offset given: this launch may draw
+    bool p_later;        // top-p stage 1: p comes with the next phase (plan for a cut)
+    rs_u64 seed, offset;
+    const rs_u64* seeds;   // per-row seeds, or NULL: seed for every row
+    const rs_u64* offsets; // per-row offsets, or NULL: offset for every row
+    int* out;            // may be NULL: the token stays in the workspace
+    rs_u64* ws;
+    int phase, nphase;
+};
+
+// Everything a block knows about its row and span.
+struct rs_rowctx {
+    int row, g, ng, nc, s0, s1, span, k;  // sub-chunks [s0, s1); span = elements per block
+    float p, mp;
+    const void* x;       // the row: rs_px<T>(t)
+    rs_ws w;
+    rs_u32* ticket;
+    rs_u64 r;
+    bool final_phase, topk;
+    rs_u32 max_key, mthr;  // phases 1 and 2
+};
+
+// Ends the block's part of a phase; true for the last block of the row, which then sees
+// every other block's writes.
+__device__ __forceinline__ bool rs_last_block(const rs_rowctx& t) {
+    if (t.ng == 1) {  // the row's only block: a barrier makes its writes visible to itself
+        __syncthreads();
+        return true;
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        rs_sm.b.last = atomicInc(t.ticket, (rs_u32)(t.ng - 1)) == (rs_u32)(t.ng - 1);
+    __syncthreads();
+    const bool last = rs_sm.b.last != 0;
+    if (last) __threadfence();
+    return last;
+}
+
+__device__ __forceinline__ void rs_finish(const rs_args& a, const rs_rowctx& t, int tok) {
+    if (threadIdx.x == 0) {
+        t.w.head[RS_H_TOKEN] = (rs_u64)(rs_u32)tok;
+        t.w.head[RS_H_STATE] = RS_S_DONE;
+        if (a.out) a.out[t.row] = tok;
+    }
+}
+
+// ---- sub-chunk loads ----
+
+// Loads the 8 elements of sub-chunk s that this thread owns: element j is at index
+// s * RS_CHUNK + 4 * ((j / 4) * RS_BLOCK + threadIdx.x) + j % 4 (16-byte loads when aligned).
+__device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float (&v)[8],
+                                         bool (&ok)[8]) {
+    const bool vec = ((((unsigned long long)x) & 15ull) == 0ull);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int i = s * RS_CHUNK + 4 * (h * RS_BLOCK + (int)threadIdx.x);
+        float4 q = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (vec && i + 3 < vocab) {
+            q = *(const float4*)(x + i);
+        } else {
+            if (i < vocab) q.x = x[i];
+            if (i + 1 < vocab) q.y = x[i + 1];
+            if (i + 2 < vocab) q.z = x[i + 2];
+            if (i + 3 < vocab) q.w = x[i + 3];
+        }
+        v[4 * h] = q.x;
+        v[4 * h + 1] = q.y;
+        v[4 * h + 2] = q.z;
+        v[4 * h + 3] = q.w;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) ok[4 * h + j] = i + j < vocab;
+    }
+}
+
+// The row of a block's context as the entry's element type.
+template <typename T>
+__device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*)t.x; }
+
+// The 8 elements of a sub-chunk that a thread owns, as loaded (rs_load_held8): float rows
+// hold the values; 2-byte rows (rs_f16, rs_bf16) hold them packed two to a word and widen one
+// where it is used (at), so a loop can keep twice the sub-chunks of 2-byte values in flight
+// in the registers that float's take (rs_scan_plain).
+template <typename T>
+struct rs_held8 {
+    float v[8];
+    __device__ __forceinline__ float at(int j) const { return v[j]; }
+};
+
+template <typename T>
+struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
+    rs_u32 w[4];
+    __device__ __forceinline__ float at(int j) const {
+        T e;
+        e.bits = (unsigned short)((j & 1) ? (w[j >> 1] >> 16) : (w[j >> 1] & 0xffffu));
+        return rs_num<T>::up(e);
+    }
+};
+template <> struct rs_held8<rs_f16> : rs_held8_2<rs_f16> {};
+template <> struct rs_held8<rs_bf16> : rs_held8_2<rs_bf16> {};
+
+__device__ __forceinline__ void rs_load_held8(const float* x, int vocab, int s,
+                                              rs_held8<float>& h) {
+    bool ok[8];  // unused: padding is 0
+    rs_load8(x, vocab, s, h.v, ok);
+}
+
+// 2-byte rows: the 8 elements of sub-chunk s that this thread owns are contiguous, element j
+// at s * RS_CHUNK + 8 * threadIdx.x + j (8 * RS_BLOCK == RS_CHUNK): one 16-byte load when the
+// row is 16-byte aligned, two 8-byte or four 4-byte loads when it is 8- or 4-byte aligned (a
+// strided row of odd length), 2-byte loads only for a 2-byte aligned row or the row's last
+// elements. Elements at or past vocab are +0 (bits 0 in both types: no mass, no maximum).
+template <typename T>
+__device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_held8<T>& h) {
+    static_assert(sizeof(T) == 2 && 8 * RS_BLOCK == RS_CHUNK, "rs_load_held8: 2-byte rows");
+    const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
+    const unsigned long long at = (unsigned long long)(x + i);  // x's alignment: i % 8 == 0
+    const void* p = (const void*)(x + i);
+    if (i + 7 < vocab && (at & 15ull) == 0ull) {
+        const uint4 q = *(const uint4*)p;
+        h.w[0] = q.x; h.w[1] = q.y; h.w[2] = q.z; h.w[3] = q.w;
+    } else if (i + 7 < vocab && (at & 7ull) == 0ull) {
+        const uint2 a = ((const uint2*)p)[0], b = ((const uint2*)p)[1];
+        h.w[0] = a.x; h.w[1] = a.y; h.w[2] = b.x; h.w[3] = b.y;
+    } else if (i + 7 < vocab && (at & 3ull) == 0ull) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) h.w[k] = ((const rs_u32*)p)[k];
+    } else {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const rs_u32 lo = i + 2 * k < vocab ? x[i + 2 * k].bits : 0u;
+            const rs_u32 hi = i + 2 * k + 1 < vocab ? x[i + 2 * k + 1].bits : 0u;
+            h.w[k] = lo | (hi << 16);
+        }
+    }
+}
+
+// The same eight of a 2-byte row, widened (rs_load8's element order for these rows).
+template <typename T>
+__device__ __forceinline__ void rs_load8(const T* x, int vocab, int s, float (&v)[8],
+                                         bool (&ok)[8]) {
+    rs_held8<T> h;
+    rs_load_held8(x, vocab, s, h);
+    const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        v[j] = h.at(j);
+        ok[j] = i + j < vocab;
+    }
+}
+
+// The index of element j of rs_load8's eight (float rows, or 2-byte rows).
+template <typename T>
+__device__ __forceinline__ int rs_index8(int s, int j) {
+    if (sizeof(T) == 2) return s * RS_CHUNK + 8 * (int)threadIdx.x + j;
+    return s * RS_CHUNK + 4 * ((j >> 2) * RS_BLOCK + (int)threadIdx.x) + (j & 3);
+}

@@ -1,0 +1,185 @@
+// rs_engine_plain.h -- plain sampling (no filter): a phase that reads the row once. Each
+// sub-chunk's mass is taken at its own scale (rs_scan_plain), so no pass finds the row
+// maximum first; the row's last block aligns the sub-chunk sums and draws (rs_plain_draw).
+// Also the one-block plain row (rs_plain_row) that rs_slow_row falls back to, and the phase
+// the top-p phase 1 takes when p says no cut after all (rs_phase_plain).
+// Relies on rs_engine_block.h (the row context, rs_load8, rs_last_block) and
+// rs_engine_select.h (rs_wave_pick, rs_pick).
+#pragma once
+#include "rs_engine_select.h"
+#include "rs_engine_block.h"
+
+// ---- plain sampling: one read (the plain mass of rs_common.h) ----
+
+// Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
+// or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
+// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks (three
+// of 2-byte rows), each with one block-wide maximum per sub-chunk (a wave reduction, one
+// shared atomic per wave) and one block-wide sum (a slot per wave), two barriers; the next
+// round's loads are issued before this round's work, so they are in
+// flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
+// loaded and then worked on).
+// (Measured on an H200: finishing each 128-element group within its wave instead, with no
+// barrier, was slower: more instructions per element and a longer draw.)
+template <typename T>
+__device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1,
+                                           const rs_ws& w) {
+    // Sub-chunks a round; the next round's loads fly during this one's. 2-byte rows stay
+    // packed until used (rs_held8), so three of their sub-chunks take fewer registers than
+    // two of float's: a third fewer rounds (and barriers) per byte than two a round. (Four a
+    // round spilled on sm_90 under the engine's 64-register bound: ptxas, NVRTC 13.)
+    constexpr int D = sizeof(T) == 2 ? 3 : 2;
+    static_assert(D <= RS_DEEP, "rs_sm.cmax and wsum hold RS_DEEP sub-chunks a round");
+    if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
+    __syncthreads();
+    int par = 0;
+    rs_held8<T> va[D], vb[D];  // padding loads as 0, which adds no mass
+    auto load = [&](rs_held8<T> (&v)[D], int s) {
+#pragma unroll
+        for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < s1 ? vocab : 0, s + q, v[q]);
+    };
+    auto round = [&](const rs_held8<T> (&v)[D], int s) {
+#pragma unroll
+        for (int q = 0; q < D; ++q) {
+            rs_u32 mx = 0u, raw = 0u;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const rs_u32 bits = __float_as_uint(v[q].at(j));
+                const rs_u32 key = bits & 0x7fffffffu;
+                mx = key > mx ? key : mx;
+                raw = bits > raw ? bits : raw;
+            }
+            // The largest key, and the largest raw bit pattern: above 0x80000000 exactly
+            // when some value is negative (-0.0 is 0x80000000); a key >= 0x7f800000 is Inf
+            // or NaN: a bad sub-chunk.
+            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;
+            mx = rs_wave_max_u32(mx);
+            if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < D; ++q) {
+            const rs_u32 ck = rs_sm.cmax[par][q];
+            const int ce = rs_exp(ck);
+            rs_u64 m = 0ull;
+            if (ck != 0xffffffffu) {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v[q].at(j)), ce);
+            }
+            m = rs_wave_sum_u64(m);
+            // A slot per wave: 64-bit shared atomics are compare-and-swap loops.
+            if (threadIdx.x % RS_WAVE == 0) rs_sm.wsum[par][q][threadIdx.x / RS_WAVE] = m;
+        }
+        __syncthreads();
+        // Thread q publishes sub-chunk q of the round and clears its maximum; the next round
+        // uses the other buffers, and the round after that starts behind this round's
+        // barriers.
+        if (threadIdx.x < D) {
+            const int q = threadIdx.x;
+            rs_u64 m = 0ull;
+            for (int u = 0; u < RS_NWAVES; ++u) m += rs_sm.wsum[par][q][u];
+            if (s + q < s1) {
+                w.smass[s + q] = m;
+                w.ccnt[s + q] = rs_sm.cmax[par][q];
+                rs_sm.u.f.mass[s + q] = m;  // a row's only block draws from these
+                rs_sm.u.f.cnt[s + q] = rs_sm.cmax[par][q];
+            }
+            rs_sm.cmax[par][q] = 0u;
+        }
+        par ^= 1;
+    };
+    load(va, s0);
+    for (int s = s0; s < s1; s += 2 * D) {
+        load(vb, s + D);
+        round(va, s);
+        if (s + D >= s1) break;
+        load(va, s + 2 * D);
+        round(vb, s + D);
+    }
+}
+
+// The plain draw once every sub-chunk of the row is in smass / ccnt (rs_scan_plain): the
+// row's exponent is the largest sub-chunk exponent; sub-chunk c weighs smass[c] >> (row
+// exponent - its exponent); the target picks the sub-chunk and one block scans it at its own
+// scale. -1 for an invalid row. local: this block scanned every sub-chunk, so they are in
+// rs_sm.u.f already (else one pass copies them there: H200, the three dependent passes over
+// the workspace were ~1.5 us of a one-block row).
+template <typename T>
+__device__ __noinline__ int rs_plain_draw(const T* x, int vocab, int nc, const rs_ws& w,
+                                          rs_u64 r, bool local) {
+    rs_u32* ck = rs_sm.u.f.cnt;
+    rs_u64* cm = rs_sm.u.f.mass;
+    if (!local) {
+        for (int c = threadIdx.x; c < nc; c += RS_BLOCK) {
+            const rs_u64 k = rs_vld(w.ccnt + c), m = rs_vld(w.smass + c);
+            ck[c] = (rs_u32)k;
+            cm[c] = m;
+        }
+    }
+    __syncthreads();
+    const bool by_wave = nc <= RS_WAVE_PICK;  // every wave alone (rs_wave_pick)
+    rs_u32 mk = 0u;
+    if (by_wave) {
+        const int lane = threadIdx.x % RS_WAVE;
+        for (int c = lane; c < nc; c += RS_WAVE) mk = ck[c] > mk ? ck[c] : mk;
+        mk = rs_wave_max_u32(mk);  // a bad sub-chunk's 0xffffffff wins
+    } else {
+        for (int c = threadIdx.x; c < nc; c += RS_BLOCK) mk = ck[c] > mk ? ck[c] : mk;
+        mk = rs_block_max_u32(mk, &rs_sm.b);
+    }
+    if (mk == 0xffffffffu || mk == 0u) return -1;  // NaN, Inf, < 0, or zero mass
+    const int emax = rs_exp(mk);
+    auto weight = [&](int c) {
+        const int d = emax - rs_exp(ck[c]);
+        return d < 64 ? cm[c] >> d : 0ull;
+    };
+    rs_u64 before = 0ull, target;
+    int c = -1;
+    if (by_wave) {  // the sum is > 0: the maximum's sub-chunk
+        c = rs_wave_pick(nc, weight, r, &before, &target);
+    } else {
+        rs_u64 s = 0ull;
+        for (int i = threadIdx.x; i < nc; i += RS_BLOCK) {
+            const rs_u64 m = weight(i);
+            cm[i] = m;  // this thread's own entry, read just above
+            s += m;
+        }
+        const rs_u64 total = rs_block_sum_u64(s, &rs_sm.b);  // its barriers publish cm
+        target = __umul64hi(r, total);
+        c = rs_pick(cm, nc, false, [&](rs_u64 b, rs_u64 h) { return target < b + h; },
+                    &before, &rs_sm.b);
+    }
+    if (c < 0) return -1;
+    const int ce = rs_exp(ck[c]);
+    const int d = emax - ce;  // < 64: the sub-chunk has weight
+    // The first token whose cumulative mass at the sub-chunk's scale, shifted right by d,
+    // exceeds target - before: the first whose cumulative mass exceeds this local target.
+    const rs_u64 local_target = ((target - before + 1ull) << d) - 1ull;
+    const int end = (c + 1) * RS_CHUNK < vocab ? (c + 1) * RS_CHUNK : vocab;
+    return rs_draw_span(x, c * RS_CHUNK, end, 0u, ce, false, 0ull, local_target, &rs_sm.b,
+                        (float4*)rs_sm.sel);
+}
+
+// A plain row by one block (the fallback when a launch left it unfinished).
+template <typename T>
+__device__ __noinline__ int rs_plain_row(const T* x, int vocab, const rs_ws& w, rs_u64 r) {
+    const int nc = rs_nchunks(vocab);
+    rs_scan_plain(x, vocab, 0, nc, w);
+    __syncthreads();  // thread 0's stores are visible to the block
+    return rs_plain_draw(x, vocab, nc, w, r, true);
+}
+
+// The plain phase: the span's sub-chunks; the row's last block draws (or leaves the draw to
+// a later launch when this one has no seed).
+template <typename T>
+__device__ __noinline__ void rs_phase_plain(const rs_args& a, const rs_rowctx& t,
+                                            bool clear = false) {  // clear: as rs_phase_mass
+    rs_scan_plain(rs_px<T>(t), a.vocab, t.s0, t.s1, t.w);
+    if (!rs_last_block(t)) return;
+    if (clear) rs_clear_hist(t.w);
+    if (a.has_rng) {
+        rs_finish(a, t, rs_plain_draw(rs_px<T>(t), a.vocab, t.nc, t.w, t.r, t.ng == 1));
+    } else if (threadIdx.x == 0) {
+        t.w.head[RS_H_STATE] = RS_S_PDRAW;
+    }
+}

@@ -8,6 +8,7 @@ Locally: python .exp/mlp_experiment.py --regs (registers and spills of every var
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import sys
@@ -32,7 +33,6 @@ VARIANTS = {
     "d": (E / "v4", (*Q, "-DRS_SWIGLU_UNROLL=1"), 0, "entry", {"rms": 4, "fused": 8, "silu": 8}),
     "e": (E / "v4", (*Q, "-DRS_SWIGLU_UNROLL=1"), 0, "entry", {"rms": 2, "fused": 2, "silu": 0}),
 }
-import os  # noqa: E402
 if os.environ.get("EXP_VARIANTS"):
     VARIANTS = {k: VARIANTS[k] for k in os.environ["EXP_VARIANTS"].split(",")}
 SIG = {e.name: [t for _, t in e.signature] for e in mlp.ENTRIES.values()}
@@ -57,7 +57,8 @@ def regs() -> None:
     for name in VARIANTS:
         for module in ("rms_norm", "swiglu"):
             _, log = compile_variant(name, module, dt=2)
-            for fn, rest in re.findall(r"Compiling entry function '(\w+)'(.*?)(?=Compiling entry|\Z)",
+            pat = r"Compiling entry function '(\w+)'(.*?)(?=Compiling entry|\Z)"
+            for fn, rest in re.findall(pat,
                                        log, re.S):
                 r = re.search(r"Used (\d+) registers", rest)
                 sp = re.search(r"(\d+) bytes spill stores", rest)
@@ -126,7 +127,8 @@ def main(out_dir: Path, ncu: bool) -> None:
                 for e in entries:
                     if per_dt == "entry":
                         sfx = {0: "f32", 2: "bf16"}[dt]
-                        funcs[(name, e, dt)] = rt.get_function(m, e.replace("_kernel", "") + "_" + sfx)
+                        typed = e.replace("_kernel", "") + "_" + sfx
+                        funcs[(name, e, dt)] = rt.get_function(m, typed)
                     else:
                         funcs[(name, e, dt)] = rt.get_function(m, e)
     fi, fi_note = _flashinfer()
@@ -153,7 +155,8 @@ def main(out_dir: Path, ncu: bool) -> None:
                 out = torch.empty(rows, hidden, device="cuda", dtype=tdt)
                 item = x.element_size()
                 for op in ("rms_norm", "fused_add_rms_norm", "silu_and_mul"):
-                    nbytes = {"silu_and_mul": 3 * rows * hidden, "rms_norm": (2 * rows + 1) * hidden,
+                    nbytes = {"silu_and_mul": 3 * rows * hidden,
+                              "rms_norm": (2 * rows + 1) * hidden,
                               "fused_add_rms_norm": (4 * rows + 1) * hidden}[op] * item
                     row = {"op": op, "dtype": dt, "rows": rows, "hidden": hidden, "bytes": nbytes}
                     ref = None
@@ -204,10 +207,11 @@ def main(out_dir: Path, ncu: bool) -> None:
                         row[f"{name}_grid"] = list(gx)
                     if fi is not None and dt == "bf16":
                         xa, ra = x.clone(), r0.clone()
-                        fn = {"silu_and_mul": lambda: fi.activation.silu_and_mul(xx, out=out),
-                              "rms_norm": lambda: fi.norm.rmsnorm(x, w, eps, out=out),
+                        # called in this iteration only: the loop variables are current
+                        fn = {"silu_and_mul": lambda: fi.activation.silu_and_mul(xx, out=out),  # noqa: B023
+                              "rms_norm": lambda: fi.norm.rmsnorm(x, w, eps, out=out),  # noqa: B023
                               "fused_add_rms_norm":
-                                  lambda: fi.norm.fused_add_rmsnorm(xa, ra, w, eps)}[op]
+                                  lambda: fi.norm.fused_add_rmsnorm(xa, ra, w, eps)}[op]  # noqa: B023
                         row["fi"] = statistics.median(gpu_times(torch, fn, reps, flush))
                     res.append(row)
                     if not ncu:

@@ -309,7 +309,7 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     >>> l.kernel, l.grid, l.block
     ('swiglu_f32', (2, 1), 32)
     """
-    _code(dtype)
+    kernel = entry("swiglu", dtype)  # checks dtype
     _check_dims(rows, d, "swiglu")
     if rows == 0 or d == 0:
         return None
@@ -318,7 +318,7 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
             "out_stride": int(strides["out"])}
     grid, block = swiglu_launch(rows, d, dtype, sm_count)
     return Recipe("swiglu", (), {}, None,
-                  [Launch(entry("swiglu", dtype), grid, args, block=block)])
+                  [Launch(kernel, grid, args, block=block)])
 
 
 def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
@@ -333,7 +333,7 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
     >>> r.launches[0].kernel, r.launches[0].grid
     ('rms_norm_bf16', (79, 1))
     """
-    _code(dtype)
+    kernel = entry("rms_norm", dtype)  # checks dtype
     _check_dims(rows, hidden, "rms_norm")
     if rows == 0 or hidden == 0:
         return None
@@ -343,7 +343,7 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
             "weight_offset": float(weight_offset)}
     grid, block = rms_norm_launch(rows, hidden, dtype, sm_count)
     return Recipe("rms_norm", (), {}, None,
-                  [Launch(entry("rms_norm", dtype), grid, args, block=block)])
+                  [Launch(kernel, grid, args, block=block)])
 
 
 def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
@@ -357,7 +357,7 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
     >>> fused_add_rms_norm_recipe("f16", 0, 8, {}, {}, 1e-6) is None
     True
     """
-    _code(dtype)
+    kernel = entry("fused_add_rms_norm", dtype)  # checks dtype
     _check_dims(rows, hidden, "fused_add_rms_norm")
     if rows == 0 or hidden == 0:
         return None
@@ -367,7 +367,7 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
             "weight_offset": float(weight_offset)}
     grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=True)
     return Recipe("fused_add_rms_norm", (), {}, None,
-                  [Launch(entry("fused_add_rms_norm", dtype), grid, args, block=block)])
+                  [Launch(kernel, grid, args, block=block)])
 
 
 def _entry_dtype(kernel: str, args: dict[str, Any]) -> str:

@@ -250,10 +250,18 @@ __device__ __forceinline__ rs_size rs_row_layout(rs_size num_dims, const rs_size
     return rows == 0 ? 0 : n;
 }
 
-// Elements a thread keeps in flight on the row walk: RS_EW_UNROLL, two for 8-byte values
-// (16 bytes either way): four doubles took uabs_f64 and others from 44 to 52 registers.
+// Elements a thread keeps in flight on the row walk: 16 bytes of each operand, at least 2
+// and at most 8 values (4 floats, 8 values of 1 or 2 bytes, 2 doubles). With four 2-byte
+// values a thread, and one tile a block (the grid once gave a thread four elements), bf16
+// x[:, 1:] ran at 0.78x torch's speed on an H200; with eight, and the grid rocsample now
+// launches for a row walk (capped: a block walks many tiles), 1.0-1.6x
+// (bench/results/2026-12-03-h200-session6). Eight floats (32 bytes) were no faster there but
+// took the simple f32 entries from 32 to 45 registers, which their contiguous path pays too.
+// 1-byte values stay at four: with eight, ptxas put ucopy_u8's on the stack.
+#define RS_EW_ROW_BYTES 16
 template <typename T> struct rs_row_unroll {
-    static constexpr int U = sizeof(T) >= 8 ? 2 : RS_EW_UNROLL;
+    static constexpr int B = RS_EW_ROW_BYTES / (int)sizeof(T);
+    static constexpr int U = B < 2 ? 2 : sizeof(T) == 1 ? 4 : B > 8 ? 8 : B;
 };
 
 // read(off, u) then write(i, u) for every element when the last dims are contiguous for every
@@ -365,7 +373,8 @@ __device__ __forceinline__ void rs_map1_strided(rs_size numel, rs_size num_dims,
                                              const rs_size* info, const T* inp, T* out, Fn fn) {
     const rs_size* const strides[1] = {info + num_dims};
     constexpr int UROW = rs_row_unroll<T>::U;
-    T v[UROW];
+    // u < UROW on the row walk, < RS_EW_UNROLL on the others
+    T v[UROW > RS_EW_UNROLL ? UROW : RS_EW_UNROLL];
     rs_strided_walk<1, UROW>(
         numel, num_dims, info, strides, [&](const rs_size(&off)[1], int u) { v[u] = inp[off[0]]; },
         [&](rs_size i, int u) { out[i] = fn(v[u]); });

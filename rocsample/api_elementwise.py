@@ -114,8 +114,9 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
     view = _device(b, x, "x", stream)
     kernel = ew.unary_entry(op, dtype_name(view.dtype))
     result, ptr = _output(b, view.shape, view.dtype, out, stream)
+    scalars = {"param": param} if param is not None else {}
     r = recipe(kernel, math.prod(view.shape), view.shape, {"inp": view.strides},
-               {"inp": view.ptr, "out": ptr}, {"param": param} if param is not None else {})
+               {"inp": view.ptr, "out": ptr}, scalars, b.sm_count)
     b.launch_recipe(r, stream)
     return result
 
@@ -144,7 +145,7 @@ def affine(x: Any, mul: float, add: float, *, out: Any = None, stream: int | Non
     # In place (out is x): Candle passes a null inp and the kernel reads out[i].
     inp = 0 if ptr == view.ptr and out is not None else view.ptr
     r = recipe(kernel, math.prod(view.shape), view.shape, {"inp": view.strides},
-               {"inp": inp, "out": ptr}, {"mul": mul, "add": add})
+               {"inp": inp, "out": ptr}, {"mul": mul, "add": add}, b.sm_count)
     b.launch_recipe(r, stream)
     return result
 
@@ -177,7 +178,8 @@ def where(cond: Any, on_true: Any, on_false: Any, *, out: Any = None,
                             dtype_name(views[1].dtype, "on_true"))
     result, ptr = _output(b, dims, views[1].dtype, out, stream)
     r = recipe(kernel, math.prod(dims), dims, dict(zip(("ids", "t", "f"), strides, strict=True)),
-               {"ids": views[0].ptr, "t": views[1].ptr, "f": views[2].ptr, "out": ptr})
+               {"ids": views[0].ptr, "t": views[1].ptr, "f": views[2].ptr, "out": ptr},
+               sm_count=b.sm_count)
     b.launch_recipe(r, stream)
     return result
 
@@ -214,7 +216,8 @@ def launch_elementwise(kernel: str, numel: int, dims: Sequence[int],
     """
     stream, device = stream_handle(stream), device_index(device)
     b = get_backend(backend, device)
-    r = recipe(kernel, numel, dims, strides, pointers, scalars)
+    # the cpu backend has no multiprocessors: numel 0 is still checked and launches nothing
+    r = recipe(kernel, numel, dims, strides, pointers, scalars, getattr(b, "sm_count", None))
     if r is None:
         return
     if not hasattr(b, "launch_recipe"):

@@ -3,6 +3,8 @@ issue 20, against the reference of rocsample.ops.elementwise on a contiguous cop
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,38 @@ def test_recipe_grid_is_packed_only_where_the_kernel_reads_contiguously():
     grid, _ = grid_info("where_u8_bf16", n, (1024, 1024), {"t": (0, 1)},
                         {"ids": 1, "t": 2, "f": 3, "out": 4})
     assert grid == (n // (ew.BLOCK * 4), 1)
+
+
+def test_recipe_caps_only_a_row_walk_grid_by_the_multiprocessors():
+    from rocsample.ops.elementwise_ops import recipe
+
+    n, sms = 1 << 28, 132
+    cap = ew.strided_grid_cap(sms)
+    assert cap == ew.STRIDED_BLOCKS_PER_SM * sms
+
+    def grid(kernel, dims, strides, sm_count=sms):
+        ptrs = ({"ids": 1, "t": 2, "f": 3, "out": 4} if kernel.startswith("where")
+                else {"inp": 4096, "out": 8192})
+        scalars = {"mul": 2, "add": 1} if kernel.startswith("affine") else None
+        return recipe(kernel, math.prod(dims), dims, strides, ptrs, scalars,
+                      sm_count).launches[0].grid[0]
+
+    # contiguous: never capped
+    assert grid("uexp_f32", (n,), {}) == n // (ew.BLOCK * 16)
+    # x[:, 1:]: the row walk, two tiles a block below the cap, the cap above it
+    for kernel, u in (("uexp_bf16", 8), ("uexp_f32", 4), ("affine_f64", 2), ("ucopy_u8", 4)):
+        assert ew.row_unroll(ew.DTYPES[kernel.split("_")[1]].storage.itemsize) == u
+        assert grid(kernel, (n // 4096, 4096), {"inp": (4097, 1)}, None) == n // (256 * 2 * u)
+        assert grid(kernel, (n // 4096, 4096), {"inp": (4097, 1)}) == cap, kernel
+        small = (1 << 16) // 4096
+        assert grid(kernel, (small, 4096), {"inp": (4097, 1)}) == (1 << 16) // (256 * 2 * u)
+    # a transpose and where (no row walk): a thread per four elements, never capped
+    assert grid("uexp_f32", (4096, n // 4096), {"inp": (1, 4096)}) == n // (ew.BLOCK * 4)
+    assert grid("where_u8_f32", (n // 4096, 4096), {"t": (0, 1)}) == n // (ew.BLOCK * 4)
+    # rows shorter than half a tile take the 2-dim walk
+    assert not ew.takes_row_walk("uexp_bf16", (1 << 20, 1000), (1001, 1))
+    assert grid("uexp_bf16", (1 << 18, 1000), {"inp": (1001, 1)}) == -(-1000 * (1 << 18) // 1024)
+    with pytest.raises(ValueError, match="sm_count"):
+        ew.strided_grid_cap(0)
+    with pytest.raises(ValueError, match="max_grid"):
+        ew.launch_geometry(10, max_grid=0)

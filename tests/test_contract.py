@@ -768,6 +768,7 @@ def test_elementwise_constants_equal_their_python_mirrors(toolchain, target):
         # the grid rocsample launches gives each thread the accesses the kernels keep in flight
         assert u.value("RS_EW_UNROLL") == ew.UNROLL, source
         assert u.value("RS_EW_GROUPS") == ew.GROUPS, source
+        assert u.value("RS_EW_ROW_BYTES") == ew.ROW_BYTES, source
 
 
 @pytest.mark.parametrize("toolchain,target", TARGETS)

@@ -576,3 +576,28 @@ def test_kernel_walks_run_as_host_code(tmp_path):
                     str(tmp_path), "-o", str(exe)], check=True, capture_output=True, timeout=300)
     run = subprocess.run([str(exe), "7"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout
+
+    # The row walk's rules that rocsample's grid follows (ew.row_unroll, ew.row_run), on the
+    # same random layouts: x[:, 1:]-like views, broadcast rows, size-1 dims of any stride,
+    # transposes, leading dims that merge or not, one operand and three.
+    rng = np.random.default_rng(11)
+    lines, want = [], []
+    for _ in range(400):
+        nops, nd = int(rng.choice([1, 3])), int(rng.integers(1, 5))
+        dims = tuple(int(d) for d in rng.integers(1, 6, nd))
+        strides = []
+        for _ in range(nops):
+            st, acc = [], int(rng.integers(1, 3))
+            for d in reversed(dims):
+                kind = rng.integers(0, 6)
+                st.append(0 if kind == 0 else int(rng.integers(0, 50)) if kind == 1 else acc)
+                acc = st[-1] * d + int(rng.integers(0, 2)) if kind > 1 else acc * d
+            strides.append(tuple(reversed(st)))
+        lines.append(" ".join(map(str, (nops, nd, *dims, *(s for st in strides for s in st)))))
+        want.append(ew.row_run(dims, *strides))
+    rows = subprocess.run([str(exe), "rows"], input="\n".join(lines) + "\n", capture_output=True,
+                          text=True, timeout=60)
+    out = [int(v) for v in rows.stdout.split()]
+    assert out[:4] == [ew.row_unroll(n) for n in (1, 2, 4, 8)]
+    assert out[4:] == want
+    assert sum(1 for w in want if w) > 50 and sum(1 for w in want if not w) > 50  # both kinds

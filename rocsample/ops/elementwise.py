@@ -62,10 +62,14 @@ __all__ = [
     "elements_per_thread",
     "launch_geometry",
     "merge_dims",
+    "row_run",
+    "row_unroll",
     "run_affine",
     "run_unary",
     "run_where",
+    "strided_grid_cap",
     "strided_index",
+    "takes_row_walk",
     "to_scalar",
     "unary",
     "unary_entry",
@@ -86,9 +90,17 @@ LAUNCH_BOUND = CANDLE_BLOCK
 BLOCK = 256
 #: Single elements a thread keeps in flight on a strided walk (``RS_EW_UNROLL``).
 UNROLL = 4
+#: Bytes of its operand a thread keeps in flight on the row walk (``RS_EW_ROW_BYTES``; the
+#: count of values is :func:`row_unroll`).
+ROW_BYTES = 16
+#: Tiles of blockDim x :func:`row_unroll` elements a block of a row walk is given at least
+#: (below the grid cap): its set-up, reading the layout, is then paid once per two tiles.
+ROW_TILES = 2
 #: 16-byte groups a thread keeps in flight on a contiguous walk (``RS_EW_GROUPS``; where,
 #: with three operands, half as many).
 GROUPS = 4
+#: Blocks a multiprocessor a row walk gets at most (:func:`strided_grid_cap`).
+STRIDED_BLOCKS_PER_SM = 16
 #: A launch covers at most this many elements: numel must be below 2^32 (Candle's launcher
 #: sizes its grid from a 32-bit count, and the contract is written for it).
 NUMEL_LIMIT = 1 << 32
@@ -266,6 +278,55 @@ def is_contiguous(dims: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     return True
 
 
+def row_unroll(itemsize: int) -> int:
+    """Values a thread keeps in flight on the row walk (``rs_row_unroll<T>::U``):
+    :data:`ROW_BYTES` of them, at least 2 and at most 8, and 4 of 1 byte.
+
+    >>> [row_unroll(n) for n in (1, 2, 4, 8)]
+    [4, 8, 4, 2]
+    """
+    if itemsize == 1:
+        return 4
+    return max(2, min(8, ROW_BYTES // int(itemsize)))
+
+
+def row_run(dims: tuple[int, ...], *strides: tuple[int, ...]) -> int:
+    """The elements of a row when the kernels take their row walk over this layout, else 0
+    (``rs_row_layout`` of rs_elementwise.h, the same rule; tests/test_elementwise.py runs
+    both on the same layouts).
+
+    The trailing dims contiguous for every operand make the run of a row; the dims before
+    it must merge into one row dim (size-1 dims skipped). 0 when there are no such leading
+    dims (a contiguous layout) or they do not merge.
+
+    >>> row_run((4, 4096), (4097, 1))   # x[:, 1:]
+    4096
+    >>> row_run((4096, 4), (1, 4096))   # a transpose: no contiguous run
+    0
+    """
+    n, d = 1, len(dims)
+    while d > 0:
+        m = dims[d - 1]
+        if m != 1 and not all(st[d - 1] == n for st in strides):
+            break
+        n *= m
+        d -= 1
+    rows, rs = 0, [0] * len(strides)
+    while d > 0:
+        m = dims[d - 1]
+        d -= 1
+        if m == 1:
+            continue
+        if rows == 0:
+            rs = [st[d] for st in strides]
+            rows = m
+            continue
+        if not all(st[d] == r * rows for st, r in zip(strides, rs, strict=True)):
+            return 0
+        rows *= m
+    return 0 if rows == 0 else n
+
+
 def merge_dims(dims: tuple[int, ...], *strides: tuple[int, ...]
                ) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
     """The same walk over fewer dims: size-1 dims dropped, and each pair of adjacent dims
@@ -410,8 +471,8 @@ class LaunchGeometry:
     block: int
 
 
-def launch_geometry(numel: int, block: int = BLOCK,
-                    per_thread: int = 1) -> LaunchGeometry | None:
+def launch_geometry(numel: int, block: int = BLOCK, per_thread: int = 1,
+                    max_grid: int | None = None) -> LaunchGeometry | None:
     """Grid and block of one elementwise launch; None when there is nothing to do.
 
     Parameters
@@ -423,11 +484,14 @@ def launch_geometry(numel: int, block: int = BLOCK,
     per_thread : int
         Elements each thread takes (:func:`elements_per_thread`); 1 is Candle's grid, a
         thread per element.
+    max_grid : int, optional
+        At most this many blocks (:func:`strided_grid_cap`); the kernels' grid-stride loops
+        give the rest of the elements to the blocks there are.
 
     Raises
     ------
     ValueError
-        numel negative or >= 2^32, block or per_thread out of range.
+        numel negative or >= 2^32, block, per_thread or max_grid out of range.
 
     Example
     -------
@@ -437,10 +501,14 @@ def launch_geometry(numel: int, block: int = BLOCK,
     LaunchGeometry(grid=1024, block=256)
     >>> launch_geometry(3000, block=CANDLE_BLOCK)  # Candle's grid: a thread per element
     LaunchGeometry(grid=3, block=1024)
+    >>> launch_geometry(1 << 28, per_thread=4, max_grid=strided_grid_cap(132))
+    LaunchGeometry(grid=2112, block=256)
     >>> launch_geometry(0) is None
     True
     """
     numel, block, per_thread = int(numel), int(block), int(per_thread)
+    if max_grid is not None and int(max_grid) < 1:
+        raise ValueError(f"max_grid={max_grid}: at least one block")
     if not 1 <= block <= CANDLE_BLOCK:
         raise ValueError(f"block={block}: the kernels take 1 to {CANDLE_BLOCK} threads a block")
     if per_thread not in (1, 2, 4, 8, 16, 32, 64):
@@ -455,24 +523,66 @@ def launch_geometry(numel: int, block: int = BLOCK,
         )
     if numel == 0:
         return None
-    return LaunchGeometry(min(-(-numel // (block * per_thread)), (NUMEL_LIMIT - 1) // block),
-                          block)
+    grid = min(-(-numel // (block * per_thread)), (NUMEL_LIMIT - 1) // block)
+    return LaunchGeometry(grid if max_grid is None else min(grid, int(max_grid)), block)
 
 
-def elements_per_thread(kernel: str, contiguous: bool) -> int:
+def takes_row_walk(kernel: str, dims: tuple[int, ...], *strides: tuple[int, ...],
+                   block: int = BLOCK) -> bool:
+    """Whether ``kernel`` over this strided layout takes the row walk (``rs_row_walk``):
+    unary and affine (where has none) when :func:`row_run` gives a run of at least two
+    elements and half a tile (block x :func:`row_unroll`).
+
+    >>> takes_row_walk("ugelu_bf16", (8, 4096), (4097, 1))
+    True
+    >>> takes_row_walk("ugelu_bf16", (8, 1000), (1001, 1))   # rows under half a tile
+    False
+    """
+    entry = ENTRIES[kernel]
+    if entry.module not in ("unary", "affine"):
+        return False
+    n = row_run(dims, *strides)
+    return n >= 2 and 2 * n >= block * row_unroll(DTYPES[entry.dtype].storage.itemsize)
+
+
+def strided_grid_cap(sm_count: int) -> int:
+    """Most blocks rocsample launches for a row walk (:func:`takes_row_walk`):
+    :data:`STRIDED_BLOCKS_PER_SM` a multiprocessor (compute unit on AMD).
+
+    A strided block first reads the layout (``info``, from device memory) and works out its
+    walk; one that then moves a single tile spends most of its life on that. With fewer
+    blocks each walks many tiles (grid-stride) and the set-up is paid once. The other
+    strided walks are not capped: a transposed read over a capped grid ran at half torch's
+    speed on an H200 (its reads spread over more of memory at once), against par uncapped
+    (bench/results/2026-12-03-h200-session6).
+
+    >>> strided_grid_cap(132)
+    2112
+    """
+    sm_count = int(sm_count)
+    if sm_count < 1:
+        raise ValueError(f"sm_count={sm_count}: at least one multiprocessor")
+    return STRIDED_BLOCKS_PER_SM * sm_count
+
+
+def elements_per_thread(kernel: str, contiguous: bool, row_walk: bool = False) -> int:
     """Elements a thread of ``kernel`` takes on the grid rocsample launches.
 
-    A strided thread keeps :data:`UNROLL` elements in flight. A contiguous one moves 16
-    bytes of its widest operand per access (``rs_pack``, rs_elementwise.h), when the
-    pointers are aligned (else single elements, on any grid), and keeps :data:`GROUPS` such
-    accesses in flight (where, with three operands, half as many).
+    A strided thread keeps :data:`UNROLL` elements in flight; on the row walk
+    (:func:`takes_row_walk`) :func:`row_unroll` of them, for :data:`ROW_TILES` tiles. A
+    contiguous one moves 16 bytes of its widest operand per access (``rs_pack``,
+    rs_elementwise.h), when the pointers are aligned (else single elements, on any grid),
+    and keeps :data:`GROUPS` such accesses in flight (where, with three operands, half as
+    many).
 
     >>> elements_per_thread("ugelu_bf16", True), elements_per_thread("where_i64_u8", True)
     (32, 4)
-    >>> elements_per_thread("affine_f64", False)
-    4
+    >>> elements_per_thread("affine_f64", False), elements_per_thread("ugelu_bf16", False, True)
+    (4, 16)
     """
     entry = ENTRIES[kernel]
+    if row_walk:
+        return ROW_TILES * row_unroll(DTYPES[entry.dtype].storage.itemsize)
     if not contiguous:
         return UNROLL
     widest = max(DTYPES[d].storage.itemsize for d in (entry.dtype, entry.id_dtype) if d)

@@ -70,7 +70,8 @@ def _scalar(value: Any, dtype: str, name: str) -> Any:
 def recipe(kernel: str, numel: int, dims: Sequence[int],
            strides: Mapping[str, Sequence[int] | None],
            pointers: Mapping[str, int | None],
-           scalars: Mapping[str, Any] | None = None) -> Recipe | None:
+           scalars: Mapping[str, Any] | None = None,
+           sm_count: int | None = None) -> Recipe | None:
     """The launch of elementwise ``kernel`` over ``dims``, or None when numel is 0.
 
     Parameters
@@ -89,6 +90,10 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
         each at its operand's first element; affine's ``inp`` may be 0 (in place).
     scalars : mapping, optional
         ``param`` (elu, powf), ``mul`` and ``add`` (affine), as Python numbers.
+    sm_count : int, optional
+        The device's multiprocessors: a launch that takes the row walk then gets at most
+        :func:`~rocsample.ops.elementwise.strided_grid_cap` blocks, each walking many tiles
+        (any grid gives the same result; this one is faster).
 
     Raises
     ------
@@ -130,7 +135,10 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
         flat = all(ew.is_contiguous(dims, st) for st in lay)
     else:  # unary and affine read out[i] in place (a null inp) whatever info says
         flat = info is None or (entry.module == "affine" and not pointers.get("inp"))
-    geo = ew.launch_geometry(numel, per_thread=ew.elements_per_thread(kernel, flat))
+    rows = not flat and ew.takes_row_walk(kernel, dims, *lay)
+    cap = ew.strided_grid_cap(sm_count) if rows and sm_count is not None else None
+    geo = ew.launch_geometry(numel, per_thread=ew.elements_per_thread(kernel, flat, rows),
+                             max_grid=cap)
     if geo is None:
         return None
     args: dict[str, Any] = {"numel": int(numel), "num_dims": len(dims), "info": 0}

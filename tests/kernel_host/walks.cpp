@@ -4,6 +4,7 @@
 // Prints "cases N bad M"; exits 1 when M > 0.
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 #include "rs_elementwise.h"
 rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
@@ -34,7 +35,37 @@ static rs_size ref_offset(rs_size i, const std::vector<rs_size>& dims, const std
     return off;
 }
 
+// "walks rows": the row walk's rules as rocsample.ops.elementwise mirrors them. Prints
+// rs_row_unroll<T>::U for 1-, 2-, 4- and 8-byte values, then for each stdin line "nops nd
+// dims[nd] strides[nops][nd]" the run rs_row_layout gives (0: no row walk).
+static int rows_mode() {
+    std::printf("%d %d %d %d\n", rs_row_unroll<unsigned char>::U, rs_row_unroll<rs_bf16>::U,
+                rs_row_unroll<float>::U, rs_row_unroll<double>::U);
+    int nops, nd;
+    while (std::scanf("%d %d", &nops, &nd) == 2) {
+        std::vector<rs_size> dims(nd), st[3];
+        for (auto& d : dims) std::scanf("%llu", &d);
+        for (int o = 0; o < nops; ++o) {
+            st[o].resize(nd);
+            for (auto& s : st[o]) std::scanf("%llu", &s);
+        }
+        rs_size rs[3];
+        rs_size n;
+        if (nops == 1) {
+            const rs_size* const p[1] = {st[0].data()};
+            rs_size r1[1];
+            n = rs_row_layout<1>(nd, dims.data(), p, r1);
+        } else {
+            const rs_size* const p[3] = {st[0].data(), st[1].data(), st[2].data()};
+            n = rs_row_layout<3>(nd, dims.data(), p, rs);
+        }
+        std::printf("%llu\n", n);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "rows") return rows_mode();
     std::mt19937_64 rng(argc > 1 ? std::atoll(argv[1]) : 1);
     long bad = 0, cases = 0;
     const unsigned blocks[] = {32, 64, 256, 1024};

@@ -1,15 +1,14 @@
 """Experiment trees for the elementwise row walk (issue 20): copies of the working tree's
 rocsample/ and kernels/ with the row walk's elements in flight and the strided grid changed.
 Run here; the trees travel in .exp/. Not a library tool."""
-import re
 import shutil
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".exp" / "ew"
 # name -> (bytes a thread keeps in flight on the row walk, strided per_thread rule factor)
-VARIANTS = {"cur": None, "c8": (0, 1, 8), "c16": (0, 1, 16), "b8": (16, 1, 8), "b16": (16, 1, 16), "b32": (32, 1, 16)}
+VARIANTS = {"cur": None, "c8": (0, 1, 8), "c16": (0, 1, 16), "b8": (16, 1, 8),
+            "b16": (16, 1, 16), "b32": (32, 1, 16)}
 
 def build(name, v):
     t = OUT / name
@@ -23,9 +22,11 @@ def build(name, v):
     nbytes, factor, cap = v
     p = t / "rocsample" / "ops" / "elementwise_ops.py"
     s = p.read_text()
-    old = "    geo = ew.launch_geometry(numel, per_thread=ew.elements_per_thread(kernel, flat))\n    if geo is None:\n        return None\n"
+    old = ("    geo = ew.launch_geometry(numel, per_thread=ew.elements_per_thread(kernel, flat))"
+           "\n    if geo is None:\n        return None\n")
     assert old in s
-    s = s.replace(old, old + f"    if not flat:\n        geo = ew.LaunchGeometry(min(geo.grid, {cap} * 132), geo.block)\n")
+    s = s.replace(old, old + "    if not flat:\n        geo = ew.LaunchGeometry("
+                  f"min(geo.grid, {cap} * 132), geo.block)\n")
     p.write_text(s)
     h = t / "kernels" / "rs_elementwise.h"
     if nbytes == 0:  # the current row walk, more tiles a block
@@ -50,8 +51,6 @@ def build(name, v):
            f"        u = max(2, min(16, {nbytes} // it))\n"
            f"        return max(UNROLL, u) * {factor}\n")
     s = s.replace(old, new)
-    # entry must be defined before the strided return
-    s = s.replace("    entry = ENTRIES[kernel]\n    if not contiguous:", "    entry = ENTRIES[kernel]\n    if not contiguous:")
     p.write_text(s)
 
 for name, v in VARIANTS.items():

@@ -16,9 +16,9 @@
 // smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks (three
 // of 2-byte rows), each with one block-wide maximum per sub-chunk (a wave reduction, one
 // shared atomic per wave) and one block-wide sum (a slot per wave), two barriers; the next
-// round's loads are issued once this round's maxima are taken, so they are in flight across
-// its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks loaded and then
-// worked on).
+// round's loads are issued before this round's work, so they are in
+// flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
+// loaded and then worked on).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
 template <typename T>
@@ -38,11 +38,7 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
 #pragma unroll
         for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < s1 ? vocab : 0, s + q, v[q]);
     };
-    // prefetch() issues the next round's loads once this round's values have been read
-    // (their maxima), not before: issued first, they shared the hardware's load scoreboards
-    // with this round's, so its first use waited for the new loads too (H200, ncu: bf16
-    // 128 x 128256 stalled 10% of its samples on the first widening, 40 us against f16's 31).
-    auto round = [&](const rs_held8<T> (&v)[D], int s, auto prefetch) {
+    auto round = [&](const rs_held8<T> (&v)[D], int s) {
 #pragma unroll
         for (int q = 0; q < D; ++q) {
             rs_u32 mx = 0u, raw = 0u;
@@ -60,7 +56,6 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
             mx = rs_wave_max_u32(mx);
             if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
         }
-        prefetch();
         __syncthreads();
 #pragma unroll
         for (int q = 0; q < D; ++q) {
@@ -95,9 +90,11 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
     };
     load(va, s0);
     for (int s = s0; s < s1; s += 2 * D) {
-        round(va, s, [&] { load(vb, s + D); });
+        load(vb, s + D);
+        round(va, s);
         if (s + D >= s1) break;
-        round(vb, s + D, [&] { load(va, s + 2 * D); });
+        load(va, s + 2 * D);
+        round(vb, s + D);
     }
 }
 

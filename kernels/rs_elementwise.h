@@ -251,7 +251,7 @@ __device__ __forceinline__ rs_size rs_row_layout(rs_size num_dims, const rs_size
 }
 
 // Elements a thread keeps in flight on the row walk: 16 bytes of each operand, at least 2
-// and at most 8 values (4 floats, 8 values of 1 or 2 bytes, 2 doubles). With four 2-byte
+// and at most 8 values (4 floats, 8 of 2 bytes, 2 doubles; 4 of 1 byte). With four 2-byte
 // values a thread, and one tile a block (the grid once gave a thread four elements), bf16
 // x[:, 1:] ran at 0.78x torch's speed on an H200; with eight, and the grid rocsample now
 // launches for a row walk (capped: a block walks many tiles), 1.0-1.6x

@@ -93,3 +93,36 @@ def test_where_with_three_layouts_on_torch(torch):
     got = result(torch, rocsample.where(cond, t, f))
     np.testing.assert_array_equal(got, rocsample.where(host(torch, cond), host(torch, t),
                                                        host(torch, f)))
+
+
+_SHORT = {"uint8": "u8", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "bfloat16", "float32", "float64"])
+def test_row_walk_over_a_capped_grid(torch, dtype):
+    """x[:, 1:] and a 3-d slice large enough that rocsample caps the row walk's grid
+    (ew.strided_grid_cap: each block walks many tiles), rows not a multiple of a tile (the
+    last tile of every row partial): every element exactly once, at its place."""
+    from rocsample.ops.elementwise_ops import recipe
+
+    sms = get_backend().sm_count
+    dt = getattr(torch, dtype)
+    kernel = f"ucopy_{_SHORT[dtype]}"
+    tile = ew.BLOCK * ew.row_unroll(torch.empty((), dtype=dt).element_size())
+    cols = tile + tile // 2 + 3  # two tiles a row, the second partial
+    rows = 2 * (ew.strided_grid_cap(sms) * 3 // 4 + 1)  # about three tiles a block, even
+    g = torch.Generator(device="cuda").manual_seed(7)
+    src = torch.randint(0, 250, (rows, cols + 1), device="cuda", generator=g).to(dt)
+    cases = {"x[:, 1:]": src[:, 1:],
+             "3-d slice": src.reshape(rows // 2, 2, cols + 1)[:, :, 1:]}
+    for name, x in cases.items():
+        r = recipe(kernel, x.numel(), tuple(x.shape), {"inp": tuple(x.stride())},
+                   {"inp": x.data_ptr(), "out": 1 << 20}, None, sms)
+        assert r.launches[0].grid[0] == ew.strided_grid_cap(sms), name  # the capped grid
+        view = x.reshape(rows, cols)  # the same elements in row-major order (a copy)
+        got = result(torch, rocsample.unary("copy", x))
+        np.testing.assert_array_equal(got.reshape(rows, cols), host(torch, view), err_msg=name)
+        if dtype != "uint8":
+            got = result(torch, rocsample.unary("neg", x))
+            np.testing.assert_array_equal(got.reshape(rows, cols), host(torch, -view),
+                                          err_msg=name)

@@ -1,6 +1,7 @@
 """Compile one rocsample module with a given libnvrtc through ctypes, to try a kernel change
-against another NVRTC than the installed one (session 6: the H200 image's 13.0.88, from
-``pip download nvidia-cuda-nvrtc==13.0.88``, segfaulted where 13.5 compiled).
+against another NVRTC than the installed one (session 6: the H200 image's NVRTC, CUDA 13.0,
+segfaulted where the local 13.5 compiled; 13.0.88 from ``pip download
+nvidia-cuda-nvrtc==13.0.88`` reproduces the crash).
 
 Usage: LD_LIBRARY_PATH=DIR python nvrtc_try.py DIR/libnvrtc.so.13 MODULE [TREE]
 (DIR also holds libnvrtc-builtins, which NVRTC opens by name.)

@@ -73,6 +73,12 @@ clean:
 # AMD_RESULTS=bench/results/<date>-amd-targets also copies the table and logs there.
 AMD_ARCHS   ?= gfx942:sramecc+:xnack- gfx942 gfx950 gfx1100 gfx1201
 AMD_RESULTS ?=
+# Every module compiled with another NVRTC than the installed one (fetched with pip once).
+NVRTC_VERSION ?= 13.0.88
+.PHONY: nvrtc-compat
+nvrtc-compat: setup
+	$(PY) tools/nvrtc_compat.py --version $(NVRTC_VERSION)
+
 .PHONY: amd-check
 amd-check:
 	bash tools/rocm-current.sh --archs "$(AMD_ARCHS)" $(if $(AMD_RESULTS),--results $(AMD_RESULTS))

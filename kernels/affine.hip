@@ -17,7 +17,8 @@
 //
 // Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024 (the
 // launch bound: Candle launches 1024); rocsample launches blocks of 256 and caps the grid
-// so that gridDim.x * blockDim.x < 2^32.
+// so that gridDim.x * blockDim.x < 2^32. Static shared memory: 32 x 33 values of T (the tile
+// walk of a transposed input, rs_elementwise.h).
 #include "rs_elementwise.h"
 
 template <typename T> struct rs_affine_op {  // f32, f64, f16, bf16

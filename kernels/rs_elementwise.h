@@ -24,6 +24,9 @@
 //   broadcast row; the trailing contiguous dims merged in the kernel, since Candle's own host
 //   code sends them unmerged): rs_row_walk, tiles of a row dealt to blocks, coalesced accesses
 //   and no division per element, when a row holds at least half a tile.
+// - two dims with the (one) input transposed, strides (1, s) (unary and affine): rs_tile_walk,
+//   32 x 32 tiles staged through shared memory, so that both the reads and the writes are
+//   coalesced.
 // - other strided layouts: one or two dims (rocsample merges dims before building info,
 //   rocsample.ops.elementwise.merge_dims) takes rs_walk2, RS_EW_UNROLL elements in flight a
 //   thread: two 32-bit divisions a thread, none an element. More dims, RS_EW_NDIM_UNROLL in
@@ -312,6 +315,77 @@ __device__ __forceinline__ bool rs_row_walk(rs_size numel, rs_size num_dims, con
     return true;
 }
 
+// ---- two dims, the operand read down its columns (a transposed view) ----
+
+// Side of the square tiles of rs_tile_walk, in elements, and the rows of a tile a thread
+// stages per pass, all in flight together.
+#define RS_EW_TILE 32
+#define RS_EW_TILE_UNROLL 4
+
+// write(i, x) for every element i < numel, x = inp at the layout's offset of i, when the
+// layout has two dims [A, B] that both hold at least half a tile and runs down the columns
+// (strides (1, s), s > 1: a transposed view); returns false, having done nothing, otherwise
+// (or when the block is not a whole number of tile rows, or numel >= 2^32). Tiles of
+// RS_EW_TILE x RS_EW_TILE elements are dealt to blocks grid-stride; a block first reads its
+// tile down the columns (a warp's lanes at consecutive addresses) into shared memory, then
+// writes it along the output's rows (a warp's lanes at consecutive columns). Both are
+// coalesced, where the 2-dim walk's reads of a transposed operand take a 32-byte sector for
+// each element: on an H200, 64M floats 233 us against 481 (torch 477), 1M 7.9 us against
+// 12.5 (bench/results/2026-12-03-h200-session7). Every condition depends on the arguments
+// only, so all threads of a block take the same way and reach each barrier.
+// Shared memory: RS_EW_TILE x (RS_EW_TILE + 1) values of T, static.
+// (where does not take it: with its condition and other value read in the write pass, one
+// 2-dim where was 0.66-0.83x torch against 0.93-1.0x on the 2-dim walk, same run.)
+template <typename T, typename W>
+__device__ __forceinline__ bool rs_tile_walk(rs_size numel, rs_size num_dims,
+                                             const rs_size* dims, const rs_size* strides,
+                                             const T* inp, W write) {
+    if (numel > 0xffffffffull || blockDim.x % RS_EW_TILE != 0 || num_dims != 2 ||
+        dims[0] < RS_EW_TILE / 2 || dims[1] < RS_EW_TILE / 2 || strides[0] != 1 ||
+        strides[1] < 2)
+        return false;
+    __shared__ T tile[RS_EW_TILE][RS_EW_TILE + 1];  // [column][row]; padded: a warp reading
+                                                     // a column hits every bank once
+    const rs_u32 A = (rs_u32)dims[0], B = (rs_u32)dims[1];  // A B = numel < 2^32
+    const rs_u32 tb = (B - 1) / RS_EW_TILE + 1;
+    // A, B >= 16: at most numel / 64 tiles, far below 2^32 - gridDim.x: t never wraps
+    const rs_u32 tiles = ((A - 1) / RS_EW_TILE + 1) * tb;
+    const rs_size st = strides[1];
+    constexpr int U = RS_EW_TILE_UNROLL;
+    const rs_u32 lane = threadIdx.x % RS_EW_TILE, r0 = threadIdx.x / RS_EW_TILE;
+    const rs_u32 dr = blockDim.x / RS_EW_TILE;  // 1 to 32
+    for (rs_u32 t = blockIdx.x; t < tiles; t += gridDim.x) {
+        const rs_u32 q = t / tb;
+        const rs_u32 a0 = q * RS_EW_TILE, b0 = (t - q * tb) * RS_EW_TILE;
+        // staged: thread (lane, r) reads row a0 + lane of columns b0 + r, b0 + r + dr, ...
+        const T* src = inp + (rs_size)(a0 + lane) + (rs_size)b0 * st;
+        const bool a_in = a0 + lane < A;
+        for (rs_u32 r = r0; r < RS_EW_TILE; r += U * dr) {
+            T v[U];
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const rs_u32 c = r + u * dr;
+                if (a_in && c < RS_EW_TILE && b0 + c < B) v[u] = src[(rs_size)c * st];
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const rs_u32 c = r + u * dr;
+                if (a_in && c < RS_EW_TILE && b0 + c < B) tile[c][lane] = v[u];
+            }
+        }
+        __syncthreads();
+        // written: thread (lane, r) takes column b0 + lane of rows a0 + r, a0 + r + dr, ...
+        const rs_u32 b = b0 + lane;
+        if (b < B) {
+#pragma unroll 1
+            for (rs_u32 r = r0; r < RS_EW_TILE && a0 + r < A; r += dr)
+                write((rs_size)(a0 + r) * B + b, tile[lane][r]);
+        }
+        __syncthreads();  // the tile is read before the next one is staged
+    }
+    return true;
+}
+
 // read(off, u) then write(i, u) for every element i < numel of a thread's grid-stride walk,
 // RS_EW_UNROLL elements in flight, off[o] the offset of element i in operand o: the 2-dim
 // walk when the layout has at most two dims, else the N-dim one.
@@ -375,6 +449,9 @@ __device__ __forceinline__ void rs_map1_strided(rs_size numel, rs_size num_dims,
     constexpr int UROW = rs_row_unroll<T>::U;
     // u < UROW on the row walk, < RS_EW_UNROLL on the others
     T v[UROW > RS_EW_UNROLL ? UROW : RS_EW_UNROLL];
+    if (rs_tile_walk<T>(numel, num_dims, info, strides[0], inp,
+                        [&](rs_size i, T x) { out[i] = fn(x); }))
+        return;
     rs_strided_walk<1, UROW>(
         numel, num_dims, info, strides, [&](const rs_size(&off)[1], int u) { v[u] = inp[off[0]]; },
         [&](rs_size i, int u) { out[i] = fn(v[u]); });

@@ -25,7 +25,8 @@
 //
 // Grid and block: any (a grid-stride loop with 64-bit indices), blockDim.x <= 1024 (the
 // launch bound: Candle's LaunchConfig::for_num_elems launches 1024); rocsample launches
-// blocks of 256 and caps the grid so that gridDim.x * blockDim.x < 2^32. No shared memory.
+// blocks of 256 and caps the grid so that gridDim.x * blockDim.x < 2^32. Static shared
+// memory: 32 x 33 values of T (the tile walk of a transposed input, rs_elementwise.h).
 #include "rs_elementwise.h"
 
 template <typename T, typename Op>

@@ -769,6 +769,8 @@ def test_elementwise_constants_equal_their_python_mirrors(toolchain, target):
         assert u.value("RS_EW_UNROLL") == ew.UNROLL, source
         assert u.value("RS_EW_GROUPS") == ew.GROUPS, source
         assert u.value("RS_EW_ROW_BYTES") == ew.ROW_BYTES, source
+        # a strided block's elements are one tile of the transposed-input walk
+        assert u.value("RS_EW_TILE") == ew.TILE and ew.TILE ** 2 == ew.BLOCK * ew.UNROLL, source
 
 
 @pytest.mark.parametrize("toolchain,target", TARGETS)

@@ -550,6 +550,46 @@ def test_recipe_merges_dims_into_info():
     assert r.launches[0].args["num_dims"] == 1 and r.constants["info"].tolist() == [24, 1, 1, 1]
 
 
+def _host_kernel_dir(tmp_path):
+    """tmp_path with the elementwise kernels and the host stand-in of rs_common.h (plus the
+    real one's 2-byte value types and their conversions, from struct rs_f16 to the
+    shared-memory struct after them)."""
+    import shutil
+    from pathlib import Path
+
+    here = Path(__file__).parent / "kernel_host"
+    for name in ("rs_elementwise.h", "unary.hip", "affine.hip", "ternary.hip"):
+        shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
+    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
+    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
+    (tmp_path / "rs_common.h").write_text((here / "rs_common.h").read_text() + "\n" + half)
+    return here
+
+
+def test_tile_walk_runs_as_host_code(tmp_path):
+    """The tile walk (two dims with a transposed operand, staged through shared memory) as
+    host code, a block's threads as OS threads and the barrier a std::barrier, built with
+    AddressSanitizer over operands of exactly their span (tests/kernel_host/tiles.cpp):
+    random shapes cut by both tile edges, staged operands at offsets, direct operands
+    contiguous, broadcast and transposed, blocks that are and are not whole tile rows. Every
+    output of 1-, 2-, 4- and 8-byte unary entries and of where against an independent walk,
+    every index written exactly once, the tile walk taken exactly where its rule says."""
+    import shutil
+    import subprocess
+
+    gxx = shutil.which("g++")
+    need(gxx is not None, "g++ not found")
+    here = _host_kernel_dir(tmp_path)
+    exe = tmp_path / "tiles"
+    subprocess.run([gxx, "-std=c++20", "-O1", "-pthread", "-fsanitize=address", "-x", "c++",
+                    str(here / "tiles.cpp"), "-I", str(tmp_path), "-o", str(exe)], check=True,
+                   capture_output=True, timeout=300)
+    run = subprocess.run([str(exe), "5", "80"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+    tiled = int(run.stdout.split()[3])
+    assert tiled >= 20, run.stdout  # the walk itself ran, not only its fallbacks
+
+
 def test_kernel_walks_run_as_host_code(tmp_path):
     """The kernels' own index arithmetic (the row walk with its in-kernel merge of the
     trailing contiguous dims, the 2-dim walk, the N-dim walk, packed groups and tails), built
@@ -559,18 +599,10 @@ def test_kernel_walks_run_as_host_code(tmp_path):
     an operand's span."""
     import shutil
     import subprocess
-    from pathlib import Path
 
     gxx = shutil.which("g++")
     need(gxx is not None, "g++ not found")
-    here = Path(__file__).parent / "kernel_host"
-    for name in ("rs_elementwise.h", "unary.hip", "affine.hip", "ternary.hip"):
-        shutil.copy(registry.kernel_source_dir() / name, tmp_path / name)
-    # The stand-in in place of the real rs_common.h, plus the real one's 2-byte value types
-    # and their conversions (from struct rs_f16 to the shared-memory struct after them).
-    real = (registry.kernel_source_dir() / "rs_common.h").read_text()
-    half = real[real.index("struct rs_f16"):real.index("struct rs_smem")]
-    (tmp_path / "rs_common.h").write_text((here / "rs_common.h").read_text() + "\n" + half)
+    here = _host_kernel_dir(tmp_path)
     exe = tmp_path / "walks"
     subprocess.run([gxx, "-std=c++17", "-O1", "-x", "c++", str(here / "walks.cpp"), "-I",
                     str(tmp_path), "-o", str(exe)], check=True, capture_output=True, timeout=300)

@@ -96,6 +96,10 @@ ROW_BYTES = 16
 #: Tiles of blockDim x :func:`row_unroll` elements a block of a row walk is given at least
 #: (below the grid cap): its set-up, reading the layout, is then paid once per two tiles.
 ROW_TILES = 2
+#: Side of the square tiles a transposed input is walked by (``RS_EW_TILE``, unary and affine:
+#: strides (1, s), staged through shared memory). A strided grid gives a block
+#: :data:`BLOCK` x :data:`UNROLL` elements: one tile.
+TILE = 32
 #: 16-byte groups a thread keeps in flight on a contiguous walk (``RS_EW_GROUPS``; where,
 #: with three operands, half as many).
 GROUPS = 4
@@ -568,7 +572,8 @@ def strided_grid_cap(sm_count: int) -> int:
 def elements_per_thread(kernel: str, contiguous: bool, row_walk: bool = False) -> int:
     """Elements a thread of ``kernel`` takes on the grid rocsample launches.
 
-    A strided thread keeps :data:`UNROLL` elements in flight; on the row walk
+    A strided thread keeps :data:`UNROLL` elements in flight (a block's share, on a
+    transposed input, is one :data:`TILE` x :data:`TILE` tile); on the row walk
     (:func:`takes_row_walk`) :func:`row_unroll` of them, for :data:`ROW_TILES` tiles. A
     contiguous one moves 16 bytes of its widest operand per access (``rs_pack``,
     rs_elementwise.h), when the pointers are aligned (else single elements, on any grid),

@@ -16,7 +16,8 @@
 #define RS_BLOCK 512
 #define RS_NWAVES (RS_BLOCK / RS_WAVE)
 #define RS_SHFL_XOR(v, m) (v)  // rs_block_sum is not used by swiglu
-inline void __syncthreads() {}
+inline void __syncthreads() {}  // swiglu keeps no shared state; the tile walk is not used
+#define __shared__ static
 #include "rs_elementwise.h"
 rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
 #include "swiglu.hip"

@@ -6,6 +6,16 @@
 #include <random>
 #include <string>
 #include <vector>
+#include <cstdlib>
+// Threads run one after another here, so no barrier can be kept: the tile walk (two dims with
+// a transposed operand, dims of 16 and more) is run by tiles.cpp with a block's threads as OS
+// threads. None of the layouts below takes it (their dims stay under 16, or their last dim is
+// contiguous for every operand); one that did would stop the run here.
+#define __shared__ static
+inline void __syncthreads() {
+    std::fprintf(stderr, "walks.cpp: a barrier (the tile walk) in the sequential harness\n");
+    std::abort();
+}
 #include "rs_elementwise.h"
 rs_dim3 blockDim, gridDim, blockIdx, threadIdx;
 #include "unary.hip"

@@ -16,9 +16,16 @@
 // smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks (three
 // of 2-byte rows), each with one block-wide maximum per sub-chunk (a wave reduction, one
 // shared atomic per wave) and one block-wide sum (a slot per wave), two barriers; the next
-// round's loads are issued before this round's work, so they are in
-// flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
-// loaded and then worked on).
+// round's loads are issued during this round, so they are in flight across its barriers
+// (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks loaded and then worked on).
+// For 2-byte rows they are issued once this round's maxima are taken (between maxima() and
+// finish()): issued before the maxima, they shared the load scoreboards with this round's
+// loads on sm_90 and bf16 rows stalled on the round's first widening (ncu,
+// bench/results/2026-12-03-h200-session6/run4); after them, bf16 plain sampling is 6-12 %
+// faster at 128 and 512 rows, f16 1-3 % (bench/results/2026-12-03-h200-session7). Float rows
+// keep the loads before the maxima: after them they were 2-3 % slower at 128 rows. Two
+// plain lambdas, not one taking the prefetch as an auto parameter: NVRTC 13.0 segfaulted on
+// that (make nvrtc-compat).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
 template <typename T>
@@ -38,7 +45,8 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
 #pragma unroll
         for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < s1 ? vocab : 0, s + q, v[q]);
     };
-    auto round = [&](const rs_held8<T> (&v)[D], int s) {
+    // The round in two parts; the next round's loads go before or between them (see above).
+    auto maxima = [&](const rs_held8<T> (&v)[D]) {
 #pragma unroll
         for (int q = 0; q < D; ++q) {
             rs_u32 mx = 0u, raw = 0u;
@@ -56,6 +64,8 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
             mx = rs_wave_max_u32(mx);
             if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
         }
+    };
+    auto finish = [&](const rs_held8<T> (&v)[D], int s) {
         __syncthreads();
 #pragma unroll
         for (int q = 0; q < D; ++q) {
@@ -88,13 +98,20 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
         }
         par ^= 1;
     };
+    // 2-byte rows: the next round's loads after this round's maxima; 4-byte rows: before them
+    // (the same run, H200: bf16 6-12 % faster after, f32 2-3 % slower at 128 rows).
+    constexpr bool LATE = sizeof(T) == 2;
     load(va, s0);
     for (int s = s0; s < s1; s += 2 * D) {
-        load(vb, s + D);
-        round(va, s);
+        if (!LATE) load(vb, s + D);
+        maxima(va);
+        if (LATE) load(vb, s + D);
+        finish(va, s);
         if (s + D >= s1) break;
-        load(va, s + 2 * D);
-        round(vb, s + D);
+        if (!LATE) load(va, s + 2 * D);
+        maxima(vb);
+        if (LATE) load(va, s + 2 * D);
+        finish(vb, s + D);
     }
 }
 

@@ -240,6 +240,9 @@ def _strided_cases():
     yield "start offset x[:, 1:3]", base, ew.Layout((6, 2), (5, 1), start_offset=1)
     yield "transposed", base, ew.Layout((5, 6), (1, 5))
     yield "3-d permuted", base, ew.Layout((5, 4, 6), (1, 30, 5))
+    # the tile walk (unary, affine): 32 x 32 tiles through shared memory, cut by both edges
+    big = np.arange(3100, dtype=np.float32) * 0.37 - 11.0
+    yield "transposed in tiles", big, ew.Layout((40, 70), (1, 43), start_offset=2)
 
 
 @pytest.mark.parametrize("grid", ["candle", "rocsample"])

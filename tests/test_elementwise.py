@@ -567,13 +567,14 @@ def _host_kernel_dir(tmp_path):
 
 
 def test_tile_walk_runs_as_host_code(tmp_path):
-    """The tile walk (two dims with a transposed operand, staged through shared memory) as
-    host code, a block's threads as OS threads and the barrier a std::barrier, built with
-    AddressSanitizer over operands of exactly their span (tests/kernel_host/tiles.cpp):
-    random shapes cut by both tile edges, staged operands at offsets, direct operands
-    contiguous, broadcast and transposed, blocks that are and are not whole tile rows. Every
-    output of 1-, 2-, 4- and 8-byte unary entries and of where against an independent walk,
-    every index written exactly once, the tile walk taken exactly where its rule says."""
+    """The tile walk of unary and affine (two dims, the input transposed, staged through
+    shared memory) as host code, a block's threads as OS threads and the barrier a
+    std::barrier, built with AddressSanitizer over operands of exactly their span
+    (tests/kernel_host/tiles.cpp): random shapes cut by both tile edges and shapes under half
+    a tile, inputs at element offsets with padded columns, blocks that are and are not whole
+    tile rows. Every output of 1-, 2-, 4- and 8-byte unary entries and of affine against an
+    independent walk; every index written exactly once with the value at its offset; the
+    walk taken exactly where its rule says."""
     import shutil
     import subprocess
 

@@ -73,7 +73,20 @@ def _output(b: Any, shape: tuple[int, ...], dtype: np.dtype, out: Any,
         raise ValueError(f"out must be a contiguous array of shape {shape} and dtype {dtype} on "
                          f"the input's device; got shape {view.shape}, dtype {view.dtype}, "
                          f"strides {view.strides}, device {view.device}")
+    if view.readonly:
+        raise ValueError("out is read-only (its producer exported it so): it would be written")
     return out, view.ptr
+
+
+def _no_alias(out_ptr: int, dims: tuple[int, ...], itemsize: int,
+              operands: Sequence[tuple[str, ArrayView, tuple[int, ...]]]) -> None:
+    """Refuse an ``out`` that shares memory with an operand other than exactly (in place):
+    a thread could read an element another thread has already written, a wrong result."""
+    for name, view, strides in operands:
+        if ew.unsafe_alias(out_ptr, dims, itemsize, view.ptr, strides, view.dtype.itemsize):
+            raise ValueError(f"out shares memory with {name} (strides {view.strides}, dtype "
+                             f"{view.dtype}) without being exactly it: pass a separate out "
+                             f"(or out={name} itself, when {name} is contiguous)")
 
 
 def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
@@ -90,7 +103,9 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
     param : float, optional
         elu's alpha, powf's exponent.
     out : array, optional
-        A contiguous array of x's shape and dtype to write.
+        A contiguous array of x's shape and dtype to write: memory of its own, or exactly
+        x (in place); one sharing memory with x in another layout is refused (a thread
+        could read an element another has already written).
 
     Returns
     -------
@@ -114,6 +129,8 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
     view = _device(b, x, "x", stream)
     kernel = ew.unary_entry(op, dtype_name(view.dtype))
     result, ptr = _output(b, view.shape, view.dtype, out, stream)
+    if out is not None:
+        _no_alias(ptr, view.shape, view.dtype.itemsize, [("x", view, view.strides)])
     scalars = {"param": param} if param is not None else {}
     r = recipe(kernel, math.prod(view.shape), view.shape, {"inp": view.strides},
                {"inp": view.ptr, "out": ptr}, scalars, b.sm_count)
@@ -142,7 +159,9 @@ def affine(x: Any, mul: float, add: float, *, out: Any = None, stream: int | Non
     view = _device(b, x, "x", stream)
     kernel = ew.affine_entry(dtype_name(view.dtype))
     result, ptr = _output(b, view.shape, view.dtype, out, stream)
-    # In place (out is x): Candle passes a null inp and the kernel reads out[i].
+    if out is not None:
+        _no_alias(ptr, view.shape, view.dtype.itemsize, [("x", view, view.strides)])
+    # In place (out is exactly x): Candle passes a null inp and the kernel reads out[i].
     inp = 0 if ptr == view.ptr and out is not None else view.ptr
     r = recipe(kernel, math.prod(view.shape), view.shape, {"inp": view.strides},
                {"inp": inp, "out": ptr}, {"mul": mul, "add": add}, b.sm_count)
@@ -177,6 +196,9 @@ def where(cond: Any, on_true: Any, on_false: Any, *, out: Any = None,
     kernel = ew.where_entry(dtype_name(views[0].dtype, "cond"),
                             dtype_name(views[1].dtype, "on_true"))
     result, ptr = _output(b, dims, views[1].dtype, out, stream)
+    if out is not None:
+        _no_alias(ptr, dims, views[1].dtype.itemsize,
+                  list(zip(("cond", "on_true", "on_false"), views, strides, strict=True)))
     r = recipe(kernel, math.prod(dims), dims, dict(zip(("ids", "t", "f"), strides, strict=True)),
                {"ids": views[0].ptr, "t": views[1].ptr, "f": views[2].ptr, "out": ptr},
                sm_count=b.sm_count)

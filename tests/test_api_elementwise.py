@@ -131,3 +131,86 @@ def test_recipe_caps_only_a_row_walk_grid_by_the_multiprocessors():
         ew.strided_grid_cap(0)
     with pytest.raises(ValueError, match="max_grid"):
         ew.launch_geometry(10, max_grid=0)
+
+
+# ---- out sharing memory with an operand (device arrays; the launch itself is recorded) ----
+
+class _DeviceArray:
+    """A device array as a producer describes it (``__cuda_array_interface__``): no memory
+    behind it here, since nothing is launched."""
+
+    def __init__(self, ptr, shape, strides_elems, typestr="<f4", readonly=False):
+        item = np.dtype(typestr).itemsize
+        self.__cuda_array_interface__ = {
+            "version": 3, "shape": shape, "typestr": typestr, "data": (ptr, readonly),
+            "strides": tuple(s * item for s in strides_elems)}
+
+
+class _RecordingBackend:
+    """Stands in for a GPU backend at the API's boundary: accepts every device array and
+    records the recipes it would launch."""
+
+    name, sm_count = "recording", 132
+
+    def __init__(self):
+        self.recipes = []
+
+    def accepts(self, view):
+        return True
+
+    def launch_recipe(self, r, stream=None):
+        self.recipes.append(r)
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    from rocsample import api_elementwise
+
+    b = _RecordingBackend()
+    monkeypatch.setattr(api_elementwise, "get_backend", lambda backend, device: b)
+    return b
+
+
+P = 0x7F0000000000
+
+
+def test_out_sharing_an_operands_memory_in_another_layout_is_refused(recorder):
+    out = _DeviceArray(P, (4, 4), (4, 1))
+    xt = _DeviceArray(P, (4, 4), (1, 4))  # out's own storage, transposed
+    with pytest.raises(ValueError, match="out shares memory with x"):
+        rocsample.unary("neg", xt, out=out)
+    # affine took a same-address x for in place (a null inp: out read contiguously) and so
+    # would have computed out * mul + add instead of x.T * mul + add
+    with pytest.raises(ValueError, match="out shares memory with x"):
+        rocsample.affine(xt, 2.0, 1.0, out=out)
+    shifted = _DeviceArray(P + 4, (4, 4), (4, 1))  # overlapping, one element along
+    with pytest.raises(ValueError, match="out shares memory with x"):
+        rocsample.unary("exp", shifted, out=out)
+    row = _DeviceArray(P + 8, (4, 4), (0, 1))  # a broadcast row inside out
+    cond = _DeviceArray(P + 4096, (4, 4), (4, 1), "|u1")
+    with pytest.raises(ValueError, match="out shares memory with on_false"):
+        rocsample.where(cond, _DeviceArray(P + 8192, (4, 4), (4, 1)), row, out=out)
+    bytes_of_out = _DeviceArray(P, (4, 4), (4, 1), "|u1")  # a condition in out's first bytes
+    with pytest.raises(ValueError, match="out shares memory with cond"):
+        rocsample.where(bytes_of_out, out, _DeviceArray(P + 8192, (4, 4), (4, 1)), out=out)
+    assert recorder.recipes == []
+
+
+def test_out_exactly_an_operand_or_apart_from_it_is_launched(recorder):
+    out = _DeviceArray(P, (4, 4), (4, 1))
+    assert rocsample.affine(out, 2.0, 1.0, out=out) is out  # in place: a null inp
+    assert recorder.recipes[-1].launches[0].args["inp"] == 0
+    assert rocsample.unary("neg", out, out=out) is out  # each element read, then written
+    assert recorder.recipes[-1].launches[0].args["inp"] == P
+    apart = _DeviceArray(P + 64, (4, 4), (1, 4))  # just past out's 64 bytes
+    rocsample.unary("neg", apart, out=out)
+    assert recorder.recipes[-1].launches[0].args["inp"] == P + 64
+    cond = _DeviceArray(P + 4096, (4, 4), (4, 1), "|u1")
+    rocsample.where(cond, out, _DeviceArray(P + 8192, (4,), (1,)), out=out)  # t is out
+    assert len(recorder.recipes) == 4
+
+
+def test_read_only_out_is_refused(recorder):
+    x = _DeviceArray(P + 4096, (4, 4), (4, 1))
+    with pytest.raises(ValueError, match="read-only"):
+        rocsample.unary("neg", x, out=_DeviceArray(P, (4, 4), (4, 1), readonly=True))

@@ -282,6 +282,52 @@ def is_contiguous(dims: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     return True
 
 
+def byte_extent(ptr: int, dims: tuple[int, ...], strides: tuple[int, ...],
+                itemsize: int) -> tuple[int, int]:
+    """The bytes ``[start, end)`` a view of non-negative element strides spans; ``(ptr, ptr)``
+    when it has no element.
+
+    >>> byte_extent(1000, (2, 3), (3, 1), 4), byte_extent(1000, (3, 2), (1, 3), 4)
+    ((1000, 1024), (1000, 1024))
+    >>> byte_extent(1000, (0, 3), (3, 1), 4)
+    (1000, 1000)
+    """
+    if any(n == 0 for n in dims):
+        return ptr, ptr
+    last = sum((n - 1) * s for n, s in zip(dims, strides, strict=True))
+    return ptr, ptr + (last + 1) * itemsize
+
+
+def unsafe_alias(out_ptr: int, dims: tuple[int, ...], out_itemsize: int, ptr: int,
+                 strides: tuple[int, ...], itemsize: int) -> bool:
+    """Whether reading an operand (``strides`` broadcast to the output's ``dims``) while the
+    kernels write a contiguous output of ``dims`` at ``out_ptr`` could read an element after
+    another thread has overwritten it: the two span common bytes and the operand is not
+    exactly the output (the same address and item size, and a contiguous layout). Exactly
+    the output is safe: each element is read and then written by the same thread.
+
+    >>> unsafe_alias(1000, (4, 4), 4, 1000, (4, 1), 4)    # out=x: in place
+    False
+    >>> unsafe_alias(1000, (4, 4), 4, 1000, (1, 4), 4)    # out is x.T's storage
+    True
+    >>> unsafe_alias(1000, (4, 4), 4, 1064, (4, 1), 4)    # past the output's 64 bytes
+    False
+    """
+    o0, o1 = byte_extent(out_ptr, dims, _contiguous_strides(dims), out_itemsize)
+    a0, a1 = byte_extent(ptr, dims, strides, itemsize)
+    if not (o0 < a1 and a0 < o1):
+        return False
+    return not (ptr == out_ptr and itemsize == out_itemsize and is_contiguous(dims, strides))
+
+
+def _contiguous_strides(dims: tuple[int, ...]) -> tuple[int, ...]:
+    out, acc = [], 1
+    for n in reversed(dims):
+        out.append(acc)
+        acc *= n
+    return tuple(reversed(out))
+
+
 def row_unroll(itemsize: int) -> int:
     """Values a thread keeps in flight on the row walk (``rs_row_unroll<T>::U``):
     :data:`ROW_BYTES` of them, at least 2 and at most 8, and 4 of 1 byte.

@@ -313,19 +313,11 @@ def unsafe_alias(out_ptr: int, dims: tuple[int, ...], out_itemsize: int, ptr: in
     >>> unsafe_alias(1000, (4, 4), 4, 1064, (4, 1), 4)    # past the output's 64 bytes
     False
     """
-    o0, o1 = byte_extent(out_ptr, dims, _contiguous_strides(dims), out_itemsize)
+    out_end = out_ptr + math.prod(dims) * out_itemsize  # out is contiguous
     a0, a1 = byte_extent(ptr, dims, strides, itemsize)
-    if not (o0 < a1 and a0 < o1):
+    if not (out_ptr < a1 and a0 < out_end):
         return False
     return not (ptr == out_ptr and itemsize == out_itemsize and is_contiguous(dims, strides))
-
-
-def _contiguous_strides(dims: tuple[int, ...]) -> tuple[int, ...]:
-    out, acc = [], 1
-    for n in reversed(dims):
-        out.append(acc)
-        acc *= n
-    return tuple(reversed(out))
 
 
 def row_unroll(itemsize: int) -> int:

@@ -201,7 +201,7 @@ def where(cond: Any, on_true: Any, on_false: Any, *, out: Any = None,
                   list(zip(("cond", "on_true", "on_false"), views, strides, strict=True)))
     r = recipe(kernel, math.prod(dims), dims, dict(zip(("ids", "t", "f"), strides, strict=True)),
                {"ids": views[0].ptr, "t": views[1].ptr, "f": views[2].ptr, "out": ptr},
-               sm_count=b.sm_count)
+               sm_count=b.sm_count, has_companion=b.has_companion)
     b.launch_recipe(r, stream)
     return result
 
@@ -239,7 +239,8 @@ def launch_elementwise(kernel: str, numel: int, dims: Sequence[int],
     stream, device = stream_handle(stream), device_index(device)
     b = get_backend(backend, device)
     # the cpu backend has no multiprocessors: numel 0 is still checked and launches nothing
-    r = recipe(kernel, numel, dims, strides, pointers, scalars, getattr(b, "sm_count", None))
+    r = recipe(kernel, numel, dims, strides, pointers, scalars, getattr(b, "sm_count", None),
+               getattr(b, "has_companion", None))
     if r is None:
         return
     if not hasattr(b, "launch_recipe"):

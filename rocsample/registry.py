@@ -155,14 +155,15 @@ def _sampling_rows() -> None:
 
 def _elementwise_rows() -> None:
     """Candle's elementwise family (:mod:`rocsample.ops.elementwise`): one module and one
-    variable per kernel source, one row per entry point, launched with 1024 threads."""
+    variable per kernel source, one row per entry point (Candle's, and rocsample's own
+    by-value companions), launched with the family's block."""
     from .ops import elementwise as ew
 
     for m in ew.MODULES.values():
         MODULES[m.name] = ModuleSpec(m.name, m.source, m.headers, m.entries, "elementwise")
-    for e in ew.ENTRIES.values():
+    for e in (*ew.ENTRIES.values(), *ew.COMPANIONS.values()):
         KERNELS[e.name] = KernelSpec(e.name, e.module, e.name, ew.MODULES[e.module].env_var,
-                                     e.signature, block=ew.BLOCK)
+                                     e.signature, companion_of=e.companion_of, block=ew.BLOCK)
 
 
 def _mlp_rows() -> None:

@@ -150,11 +150,17 @@ class HostDevice(HostMemoryDriver):
             assert 1 <= block <= mlp.BLOCK, (func, block)
             self._mlp(func, grid, values)
             return
-        e = ew.ENTRIES[func]
-        numel, nd = values["numel"], values["num_dims"]
-        groups = 3 if e.module == "ternary" else 1
-        info = (host_array(values["info"], (1 + groups) * nd, np.dtype(np.uint64)).copy()
-                if values["info"] else None)
+        if func in ew.COMPANIONS:  # where2: its two dims and three strides by value
+            e = ew.COMPANIONS[func]
+            numel, nd = values["numel"], 2
+            info = np.array([values[k] for k in ("d0", "d1", "si0", "si1", "st0", "st1",
+                                                 "sf0", "sf1")], dtype=np.uint64)
+        else:
+            e = ew.ENTRIES[func]
+            numel, nd = values["numel"], values["num_dims"]
+            groups = 3 if e.module == "ternary" else 1
+            info = (host_array(values["info"], (1 + groups) * nd, np.dtype(np.uint64)).copy()
+                    if values["info"] else None)
 
         def operand(name: str, group: int, dtype: str) -> np.ndarray:
             span = numel

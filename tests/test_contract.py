@@ -577,15 +577,17 @@ def contributions() -> list[tuple[str, dict[str, Any], dict[str, Any], int | Non
     """(owner, modules by name, entries by entry name, launch block) of every kernel family.
 
     A family plugs in by exposing ``MODULES`` (objects with ``source``, ``headers`` and
-    ``entries``) and ``ENTRIES`` (objects with ``module`` and ``signature``), and its block
-    as ``BLOCK``, in a module of ``rocsample.ops``.
+    ``entries``) and ``ENTRIES`` (objects with ``module`` and ``signature``), optional entries
+    of its own in ``COMPANIONS`` (the same), and its block as ``BLOCK``, in a module of
+    ``rocsample.ops``.
     """
     out: list[tuple[str, dict[str, Any], dict[str, Any], int | None]] = [
         ("rocsample.registry", registry.MODULES,
          {k.entry: k for k in registry.KERNELS.values()}, registry.BLOCK_SIZE)]
     for mod in _ops_modules():
         if hasattr(mod, "MODULES") and hasattr(mod, "ENTRIES"):
-            out.append((mod.__name__, mod.MODULES, mod.ENTRIES, getattr(mod, "BLOCK", None)))
+            entries = {**mod.ENTRIES, **getattr(mod, "COMPANIONS", {})}
+            out.append((mod.__name__, mod.MODULES, entries, getattr(mod, "BLOCK", None)))
     return out
 
 
@@ -676,7 +678,9 @@ def _declared_bound(entry: str) -> int | None:
     (Candle's elementwise kernels are bounded for Candle's 1024-thread grid and launched by us
     with fewer threads), or None: then its kernels are bounded by exactly that block."""
     for mod in _ops_modules():
-        if entry in getattr(mod, "ENTRIES", {}) and hasattr(mod, "LAUNCH_BOUND"):
+        # COMPANIONS: rocsample's own where2 entries share their Candle entries' macro and bound
+        listed = {**getattr(mod, "ENTRIES", {}), **getattr(mod, "COMPANIONS", {})}
+        if entry in listed and hasattr(mod, "LAUNCH_BOUND"):
             return int(mod.LAUNCH_BOUND)
     return None
 

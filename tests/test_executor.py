@@ -105,8 +105,31 @@ def test_where_with_three_layouts(gpu):
     got = rocsample.where(as_device(gpu, cond_base, cond), as_device(gpu, BASE, t_b),
                           as_device(gpu, BASE, f))
     np.testing.assert_array_equal(got.numpy(), ew.where(cond, t_b, f))
+    # two dims after merging: rocsample's by-value companion, the layout in its arguments
     (kernel, _, _, args), = gpu.rt.launches
-    assert kernel == "where_u8_f32" and args["info"] != 0  # where's info is never null
+    assert kernel == "where2_u8_f32" and "info" not in args
+    assert (args["d0"], args["d1"], args["si0"], args["si1"], args["st0"], args["st1"],
+            args["sf0"], args["sf1"]) == (4, 3, 6, 2, 0, 1, 10, 1)
+
+
+@pytest.mark.parametrize("companions", [True, False])
+def test_where_takes_candle_entry_without_the_companion_or_past_two_dims(gpu, companions):
+    """A code object without where2 (a TERNARY_HSACO built from Candle's source), or a layout
+    of three dims after merging, launches Candle's where with its info (never null)."""
+    gpu.kernels = TwinKernels(companions=companions)
+    base = np.arange(2 * 3 * 8, dtype=np.float32).reshape(2, 3, 8)
+    cond_base = (np.arange(48) % 3 == 0).astype(np.uint8).reshape(2, 3, 8)
+    views = [(cond_base, cond_base.transpose(1, 0, 2)[:, :, ::2]),
+             (base, base.transpose(1, 0, 2)[:, :, 1:5]),
+             (base, base.transpose(1, 0, 2)[:, :, ::2])]  # (3, 2, 4): no dims merge
+    got = rocsample.where(*(as_device(gpu, b, v) for b, v in views))
+    np.testing.assert_array_equal(got.numpy(), ew.where(*(v for _, v in views)))
+    two = [(b, v[0]) for b, v in views]  # the same views at one leading index: two dims
+    got2 = rocsample.where(*(as_device(gpu, b, v) for b, v in two))
+    np.testing.assert_array_equal(got2.numpy(), ew.where(*(v for _, v in two)))
+    (k3, _, _, a3), (k2, _, _, a2) = gpu.rt.launches
+    assert k3 == "where_u8_f32" and a3["num_dims"] == 3 and a3["info"] != 0
+    assert k2 == ("where2_u8_f32" if companions else "where_u8_f32")
 
 
 def test_where_broadcasts_shapes_with_stride_zero(gpu):
@@ -135,6 +158,7 @@ def test_low_level_launcher_builds_info_as_candle_does(gpu):
     (dict(numel=1 << 32, dims=(1 << 32,)), "2\\^32"),
     (dict(numel=5, dims=(2, 2)), "not the product"),
     (dict(kernel="ugelu_i32"), "not one of Candle's"),
+    (dict(kernel="where2_u8_f32"), "rocsample's own entry"),
     (dict(strides={"x": (1,)}), "strides given for"),
     (dict(pointers={"inp": 1}), "pointer 'out' is missing"),
 ])

@@ -364,6 +364,36 @@ def test_where_three_layouts(rt, functions, dev, id_dtype, dtype):
 
 @pytest.mark.parametrize("id_dtype", ew.WHERE_ID_DTYPES)
 @pytest.mark.parametrize("dtype", ew.WHERE_DTYPES)
+def test_where2_takes_the_layout_by_value(rt, functions, dev, id_dtype, dtype):
+    """rocsample's where2 (dims and strides as arguments) gives where's result, on Candle's
+    grid and on rocsample's, over two dims (a broadcast row, a transposed operand, an offset)
+    and over one dim padded as where2_args pads it."""
+    rng = np.random.default_rng(12)
+    rows, cols = 37, 45
+    n = rows * cols
+    ids = rng.integers(0, 3, n + 3).astype(ew.DTYPES[id_dtype].storage)
+    t = _values(rng, dtype, cols)  # broadcast over rows
+    f = _values(rng, dtype, n)  # transposed
+    kernel = ew.where2_entry(id_dtype, dtype)
+    for dims, st in (((rows, cols), ((cols, 1), (0, 1), (1, rows))),
+                     ((cols,), ((2,), (1,), (rows,)))):
+        numel = int(np.prod(dims))
+        want = np.empty(numel, t.dtype)
+        ew.run_where(id_dtype, dtype, numel, len(dims), ew.where_info(dims, *st), ids[3:], t,
+                     f, want)
+        by_value = ew.where2_args(dims, *st)
+        for per_thread in (1, ew.elements_per_thread(ew.where_entry(id_dtype, dtype), False)):
+            out = dev.put(np.zeros(numel, t.dtype))
+            base = dev.put(ids) + 3 * ids.itemsize  # a start offset, as the API passes one
+            _launch(rt, functions[kernel], numel,
+                    [ctypes.c_size_t(numel)] + [ctypes.c_size_t(v) for v in by_value.values()]
+                    + [ctypes.c_void_p(base), ctypes.c_void_p(dev.put(t)),
+                       ctypes.c_void_p(dev.put(f)), ctypes.c_void_p(out)], per_thread)
+            assert dev.get(out, want).tobytes() == want.tobytes(), (dims, per_thread)
+
+
+@pytest.mark.parametrize("id_dtype", ew.WHERE_ID_DTYPES)
+@pytest.mark.parametrize("dtype", ew.WHERE_DTYPES)
 def test_where_contiguous_on_both_grids(rt, functions, dev, id_dtype, dtype):
     rng = np.random.default_rng(13)
     n = 4096 * 4 + 7

@@ -44,3 +44,17 @@ def test_sampling_kernels_keep_the_engine_block():
     for spec in registry.KERNELS.values():
         if spec.family == "sampling":
             assert spec.block == registry.BLOCK_SIZE
+
+
+def test_rocsample_own_elementwise_entries_are_optional_companions():
+    """where2 (the layout by value) travels in the ternary module as an optional companion of
+    its Candle entry: a TERNARY_HSACO without it still serves every call."""
+    assert ew.COMPANIONS  # built from the where entries, never listed by hand
+    for name, e in ew.COMPANIONS.items():
+        spec = registry.KERNELS[name]
+        candle = ew.ENTRIES[e.companion_of]
+        assert spec.companion_of == candle.name and name not in registry.CONTRACT
+        assert (spec.module, spec.env_var) == (candle.module, registry.KERNELS[candle.name].env_var)
+        assert spec.signature == e.signature and spec.signature[-4:] == candle.signature[-4:]
+    assert {e.companion_of for e in ew.COMPANIONS.values()} == {
+        n for n, e in ew.ENTRIES.items() if e.module == "ternary"}

@@ -26,7 +26,7 @@ Example
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,8 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
            strides: Mapping[str, Sequence[int] | None],
            pointers: Mapping[str, int | None],
            scalars: Mapping[str, Any] | None = None,
-           sm_count: int | None = None) -> Recipe | None:
+           sm_count: int | None = None,
+           has_companion: Callable[[str], bool] | None = None) -> Recipe | None:
     """The launch of elementwise ``kernel`` over ``dims``, or None when numel is 0.
 
     Parameters
@@ -94,6 +95,12 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
         The device's multiprocessors: a launch that takes the row walk then gets at most
         :func:`~rocsample.ops.elementwise.strided_grid_cap` blocks, each walking many tiles
         (any grid gives the same result; this one is faster).
+    has_companion : callable, optional
+        Whether the loaded code object holds an optional entry (the backend's
+        ``has_companion``): where over a strided layout of at most two dims after merging
+        then launches ``where2_{it}_{dt}``, its layout by value
+        (:data:`~rocsample.ops.elementwise.COMPANIONS`); without it, or without the entry,
+        Candle's ``where_{it}_{dt}`` with ``info``.
 
     Raises
     ------
@@ -108,8 +115,10 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     """
     entry = ew.ENTRIES.get(kernel)
     if entry is None:
+        own = " (rocsample's own entry: name its Candle entry, where_...)" * (kernel in
+                                                                            ew.COMPANIONS)
         raise ValueError(f"kernel={kernel!r} is not one of Candle's elementwise entries "
-                         "(e.g. ugelu_f32, affine_bf16, where_u8_f32)")
+                         f"(e.g. ugelu_f32, affine_bf16, where_u8_f32){own}")
     dims = tuple(int(d) for d in dims)
     if math.prod(dims) != int(numel):
         raise ValueError(f"{kernel}: numel={numel} is not the product of dims {dims}")
@@ -153,6 +162,13 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     extra = set(pointers) - set(args)
     if extra:
         raise ValueError(f"{kernel}: unknown pointer(s) {sorted(extra)}")
+    by_value = ew.where2_entry(entry.id_dtype, entry.dtype) if entry.module == "ternary" else ""
+    if (by_value and not flat and len(dims) <= 2 and has_companion is not None
+            and has_companion(by_value)):
+        # the same walk, its layout by value: no info to upload or load
+        args = {"numel": int(numel), **ew.where2_args(dims, *lay),
+                **{n: args[n] for n in ("ids", "t", "f", "out")}}
+        return Recipe(kernel, (), {}, None, [Launch(by_value, (geo.grid, 1), args)])
     if info is None:
         return Recipe(kernel, (), {}, None, [Launch(kernel, (geo.grid, 1), args)])
     # info depends only on the layout: a constant the executor keeps on the device

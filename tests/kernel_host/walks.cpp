@@ -1,5 +1,6 @@
-// Runs Candle's elementwise entries as host code over random layouts and grids and checks
-// every output against an independent row-major walk. Built and run by
+// Runs Candle's elementwise entries (and rocsample's where2, the layout by value) as host
+// code over random layouts and grids and checks every output against an independent
+// row-major walk. Built and run by
 // tests/test_elementwise.py (g++, with tests/kernel_host/rs_common.h in place of the real one).
 // Prints "cases N bad M"; exits 1 when M > 0.
 #include <cstdio>
@@ -117,10 +118,36 @@ int main(int argc, char** argv) {
         launch(grid, block, [&] {
             where_u8_f32(numel, nd, winfo.data(), c.data(), t.data(), f.data(), w.data());
         });
+        // rocsample's where2 (the layout by value) for 1 or 2 dims, padded in front with a
+        // dim of 1 as rocsample.ops.elementwise.where2_args pads it; NaN: a missed write
+        std::vector<float> w2(numel, NAN);
+        std::vector<unsigned short> w2b(numel, 0x7fc1), tb(span[1]), fb(span[2]);
+        for (auto& v : tb) v = rng() % 65536;
+        for (auto& v : fb) v = rng() % 65536;
+        if (nd <= 2) {
+            rs_size a[8];  // d0 d1, then ids, t and f strides
+            for (int k = 0; k < 4; ++k) {
+                const rs_size* v = k == 0 ? dims.data() : st[k - 1].data();
+                a[2 * k] = nd == 2 ? v[0] : (k == 0 ? 1 : 0);
+                a[2 * k + 1] = v[nd - 1];
+            }
+            launch(grid, block, [&] {
+                where2_u8_f32(numel, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], c.data(),
+                              t.data(), f.data(), w2.data());
+            });
+            launch(grid, block, [&] {
+                where2_u8_bf16(numel, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], c.data(),
+                               (const rs_bf16*)tb.data(), (const rs_bf16*)fb.data(),
+                               (rs_bf16*)w2b.data());
+            });
+        }
         for (rs_size i = 0; i < numel; ++i) {
             const rs_size o0 = ref_offset(i, dims, st[0]);
-            const float want = c[o0] ? t[ref_offset(i, dims, st[1])] : f[ref_offset(i, dims, st[2])];
-            if (y[i] != x[o0] || yb[i] != (xb[o0] ^ 0x8000) || w[i] != want) {
+            const rs_size o1 = ref_offset(i, dims, st[1]), o2 = ref_offset(i, dims, st[2]);
+            const float want = c[o0] ? t[o1] : f[o2];
+            const bool by_value_ok =
+                nd > 2 || (w2[i] == want && w2b[i] == (c[o0] ? tb[o1] : fb[o2]));
+            if (y[i] != x[o0] || yb[i] != (xb[o0] ^ 0x8000) || w[i] != want || !by_value_ok) {
                 if (++bad < 5) std::printf("strided it=%d i=%llu nd=%d\n", it, i, nd);
             }
         }

@@ -18,6 +18,18 @@
 //     the same, the element type a run-time code (0 float, 1 __half, 2 __nv_bfloat16;
 //     rs_mlp.h). One entry a type is what rocsample launches: each gets its own registers
 //     and code (three types in one entry shared the worst one's registers, and spilled).
+//   rms_norm_rowK_DT(the arguments of rms_norm_DT), K in 2, 4
+//   fused_add_rms_norm_rowK_DT(the arguments of fused_add_rms_norm_DT)
+//     rocsample's compact entries: the same results, bit for bit, from a kernel of the
+//     one-read path alone at K 16-byte groups a thread at most, for calls that fit it:
+//     every operand's rows 16-byte aligned (rs_mlp.h), hidden a multiple of
+//     N = 16 / sizeof(T), 1 <= groups = hidden / N <= K x C (C below: K = 2 takes rows of up
+//     to 2 x RS_BLOCK = 1024 groups, K = 4 up to RS_RMS_ROW_GROUPS = 4 x RS_BLOCK = 2048,
+//     16384 bf16 and 8192 fp32). A call of few rows is bound by latency, and the general
+//     entries' three paths are code to fetch cold (rms_norm_bf16: 38.6 KB of sm_90 SASS);
+//     the fused add's rows of over 1024 groups, which the general entry takes in two
+//     passes, are read once (rocsample.ops.mlp.rms_norm_entry: when rocsample picks them,
+//     and the figures). A call outside those conditions writes nothing.
 //     env override (all): RMS_NORM_HSACO
 //
 //   rstd_r = 1 / sqrt(sum_i v[r, i]^2 / hidden + eps), v the normalised row (x, or the new
@@ -33,7 +45,9 @@
 //
 // Grid and block: any grid; blockDim.x a power of two from 32 to RS_BLOCK (NVIDIA's
 // shuffles of the row reduction name a whole warp). rocsample launches RS_BLOCK, or for a
-// call of few rows a block of one row's threads (rocsample.ops.mlp.rms_norm_launch).
+// call of few rows a block of one row's threads (rocsample.ops.mlp.rms_norm_launch); the row
+// entries a block a row, of its C threads (at least 32), block b taking rows b,
+// b + gridDim.x, ... (rocsample.ops.mlp.rms_norm_row_launch).
 // A row's units (16-byte groups, or elements when an operand is not 16-byte aligned) are
 // spread over C threads, C the power of two covering half the units, clamped to
 // [8, blockDim.x] (rocsample.ops.mlp.norm_threads), so a block takes R = blockDim.x / C rows
@@ -52,6 +66,14 @@
 // - longer rows (the fused add: over 1024 groups), or an operand not 16-byte aligned: two
 //   passes, the sum of squares (fused: the add, the residual store), then the scaled store
 //   re-reading what the thread read (from cache), RS_RMS_UNROLL groups in flight.
+// The row entries hold a row in registers as the first two ways do, one row a block, at
+// K = 2 or 4 groups a thread (the weight loaded with each row), the fused add's rows of
+// 2 C to 4 C groups included, with the general entries' C: the same sums in the same
+// order (the fused add's at K = 4 in the order of its two passes), so the same bits. A
+// row of over K x C groups (for K = 2 over 2 x RS_BLOCK groups; else a block narrower
+// than the row's C) is not theirs: they write nothing. K = 4 has entries of its own: its
+// registers (68 to 96 on sm_90, against 32 to 49 at K = 2) would cost the calls of many
+// rows at K = 2 occupancy.
 // Static shared memory: 2 x RS_NWAVES floats.
 #include "rs_mlp.h"
 
@@ -63,6 +85,18 @@
 // operands (1 x 14336 bf16: 8.4 us against 9.6 with one; FlashInfer 7.2).
 #define RS_RMS_UNROLL 1
 #define RS_RMS_FUSED_UNROLL 2
+// Most 16-byte groups a row of the row entries: four a thread at RS_BLOCK threads (2048:
+// 16384 bf16, 8192 fp32; rocsample.ops.mlp.ROW_GROUPS).
+#define RS_RMS_ROW_GROUPS (4 * RS_BLOCK)
+#if (RS_BLOCK & (RS_BLOCK - 1)) != 0
+#error "the row entries take C = min(a power of two, RS_BLOCK): RS_BLOCK must be a power of two"
+#endif
+// Blocks an SM/CU must hold at once for rms_norm_row2_DT: four, 32 registers a thread on
+// sm_90 at 512 threads without a spill (39 unbounded: three blocks), so that a call of many
+// rows keeps more of them in flight. The fused add's (40 to 50 registers) spills at 32, and
+// the K = 4 entries serve calls of at most 128 rows (a block an SM): no bound beyond the
+// block for them.
+#define RS_RMS_ROW2_MIN_BLOCKS 4
 
 // 1 / sqrt(mean + eps): the hardware's reciprocal square root (about 1 ulp, as FlashInfer's
 // rsqrt), where 1 / sqrtf took two IEEE operations with their slow paths.
@@ -332,6 +366,118 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
 RS_RMS_ENTRIES(f32, float)
 RS_RMS_ENTRIES(f16, rs_f16)
 RS_RMS_ENTRIES(bf16, rs_bf16)
+
+// The row entries: a block a row, its groups held in registers, K at most a thread, for
+// calls the host has checked fit (see the ABI above). C, the threads of a row, is the
+// general entries' (rs_rms_norm), and thread t < C takes the groups t, t + C, ... as a
+// lane there does, so each row is summed in the same order (one chain of float additions
+// a thread, then rs_row_sum over the same C threads) and rounded alike: the results are
+// the general entry's bit for bit, the fused add's rows of over 2 C groups (two passes
+// there, groups lane, lane + C, lane + 2 C, lane + 3 C) included. Threads t >= C (a block
+// of 32 for a row of under 64 groups) hold nothing and take part in the reduction only.
+template <typename T, int K, bool FUSED>
+__device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, T* out,
+                                                rs_i64 rows, rs_i64 hidden, rs_i64 xs,
+                                                rs_i64 rsd, rs_i64 os, float eps, float woff) {
+    __shared__ float part[2][RS_NWAVES];
+    constexpr int N = 16 / sizeof(T);
+    typedef rs_pack<T, N> P;
+    // What the host checked, tested again in few instructions (a call of one row waits for
+    // them before its first load): every operand's rows 16-byte aligned and hidden whole
+    // groups (one test of all the addresses and of the strides and hidden in bytes), at most
+    // RS_RMS_ROW_GROUPS of them. Else nothing is written: the general entry's calls.
+    const rs_u64 addr = (rs_u64)x | (rs_u64)w | (rs_u64)out | (FUSED ? (rs_u64)res : 0ull);
+    const rs_u64 lens = (rs_u64)xs | (rs_u64)os | (FUSED ? (rs_u64)rsd : 0ull) | (rs_u64)hidden;
+    if (((addr | lens * sizeof(T)) & 15ull) != 0ull || hidden < N ||
+        hidden > (rs_i64)RS_RMS_ROW_GROUPS * N)
+        return;  // uniform over the grid
+    const int groups = (int)(hidden / N), half = (groups + 1) / 2;
+    // C: the power of two covering half the groups, at least 8, at most RS_BLOCK: the
+    // general entries' (rs_row_log2 in rs_rms_norm, at a block of at least C; the host's
+    // rocsample.ops.mlp.norm_threads). A row of over K x C groups (K = 2: over
+    // 2 x RS_BLOCK), or a block narrower than C, is not this entry's: nothing is written
+    // (rocsample never launches one).
+    int C = half <= 8 ? 8 : 1 << (64 - __clzll((unsigned long long)(half - 1)));
+    C = C < RS_BLOCK ? C : RS_BLOCK;
+    if (groups > K * C || (int)blockDim.x < C) return;
+    const int t = (int)threadIdx.x;
+    bool has[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) has[k] = t < C && t + k * C < groups;
+    const P* wp = reinterpret_cast<const P*>(w) + t;
+    int buf = 0;
+    for (rs_i64 r = blockIdx.x; r < rows; r += gridDim.x) {  // uniform over the block
+        const P* xp = reinterpret_cast<const P*>(x + r * xs) + t;
+        P* rp = FUSED ? reinterpret_cast<P*>(res + r * rsd) + t : nullptr;
+        P a[K], b[K], wv[K];
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            if (has[k]) {
+                a[k] = xp[k * C];
+                if (FUSED) b[k] = rp[k * C];
+                wv[k] = wp[k * C];
+            }
+        }
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            if (has[k]) {
+                if (FUSED) {
+                    float s[N];
+#pragma unroll
+                    for (int e = 0; e < N; ++e) s[e] = rs_up(a[k].get(e)) + rs_up(b[k].get(e));
+                    rs_pack_floats(a[k], s);
+                    rp[k * C] = a[k];
+                }
+#pragma unroll
+                for (int e = 0; e < N; ++e) {
+                    const float f = rs_up(a[k].get(e));
+                    acc += f * f;
+                }
+            }
+        }
+        const float sum = rs_row_sum(acc, C, part[buf]);
+        buf ^= 1;
+        const float rstd = rs_rstd(sum, (float)hidden, eps);
+        P* op = reinterpret_cast<P*>(out + r * os) + t;
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            if (has[k]) {
+                float y[N];
+#pragma unroll
+                for (int e = 0; e < N; ++e)
+                    y[e] = (rs_up(a[k].get(e)) * rstd) * (rs_up(wv[k].get(e)) + woff);
+                P v;
+                rs_pack_floats(v, y);
+                op[k * C] = v;
+            }
+        }
+    }
+}
+
+#define RS_RMS_ROW_ENTRIES(K, MIN_BLOCKS, DT, T)                                              \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK, MIN_BLOCKS)                        \
+        rms_norm_row##K##_##DT(const T* x, const T* weight, T* out, long long rows,           \
+                               long long hidden, long long x_stride, long long out_stride,    \
+                               float eps, float weight_offset) {                              \
+        rs_rms_norm_row<T, K, false>(x, nullptr, weight, out, rows, hidden, x_stride, 0,      \
+                                     out_stride, eps, weight_offset);                         \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+        fused_add_rms_norm_row##K##_##DT(T* x, T* residual, const T* weight, long long rows,  \
+                                         long long hidden, long long x_stride,                \
+                                         long long residual_stride, float eps,                \
+                                         float weight_offset) {                               \
+        rs_rms_norm_row<T, K, true>(x, residual, weight, x, rows, hidden, x_stride,           \
+                                    residual_stride, x_stride, eps, weight_offset);           \
+    }
+
+RS_RMS_ROW_ENTRIES(2, RS_RMS_ROW2_MIN_BLOCKS, f32, float)
+RS_RMS_ROW_ENTRIES(2, RS_RMS_ROW2_MIN_BLOCKS, f16, rs_f16)
+RS_RMS_ROW_ENTRIES(2, RS_RMS_ROW2_MIN_BLOCKS, bf16, rs_bf16)
+RS_RMS_ROW_ENTRIES(4, 1, f32, float)
+RS_RMS_ROW_ENTRIES(4, 1, f16, rs_f16)
+RS_RMS_ROW_ENTRIES(4, 1, bf16, rs_bf16)
 
 template <bool FUSED>
 __device__ __forceinline__ void rs_rms_norm_any(int dtype, void* x, void* res, const void* w,

@@ -241,7 +241,7 @@ def _swiglu_recipe(b: Any, dtype: np.dtype, g: _Rows, u: _Rows, o: _Rows) -> Any
     return mlp.swiglu_recipe(
         _dtype_name(dtype, "gate"), g.rows, g.cols,
         {"gate": g.view.ptr, "up": u.view.ptr, "out": o.view.ptr},
-        {"gate": g.stride, "up": u.stride, "out": o.stride}, b.sm_count)
+        {"gate": g.stride, "up": u.stride, "out": o.stride}, b.sm_count, b.has_companion)
 
 
 def silu_and_mul(x: Any, *, out: Any = None, stream: int | None = None,
@@ -356,7 +356,7 @@ def rms_norm(x: Any, weight: Any, *, eps: float = 1e-6, gemma: bool = False, out
     r = mlp.rms_norm_recipe(_dtype_name(vx.dtype, "x"), rx.rows, rx.cols,
                             {"x": vx.ptr, "weight": rw.view.ptr, "out": ro.view.ptr},
                             {"x": rx.stride, "out": ro.stride}, eps, offset,
-                            b.sm_count)
+                            b.sm_count, b.has_companion)
     _launch(b, r, stream)
     return result
 
@@ -431,6 +431,6 @@ def fused_add_rms_norm(x: Any, residual: Any, weight: Any, *, eps: float = 1e-6,
     r = mlp.fused_add_rms_norm_recipe(
         _dtype_name(vx.dtype, "x"), rx.rows, rx.cols,
         {"x": vx.ptr, "residual": vr.ptr, "weight": rw.view.ptr},
-        {"x": rx.stride, "residual": rr.stride}, eps, offset, b.sm_count)
+        {"x": rx.stride, "residual": rr.stride}, eps, offset, b.sm_count, b.has_companion)
     _launch(b, r, stream)
     return x, residual

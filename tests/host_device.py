@@ -194,11 +194,13 @@ class HostDevice(HostMemoryDriver):
                                                (stride * dtype.itemsize, dtype.itemsize))
 
     def _mlp(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
-        if func.endswith("_kernel"):  # the entries taking the type as a run-time code
-            name = {c: n for n, c in mlp.DTYPE_CODES.items()}[v["dtype"]]
-        else:
-            func, name = func.rsplit("_", 1)
-            func += "_kernel"
+        e = mlp.ENTRIES[func]
+        # the entry's type, or the run-time code of the entries taking it as one
+        name = e.dtype or {c: n for n, c in mlp.DTYPE_CODES.items()}[v["dtype"]]
+        if e.dtype is not None and func != mlp.entry(e.kernel, name):
+            # a compact entry writes nothing outside its conditions: the recipe checked them
+            self._mlp_fits(e, name, v)
+        func = f"{e.kernel}_kernel"
         dt = np.dtype(np.uint16) if name == "bf16" else np.dtype(
             {"f32": np.float32, "f16": np.float16}[name])
         rows = v["rows"]
@@ -223,6 +225,20 @@ class HostDevice(HostMemoryDriver):
                                             v["weight_offset"], name)
         r[:] = new_res
         x[:] = y
+
+    @staticmethod
+    def _mlp_fits(e: Any, dtype: str, v: dict[str, Any]) -> None:
+        """The conditions under which a compact MLP entry computes (its ABI comment)."""
+        if e.kernel == "swiglu":
+            keys, cols = ("gate", "up", "out"), v["d"]
+        else:
+            keys = ("x", "weight", "out") if e.kernel == "rms_norm" else ("x", "residual",
+                                                                        "weight")
+            cols = v["hidden"]
+        strides = {k: v[f"{k}_stride"] for k in keys if f"{k}_stride" in v}
+        n = 16 // (4 if dtype == "f32" else 2)
+        assert mlp.rows_aligned({k: v[k] for k in keys}, strides, dtype), e.name
+        assert cols % n == 0 and (e.kernel == "swiglu" or cols // n <= mlp.ROW_GROUPS), e.name
 
     # -- the sampling family ---------------------------------------------------------------
     def inside(self, ptr: int, nbytes: int) -> bool:

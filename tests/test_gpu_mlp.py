@@ -163,10 +163,12 @@ def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
     """The kernels' loops cover every row and element whatever the grid and block (their
-    ABI): the recipes' launches re-run with grids of one to three blocks and blocks of 32
-    to 512 threads, at shapes on each path (two and four groups a thread, two passes,
+    ABI): the general entries' launches re-run with grids of one to three blocks and blocks
+    of 32 to 512 threads, at shapes on each path (two and four groups a thread, two passes,
     element by element), so one block streams many tiles (rms_norm loads a row ahead while
-    it writes one). "generic": the entries that take the type as a run-time code."""
+    it writes one); the compact entry the recipe picks (row, flat), where it does, with the
+    same grids and its own block or a wider one. "generic": the entries that take the type
+    as a run-time code."""
     from rocsample.backends.recipe import Launch, Recipe
 
     rng = np.random.default_rng(11)
@@ -194,21 +196,93 @@ def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
                                                  "weight": wd.ptr},
                                                 {"x": hidden, "residual": hidden}, 1e-6)
         launch = rec.launches[0]
-        args = dict(launch.args)
-        entry = launch.kernel
+        general = mlp.entry(name, dtype)
+        runs = [(general, block)]
         if kernel == "generic":
-            entry, args["dtype"] = "swiglu_kernel", mlp.DTYPE_CODES[dtype]
-        gy = 1 if name != "swiglu" else grid[1]
-        gpu.launch_recipe(Recipe(rec.op, (), {}, None,
-                                 [Launch(entry, (grid[0], gy), args, block=block)]))
-        if name == "fused_add_rms_norm":
-            y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, dtype)
-            np.testing.assert_array_equal(back(rd, dtype), new_r)
-            assert_near(back(xd, dtype), y, dtype)
-        elif name == "rms_norm":
-            assert_near(back(out, dtype), mlp.rms_norm(x, w, 1e-6, 0.0, dtype), dtype)
-        else:
-            assert_near(back(out, dtype), mlp.swiglu(x, r, dtype), dtype)
+            runs = [("swiglu_kernel", block)]
+        elif launch.kernel != general:  # a compact entry: at least its own block
+            runs.append((launch.kernel, max(block, launch.block)))
+        for entry, threads in runs:
+            args = dict(launch.args)
+            if entry == "swiglu_kernel":
+                args["dtype"] = mlp.DTYPE_CODES[dtype]
+            gy = 1 if name != "swiglu" else grid[1]
+            xd.copy_from(x.view(BFLOAT16) if dtype == "bf16" else x)
+            rd.copy_from(r.view(BFLOAT16) if dtype == "bf16" else r)
+            gpu.launch_recipe(Recipe(rec.op, (), {}, None,
+                                     [Launch(entry, (grid[0], gy), args, block=threads)]))
+            if name == "fused_add_rms_norm":
+                y, new_r = mlp.fused_add_rms_norm(x, r, w, 1e-6, 0.0, dtype)
+                np.testing.assert_array_equal(back(rd, dtype), new_r)
+                assert_near(back(xd, dtype), y, dtype)
+            elif name == "rms_norm":
+                assert_near(back(out, dtype), mlp.rms_norm(x, w, 1e-6, 0.0, dtype), dtype)
+            else:
+                assert_near(back(out, dtype), mlp.swiglu(x, r, dtype), dtype)
+
+
+def _run(gpu, op: str, entry: str, grid, block, args) -> None:
+    from rocsample.backends.recipe import Launch, Recipe
+
+    gpu.launch_recipe(Recipe(op, (), {}, None, [Launch(entry, grid, args, block=block)]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
+    """The row entries (two and four groups a thread) and the flat entry write the same
+    bytes as the general entries, each launched by its own grid rule, on the same
+    operands: rows of 1, 2 x BLOCK and 4 x BLOCK groups (1024, 2048) and between, odd row
+    counts, Gemma's weight offset, the fused add's residual; silu_and_mul's halves. The
+    recipe picks which one runs, so a call's result must not depend on it (its rows)."""
+    rng = np.random.default_rng(23)
+    n = 4 if dtype == "f32" else 8
+    for groups, rows in ((1, 5), (33, 7), (700, 3), (1024, 129), (1025, 9), (1500, 1),
+                         (2048, 127)):
+        hidden = groups * n
+        x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
+                   make((hidden,), dtype, rng))
+        xd, rd, wd = dev(gpu, x, dtype), dev(gpu, r, dtype), dev(gpu, w, dtype)
+        out = DeviceBuffer(gpu.rt, (rows, hidden), xd.dtype)
+        for fused in (False, True):
+            op = "fused_add_rms_norm" if fused else "rms_norm"
+            if fused:
+                rec = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
+                                                    {"x": xd.ptr, "residual": rd.ptr,
+                                                     "weight": wd.ptr},
+                                                    {"x": hidden, "residual": hidden}, 1e-6,
+                                                    1.0)
+            else:
+                rec = mlp.rms_norm_recipe(dtype, rows, hidden, {"x": xd.ptr, "weight": wd.ptr,
+                                                                "out": out.ptr},
+                                          {"x": hidden, "out": hidden}, 1e-6, 1.0)
+            args = rec.launches[0].args
+            row = mlp.rms_norm_entry(1, hidden, dtype, True, fused)  # the row entry's name
+            assert "_row" in row
+            results = []
+            for entry in (mlp.entry(op, dtype), row):
+                grid, block = (mlp.rms_norm_row_launch(rows, hidden, dtype) if "_row" in entry
+                               else mlp.rms_norm_launch(rows, hidden, dtype, gpu.sm_count,
+                                                        fused))
+                xd.copy_from(x.view(BFLOAT16) if dtype == "bf16" else x)
+                rd.copy_from(r.view(BFLOAT16) if dtype == "bf16" else r)
+                _run(gpu, op, entry, grid, block, args)
+                results.append((back(xd, dtype), back(rd, dtype), back(out, dtype)))
+            for a, b in zip(*results, strict=True):
+                np.testing.assert_array_equal(a, b, err_msg=f"{op} {rows} x {groups} groups")
+        both = make((rows, 2 * hidden), dtype, rng, 3.0)
+        bd = dev(gpu, both, dtype)
+        item = 4 if dtype == "f32" else 2
+        args = {"gate": bd.ptr, "up": bd.ptr + hidden * item, "out": out.ptr, "rows": rows,
+                "d": hidden, "gate_stride": 2 * hidden, "up_stride": 2 * hidden,
+                "out_stride": hidden}
+        results = []
+        for entry in (mlp.entry("swiglu", dtype), f"swiglu_flat_{dtype}"):
+            grid, block = (mlp.swiglu_flat_launch(rows, hidden, dtype) if "_flat" in entry
+                           else mlp.swiglu_launch(rows, hidden, dtype, gpu.sm_count))
+            _run(gpu, "swiglu", entry, grid, block, args)
+            results.append(back(out, dtype))
+        np.testing.assert_array_equal(*results)
+        assert_near(results[1], mlp.silu_and_mul(both, dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])  # bf16: no array interface; see torch's
@@ -249,7 +323,12 @@ def test_profile_times_the_kernels_with_gb_per_second(gpu):
             rocsample.fused_add_rms_norm(x, DeviceBuffer.from_numpy(gpu.rt, np.zeros(
                 (1024, 4096), np.float32)), w)
     s = prof.summary()
-    for k in ("rms_norm_f32", "swiglu_f32", "fused_add_rms_norm_f32"):
+    # the entries the recipes pick (1024 rows of 1024 groups: rms_norm's general entry, the
+    # fused add's row entry, the flat SwiGLU), under their own names
+    names = (mlp.rms_norm_entry(1024, 4096, "f32", True), mlp.swiglu_entry(4096, "f32", True),
+             mlp.rms_norm_entry(1024, 4096, "f32", True, fused=True))
+    assert names == ("rms_norm_f32", "swiglu_flat_f32", "fused_add_rms_norm_row2_f32")
+    for k in names:
         assert s[k]["calls"] == 3 and s[k]["gb_s"] > 0, s
     print(prof.table())
 
@@ -316,7 +395,9 @@ def test_torch_bf16_strided_and_misaligned(torch, start, row):
 
 def test_two_to_the_31_bf16_elements(torch):
     """rows x hidden = 2^31 (4 GiB a bf16 array): byte offsets past 2^32 and element offsets
-    past 2^31; rows spot-checked against the numpy backend, first, last and random ones."""
+    past 2^31; rows spot-checked against the numpy backend, first, last and random ones.
+    The general rms_norm entry (rows of 2048 groups), the row entry (the same elements as
+    rows of 512 groups) and the flat SwiGLU entry."""
     rows, hidden = 1 << 17, 1 << 14
     g = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randn(rows, hidden, device="cuda", dtype=torch.bfloat16, generator=g)
@@ -331,6 +412,14 @@ def test_two_to_the_31_bf16_elements(torch):
 
     xw, ww = bits(x[pick]), bits(w)
     assert_near(bits(out[pick]), mlp.rms_norm(xw, ww, 1e-6, 0.0, "bf16"), "bf16")
+    del out
+    # rows of 4096 (512 groups): the row entry, the same 2^31 elements
+    x2, w2 = x.view(4 * rows, hidden // 4), w[: hidden // 4].contiguous()
+    assert mlp.rms_norm_entry(4 * rows, hidden // 4, "bf16", True) == "rms_norm_row2_bf16"
+    out = torch.from_dlpack(rocsample.rms_norm(x2, w2))
+    pick2 = torch.cat([pick, 4 * rows - 1 - pick])
+    assert_near(bits(out[pick2]), mlp.rms_norm(bits(x2[pick2]), bits(w2), 1e-6, 0.0, "bf16"),
+                "bf16")
     del out
     s = torch.from_dlpack(rocsample.swiglu(x, x))
     assert_near(bits(s[pick]), mlp.swiglu(xw, xw, "bf16"), "bf16")

@@ -10,6 +10,8 @@ values near 1e4 (their squares overflow fp16), a row stride of 2 x hidden.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -232,10 +234,11 @@ def test_fused_add_refuses_shared_or_read_only_memory():
 
 
 def test_swiglu_runs_as_host_code(tmp_path):
-    """swiglu_kernel's index arithmetic (rows a block, threads a row, grid-stride loops in
-    both dims, packed groups, tails, the scalar path of misaligned rows), built by g++ with
-    AddressSanitizer as host code and run thread by thread over random shapes, strides and
-    grids: every output element right, nothing else written, no read past an operand
+    """swiglu_kernel's and swiglu_flat_DT's index arithmetic (rows a block, threads a row,
+    grid-stride loops in both dims, packed groups, tails, the scalar path of misaligned
+    rows), built by g++ with AddressSanitizer as host code and run thread by thread over
+    random shapes, strides and grids: every output element right, nothing else written, no
+    read past an operand, the flat entry writing nothing outside its conditions
     (tests/kernel_host/swiglu.cpp)."""
     import shutil
     import subprocess
@@ -257,6 +260,8 @@ def test_swiglu_runs_as_host_code(tmp_path):
                    check=True, capture_output=True, timeout=300)
     run = subprocess.run([str(exe), "11"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+    fits, calls = map(int, re.search(r"flat fits (\d+) of (\d+)", run.stdout).groups())
+    assert 20 <= fits < calls, run.stdout  # the flat entry both computed and refused
     # The host's grid rule uses its own copy of the kernels' threads-a-row rule.
     run = subprocess.run([str(exe), "1", "threads"], capture_output=True, text=True, timeout=60)
     lines = [[int(t) for t in line.split()] for line in run.stdout.splitlines()]
@@ -264,14 +269,18 @@ def test_swiglu_runs_as_host_code(tmp_path):
                      for lo, block in ((1, 512), (8, 512), (8, 128))]
 
 
-@pytest.mark.parametrize("wave,block", [(32, 128), (64, 256)])
-def test_rms_norm_runs_as_host_code(tmp_path, wave, block):
+@pytest.mark.parametrize("wave,block,mode", [(32, 128, ""), (64, 256, ""), (64, 512, "rows")])
+def test_rms_norm_runs_as_host_code(tmp_path, wave, block, mode):
     """The RMSNorm kernels' rows a block, threads a row, row reductions (shuffles within a
     wave, one barrier across waves), both paths, tails and the scalar path, built by g++ with
     AddressSanitizer as host code, a block's threads as OS threads with a real barrier, for
     a wave of 32 and of 64; against a double-sum reference within one ulp, the fused
-    residual exact, nothing else written, no read past an operand
-    (tests/kernel_host/rms_norm.cpp)."""
+    residual exact, nothing else written, no read past an operand; the row entries
+    (rms_norm_row{2,4}_DT, fused_add_rms_norm_row{2,4}_DT) byte for byte the general
+    entries' on the same operands (Gemma's offset, the fused residual, odd row counts, rows
+    of 2 and 4 x RS_BLOCK groups and one more), and writing nothing outside their
+    conditions. "rows": the row entries alone at rocsample's RS_BLOCK of 512, whose limits
+    are 1024 and 2048 groups (tests/kernel_host/rms_norm.cpp)."""
     import shutil
     import subprocess
     from pathlib import Path
@@ -291,8 +300,11 @@ def test_rms_norm_runs_as_host_code(tmp_path, wave, block):
                     f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}", "-x", "c++",
                     str(here / "rms_norm.cpp"), "-I", str(tmp_path), "-o", str(exe)],
                    check=True, capture_output=True, timeout=300)
-    run = subprocess.run([str(exe), str(wave)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([str(exe), str(wave), *([mode] if mode else [])],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout + run.stderr
+    fits, calls = map(int, re.search(r"row fits (\d+) of (\d+)", run.stdout).groups())
+    assert 10 <= fits < calls, run.stdout  # the row entries both computed and refused
 
 
 def test_family_is_registered():
@@ -301,6 +313,8 @@ def test_family_is_registered():
         spec = registry.KERNELS[name]
         assert spec.family == "mlp" and spec.signature == e.signature
         assert spec.block == mlp.BLOCK == registry.BLOCK_SIZE
+        assert spec.env_var == mlp.MODULES[e.module].env_var
+        assert (name in registry.CONTRACT) == (spec.companion_of is None)
     # one entry a type beside each entry taking the type as a code
     for kernel in ("swiglu", "rms_norm", "fused_add_rms_norm"):
         generic = mlp.ENTRIES[f"{kernel}_kernel"]
@@ -308,7 +322,139 @@ def test_family_is_registered():
             typed = mlp.ENTRIES[mlp.entry(kernel, dt)]
             assert typed.module == generic.module
             assert typed.signature == generic.signature[:-1] and generic.signature[-1][0] == "dtype"
-        assert spec.env_var == mlp.MODULES[e.module].env_var and name in registry.CONTRACT
+            assert (typed.kernel, typed.dtype) == (kernel, dt)
+            # the compact entries take the typed entry's arguments
+            for suffix in mlp.COMPACT[kernel]:
+                compact = mlp.ENTRIES[f"{kernel}{suffix}_{dt}"]
+                assert (compact.module, compact.signature) == (typed.module, typed.signature)
+                assert (compact.kernel, compact.dtype) == (kernel, dt)
+                # optional: a code object without it serves the call through the general one
+                assert registry.KERNELS[compact.name].companion_of == typed.name
+                assert compact.name not in registry.CONTRACT and typed.name in registry.CONTRACT
+    # nothing else: the run-time-type entry, the typed one and the compact ones a kernel
+    assert set(mlp.ENTRIES) == {f"{k}_kernel" for k in mlp.COMPACT} | {
+        f"{k}{suffix}_{dt}" for k, compact in mlp.COMPACT.items() for suffix in ("", *compact)
+        for dt in mlp.DTYPE_CODES}
+
+
+ROW_RULE = [
+    # (dtype, rows, hidden, rms_norm's entry, the fused add's) for aligned rows; the groups,
+    # hidden / N, in the comments
+    ("bf16", 1, 8, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 1
+    ("bf16", 1, 9, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # hidden % 8
+    ("bf16", 1, 4, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # no whole group
+    ("bf16", 5000, 4096, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 512
+    ("bf16", 5000, 4104, "rms_norm_bf16", "fused_add_rms_norm_row2_bf16"),  # 513
+    ("bf16", 128, 4104, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 513
+    ("bf16", 128, 8192, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 1024
+    ("bf16", 129, 8192, "rms_norm_bf16", "fused_add_rms_norm_row2_bf16"),  # 1024
+    ("f32", 5000, 4096, "rms_norm_f32", "fused_add_rms_norm_row2_f32"),  # 1024
+    ("f32", 5000, 2048, "rms_norm_row2_f32", "fused_add_rms_norm_row2_f32"),  # 512
+    ("bf16", 128, 8200, "rms_norm_row4_bf16", "fused_add_rms_norm_row4_bf16"),  # 1025
+    ("bf16", 129, 8200, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # 1025, many rows
+    ("f16", 1, 16384, "rms_norm_row4_f16", "fused_add_rms_norm_row4_f16"),  # 2048
+    ("f16", 1, 16392, "rms_norm_f16", "fused_add_rms_norm_f16"),  # 2049
+    ("f32", 128, 8192, "rms_norm_row4_f32", "fused_add_rms_norm_row4_f32"),  # 2048
+    ("f32", 1, 8196, "rms_norm_f32", "fused_add_rms_norm_f32"),  # 2049
+    ("f32", 1, 14336, "rms_norm_f32", "fused_add_rms_norm_f32"),  # 3584
+]
+_PTRS = {"x": 1 << 20, "weight": 1 << 30, "out": 1 << 31, "residual": 1 << 32}
+
+
+def _norm_launches(dtype, rows, hidden, ptrs=_PTRS, strides=None):
+    strides = strides or {"x": hidden, "out": hidden, "residual": hidden}
+    r = mlp.rms_norm_recipe(dtype, rows, hidden, ptrs, strides, 1e-6, 1.0).launches[0]
+    f = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden, ptrs, strides, 1e-6, 1.0)
+    return r, f.launches[0]
+
+
+@pytest.mark.parametrize("dtype,rows,hidden,plain,fused", ROW_RULE)
+def test_rms_norm_recipes_pick_the_entry_of_the_rule(dtype, rows, hidden, plain, fused):
+    """Row entries for aligned rows of whole 16-byte groups: up to BLOCK = 512 groups at any
+    rows (two a thread), up to 2 x BLOCK = 1024 at any rows for the fused add and at most
+    ROW_FEW_ROWS = 128 rows for rms_norm, up to ROW_GROUPS = 2048 (four a thread) in calls
+    of at most 128 rows; else the general entry, each with its own grid rule; Gemma's
+    weight offset passed on either way."""
+    assert mlp.ROW_GROUPS == 4 * mlp.BLOCK == 2048 and mlp.ROW_FEW_ROWS == 128
+    assert mlp.rms_norm_entry(rows, hidden, dtype, True) == plain
+    assert mlp.rms_norm_entry(rows, hidden, dtype, True, fused=True) == fused
+    r, f = _norm_launches(dtype, rows, hidden)
+    assert (r.kernel, f.kernel) == (plain, fused)
+    assert r.args["weight_offset"] == f.args["weight_offset"] == 1.0
+    for launch, is_fused in ((r, False), (f, True)):
+        if "_row" in launch.kernel:
+            assert (launch.grid, launch.block) == mlp.rms_norm_row_launch(rows, hidden, dtype)
+        else:
+            assert (launch.grid, launch.block) == mlp.rms_norm_launch(rows, hidden, dtype, 132,
+                                                                      is_fused)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_operand_off_16_bytes_takes_the_general_entries(dtype):
+    """Each operand in turn one element off 16 bytes (its address, or its row stride): the
+    general entry for the operations it is an operand of, the row entry for the other."""
+    size = 4 if dtype == "f32" else 2
+    hidden, rows = 4096, 3
+    general = (mlp.entry("rms_norm", dtype), mlp.entry("fused_add_rms_norm", dtype))
+    row = (f"rms_norm_row2_{dtype}", f"fused_add_rms_norm_row2_{dtype}")
+    r, f = _norm_launches(dtype, rows, hidden)
+    assert (r.kernel, f.kernel) == row
+    for name, operand_of in (("x", (0, 1)), ("weight", (0, 1)), ("out", (0,)),
+                             ("residual", (1,))):
+        r, f = _norm_launches(dtype, rows, hidden, {**_PTRS, name: _PTRS[name] + size})
+        assert (r.kernel, f.kernel) == tuple(general[i] if i in operand_of else row[i]
+                                             for i in (0, 1)), name
+        if name != "weight":
+            strides = {"x": hidden, "out": hidden, "residual": hidden, name: hidden + 1}
+            r, f = _norm_launches(dtype, rows, hidden, strides=strides)
+            assert (r.kernel, f.kernel) == tuple(general[i] if i in operand_of else row[i]
+                                                 for i in (0, 1)), name
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_swiglu_recipe_takes_the_flat_entry_for_aligned_whole_groups(dtype):
+    """Both layouts: gate and up apart, and silu_and_mul's halves of one [rows, 2d] row
+    (up = x + d, both at x's stride); any operand off 16 bytes or d not a multiple of the
+    group: the general entry and its grid rule."""
+    size = 4 if dtype == "f32" else 2
+    n = 16 // size
+    for rows, d in ((1, 14336), (1024, 2048), (70000, 8), (3, n)):
+        apart = mlp.swiglu_recipe(dtype, rows, d, {"gate": 0, "up": 1 << 30, "out": 1 << 31},
+                                  {"gate": d, "up": d, "out": d}).launches[0]
+        halves = mlp.swiglu_recipe(dtype, rows, d, {"gate": 0, "up": d * size, "out": 1 << 31},
+                                   {"gate": 2 * d, "up": 2 * d, "out": d}).launches[0]
+        for launch in (apart, halves):
+            assert launch.kernel == f"swiglu_flat_{dtype}"
+            assert (launch.grid, launch.block) == mlp.swiglu_flat_launch(rows, d, dtype)
+        assert halves.args["up"] - halves.args["gate"] == d * size
+    for d, ptrs, strides in ((n + 1, {"gate": 0, "up": 64, "out": 128}, None),
+                             (2 * n, {"gate": size, "up": 64, "out": 128}, None),
+                             (2 * n, {"gate": 0, "up": 64, "out": 128},
+                              {"gate": 2 * n, "up": 2 * n, "out": 2 * n + 1})):
+        strides = strides or {"gate": d, "up": d, "out": d}
+        launch = mlp.swiglu_recipe(dtype, 5, d, ptrs, strides).launches[0]
+        assert launch.kernel == f"swiglu_{dtype}"
+        assert (launch.grid, launch.block) == mlp.swiglu_launch(5, d, dtype)
+    assert mlp.swiglu_entry(2 * n, dtype, False) == f"swiglu_{dtype}"
+
+
+def test_row_and_flat_launches_cover_every_row_and_stay_in_limits():
+    """The row entries: a block a row, of its C threads (at least 32), up to MAX_GRID
+    blocks; the flat entry: the row's groups one a thread along x, a block row a row along
+    y up to GRID_Y (the kernels' row loops take the rest)."""
+    for rows in (1, 3, 127, 128, 129, 65535, 65536, 1 << 23, 1 << 32):
+        for hidden, dtype in ((8, "bf16"), (64, "f32"), (256, "bf16"), (8192, "bf16"),
+                              (16384, "bf16"), (8192, "f32")):
+            c = mlp.norm_threads(hidden, dtype)
+            (gx, gy), block = mlp.rms_norm_row_launch(rows, hidden, dtype)
+            assert block == max(32, c) <= mlp.BLOCK and block % c == 0
+            groups = hidden // (16 // (4 if dtype == "f32" else 2))
+            assert groups <= 4 * c  # the row fits the threads (four groups a thread at most)
+            assert gy == 1 and gx == min(rows, mlp.MAX_GRID)
+            (fx, fy), fb = mlp.swiglu_flat_launch(rows, hidden, dtype)
+            assert 32 <= fb <= mlp.BLOCK and fb & (fb - 1) == 0
+            assert fx * fb >= groups and (fx - 1) * fb < groups  # one group a thread
+            assert fy == min(rows, mlp.GRID_Y)
 
 
 def test_launches_cover_every_row_and_stay_in_limits():

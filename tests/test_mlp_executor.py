@@ -50,8 +50,13 @@ def test_rms_norm_on_device_rows_beyond_the_original_grid(gpu, dtype, hidden):
     want = mlp.rms_norm(x, w, 1e-6, 0.0, dtype)
     np.testing.assert_array_equal(host(got).view(want.dtype), want)
     kernel, grid, block, v = last(gpu)
-    assert kernel == f"rms_norm_{dtype}" and "dtype" not in v  # the type's own entry
-    assert (grid, block) == mlp.rms_norm_launch(rows, hidden, dtype, gpu.sm_count)
+    assert "dtype" not in v  # the type's own entry: the row entry for whole groups (8)
+    if hidden == 8:
+        assert kernel == f"rms_norm_row2_{dtype}"
+        assert (grid, block) == mlp.rms_norm_row_launch(rows, hidden, dtype)
+    else:
+        assert kernel == f"rms_norm_{dtype}"
+        assert (grid, block) == mlp.rms_norm_launch(rows, hidden, dtype, gpu.sm_count)
     assert v["rows"] == rows and v["hidden"] == hidden
 
 
@@ -111,13 +116,83 @@ def test_swiglu_and_silu_and_mul_on_device(gpu):
     bd = upload(gpu, both)
     got2 = rocsample.silu_and_mul(bd)
     np.testing.assert_array_equal(host(got2), mlp.swiglu(g, u))
-    v = last(gpu)[3]
+    kernel, grid, block, v = last(gpu)
     assert v["gate"] == bd.ptr and v["up"] == bd.ptr + 100 * 4
     assert v["gate_stride"] == v["up_stride"] == 200 and v["out_stride"] == 100
+    # 100 fp32: 25 whole groups, rows of 800 bytes: the flat entry
+    assert kernel == "swiglu_flat_f32" and (grid, block) == mlp.swiglu_flat_launch(6, 100, "f32")
     # in place into the gate half (out = x[:, :d]), as serving engines may
     half = Strided(bd, (6, 100), (200, 1))
     assert rocsample.silu_and_mul(bd, out=half) is half
     np.testing.assert_array_equal(host(bd)[:, :100], mlp.swiglu(g, u))
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
+def test_compact_entries_on_device_and_the_general_ones_beside_them(gpu, dtype):
+    """Aligned rows of whole groups take the row and flat entries (Gemma's offset, the fused
+    add's residual written back, silu_and_mul's halves); the same call one element off 16
+    bytes takes the general entries (fp32, fp16: bf16 buffers have no strided view here);
+    the results are the numpy twin's either way."""
+    rng = np.random.default_rng(9)
+    n = 4 if dtype == "f32" else 8
+    hidden, rows = 130 * n, 7  # 130 groups
+    as_dev = (lambda a: a.view(BFLOAT16)) if dtype == "bf16" else (lambda a: a)
+    w, r = make((hidden,), dtype, rng), make((rows, hidden), dtype, rng)
+    wd = upload(gpu, as_dev(w))
+    # rows at a stride of hidden + n, then (fp32, fp16) the same rows one element further
+    big = make((rows, hidden + n), dtype, rng)
+    cases = [(0, "_row2")] + ([(1, "")] if dtype != "bf16" else [])
+    for offset, suffix in cases:
+        xs = big[:, offset:offset + hidden]
+
+        def view(buf, offset=offset):
+            if dtype == "bf16":  # contiguous rows
+                return buf
+            return Strided(buf, (rows, hidden), (hidden + n, 1), offset)
+
+        x0 = big if dtype != "bf16" else np.ascontiguousarray(xs)
+        got = rocsample.rms_norm(view(upload(gpu, as_dev(x0))), wd, gemma=True)
+        np.testing.assert_array_equal(host(got).view(xs.dtype),
+                                      mlp.rms_norm(xs, w, 1e-6, 1.0, dtype))
+        assert last(gpu)[0] == f"rms_norm{suffix}_{dtype}"
+        rd, xd = upload(gpu, as_dev(r)), upload(gpu, as_dev(x0))
+        rocsample.fused_add_rms_norm(view(xd), rd, wd, gemma=True)
+        y, new_r = mlp.fused_add_rms_norm(xs, r, w, 1e-6, 1.0, dtype)
+        np.testing.assert_array_equal(host(rd).view(new_r.dtype), new_r)
+        got = host(xd).view(y.dtype)
+        np.testing.assert_array_equal(got if dtype == "bf16" else got[:, offset:offset + hidden],
+                                      y)
+        assert last(gpu)[0] == f"fused_add_rms_norm{suffix}_{dtype}"
+    both = make((rows, 2 * hidden), dtype, rng, 3.0)
+    got = rocsample.silu_and_mul(upload(gpu, as_dev(both)))
+    np.testing.assert_array_equal(host(got).view(both.dtype),
+                                  mlp.silu_and_mul(both, dtype))
+    assert last(gpu)[0] == f"swiglu_flat_{dtype}"
+    odd = make((rows, 2 * hidden + 2), dtype, rng, 3.0)  # d = hidden + 1: not whole groups
+    got = rocsample.silu_and_mul(upload(gpu, as_dev(odd)))
+    np.testing.assert_array_equal(host(got).view(odd.dtype), mlp.silu_and_mul(odd, dtype))
+    assert last(gpu)[0] == f"swiglu_{dtype}"
+
+
+def test_a_code_object_without_the_compact_entries_serves_every_call(gpu):
+    """The compact entries are optional companions of the general entry of their type: a
+    code object built without them (an RMS_NORM_HSACO or SWIGLU_HSACO of older sources)
+    serves the same calls through the general entries and their grid rules."""
+    gpu.kernels = TwinKernels(companions=False)
+    rng = np.random.default_rng(10)
+    x, w, r = (make((3, 256), "f32", rng), make((256,), "f32", rng),
+               make((3, 256), "f32", rng))
+    got = rocsample.rms_norm(upload(gpu, x), upload(gpu, w))
+    np.testing.assert_array_equal(host(got), mlp.rms_norm(x, w))
+    kernel, grid, block, _ = last(gpu)
+    assert kernel == "rms_norm_f32" and (grid, block) == mlp.rms_norm_launch(3, 256, "f32",
+                                                                             gpu.sm_count)
+    rocsample.fused_add_rms_norm(upload(gpu, x), upload(gpu, r), upload(gpu, w))
+    assert last(gpu)[0] == "fused_add_rms_norm_f32"
+    rocsample.swiglu(upload(gpu, x), upload(gpu, r))
+    assert last(gpu)[0] == "swiglu_f32"
+    assert {"rms_norm_row2_f32", "fused_add_rms_norm_row2_f32",
+            "swiglu_flat_f32"} <= set(gpu.kernels.asked)
 
 
 def test_empty_inputs_launch_nothing(gpu):
@@ -134,8 +209,10 @@ def test_profile_reports_gb_per_second(gpu):
         rocsample.swiglu(upload(gpu, x), upload(gpu, x))
     s = prof.summary()
     ms = gpu.rt.elapsed_ms
-    assert s["rms_norm_f32"]["gb_s"] == pytest.approx((2 * 8 + 1) * 256 * 4 / (ms * 1e-3) / 1e9)
-    assert s["swiglu_f32"]["gb_s"] == pytest.approx(3 * 8 * 256 * 4 / (ms * 1e-3) / 1e9)
+    # 256 fp32 a row, aligned: the row and flat entries, with the general entries' bytes
+    assert s["rms_norm_row2_f32"]["gb_s"] == pytest.approx((2 * 8 + 1) * 256 * 4 / (ms * 1e-3)
+                                                           / 1e9)
+    assert s["swiglu_flat_f32"]["gb_s"] == pytest.approx(3 * 8 * 256 * 4 / (ms * 1e-3) / 1e9)
     assert "GB/s" in prof.table()
 
 

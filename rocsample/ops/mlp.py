@@ -8,6 +8,13 @@ validated call into a :class:`~rocsample.backends.recipe.Recipe` of one launch, 
 every operation with numpy exactly in the kernels' rounding order: that is the cpu backend of
 the family and the test oracle.
 
+Each operation has a general entry a type (``swiglu_bf16``, ``rms_norm_bf16``,
+``fused_add_rms_norm_bf16``: any alignment, any row length) and compact ones for the calls
+that fit a single path (``swiglu_flat_bf16``; ``rms_norm_row2_bf16``, ``rms_norm_row4_bf16``
+and the fused add's), with the same arguments and the same results bit for bit; the recipes
+pick between them (:func:`rms_norm_entry`, :func:`swiglu_entry`, with the figures that
+decided the rule).
+
 Rounding order (FlashInfer's, one rounding): values are widened to float32, the result is
 computed in float32 and rounded to the element type once, at the store; for RMSNorm
 ``(v * rstd) * (w + weight_offset)`` with ``rstd = 1 / sqrt(sum(v^2) / hidden + eps)``
@@ -32,6 +39,7 @@ array([[0.8485, 1.1314]], dtype=float32)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +50,7 @@ from .elementwise import bf16_to_f32, f32_to_bf16
 
 __all__ = [
     "BLOCK",
+    "COMPACT",
     "DTYPE_CODES",
     "ENTRIES",
     "GRID_Y",
@@ -49,6 +58,8 @@ __all__ = [
     "MODULES",
     "MlpEntry",
     "MlpModule",
+    "ROW_FEW_ROWS",
+    "ROW_GROUPS",
     "bytes_moved",
     "norm_threads",
     "entry",
@@ -56,10 +67,15 @@ __all__ = [
     "fused_add_rms_norm_recipe",
     "rms_norm",
     "rms_norm_launch",
+    "rms_norm_entry",
     "rms_norm_recipe",
+    "rms_norm_row_launch",
     "row_threads",
+    "rows_aligned",
     "silu_and_mul",
     "swiglu",
+    "swiglu_entry",
+    "swiglu_flat_launch",
     "swiglu_launch",
     "swiglu_recipe",
     "swiglu_threads",
@@ -83,6 +99,13 @@ SWIGLU_BLOCKS_PER_SM = 8
 MAX_GRID = (1 << 32) // BLOCK - 1
 #: Most blocks along y (CUDA's limit); SwiGLU's row loop covers the rest.
 GRID_Y = 65535
+#: Most 16-byte groups in a row of the row entries (``RS_RMS_ROW_GROUPS``): four a thread at
+#: :data:`BLOCK` threads (16384 bf16, 8192 fp32).
+ROW_GROUPS = 4 * BLOCK
+#: Rows up to which the row entries take rows of more than ``2 * BLOCK`` groups (four a
+#: thread), and rms_norm's rows of more than ``BLOCK``; beyond, the general entries (see
+#: :func:`rms_norm_entry`).
+ROW_FEW_ROWS = 128
 #: Element-type codes of the ``dtype`` argument (``RS_MLP_*``, rs_mlp.h).
 DTYPE_CODES: dict[str, int] = {"f32": 0, "f16": 1, "bf16": 2}
 _STORAGE = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": np.dtype(np.uint16)}
@@ -90,11 +113,17 @@ _STORAGE = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": np
 
 @dataclass(frozen=True)
 class MlpEntry:
-    """One entry point: its module and its argument signature (registry type codes)."""
+    """One entry point: its module, its argument signature (registry type codes), the
+    operation it computes (``swiglu``, ``rms_norm`` or ``fused_add_rms_norm``), its element
+    type (None: the run-time ``dtype`` argument) and, for a compact entry, the general
+    entry it is an optional companion of (``KernelSpec.companion_of``)."""
 
     name: str
     module: str
     signature: tuple[tuple[str, str], ...]
+    kernel: str
+    dtype: str | None = None
+    companion_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,29 +142,42 @@ _GENERIC = (
         MlpEntry("swiglu_kernel", "swiglu", (
             ("gate", "ptr"), ("up", "ptr"), ("out", "ptr"), ("rows", "i64"), ("d", "i64"),
             ("gate_stride", "i64"), ("up_stride", "i64"), ("out_stride", "i64"),
-            ("dtype", "i32"))),
+            ("dtype", "i32")), "swiglu"),
         MlpEntry("rms_norm_kernel", "rms_norm", (
             ("x", "ptr"), ("weight", "ptr"), ("out", "ptr"), *_NORM_TAIL,
             ("x_stride", "i64"), ("out_stride", "i64"), ("eps", "f32"),
-            ("weight_offset", "f32"), ("dtype", "i32"))),
+            ("weight_offset", "f32"), ("dtype", "i32")), "rms_norm"),
         MlpEntry("fused_add_rms_norm_kernel", "rms_norm", (
             ("x", "ptr"), ("residual", "ptr"), ("weight", "ptr"), *_NORM_TAIL,
             ("x_stride", "i64"), ("residual_stride", "i64"), ("eps", "f32"),
-            ("weight_offset", "f32"), ("dtype", "i32"))),
+            ("weight_offset", "f32"), ("dtype", "i32")), "fused_add_rms_norm"),
 )
+#: The compact entries of each kernel, ``<kernel><suffix>_<dtype>``: SwiGLU's flat entry
+#: (one 16-byte group a thread), RMSNorm's row entries (a row held in registers, at most two
+#: or four 16-byte groups a thread).
+COMPACT = {"swiglu": ("_flat",), "rms_norm": ("_row2", "_row4"),
+           "fused_add_rms_norm": ("_row2", "_row4")}
 
 
-def _typed(e: MlpEntry, dtype: str) -> MlpEntry:
-    """The entry of one element type: ``name_dtype`` (``rms_norm_kernel`` ->
-    ``rms_norm_bf16``), the signature without the run-time ``dtype`` code."""
-    return MlpEntry(f"{e.name.removesuffix('_kernel')}_{dtype}", e.module, e.signature[:-1])
+def _typed(e: MlpEntry, dtype: str, suffix: str = "") -> MlpEntry:
+    """The entry of one element type: ``kernel[suffix]_dtype`` (``rms_norm_kernel`` ->
+    ``rms_norm_bf16``, ``rms_norm_row2_bf16``), the signature without the run-time ``dtype``
+    code; a compact one (``suffix``) a companion of the general entry of its type."""
+    general = f"{e.kernel}_{dtype}"
+    return MlpEntry(f"{e.kernel}{suffix}_{dtype}", e.module, e.signature[:-1], e.kernel, dtype,
+                    general if suffix else None)
 
 
 #: Every entry point: one a type (``swiglu_f32``, ``rms_norm_bf16``, ...: what rocsample
-#: launches, each with registers and code of its own) and the three taking the type as a
-#: run-time code (``swiglu_kernel``, ``rms_norm_kernel``, ``fused_add_rms_norm_kernel``).
+#: launches, each with registers and code of its own), the three taking the type as a
+#: run-time code (``swiglu_kernel``, ``rms_norm_kernel``, ``fused_add_rms_norm_kernel``) and
+#: the compact ones a type (``swiglu_flat_f32``, ``rms_norm_row2_bf16``, ...; :data:`COMPACT`),
+#: optional companions of the general entry of their type: a code object built without them
+#: (an ``RMS_NORM_HSACO`` of older sources) still serves every call through that entry.
 ENTRIES: dict[str, MlpEntry] = {
-    e.name: e for e in (*_GENERIC, *(_typed(g, dt) for g in _GENERIC for dt in DTYPE_CODES))
+    e.name: e for e in (*_GENERIC, *(_typed(g, dt) for g in _GENERIC for dt in DTYPE_CODES),
+                        *(_typed(g, dt, suffix) for g in _GENERIC
+                          for suffix in COMPACT[g.kernel] for dt in DTYPE_CODES))
 }
 
 
@@ -278,7 +320,133 @@ def swiglu_launch(rows: int, d: int, dtype: str,
     return (x, max(1, y)), block
 
 
+def rms_norm_row_launch(rows: int, hidden: int, dtype: str) -> tuple[tuple[int, int], int]:
+    """The grid and block of the row entries: a block a row, of the row's threads
+    (:func:`norm_threads`; at least 32, the rest idle for a row of under 64 groups), at
+    most :data:`MAX_GRID` blocks (the kernel loops over the rows beyond).
+
+    >>> rms_norm_row_launch(3, 4096, "bf16"), rms_norm_row_launch(1, 14336, "bf16")
+    (((3, 1), 256), ((1, 1), 512))
+    >>> rms_norm_row_launch(5, 64, "bf16")
+    ((5, 1), 32)
+    """
+    block = max(32, norm_threads(hidden, dtype))
+    return (max(1, min(int(rows), MAX_GRID)), 1), block
+
+
+def swiglu_flat_launch(rows: int, d: int, dtype: str) -> tuple[tuple[int, int], int]:
+    """The grid ``(blocks along a row, blocks along the rows)`` and block of the flat
+    entries: one 16-byte group a thread, the row's groups in blocks of the power of two
+    covering them (32 to :data:`BLOCK` threads), a block row a row (at most
+    :data:`GRID_Y`; the kernel's row loop takes the rest). Not capped at
+    :data:`SWIGLU_BLOCKS_PER_SM` as :func:`swiglu_launch` is: on an H200 the cap made
+    8192 x 14336 bf16 177.6 us against 166.5 uncapped (the general entry 175.8).
+
+    >>> swiglu_flat_launch(1, 14336, "bf16"), swiglu_flat_launch(1024, 2048, "f32")
+    (((4, 1), 512), ((1, 1024), 512))
+    """
+    groups = _groups(d, dtype)
+    block = row_threads(groups, 32)
+    x = max(1, min(-(-groups // block), MAX_GRID))
+    return (x, max(1, min(int(rows), GRID_Y))), block
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+def rows_aligned(ptrs: dict[str, int], strides: dict[str, int], dtype: str) -> bool:
+    """Whether every operand's rows start on a 16-byte boundary, as the kernels test it
+    (``rs_rows_aligned``, rs_mlp.h): its address and its row stride in bytes multiples of 16;
+    an operand absent from ``strides`` (the weight) by its address.
+
+    >>> rows_aligned({"x": 64, "weight": 16}, {"x": 8}, "bf16")
+    True
+    >>> rows_aligned({"x": 64, "weight": 16}, {"x": 12}, "bf16")
+    False
+    """
+    size = _STORAGE[dtype].itemsize
+    return all((int(p) | int(strides.get(k, 0)) * size) % 16 == 0 for k, p in ptrs.items())
+
+
+def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
+                   fused: bool = False) -> str:
+    """The entry the RMSNorm recipes launch (``fused``: the fused add's).
+
+    The row entries apply when every operand's rows are 16-byte aligned (``aligned``) and
+    ``hidden`` is a multiple of N = 16 / itemsize of at most :data:`ROW_GROUPS` groups
+    (``hidden / N``). Then, with G those groups:
+
+    * G <= :data:`BLOCK` (512: 4096 bf16, 2048 fp32): ``<kernel>_row2_<dtype>``;
+    * G <= ``2 * BLOCK`` (1024): the fused add's ``_row2_`` entry; rms_norm's in a call of
+      at most :data:`ROW_FEW_ROWS` rows;
+    * G <= :data:`ROW_GROUPS` (2048): ``<kernel>_row4_<dtype>`` in a call of at most
+      :data:`ROW_FEW_ROWS` rows;
+
+    else the general ``<kernel>_<dtype>``. All give the same results bit for bit.
+
+    Why (an H200, L2 flushed, microseconds general -> row entry; bench/experiments/
+    mlp-small, session 8, entries_bench_h200.txt): a call of few rows is bound by latency,
+    the general entries' three paths are code to fetch cold, and the general fused add
+    takes rows of over 1024 groups in two passes. rms_norm bf16 1 x 4096 5.47 -> 5.31,
+    128 x 8192 6.93 -> 6.83, 128 x 14336 8.22 -> 7.87; fused add bf16 1 x 14336 8.51 ->
+    6.90, 128 x 14336 10.56 -> 9.57, 8192 x 4096 72.2 -> 71.6; fp32 1 x 8192 rms_norm
+    6.00 -> 5.68, fused add 7.90 -> 6.40. The bounds on rows: rms_norm's general entry
+    streams many rows of over 512 groups faster (bf16 1024 x 8192 14.54 against 15.23,
+    8192 x 8192 74.2 against 76.8), and at 1024 rows the four-a-thread entries lose (bf16
+    1024 x 14336 rms_norm 22.7 against 31.6, fused add 38.8 against 40.1).
+
+    >>> rms_norm_entry(1, 14336, "bf16", True), rms_norm_entry(129, 14336, "bf16", True)
+    ('rms_norm_row4_bf16', 'rms_norm_bf16')
+    >>> rms_norm_entry(1024, 8192, "bf16", True), rms_norm_entry(1024, 8192, "bf16", True, True)
+    ('rms_norm_bf16', 'fused_add_rms_norm_row2_bf16')
+    >>> rms_norm_entry(8192, 4096, "bf16", True), rms_norm_entry(1, 8192, "bf16", False)
+    ('rms_norm_row2_bf16', 'rms_norm_bf16')
+    >>> rms_norm_entry(1, 8196, "f32", True)
+    'rms_norm_f32'
+    """
+    kernel = "fused_add_rms_norm" if fused else "rms_norm"
+    n = 16 // _STORAGE[dtype].itemsize
+    groups = int(hidden) // n
+    few = int(rows) <= ROW_FEW_ROWS
+    if aligned and int(hidden) % n == 0 and groups >= 1:
+        if groups <= BLOCK or (groups <= 2 * BLOCK and (fused or few)):
+            return f"{kernel}_row2_{dtype}"
+        if groups <= ROW_GROUPS and few:
+            return f"{kernel}_row4_{dtype}"
+    return entry(kernel, dtype)
+
+
+def swiglu_entry(d: int, dtype: str, aligned: bool) -> str:
+    """The entry the SwiGLU recipe launches: ``swiglu_flat_<dtype>`` (one 16-byte group a
+    thread) whenever it applies (every operand's rows 16-byte aligned, ``d`` a multiple of
+    N = 16 / itemsize), for both layouts (gate and up apart, and silu_and_mul's halves of
+    one ``[..., 2d]`` row, whose up half is then aligned too); else ``swiglu_<dtype>``. Both
+    give the same results bit for bit.
+
+    Why (an H200, L2 flushed, microseconds ``swiglu_<dtype>`` -> flat; bench/experiments/
+    mlp-small, session 8, entries_bench_h200.txt): faster at every measured shape, 1 to
+    8192 rows x d 2048 to 16384, fp32, fp16 and bf16: bf16 1 x 14336 5.20 -> 4.85,
+    128 x 14336 9.15 -> 8.00, 1024 x 14336 28.82 -> 26.53, 8192 x 14336 175.8 -> 166.5;
+    fp32 8192 x 14336 345.0 -> 325.9.
+
+    >>> swiglu_entry(14336, "bf16", True), swiglu_entry(100, "bf16", True)
+    ('swiglu_flat_bf16', 'swiglu_bf16')
+    """
+    if aligned and int(d) % (16 // _STORAGE[dtype].itemsize) == 0:
+        return f"swiglu_flat_{dtype}"
+    return entry("swiglu", dtype)
+
+
 # ----------------------------------------------------------------------------- recipes
+
+
+def _available(kernel: str, has_companion: Callable[[str], bool] | None) -> str:
+    """``kernel``, or the general entry of its type where ``kernel`` is a compact entry the
+    loaded code object lacks."""
+    general = ENTRIES[kernel].companion_of
+    if general is None or has_companion is None or has_companion(kernel):
+        return kernel
+    return general
 
 
 def _check_dims(rows: int, cols: int, what: str) -> None:
@@ -287,7 +455,8 @@ def _check_dims(rows: int, cols: int, what: str) -> None:
 
 
 def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
-                  strides: dict[str, int], sm_count: int = 132) -> Recipe | None:
+                  strides: dict[str, int], sm_count: int = 132,
+                  has_companion: Callable[[str], bool] | None = None) -> Recipe | None:
     """One launch of ``swiglu_<dtype>``; None when there is nothing to do.
 
     Parameters
@@ -300,6 +469,12 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
         Device address and row stride (elements) of ``gate``, ``up`` and ``out``.
     sm_count : int
         The device's SMs/CUs (the grid rule).
+    has_companion : callable, optional
+        Whether the loaded code object holds a compact entry (the backend's
+        ``has_companion``); without it the general entry. None: rocsample's own build,
+        which has every entry.
+
+    The entry :func:`swiglu_entry` names: the flat one, or the general one.
 
     Example
     -------
@@ -307,7 +482,15 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     ...                   {"gate": 16, "up": 16, "out": 8})
     >>> l = r.launches[0]
     >>> l.kernel, l.grid, l.block
+    ('swiglu_flat_f32', (1, 2), 32)
+    >>> r = swiglu_recipe("f32", 2, 8, {"gate": 0, "up": 36, "out": 64},
+    ...                   {"gate": 16, "up": 16, "out": 8})
+    >>> r.launches[0].kernel, r.launches[0].grid, r.launches[0].block
     ('swiglu_f32', (2, 1), 32)
+    >>> swiglu_recipe("f32", 2, 8, {"gate": 0, "up": 32, "out": 64},
+    ...               {"gate": 16, "up": 16, "out": 8},
+    ...               has_companion=lambda k: False).launches[0].kernel
+    'swiglu_f32'
     """
     kernel = entry("swiglu", dtype)  # checks dtype
     _check_dims(rows, d, "swiglu")
@@ -316,20 +499,33 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     args = {"gate": ptrs["gate"], "up": ptrs["up"], "out": ptrs["out"], "rows": int(rows),
             "d": int(d), "gate_stride": int(strides["gate"]), "up_stride": int(strides["up"]),
             "out_stride": int(strides["out"])}
-    grid, block = swiglu_launch(rows, d, dtype, sm_count)
+    keys = ("gate", "up", "out")
+    kernel = _available(swiglu_entry(d, dtype, rows_aligned({k: ptrs[k] for k in keys},
+                                                            strides, dtype)), has_companion)
+    if kernel.startswith("swiglu_flat"):
+        grid, block = swiglu_flat_launch(rows, d, dtype)
+    else:
+        grid, block = swiglu_launch(rows, d, dtype, sm_count)
     return Recipe("swiglu", (), {}, None,
                   [Launch(kernel, grid, args, block=block)])
 
 
 def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
                     strides: dict[str, int], eps: float, weight_offset: float = 0.0,
-                    sm_count: int = 132) -> Recipe | None:
-    """One launch of ``rms_norm_<dtype>`` (``ptrs``: x, weight, out; ``strides``: x, out).
+                    sm_count: int = 132,
+                    has_companion: Callable[[str], bool] | None = None) -> Recipe | None:
+    """One launch of the entry :func:`rms_norm_entry` names (``rms_norm_row2_<dtype>``,
+    ``_row4_`` or the general ``rms_norm_<dtype>``; ``ptrs``: x, weight, out; ``strides``:
+    x, out); ``has_companion`` as for :func:`swiglu_recipe`.
 
     Example
     -------
     >>> r = rms_norm_recipe("bf16", 5000, 8, {"x": 0, "weight": 0, "out": 0},
     ...                     {"x": 8, "out": 8}, 1e-6)
+    >>> r.launches[0].kernel, r.launches[0].grid, r.launches[0].block
+    ('rms_norm_row2_bf16', (5000, 1), 32)
+    >>> r = rms_norm_recipe("bf16", 5000, 9, {"x": 0, "weight": 0, "out": 0},
+    ...                     {"x": 9, "out": 9}, 1e-6)
     >>> r.launches[0].kernel, r.launches[0].grid
     ('rms_norm_bf16', (79, 1))
     """
@@ -341,21 +537,39 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
             "hidden": int(hidden), "x_stride": int(strides["x"]),
             "out_stride": int(strides["out"]), "eps": float(eps),
             "weight_offset": float(weight_offset)}
-    grid, block = rms_norm_launch(rows, hidden, dtype, sm_count)
+    keys = ("x", "weight", "out")
+    kernel = _available(rms_norm_entry(rows, hidden, dtype,
+                                       rows_aligned({k: ptrs[k] for k in keys}, strides,
+                                                    dtype)), has_companion)
+    if "_row" in kernel:
+        grid, block = rms_norm_row_launch(rows, hidden, dtype)
+    else:
+        grid, block = rms_norm_launch(rows, hidden, dtype, sm_count)
     return Recipe("rms_norm", (), {}, None,
                   [Launch(kernel, grid, args, block=block)])
 
 
 def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
                               strides: dict[str, int], eps: float, weight_offset: float = 0.0,
-                              sm_count: int = 132) -> Recipe | None:
-    """One launch of ``fused_add_rms_norm_<dtype>`` (``ptrs``: x, residual, weight;
-    ``strides``: x, residual).
+                              sm_count: int = 132,
+                              has_companion: Callable[[str], bool] | None = None
+                              ) -> Recipe | None:
+    """One launch of the entry :func:`rms_norm_entry` names for the fused add
+    (``fused_add_rms_norm_row2_<dtype>``, ``_row4_`` or the general one; ``ptrs``: x,
+    residual, weight; ``strides``: x, residual; ``has_companion`` as for
+    :func:`swiglu_recipe`).
 
     Example
     -------
     >>> fused_add_rms_norm_recipe("f16", 0, 8, {}, {}, 1e-6) is None
     True
+    >>> ptrs = {"x": 0, "residual": 1 << 24, "weight": 1 << 25}
+    >>> strides = {"x": 14336, "residual": 14336}
+    >>> for rows in (128, 129):
+    ...     l = fused_add_rms_norm_recipe("bf16", rows, 14336, ptrs, strides, 1e-6).launches[0]
+    ...     print(l.kernel, l.grid, l.block)
+    fused_add_rms_norm_row4_bf16 (128, 1) 512
+    fused_add_rms_norm_bf16 (129, 1) 512
     """
     kernel = entry("fused_add_rms_norm", dtype)  # checks dtype
     _check_dims(rows, hidden, "fused_add_rms_norm")
@@ -365,16 +579,22 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
             "rows": int(rows), "hidden": int(hidden), "x_stride": int(strides["x"]),
             "residual_stride": int(strides["residual"]), "eps": float(eps),
             "weight_offset": float(weight_offset)}
-    grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=True)
+    keys = ("x", "residual", "weight")
+    kernel = _available(rms_norm_entry(rows, hidden, dtype,
+                                       rows_aligned({k: ptrs[k] for k in keys}, strides,
+                                                    dtype), fused=True), has_companion)
+    if "_row" in kernel:
+        grid, block = rms_norm_row_launch(rows, hidden, dtype)
+    else:
+        grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=True)
     return Recipe("fused_add_rms_norm", (), {}, None,
                   [Launch(kernel, grid, args, block=block)])
 
 
 def _entry_dtype(kernel: str, args: dict[str, Any]) -> str:
-    """The element type of a launch of ``kernel``: its name's suffix, or its ``dtype`` code."""
-    if kernel.endswith("_kernel"):
-        return {v: k for k, v in DTYPE_CODES.items()}[args["dtype"]]
-    return kernel.rsplit("_", 1)[1]
+    """The element type of a launch of ``kernel``: its entry's, or its ``dtype`` code."""
+    dtype = ENTRIES[kernel].dtype
+    return dtype if dtype is not None else {v: k for k, v in DTYPE_CODES.items()}[args["dtype"]]
 
 
 def bytes_moved(kernel: str, args: dict[str, Any]) -> int:
@@ -384,13 +604,16 @@ def bytes_moved(kernel: str, args: dict[str, Any]) -> int:
     40
     >>> bytes_moved("rms_norm_kernel", {"rows": 2, "hidden": 4, "dtype": 2})
     40
+    >>> bytes_moved("fused_add_rms_norm_row2_f32", {"rows": 2, "hidden": 4})
+    144
     """
     size = _STORAGE[_entry_dtype(kernel, args)].itemsize
     rows = int(args["rows"])
-    if kernel.startswith("swiglu"):
+    op = ENTRIES[kernel].kernel
+    if op == "swiglu":
         return 3 * rows * int(args["d"]) * size
     hidden = int(args["hidden"])
-    per_row = 4 if kernel.startswith("fused_add") else 2
+    per_row = 4 if op == "fused_add_rms_norm" else 2
     return (per_row * rows + 1) * hidden * size
 
 

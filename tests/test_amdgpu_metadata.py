@@ -68,9 +68,10 @@ def test_real_builds_state_their_resources(module, target, wave):
         assert struct.unpack_from("<II", kd, 0) == (k.lds_bytes, k.scratch_bytes), name
         assert 0 < k.vgpr_count <= 512 and 0 < k.sgpr_count <= 112
         # The block it is launched with (registry rows are keyed by name, not entry), or
-        # the larger bound its family declares (Candle's grid for the elementwise kernels).
+        # the larger bound its family declares (Candle's grid for the elementwise kernels,
+        # and for rocsample's where2 beside them).
         block = {s.entry: s.block for s in registry.KERNELS.values()}[name]
-        bound = ew.LAUNCH_BOUND if name in ew.ENTRIES else block
+        bound = ew.LAUNCH_BOUND if name in ew.ENTRIES or name in ew.COMPANIONS else block
         assert k.max_workgroup_size == bound >= block
         # Only targets with accumulation registers (gfx90a's MFMA) report AGPRs.
         assert (k.agpr_count is not None) == (target == "gfx90a")

@@ -302,7 +302,10 @@ def where2_args(dims: tuple[int, ...], ids_strides: tuple[int, ...],
     >>> where2_args((5,), (1,), (0,), (2,))
     {'d0': 1, 'd1': 5, 'si0': 0, 'si1': 1, 'st0': 0, 'st1': 0, 'sf0': 0, 'sf1': 2}
     """
-    where_info(dims, ids_strides, t_strides, f_strides)  # lengths and signs
+    for name, s in (("ids", ids_strides), ("t", t_strides), ("f", f_strides)):
+        if len(s) != len(dims):
+            raise ValueError(f"where2_args: {name} strides {s} do not match dims {dims}")
+        Layout(dims, s)  # signs
     if len(dims) > 2:
         raise ValueError(f"where2 takes at most two dims, not {len(dims)} ({dims})")
     pad = 2 - len(dims)

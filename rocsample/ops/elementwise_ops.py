@@ -136,13 +136,19 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     # follows Candle's ABI all the same.
     dims, merged = ew.merge_dims(dims, *lay)
     lay = list(merged)
-    if entry.module == "ternary":
-        info: np.ndarray | None = ew.where_info(dims, *lay)  # never null (Candle's where)
-    else:
-        info = ew.Layout(dims, lay[0]).info()
+    # where over a strided layout of at most two dims: rocsample's where2, its layout by
+    # value (no info to build, upload or load), when the loaded code object has it
+    by_value = _BY_VALUE.get(kernel)
     if entry.module == "ternary":
         flat = all(ew.is_contiguous(dims, st) for st in lay)
-    else:  # unary and affine read out[i] in place (a null inp) whatever info says
+        if not (by_value and not flat and len(dims) <= 2 and has_companion is not None
+                and has_companion(by_value)):
+            by_value = None
+        # never null for Candle's where
+        info: np.ndarray | None = None if by_value else ew.where_info(dims, *lay)
+    else:
+        info = ew.Layout(dims, lay[0]).info()
+        # unary and affine read out[i] in place (a null inp) whatever info says
         flat = info is None or (entry.module == "affine" and not pointers.get("inp"))
     rows = not flat and ew.takes_row_walk(kernel, dims, *lay)
     cap = ew.strided_grid_cap(sm_count) if rows and sm_count is not None else None
@@ -162,10 +168,7 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     extra = set(pointers) - set(args)
     if extra:
         raise ValueError(f"{kernel}: unknown pointer(s) {sorted(extra)}")
-    by_value = ew.where2_entry(entry.id_dtype, entry.dtype) if entry.module == "ternary" else ""
-    if (by_value and not flat and len(dims) <= 2 and has_companion is not None
-            and has_companion(by_value)):
-        # the same walk, its layout by value: no info to upload or load
+    if by_value:
         args = {"numel": int(numel), **ew.where2_args(dims, *lay),
                 **{n: args[n] for n in ("ids", "t", "f", "out")}}
         return Recipe(kernel, (), {}, None, [Launch(by_value, (geo.grid, 1), args)])
@@ -174,6 +177,10 @@ def recipe(kernel: str, numel: int, dims: Sequence[int],
     # info depends only on the layout: a constant the executor keeps on the device
     return Recipe(kernel, (), {}, None,
                   [Launch(kernel, (geo.grid, 1), args, (("info", "info", 0),))], {"info": info})
+
+
+#: Candle's where entry -> rocsample's by-value companion (where2).
+_BY_VALUE = {e.companion_of: name for name, e in ew.COMPANIONS.items()}
 
 
 def _contiguous(dims: tuple[int, ...]) -> tuple[int, ...]:

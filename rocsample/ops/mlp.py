@@ -529,7 +529,7 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
     >>> r.launches[0].kernel, r.launches[0].grid
     ('rms_norm_bf16', (79, 1))
     """
-    kernel = entry("rms_norm", dtype)  # checks dtype
+    entry("rms_norm", dtype)  # checks dtype
     _check_dims(rows, hidden, "rms_norm")
     if rows == 0 or hidden == 0:
         return None
@@ -537,16 +537,9 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
             "hidden": int(hidden), "x_stride": int(strides["x"]),
             "out_stride": int(strides["out"]), "eps": float(eps),
             "weight_offset": float(weight_offset)}
-    keys = ("x", "weight", "out")
-    kernel = _available(rms_norm_entry(rows, hidden, dtype,
-                                       rows_aligned({k: ptrs[k] for k in keys}, strides,
-                                                    dtype)), has_companion)
-    if "_row" in kernel:
-        grid, block = rms_norm_row_launch(rows, hidden, dtype)
-    else:
-        grid, block = rms_norm_launch(rows, hidden, dtype, sm_count)
     return Recipe("rms_norm", (), {}, None,
-                  [Launch(kernel, grid, args, block=block)])
+                  [_norm_launch(rows, hidden, dtype, ptrs, ("x", "weight", "out"), strides,
+                                args, sm_count, has_companion, fused=False)])
 
 
 def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
@@ -571,7 +564,7 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
     fused_add_rms_norm_row4_bf16 (128, 1) 512
     fused_add_rms_norm_bf16 (129, 1) 512
     """
-    kernel = entry("fused_add_rms_norm", dtype)  # checks dtype
+    entry("fused_add_rms_norm", dtype)  # checks dtype
     _check_dims(rows, hidden, "fused_add_rms_norm")
     if rows == 0 or hidden == 0:
         return None
@@ -579,16 +572,25 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
             "rows": int(rows), "hidden": int(hidden), "x_stride": int(strides["x"]),
             "residual_stride": int(strides["residual"]), "eps": float(eps),
             "weight_offset": float(weight_offset)}
-    keys = ("x", "residual", "weight")
-    kernel = _available(rms_norm_entry(rows, hidden, dtype,
-                                       rows_aligned({k: ptrs[k] for k in keys}, strides,
-                                                    dtype), fused=True), has_companion)
+    return Recipe("fused_add_rms_norm", (), {}, None,
+                  [_norm_launch(rows, hidden, dtype, ptrs, ("x", "residual", "weight"),
+                                strides, args, sm_count, has_companion, fused=True)])
+
+
+def _norm_launch(rows: int, hidden: int, dtype: str, ptrs: dict[str, int],
+                 keys: tuple[str, ...], strides: dict[str, int], args: dict[str, Any],
+                 sm_count: int, has_companion: Callable[[str], bool] | None,
+                 fused: bool) -> Launch:
+    """The launch of the RMSNorm entry :func:`rms_norm_entry` names for these operands (a
+    row entry with its grid rule, or the general entry with its own)."""
+    aligned = rows_aligned({k: ptrs[k] for k in keys}, strides, dtype)
+    kernel = _available(rms_norm_entry(rows, hidden, dtype, aligned, fused=fused),
+                        has_companion)
     if "_row" in kernel:
         grid, block = rms_norm_row_launch(rows, hidden, dtype)
     else:
-        grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=True)
-    return Recipe("fused_add_rms_norm", (), {}, None,
-                  [Launch(kernel, grid, args, block=block)])
+        grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=fused)
+    return Launch(kernel, grid, args, block=block)
 
 
 def _entry_dtype(kernel: str, args: dict[str, Any]) -> str:

@@ -492,7 +492,7 @@ def swiglu_recipe(dtype: str, rows: int, d: int, ptrs: dict[str, int],
     ...               has_companion=lambda k: False).launches[0].kernel
     'swiglu_f32'
     """
-    kernel = entry("swiglu", dtype)  # checks dtype
+    entry("swiglu", dtype)  # checks dtype
     _check_dims(rows, d, "swiglu")
     if rows == 0 or d == 0:
         return None

@@ -97,7 +97,8 @@ __shared__ rs_rowctx rs_st;
 
 // T: the element type of the rows (float, rs_f16 or rs_bf16); everything after the loads is
 // float32 arithmetic on the exactly widened values, so a half row draws the token its widened
-// float32 row draws.
+// float32 row draws. rs_lg<U> (logits_sampling.hip): rows of logits of type U, each load
+// made the element's softmax probability (rs_engine_block.h: logit rows).
 template <typename T>
 __device__ __forceinline__ void rs_engine(const rs_args a_in) {
     const int vocab = a_in.vocab;
@@ -132,6 +133,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
     }
     rs_grid_release();
     if (a_in.phase > 0) rs_grid_wait();  // before any read of the workspace
+    if (threadIdx.x == 0) rs_lg_setup<T>(a_in, (int)blockIdx.x);  // logit rows: the softmax
     __syncthreads();
     const rs_args& a = rs_sa;
     rs_rowctx& t = rs_st;

@@ -5,6 +5,7 @@
 // Relies on rs_engine_core.h (rs_ws, rs_sm, the workspace head words).
 #pragma once
 #include "rs_engine_core.h"
+#include "rs_logits.h"
 
 // ---- a block, its row, and the row's last block ----
 
@@ -26,6 +27,12 @@ struct rs_args {
     int* out;            // may be NULL: the token stays in the workspace
     rs_u64* ws;
     int phase, nphase;
+    // Logit rows (rs_lg<U>, logits_sampling.hip) only: the row's softmax from the G words a
+    // row of softmax_stats_kernel (part + row * part_g) and the row's temperature.
+    const rs_u64* part;
+    int part_g;
+    const float* temperature;
+    float temperature_val;
 };
 
 // Everything a block knows about its row and span.
@@ -93,6 +100,78 @@ __device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float
     }
 }
 
+// ---- logit rows ----
+
+// rs_lg<U>: a logit of type U (float, rs_f16, rs_bf16) in a row the engine samples from its
+// softmax (logits_sampling.hip). Same size as U; every load of the engine widens it to the
+// probability softmax_write_kernel would have written for it (rs_softmax_p of the launch's
+// row, rs_lg_row), so a logit row draws exactly the token its softmax row draws, without the
+// softmax being written. The padding of a sub-chunk past vocab is -Inf (probability 0), where
+// probability rows pad with +0.
+template <typename U> struct rs_lg;
+template <> struct rs_lg<float> { float v; };
+template <> struct rs_lg<rs_f16> { unsigned short bits; };
+template <> struct rs_lg<rs_bf16> { unsigned short bits; };
+
+// The softmax of the launch's row: thread 0 sets it (rs_lg_setup) before the block's first
+// barrier; nothing else writes it.
+__shared__ rs_softmax_row rs_lg_row;
+
+__device__ __forceinline__ float rs_lg_wide(rs_lg<float> x) { return x.v; }
+template <typename U>
+__device__ __forceinline__ float rs_lg_wide(rs_lg<U> x) {
+    U e;
+    e.bits = x.bits;
+    return rs_num<U>::up(e);
+}
+template <typename U> struct rs_num<rs_lg<U>> {
+    typedef float C;
+    static __device__ __forceinline__ float up(rs_lg<U> x) {
+        return rs_softmax_p(rs_lg_row, rs_lg_wide(x));
+    }
+};
+
+// The bits a 2-byte row pads with: +0 for probabilities, -Inf for logits.
+template <typename T> struct rs_pad16 { static constexpr rs_u32 bits = 0u; };
+template <> struct rs_pad16<rs_lg<rs_f16>> { static constexpr rs_u32 bits = 0xfc00u; };
+template <> struct rs_pad16<rs_lg<rs_bf16>> { static constexpr rs_u32 bits = 0xff80u; };
+
+// Thread 0: the row's softmax for a logit row (nothing for a probability row).
+template <typename T>
+__device__ __forceinline__ void rs_lg_setup(const rs_args&, int) {}
+template <typename U>
+__device__ __forceinline__ void rs_lg_setup_row(const rs_args& a, int row) {
+    const float t = rs_row_temperature(a.temperature, a.temperature_val, row);
+    float mx, s;
+    rs_softmax_parts(a.part + (long long)row * a.part_g, a.part_g, t, &mx, &s);
+    rs_lg_row = rs_softmax_row_of(t, mx, s);
+}
+template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<float>>(const rs_args& a, int r) {
+    rs_lg_setup_row<float>(a, r);
+}
+template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<rs_f16>>(const rs_args& a, int r) {
+    rs_lg_setup_row<rs_f16>(a, r);
+}
+template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<rs_bf16>>(const rs_args& a, int r) {
+    rs_lg_setup_row<rs_bf16>(a, r);
+}
+
+// A float logit row loads as a float row does, each element then made its probability
+// (padding stays +0).
+__device__ __forceinline__ void rs_load8(const rs_lg<float>* x, int vocab, int s,
+                                         float (&v)[8], bool (&ok)[8]) {
+    rs_load8((const float*)(const void*)x, vocab, s, v, ok);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) v[j] = ok[j] ? rs_softmax_p(rs_lg_row, v[j]) : 0.0f;
+}
+
+// Group j of a float logit row (rs_load4's contract), each element its probability.
+__device__ __forceinline__ float4 rs_load4(const rs_lg<float>* x, int j) {
+    const float4 v = rs_load4((const float*)(const void*)x, j);
+    return make_float4(rs_softmax_p(rs_lg_row, v.x), rs_softmax_p(rs_lg_row, v.y),
+                       rs_softmax_p(rs_lg_row, v.z), rs_softmax_p(rs_lg_row, v.w));
+}
+
 // The row of a block's context as the entry's element type.
 template <typename T>
 __device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*)t.x; }
@@ -118,9 +197,17 @@ struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
 };
 template <> struct rs_held8<rs_f16> : rs_held8_2<rs_f16> {};
 template <> struct rs_held8<rs_bf16> : rs_held8_2<rs_bf16> {};
+template <> struct rs_held8<rs_lg<rs_f16>> : rs_held8_2<rs_lg<rs_f16>> {};
+template <> struct rs_held8<rs_lg<rs_bf16>> : rs_held8_2<rs_lg<rs_bf16>> {};
 
 __device__ __forceinline__ void rs_load_held8(const float* x, int vocab, int s,
                                               rs_held8<float>& h) {
+    bool ok[8];  // unused: padding is 0
+    rs_load8(x, vocab, s, h.v, ok);
+}
+
+__device__ __forceinline__ void rs_load_held8(const rs_lg<float>* x, int vocab, int s,
+                                              rs_held8<rs_lg<float>>& h) {
     bool ok[8];  // unused: padding is 0
     rs_load8(x, vocab, s, h.v, ok);
 }
@@ -148,8 +235,8 @@ __device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_h
     } else {
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            const rs_u32 lo = i + 2 * k < vocab ? x[i + 2 * k].bits : 0u;
-            const rs_u32 hi = i + 2 * k + 1 < vocab ? x[i + 2 * k + 1].bits : 0u;
+            const rs_u32 lo = i + 2 * k < vocab ? x[i + 2 * k].bits : rs_pad16<T>::bits;
+            const rs_u32 hi = i + 2 * k + 1 < vocab ? x[i + 2 * k + 1].bits : rs_pad16<T>::bits;
             h.w[k] = lo | (hi << 16);
         }
     }

@@ -52,10 +52,7 @@
 // in_stride == out_stride (a block reads an element of its span before writing it, and no
 // block reads another's span after the first launch).
 #include "rs_common.h"
-
-__device__ __forceinline__ float rs_row_temperature(const float* t, float t_val, int row) {
-    return t ? t[row] : t_val;
-}
+#include "rs_logits.h"
 
 __device__ float rs_block_max_f32(float v, rs_smem* sh) {
     // Order-preserving map of floats to u32 so the u32 max reduction can be reused.
@@ -78,8 +75,6 @@ __device__ float rs_block_sum_f32(float v, rs_smem* sh) {
     return r;
 }
 
-#define RS_NEG_INF (-__uint_as_float(0x7f800000u))
-#define RS_QNAN __uint_as_float(0x7fc00000u)
 #define RS_SPLIT 4096  // the spans of a split row are whole multiples of this many elements
 
 // Span g of gridDim.y of a row: [*lo, *lo + *n). The row is cut into ceil(vocab / RS_SPLIT)
@@ -145,7 +140,7 @@ __device__ void rs_softmax_write(const T* x, float* y, int n, float t, float mx,
         rs_map_row(x, y, n, [&](float v) { return v == mx ? 1.0f : 0.0f; });
     } else {
         const float zmax = mx / t;
-        rs_map_row(x, y, n, [&](float v) { return expf(v / t - zmax) / s; });
+        rs_map_row(x, y, n, [&](float v) { return rs_softmax_e(v, t, zmax, s); });
     }
 }
 
@@ -194,25 +189,10 @@ __device__ __forceinline__ void rs_softmax_combine(const T* logits, long long in
     int lo, n;
     rs_split_span(vocab, &lo, &n);
     const float t = rs_row_temperature(temperature, temperature_val, row);
-    const rs_u64* pr = part + (long long)row * gridDim.y;
-    // Every thread combines the row's G words in the same order: the same maximum and sum.
-    float mx = RS_NEG_INF;
-    bool bad = false;
-    for (int g = 0; g < (int)gridDim.y; ++g) {
-        const float m = __uint_as_float((rs_u32)(pr[g] >> 32));
-        if (m != m) bad = true;
-        else mx = m > mx ? m : mx;
-    }
-    float s = 0.0f;
-    if (!bad && t > 0.0f && mx != RS_NEG_INF) {
-        const float zmax = mx / t;
-        for (int g = 0; g < (int)gridDim.y; ++g) {
-            const float m = __uint_as_float((rs_u32)(pr[g] >> 32));
-            if (m != RS_NEG_INF) s += __uint_as_float((rs_u32)pr[g]) * expf(m / t - zmax);
-        }
-    }
+    float mx, s;
+    rs_softmax_parts(part + (long long)row * gridDim.y, (int)gridDim.y, t, &mx, &s);
     rs_softmax_write(logits + (long long)row * in_stride + lo,
-                     out + (long long)row * out_stride + lo, n, t, bad ? RS_QNAN : mx, s);
+                     out + (long long)row * out_stride + lo, n, t, mx, s);
 }
 
 template <typename T>

@@ -224,6 +224,9 @@ DTYPE_OPS = {
         x, temperature=0.8, top_k=50, **kw),
     "sample_from_logits top-p 0.9": lambda rs, x, **kw: rs.sample_from_logits(
         x, temperature=0.8, top_p=0.9, **kw),
+    # what sample_from_logits did before logits_sampling.hip: the softmax written, then sampled
+    "softmax, then sample it": lambda rs, x, **kw: rs.sample(rs.softmax(x, 0.8, **kw), seed=1,
+                                                             **kw),
     # on probabilities (softmax of the same logits, then rounded to the half type)
     "sample": lambda rs, x, **kw: rs.sample(x, **kw),
     "sample top-k 50": lambda rs, x, **kw: rs.sample(x, top_k=50, **kw),

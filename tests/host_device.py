@@ -281,7 +281,8 @@ class HostDevice(HostMemoryDriver):
     def _sampling(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
         rows, vocab = v["batch"], v["vocab"]
         assert grid[0] == rows and 1 <= grid[1] <= nchunks(vocab), (func, grid, rows, vocab)
-        if "logits" in v:  # softmax, its companions, temperature_scale (f32, f16, bf16)
+        if "logits" in v and not func.startswith("logits_sampling"):
+            # softmax, its companions, temperature_scale (f32, f16, bf16)
             kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
             func = func.removesuffix("_" + kind)
             x = self._matrix(v["logits"], v["in_stride"], rows, vocab, kind)
@@ -310,7 +311,16 @@ class HostDevice(HostMemoryDriver):
         host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5
         kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
         func = func.removesuffix("_" + kind)
-        x = self._matrix(v["probs"], v["row_stride"], rows, vocab, kind)
+        if func == "logits_sampling":  # the softmax of the logits, from its stats' part
+            assert self.inside(v["part"], 8 * rows * v["part_g"]), "part"
+            stats = self._parts.get(v["part"])
+            assert stats == (rows, v["part_g"]), ("logits_sampling without its stats", stats)
+            x = cpu_engine.softmax(
+                self._matrix(v["logits"], v["row_stride"], rows, vocab, kind),
+                self._per_row(v, "temperature", np.float32))
+            func = "topk_topp_sampling"
+        else:
+            x = self._matrix(v["probs"], v["row_stride"], rows, vocab, kind)
         if func == "topp_prefix_sum":
             return
         if func == "topp_threshold":

@@ -218,3 +218,36 @@ def test_torch_strided_rows_softmax_equals_the_widened_float32(gpu, dtype):
     assert torch.equal(want, want[:1].expand(rows, vocab))
     assert torch.equal(torch.from_dlpack(rocsample.softmax(wide, 0.8)), want)
     assert torch.equal(torch.from_dlpack(rocsample.softmax(half, 0.8)), want)
+
+
+LOGIT_FILTERS = [{}, dict(top_k=50), dict(top_k=300), dict(top_p=0.9),
+                 dict(top_k=50, top_p=0.9), dict(min_p=0.1), dict(top_p=0.5, min_p=0.02)]
+
+
+@pytest.mark.parametrize("kind", ["f32", "f16", "bf16"])
+@pytest.mark.parametrize("kw", LOGIT_FILTERS, ids=lambda kw: "-".join(kw) or "plain")
+def test_sample_from_logits_draws_what_sampling_its_softmax_draws(gpu, kind, kw):
+    """sample_from_logits samples the softmax without writing it (logits_sampling.hip): every
+    token must be the one `sample` draws from the softmax written by `softmax` on the same
+    GPU, through every engine path (one block a row and G blocks, top-k candidates and the
+    full-row top-k, the top-p cut, min-p), per-row and greedy temperatures, masked tokens,
+    invalid rows and unaligned vocabularies."""
+    rng = np.random.default_rng(len(kw) * 10 + len(kind))
+    shapes = [(1, 151936), (5, 32000), (140, 1001), (3, 128256), (2, 4097)]
+    for i, (rows, vocab) in enumerate(shapes):
+        x = (rng.standard_normal((rows, vocab)) * rng.uniform(1, 6)).astype(np.float32)
+        x[0, ::97] = -np.inf
+        if rows > 2:
+            x[1, 5] = np.nan  # an invalid row: token -1 on both paths
+            x[2, 7:11] = x[2].max() + 1  # ties for the maximum (greedy draws among them)
+        x = x if kind == "f32" else _half(x, kind)
+        t = [0.8, np.linspace(0.3, 1.5, rows).astype(np.float32), 0.0, 1.0, 0.6][i]
+        for seed, offset in ((i, 0), (np.arange(rows) + 7, 3)):
+            got = rocsample.sample_from_logits(x, temperature=t, seed=seed, offset=offset,
+                                               backend=gpu.name, **kw)
+            probs = rocsample.softmax(x, t, backend=gpu.name)
+            want = rocsample.sample(probs, seed=seed, offset=offset, backend=gpu.name,
+                                    check_inputs=False, **kw)
+            np.testing.assert_array_equal(got, want, err_msg=f"{rows}x{vocab} t={t}")
+            if rows > 2:
+                assert got[1] == -1

@@ -142,7 +142,9 @@ def test_executor_reads_half_logits_in_place(gpu, kind, rows, where):
     readers = {k for k, _, _, v in gpu.rt.launches if "logits" in v}
     want = {f"softmax_stats_{kind}", f"softmax_write_{kind}"} if rows == 2 \
         else {f"softmax_{kind}"}
-    assert readers == want | {f"temperature_scale_{kind}"}
+    # sample_from_logits: the row stats, then the sampler over the logits (no softmax written)
+    assert readers == want | {f"temperature_scale_{kind}", f"softmax_stats_{kind}",
+                              f"logits_sampling_{kind}"}
 
 
 @pytest.mark.parametrize("kind", KINDS)

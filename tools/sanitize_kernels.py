@@ -97,9 +97,38 @@ def main() -> int:
         if not np.array_equal(got, rocsample.softmax(wide, 0.8)):
             print(f"MISMATCH softmax {kind}")
             bad += 1
+    bad += _logits(rng)
     bad += _mlp(b, rng)
     print("sanitize driver done, mismatches:", bad)
     return 1 if bad else 0
+
+
+def _logits(rng) -> int:
+    """sample_from_logits (logits_sampling.hip: the softmax sampled unwritten) on float32 and
+    2-byte logits at odd vocabularies (scalar tails, the -Inf padding of a 2-byte row's last
+    sub-chunk), one block a row and G blocks, every filter path, an invalid row: each token
+    must be the one `sample` draws from `softmax`'s written output on this GPU."""
+    from rocsample.buffers import BFLOAT16
+
+    bad = 0
+    for rows, vocab in ((1, 1), (3, 31), (2, 4099), (140, 1003), (3, 9001)):
+        x = (rng.standard_normal((rows, vocab)) * 3).astype(np.float32)
+        if rows > 1:
+            x[1, 0] = np.nan
+        t = rng.uniform(0, 2, rows).astype(np.float32)
+        for kind in ("f32", "f16", "bf16"):
+            v = x if kind == "f32" else x.astype(np.float16) if kind == "f16" else \
+                (x.view(np.uint32) >> 16).astype(np.uint16).view(BFLOAT16)
+            for kw in ({}, dict(top_k=min(vocab, 50)), dict(top_k=200), dict(top_p=0.9),
+                       dict(top_k=min(vocab, 50), top_p=0.8, min_p=0.05)):
+                got = rocsample.sample_from_logits(v, temperature=t, seed=3, **kw)
+                want = rocsample.sample(rocsample.softmax(v, t), seed=3, check_inputs=False,
+                                        **kw)
+                if not np.array_equal(got, want):
+                    print(f"MISMATCH sample_from_logits {kind} {kw} {rows}x{vocab}: "
+                          f"{np.flatnonzero(got != want)[:5]}")
+                    bad += 1
+    return bad
 
 
 class _Rows:

@@ -83,7 +83,7 @@ class Entry:
 #: The half-precision logit types the logit operations read in place (entry suffixes).
 HALF_DTYPES = ("f16", "bf16")
 
-_HEADERS = ("rs_common.h",)
+_HEADERS = ("rs_common.h", "rs_logits.h")
 # The engine's headers (rs_engine.h's phases in its include order): every one is hashed into
 # the cache key and handed to the compiler in memory, so a header missing here fails to compile.
 _ENGINE = (
@@ -98,6 +98,7 @@ _ENGINE = (
     "rs_engine_phase0.h",
     "rs_engine_mass.h",
     "rs_engine_cut.h",
+    "rs_logits.h",
 )
 _PHASES = (("ws", "ptr"), ("phase", "i32"), ("nphase", "i32"))
 _ROWS = (("probs", "ptr"), ("row_stride", "i64"), ("batch", "i32"), ("vocab", "i32"))
@@ -133,6 +134,9 @@ MODULES: dict[str, Module] = {
         Module("topk_topp_sampling", "topk_topp_sampling.hip", _ENGINE,
                ("topk_topp_sampling_kernel",) + tuple(f"topk_topp_sampling_kernel_{dt}"
                                                       for dt in HALF_DTYPES)),
+        Module("logits_sampling", "logits_sampling.hip", _ENGINE,
+               ("logits_sampling_kernel",) + tuple(f"logits_sampling_kernel_{dt}"
+                                                   for dt in HALF_DTYPES)),
     )
 }
 
@@ -173,6 +177,12 @@ ENTRIES: dict[str, Entry] = {
               "FUSED_SAMPLING_HSACO",
               _ROWS + (("top_k", "ptr"), ("top_k_val", "i32"), ("top_p", "ptr"),
                        ("top_p_val", "f32"), ("min_p", "ptr"), ("min_p_val", "f32"))
+              + _RNG + (("out", "ptr"),) + _PHASES),
+        Entry("logits_sampling", "logits_sampling", "logits_sampling_kernel",
+              "LOGITS_SAMPLING_HSACO",
+              (("logits", "ptr"),) + _ROWS[1:] + _TEMP[6:] + (("part", "ptr"), ("part_g", "i32"))
+              + (("top_k", "ptr"), ("top_k_val", "i32"), ("top_p", "ptr"),
+                 ("top_p_val", "f32"), ("min_p", "ptr"), ("min_p_val", "f32"))
               + _RNG + (("out", "ptr"),) + _PHASES),
     )
 }
@@ -312,20 +322,24 @@ _SAMPLER_BIND = (("out", "out", 0), ("ws", "ws", 0))
 
 
 def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: str,
-                     facts: DeviceFacts, uploads: dict[str, Any]) -> list[Launch]:
+                     facts: DeviceFacts, uploads: dict[str, Any],
+                     logits: tuple[str, dict[str, Any], tuple[Any, ...]] | None = None
+                     ) -> list[Launch]:
     """The sampler's launches over the rows of ``x`` (``ptr``, ``strides``, ``shape``), read
     from the per-call buffer of role ``src`` when given (``x.ptr`` is then a placeholder).
 
     Every per-row parameter array goes to the device (as the API gave it, used by the path
     or not), bound by its name; a scalar is passed by value (this is the general path of a
-    decode loop: the arguments are written out, not merged).
+    decode loop: the arguments are written out, not merged). ``logits``: ``x`` holds logits
+    and the launches are of the logits_sampling entry with this suffix, these extra
+    arguments (temperature, part) and bindings (see :func:`sample_from_logits_recipe`).
     """
     rows, vocab = x.shape
     k, p, m = params.top_k, params.top_p, params.min_p
     bind = _SAMPLER_BIND if src is None else _SAMPLER_BIND + (("probs", src, 0),)
     if method == "auto":
         method = _choose(params)
-    sfx = _half_suffix(x, _METHOD_KERNEL[method], facts, "probs")
+    sfx = logits[0] if logits else _half_suffix(x, _METHOD_KERNEL[method], facts, "probs")
     kb = pb = mb = ()
     if isinstance(k, np.ndarray):
         uploads["top_k"] = k.astype(np.int32, copy=False)
@@ -363,6 +377,15 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     # A row with one block chains every phase in the first launch (rs_engine.h): the later
     # launches would find every row done, so they are not made.
     phases = range(1 if grid[1] == 1 else nphase)
+    if logits:  # the fused engine over the logits' softmax: any filter (method topk or fused)
+        bind += kb + pb + mb + rb + logits[2]
+        return [Launch("logits_sampling" + sfx, grid,
+                       {"logits": ptr, "row_stride": stride, "batch": rows, "vocab": vocab,
+                        **logits[1], "top_k": 0, "top_k_val": k or 0, "top_p": 0,
+                        "top_p_val": p, "min_p": 0, "min_p_val": m or 0.0, "seed": seed,
+                        "offset": offset, **rng, "out": 0, "ws": 0, "phase": phase,
+                        "nphase": nphase}, bind, phase > 0)
+                for phase in phases]
     if method == "topk":
         bind += kb + rb
         return [Launch("topk_sampling" + sfx, grid,
@@ -507,8 +530,11 @@ def temperature_scale_recipe(x: Any, temperature: Any, facts: DeviceFacts) -> Re
 
 def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
                               facts: DeviceFacts) -> Recipe:
-    """``sample_from_logits``: softmax into a scratch (rows, vocab) buffer, freed behind the
-    launches, then ``sample`` of it with ``method="auto"``.
+    """``sample_from_logits``: each row's softmax maximum and sum (softmax_stats, G blocks a
+    row, into a small scratch buffer), then the logits_sampling entry, which samples the
+    softmax without writing it (kernels/logits_sampling.hip: the same probabilities, so the
+    same tokens). The top-p stages (a stage's variable set), or a code object without the
+    entries, take softmax into a scratch (rows, vocab) float32 matrix and ``sample`` of it.
 
     >>> from types import SimpleNamespace
     >>> from rocsample.validation import sampling_params
@@ -516,12 +542,39 @@ def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
     >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
     >>> r = sample_from_logits_recipe(x, 1.0, sampling_params(32, top_k=50), dev)
     >>> [(l.kernel, l.grid) for l in r.launches]
-    [('softmax_stats', (32, 4)), ('softmax_write', (32, 4)), ('topk_sampling', (32, 8))]
-    >>> [(b.role, b.kind) for b in r.buffers], r.launches[2].bind[-1]
-    ([('scratch', 'temp'), ('out', 'tokens')], ('probs', 'scratch', 0))
+    [('softmax_stats', (32, 4)), ('logits_sampling', (32, 8))]
+    >>> [(b.role, b.shape, b.kind) for b in r.buffers], r.launches[1].bind[-1]
+    ([('scratch', (32, 4), 'temp'), ('out', (32,), 'tokens')], ('part', 'scratch', 0))
+    >>> dev.has_companion = lambda name: not name.startswith("logits_sampling")
+    >>> x.dtype = np.float16
+    >>> r = sample_from_logits_recipe(x, 1.0, sampling_params(32, top_k=50), dev)
+    >>> [l.kernel for l in r.launches]
+    ['softmax_stats_f16', 'softmax_write_f16', 'topk_sampling']
     """
     rows, vocab = x.shape
     uploads: dict[str, Any] = {}
+    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
+    sfx = "" if kind in (None, "f32") else "_" + kind
+    g = _rows_op_blocks(rows, vocab, facts.sm_count)
+    if _choose(params) != "topp" and facts.has_companion("softmax_stats" + sfx) \
+            and (not sfx or facts.has_companion("logits_sampling" + sfx)):
+        t_val, t_bind = temperature, ()
+        if isinstance(temperature, np.ndarray):
+            uploads["temperature"] = temperature.astype(np.float32, copy=False)
+            t_val, t_bind = 0, (("temperature", "temperature", 0),)
+        part = (("part", "scratch", 0),)
+        launches = [Launch("softmax_stats" + sfx, (rows, g),
+                           {"logits": x.ptr, "in_stride": x.strides[0], "batch": rows,
+                            "vocab": vocab, "temperature": 0, "temperature_val": t_val,
+                            "part": 0}, t_bind + part)]
+        launches += _sample_launches(
+            x, None, params, "auto", facts, uploads,
+            (sfx, {"temperature": 0, "temperature_val": t_val, "part": 0, "part_g": g},
+             t_bind + part))
+        return Recipe("sample_from_logits",
+                      (Buffer("scratch", (rows, g), np.uint64, "temp"),
+                       Buffer("out", (rows,), np.int32, "tokens")),
+                      uploads, (rows, vocab), launches)
     launches, _ = _rows_op_launches(x, "softmax", temperature, facts, uploads, "scratch")
     probs = _Rows(0, (vocab, 1), (rows, vocab))
     launches += _sample_launches(probs, "scratch", params, "auto", facts, uploads)

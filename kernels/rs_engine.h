@@ -133,7 +133,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
     }
     rs_grid_release();
     if (a_in.phase > 0) rs_grid_wait();  // before any read of the workspace
-    if (threadIdx.x == 0) rs_lg_setup<T>(a_in, (int)blockIdx.x);  // logit rows: the softmax
+    if ((int)threadIdx.x < RS_WAVE) rs_lg_setup<T>(a_in, (int)blockIdx.x);  // logit rows
     __syncthreads();
     const rs_args& a = rs_sa;
     rs_rowctx& t = rs_st;

@@ -113,8 +113,8 @@ template <> struct rs_lg<float> { float v; };
 template <> struct rs_lg<rs_f16> { unsigned short bits; };
 template <> struct rs_lg<rs_bf16> { unsigned short bits; };
 
-// The softmax of the launch's row: thread 0 sets it (rs_lg_setup) before the block's first
-// barrier; nothing else writes it.
+// The softmax of the launch's row: the first wave sets it (rs_lg_setup) before the block's
+// first barrier; nothing else writes it.
 __shared__ rs_softmax_row rs_lg_row;
 
 __device__ __forceinline__ float rs_lg_wide(rs_lg<float> x) { return x.v; }
@@ -136,15 +136,40 @@ template <typename T> struct rs_pad16 { static constexpr rs_u32 bits = 0u; };
 template <> struct rs_pad16<rs_lg<rs_f16>> { static constexpr rs_u32 bits = 0xfc00u; };
 template <> struct rs_pad16<rs_lg<rs_bf16>> { static constexpr rs_u32 bits = 0xff80u; };
 
-// Thread 0: the row's softmax for a logit row (nothing for a probability row).
+// The first wave: the row's softmax for a logit row (nothing for a probability row). Lane j
+// reads words j, j + RS_WAVE, ... of the row's G; the maximum and NaN by shuffles (a maximum
+// does not depend on the order), then the terms summed in order g (rs_softmax_parts' sum: the
+// same bits) from shuffles. (Thread 0 alone once read the G words one after another, every
+// block of every launch: 2G dependent L2 round trips, ~15 us at one row with G = 32.)
 template <typename T>
 __device__ __forceinline__ void rs_lg_setup(const rs_args&, int) {}
 template <typename U>
 __device__ __forceinline__ void rs_lg_setup_row(const rs_args& a, int row) {
+    const int lane = (int)threadIdx.x, G = a.part_g;
+    const rs_u64* pr = a.part + (long long)row * G;
     const float t = rs_row_temperature(a.temperature, a.temperature_val, row);
-    float mx, s;
-    rs_softmax_parts(a.part + (long long)row * a.part_g, a.part_g, t, &mx, &s);
-    rs_lg_row = rs_softmax_row_of(t, mx, s);
+    float mx = RS_NEG_INF;
+    int bad = 0;
+    for (int g = lane; g < G; g += RS_WAVE) {
+        const float m = __uint_as_float((rs_u32)(pr[g] >> 32));
+        if (m != m) bad = 1;
+        else mx = m > mx ? m : mx;
+    }
+    for (int o = RS_WAVE / 2; o > 0; o >>= 1) {
+        const float y = RS_SHFL_XOR(mx, o);
+        mx = y > mx ? y : mx;
+        bad |= RS_SHFL_XOR(bad, o);
+    }
+    float s = 0.0f;
+    if (!bad && t > 0.0f && mx != RS_NEG_INF) {
+        const float zmax = mx / t;
+        for (int g0 = 0; g0 < G; g0 += RS_WAVE) {
+            const float term = g0 + lane < G ? rs_softmax_term(pr[g0 + lane], t, zmax) : 0.0f;
+            const int n = G - g0 < RS_WAVE ? G - g0 : RS_WAVE;
+            for (int j = 0; j < n; ++j) s = s + RS_SHFL(term, j);
+        }
+    }
+    if (lane == 0) rs_lg_row = rs_softmax_row_of(t, bad ? RS_QNAN : mx, s);
 }
 template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<float>>(const rs_args& a, int r) {
     rs_lg_setup_row<float>(a, r);
@@ -155,7 +180,6 @@ template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<rs_f16>>(const rs_
 template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<rs_bf16>>(const rs_args& a, int r) {
     rs_lg_setup_row<rs_bf16>(a, r);
 }
-
 // A float logit row loads as a float row does, each element then made its probability
 // (padding stays +0).
 __device__ __forceinline__ void rs_load8(const rs_lg<float>* x, int vocab, int s,

@@ -43,9 +43,18 @@ __device__ __forceinline__ float rs_softmax_p(const rs_softmax_row& r, float v) 
     return RS_QNAN;
 }
 
+// Span g's share of its row's sum: its own sum (taken at its own maximum m) rescaled to the
+// row's, 0 for a span without a finite logit. A product rounded on its own (no fused add
+// into the running sum), so a sum of these terms in order g has the same bits however the
+// terms were formed (rs_lg_setup forms them a lane each).
+__device__ __forceinline__ float rs_softmax_term(rs_u64 word, float t, float zmax) {
+    const float m = __uint_as_float((rs_u32)(word >> 32));
+    return m == RS_NEG_INF ? 0.0f : __fmul_rn(__uint_as_float((rs_u32)word), expf(m / t - zmax));
+}
+
 // The row maximum (NaN when a span saw NaN or +Inf) and sum from the G words of a row's spans
 // (softmax_stats_kernel's part[r * G + g] = bits of the span's maximum << 32 | bits of its
-// sum), combined in order g = 0 .. G-1 so every reader gets the same two values.
+// sum): the sum of the terms in order g = 0 .. G-1, so every reader gets the same two values.
 __device__ __forceinline__ void rs_softmax_parts(const rs_u64* pr, int g_count, float t,
                                                  float* mx_out, float* s_out) {
     float mx = RS_NEG_INF;
@@ -58,10 +67,7 @@ __device__ __forceinline__ void rs_softmax_parts(const rs_u64* pr, int g_count, 
     float s = 0.0f;
     if (!bad && t > 0.0f && mx != RS_NEG_INF) {
         const float zmax = mx / t;
-        for (int g = 0; g < g_count; ++g) {
-            const float m = __uint_as_float((rs_u32)(pr[g] >> 32));
-            if (m != RS_NEG_INF) s += __uint_as_float((rs_u32)pr[g]) * expf(m / t - zmax);
-        }
+        for (int g = 0; g < g_count; ++g) s = s + rs_softmax_term(pr[g], t, zmax);
     }
     *mx_out = bad ? RS_QNAN : mx;
     *s_out = s;

@@ -227,6 +227,8 @@ DTYPE_OPS = {
     # what sample_from_logits did before logits_sampling.hip: the softmax written, then sampled
     "softmax, then sample it": lambda rs, x, **kw: rs.sample(rs.softmax(x, 0.8, **kw), seed=1,
                                                              **kw),
+    "softmax, then sample it top-k 50": lambda rs, x, **kw: rs.sample(
+        rs.softmax(x, 0.8, **kw), top_k=50, seed=1, **kw),
     # on probabilities (softmax of the same logits, then rounded to the half type)
     "sample": lambda rs, x, **kw: rs.sample(x, **kw),
     "sample top-k 50": lambda rs, x, **kw: rs.sample(x, top_k=50, **kw),

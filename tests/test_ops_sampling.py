@@ -181,38 +181,41 @@ def test_softmax_grids_follow_rows_op_blocks(gpu, rows, vocab, g):
 
 
 def test_sample_from_logits_samples_the_softmax_without_writing_it(gpu):
+    """Top-k alone (the one-read path where that is faster than writing the softmax)."""
     logits = np.random.default_rng(6).standard_normal((32, 9000)).astype(np.float32)
     buf = DeviceBuffer.from_numpy(gpu.rt, logits)
     before = gpu.rt.live_allocations
-    out = rocsample.sample_from_logits(buf, temperature=0.7, top_p=0.9, seed=4)
+    out = rocsample.sample_from_logits(buf, temperature=0.7, top_k=50, seed=4)
     launches = _launches(gpu)
-    assert [k for k, *_ in launches] == ["softmax_stats", "logits_sampling", "logits_sampling"]
+    assert [k for k, *_ in launches] == ["softmax_stats", "logits_sampling"]  # one read
     (_, sgrid, _, stats), (_, grid, _, first) = launches[:2]
     # The sampler reads the logits in place and the stats' G words a row, nothing written
     # between: the scratch is rows x G words, not a (rows, vocab) matrix.
     assert first["logits"] == stats["logits"] == buf.ptr and first["row_stride"] == 9000
     assert first["part"] == stats["part"] and first["part_g"] == sgrid[1] > 1
     assert (first["temperature"], first["temperature_val"]) == (0, np.float32(0.7))
-    assert [a["phase"] for *_, a in launches[1:]] == [0, 1] and grid[1] > 1
+    assert [a["phase"] for *_, a in launches[1:]] == [0] and grid[1] > 1
     # The scratch went back; what stays is the result's slab and the workspace.
     assert gpu.rt.live_allocations == before + 2
     np.testing.assert_array_equal(out.numpy(), rocsample.sample_from_logits(
-        logits, temperature=0.7, top_p=0.9, seed=4, backend="cpu"))
+        logits, temperature=0.7, top_k=50, seed=4, backend="cpu"))
 
 
-def test_sample_from_logits_writes_the_softmax_without_the_entries(gpu):
-    """A code object without softmax_stats (or the logits entry's half companion) samples a
-    written softmax, the same tokens."""
+@pytest.mark.parametrize("companions,kw", [(True, dict(top_p=0.9)), (False, dict(top_k=50))])
+def test_sample_from_logits_writes_the_softmax_elsewhere(gpu, companions, kw):
+    """Any other filter, or a code object without softmax_stats (or the logits entry's half
+    companion): softmax written, then sampled; the same tokens."""
     logits = np.random.default_rng(6).standard_normal((32, 9000)).astype(np.float32)
     buf = DeviceBuffer.from_numpy(gpu.rt, logits)
-    gpu.kernels = TwinKernels(companions=False)
-    out = rocsample.sample_from_logits(buf, temperature=0.7, top_p=0.9, seed=4)
+    gpu.kernels = TwinKernels(companions=companions)
+    out = rocsample.sample_from_logits(buf, temperature=0.7, seed=4, **kw)
     launches = _launches(gpu)
-    assert [k for k, *_ in launches] == ["softmax", "topk_topp_sampling", "topk_topp_sampling"]
-    write, first = launches[0][3], launches[1][3]
-    assert write["out"] == first["probs"] and first["row_stride"] == 9000
+    kernels = [k for k, *_ in launches]
+    write, first = launches[kernels.index("softmax_write" if companions else "softmax")][3], \
+        launches[-1][3]
+    assert "logits_sampling" not in kernels and write["out"] == first["probs"]
     np.testing.assert_array_equal(out.numpy(), rocsample.sample_from_logits(
-        logits, temperature=0.7, top_p=0.9, seed=4, backend="cpu"))
+        logits, temperature=0.7, seed=4, backend="cpu", **kw))
 
 
 @pytest.mark.parametrize("op,kw", [

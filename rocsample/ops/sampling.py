@@ -530,11 +530,17 @@ def temperature_scale_recipe(x: Any, temperature: Any, facts: DeviceFacts) -> Re
 
 def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
                               facts: DeviceFacts) -> Recipe:
-    """``sample_from_logits``: each row's softmax maximum and sum (softmax_stats, G blocks a
-    row, into a small scratch buffer), then the logits_sampling entry, which samples the
-    softmax without writing it (kernels/logits_sampling.hip: the same probabilities, so the
-    same tokens). The top-p stages (a stage's variable set), or a code object without the
-    entries, take softmax into a scratch (rows, vocab) float32 matrix and ``sample`` of it.
+    """``sample_from_logits``: softmax into a scratch (rows, vocab) float32 matrix, freed
+    behind the launches, then ``sample`` of it with ``method="auto"``; or, for top-k alone,
+    each row's softmax maximum and sum (softmax_stats, G blocks a row, into a rows x G
+    scratch) and then the logits_sampling entry, which samples the softmax without writing
+    it (kernels/logits_sampling.hip: the same probabilities, so the same tokens).
+
+    Why top-k alone: the entry forms each probability from its logit where the engine loads
+    it, and on an H200 that costs more than writing and re-reading the softmax everywhere but
+    top-k's one read (bench/results/2026-12-03-h200-session10: B = 128, V = 128256, bf16
+    top-k 50 90 us against 101-113, plain sampling 137 against 101; B = 1 bf16 plain 39
+    against 23). A code object without the entries takes the written softmax too.
 
     >>> from types import SimpleNamespace
     >>> from rocsample.validation import sampling_params
@@ -556,7 +562,7 @@ def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
     kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
     sfx = "" if kind in (None, "f32") else "_" + kind
     g = _rows_op_blocks(rows, vocab, facts.sm_count)
-    if _choose(params) != "topp" and facts.has_companion("softmax_stats" + sfx) \
+    if _choose(params) == "topk" and facts.has_companion("softmax_stats" + sfx) \
             and (not sfx or facts.has_companion("logits_sampling" + sfx)):
         t_val, t_bind = temperature, ()
         if isinstance(temperature, np.ndarray):

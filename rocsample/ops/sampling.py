@@ -562,7 +562,8 @@ def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
     kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
     sfx = "" if kind in (None, "f32") else "_" + kind
     g = _rows_op_blocks(rows, vocab, facts.sm_count)
-    if _choose(params) == "topk" and facts.has_companion("softmax_stats" + sfx) \
+    method = _choose(params)
+    if method == "topk" and facts.has_companion("softmax_stats" + sfx) \
             and (not sfx or facts.has_companion("logits_sampling" + sfx)):
         t_val, t_bind = temperature, ()
         if isinstance(temperature, np.ndarray):
@@ -574,7 +575,7 @@ def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
                             "vocab": vocab, "temperature": 0, "temperature_val": t_val,
                             "part": 0}, t_bind + part)]
         launches += _sample_launches(
-            x, None, params, "auto", facts, uploads,
+            x, None, params, method, facts, uploads,
             (sfx, {"temperature": 0, "temperature_val": t_val, "part": 0, "part_g": g},
              t_bind + part))
         return Recipe("sample_from_logits",

@@ -245,36 +245,28 @@ __device__ __forceinline__ rs_u64 rs_shfl_up_u64(rs_u64 v, int d) {
     return ((rs_u64)hi << 32) | lo;
 }
 
-// Visit every element of a row exactly once: f(i, x[i]). Thread t visits the groups of four
-// j = t, t + RS_BLOCK, ... (elements 4j..4j+3, in that order), then the tail elements
-// 4 * (vocab / 4) + t, ... one at a time: the same elements in the same order whatever the
-// row's alignment, so a float sum over them (softmax) does not depend on where the row starts
-// (an unaligned row once summed its elements one a thread stride apart, and softmax of the
-// same values differed in the last bits). A group is one 16-byte load when the row is 16-byte
-// aligned, four scalar loads otherwise.
-template <typename F>
-__device__ __forceinline__ void rs_for_each(const float* x, int vocab, F f) {
+// Visit every element of a row exactly once: g4(j, x[4j], x[4j+1], x[4j+2], x[4j+3]) for the
+// groups of four j = t, t + RS_BLOCK, ... that thread t owns (in that order), then g1(i, x[i])
+// for the tail elements i = 4 * (vocab / 4) + t, ... one at a time: the same elements in the same
+// order whatever the row's alignment, so a float sum over them (softmax) does not depend on
+// where the row starts (an unaligned row once summed its elements one a thread stride apart,
+// and softmax of the same values differed in the last bits). A group is one 16-byte load when
+// the row is 16-byte aligned, four scalar loads otherwise.
+template <typename G4, typename G1>
+__device__ __forceinline__ void rs_for_groups(const float* x, int vocab, G4 g4, G1 g1) {
     const int n4 = vocab >> 2;
     if ((((unsigned long long)x) & 15ull) == 0ull) {
         const float4* x4 = (const float4*)x;
 #pragma unroll 2
         for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
             const float4 v = x4[j];
-            f(4 * j, v.x);
-            f(4 * j + 1, v.y);
-            f(4 * j + 2, v.z);
-            f(4 * j + 3, v.w);
+            g4(j, v.x, v.y, v.z, v.w);
         }
     } else {
-        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
-            const float a = x[4 * j], b = x[4 * j + 1], c = x[4 * j + 2], d = x[4 * j + 3];
-            f(4 * j, a);
-            f(4 * j + 1, b);
-            f(4 * j + 2, c);
-            f(4 * j + 3, d);
-        }
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK)
+            g4(j, x[4 * j], x[4 * j + 1], x[4 * j + 2], x[4 * j + 3]);
     }
-    for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK) f(i, x[i]);
+    for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK) g1(i, x[i]);
 }
 
 // The two 2-byte values of a 32-bit word (the lower address in the low half), widened.
@@ -293,9 +285,9 @@ __device__ __forceinline__ void rs_unpack2(rs_u32 w, float& lo, float& hi) {
 // the float32 path's on the widened row. A group of four halves is one 8-byte load when the
 // row is 8-byte aligned, two 4-byte loads when 4-byte aligned, else four 2-byte loads (a
 // 16-byte load would hold two threads' groups, and give each thread other elements).
-template <typename T, typename F>
-__device__ __forceinline__ void rs_for_each(const T* x, int vocab, F f) {
-    static_assert(sizeof(T) == 2, "rs_for_each: float or a 2-byte type");
+template <typename T, typename G4, typename G1>
+__device__ __forceinline__ void rs_for_groups(const T* x, int vocab, G4 g4, G1 g1) {
+    static_assert(sizeof(T) == 2, "rs_for_groups: float or a 2-byte type");
     const int n4 = vocab >> 2;
     const unsigned long long at = (unsigned long long)x;
     if ((at & 3ull) == 0ull) {
@@ -315,24 +307,16 @@ __device__ __forceinline__ void rs_for_each(const T* x, int vocab, F f) {
             float e0, e1, e2, e3;
             rs_unpack2<T>(w0, e0, e1);
             rs_unpack2<T>(w1, e2, e3);
-            f(4 * j, e0);
-            f(4 * j + 1, e1);
-            f(4 * j + 2, e2);
-            f(4 * j + 3, e3);
+            g4(j, e0, e1, e2, e3);
         }
     } else {
 #pragma unroll 2
-        for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
-            const float a = rs_num<T>::up(x[4 * j]), b = rs_num<T>::up(x[4 * j + 1]);
-            const float c = rs_num<T>::up(x[4 * j + 2]), d = rs_num<T>::up(x[4 * j + 3]);
-            f(4 * j, a);
-            f(4 * j + 1, b);
-            f(4 * j + 2, c);
-            f(4 * j + 3, d);
-        }
+        for (int j = threadIdx.x; j < n4; j += RS_BLOCK)
+            g4(j, rs_num<T>::up(x[4 * j]), rs_num<T>::up(x[4 * j + 1]),
+               rs_num<T>::up(x[4 * j + 2]), rs_num<T>::up(x[4 * j + 3]));
     }
     for (int i = (n4 << 2) + (int)threadIdx.x; i < vocab; i += RS_BLOCK)
-        f(i, rs_num<T>::up(x[i]));
+        g1(i, rs_num<T>::up(x[i]));
 }
 
 __device__ __forceinline__ rs_u64 rs_shfl_u64(rs_u64 v, int src) {

@@ -106,8 +106,8 @@ __device__ __forceinline__ void rs_load8(const float* x, int vocab, int s, float
 // softmax (logits_sampling.hip). Same size as U; every load of the engine widens it to the
 // probability softmax_write_kernel would have written for it (rs_softmax_p of the launch's
 // row, rs_lg_row), so a logit row draws exactly the token its softmax row draws, without the
-// softmax being written. The padding of a sub-chunk past vocab is -Inf (probability 0), where
-// probability rows pad with +0.
+// softmax being written. The padding of a sub-chunk past vocab is probability +0, as in a
+// probability row.
 template <typename U> struct rs_lg;
 template <> struct rs_lg<float> { float v; };
 template <> struct rs_lg<rs_f16> { unsigned short bits; };
@@ -130,11 +130,6 @@ template <typename U> struct rs_num<rs_lg<U>> {
         return rs_softmax_p(rs_lg_row, rs_lg_wide(x));
     }
 };
-
-// The bits a 2-byte row pads with: +0 for probabilities, -Inf for logits.
-template <typename T> struct rs_pad16 { static constexpr rs_u32 bits = 0u; };
-template <> struct rs_pad16<rs_lg<rs_f16>> { static constexpr rs_u32 bits = 0xfc00u; };
-template <> struct rs_pad16<rs_lg<rs_bf16>> { static constexpr rs_u32 bits = 0xff80u; };
 
 // The first wave: the row's softmax for a logit row (nothing for a probability row). Lane j
 // reads words j, j + RS_WAVE, ... of the row's G; the maximum and NaN by shuffles (a maximum
@@ -162,9 +157,9 @@ __device__ __forceinline__ void rs_lg_setup_row(const rs_args& a, int row) {
     }
     float s = 0.0f;
     if (!bad && t > 0.0f && mx != RS_NEG_INF) {
-        const float zmax = mx / t;
+        const float c = rs_softmax_c(t), zc = rs_softmax_z(mx, c);
         for (int g0 = 0; g0 < G; g0 += RS_WAVE) {
-            const float term = g0 + lane < G ? rs_softmax_term(pr[g0 + lane], t, zmax) : 0.0f;
+            const float term = g0 + lane < G ? rs_softmax_term(pr[g0 + lane], c, zc) : 0.0f;
             const int n = G - g0 < RS_WAVE ? G - g0 : RS_WAVE;
             for (int j = 0; j < n; ++j) s = s + RS_SHFL(term, j);
         }
@@ -185,8 +180,12 @@ template <> __device__ __forceinline__ void rs_lg_setup<rs_lg<rs_bf16>>(const rs
 __device__ __forceinline__ void rs_load8(const rs_lg<float>* x, int vocab, int s,
                                          float (&v)[8], bool (&ok)[8]) {
     rs_load8((const float*)(const void*)x, vocab, s, v, ok);
+    const rs_softmax_row r = rs_lg_row;
+    rs_softmax_pn(r, v);
+    if ((s + 1) * RS_CHUNK > vocab) {  // the row's last sub-chunk (or past it): padding
 #pragma unroll
-    for (int j = 0; j < 8; ++j) v[j] = ok[j] ? rs_softmax_p(rs_lg_row, v[j]) : 0.0f;
+        for (int j = 0; j < 8; ++j) v[j] = ok[j] ? v[j] : 0.0f;
+    }
 }
 
 // Group j of a float logit row (rs_load4's contract), each element its probability.
@@ -201,9 +200,10 @@ template <typename T>
 __device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*)t.x; }
 
 // The 8 elements of a sub-chunk that a thread owns, as loaded (rs_load_held8): float rows
-// hold the values; 2-byte rows (rs_f16, rs_bf16) hold them packed two to a word and widen one
-// where it is used (at), so a loop can keep twice the sub-chunks of 2-byte values in flight
-// in the registers that float's take (rs_scan_plain).
+// hold the values; 2-byte probability rows (rs_f16, rs_bf16) hold them packed two to a word
+// and widen one where it is used (at), so a loop can keep twice the sub-chunks of 2-byte
+// values in flight in the registers that float's take (rs_scan_plain); logit rows of any size
+// hold the probabilities, formed once at the load.
 template <typename T>
 struct rs_held8 {
     float v[8];
@@ -221,8 +221,13 @@ struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
 };
 template <> struct rs_held8<rs_f16> : rs_held8_2<rs_f16> {};
 template <> struct rs_held8<rs_bf16> : rs_held8_2<rs_bf16> {};
-template <> struct rs_held8<rs_lg<rs_f16>> : rs_held8_2<rs_lg<rs_f16>> {};
-template <> struct rs_held8<rs_lg<rs_bf16>> : rs_held8_2<rs_lg<rs_bf16>> {};
+
+// Whether T's rs_held8 holds its values packed (then a loop keeps more sub-chunks in flight).
+// Logit rows of either size are not: each element becomes its probability once, at the load
+// (held packed, the plain scan formed it twice, for the maxima and for the masses).
+template <typename T> struct rs_packed {
+    static constexpr bool value = sizeof(rs_held8<T>) < 8 * sizeof(float);
+};
 
 __device__ __forceinline__ void rs_load_held8(const float* x, int vocab, int s,
                                               rs_held8<float>& h) {
@@ -259,10 +264,28 @@ __device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_h
     } else {
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            const rs_u32 lo = i + 2 * k < vocab ? x[i + 2 * k].bits : rs_pad16<T>::bits;
-            const rs_u32 hi = i + 2 * k + 1 < vocab ? x[i + 2 * k + 1].bits : rs_pad16<T>::bits;
+            const rs_u32 lo = i + 2 * k < vocab ? x[i + 2 * k].bits : 0u;
+            const rs_u32 hi = i + 2 * k + 1 < vocab ? x[i + 2 * k + 1].bits : 0u;
             h.w[k] = lo | (hi << 16);
         }
+    }
+}
+
+// The same eight of a 2-byte logit row (rs_lg<rs_f16>, rs_lg<rs_bf16>), each made its
+// probability at the load; the padding past vocab is +0 (no mass, no maximum).
+template <typename U>
+__device__ __forceinline__ void rs_load_held8(const rs_lg<U>* x, int vocab, int s,
+                                              rs_held8<rs_lg<U>>& h) {
+    rs_held8<U> raw;
+    rs_load_held8((const U*)(const void*)x, vocab, s, raw);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) h.v[j] = raw.at(j);
+    const rs_softmax_row r = rs_lg_row;
+    rs_softmax_pn(r, h.v);
+    const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
+    if (i + 7 >= vocab) {  // padding
+#pragma unroll
+        for (int j = 0; j < 8; ++j) h.v[j] = i + j < vocab ? h.v[j] : 0.0f;
     }
 }
 

@@ -22,7 +22,8 @@
 //     The same softmax with G blocks a row, in two launches on one stream, both with grid
 //     (batch, G, 1), 1 <= G: block (r, g) works on span g of row r (rs_split_span). The first
 //     writes part[r * G + g] = (bits of the span's maximum logit << 32) | bits of
-//     sum(exp(x / T - max / T)) over the span (maximum NaN: the span holds NaN or +Inf;
+//     sum(exp(x / T - max / T)) over the span, each term exp2(x * c - max * c) with
+//     c = log2(e) / T (rs_logits.h; maximum NaN: the span holds NaN or +Inf;
 //     -Inf: no finite logit); the second combines the G words of its row in order g = 0..G-1
 //     (every block gets the same row maximum and sum) and writes its span. part holds batch * G
 //     words and needs no initialisation.
@@ -43,7 +44,7 @@
 //     to float32 and everything after is the float32 entry's arithmetic, so the output
 //     (always float32) is bit for bit the float32 entry's on the widened logits, whatever
 //     either row's alignment (every entry sums a row in the same order at any alignment:
-//     rs_for_each). Companions, optional in a code object: loaded from the same one as
+//     rs_for_groups). Companions, optional in a code object: loaded from the same one as
 //     softmax_kernel (SAMPLING_UTILS_HSACO) or temperature_scale_kernel
 //     (TEMPERATURE_SCALE_HSACO); without them half-precision logits are refused by name.
 //
@@ -108,27 +109,63 @@ __device__ __forceinline__ void rs_map_row(const T* x, float* y, int n, F f) {
     for (int i = (n4 << 2) + (int)threadIdx.x; i < n; i += RS_BLOCK) y[i] = f(rs_num<T>::up(x[i]));
 }
 
-// Largest logit of x[0, n) (-Inf when none is finite), NaN when x holds NaN or +Inf.
-// T: float, rs_f16 or rs_bf16 (widened exactly: every later step is the float path's).
+// One read of x[0, n) (widened exactly; T: float, rs_f16 or rs_bf16): its largest logit into
+// *mx_out (-Inf when none is finite; NaN when x holds NaN or +Inf) and, at t > 0, its sum
+// sum(exp(x / t - mx / t)) into *s_out (0 otherwise). Each thread keeps its own maximum m and
+// its sum at that maximum, rescaling the sum when a group of four raises m (online softmax:
+// the maximum and the sum in one pass, where a pass for each once read the row twice; the
+// test a group, not an element, as a branch an element cost the loop a third of its
+// instructions); the block then takes the largest m and sums the threads' sums rescaled to
+// it (rs_softmax_rescale) in a fixed shape, so the result is the same every run and, as
+// rs_for_groups gives every thread the same elements in the same order at any alignment and
+// type, the same for a half row as for its widened float row. At t > 0 a NaN or +Inf logit
+// makes its thread's sum NaN (its term, or every term after it became the maximum, is
+// exp2(NaN) or exp2(Inf - Inf)), which marks the row; a finite row's sum is finite.
 template <typename T>
-__device__ float rs_softmax_max(const T* x, int n, rs_smem* sh) {
-    float mx = RS_NEG_INF;
+__device__ void rs_softmax_stats_of(const T* x, int n, float t, rs_smem* sh, float* mx_out,
+                                    float* s_out) {
+    float m = RS_NEG_INF, s = 0.0f;
     rs_u32 bad = 0u;
-    rs_for_each(x, n, [&](int, float v) {
-        if (v != v || v == -RS_NEG_INF) bad = 1u;
-        else mx = v > mx ? v : mx;
-    });
+    if (t > 0.0f) {
+        const float c = rs_softmax_c(t);
+        float zc = 0.0f;  // m * c once m is finite; 0 keeps -Inf elements at 0 before that
+        auto group = [&](int, float a, float b, float d, float e) {
+            const float gm = fmaxf(fmaxf(a, b), fmaxf(d, e));  // NaN only if all four are
+            if (gm > m) {
+                const float z = rs_softmax_z(gm, c);
+                s = __fmul_rn(s, rs_softmax_x(m, c, z));  // m = -Inf: 0 (s is 0)
+                m = gm;
+                zc = z;
+            }
+            s += rs_softmax_x(a, c, zc);
+            s += rs_softmax_x(b, c, zc);
+            s += rs_softmax_x(d, c, zc);
+            s += rs_softmax_x(e, c, zc);
+        };
+        rs_for_groups(x, n, group,
+                      [&](int i, float v) { group(i, v, RS_NEG_INF, RS_NEG_INF, RS_NEG_INF); });
+        bad = s != s;
+    } else {
+        auto one = [&](int, float v) {
+            if (v != v || v == -RS_NEG_INF) bad = 1u;
+            else m = v > m ? v : m;
+        };
+        rs_for_groups(x, n, [&](int j, float a, float b, float d, float e) {
+            one(j, a);
+            one(j, b);
+            one(j, d);
+            one(j, e);
+        }, one);
+    }
     bad = rs_block_max_u32(bad, sh);
-    mx = rs_block_max_f32(mx, sh);
-    return bad ? RS_QNAN : mx;
-}
-
-// sum(exp(x / t - zmax)) over x[0, n), in a fixed shape (the same result every run).
-template <typename T>
-__device__ float rs_softmax_sum(const T* x, int n, float t, float zmax, rs_smem* sh) {
-    float s = 0.0f;
-    rs_for_each(x, n, [&](int, float v) { s += expf(v / t - zmax); });
-    return rs_block_sum_f32(s, sh);
+    const float mx = rs_block_max_f32(bad ? RS_NEG_INF : m, sh);
+    float sum = 0.0f;
+    if (!bad && t > 0.0f && mx != RS_NEG_INF) {
+        const float c = rs_softmax_c(t);
+        sum = rs_block_sum_f32(rs_softmax_rescale(m, s, c, rs_softmax_z(mx, c)), sh);
+    }
+    *mx_out = bad ? RS_QNAN : mx;
+    *s_out = sum;
 }
 
 // y[0, n) for a row with maximum mx (NaN: invalid row) and sum s at temperature t.
@@ -139,8 +176,8 @@ __device__ void rs_softmax_write(const T* x, float* y, int n, float t, float mx,
     } else if (t == 0.0f) {
         rs_map_row(x, y, n, [&](float v) { return v == mx ? 1.0f : 0.0f; });
     } else {
-        const float zmax = mx / t;
-        rs_map_row(x, y, n, [&](float v) { return rs_softmax_e(v, t, zmax, s); });
+        const rs_softmax_row r = rs_softmax_row_of(t, mx, s);
+        rs_map_row(x, y, n, [&](float v) { return rs_softmax_p(r, v); });
     }
 }
 
@@ -154,9 +191,8 @@ __device__ __forceinline__ void rs_softmax_rows(const T* logits, long long in_st
     if (row >= batch) return;
     const T* x = logits + (long long)row * in_stride;
     const float t = rs_row_temperature(temperature, temperature_val, row);
-    const float mx = rs_softmax_max(x, vocab, &sh);
-    const bool valid = mx == mx && t > 0.0f && mx != RS_NEG_INF;
-    const float s = valid ? rs_softmax_sum(x, vocab, t, mx / t, &sh) : 0.0f;
+    float mx, s;
+    rs_softmax_stats_of(x, vocab, t, &sh, &mx, &s);
     rs_softmax_write(x, out + (long long)row * out_stride, vocab, t, mx, s);
 }
 
@@ -171,9 +207,8 @@ __device__ __forceinline__ void rs_softmax_stats(const T* logits, long long in_s
     rs_split_span(vocab, &lo, &n);
     const T* x = logits + (long long)row * in_stride + lo;
     const float t = rs_row_temperature(temperature, temperature_val, row);
-    const float mx = rs_softmax_max(x, n, &sh);
-    const bool valid = mx == mx && t > 0.0f && mx != RS_NEG_INF;
-    const float s = valid ? rs_softmax_sum(x, n, t, mx / t, &sh) : 0.0f;
+    float mx, s;
+    rs_softmax_stats_of(x, n, t, &sh, &mx, &s);
     if (threadIdx.x == 0)
         part[(long long)row * gridDim.y + blockIdx.y] =
             ((rs_u64)__float_as_uint(mx) << 32) | __float_as_uint(s);

@@ -147,7 +147,7 @@ def test_softmax_does_not_depend_on_where_a_row_starts(gpu, vocab, rows):
     """Equal rows of an odd vocab start at every 4-byte (float32) or 2-byte (f16/bf16)
     alignment: softmax must give every one bit for bit what it gives the 16-byte-aligned
     first row (its float sum visits the same elements in the same order whatever the
-    alignment: kernels/rs_common.h, rs_for_each), and a half row bit for bit what its widened
+    alignment: kernels/rs_common.h, rs_for_groups), and a half row bit for bit what its widened
     float32 row gives."""
     rows = rows or gpu.sm_count + 3
     rng = np.random.default_rng(vocab + rows + 7)

@@ -136,20 +136,19 @@ def test_executor_reads_half_logits_in_place(gpu, kind, rows, where):
         got = host(op(arg, 0.7))
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, op(wide, 0.7, backend="cpu"))
-    got = host(rocsample.sample_from_logits(arg, temperature=0.7, top_p=0.9, seed=4))
-    np.testing.assert_array_equal(got, rocsample.sample_from_logits(
-        wide, temperature=0.7, top_p=0.9, seed=4, backend="cpu"))
     readers = {k for k, _, _, v in gpu.rt.launches if "logits" in v}
     want = {f"softmax_stats_{kind}", f"softmax_write_{kind}"} if rows == 2 \
         else {f"softmax_{kind}"}
     assert readers == want | {f"temperature_scale_{kind}"}
-    # top-k alone: the row stats, then the sampler over the logits (no softmax written)
-    gpu.rt.launches.clear()
-    got = host(rocsample.sample_from_logits(arg, temperature=0.7, top_k=40, seed=4))
-    np.testing.assert_array_equal(got, rocsample.sample_from_logits(
-        wide, temperature=0.7, top_k=40, seed=4, backend="cpu"))
-    readers = {k for k, _, _, v in gpu.rt.launches if "logits" in v}
-    assert readers == {f"softmax_stats_{kind}", f"logits_sampling_{kind}"}
+    # sample_from_logits, any filter: the row stats, then the sampler over the logits (no
+    # softmax written)
+    for kw in (dict(top_p=0.9), dict(top_k=40)):
+        gpu.rt.launches.clear()
+        got = host(rocsample.sample_from_logits(arg, temperature=0.7, seed=4, **kw))
+        np.testing.assert_array_equal(got, rocsample.sample_from_logits(
+            wide, temperature=0.7, seed=4, backend="cpu", **kw))
+        readers = {k for k, _, _, v in gpu.rt.launches if "logits" in v}
+        assert readers == {f"softmax_stats_{kind}", f"logits_sampling_{kind}"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -189,7 +188,7 @@ def test_a_code_object_without_the_half_entries_refuses_half_logits_only(gpu):
 
 @pytest.mark.parametrize("block", [32, 64, 512])
 def test_row_walk_visits_the_same_elements_whatever_the_alignment(tmp_path, block):
-    """rs_common.h's rs_for_each, built by g++ as host code and run thread by thread
+    """rs_common.h's rs_for_groups, built by g++ as host code and run thread by thread
     (tests/kernel_host/for_each.cpp): for every vocab up to 600 and a few large ones, float
     rows at each 4-byte alignment and 2-byte rows at each 2-byte alignment, every thread visits
     the documented groups of four and then the tail, in order, each index once with its own

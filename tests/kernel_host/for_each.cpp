@@ -1,4 +1,4 @@
-// Runs rs_common.h's rs_for_each (the real one, cut out by tests/test_half.py) as host code,
+// Runs rs_common.h's rs_for_groups (the real one, cut out by tests/test_half.py) as host code,
 // thread by thread, over rows of every vocab in a range at every alignment a row of its type
 // can have, float and 2-byte: every thread must visit the same indices in the same order as
 // the documented walk (groups of four j = t, t + RS_BLOCK, ..., then the tail one at a time)
@@ -33,12 +33,18 @@ static void check(const T* x, int vocab, W want, const char* type, int misalign)
     for (int t = 0; t < RS_BLOCK; ++t) {
         threadIdx.x = t;
         std::vector<int> seq;
-        rs_for_each(x, vocab, [&](int i, float v) {
+        auto visit = [&](int i, float v) {
             seq.push_back(i);
             if (i < 0 || i >= vocab) { ok = false; return; }
             ++hits[i];
             if (__float_as_uint(v) != __float_as_uint(want(i))) ok = false;
-        });
+        };
+        rs_for_groups(x, vocab, [&](int j, float a, float b, float c, float d) {
+            visit(4 * j, a);
+            visit(4 * j + 1, b);
+            visit(4 * j + 2, c);
+            visit(4 * j + 3, d);
+        }, visit);
         if (seq != expected(vocab, t)) ok = false;
     }
     for (int i = 0; i < vocab; ++i) ok = ok && hits[i] == 1;

@@ -205,10 +205,11 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
 
     Greedy picks the row maximum; exact ties for the maximum are broken by the draw
     (the limit of the distribution as T -> 0). ``-inf`` logits are masked tokens. ``out``
-    as in :func:`sample`; on a capturing stream the softmax goes to the scratch matrix of
-    the stream's :func:`reserve` (``logits=True``). With top-k alone the softmax is not
-    written: the sampler forms each probability from its logit (the same value, so the same
-    token), and the scratch holds only each row's maximum and sum.
+    as in :func:`sample`; on a capturing stream the scratch is the one of the stream's
+    :func:`reserve` (``logits=True``). The softmax is not written: the sampler forms each
+    probability from its logit (the value softmax gives, so the same token), and the scratch
+    holds only each row's maximum and sum (the whole softmax only where a code object lacks
+    the logits entries or a top-p stage is overridden).
 
     Example
     -------

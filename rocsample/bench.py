@@ -229,6 +229,8 @@ DTYPE_OPS = {
                                                              **kw),
     "softmax, then sample it top-k 50": lambda rs, x, **kw: rs.sample(
         rs.softmax(x, 0.8, **kw), top_k=50, seed=1, **kw),
+    "softmax, then sample it top-p 0.9": lambda rs, x, **kw: rs.sample(
+        rs.softmax(x, 0.8, **kw), top_p=0.9, seed=1, **kw),
     # on probabilities (softmax of the same logits, then rounded to the half type)
     "sample": lambda rs, x, **kw: rs.sample(x, **kw),
     "sample top-k 50": lambda rs, x, **kw: rs.sample(x, top_k=50, **kw),

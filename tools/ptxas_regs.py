@@ -1,15 +1,16 @@
-"""Registers, spills and stack of every elementwise and MLP entry on sm_90 (NVRTC's ptxas).
+"""Registers, spills and stack of every kernel entry on sm_90 (NVRTC's ptxas).
 
-Usage: python tools/ptxas_regs.py [--module unary|affine|ternary|swiglu|rms_norm]
-                                  [--match SUBSTRING] [--target sm_90]
+Usage: python tools/ptxas_regs.py [--module NAME] [--match SUBSTRING] [--target sm_90]
 
-Compiles each module of Candle's elementwise family and of the MLP family with the
-loader's own options plus ``--ptxas-options=-v`` (NVRTC on CPU, no GPU needed) and prints
-one row per entry: registers a thread, spill stores/loads in bytes, stack frame, and the
-blocks of 256 and of 1024 threads an SM of compute capability 9.0 holds with that many
-registers (65536 registers, 2048 threads, registers allocated per warp in units of 256). A
-register count is what decides occupancy for these kernels (little or no shared memory),
-so it is the figure to watch when a kernel changes.
+Compiles each kernel module (every family: sampling, Candle's elementwise kernels, MLP;
+``--module`` repeatable, default all) with the loader's own options plus
+``--ptxas-options=-v`` (NVRTC on CPU, no GPU needed) and prints one row per entry:
+registers a thread, spill stores/loads in bytes, stack frame, and the blocks of 256 and of
+1024 threads an SM of compute capability 9.0 holds with that many registers (65536
+registers, 2048 threads, registers allocated per warp in units of 256). A register count is
+what decides occupancy for the elementwise and MLP kernels (little or no shared memory), so
+it is the figure to watch when a kernel changes; the sampling engine's entries are bounded
+to 64 registers, so for them the spills are.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rocsample import registry  # noqa: E402
 from rocsample.compiler import read_sources  # noqa: E402
-from rocsample.ops import elementwise as ew  # noqa: E402
-from rocsample.ops import mlp  # noqa: E402
+from rocsample.ops import elementwise, mlp, sampling  # noqa: E402, F401 (they register)
 from rocsample.toolchains import get_toolchain  # noqa: E402
 
 _FUNC = re.compile(r"Compiling entry function '(\w+)'")
@@ -66,7 +66,7 @@ def report(module: str, target: str) -> dict[str, tuple[int, int, int, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    entries = {m: spec.entries for m, spec in {**ew.MODULES, **mlp.MODULES}.items()}
+    entries = {m: spec.entries for m, spec in registry.MODULES.items()}
     ap.add_argument("--module", choices=sorted(entries), action="append")
     ap.add_argument("--match", default="")
     ap.add_argument("--target", default="sm_90")

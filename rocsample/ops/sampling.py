@@ -351,8 +351,11 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
         uploads["min_p"] = m.astype(np.float32, copy=False)
         mb, m = (("min_p", "min_p", 0),), 0
     nphase = _phases(params, vocab)
-    grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count,
-                                  _per_sm(method, params, nphase, vocab)))
+    # Logit rows: two blocks an SM for every filter, as each element costs its probability
+    # too (H200, plain sampling of 128 x 262144 logits, f32/bf16: 122/101 -> 99/79 us; the
+    # filters that already took two unchanged).
+    per_sm = 2 if logits else _per_sm(method, params, nphase, vocab)
+    grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count, per_sm))
     p = 1.0 if p is None else p
     ptr, stride = x.ptr, x.strides[0]
     # Per-row seeds/offsets: a host array is uploaded and bound by role; a device array's
@@ -528,19 +531,27 @@ def temperature_scale_recipe(x: Any, temperature: Any, facts: DeviceFacts) -> Re
     return softmax_recipe(x, temperature, facts, "temperature_scale")
 
 
+#: The sampling methods (:func:`_choose`) whose ``sample_from_logits`` samples the logits'
+#: softmax unwritten (logits_sampling): every filter of the fused engine and top-k alone. Not
+#: "topp", the three top-p stages a variable overrides: their code reads probabilities.
+_DIRECT_METHODS = frozenset({"topk", "fused"})
+
+
 def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
                               facts: DeviceFacts) -> Recipe:
-    """``sample_from_logits``: softmax into a scratch (rows, vocab) float32 matrix, freed
-    behind the launches, then ``sample`` of it with ``method="auto"``; or, for top-k alone,
-    each row's softmax maximum and sum (softmax_stats, G blocks a row, into a rows x G
-    scratch) and then the logits_sampling entry, which samples the softmax without writing
-    it (kernels/logits_sampling.hip: the same probabilities, so the same tokens).
+    """``sample_from_logits``: each row's softmax maximum and sum (softmax_stats, G blocks a
+    row, one read into a rows x G scratch), then the logits_sampling entry, which samples the
+    softmax without writing it (kernels/logits_sampling.hip: the same probabilities, so the
+    same tokens). A code object without the entries, or top-p stages overridden by their
+    variables, take the written softmax instead: softmax into a scratch (rows, vocab) float32
+    matrix, freed behind the launches, then ``sample`` of it with ``method="auto"``.
 
-    Why top-k alone: the entry forms each probability from its logit where the engine loads
-    it, and on an H200 that costs more than writing and re-reading the softmax everywhere but
-    top-k's one read (bench/results/2026-12-03-h200-session10: B = 128, V = 128256, bf16
-    top-k 50 90 us against 101-113, plain sampling 137 against 101; B = 1 bf16 plain 39
-    against 23). A code object without the entries takes the written softmax too.
+    Forming each probability where the engine loads its logit once cost more than writing
+    and re-reading the softmax everywhere but top-k (bench/results/2026-12-03-h200-session10);
+    with the cheaper softmax of rs_logits.h (one fused multiply-add and one exp2 an element,
+    the row's maximum and sum in one read) it is faster for every filter, dtype and shape
+    measured (bench/results/2026-12-04-h200-session11: 512 x 128256 bf16, plain 144 us
+    against 224 written, top-p 0.9 297 against 380).
 
     >>> from types import SimpleNamespace
     >>> from rocsample.validation import sampling_params
@@ -563,7 +574,7 @@ def sample_from_logits_recipe(x: Any, temperature: Any, params: SamplingParams,
     sfx = "" if kind in (None, "f32") else "_" + kind
     g = _rows_op_blocks(rows, vocab, facts.sm_count)
     method = _choose(params)
-    if method == "topk" and facts.has_companion("softmax_stats" + sfx) \
+    if method in _DIRECT_METHODS and facts.has_companion("softmax_stats" + sfx) \
             and (not sfx or facts.has_companion("logits_sampling" + sfx)):
         t_val, t_bind = temperature, ()
         if isinstance(temperature, np.ndarray):

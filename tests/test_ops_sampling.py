@@ -180,31 +180,35 @@ def test_softmax_grids_follow_rows_op_blocks(gpu, rows, vocab, g):
     assert (kernel, grid) == ("softmax", (rows, 1))
 
 
-def test_sample_from_logits_samples_the_softmax_without_writing_it(gpu):
-    """Top-k alone (the one-read path where that is faster than writing the softmax)."""
+@pytest.mark.parametrize("kw", [dict(top_k=50), dict(), dict(top_p=0.9), dict(min_p=0.1),
+                                dict(top_k=40, top_p=0.8)])
+def test_sample_from_logits_samples_the_softmax_without_writing_it(gpu, kw):
+    """Every filter: the row stats, then the sampler over the logits; nothing else read."""
     logits = np.random.default_rng(6).standard_normal((32, 9000)).astype(np.float32)
     buf = DeviceBuffer.from_numpy(gpu.rt, logits)
     before = gpu.rt.live_allocations
-    out = rocsample.sample_from_logits(buf, temperature=0.7, top_k=50, seed=4)
+    out = rocsample.sample_from_logits(buf, temperature=0.7, seed=4, **kw)
     launches = _launches(gpu)
-    assert [k for k, *_ in launches] == ["softmax_stats", "logits_sampling"]  # one read
+    assert [k for k, *_ in launches][:2] == ["softmax_stats", "logits_sampling"]
+    assert {k for k, *_ in launches} == {"softmax_stats", "logits_sampling"}
     (_, sgrid, _, stats), (_, grid, _, first) = launches[:2]
     # The sampler reads the logits in place and the stats' G words a row, nothing written
     # between: the scratch is rows x G words, not a (rows, vocab) matrix.
     assert first["logits"] == stats["logits"] == buf.ptr and first["row_stride"] == 9000
     assert first["part"] == stats["part"] and first["part_g"] == sgrid[1] > 1
     assert (first["temperature"], first["temperature_val"]) == (0, np.float32(0.7))
-    assert [a["phase"] for *_, a in launches[1:]] == [0] and grid[1] > 1
+    assert [a["phase"] for *_, a in launches[1:]] == list(range(len(launches) - 1))
+    assert grid[1] > 1
     # The scratch went back; what stays is the result's slab and the workspace.
     assert gpu.rt.live_allocations == before + 2
     np.testing.assert_array_equal(out.numpy(), rocsample.sample_from_logits(
-        logits, temperature=0.7, top_k=50, seed=4, backend="cpu"))
+        logits, temperature=0.7, seed=4, backend="cpu", **kw))
 
 
-@pytest.mark.parametrize("companions,kw", [(True, dict(top_p=0.9)), (False, dict(top_k=50))])
+@pytest.mark.parametrize("companions,kw", [(False, dict(top_p=0.9)), (False, dict(top_k=50))])
 def test_sample_from_logits_writes_the_softmax_elsewhere(gpu, companions, kw):
-    """Any other filter, or a code object without softmax_stats (or the logits entry's half
-    companion): softmax written, then sampled; the same tokens."""
+    """A code object without softmax_stats (or the logits entry's half companion): softmax
+    written, then sampled; the same tokens."""
     logits = np.random.default_rng(6).standard_normal((32, 9000)).astype(np.float32)
     buf = DeviceBuffer.from_numpy(gpu.rt, logits)
     gpu.kernels = TwinKernels(companions=companions)

@@ -14,10 +14,11 @@
 // Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
 // or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
 // smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks (three
-// of packed 2-byte probability rows, rs_packed), each with one block-wide maximum per sub-chunk (a wave reduction, one
-// shared atomic per wave) and one block-wide sum (a slot per wave), two barriers; the next
-// round's loads are issued during this round, so they are in flight across its barriers
-// (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks loaded and then worked on).
+// of packed 2-byte probability rows, rs_packed), each with one block-wide maximum per
+// sub-chunk (a wave reduction, one shared atomic per wave) and one block-wide sum (a slot per
+// wave), two barriers; the next round's loads are issued during this round, so they are in
+// flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
+// loaded and then worked on).
 // For packed rows they are issued once this round's maxima are taken (between maxima() and
 // finish()): issued before the maxima, they shared the load scoreboards with this round's
 // loads on sm_90 and bf16 rows stalled on the round's first widening (ncu,
@@ -32,9 +33,10 @@ template <typename T>
 __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1,
                                            const rs_ws& w) {
     // Sub-chunks a round; the next round's loads fly during this one's. 2-byte probability
-    // rows stay packed until used (rs_held8), so three of their sub-chunks take fewer registers than
-    // two of float's: a third fewer rounds (and barriers) per byte than two a round. (Four a
-    // round spilled on sm_90 under the engine's 64-register bound: ptxas, NVRTC 13.)
+    // rows stay packed until used (rs_held8), so three of their sub-chunks take fewer
+    // registers than two of float's: a third fewer rounds (and barriers) per byte than two a
+    // round. (Four a round spilled on sm_90 under the engine's 64-register bound: ptxas,
+    // NVRTC 13.)
     constexpr int D = rs_packed<T>::value ? 3 : 2;
     static_assert(D <= RS_DEEP, "rs_sm.cmax and wsum hold RS_DEEP sub-chunks a round");
     if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;

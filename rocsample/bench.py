@@ -16,7 +16,7 @@ the floor drawn) into ``--out``.
 ``--dtypes`` (:func:`run_dtypes`) instead times the operations on float32, bfloat16 and
 float16 inputs of the same values (logits for the logit operations, probabilities for
 ``sample``; half-precision inputs are read in place: half the bytes) and writes
-``bench_dtypes.json`` and ``bench_dtypes.md``.
+``bench_dtypes.json``, ``bench_dtypes.md`` and ``bench_dtypes.png`` (the bf16/f32 ratios).
 """
 
 from __future__ import annotations

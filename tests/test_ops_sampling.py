@@ -19,6 +19,7 @@ from rocsample import api
 from rocsample.backends import cpu_engine
 from rocsample.backends.gpu import GpuBackend
 from rocsample.buffers import DeviceBuffer
+from rocsample.ops import sampling
 from rocsample.registry import BLOCK_SIZE, ws_prefix_words
 
 from .host_device import HostDevice, TwinKernels
@@ -205,19 +206,27 @@ def test_sample_from_logits_samples_the_softmax_without_writing_it(gpu, kw):
         logits, temperature=0.7, seed=4, backend="cpu", **kw))
 
 
-@pytest.mark.parametrize("companions,kw", [(False, dict(top_p=0.9)), (False, dict(top_k=50))])
-def test_sample_from_logits_writes_the_softmax_elsewhere(gpu, companions, kw):
-    """A code object without softmax_stats (or the logits entry's half companion): softmax
-    written, then sampled; the same tokens."""
+@pytest.mark.parametrize("why,kw", [("no companions", dict(top_p=0.9)),
+                                    ("no companions", dict(top_k=50)),
+                                    ("top-p stage overridden", dict(top_p=0.9))])
+def test_sample_from_logits_writes_the_softmax_elsewhere(gpu, monkeypatch, why, kw):
+    """A code object without softmax_stats (or the logits entry's half companion), or top-p
+    stages overridden by their variable (their code reads probabilities): softmax written,
+    then sampled; the same tokens."""
     logits = np.random.default_rng(6).standard_normal((32, 9000)).astype(np.float32)
     buf = DeviceBuffer.from_numpy(gpu.rt, logits)
-    gpu.kernels = TwinKernels(companions=companions)
+    if why == "no companions":
+        gpu.kernels = TwinKernels(companions=False)
+    else:
+        monkeypatch.setenv(sampling._TOPP_VARS[0], "/nonexistent/topp_prefix_sum.hsaco")
     out = rocsample.sample_from_logits(buf, temperature=0.7, seed=4, **kw)
     launches = _launches(gpu)
     kernels = [k for k, *_ in launches]
-    write, first = launches[kernels.index("softmax_write" if companions else "softmax")][3], \
-        launches[-1][3]
+    write = launches[kernels.index("softmax" if why == "no companions" else "softmax_write")][3]
+    first = launches[-1][3]
     assert "logits_sampling" not in kernels and write["out"] == first["probs"]
+    if why != "no companions":
+        assert kernels[-3:] == ["topp_prefix_sum", "topp_threshold", "topp_sample"]
     np.testing.assert_array_equal(out.numpy(), rocsample.sample_from_logits(
         logits, temperature=0.7, seed=4, backend="cpu", **kw))
 

@@ -29,9 +29,14 @@
 // that (make nvrtc-compat).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
+// Inlined into its two callers (rs_scan_plain below), except for float probability rows: as
+// a function of its own it saved 25 registers per call on NVRTC 13.0 for 2-byte logit rows
+// (512 x 128256 bf16 sample_from_logits 147.0 -> 140.8 us inlined, bf16 plain sampling
+// 68.7 -> 65.6), while inlined into the float entry's phase it made that phase save 22
+// (float plain sampling 79.2 -> 92.2 us; bench/results/2026-12-04-h200-session12).
 template <typename T>
-__device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1,
-                                           const rs_ws& w) {
+__device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0, int s1,
+                                                   const rs_ws& w) {
     // Sub-chunks a round; the next round's loads fly during this one's. 2-byte probability
     // rows stay packed until used (rs_held8), so three of their sub-chunks take fewer
     // registers than two of float's: a third fewer rounds (and barriers) per byte than two a
@@ -116,6 +121,24 @@ __device__ __noinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1
         if (LATE) load(va, s + 2 * D);
         finish(vb, s + D);
     }
+}
+
+template <typename T> struct rs_scan_plain_at {  // inlined
+    static __device__ __forceinline__ void run(const T* x, int vocab, int s0, int s1,
+                                               const rs_ws& w) {
+        rs_scan_plain_body(x, vocab, s0, s1, w);
+    }
+};
+template <> struct rs_scan_plain_at<float> {  // a call
+    static __device__ __noinline__ void run(const float* x, int vocab, int s0, int s1,
+                                            const rs_ws& w) {
+        rs_scan_plain_body(x, vocab, s0, s1, w);
+    }
+};
+template <typename T>
+__device__ __forceinline__ void rs_scan_plain(const T* x, int vocab, int s0, int s1,
+                                              const rs_ws& w) {
+    rs_scan_plain_at<T>::run(x, vocab, s0, s1, w);
 }
 
 // The plain draw once every sub-chunk of the row is in smass / ccnt (rs_scan_plain): the

@@ -78,7 +78,7 @@ def compile_module(
     spec = MODULES[module]
     tc = get_toolchain(toolchain)
     wave = wave or wave_size_for(target)
-    opts = tc.options(target, wave)
+    opts = tc.options(target, wave, calls=spec.calls)
     version = tc.identity()
     key = module_key(spec, version, target, opts)
     source, headers = read_sources(spec)

@@ -280,9 +280,9 @@ class KernelCache:
         if key is None:
             rt = self.runtime
             tc = get_toolchain(rt.toolchain)
-            opts = tc.options(rt.target, rt.wave_size)
-            key = self._keys[spec.module] = module_key(MODULES[spec.module], tc.identity(),
-                                                       rt.target, opts)
+            mod = MODULES[spec.module]
+            opts = tc.options(rt.target, rt.wave_size, calls=mod.calls)
+            key = self._keys[spec.module] = module_key(mod, tc.identity(), rt.target, opts)
         return key
 
     def _disk_cache(self) -> DiskCache | None:

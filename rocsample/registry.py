@@ -97,13 +97,18 @@ def ws_total_words(batch: int, vocab: int) -> int:
 
 @dataclass(frozen=True)
 class ModuleSpec:
-    """One kernel source file and the entry points it defines."""
+    """One kernel source file and the entry points it defines.
+
+    ``calls``: its kernels call device functions (the sampling engine's ``__noinline__``
+    phases), which decides how NVRTC compiles it (:data:`rocsample.toolchains.SPLIT_COMPILE_FROM`).
+    """
 
     name: str
     source: str
     headers: tuple[str, ...]
     entries: tuple[str, ...]
     family: str = "sampling"
+    calls: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ def _sampling_rows() -> None:
     from .ops import sampling
 
     for m in sampling.MODULES.values():
-        MODULES[m.name] = ModuleSpec(m.name, m.source, m.headers, m.entries)
+        MODULES[m.name] = ModuleSpec(m.name, m.source, m.headers, m.entries, calls=True)
     for e in sampling.ENTRIES.values():
         KERNELS[e.name] = KernelSpec(e.name, e.module, e.entry, e.env_var, e.signature,
                                      companion_of=e.companion_of)

@@ -49,6 +49,18 @@ def wave_size_for(target: str) -> int:
     return 32 if major.isdigit() and int(major) >= 10 else 64
 
 
+#: The first NVRTC (major, minor) given ``--split-compile`` for a module whose kernels call
+#: device functions (the sampling engine's; the other modules always get it). NVRTC 13.0's
+#: split compile (the H200 image's 13.0.88) compiled the last entry of such a module with
+#: register saves in nearly every device function it calls: ``topk_topp_sampling_kernel_bf16``
+#: had 297 local stores against 26 for the ``_f16`` entry before it (34 without the option),
+#: and plain sampling of 512 x 128256 bfloat16 probabilities moved 189 MB of saved registers
+#: through L2 and took 91.9 us against 69.3 for float16 (ncu,
+#: bench/results/2026-12-04-h200-session12). NVRTC 13.5 splits without them
+#: (``python tools/ptxas_regs.py`` counts them per entry).
+SPLIT_COMPILE_FROM = (13, 5)
+
+
 @dataclass
 class Toolchain:
     """One runtime compiler, loaded lazily."""
@@ -92,7 +104,10 @@ class Toolchain:
             self._identity = ident
         return self._identity
 
-    def options(self, target: str, wave: int, block: int = 0, abi: int = 0) -> list[str]:
+    def options(self, target: str, wave: int, block: int = 0, abi: int = 0,
+                calls: bool = False) -> list[str]:
+        """Compile options for ``target`` at wave size ``wave``; ``calls``: the module's kernels
+        call device functions (:attr:`rocsample.registry.ModuleSpec.calls`)."""
         from .registry import ABI_VERSION, BLOCK_SIZE
 
         defines = [
@@ -104,7 +119,7 @@ class Toolchain:
             return [f"--offload-arch={target}", "-O3", *defines]
         opts = [f"-arch={target}", "-std=c++17", *defines]
         _, major, minor = self._call("Version")
-        if (major, minor) >= (12, 4):
+        if not calls or (major, minor) >= SPLIT_COMPILE_FROM:
             # ptxas compiles the functions of a module on all cores (same code every run):
             # the engine's modules are large, and a cold start waits for them.
             opts.append("--split-compile=0")

@@ -51,7 +51,7 @@ def compile_one(lib: Path, module: str, target: str) -> int:
     nvrtc = ctypes.CDLL(str(lib / "libnvrtc.so.13"))
     spec = registry.MODULES[module]
     src, headers = read_sources(spec)
-    opts = get_toolchain("nvrtc").options(target, 32)
+    opts = get_toolchain("nvrtc").options(target, 32, calls=spec.calls)
     names = list(headers)
 
     def strings(xs: list) -> ctypes.Array:

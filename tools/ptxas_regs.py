@@ -1,4 +1,5 @@
-"""Registers, spills and stack of every kernel entry on sm_90 (NVRTC's ptxas).
+"""Registers, spills, stack and local-memory instructions of every kernel entry on sm_90
+(NVRTC's ptxas).
 
 Usage: python tools/ptxas_regs.py [--module NAME] [--match SUBSTRING] [--target sm_90]
 
@@ -11,12 +12,21 @@ registers, 2048 threads, registers allocated per warp in units of 256). A regist
 what decides occupancy for the elementwise and MLP kernels (little or no shared memory), so
 it is the figure to watch when a kernel changes; the sampling engine's entries are bounded
 to 64 registers, so for them the spills are.
+
+The local column counts the entry's local-memory instructions in its machine code (STL and
+LDL, read from the cubin's ``.text`` section of the entry, its device functions included):
+ptxas's spill figures leave out the registers a device function saves and restores around
+its body, which cost as much when the function runs once per warp on a streaming path
+(NVRTC 13.0's split compile: ``topk_topp_sampling_kernel_bf16`` 297 stores against 26 for
+``_f16``; rocsample.toolchains.SPLIT_COMPILE_FROM).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import re
+import struct
 import sys
 from pathlib import Path
 
@@ -42,16 +52,41 @@ def blocks_per_sm(regs: int, block: int) -> int:
     return min(by_regs, 2048 // block, 32)
 
 
-def report(module: str, target: str) -> dict[str, tuple[int, int, int, int]]:
-    """{entry: (registers, stack bytes, spill stores, spill loads)} of one module."""
+# sm_90 opcodes (the low 12 bits of each 16-byte instruction) of STL and LDL: checked against
+# ncu's SASS listing of the same cubin (297 and 295 of them in the entry above).
+_STL, _LDL = 0x387, 0x983
+
+
+def local_ops(cubin: bytes) -> dict[str, int]:
+    """{entry: STL + LDL instructions in its ``.text.<entry>`` section} of an sm_90 cubin."""
+    shoff = struct.unpack_from("<Q", cubin, 0x28)[0]
+    size, count, names = struct.unpack_from("<HHH", cubin, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQIIQQ", cubin, shoff + i * size) for i in range(count)]
+    strings = heads[names][4]
+    out = {}
+    for h in heads:
+        end = cubin.index(b"\0", strings + h[0])
+        name = cubin[strings + h[0]:end].decode()
+        if name.startswith(".text."):
+            text = cubin[h[4]:h[4] + h[5]]
+            ops = collections.Counter(struct.unpack_from("<Q", text, i)[0] & 0xFFF
+                                      for i in range(0, len(text) - 15, 16))
+            out[name[len(".text."):]] = ops[_STL] + ops[_LDL]
+    return out
+
+
+def report(module: str, target: str) -> dict[str, tuple[int, int, int, int, int]]:
+    """{entry: (registers, stack bytes, spill stores, spill loads, local instructions)} of one
+    module."""
     tc = get_toolchain("nvrtc")
     spec = registry.MODULES[module]
     source, headers = read_sources(spec)
-    options = tc.options(target, 32) + ["--ptxas-options=-v"]
+    options = tc.options(target, 32, calls=spec.calls) + ["--ptxas-options=-v"]
     code, log = tc.compile(source, spec.source, headers, options)
     if code is None:
         raise SystemExit(f"{module}: compile failed\n{log}")
-    out: dict[str, tuple[int, int, int, int]] = {}
+    local = local_ops(bytes(code)) if target.startswith("sm_") else {}
+    out: dict[str, tuple[int, int, int, int, int]] = {}
     name, spill = None, (0, 0, 0)
     for line in log.splitlines():
         if m := _FUNC.search(line):
@@ -59,7 +94,7 @@ def report(module: str, target: str) -> dict[str, tuple[int, int, int, int]]:
         elif (m := _SPILL.search(line)) and name:
             spill = tuple(int(g) for g in m.groups())  # type: ignore[assignment]
         elif (m := _REGS.search(line)) and name:
-            out[name] = (int(m.group(1)), *spill)
+            out[name] = (int(m.group(1)), *spill, local.get(name, -1))
             name = None
     return out
 
@@ -72,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", default="sm_90")
     args = ap.parse_args(argv)
     print(f"{'entry':24} {'regs':>4} {'stack':>5} {'spill st':>8} {'spill ld':>8} "
-          f"{'blk256/SM':>9} {'blk1024/SM':>10}")
+          f"{'local':>5} {'blk256/SM':>9} {'blk1024/SM':>10}")
     for module in args.module or sorted(entries):
         rows = report(module, args.target)
         for entry in entries[module]:
             if args.match not in entry:
                 continue
-            regs, stack, st, ld = rows[entry]
-            print(f"{entry:24} {regs:4d} {stack:5d} {st:8d} {ld:8d} "
+            regs, stack, st, ld, loc = rows[entry]
+            print(f"{entry:24} {regs:4d} {stack:5d} {st:8d} {ld:8d} {loc:5d} "
                   f"{blocks_per_sm(regs, 256):9d} {blocks_per_sm(regs, 1024):10d}")
     return 0
 

@@ -119,7 +119,8 @@ class Toolchain:
             return [f"--offload-arch={target}", "-O3", *defines]
         opts = [f"-arch={target}", "-std=c++17", *defines]
         _, major, minor = self._call("Version")
-        if not calls or (major, minor) >= SPLIT_COMPILE_FROM:
+        # NVRTC 12.4 brought the option.
+        if (major, minor) >= (12, 4) and (not calls or (major, minor) >= SPLIT_COMPILE_FROM):
             # ptxas compiles the functions of a module on all cores (same code every run):
             # the engine's modules are large, and a cold start waits for them.
             opts.append("--split-compile=0")

@@ -106,3 +106,35 @@ def test_amd_kernels_keep_f32_denormals(target):
         for name, kd in kds.items():
             rsrc1 = int.from_bytes(kd[48:52], "little")
             assert (rsrc1 >> 16) & 3 == 3, f"{module}/{name} on {target} flushes f32 denormals"
+
+
+class _FakeNvrtc:
+    """An NVRTC API object answering only nvrtcVersion, as ``major.minor``."""
+
+    def __init__(self, major: int, minor: int) -> None:
+        self.version = (major, minor)
+
+    def nvrtcVersion(self):  # noqa: N802 (the C API's name)
+        return (0, *self.version)
+
+
+@pytest.mark.parametrize("version, calls, split", [
+    ((13, 0), True, False),  # the H200 image's NVRTC: engine modules compile whole
+    ((13, 0), False, True),  # modules without device-function calls keep the option
+    ((13, 5), True, True),
+    ((12, 3), False, False),  # before NVRTC 12.4 there is no such option
+])
+def test_split_compile_only_where_it_does_not_cost_register_saves(version, calls, split):
+    from rocsample.toolchains import SPLIT_COMPILE_FROM, Toolchain
+
+    assert SPLIT_COMPILE_FROM == (13, 5)
+    tc = Toolchain("nvrtc", _FakeNvrtc(*version), "nvrtc", "CUBIN")
+    opts = tc.options("sm_90", 32, calls=calls)
+    assert ("--split-compile=0" in opts) == split, opts
+
+
+def test_only_the_sampling_modules_call_device_functions():
+    # The engine's phases are __noinline__ device functions; the elementwise and MLP kernels
+    # inline everything (ModuleSpec.calls decides the NVRTC options above).
+    for name, spec in registry.MODULES.items():
+        assert spec.calls == (spec.family == "sampling"), name

@@ -1,7 +1,10 @@
 """Session 12: one call each of rocsample and FlashInfer (ref .so) RMSNorm / fused / silu at few
-rows (for ncu), after a warm-up pass."""
-import torch, rocsample
-from rocsample.bench_mlp import _flashinfer, _case, _calls
+rows (for ncu), after a warm-up pass. (The script as run, reformatted for ruff.)"""
+import torch
+
+import rocsample
+from rocsample.bench_mlp import _calls, _case, _flashinfer
+
 fi, note = _flashinfer()
 print(note)
 cases = [(op, r, h) for op in ("rms_norm", "fused_add_rms_norm", "silu_and_mul")
@@ -11,7 +14,8 @@ for op, r, h in cases:
     a = _case(torch, op, r, h, torch.bfloat16)
     c = _calls(torch, rocsample, fi, op, a)
     calls.append((c["rocsample"], c["flashinfer"]))
-for rep in range(2):
+for _rep in range(2):
     for ours, theirs in calls:
-        ours(); theirs()
+        ours()
+        theirs()
     torch.cuda.synchronize()

@@ -16,7 +16,11 @@ that Python's time is hidden, L2 flushed before each call unless ``--warm``) of:
 
 and reports microseconds, achieved GB/s (the bytes the operation must move: each input read
 once, each output written once, the weight once, over the time) and the fraction of the
-device-to-device copy bandwidth measured in the same run. Before timing a shape, rocsample's
+device-to-device copy bandwidth measured in the same run. Since that bandwidth is a 1 GiB
+copy's, a call of a few megabytes cannot reach it (launch, the first loads' latency, the
+tail): each shape is also measured against torch's copy of the same bytes (half of them
+read, half written) timed the same way, whose ratio ``copy us / rocsample us`` says how near
+the kernel is to the floor at that size. Before timing a shape, rocsample's
 result is checked against torch in float32 (a benchmark of a wrong result is no result).
 
 Writes ``bench_mlp.json``, ``.md`` and ``.png`` into ``--out``.
@@ -47,6 +51,16 @@ def _gpu_us(torch: Any, fn: Callable[[], Any], reps: int, flush: Any) -> float:
     from rocsample.bench import gpu_times
 
     return statistics.median(gpu_times(torch, fn, reps, flush))
+
+
+def _copy_us(torch: Any, nbytes: int, dtype: Any, reps: int, flush: Any) -> float:
+    """GPU time of torch's device-to-device copy moving ``nbytes`` (half read, half written)
+    in ``dtype``, timed as the operations are: the floor for that many bytes at that size."""
+    n = max(1, nbytes // 2 // torch.empty((), dtype=dtype).element_size())
+    src = torch.empty(n, dtype=dtype, device="cuda")
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    return _gpu_us(torch, lambda: dst.copy_(src), reps, flush)
 
 
 #: Where ``make flashinfer-ref`` builds FlashInfer's kernels behind a C ABI
@@ -208,6 +222,7 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
                     _check(torch, rs, op, a)
                     row: dict[str, Any] = dict(op=op, dtype=dname, rows=n, hidden=h,
                                                bytes=a["bytes"])
+                    row["copy_us"] = _copy_us(torch, a["bytes"], dtype, reps, flush)
                     for name, call in _calls(torch, rs, fi, op, a).items():
                         try:
                             call()  # once untimed: a JIT compile (FlashInfer's) or a load
@@ -249,18 +264,21 @@ def table(result: dict[str, Any]) -> str:
              f"{result['date']}; device-to-device copy "
              f"{result['copy_bandwidth'] / 1e12:.2f} TB/s; L2 {result['l2']}; "
              f"{result['flashinfer']}", "",
-             "| op | dtype | rows | hidden | rocsample us | GB/s | of copy BW | torch us "
+             "| op | dtype | rows | hidden | rocsample us | GB/s | of copy BW "
+             "| same-bytes copy us | copy us / ours | torch us "
              "| flashinfer us | FI GB/s | vs FI |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         us = r["rocsample_us"]
         fi = r.get("flashinfer_us")
         fi_cells = ("- | - | -" if fi is None else
                     f"{fi:.1f} | {r['flashinfer_gbps']:.0f} | {fi / us:.2f}x")
+        copy = r.get("copy_us")
+        copy_cells = "- | -" if copy is None else f"{copy:.1f} | {copy / us:.2f}"
         lines.append(
             f"| {r['op']} | {r['dtype']} | {r['rows']} | {r['hidden']} "
             f"| {us:.1f} | {r['rocsample_gbps']:.0f} | {r['rocsample_of_copy']:.0%} "
-            f"| {r.get('torch_us', float('nan')):.1f} | {fi_cells} |")
+            f"| {copy_cells} | {r.get('torch_us', float('nan')):.1f} | {fi_cells} |")
     return "\n".join(lines)
 
 

@@ -9,7 +9,9 @@ segfaulted in nvrtcCompileProgram on a kernel that the installed 13.5 compiled
 takes the library directory ``--lib``, and compiles each module with rocsample's own sources
 and options in a child process each (LD_LIBRARY_PATH set to the directory, where NVRTC finds
 its builtins library by name), so a crash is reported as one, with its module. Exit status 1
-when any module fails or crashes.
+when any module fails or crashes. For an sm_ target each compiled module's line also gives
+the largest count of local-memory instructions in one of its entries (tools/ptxas_regs.py's
+column, with this NVRTC: 13.0's split compile once put ~300 in the last bf16 engine entry).
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def compile_one(lib: Path, module: str, target: str) -> int:
     nvrtc.nvrtcGetProgramLog(prog, log)
     if rc != 0:
         print(log.value.decode(errors="replace")[-1500:])
+    elif target.startswith("sm_"):
+        from ptxas_regs import local_ops  # tools/ is this script's directory
+
+        nvrtc.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+        cubin = ctypes.create_string_buffer(size.value)
+        nvrtc.nvrtcGetCUBIN(prog, cubin)
+        local = local_ops(cubin.raw)
+        worst = max(spec.entries, key=lambda e: local.get(e, -1))
+        print(f"local-memory instructions: at most {local.get(worst, -1)} ({worst})")
     return rc
 
 
@@ -93,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                              timeout=1800, env={**os.environ, "LD_LIBRARY_PATH": str(lib)})
         status = ("ok" if run.returncode == 0 else
                   f"CRASHED (signal {-run.returncode})" if run.returncode < 0 else "FAILED")
-        print(f"{module:22s} {status}", flush=True)
+        local = [line for line in run.stdout.splitlines() if line.startswith("local-memory")]
+        print(f"{module:22s} {status}{'; ' + local[0] if local else ''}", flush=True)
         if run.returncode != 0:
             bad += 1
             print(run.stdout[-1500:], run.stderr[-1500:])

@@ -30,6 +30,12 @@
 //     the fused add's rows of over 1024 groups, which the general entry takes in two
 //     passes, are read once (rocsample.ops.mlp.rms_norm_entry: when rocsample picks them,
 //     and the figures). A call outside those conditions writes nothing.
+//   rms_norm_row1_DT(the arguments of rms_norm_DT)
+//   fused_add_rms_norm_row1_DT(the arguments of fused_add_rms_norm_DT)
+//     the same results, bit for bit, at one 16-byte group a thread: a block of 2 x C
+//     threads a row (C below; up to 2 x RS_BLOCK = 1024 threads), for calls of at most
+//     2 x RS_BLOCK groups on the same conditions (rocsample.ops.mlp.rms_norm_entry: the
+//     calls of few rows, whose time is the latency of a thread's chain).
 //     env override (all): RMS_NORM_HSACO
 //
 //   rstd_r = 1 / sqrt(sum_i v[r, i]^2 / hidden + eps), v the normalised row (x, or the new
@@ -74,7 +80,9 @@
 // than the row's C) is not theirs: they write nothing. K = 4 has entries of its own: its
 // registers (68 to 96 on sm_90, against 32 to 49 at K = 2) would cost the calls of many
 // rows at K = 2 occupancy.
-// Static shared memory: 2 x RS_NWAVES floats.
+// A thread adds its groups' sums of squares, each taken over the group's values in order
+// (rs_group_sq), to its sum in the order of its groups; the tail elements follow one by one.
+// Static shared memory: 2 x RS_NWAVES floats (the one-group entries: and 2 x RS_BLOCK).
 #include "rs_mlp.h"
 
 // Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, 64 registers
@@ -102,6 +110,21 @@
 // rsqrt), where 1 / sqrtf took two IEEE operations with their slow paths.
 __device__ __forceinline__ float rs_rstd(float sum, float n, float eps) {
     return rsqrtf(sum / n + eps);
+}
+
+// The sum of squares of one 16-byte group's N values, in element order. Every path adds a
+// thread's groups to its sum as such group sums (acc += rs_group_sq), never value by value
+// across groups: a row entry of one group a thread can then pair two threads' group sums
+// and obtain exactly the sum a thread of two groups forms (rs_rms_norm_row1).
+template <typename T, int N>
+__device__ __forceinline__ float rs_group_sq(const rs_pack<T, N>& a) {
+    float q = 0.0f;
+#pragma unroll
+    for (int e = 0; e < N; ++e) {
+        const float f = rs_up(a.get(e));
+        q += f * f;
+    }
+    return q;
 }
 
 // K 16-byte groups of a row: p[0], p[C], ... for the first `mine` of them.
@@ -186,11 +209,7 @@ __device__ __forceinline__ void rs_rms_cached(const T* x, T* res, const T* w, T*
                     rs_pack_floats(cur.x[k], s);
                     reinterpret_cast<P*>(res + rl * rsd)[lane + k * C] = cur.x[k];
                 }
-#pragma unroll
-                for (int e = 0; e < N; ++e) {
-                    const float f = rs_up(cur.x[k].get(e));
-                    acc += f * f;
-                }
+                acc += rs_group_sq<T, N>(cur.x[k]);
             }
         }
         const bool tail = live && has_tail;
@@ -268,11 +287,7 @@ __device__ __forceinline__ void rs_rms_passes(const T* x, T* res, const T* w, T*
                             rs_pack_floats(a[u], s);
                             reinterpret_cast<P*>(rr)[j] = a[u];
                         }
-#pragma unroll
-                        for (int e = 0; e < N; ++e) {
-                            const float f = rs_up(a[u].get(e));
-                            acc += f * f;
-                        }
+                        acc += rs_group_sq<T, N>(a[u]);
                     }
                 }
             }
@@ -429,11 +444,7 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
                     rs_pack_floats(a[k], s);
                     rp[k * C] = a[k];
                 }
-#pragma unroll
-                for (int e = 0; e < N; ++e) {
-                    const float f = rs_up(a[k].get(e));
-                    acc += f * f;
-                }
+                acc += rs_group_sq<T, N>(a[k]);
             }
         }
         const float sum = rs_row_sum(acc, C, part[buf]);
@@ -478,6 +489,124 @@ RS_RMS_ROW_ENTRIES(2, RS_RMS_ROW2_MIN_BLOCKS, bf16, rs_bf16)
 RS_RMS_ROW_ENTRIES(4, 1, f32, float)
 RS_RMS_ROW_ENTRIES(4, 1, f16, rs_f16)
 RS_RMS_ROW_ENTRIES(4, 1, bf16, rs_bf16)
+
+// The one-group entries: a block of 2 x C threads a row (C the row entries' and the general
+// entries' threads a row, rs_rms_norm_row), thread u holding the row's group u alone, so
+// that a thread's loads and arithmetic are half a two-group thread's (a call of few rows is
+// bound by that chain's latency: 16 x 4096 bf16 took 426 instructions a warp at two groups a
+// thread). The sum is the two-group threads': thread t < C adds to 0 its own group sum, then
+// that of group t + C (from thread t + C through shared memory), as a thread of two groups
+// adds its groups' sums (rs_group_sq), and the C partial sums go through rs_row_sum's tree
+// and wave order (rs_row_sum_all): the same bits as rs_rms_norm_row and the general entries.
+// A row of over 2 x C groups (over 2 x RS_BLOCK), or a block narrower than 2 x C, is not
+// theirs: nothing is written. Threads u >= 2 x C (a block of 32 for a row of under 16
+// groups) hold nothing and take part in the barriers only.
+#define RS_RMS_ROW1_BLOCK (2 * RS_BLOCK)
+
+// rs_row_sum over the block's first C threads (C a power of two <= RS_BLOCK, a block of
+// more threads than C), returned to every thread of the block: the same tree in each wave
+// and the same wave order as rs_row_sum, so the same bits; one barrier. `part` holds
+// RS_NWAVES floats, alternated by the caller from one row to the next as for rs_row_sum.
+__device__ __forceinline__ float rs_row_sum_all(float v, int C, float* part) {
+    const int width = C < RS_WAVE ? C : RS_WAVE;
+    for (int m = width / 2; m > 0; m >>= 1) v += RS_SHFL_XOR(v, m);  // every wave: uniform
+    const int t = (int)threadIdx.x;
+    if (C <= RS_WAVE) {
+        if (t == 0) part[0] = v;
+    } else if (t < C && t % RS_WAVE == 0) {
+        part[t / RS_WAVE] = v;
+    }
+    __syncthreads();
+    if (C <= RS_WAVE) return part[0];
+    float s = 0.0f;
+    for (int k = 0; k < C / RS_WAVE; ++k) s += part[k];  // <= RS_NWAVES
+    return s;
+}
+
+template <typename T, bool FUSED>
+__device__ __forceinline__ void rs_rms_norm_row1(const T* x, T* res, const T* w, T* out,
+                                                 rs_i64 rows, rs_i64 hidden, rs_i64 xs,
+                                                 rs_i64 rsd, rs_i64 os, float eps, float woff) {
+    __shared__ float pair[2][RS_BLOCK];
+    __shared__ float part[2][RS_NWAVES];
+    constexpr int N = 16 / sizeof(T);
+    typedef rs_pack<T, N> P;
+    // What the host checked (rs_rms_norm_row's test), at most 2 x RS_BLOCK groups.
+    const rs_u64 addr = (rs_u64)x | (rs_u64)w | (rs_u64)out | (FUSED ? (rs_u64)res : 0ull);
+    const rs_u64 lens = (rs_u64)xs | (rs_u64)os | (FUSED ? (rs_u64)rsd : 0ull) | (rs_u64)hidden;
+    if (((addr | lens * sizeof(T)) & 15ull) != 0ull || hidden < N ||
+        hidden > (rs_i64)(2 * RS_BLOCK) * N)
+        return;  // uniform over the grid
+    const int groups = (int)(hidden / N), half = (groups + 1) / 2;
+    int C = half <= 8 ? 8 : 1 << (64 - __clzll((unsigned long long)(half - 1)));
+    C = C < RS_BLOCK ? C : RS_BLOCK;  // groups <= 2 x C
+    if ((int)blockDim.x < 2 * C) return;
+    const int u = (int)threadIdx.x;
+    const bool has = u < groups;
+    const P* wp = reinterpret_cast<const P*>(w) + u;
+    int buf = 0;
+    for (rs_i64 r = blockIdx.x; r < rows; r += gridDim.x) {  // uniform over the block
+        const P* xp = reinterpret_cast<const P*>(x + r * xs) + u;
+        P* rp = FUSED ? reinterpret_cast<P*>(res + r * rsd) + u : nullptr;
+        P a, b, wv;
+        if (has) {
+            a = *xp;
+            if (FUSED) b = *rp;
+            wv = *wp;
+        }
+        float q = 0.0f;
+        if (has) {
+            if (FUSED) {
+                float s[N];
+#pragma unroll
+                for (int e = 0; e < N; ++e) s[e] = rs_up(a.get(e)) + rs_up(b.get(e));
+                rs_pack_floats(a, s);
+                *rp = a;
+            }
+            q = rs_group_sq<T, N>(a);
+        }
+        if (u >= C && u < 2 * C) pair[buf][u - C] = q;
+        __syncthreads();
+        float acc = 0.0f;  // a two-group thread's: 0, + its first group, + its second
+        if (u < C) {
+            if (has) acc += q;
+            if (u + C < groups) acc += pair[buf][u];
+        }
+        const float sum = rs_row_sum_all(acc, C, part[buf]);
+        buf ^= 1;
+        const float rstd = rs_rstd(sum, (float)hidden, eps);
+        if (has) {
+            float y[N];
+#pragma unroll
+            for (int e = 0; e < N; ++e)
+                y[e] = (rs_up(a.get(e)) * rstd) * (rs_up(wv.get(e)) + woff);
+            P v;
+            rs_pack_floats(v, y);
+            reinterpret_cast<P*>(out + r * os)[u] = v;
+        }
+    }
+}
+
+#define RS_RMS_ROW1_ENTRIES(DT, T)                                                            \
+    extern "C" __global__ void __launch_bounds__(RS_RMS_ROW1_BLOCK)                           \
+        rms_norm_row1_##DT(const T* x, const T* weight, T* out, long long rows,               \
+                           long long hidden, long long x_stride, long long out_stride,        \
+                           float eps, float weight_offset) {                                  \
+        rs_rms_norm_row1<T, false>(x, nullptr, weight, out, rows, hidden, x_stride, 0,        \
+                                   out_stride, eps, weight_offset);                           \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_RMS_ROW1_BLOCK)                           \
+        fused_add_rms_norm_row1_##DT(T* x, T* residual, const T* weight, long long rows,      \
+                                     long long hidden, long long x_stride,                    \
+                                     long long residual_stride, float eps,                    \
+                                     float weight_offset) {                                   \
+        rs_rms_norm_row1<T, true>(x, residual, weight, x, rows, hidden, x_stride,             \
+                                  residual_stride, x_stride, eps, weight_offset);             \
+    }
+
+RS_RMS_ROW1_ENTRIES(f32, float)
+RS_RMS_ROW1_ENTRIES(f16, rs_f16)
+RS_RMS_ROW1_ENTRIES(bf16, rs_bf16)
 
 template <bool FUSED>
 __device__ __forceinline__ void rs_rms_norm_any(int dtype, void* x, void* res, const void* w,

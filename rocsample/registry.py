@@ -175,14 +175,15 @@ def _mlp_rows() -> None:
     """The MLP family (:mod:`rocsample.ops.mlp`): SwiGLU and RMSNorm, one module and one
     variable per kernel source, one row per entry point (the compact ones optional
     companions of their general entry), launched with at most :data:`BLOCK_SIZE` threads
-    (the kernels size their reductions with ``RS_BLOCK``)."""
+    (the kernels size their reductions with ``RS_BLOCK``), the one-group row entries with up
+    to twice as many (``mlp.ROW1_BLOCK``)."""
     from .ops import mlp
 
     for m in mlp.MODULES.values():
         MODULES[m.name] = ModuleSpec(m.name, m.source, m.headers, m.entries, "mlp")
     for e in mlp.ENTRIES.values():
         KERNELS[e.name] = KernelSpec(e.name, e.module, e.name, mlp.MODULES[e.module].env_var,
-                                     e.signature, companion_of=e.companion_of, block=mlp.BLOCK)
+                                     e.signature, companion_of=e.companion_of, block=e.block)
 
 
 _sampling_rows()

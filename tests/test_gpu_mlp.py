@@ -229,7 +229,7 @@ def _run(gpu, op: str, entry: str, grid, block, args) -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
-    """The row entries (two and four groups a thread) and the flat entry write the same
+    """The row entries (one, two and four groups a thread) and the flat entry write the same
     bytes as the general entries, each launched by its own grid rule, on the same
     operands: rows of 1, 2 x BLOCK and 4 x BLOCK groups (1024, 2048) and between, odd row
     counts, Gemma's weight offset, the fused add's residual; silu_and_mul's halves. The
@@ -256,19 +256,24 @@ def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
                                                                 "out": out.ptr},
                                           {"x": hidden, "out": hidden}, 1e-6, 1.0)
             args = rec.launches[0].args
-            row = mlp.rms_norm_entry(1, hidden, dtype, True, fused)  # the row entry's name
-            assert "_row" in row
+            # every compact entry whose rows these are: one group a thread and two up to
+            # 2 x BLOCK groups, four up to 4 x BLOCK
+            rows_of = {"_row1": 2 * mlp.BLOCK, "_row2": 2 * mlp.BLOCK, "_row4": mlp.ROW_GROUPS}
+            compact = [f"{op}{s}_{dtype}" for s in mlp.COMPACT[op] if groups <= rows_of[s]]
+            assert compact and mlp.rms_norm_entry(1, hidden, dtype, True, fused) in compact
             results = []
-            for entry in (mlp.entry(op, dtype), row):
-                grid, block = (mlp.rms_norm_row_launch(rows, hidden, dtype) if "_row" in entry
+            for entry in (mlp.entry(op, dtype), *compact):
+                grid, block = (mlp.rms_norm_row_launch(rows, hidden, dtype, "_row1" in entry)
+                               if "_row" in entry
                                else mlp.rms_norm_launch(rows, hidden, dtype, gpu.sm_count,
                                                         fused))
                 xd.copy_from(x.view(BFLOAT16) if dtype == "bf16" else x)
                 rd.copy_from(r.view(BFLOAT16) if dtype == "bf16" else r)
                 _run(gpu, op, entry, grid, block, args)
                 results.append((back(xd, dtype), back(rd, dtype), back(out, dtype)))
-            for a, b in zip(*results, strict=True):
-                np.testing.assert_array_equal(a, b, err_msg=f"{op} {rows} x {groups} groups")
+            for entry, other in zip(compact, results[1:], strict=True):
+                for a, b in zip(results[0], other, strict=True):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{entry}: {rows} x {groups}")
         both = make((rows, 2 * hidden), dtype, rng, 3.0)
         bd = dev(gpu, both, dtype)
         item = 4 if dtype == "f32" else 2

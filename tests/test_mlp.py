@@ -312,7 +312,9 @@ def test_family_is_registered():
     for name, e in mlp.ENTRIES.items():
         spec = registry.KERNELS[name]
         assert spec.family == "mlp" and spec.signature == e.signature
-        assert spec.block == mlp.BLOCK == registry.BLOCK_SIZE
+        # blocks of BLOCK threads; the one-group row entries' of up to twice as many
+        want = mlp.ROW1_BLOCK if "_row1_" in name else mlp.BLOCK
+        assert spec.block == e.block == want and mlp.BLOCK == registry.BLOCK_SIZE
         assert spec.env_var == mlp.MODULES[e.module].env_var
         assert (name in registry.CONTRACT) == (spec.companion_of is None)
     # one entry a type beside each entry taking the type as a code
@@ -340,7 +342,11 @@ def test_family_is_registered():
 ROW_RULE = [
     # (dtype, rows, hidden, rms_norm's entry, the fused add's) for aligned rows; the groups,
     # hidden / N, in the comments
-    ("bf16", 1, 8, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 1
+    ("bf16", 1, 8, "rms_norm_row1_bf16", "fused_add_rms_norm_row1_bf16"),  # 1
+    ("bf16", 256, 2048, "rms_norm_row1_bf16", "fused_add_rms_norm_row1_bf16"),  # 256
+    ("bf16", 257, 2048, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 256
+    ("bf16", 1, 2056, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 257
+    ("f32", 3, 1024, "rms_norm_row1_f32", "fused_add_rms_norm_row1_f32"),  # 256
     ("bf16", 1, 9, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # hidden % 8
     ("bf16", 1, 4, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # no whole group
     ("bf16", 5000, 4096, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 512
@@ -370,12 +376,14 @@ def _norm_launches(dtype, rows, hidden, ptrs=_PTRS, strides=None):
 
 @pytest.mark.parametrize("dtype,rows,hidden,plain,fused", ROW_RULE)
 def test_rms_norm_recipes_pick_the_entry_of_the_rule(dtype, rows, hidden, plain, fused):
-    """Row entries for aligned rows of whole 16-byte groups: up to BLOCK = 512 groups at any
+    """Row entries for aligned rows of whole 16-byte groups: up to ROW1_GROUPS = 256 groups
+    in calls of at most ROW1_ROWS = 256 rows one a thread, up to BLOCK = 512 groups at any
     rows (two a thread), up to 2 x BLOCK = 1024 at any rows for the fused add and at most
     ROW_FEW_ROWS = 128 rows for rms_norm, up to ROW_GROUPS = 2048 (four a thread) in calls
     of at most 128 rows; else the general entry, each with its own grid rule; Gemma's
     weight offset passed on either way."""
     assert mlp.ROW_GROUPS == 4 * mlp.BLOCK == 2048 and mlp.ROW_FEW_ROWS == 128
+    assert mlp.ROW1_GROUPS == mlp.ROW1_ROWS == 256
     assert mlp.rms_norm_entry(rows, hidden, dtype, True) == plain
     assert mlp.rms_norm_entry(rows, hidden, dtype, True, fused=True) == fused
     r, f = _norm_launches(dtype, rows, hidden)
@@ -383,7 +391,8 @@ def test_rms_norm_recipes_pick_the_entry_of_the_rule(dtype, rows, hidden, plain,
     assert r.args["weight_offset"] == f.args["weight_offset"] == 1.0
     for launch, is_fused in ((r, False), (f, True)):
         if "_row" in launch.kernel:
-            assert (launch.grid, launch.block) == mlp.rms_norm_row_launch(rows, hidden, dtype)
+            assert (launch.grid, launch.block) == mlp.rms_norm_row_launch(
+                rows, hidden, dtype, one="_row1" in launch.kernel)
         else:
             assert (launch.grid, launch.block) == mlp.rms_norm_launch(rows, hidden, dtype, 132,
                                                                       is_fused)

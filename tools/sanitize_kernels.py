@@ -146,8 +146,9 @@ def _mlp(b, rng) -> int:
     """SwiGLU, RMSNorm and the fused add at odd sizes, on the 16-byte and the element paths
     (rows one element off 16 bytes, a stride of hidden + 1), fp32 and fp16: the general
     entries and the compact ones the recipes pick for aligned rows of whole 16-byte groups
-    (rms_norm_row2/row4, swiglu_flat; rocsample.ops.mlp.rms_norm_entry), both sides of
-    their limits (1024 and 2048 groups, 128 rows)."""
+    (rms_norm_row1/row2/row4, swiglu_flat; rocsample.ops.mlp.rms_norm_entry), both sides
+    of their limits (1024 and 2048 groups, 128 rows; the one-group entries' blocks of up to
+    1024 threads)."""
     from rocsample.buffers import DeviceBuffer
     from rocsample.ops import mlp
 
@@ -156,7 +157,8 @@ def _mlp(b, rng) -> int:
         tol = 1e-5 if dtype == np.float32 else 2e-3
         for rows, hidden, stride, offset in ((3, 8, 8, 0), (5, 111, 112, 1), (40, 769, 770, 0),
                                              (2, 5125, 10250, 0), (1, 16384, 16384, 0),
-                                             (7, 4096, 4104, 0), (3, 8200, 8200, 0),
+                                             (7, 4096, 4104, 0), (2, 8192, 8192, 0),
+                                             (3, 8200, 8200, 0),
                                              (129, 8200, 8200, 0), (5, 4096, 4096, 1)):
             flat = rng.standard_normal(rows * stride + 8).astype(dtype)
             w = rng.standard_normal(hidden).astype(dtype)

@@ -58,6 +58,9 @@ __all__ = [
     "MODULES",
     "MlpEntry",
     "MlpModule",
+    "ROW1_BLOCK",
+    "ROW1_GROUPS",
+    "ROW1_ROWS",
     "ROW_FEW_ROWS",
     "ROW_GROUPS",
     "bytes_moved",
@@ -106,6 +109,10 @@ ROW_GROUPS = 4 * BLOCK
 #: thread), and rms_norm's rows of more than ``BLOCK``; beyond, the general entries (see
 #: :func:`rms_norm_entry`).
 ROW_FEW_ROWS = 128
+#: The one-group row entries (``_row1``) take calls of at most ``ROW1_ROWS`` rows of at most
+#: ``ROW1_GROUPS`` groups (blocks of at most 256 threads; see :func:`rms_norm_entry`).
+ROW1_ROWS = 256
+ROW1_GROUPS = 256
 #: Element-type codes of the ``dtype`` argument (``RS_MLP_*``, rs_mlp.h).
 DTYPE_CODES: dict[str, int] = {"f32": 0, "f16": 1, "bf16": 2}
 _STORAGE = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": np.dtype(np.uint16)}
@@ -124,6 +131,7 @@ class MlpEntry:
     kernel: str
     dtype: str | None = None
     companion_of: str | None = None
+    block: int = BLOCK  # the most threads a block it is compiled for (__launch_bounds__)
 
 
 @dataclass(frozen=True)
@@ -153,10 +161,13 @@ _GENERIC = (
             ("weight_offset", "f32"), ("dtype", "i32")), "fused_add_rms_norm"),
 )
 #: The compact entries of each kernel, ``<kernel><suffix>_<dtype>``: SwiGLU's flat entry
-#: (one 16-byte group a thread), RMSNorm's row entries (a row held in registers, at most two
-#: or four 16-byte groups a thread).
-COMPACT = {"swiglu": ("_flat",), "rms_norm": ("_row2", "_row4"),
-           "fused_add_rms_norm": ("_row2", "_row4")}
+#: (one 16-byte group a thread), RMSNorm's row entries (a row held in registers, one, at most
+#: two or at most four 16-byte groups a thread).
+COMPACT = {"swiglu": ("_flat",), "rms_norm": ("_row1", "_row2", "_row4"),
+           "fused_add_rms_norm": ("_row1", "_row2", "_row4")}
+#: Threads a block of the one-group row entries may have (``RS_RMS_ROW1_BLOCK``): a row of
+#: up to ``2 * BLOCK`` groups, one a thread.
+ROW1_BLOCK = 2 * BLOCK
 
 
 def _typed(e: MlpEntry, dtype: str, suffix: str = "") -> MlpEntry:
@@ -165,7 +176,7 @@ def _typed(e: MlpEntry, dtype: str, suffix: str = "") -> MlpEntry:
     code; a compact one (``suffix``) a companion of the general entry of its type."""
     general = f"{e.kernel}_{dtype}"
     return MlpEntry(f"{e.kernel}{suffix}_{dtype}", e.module, e.signature[:-1], e.kernel, dtype,
-                    general if suffix else None)
+                    general if suffix else None, ROW1_BLOCK if suffix == "_row1" else BLOCK)
 
 
 #: Every entry point: one a type (``swiglu_f32``, ``rms_norm_bf16``, ...: what rocsample
@@ -320,17 +331,19 @@ def swiglu_launch(rows: int, d: int, dtype: str,
     return (x, max(1, y)), block
 
 
-def rms_norm_row_launch(rows: int, hidden: int, dtype: str) -> tuple[tuple[int, int], int]:
+def rms_norm_row_launch(rows: int, hidden: int, dtype: str,
+                        one: bool = False) -> tuple[tuple[int, int], int]:
     """The grid and block of the row entries: a block a row, of the row's threads
-    (:func:`norm_threads`; at least 32, the rest idle for a row of under 64 groups), at
-    most :data:`MAX_GRID` blocks (the kernel loops over the rows beyond).
+    (:func:`norm_threads`; ``one``: twice as many, the one-group entries'; at least 32, the
+    rest idle for a short row), at most :data:`MAX_GRID` blocks (the kernel loops over the
+    rows beyond).
 
     >>> rms_norm_row_launch(3, 4096, "bf16"), rms_norm_row_launch(1, 14336, "bf16")
     (((3, 1), 256), ((1, 1), 512))
-    >>> rms_norm_row_launch(5, 64, "bf16")
-    ((5, 1), 32)
+    >>> rms_norm_row_launch(5, 64, "bf16"), rms_norm_row_launch(2, 8192, "bf16", one=True)
+    (((5, 1), 32), ((2, 1), 1024))
     """
-    block = max(32, norm_threads(hidden, dtype))
+    block = max(32, norm_threads(hidden, dtype) * (2 if one else 1))
     return (max(1, min(int(rows), MAX_GRID)), 1), block
 
 
@@ -376,6 +389,8 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     ``hidden`` is a multiple of N = 16 / itemsize of at most :data:`ROW_GROUPS` groups
     (``hidden / N``). Then, with G those groups:
 
+    * G <= :data:`ROW1_GROUPS` (256: 2048 bf16, 1024 fp32) in a call of at most
+      :data:`ROW1_ROWS` rows: ``<kernel>_row1_<dtype>`` (one group a thread);
     * G <= :data:`BLOCK` (512: 4096 bf16, 2048 fp32): ``<kernel>_row2_<dtype>``;
     * G <= ``2 * BLOCK`` (1024): the fused add's ``_row2_`` entry; rms_norm's in a call of
       at most :data:`ROW_FEW_ROWS` rows;
@@ -394,9 +409,16 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     streams many rows of over 512 groups faster (bf16 1024 x 8192 14.54 against 15.23,
     8192 x 8192 74.2 against 76.8), and at 1024 rows the four-a-thread entries lose (bf16
     1024 x 14336 rms_norm 22.7 against 31.6, fused add 38.8 against 40.1).
+    The one-group entries (session 13, bench/results/2026-12-04-h200-session13/run1-row1):
+    at 2048 bf16 and 1 to 256 rows 0.07-0.19 us faster than the two-group ones (rms_norm
+    1 x 2048 5.02 -> 4.90, fused add 16 x 2048 5.44 -> 5.34); at 4096 bf16 (blocks of 512)
+    even, at 8192 bf16 and 2048-4096 fp32 (512 to 1024 threads) 0.1-0.3 us slower, and at
+    1024 rows slower (rms_norm 1024 x 2048 7.65 against 7.87).
 
     >>> rms_norm_entry(1, 14336, "bf16", True), rms_norm_entry(129, 14336, "bf16", True)
     ('rms_norm_row4_bf16', 'rms_norm_bf16')
+    >>> rms_norm_entry(16, 2048, "bf16", True), rms_norm_entry(257, 2048, "bf16", True)
+    ('rms_norm_row1_bf16', 'rms_norm_row2_bf16')
     >>> rms_norm_entry(1024, 8192, "bf16", True), rms_norm_entry(1024, 8192, "bf16", True, True)
     ('rms_norm_bf16', 'fused_add_rms_norm_row2_bf16')
     >>> rms_norm_entry(8192, 4096, "bf16", True), rms_norm_entry(1, 8192, "bf16", False)
@@ -409,6 +431,8 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     groups = int(hidden) // n
     few = int(rows) <= ROW_FEW_ROWS
     if aligned and int(hidden) % n == 0 and groups >= 1:
+        if groups <= ROW1_GROUPS and int(rows) <= ROW1_ROWS:
+            return f"{kernel}_row1_{dtype}"
         if groups <= BLOCK or (groups <= 2 * BLOCK and (fused or few)):
             return f"{kernel}_row2_{dtype}"
         if groups <= ROW_GROUPS and few:
@@ -587,7 +611,7 @@ def _norm_launch(rows: int, hidden: int, dtype: str, ptrs: dict[str, int],
     kernel = _available(rms_norm_entry(rows, hidden, dtype, aligned, fused=fused),
                         has_companion)
     if "_row" in kernel:
-        grid, block = rms_norm_row_launch(rows, hidden, dtype)
+        grid, block = rms_norm_row_launch(rows, hidden, dtype, one="_row1" in kernel)
     else:
         grid, block = rms_norm_launch(rows, hidden, dtype, sm_count, fused=fused)
     return Launch(kernel, grid, args, block=block)

@@ -1,6 +1,6 @@
 // Runs the RMSNorm entries (rms_norm_kernel, fused_add_rms_norm_kernel, the per-type
-// rms_norm_DT, fused_add_rms_norm_DT and the row entries rms_norm_row{2,4}_DT,
-// fused_add_rms_norm_row{2,4}_DT) as host code: each block's threads (RS_BLOCK, or a
+// rms_norm_DT, fused_add_rms_norm_DT and the row entries rms_norm_row{1,2,4}_DT,
+// fused_add_rms_norm_row{1,2,4}_DT) as host code: each block's threads (RS_BLOCK, or a
 // smaller power of two down to 32, as rocsample launches few rows) are OS threads,
 // __syncthreads a std::barrier and the wave shuffle an exchange through an array between two
 // barriers (the kernels call both uniformly over the block, as a GPU needs). Random shapes
@@ -29,7 +29,7 @@
 #define __shared__ static  // one block runs at a time: a static is the block's memory
 static std::barrier<>* rs_bar;
 inline void __syncthreads() { rs_bar->arrive_and_wait(); }
-static float rs_slot[RS_BLOCK];
+static float rs_slot[2 * RS_BLOCK];  // the one-group entries' blocks: up to 2 x RS_BLOCK
 #include "rs_elementwise.h"  // the stand-in rs_common.h (with the real 2-byte types) first
 rs_dim3 blockDim, gridDim, blockIdx;
 thread_local rs_dim3 threadIdx;
@@ -106,14 +106,18 @@ template <typename T> static bool near(T got, float want_f) {
     }                                                                                          \
     static void row(int K, const T* x, const T* w, T* out, long long rows, long long hidden,   \
                     long long xs, long long os, float eps, float woff) {                       \
-        if (K == 2)                                                                            \
+        if (K == 1)                                                                            \
+            rms_norm_row1_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
+        else if (K == 2)                                                                       \
             rms_norm_row2_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
         else                                                                                   \
             rms_norm_row4_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
     }                                                                                          \
     static void row_fused(int K, T* x, T* res, const T* w, long long rows, long long hidden,   \
                           long long xs, long long rsd, float eps, float woff) {                \
-        if (K == 2)                                                                            \
+        if (K == 1)                                                                            \
+            fused_add_rms_norm_row1_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
+        else if (K == 2)                                                                       \
             fused_add_rms_norm_row2_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
         else                                                                                   \
             fused_add_rms_norm_row4_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
@@ -287,12 +291,15 @@ static long run_row_case(std::mt19937_64& rng, long long rows, long long hidden,
     const long long groups = hidden / N;
     long long need = 8;  // C: the power of two covering half the groups, at most RS_BLOCK
     while (need < (groups + 1) / 2 && need < RS_BLOCK) need <<= 1;
-    const unsigned host = need < 32 ? 32 : (unsigned)need;
-    const unsigned blocks[3] = {host, RS_BLOCK, 32};
+    // K = 1: the one-group entries, a block of 2 x C threads (up to 2 x RS_BLOCK).
+    const long long threads = K == 1 ? 2 * need : need;
+    const unsigned host = threads < 32 ? 32 : (unsigned)threads;
+    const unsigned blocks[3] = {host, K == 1 ? 2u * RS_BLOCK : (unsigned)RS_BLOCK, 32};
     const unsigned block = blocks[rng() % 3];
     const bool fits = ok(c.x(), c.xs) && ok(c.w(), 0) && ok(c.out(), c.os) &&
                       (!FUSED || ok(c.res(), c.rsd)) && hidden % N == 0 && groups >= 1 &&
-                      groups <= 4 * RS_BLOCK && groups <= K * need && block >= need;
+                      groups <= 4 * RS_BLOCK && groups <= (K == 1 ? 2 : K) * need &&
+                      block >= threads;
     const unsigned grid = rng() % 2 ? 1 + rng() % 3 : (unsigned)rows;  // the host's: a row a block
     launch(grid, block, [&] { row_entry<T, FUSED>(K, c, rows, hidden); });
     // Bit for bit the general entry's; nothing written outside the entry's conditions.
@@ -337,7 +344,7 @@ int main(int argc, char** argv) {
     for (long long g : gs)
         for (int k = 0; k < 4; ++k) {
             const long long rows = 1 + 2 * (long long)(rng() % (rows_only ? 2 : 4));
-            const int K = k % 2 ? 4 : 2;
+            const int K = k % 2 ? 4 : rng() % 2 ? 2 : 1;
             const bool misalign = rng() % 4 == 0;
             const long long more = rng() % 6 == 0 ? 1 : 0;  // hidden % N != 0
             switch (rng() % 3) {

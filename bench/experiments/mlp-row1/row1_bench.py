@@ -99,6 +99,10 @@ def main(out_dir: Path, v0_source: Path, fi_lib: str | None) -> None:
               for hidden in ((2048, 4096, 8192) if dt == "bf16" else (2048, 4096))
               for rows in (1, 4, 16, 64, 128, 256, 1024)]
     shapes += [("f16", rows, 4096) for rows in (1, 16, 128)]
+    # run 2: the rule's edges (256 groups: bf16 2048, fp32 1024, fp16 2048; 128 groups)
+    shapes += [(dt, rows, hidden) for dt, hidden in (("f32", 1024), ("f16", 2048),
+                                                     ("bf16", 1024))
+               for rows in (1, 16, 128, 256, 512)]
     res = []
     for dt, rows, hidden in shapes:
         tdt = tdts[dt]

@@ -343,10 +343,11 @@ ROW_RULE = [
     # (dtype, rows, hidden, rms_norm's entry, the fused add's) for aligned rows; the groups,
     # hidden / N, in the comments
     ("bf16", 1, 8, "rms_norm_row1_bf16", "fused_add_rms_norm_row1_bf16"),  # 1
-    ("bf16", 256, 2048, "rms_norm_row1_bf16", "fused_add_rms_norm_row1_bf16"),  # 256
-    ("bf16", 257, 2048, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 256
+    ("bf16", 128, 2048, "rms_norm_row1_bf16", "fused_add_rms_norm_row1_bf16"),  # 256
+    ("bf16", 129, 2048, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 256
     ("bf16", 1, 2056, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 257
-    ("f32", 3, 1024, "rms_norm_row1_f32", "fused_add_rms_norm_row1_f32"),  # 256
+    ("f32", 3, 1024, "rms_norm_row2_f32", "fused_add_rms_norm_row2_f32"),  # 256: bf16 only
+    ("f16", 3, 2048, "rms_norm_row2_f16", "fused_add_rms_norm_row2_f16"),  # 256: bf16 only
     ("bf16", 1, 9, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # hidden % 8
     ("bf16", 1, 4, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # no whole group
     ("bf16", 5000, 4096, "rms_norm_row2_bf16", "fused_add_rms_norm_row2_bf16"),  # 512
@@ -376,14 +377,15 @@ def _norm_launches(dtype, rows, hidden, ptrs=_PTRS, strides=None):
 
 @pytest.mark.parametrize("dtype,rows,hidden,plain,fused", ROW_RULE)
 def test_rms_norm_recipes_pick_the_entry_of_the_rule(dtype, rows, hidden, plain, fused):
-    """Row entries for aligned rows of whole 16-byte groups: up to ROW1_GROUPS = 256 groups
-    in calls of at most ROW1_ROWS = 256 rows one a thread, up to BLOCK = 512 groups at any
+    """Row entries for aligned rows of whole 16-byte groups: bf16 rows of up to
+    ROW1_GROUPS = 256 groups in calls of at most ROW1_ROWS = 128 rows one group a thread,
+    up to BLOCK = 512 groups at any
     rows (two a thread), up to 2 x BLOCK = 1024 at any rows for the fused add and at most
     ROW_FEW_ROWS = 128 rows for rms_norm, up to ROW_GROUPS = 2048 (four a thread) in calls
     of at most 128 rows; else the general entry, each with its own grid rule; Gemma's
     weight offset passed on either way."""
     assert mlp.ROW_GROUPS == 4 * mlp.BLOCK == 2048 and mlp.ROW_FEW_ROWS == 128
-    assert mlp.ROW1_GROUPS == mlp.ROW1_ROWS == 256
+    assert (mlp.ROW1_GROUPS, mlp.ROW1_ROWS, mlp.ROW1_DTYPES) == (256, 128, ("bf16",))
     assert mlp.rms_norm_entry(rows, hidden, dtype, True) == plain
     assert mlp.rms_norm_entry(rows, hidden, dtype, True, fused=True) == fused
     r, f = _norm_launches(dtype, rows, hidden)

@@ -52,8 +52,10 @@ def test_rms_norm_on_device_rows_beyond_the_original_grid(gpu, dtype, hidden):
     kernel, grid, block, v = last(gpu)
     assert "dtype" not in v  # the type's own entry: the row entry for whole groups (8)
     if hidden == 8:
-        assert kernel == f"rms_norm_row1_{dtype}"  # one group: the one-group entry
-        assert (grid, block) == mlp.rms_norm_row_launch(rows, hidden, dtype, one=True)
+        row = "_row1" if dtype == "bf16" else "_row2"  # one group: bf16's one-group entry
+        assert kernel == f"rms_norm{row}_{dtype}"
+        assert (grid, block) == mlp.rms_norm_row_launch(rows, hidden, dtype,
+                                                        one=dtype == "bf16")
     else:
         assert kernel == f"rms_norm_{dtype}"
         assert (grid, block) == mlp.rms_norm_launch(rows, hidden, dtype, gpu.sm_count)
@@ -135,13 +137,14 @@ def test_compact_entries_on_device_and_the_general_ones_beside_them(gpu, dtype):
     the results are the numpy twin's either way."""
     rng = np.random.default_rng(9)
     n = 4 if dtype == "f32" else 8
-    hidden, rows = 130 * n, 7  # 130 groups: the one-group row entries
+    hidden, rows = 130 * n, 7  # 130 groups: the row entries (bf16: one group a thread)
     as_dev = (lambda a: a.view(BFLOAT16)) if dtype == "bf16" else (lambda a: a)
     w, r = make((hidden,), dtype, rng), make((rows, hidden), dtype, rng)
     wd = upload(gpu, as_dev(w))
     # rows at a stride of hidden + n, then (fp32, fp16) the same rows one element further
     big = make((rows, hidden + n), dtype, rng)
-    cases = [(0, "_row1")] + ([(1, "")] if dtype != "bf16" else [])
+    cases = [(0, "_row1" if dtype == "bf16" else "_row2")] + ([(1, "")] if dtype != "bf16"
+                                                              else [])
     for offset, suffix in cases:
         xs = big[:, offset:offset + hidden]
 
@@ -191,7 +194,7 @@ def test_a_code_object_without_the_compact_entries_serves_every_call(gpu):
     assert last(gpu)[0] == "fused_add_rms_norm_f32"
     rocsample.swiglu(upload(gpu, x), upload(gpu, r))
     assert last(gpu)[0] == "swiglu_f32"
-    assert {"rms_norm_row1_f32", "fused_add_rms_norm_row1_f32",
+    assert {"rms_norm_row2_f32", "fused_add_rms_norm_row2_f32",
             "swiglu_flat_f32"} <= set(gpu.kernels.asked)
 
 
@@ -210,7 +213,7 @@ def test_profile_reports_gb_per_second(gpu):
     s = prof.summary()
     ms = gpu.rt.elapsed_ms
     # 256 fp32 a row, aligned: the row and flat entries, with the general entries' bytes
-    assert s["rms_norm_row1_f32"]["gb_s"] == pytest.approx((2 * 8 + 1) * 256 * 4 / (ms * 1e-3)
+    assert s["rms_norm_row2_f32"]["gb_s"] == pytest.approx((2 * 8 + 1) * 256 * 4 / (ms * 1e-3)
                                                            / 1e9)
     assert s["swiglu_flat_f32"]["gb_s"] == pytest.approx(3 * 8 * 256 * 4 / (ms * 1e-3) / 1e9)
     assert "GB/s" in prof.table()

@@ -59,6 +59,7 @@ __all__ = [
     "MlpEntry",
     "MlpModule",
     "ROW1_BLOCK",
+    "ROW1_DTYPES",
     "ROW1_GROUPS",
     "ROW1_ROWS",
     "ROW_FEW_ROWS",
@@ -109,10 +110,11 @@ ROW_GROUPS = 4 * BLOCK
 #: thread), and rms_norm's rows of more than ``BLOCK``; beyond, the general entries (see
 #: :func:`rms_norm_entry`).
 ROW_FEW_ROWS = 128
-#: The one-group row entries (``_row1``) take calls of at most ``ROW1_ROWS`` rows of at most
-#: ``ROW1_GROUPS`` groups (blocks of at most 256 threads; see :func:`rms_norm_entry`).
-ROW1_ROWS = 256
+#: The one-group row entries (``_row1``) take bf16 calls of at most ``ROW1_ROWS`` rows of at
+#: most ``ROW1_GROUPS`` groups (blocks of at most 256 threads; see :func:`rms_norm_entry`).
+ROW1_ROWS = 128
 ROW1_GROUPS = 256
+ROW1_DTYPES = ("bf16",)
 #: Element-type codes of the ``dtype`` argument (``RS_MLP_*``, rs_mlp.h).
 DTYPE_CODES: dict[str, int] = {"f32": 0, "f16": 1, "bf16": 2}
 _STORAGE = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": np.dtype(np.uint16)}
@@ -389,8 +391,8 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     ``hidden`` is a multiple of N = 16 / itemsize of at most :data:`ROW_GROUPS` groups
     (``hidden / N``). Then, with G those groups:
 
-    * G <= :data:`ROW1_GROUPS` (256: 2048 bf16, 1024 fp32) in a call of at most
-      :data:`ROW1_ROWS` rows: ``<kernel>_row1_<dtype>`` (one group a thread);
+    * bf16 (:data:`ROW1_DTYPES`), G <= :data:`ROW1_GROUPS` (256: hidden 2048) in a call of
+      at most :data:`ROW1_ROWS` rows: ``<kernel>_row1_bf16`` (one group a thread);
     * G <= :data:`BLOCK` (512: 4096 bf16, 2048 fp32): ``<kernel>_row2_<dtype>``;
     * G <= ``2 * BLOCK`` (1024): the fused add's ``_row2_`` entry; rms_norm's in a call of
       at most :data:`ROW_FEW_ROWS` rows;
@@ -409,16 +411,20 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     streams many rows of over 512 groups faster (bf16 1024 x 8192 14.54 against 15.23,
     8192 x 8192 74.2 against 76.8), and at 1024 rows the four-a-thread entries lose (bf16
     1024 x 14336 rms_norm 22.7 against 31.6, fused add 38.8 against 40.1).
-    The one-group entries (session 13, bench/results/2026-12-04-h200-session13/run1-row1):
-    at 2048 bf16 and 1 to 256 rows 0.07-0.19 us faster than the two-group ones (rms_norm
-    1 x 2048 5.02 -> 4.90, fused add 16 x 2048 5.44 -> 5.34); at 4096 bf16 (blocks of 512)
-    even, at 8192 bf16 and 2048-4096 fp32 (512 to 1024 threads) 0.1-0.3 us slower, and at
-    1024 rows slower (rms_norm 1024 x 2048 7.65 against 7.87).
+    The one-group entries (session 13, bench/results/2026-12-04-h200-session13, run1 and
+    run2): bf16 rows of 1024 and 2048 at 1 to 128 rows 0.03-0.35 us faster than the
+    two-group ones in both runs (rms_norm 4 x 2048 5.12 -> 4.93, fused add 16 x 1024 5.28
+    -> 5.02); at 256 rows and beyond mixed or slower (rms_norm 256 x 2048 5.92 against
+    6.02, 1024 x 2048 7.58 against 7.78); fp16 2048 and fp32 1024 (the same 256 groups,
+    lighter conversions) within -0.1..+0.13 us, no gain; at 4096 bf16 (blocks of 512) even,
+    at 8192 bf16 and fp32 2048-4096 (512 to 1024 threads) 0.1-0.3 us slower.
 
     >>> rms_norm_entry(1, 14336, "bf16", True), rms_norm_entry(129, 14336, "bf16", True)
     ('rms_norm_row4_bf16', 'rms_norm_bf16')
-    >>> rms_norm_entry(16, 2048, "bf16", True), rms_norm_entry(257, 2048, "bf16", True)
+    >>> rms_norm_entry(16, 2048, "bf16", True), rms_norm_entry(129, 2048, "bf16", True)
     ('rms_norm_row1_bf16', 'rms_norm_row2_bf16')
+    >>> rms_norm_entry(16, 2048, "f16", True)
+    'rms_norm_row2_f16'
     >>> rms_norm_entry(1024, 8192, "bf16", True), rms_norm_entry(1024, 8192, "bf16", True, True)
     ('rms_norm_bf16', 'fused_add_rms_norm_row2_bf16')
     >>> rms_norm_entry(8192, 4096, "bf16", True), rms_norm_entry(1, 8192, "bf16", False)
@@ -431,7 +437,7 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     groups = int(hidden) // n
     few = int(rows) <= ROW_FEW_ROWS
     if aligned and int(hidden) % n == 0 and groups >= 1:
-        if groups <= ROW1_GROUPS and int(rows) <= ROW1_ROWS:
+        if dtype in ROW1_DTYPES and groups <= ROW1_GROUPS and int(rows) <= ROW1_ROWS:
             return f"{kernel}_row1_{dtype}"
         if groups <= BLOCK or (groups <= 2 * BLOCK and (fused or few)):
             return f"{kernel}_row2_{dtype}"

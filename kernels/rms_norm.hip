@@ -116,6 +116,35 @@ __device__ __forceinline__ float rs_rstd(float sum, float n, float eps) {
 // thread's groups to its sum as such group sums (acc += rs_group_sq), never value by value
 // across groups: a row entry of one group a thread can then pair two threads' group sums
 // and obtain exactly the sum a thread of two groups forms (rs_rms_norm_row1).
+// Whether a row entry's call is one the host checked it may take (rocsample.ops.mlp
+// .rms_norm_entry), tested again in few instructions, since a call of one row waits for them
+// before its first load: every operand's rows 16-byte aligned and hidden whole groups (one
+// test of the low 32 bits of the addresses, strides and hidden in bytes: all alignment
+// depends on), and N <= hidden <= max_groups x N (one unsigned 64-bit compare). The entries
+// fold the answer into their threads' predicates: a call that fails it reads and writes
+// nothing (the barriers are still met). On an H200 the 64-bit test with an early return
+// cost 0.03-0.2 us a call of few rows (bench/experiments/mlp-row1, run 4: v0 against v16).
+template <typename T, bool FUSED>
+__device__ __forceinline__ bool rs_row_call_ok(const T* x, const T* res, const T* w,
+                                               const T* out, rs_i64 xs, rs_i64 rsd, rs_i64 os,
+                                               rs_i64 hidden, int max_groups) {
+    constexpr int N = 16 / sizeof(T);
+    const rs_u32 addr = (rs_u32)(rs_u64)x | (rs_u32)(rs_u64)w | (rs_u32)(rs_u64)out |
+                        (FUSED ? (rs_u32)(rs_u64)res : 0u);
+    const rs_u32 lens = (rs_u32)xs | (rs_u32)os | (FUSED ? (rs_u32)rsd : 0u) | (rs_u32)hidden;
+    return ((addr | lens * (rs_u32)sizeof(T)) & 15u) == 0u &&
+           (rs_u64)(hidden - N) <= (rs_u64)((rs_i64)max_groups * N - N);
+}
+
+// C, the threads of a row of `groups` 16-byte groups in the row entries and the general
+// entries: the power of two covering half the groups, at least 8, at most RS_BLOCK
+// (rs_row_log2 in rs_rms_norm; the host's rocsample.ops.mlp.norm_threads).
+__device__ __forceinline__ int rs_norm_threads(int groups) {
+    const int half = (groups + 1) / 2;
+    const int C = half <= 8 ? 8 : 1 << (32 - __clz(half - 1));
+    return C < RS_BLOCK ? C : RS_BLOCK;
+}
+
 template <typename T, int N>
 __device__ __forceinline__ float rs_group_sq(const rs_pack<T, N>& a) {
     float q = 0.0f;
@@ -397,28 +426,19 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
     __shared__ float part[2][RS_NWAVES];
     constexpr int N = 16 / sizeof(T);
     typedef rs_pack<T, N> P;
-    // What the host checked, tested again in few instructions (a call of one row waits for
-    // them before its first load): every operand's rows 16-byte aligned and hidden whole
-    // groups (one test of all the addresses and of the strides and hidden in bytes), at most
-    // RS_RMS_ROW_GROUPS of them. Else nothing is written: the general entry's calls.
-    const rs_u64 addr = (rs_u64)x | (rs_u64)w | (rs_u64)out | (FUSED ? (rs_u64)res : 0ull);
-    const rs_u64 lens = (rs_u64)xs | (rs_u64)os | (FUSED ? (rs_u64)rsd : 0ull) | (rs_u64)hidden;
-    if (((addr | lens * sizeof(T)) & 15ull) != 0ull || hidden < N ||
-        hidden > (rs_i64)RS_RMS_ROW_GROUPS * N)
-        return;  // uniform over the grid
-    const int groups = (int)(hidden / N), half = (groups + 1) / 2;
-    // C: the power of two covering half the groups, at least 8, at most RS_BLOCK: the
-    // general entries' (rs_row_log2 in rs_rms_norm, at a block of at least C; the host's
-    // rocsample.ops.mlp.norm_threads). A row of over K x C groups (K = 2: over
-    // 2 x RS_BLOCK), or a block narrower than C, is not this entry's: nothing is written
-    // (rocsample never launches one).
-    int C = half <= 8 ? 8 : 1 << (64 - __clzll((unsigned long long)(half - 1)));
-    C = C < RS_BLOCK ? C : RS_BLOCK;
-    if (groups > K * C || (int)blockDim.x < C) return;
+    // What the host checked (rs_row_call_ok): else nothing is read or written, the general
+    // entry's calls. C: the general entries' threads a row (rs_norm_threads). A row of over
+    // K x C groups (K = 2: over 2 x RS_BLOCK), or a block narrower than C, is not this
+    // entry's either (rocsample never launches one).
+    const int groups = (int)((rs_u32)hidden / N);
+    const int C = rs_norm_threads(groups);
+    const bool ok = rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
+                                             RS_RMS_ROW_GROUPS) &&
+                    groups <= K * C && (int)blockDim.x >= C;
     const int t = (int)threadIdx.x;
     bool has[K];
 #pragma unroll
-    for (int k = 0; k < K; ++k) has[k] = t < C && t + k * C < groups;
+    for (int k = 0; k < K; ++k) has[k] = ok && t < C && t + k * C < groups;
     const P* wp = reinterpret_cast<const P*>(w) + t;
     int buf = 0;
     for (rs_i64 r = blockIdx.x; r < rows; r += gridDim.x) {  // uniform over the block
@@ -531,18 +551,15 @@ __device__ __forceinline__ void rs_rms_norm_row1(const T* x, T* res, const T* w,
     __shared__ float part[2][RS_NWAVES];
     constexpr int N = 16 / sizeof(T);
     typedef rs_pack<T, N> P;
-    // What the host checked (rs_rms_norm_row's test), at most 2 x RS_BLOCK groups.
-    const rs_u64 addr = (rs_u64)x | (rs_u64)w | (rs_u64)out | (FUSED ? (rs_u64)res : 0ull);
-    const rs_u64 lens = (rs_u64)xs | (rs_u64)os | (FUSED ? (rs_u64)rsd : 0ull) | (rs_u64)hidden;
-    if (((addr | lens * sizeof(T)) & 15ull) != 0ull || hidden < N ||
-        hidden > (rs_i64)(2 * RS_BLOCK) * N)
-        return;  // uniform over the grid
-    const int groups = (int)(hidden / N), half = (groups + 1) / 2;
-    int C = half <= 8 ? 8 : 1 << (64 - __clzll((unsigned long long)(half - 1)));
-    C = C < RS_BLOCK ? C : RS_BLOCK;  // groups <= 2 x C
-    if ((int)blockDim.x < 2 * C) return;
+    // What the host checked (rs_row_call_ok), at most 2 x RS_BLOCK groups (then
+    // groups <= 2 x C), and a block of at least 2 x C: else nothing is read or written.
+    const int groups = (int)((rs_u32)hidden / N);
+    const int C = rs_norm_threads(groups);
+    const bool ok = rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
+                                             2 * RS_BLOCK) &&
+                    (int)blockDim.x >= 2 * C;
     const int u = (int)threadIdx.x;
-    const bool has = u < groups;
+    const bool has = ok && u < groups;
     const P* wp = reinterpret_cast<const P*>(w) + u;
     int buf = 0;
     for (rs_i64 r = blockIdx.x; r < rows; r += gridDim.x) {  // uniform over the block

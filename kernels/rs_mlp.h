@@ -77,8 +77,13 @@ __device__ __forceinline__ T rs_down(float v) { return rs_num<T>::down(v); }
 
 // Two floats rounded to T (rs_num<T>::down) and packed into one 32-bit word, `lo` in the low
 // half: one instruction on NVIDIA sm_80 and later (cvt.rn.{bf16,f16}x2.f32) where two
-// conversions and the packing took several; the same bits as two rs_down (a bf16 NaN takes the
-// software rule's bits, as in rs_num<rs_bf16>::down).
+// conversions and the packing took several; the same bits as two rs_down. For bf16 that holds
+// for every value the MLP kernels round, each the result of a float multiply or add: on NVIDIA
+// such a NaN is the canonical 0x7fffffff, whose software-rule bits (rs_num<rs_bf16>::down:
+// top half, made quiet) are cvt's 0x7fff, so the NaN test rs_num<rs_bf16>::down makes is left
+// out (with it, or with selects in its place, rms_norm_row1_bf16 took 0.1-0.2 us longer a
+// call of few rows on an H200: bench/experiments/mlp-row1, run 4, v0 and v32 against v4).
+// A caller that passes a value loaded as is (a NaN with its own payload) must use rs_down.
 template <typename T>
 __device__ __forceinline__ rs_u32 rs_down2(float lo, float hi) {
     return (rs_u32)rs_num<T>::down(lo).bits | ((rs_u32)rs_num<T>::down(hi).bits << 16);
@@ -86,9 +91,6 @@ __device__ __forceinline__ rs_u32 rs_down2(float lo, float hi) {
 #if defined(RS_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 template <>
 __device__ __forceinline__ rs_u32 rs_down2<rs_bf16>(float lo, float hi) {
-    if (lo != lo || hi != hi)
-        return (rs_u32)rs_num<rs_bf16>::down(lo).bits |
-               ((rs_u32)rs_num<rs_bf16>::down(hi).bits << 16);
     rs_u32 r;
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
     return r;

@@ -28,4 +28,5 @@ inline float normcdff(float x) { return 0.5f * std::erfc(-x * 0.70710678f); }
 #define __builtin_amdgcn_rcpf(b) (1.0f / (b))  // the AMD reciprocal instruction
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }  // the hardware's, to ~1 ulp
 inline int __clzll(unsigned long long v) { return v ? __builtin_clzll(v) : 64; }
+inline int __clz(unsigned v) { return v ? __builtin_clz(v) : 32; }
 inline double normcdf(double x) { return 0.5 * std::erfc(-x * 0.7071067811865476); }

@@ -112,10 +112,6 @@ __device__ __forceinline__ float rs_rstd(float sum, float n, float eps) {
     return rsqrtf(sum / n + eps);
 }
 
-// The sum of squares of one 16-byte group's N values, in element order. Every path adds a
-// thread's groups to its sum as such group sums (acc += rs_group_sq), never value by value
-// across groups: a row entry of one group a thread can then pair two threads' group sums
-// and obtain exactly the sum a thread of two groups forms (rs_rms_norm_row1).
 // Whether a row entry's call is one the host checked it may take (rocsample.ops.mlp
 // .rms_norm_entry), tested again in few instructions, since a call of one row waits for them
 // before its first load: every operand's rows 16-byte aligned and hidden whole groups (one
@@ -145,6 +141,10 @@ __device__ __forceinline__ int rs_norm_threads(int groups) {
     return C < RS_BLOCK ? C : RS_BLOCK;
 }
 
+// The sum of squares of one 16-byte group's N values, in element order. Every path adds a
+// thread's groups to its sum as such group sums (acc += rs_group_sq), never value by value
+// across groups: a row entry of one group a thread can then pair two threads' group sums
+// and obtain exactly the sum a thread of two groups forms (rs_rms_norm_row1).
 template <typename T, int N>
 __device__ __forceinline__ float rs_group_sq(const rs_pack<T, N>& a) {
     float q = 0.0f;

@@ -144,11 +144,11 @@ class _Rows:
 
 def _mlp(b, rng) -> int:
     """SwiGLU, RMSNorm and the fused add at odd sizes, on the 16-byte and the element paths
-    (rows one element off 16 bytes, a stride of hidden + 1), fp32 and fp16: the general
+    (rows one element off 16 bytes, a stride of hidden + 1), fp32 and fp16, and bf16: the general
     entries and the compact ones the recipes pick for aligned rows of whole 16-byte groups
     (rms_norm_row1/row2/row4, swiglu_flat; rocsample.ops.mlp.rms_norm_entry), both sides
-    of their limits (1024 and 2048 groups, 128 rows; the one-group entries' blocks of up to
-    1024 threads)."""
+    of their limits (1024 and 2048 groups, 128 rows; the one-group entries: bf16 rows of up
+    to 256 groups)."""
     from rocsample.buffers import DeviceBuffer
     from rocsample.ops import mlp
 
@@ -177,6 +177,31 @@ def _mlp(b, rng) -> int:
                     print(f"MISMATCH {name} {np.dtype(dtype).name} {rows}x{hidden} "
                           f"stride {stride} offset {offset}")
                     bad += 1
+    # bf16, contiguous: the one-group row entries the rule picks for bf16 alone (rows of up to
+    # 256 groups in calls of up to 128 rows), both sides of those limits, and the fused add.
+    from rocsample.buffers import BFLOAT16, widen_to_f32
+
+    with rocsample.profile() as prof:  # which entries ran
+        for rows, hidden in ((3, 8), (5, 2048), (129, 2048), (2, 2056)):
+            x = rng.standard_normal((rows, hidden)).astype(np.float32)
+            xb = (x.view(np.uint32) >> 16).astype(np.uint16)
+            wb = (rng.standard_normal(hidden).astype(np.float32).view(np.uint32) >> 16).astype(
+                np.uint16)
+            xd = DeviceBuffer.from_numpy(b.rt, xb.view(BFLOAT16))
+            wd = DeviceBuffer.from_numpy(b.rt, wb.view(BFLOAT16))
+            res = DeviceBuffer.from_numpy(b.rt, np.zeros((rows, hidden), np.uint16).view(BFLOAT16))
+            got = widen_to_f32(rocsample.rms_norm(xd, wd).numpy())
+            want = widen_to_f32(mlp.rms_norm(xb, wb, dtype="bf16").view(BFLOAT16))
+            rocsample.fused_add_rms_norm(xd, res, wd)  # residual 0: the residual becomes x
+            checks = [("rms_norm", got, want),
+                      ("fused_add", widen_to_f32(xd.numpy()), want),
+                      ("fused_add residual", widen_to_f32(res.numpy()),
+                       widen_to_f32(xb.view(BFLOAT16)))]
+            for name, g, w in checks:
+                if not np.allclose(g, w, rtol=1e-2, atol=1e-2):
+                    print(f"MISMATCH {name} bf16 {rows}x{hidden}")
+                    bad += 1
+    print("bf16 MLP entries:", sorted(prof.summary()))
     return bad
 
 

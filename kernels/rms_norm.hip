@@ -18,18 +18,22 @@
 //     the same, the element type a run-time code (0 float, 1 __half, 2 __nv_bfloat16;
 //     rs_mlp.h). One entry a type is what rocsample launches: each gets its own registers
 //     and code (three types in one entry shared the worst one's registers, and spilled).
-//   rms_norm_rowK_DT(the arguments of rms_norm_DT), K in 2, 4
+//   rms_norm_rowK_DT(the arguments of rms_norm_DT), K in 2, 4, 8
 //   fused_add_rms_norm_rowK_DT(the arguments of fused_add_rms_norm_DT)
+//   rms_norm_row8d_DT(the arguments of rms_norm_DT)
 //     rocsample's compact entries: the same results, bit for bit, from a kernel of the
 //     one-read path alone at K 16-byte groups a thread at most, for calls that fit it:
 //     every operand's rows 16-byte aligned (rs_mlp.h), hidden a multiple of
 //     N = 16 / sizeof(T), 1 <= groups = hidden / N <= K x C (C below: K = 2 takes rows of up
 //     to 2 x RS_BLOCK = 1024 groups, K = 4 up to RS_RMS_ROW_GROUPS = 4 x RS_BLOCK = 2048,
-//     16384 bf16 and 8192 fp32). A call of few rows is bound by latency, and the general
-//     entries' three paths are code to fetch cold (rms_norm_bf16: 38.6 KB of sm_90 SASS);
-//     the fused add's rows of over 1024 groups, which the general entry takes in two
-//     passes, are read once (rocsample.ops.mlp.rms_norm_entry: when rocsample picks them,
-//     and the figures). A call outside those conditions writes nothing.
+//     16384 bf16 and 8192 fp32, K = 8 up to RS_RMS_ROW8_GROUPS = 8 x RS_BLOCK = 4096).
+//     A call of few rows is bound by latency, and the general entries' three paths are code
+//     to fetch cold (rms_norm_bf16: 38.6 KB of sm_90 SASS); rows of over 2048 groups (the
+//     fused add's over 1024), which the general entries take in two passes, are read once
+//     (rocsample.ops.mlp.rms_norm_entry: when rocsample picks them, and the figures).
+//     row8d is rms_norm's K = 8 with the weight loaded after the row's sum (64 registers:
+//     two blocks an SM, for calls of many rows). A call outside those conditions writes
+//     nothing.
 //   rms_norm_row1_DT(the arguments of rms_norm_DT)
 //   fused_add_rms_norm_row1_DT(the arguments of fused_add_rms_norm_DT)
 //     the same results, bit for bit, at one 16-byte group a thread: a block of 2 x C
@@ -75,11 +79,12 @@
 // The row entries hold a row in registers as the first two ways do, one row a block, at
 // K = 2 or 4 groups a thread (the weight loaded with each row), the fused add's rows of
 // 2 C to 4 C groups included, with the general entries' C: the same sums in the same
-// order (the fused add's at K = 4 in the order of its two passes), so the same bits. A
+// order (the fused add's at K = 4 and 8, and rms_norm's at K = 8, in the order of the two
+// passes), so the same bits. A
 // row of over K x C groups (for K = 2 over 2 x RS_BLOCK groups; else a block narrower
-// than the row's C) is not theirs: they write nothing. K = 4 has entries of its own: its
-// registers (68 to 96 on sm_90, against 32 to 49 at K = 2) would cost the calls of many
-// rows at K = 2 occupancy.
+// than the row's C) is not theirs: they write nothing. K = 4 and 8 have entries of their
+// own: their registers (68 to 96 on sm_90 at K = 4, 128 at K = 8, against 32 to 49 at
+// K = 2) would cost the calls of many rows at K = 2 occupancy.
 // A thread adds its groups' sums of squares, each taken over the group's values in order
 // (rs_group_sq), to its sum in the order of its groups; the tail elements follow one by one.
 // Static shared memory: 2 x RS_NWAVES floats (the one-group entries: and 2 x RS_BLOCK).
@@ -94,8 +99,10 @@
 #define RS_RMS_UNROLL 1
 #define RS_RMS_FUSED_UNROLL 2
 // Most 16-byte groups a row of the row entries: four a thread at RS_BLOCK threads (2048:
-// 16384 bf16, 8192 fp32; rocsample.ops.mlp.ROW_GROUPS).
+// 16384 bf16, 8192 fp32; rocsample.ops.mlp.ROW_GROUPS); the K = 8 entries' eight (4096:
+// 32768 bf16, 16384 fp32; rocsample.ops.mlp.ROW8_GROUPS).
 #define RS_RMS_ROW_GROUPS (4 * RS_BLOCK)
+#define RS_RMS_ROW8_GROUPS (8 * RS_BLOCK)
 #if (RS_BLOCK & (RS_BLOCK - 1)) != 0
 #error "the row entries take C = min(a power of two, RS_BLOCK): RS_BLOCK must be a power of two"
 #endif
@@ -419,7 +426,9 @@ RS_RMS_ENTRIES(bf16, rs_bf16)
 // the general entry's bit for bit, the fused add's rows of over 2 C groups (two passes
 // there, groups lane, lane + C, lane + 2 C, lane + 3 C) included. Threads t >= C (a block
 // of 32 for a row of under 64 groups) hold nothing and take part in the reduction only.
-template <typename T, int K, bool FUSED>
+// LATE (rms_norm_row8d): the weight is loaded after the row's sum, group by group as it is
+// used, not with the row: 64 registers instead of 128 at K = 8, so two blocks an SM.
+template <typename T, int K, bool FUSED, bool LATE = false>
 __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, T* out,
                                                 rs_i64 rows, rs_i64 hidden, rs_i64 xs,
                                                 rs_i64 rsd, rs_i64 os, float eps, float woff) {
@@ -433,7 +442,7 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
     const int groups = (int)((rs_u32)hidden / N);
     const int C = rs_norm_threads(groups);
     const bool ok = rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
-                                             RS_RMS_ROW_GROUPS) &&
+                                             K > 4 ? RS_RMS_ROW8_GROUPS : RS_RMS_ROW_GROUPS) &&
                     groups <= K * C && (int)blockDim.x >= C;
     const int t = (int)threadIdx.x;
     bool has[K];
@@ -450,7 +459,7 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
             if (has[k]) {
                 a[k] = xp[k * C];
                 if (FUSED) b[k] = rp[k * C];
-                wv[k] = wp[k * C];
+                if (!LATE) wv[k] = wp[k * C];
             }
         }
         float acc = 0.0f;
@@ -474,6 +483,7 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
 #pragma unroll
         for (int k = 0; k < K; ++k) {
             if (has[k]) {
+                if (LATE) wv[k] = wp[k * C];
                 float y[N];
 #pragma unroll
                 for (int e = 0; e < N; ++e)
@@ -509,6 +519,23 @@ RS_RMS_ROW_ENTRIES(2, RS_RMS_ROW2_MIN_BLOCKS, bf16, rs_bf16)
 RS_RMS_ROW_ENTRIES(4, 1, f32, float)
 RS_RMS_ROW_ENTRIES(4, 1, f16, rs_f16)
 RS_RMS_ROW_ENTRIES(4, 1, bf16, rs_bf16)
+RS_RMS_ROW_ENTRIES(8, 1, f32, float)
+RS_RMS_ROW_ENTRIES(8, 1, f16, rs_f16)
+RS_RMS_ROW_ENTRIES(8, 1, bf16, rs_bf16)
+
+// rms_norm_row8d_DT: rms_norm's K = 8 entry for calls of many rows (LATE: two blocks an SM).
+#define RS_RMS_ROW8D_ENTRY(DT, T)                                                             \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK, RS_RMS_MIN_BLOCKS)                 \
+        rms_norm_row8d_##DT(const T* x, const T* weight, T* out, long long rows,              \
+                            long long hidden, long long x_stride, long long out_stride,       \
+                            float eps, float weight_offset) {                                 \
+        rs_rms_norm_row<T, 8, false, true>(x, nullptr, weight, out, rows, hidden, x_stride,   \
+                                           0, out_stride, eps, weight_offset);                \
+    }
+
+RS_RMS_ROW8D_ENTRY(f32, float)
+RS_RMS_ROW8D_ENTRY(f16, rs_f16)
+RS_RMS_ROW8D_ENTRY(bf16, rs_bf16)
 
 // The one-group entries: a block of 2 x C threads a row (C the row entries' and the general
 // entries' threads a row, rs_rms_norm_row), thread u holding the row's group u alone, so

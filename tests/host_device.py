@@ -238,7 +238,7 @@ class HostDevice(HostMemoryDriver):
         strides = {k: v[f"{k}_stride"] for k in keys if f"{k}_stride" in v}
         n = 16 // (4 if dtype == "f32" else 2)
         assert mlp.rows_aligned({k: v[k] for k in keys}, strides, dtype), e.name
-        assert cols % n == 0 and (e.kernel == "swiglu" or cols // n <= mlp.ROW_GROUPS), e.name
+        assert cols % n == 0 and (e.kernel == "swiglu" or cols // n <= mlp.ROW8_GROUPS), e.name
 
     # -- the sampling family ---------------------------------------------------------------
     def inside(self, ptr: int, nbytes: int) -> bool:

@@ -785,7 +785,9 @@ def test_mlp_constants_equal_their_python_mirrors(toolchain, target):
 
     assert unit("swiglu.hip", toolchain, target).value("RS_SWIGLU_UNROLL") == mlp.SWIGLU_UNROLL
     # the rows the recipes give the row entries are the rows they compute
-    assert unit("rms_norm.hip", toolchain, target).value("RS_RMS_ROW_GROUPS") == mlp.ROW_GROUPS
+    u = unit("rms_norm.hip", toolchain, target)
+    assert u.value("RS_RMS_ROW_GROUPS") == mlp.ROW_GROUPS
+    assert u.value("RS_RMS_ROW8_GROUPS") == mlp.ROW8_GROUPS
     for source in ("swiglu.hip", "rms_norm.hip"):
         assert unit(source, toolchain, target).value("RS_BLOCK") == mlp.BLOCK
 

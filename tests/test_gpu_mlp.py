@@ -229,15 +229,16 @@ def _run(gpu, op: str, entry: str, grid, block, args) -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
-    """The row entries (one, two and four groups a thread) and the flat entry write the same
-    bytes as the general entries, each launched by its own grid rule, on the same
-    operands: rows of 1, 2 x BLOCK and 4 x BLOCK groups (1024, 2048) and between, odd row
-    counts, Gemma's weight offset, the fused add's residual; silu_and_mul's halves. The
-    recipe picks which one runs, so a call's result must not depend on it (its rows)."""
+    """The row entries (one, two, four and eight groups a thread) and the flat entry write
+    the same bytes as the general entries, each launched by its own grid rule, on the same
+    operands: rows of 1, 2 x BLOCK, 4 x BLOCK and 8 x BLOCK groups (1024, 2048, 4096) and
+    between, odd row counts, Gemma's weight offset, the fused add's residual; silu_and_mul's
+    halves. The recipe picks which one runs, so a call's result must not depend on it (its
+    rows)."""
     rng = np.random.default_rng(23)
     n = 4 if dtype == "f32" else 8
     for groups, rows in ((1, 5), (33, 7), (700, 3), (1024, 129), (1025, 9), (1500, 1),
-                         (2048, 127)):
+                         (2048, 127), (2049, 3), (4096, 130)):
         hidden = groups * n
         x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
                    make((hidden,), dtype, rng))
@@ -257,8 +258,9 @@ def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
                                           {"x": hidden, "out": hidden}, 1e-6, 1.0)
             args = rec.launches[0].args
             # every compact entry whose rows these are: one group a thread and two up to
-            # 2 x BLOCK groups, four up to 4 x BLOCK
-            rows_of = {"_row1": 2 * mlp.BLOCK, "_row2": 2 * mlp.BLOCK, "_row4": mlp.ROW_GROUPS}
+            # 2 x BLOCK groups, four up to 4 x BLOCK, eight up to 8 x BLOCK
+            rows_of = {"_row1": 2 * mlp.BLOCK, "_row2": 2 * mlp.BLOCK, "_row4": mlp.ROW_GROUPS,
+                       "_row8": mlp.ROW8_GROUPS, "_row8d": mlp.ROW8_GROUPS}
             compact = [f"{op}{s}_{dtype}" for s in mlp.COMPACT[op] if groups <= rows_of[s]]
             assert compact and mlp.rms_norm_entry(1, hidden, dtype, True, fused) in compact
             results = []

@@ -360,10 +360,15 @@ ROW_RULE = [
     ("bf16", 128, 8200, "rms_norm_row4_bf16", "fused_add_rms_norm_row4_bf16"),  # 1025
     ("bf16", 129, 8200, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # 1025, many rows
     ("f16", 1, 16384, "rms_norm_row4_f16", "fused_add_rms_norm_row4_f16"),  # 2048
-    ("f16", 1, 16392, "rms_norm_f16", "fused_add_rms_norm_f16"),  # 2049
     ("f32", 128, 8192, "rms_norm_row4_f32", "fused_add_rms_norm_row4_f32"),  # 2048
-    ("f32", 1, 8196, "rms_norm_f32", "fused_add_rms_norm_f32"),  # 2049
-    ("f32", 1, 14336, "rms_norm_f32", "fused_add_rms_norm_f32"),  # 3584
+    ("f32", 1, 8196, "rms_norm_row8_f32", "fused_add_rms_norm_row8_f32"),  # 2049
+    ("f32", 128, 14336, "rms_norm_row8_f32", "fused_add_rms_norm_row8_f32"),  # 3584
+    ("f32", 129, 14336, "rms_norm_row8d_f32", "fused_add_rms_norm_row8_f32"),  # many rows
+    ("f16", 1, 16392, "rms_norm_row8_f16", "fused_add_rms_norm_row8_f16"),  # 2049
+    ("bf16", 8192, 32768, "rms_norm_row8d_bf16", "fused_add_rms_norm_row8_bf16"),  # 4096
+    ("bf16", 1, 32776, "rms_norm_bf16", "fused_add_rms_norm_bf16"),  # 4097
+    ("f32", 128, 16388, "rms_norm_f32", "fused_add_rms_norm_f32"),  # 4097
+    ("f32", 1, 16385, "rms_norm_f32", "fused_add_rms_norm_f32"),  # hidden % 4
 ]
 _PTRS = {"x": 1 << 20, "weight": 1 << 30, "out": 1 << 31, "residual": 1 << 32}
 
@@ -382,9 +387,11 @@ def test_rms_norm_recipes_pick_the_entry_of_the_rule(dtype, rows, hidden, plain,
     up to BLOCK = 512 groups at any
     rows (two a thread), up to 2 x BLOCK = 1024 at any rows for the fused add and at most
     ROW_FEW_ROWS = 128 rows for rms_norm, up to ROW_GROUPS = 2048 (four a thread) in calls
-    of at most 128 rows; else the general entry, each with its own grid rule; Gemma's
-    weight offset passed on either way."""
+    of at most 128 rows, up to ROW8_GROUPS = 4096 eight a thread (rms_norm's calls of over
+    128 rows: the weight after the sum, row8d); else the general entry, each with its own
+    grid rule; Gemma's weight offset passed on either way."""
     assert mlp.ROW_GROUPS == 4 * mlp.BLOCK == 2048 and mlp.ROW_FEW_ROWS == 128
+    assert mlp.ROW8_GROUPS == 8 * mlp.BLOCK == 4096
     assert (mlp.ROW1_GROUPS, mlp.ROW1_ROWS, mlp.ROW1_DTYPES) == (256, 128, ("bf16",))
     assert mlp.rms_norm_entry(rows, hidden, dtype, True) == plain
     assert mlp.rms_norm_entry(rows, hidden, dtype, True, fused=True) == fused

@@ -146,9 +146,9 @@ def _mlp(b, rng) -> int:
     """SwiGLU, RMSNorm and the fused add at odd sizes, on the 16-byte and the element paths
     (rows one element off 16 bytes, a stride of hidden + 1), fp32 and fp16, and bf16: the general
     entries and the compact ones the recipes pick for aligned rows of whole 16-byte groups
-    (rms_norm_row1/row2/row4, swiglu_flat; rocsample.ops.mlp.rms_norm_entry), both sides
-    of their limits (1024 and 2048 groups, 128 rows; the one-group entries: bf16 rows of up
-    to 256 groups)."""
+    (rms_norm_row1/row2/row4/row8/row8d, swiglu_flat; rocsample.ops.mlp.rms_norm_entry),
+    both sides of their limits (1024, 2048 and 4096 groups, 128 rows; the one-group entries:
+    bf16 rows of up to 256 groups)."""
     from rocsample.buffers import DeviceBuffer
     from rocsample.ops import mlp
 
@@ -159,7 +159,9 @@ def _mlp(b, rng) -> int:
                                              (2, 5125, 10250, 0), (1, 16384, 16384, 0),
                                              (7, 4096, 4104, 0), (2, 8192, 8192, 0),
                                              (3, 8200, 8200, 0),
-                                             (129, 8200, 8200, 0), (5, 4096, 4096, 1)):
+                                             (129, 8200, 8200, 0), (5, 4096, 4096, 1),
+                                             (2, 16392, 16392, 0), (130, 16384, 16384, 0),
+                                             (1, 16388, 16388, 0)):
             flat = rng.standard_normal(rows * stride + 8).astype(dtype)
             w = rng.standard_normal(hidden).astype(dtype)
             host = np.lib.stride_tricks.as_strided(flat[offset:], (rows, hidden),
@@ -178,11 +180,13 @@ def _mlp(b, rng) -> int:
                           f"stride {stride} offset {offset}")
                     bad += 1
     # bf16, contiguous: the one-group row entries the rule picks for bf16 alone (rows of up to
-    # 256 groups in calls of up to 128 rows), both sides of those limits, and the fused add.
+    # 256 groups in calls of up to 128 rows), both sides of those limits, and the fused add;
+    # eight groups a thread (row8 at 2 rows, row8d at 129).
     from rocsample.buffers import BFLOAT16, widen_to_f32
 
     with rocsample.profile() as prof:  # which entries ran
-        for rows, hidden in ((3, 8), (5, 2048), (129, 2048), (2, 2056)):
+        for rows, hidden in ((3, 8), (5, 2048), (129, 2048), (2, 2056), (2, 20480),
+                             (129, 32768)):
             x = rng.standard_normal((rows, hidden)).astype(np.float32)
             xb = (x.view(np.uint32) >> 16).astype(np.uint16)
             wb = (rng.standard_normal(hidden).astype(np.float32).view(np.uint32) >> 16).astype(

@@ -10,10 +10,10 @@ the family and the test oracle.
 
 Each operation has a general entry a type (``swiglu_bf16``, ``rms_norm_bf16``,
 ``fused_add_rms_norm_bf16``: any alignment, any row length) and compact ones for the calls
-that fit a single path (``swiglu_flat_bf16``; ``rms_norm_row2_bf16``, ``rms_norm_row4_bf16``
-and the fused add's), with the same arguments and the same results bit for bit; the recipes
-pick between them (:func:`rms_norm_entry`, :func:`swiglu_entry`, with the figures that
-decided the rule).
+that fit a single path (``swiglu_flat_bf16``; ``rms_norm_row1_bf16`` to
+``rms_norm_row8_bf16``, ``rms_norm_row8d_bf16`` and the fused add's), with the same arguments
+and the same results bit for bit; the recipes pick between them (:func:`rms_norm_entry`,
+:func:`swiglu_entry`, with the figures that decided the rule).
 
 Rounding order (FlashInfer's, one rounding): values are widened to float32, the result is
 computed in float32 and rounded to the element type once, at the store; for RMSNorm
@@ -64,6 +64,7 @@ __all__ = [
     "ROW1_ROWS",
     "ROW_FEW_ROWS",
     "ROW_GROUPS",
+    "ROW8_GROUPS",
     "bytes_moved",
     "norm_threads",
     "entry",
@@ -106,8 +107,12 @@ GRID_Y = 65535
 #: Most 16-byte groups in a row of the row entries (``RS_RMS_ROW_GROUPS``): four a thread at
 #: :data:`BLOCK` threads (16384 bf16, 8192 fp32).
 ROW_GROUPS = 4 * BLOCK
+#: Most 16-byte groups in a row of the eight-a-thread row entries (``RS_RMS_ROW8_GROUPS``:
+#: 32768 bf16, 16384 fp32); longer rows go to the general entries' two passes.
+ROW8_GROUPS = 8 * BLOCK
 #: Rows up to which the row entries take rows of more than ``2 * BLOCK`` groups (four a
-#: thread), and rms_norm's rows of more than ``BLOCK``; beyond, the general entries (see
+#: thread), and rms_norm's rows of more than ``BLOCK``; beyond, the general entries, and for
+#: rms_norm's rows of over :data:`ROW_GROUPS` groups ``rms_norm_row8d`` (see
 #: :func:`rms_norm_entry`).
 ROW_FEW_ROWS = 128
 #: The one-group row entries (``_row1``) take bf16 calls of at most ``ROW1_ROWS`` rows of at
@@ -164,9 +169,10 @@ _GENERIC = (
 )
 #: The compact entries of each kernel, ``<kernel><suffix>_<dtype>``: SwiGLU's flat entry
 #: (one 16-byte group a thread), RMSNorm's row entries (a row held in registers, one, at most
-#: two or at most four 16-byte groups a thread).
-COMPACT = {"swiglu": ("_flat",), "rms_norm": ("_row1", "_row2", "_row4"),
-           "fused_add_rms_norm": ("_row1", "_row2", "_row4")}
+#: two, four or eight 16-byte groups a thread; ``_row8d``: rms_norm's eight with the weight
+#: loaded after the row's sum, for calls of many rows).
+COMPACT = {"swiglu": ("_flat",), "rms_norm": ("_row1", "_row2", "_row4", "_row8", "_row8d"),
+           "fused_add_rms_norm": ("_row1", "_row2", "_row4", "_row8")}
 #: Threads a block of the one-group row entries may have (``RS_RMS_ROW1_BLOCK``): a row of
 #: up to ``2 * BLOCK`` groups, one a thread.
 ROW1_BLOCK = 2 * BLOCK
@@ -398,6 +404,10 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
       at most :data:`ROW_FEW_ROWS` rows;
     * G <= :data:`ROW_GROUPS` (2048): ``<kernel>_row4_<dtype>`` in a call of at most
       :data:`ROW_FEW_ROWS` rows;
+    * G > :data:`ROW_GROUPS`, G <= :data:`ROW8_GROUPS` (4096: 16384 fp32, 32768 bf16): the
+      fused add's ``_row8_`` entry; rms_norm's ``_row8_`` in a call of at most
+      :data:`ROW_FEW_ROWS` rows, else ``rms_norm_row8d_<dtype>`` (the weight loaded after
+      the row's sum: two blocks an SM);
 
     else the general ``<kernel>_<dtype>``. All give the same results bit for bit.
 
@@ -418,6 +428,15 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     6.02, 1024 x 2048 7.58 against 7.78); fp16 2048 and fp32 1024 (the same 256 groups,
     lighter conversions) within -0.1..+0.13 us, no gain; at 4096 bf16 (blocks of 512) even,
     at 8192 bf16 and fp32 2048-4096 (512 to 1024 threads) 0.1-0.3 us slower.
+    The eight-a-thread entries (session 14, bench/results/2026-12-04-h200-session14, run 1,
+    bench/experiments/mlp-row8): rows of over 2048 groups took two passes in the general
+    entries. rms_norm fp32 1 x 14336 10.08 -> 7.23 (row8), 128 x 14336 11.97 -> 9.98,
+    8192 x 14336 297.5 -> 234.8 (row8d; a copy of the bytes 224.8), bf16 8192 x 32768
+    346.6 -> 266.7; row8 at 1024 rows and more lost (fp32 8192 x 14336 337.9: one block an
+    SM), row8d at 128 rows and fewer (the weight's loads after the sum: 1 x 14336 9.18).
+    The fused add's row8: fp32 1 x 14336 10.27 -> 7.62, 1024 x 8200 44.96 -> 41.25, at
+    8192 rows within 0.7 % of the general entry either way (14336: 468.5 against 465.9);
+    its weight-after-sum form spilled at two blocks an SM (680 against 466).
 
     >>> rms_norm_entry(1, 14336, "bf16", True), rms_norm_entry(129, 14336, "bf16", True)
     ('rms_norm_row4_bf16', 'rms_norm_bf16')
@@ -429,8 +448,10 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
     ('rms_norm_bf16', 'fused_add_rms_norm_row2_bf16')
     >>> rms_norm_entry(8192, 4096, "bf16", True), rms_norm_entry(1, 8192, "bf16", False)
     ('rms_norm_row2_bf16', 'rms_norm_bf16')
-    >>> rms_norm_entry(1, 8196, "f32", True)
-    'rms_norm_f32'
+    >>> rms_norm_entry(1, 8196, "f32", True), rms_norm_entry(129, 8196, "f32", True)
+    ('rms_norm_row8_f32', 'rms_norm_row8d_f32')
+    >>> rms_norm_entry(8192, 14336, "f32", True, True), rms_norm_entry(1, 16388, "f32", True)
+    ('fused_add_rms_norm_row8_f32', 'rms_norm_f32')
     """
     kernel = "fused_add_rms_norm" if fused else "rms_norm"
     n = 16 // _STORAGE[dtype].itemsize
@@ -443,6 +464,8 @@ def rms_norm_entry(rows: int, hidden: int, dtype: str, aligned: bool,
             return f"{kernel}_row2_{dtype}"
         if groups <= ROW_GROUPS and few:
             return f"{kernel}_row4_{dtype}"
+        if ROW_GROUPS < groups <= ROW8_GROUPS:
+            return f"{kernel}_row8{'' if fused or few else 'd'}_{dtype}"
     return entry(kernel, dtype)
 
 
@@ -544,8 +567,8 @@ def rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str, int],
                     strides: dict[str, int], eps: float, weight_offset: float = 0.0,
                     sm_count: int = 132,
                     has_companion: Callable[[str], bool] | None = None) -> Recipe | None:
-    """One launch of the entry :func:`rms_norm_entry` names (``rms_norm_row2_<dtype>``,
-    ``_row4_`` or the general ``rms_norm_<dtype>``; ``ptrs``: x, weight, out; ``strides``:
+    """One launch of the entry :func:`rms_norm_entry` names (``rms_norm_row1_<dtype>`` to
+    ``_row8d_`` or the general ``rms_norm_<dtype>``; ``ptrs``: x, weight, out; ``strides``:
     x, out); ``has_companion`` as for :func:`swiglu_recipe`.
 
     Example
@@ -578,7 +601,7 @@ def fused_add_rms_norm_recipe(dtype: str, rows: int, hidden: int, ptrs: dict[str
                               has_companion: Callable[[str], bool] | None = None
                               ) -> Recipe | None:
     """One launch of the entry :func:`rms_norm_entry` names for the fused add
-    (``fused_add_rms_norm_row2_<dtype>``, ``_row4_`` or the general one; ``ptrs``: x,
+    (``fused_add_rms_norm_row1_<dtype>`` to ``_row8_`` or the general one; ``ptrs``: x,
     residual, weight; ``strides``: x, residual; ``has_companion`` as for
     :func:`swiglu_recipe`).
 

@@ -95,6 +95,10 @@ template <typename T> static bool near(T got, float want_f) {
     return (a & 0x8000) == (b & 0x8000) ? (d >= -1 && d <= 1) : ((a | b) & 0x7fff) <= 1;
 }
 
+// K of the row entries: 1, 2, 4, 8, and K_8D for rms_norm_row8d_DT (eight groups a thread,
+// the weight loaded after the sum).
+#define K_8D 9
+
 #define RS_TYPED(DT, T)                                                                       \
     static void typed(const T* x, const T* w, T* out, long long rows, long long hidden,        \
                       long long xs, long long os, float eps, float woff) {                     \
@@ -110,8 +114,12 @@ template <typename T> static bool near(T got, float want_f) {
             rms_norm_row1_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
         else if (K == 2)                                                                       \
             rms_norm_row2_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
-        else                                                                                   \
+        else if (K == 4)                                                                       \
             rms_norm_row4_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
+        else if (K == 8)                                                                       \
+            rms_norm_row8_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                    \
+        else /* K_8D */                                                                        \
+            rms_norm_row8d_##DT(x, w, out, rows, hidden, xs, os, eps, woff);                   \
     }                                                                                          \
     static void row_fused(int K, T* x, T* res, const T* w, long long rows, long long hidden,   \
                           long long xs, long long rsd, float eps, float woff) {                \
@@ -119,8 +127,10 @@ template <typename T> static bool near(T got, float want_f) {
             fused_add_rms_norm_row1_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
         else if (K == 2)                                                                       \
             fused_add_rms_norm_row2_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
-        else                                                                                   \
+        else if (K == 4)                                                                       \
             fused_add_rms_norm_row4_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
+        else /* 8, and K_8D: the fused add has no weight-after-sum entry */                    \
+            fused_add_rms_norm_row8_##DT(x, res, w, rows, hidden, xs, rsd, eps, woff);         \
     }
 RS_TYPED(f32, float)
 RS_TYPED(f16, rs_f16)
@@ -298,7 +308,8 @@ static long run_row_case(std::mt19937_64& rng, long long rows, long long hidden,
     const unsigned block = blocks[rng() % 3];
     const bool fits = ok(c.x(), c.xs) && ok(c.w(), 0) && ok(c.out(), c.os) &&
                       (!FUSED || ok(c.res(), c.rsd)) && hidden % N == 0 && groups >= 1 &&
-                      groups <= 4 * RS_BLOCK && groups <= (K == 1 ? 2 : K) * need &&
+                      groups <= (K >= 8 ? 8 : 4) * RS_BLOCK &&
+                      groups <= (K == 1 ? 2 : K == K_8D ? 8 : K) * need &&
                       block >= threads;
     const unsigned grid = rng() % 2 ? 1 + rng() % 3 : (unsigned)rows;  // the host's: a row a block
     launch(grid, block, [&] { row_entry<T, FUSED>(K, c, rows, hidden); });
@@ -335,29 +346,31 @@ int main(int argc, char** argv) {
         cases += 5;
     }
     // The row entries around their limits: rows of g 16-byte groups up to 8 threads a row,
-    // a wave, and 2 and 4 x RS_BLOCK groups (the last rows of the K = 2 and K = 4 entries
+    // a wave, and 2, 4 and 8 x RS_BLOCK groups (the last rows of the K = 2, 4 and 8 entries
     // and the first they refuse), odd row counts; one call in four with an operand off 16
-    // bytes, one in six with hidden not a multiple of N (nothing may be written then).
+    // bytes, one in six with hidden not a multiple of N (nothing may be written then). Each
+    // g meets K = 1 or 2, 4, and 8 or 8d, in rms_norm and in the fused add.
     const long long B = RS_BLOCK;
     const long long gs[] = {1, 2, 9, 17, 33, 2 * B - 1, 2 * B, 2 * B + 1, 4 * B - 1, 4 * B,
-                            4 * B + 1};
+                            4 * B + 1, 8 * B - 1, 8 * B, 8 * B + 1};
     for (long long g : gs)
-        for (int k = 0; k < 4; ++k) {
+        for (int k = 0; k < 6; ++k) {
             const long long rows = 1 + 2 * (long long)(rng() % (rows_only ? 2 : 4));
-            const int K = k % 2 ? 4 : rng() % 2 ? 2 : 1;
+            const int K = k % 3 == 0 ? (rng() % 2 ? 2 : 1) : k % 3 == 1 ? 4
+                          : rng() % 2 ? 8 : K_8D;
             const bool misalign = rng() % 4 == 0;
             const long long more = rng() % 6 == 0 ? 1 : 0;  // hidden % N != 0
             switch (rng() % 3) {
                 case 0:
-                    bad += k < 2 ? run_row_case<float, false>(rng, rows, 4 * g + more, K, misalign)
+                    bad += k < 3 ? run_row_case<float, false>(rng, rows, 4 * g + more, K, misalign)
                                  : run_row_case<float, true>(rng, rows, 4 * g + more, K, misalign);
                     break;
                 case 1:
-                    bad += k < 2 ? run_row_case<rs_f16, false>(rng, rows, 8 * g + more, K, misalign)
+                    bad += k < 3 ? run_row_case<rs_f16, false>(rng, rows, 8 * g + more, K, misalign)
                                  : run_row_case<rs_f16, true>(rng, rows, 8 * g + more, K, misalign);
                     break;
                 default:
-                    bad += k < 2
+                    bad += k < 3
                                ? run_row_case<rs_bf16, false>(rng, rows, 8 * g + more, K, misalign)
                                : run_row_case<rs_bf16, true>(rng, rows, 8 * g + more, K, misalign);
                     break;

@@ -222,6 +222,47 @@ struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
 template <> struct rs_held8<rs_f16> : rs_held8_2<rs_f16> {};
 template <> struct rs_held8<rs_bf16> : rs_held8_2<rs_bf16> {};
 
+// The largest bit pattern of a thread's 8 values as floats (rs_scan_plain's maxima): below
+// 0x7f800000 exactly when every value is finite and its sign bit clear, and then it is their
+// largest key. Anything else (a negative value, -0.0 included, Inf or NaN) returns at least
+// 0x7f800000, and the caller takes the keys one by one. Packed 2-byte rows on NVIDIA sm_90
+// and later compare two elements an instruction (max.u16x2 on the stored bits, whose order
+// for values with the sign bit clear is the values' and their widened floats'): three
+// instructions for 8 values where the widening and the comparison took two a value.
+template <typename H>
+__device__ __forceinline__ rs_u32 rs_held_max(const H& h) {
+    rs_u32 raw = 0u;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const rs_u32 b = __float_as_uint(h.at(j));
+        raw = b > raw ? b : raw;
+    }
+    return raw;
+}
+#if defined(RS_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ rs_u32 rs_max_u16x2(rs_u32 a, rs_u32 b) {
+    rs_u32 d;
+    asm("max.u16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+template <typename T>
+__device__ __forceinline__ rs_u32 rs_held_max2(const rs_held8_2<T>& h) {
+    const rs_u32 m = rs_max_u16x2(rs_max_u16x2(h.w[0], h.w[1]), rs_max_u16x2(h.w[2], h.w[3]));
+    const rs_u32 lo = m & 0xffffu, hi = m >> 16;
+    T e;
+    e.bits = (unsigned short)(hi > lo ? hi : lo);
+    if (e.bits >= 0x8000u) return 0xffffffffu;  // a sign bit set: negative, or -0.0
+    return __float_as_uint(rs_num<T>::up(e));  // Inf and NaN widen to 0x7f800000 and up
+}
+// Overloads, not a template on rs_held8_2: an exact match, so they win over the one above.
+__device__ __forceinline__ rs_u32 rs_held_max(const rs_held8<rs_f16>& h) {
+    return rs_held_max2(h);
+}
+__device__ __forceinline__ rs_u32 rs_held_max(const rs_held8<rs_bf16>& h) {
+    return rs_held_max2(h);
+}
+#endif
+
 // Whether T's rs_held8 holds its values packed (then a loop keeps more sub-chunks in flight).
 // Logit rows of either size are not: each element becomes its probability once, at the load
 // (held packed, the plain scan formed it twice, for the maxima and for the masses).

@@ -29,6 +29,51 @@
 // that (make nvrtc-compat).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
+// The rare cases of rs_scan_plain_body's maxima and masses.
+// The largest key of a thread's 8 values, or 0xffffffff when one is negative (-0.0 is not:
+// 0x80000000 is the largest raw pattern it can have), Inf or NaN: the largest raw pattern is
+// above 0x80000000 exactly when some value is negative, and a key >= 0x7f800000 is Inf or NaN.
+template <typename H>
+__device__ __forceinline__ rs_u32 rs_keys_max(const H& v) {
+    rs_u32 mx = 0u, raw = 0u;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const rs_u32 bits = __float_as_uint(v.at(j));
+        const rs_u32 key = bits & 0x7fffffffu;
+        mx = key > mx ? key : mx;
+        raw = bits > raw ? bits : raw;
+    }
+    return raw > 0x80000000u || mx >= 0x7f800000u ? 0xffffffffu : mx;
+}
+// The sum of the 8 values' rs_mass at a sub-chunk maximum's exponent ce below 39 (a maximum
+// below 2^-88: rs_mass's two factors).
+template <typename H>
+__device__ __forceinline__ rs_u64 rs_mass_of(const H& v, int ce) {
+    rs_u64 m = 0ull;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v.at(j)), ce);
+    return m;
+}
+// The same out of line for packed 2-byte rows, the thread's 8 values of sub-chunk s reloaded
+// (from cache; padding past vocab is 0 as in the scan). Inlined there, the two loops in each
+// of a round's unrolled sub-chunks grew each 2-byte engine entry's code by 11 KB, and top-k
+// sampling of bf16 rows, which never runs them, was 0.6-1 us slower at 1 x 128256 (H200,
+// bench/results/2026-12-04-h200-session14, runs 2 and 3); out of line for float and logit
+// rows instead, plain sampling of float32 was 3-4 % slower and sample_from_logits at one
+// row 0.5 us (their scan's calls cost register saves).
+template <typename T>
+__device__ __noinline__ rs_u32 rs_keys_max8(const T* x, int vocab, int s) {
+    rs_held8<T> v;
+    rs_load_held8(x, vocab, s, v);
+    return rs_keys_max(v);
+}
+template <typename T>
+__device__ __noinline__ rs_u64 rs_mass8(const T* x, int vocab, int s, int ce) {
+    rs_held8<T> v;
+    rs_load_held8(x, vocab, s, v);
+    return rs_mass_of(v, ce);
+}
+
 // Inlined into its two callers (rs_scan_plain below), except for float probability rows: as
 // a function of its own it saved 25 registers per call on NVRTC 13.0 for 2-byte logit rows
 // (512 x 128256 bf16 sample_from_logits 147.0 -> 140.8 us inlined, bf16 plain sampling
@@ -43,6 +88,7 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
     // round. (Four a round spilled on sm_90 under the engine's 64-register bound: ptxas,
     // NVRTC 13.)
     constexpr int D = rs_packed<T>::value ? 3 : 2;
+    constexpr bool OUTLINE = rs_packed<T>::value;  // the rare cases (rs_keys_max8, rs_mass8)
     static_assert(D <= RS_DEEP, "rs_sm.cmax and wsum hold RS_DEEP sub-chunks a round");
     if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
     __syncthreads();
@@ -53,21 +99,19 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
         for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < s1 ? vocab : 0, s + q, v[q]);
     };
     // The round in two parts; the next round's loads go before or between them (see above).
-    auto maxima = [&](const rs_held8<T> (&v)[D]) {
+    auto maxima = [&](const rs_held8<T> (&v)[D], int s) {
 #pragma unroll
         for (int q = 0; q < D; ++q) {
-            rs_u32 mx = 0u, raw = 0u;
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 bits = __float_as_uint(v[q].at(j));
-                const rs_u32 key = bits & 0x7fffffffu;
-                mx = key > mx ? key : mx;
-                raw = bits > raw ? bits : raw;
-            }
-            // The largest key, and the largest raw bit pattern: above 0x80000000 exactly
-            // when some value is negative (-0.0 is 0x80000000); a key >= 0x7f800000 is Inf
-            // or NaN: a bad sub-chunk.
-            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;
+            // The largest raw bit pattern is the largest key when it is below 0x7f800000
+            // (rs_held_max: every value finite, its sign bit clear); else the keys one by
+            // one: the largest, and the largest raw pattern, above 0x80000000 exactly when
+            // some value is negative (-0.0 is 0x80000000); a key >= 0x7f800000 is Inf or
+            // NaN: a bad sub-chunk. (One comparison a value where the key, its maximum and
+            // the raw maximum took three; the figures are the mass's, below.)
+            rs_u32 mx = rs_held_max(v[q]);
+            if (mx >= 0x7f800000u)
+                mx = OUTLINE ? rs_keys_max8(x, s + q < s1 ? vocab : 0, s + q)
+                             : rs_keys_max(v[q]);
             mx = rs_wave_max_u32(mx);
             if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
         }
@@ -79,9 +123,21 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
             const rs_u32 ck = rs_sm.cmax[par][q];
             const int ce = rs_exp(ck);
             rs_u64 m = 0ull;
-            if (ck != 0xffffffffu) {
+            // rs_mass of each value: x * 2^(166 - ce), truncated. A valid sub-chunk holds no
+            // negative value but -0.0, whose product truncates to 0 as its key's does, so
+            // the value stands for its key; and while 166 - ce <= 127 (a sub-chunk maximum
+            // of at least 2^-88) 2^(166 - ce) is one float and rs_mass's second factor is 1:
+            // one multiply a value. With the maxima above, on an H200 (session 14, runs 2
+            // and 3, same process): bf16 plain sampling 512 x 128256 65.8 -> 59.2 us
+            // (0.84 -> 0.76 of float32), 512 x 262144 114.3 -> 100.7, f16 62.7 -> 59.1;
+            // sample_from_logits bf16 512 x 262144 250.4 -> 242.6.
+            if (ck != 0xffffffffu && ce >= 39) {
+                const float sc = __uint_as_float((rs_u32)(166 - ce + 127) << 23);
 #pragma unroll
-                for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v[q].at(j)), ce);
+                for (int j = 0; j < 8; ++j) m += (rs_u64)(v[q].at(j) * sc);
+            } else if (ck != 0xffffffffu) {
+                m = OUTLINE ? rs_mass8(x, s + q < s1 ? vocab : 0, s + q, ce)
+                            : rs_mass_of(v[q], ce);
             }
             m = rs_wave_sum_u64(m);
             // A slot per wave: 64-bit shared atomics are compare-and-swap loops.
@@ -112,12 +168,12 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
     load(va, s0);
     for (int s = s0; s < s1; s += 2 * D) {
         if (!LATE) load(vb, s + D);
-        maxima(va);
+        maxima(va, s);
         if (LATE) load(vb, s + D);
         finish(va, s);
         if (s + D >= s1) break;
         if (!LATE) load(va, s + 2 * D);
-        maxima(vb);
+        maxima(vb, s + D);
         if (LATE) load(va, s + 2 * D);
         finish(vb, s + D);
     }

@@ -124,6 +124,48 @@ def test_half_probs_draw_the_widened_float32_tokens(gpu, kind, vocab, rows):
             np.testing.assert_array_equal(got, want, err_msg=f"{method} {kw}")
 
 
+@pytest.mark.parametrize("kind", ["f32", "f16", "bf16"])
+@pytest.mark.parametrize("rows", [9, None])  # G blocks a row; None: one block a row
+def test_signed_zeros_and_bad_values_in_every_sub_chunk_position(gpu, kind, rows):
+    """The plain scan's sub-chunk maxima take the largest raw bit pattern and fall back to
+    the keys one by one when it is a sign bit, Inf or NaN (kernels/rs_engine_block.h
+    rs_held_max; on sm_90 two packed 2-byte values an instruction): -0.0 beside positive
+    values in one sub-chunk of a row (valid: it weighs 0), a row of signed and unsigned zeros
+    only (no mass: -1), a negative value, +Inf or NaN in the last sub-chunk (-1), and rows
+    whose largest value is below 2^-88 (the mass's two-factor scale) draw the widened
+    float32 rows' tokens, on the GPU and in numpy, on every sampling path."""
+    rows = rows or gpu.sm_count + 3
+    from rocsample.backends import cpu_engine
+
+    vocab = 3 * 4096 + 700  # four sub-chunks, the last one short
+    rng = np.random.default_rng(rows + len(kind))
+    p32 = cpu_engine.softmax((rng.standard_normal((rows, vocab)) * 2).astype(np.float32))
+    p32[0, 4096:8192:3] = -0.0  # a sub-chunk with signed zeros among its values
+    p32[1, :] = np.where(np.arange(vocab) % 2 == 0, -0.0, 0.0)  # zeros only: -1
+    p32[2, vocab - 5] = -1e-3  # a negative value: -1
+    p32[3, vocab - 1] = np.inf  # -1
+    p32[4, 9000] = np.nan  # -1
+    p32[5] = np.abs(p32[5]) * np.float32(2.0**-95)  # below 2^-88 (f16: all zero then, -1)
+    p32[6, :4096] = -0.0  # a whole sub-chunk of -0.0 before valid ones
+    p32[7, 12288:] = -0.0  # the short last sub-chunk -0.0
+    x = p32 if kind == "f32" else _half(p32, kind)
+    wide = p32 if kind == "f32" else widen_to_f32(x)
+    for method, kw in PATHS:
+        for seed in (3, np.arange(rows)):
+            args = dict(seed=seed, offset=2, method=method, check_inputs=False, **kw)
+            got = rocsample.sample(x, backend=gpu.name, **args)
+            np.testing.assert_array_equal(got, rocsample.sample(wide, backend="cpu", **args),
+                                          err_msg=f"{method} {kw} (cpu)")
+            if kind != "f32":
+                np.testing.assert_array_equal(
+                    got, rocsample.sample(wide, backend=gpu.name, **args),
+                    err_msg=f"{method} {kw}")
+            assert got[1:5].tolist() == [-1] * 4, (method, kw, got[:8])
+            assert (got[[0, 6, 7]] >= 0).all() and got[6] >= 4096 and got[7] < 12288
+            assert not (4096 <= got[0] < 8192 and (got[0] - 4096) % 3 == 0)  # a -0.0
+            assert (got[5] >= 0) == (kind != "f16")  # f16: 2^-95 x p rounds to 0
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_torch_half_probs_are_sampled_in_place(gpu, dtype):
     torch = pytest.importorskip("torch")

@@ -78,7 +78,8 @@ def main(out_path: str | None) -> int:
     bits = lambda f: struct.unpack("<I", struct.pack("<f", f))[0]  # noqa: E731
     # negatives: -0.0 (0x80000000) down to -Inf (0xff800000); positives: +0.0 up to 128.0
     # control: the positive range with its pairs' order reversed (neg = 1), where every pair
-    # whose 2^x differs must count as decreasing: the check runs and counts
+    # whose 2^x differs must count as decreasing: the check runs and counts (most adjacent
+    # floats there share their 2^x: all 864 M below 2^-24 give 1.0)
     ranges = {"negative": (0x80000000, 0xff800000 - 0x80000000, 1),
               "positive": (0, bits(128.0), 0),
               "control (positive, order reversed)": (0, bits(128.0), 1)}
@@ -101,7 +102,7 @@ def main(out_path: str | None) -> int:
                                       "seconds": round(time.perf_counter() - t0, 3)}
             print(entry, name, res[f"{entry} {name}"], flush=True)
             if name.startswith("control"):
-                ok = ok and bad > count // 4  # 2^x of adjacent floats differs for most pairs
+                ok = ok and bad > 0
             elif entry == "ex2_check_ftz":
                 ok = ok and bad == 0 and negative == 0
     rt.free(out)

@@ -179,9 +179,17 @@ __device__ __forceinline__ int rs_exp(rs_u32 key) {
 // exact while the product is a normal float, and a product below 2^-126 truncates to 0 either
 // way; the truncating conversion then gives the floor. max_exp is loop-invariant where this is
 // called, so the factors are computed once per loop: per element two multiplies and one
-// conversion.
+// conversion. From max_exp >= RS_MASS_ONE_EXP on (a maximum of at least 2^-88) the second
+// factor is 1: the mass is (rs_u64)(x * rs_mass_scale1(max_exp)), one multiply (the plain
+// scan's hot loop, rs_engine_plain.h).
+#define RS_MASS_BIAS 166                      // the scale is 2^(RS_MASS_BIAS - max_exp)
+#define RS_MASS_ONE_EXP (RS_MASS_BIAS - 127)  // 39: from here the scale is <= 2^127
+// The scale as one float, for max_exp >= RS_MASS_ONE_EXP.
+__device__ __forceinline__ float rs_mass_scale1(int max_exp) {
+    return __uint_as_float((rs_u32)(RS_MASS_BIAS - max_exp + 127) << 23);
+}
 __device__ __forceinline__ rs_u64 rs_mass(rs_u32 key, int max_exp) {
-    const int a = 166 - max_exp;                 // -88 .. 165
+    const int a = RS_MASS_BIAS - max_exp;        // -88 .. 165
     const int a1 = a < 127 ? a : 127;
     const float s1 = __uint_as_float((rs_u32)(a1 + 127) << 23);
     const float s2 = __uint_as_float((rs_u32)(a - a1 + 127) << 23);

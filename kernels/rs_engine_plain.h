@@ -45,8 +45,8 @@ __device__ __forceinline__ rs_u32 rs_keys_max(const H& v) {
     }
     return raw > 0x80000000u || mx >= 0x7f800000u ? 0xffffffffu : mx;
 }
-// The sum of the 8 values' rs_mass at a sub-chunk maximum's exponent ce below 39 (a maximum
-// below 2^-88: rs_mass's two factors).
+// The sum of the 8 values' rs_mass at a sub-chunk maximum's exponent ce below RS_MASS_ONE_EXP
+// (a maximum below 2^-88: rs_mass's two factors).
 template <typename H>
 __device__ __forceinline__ rs_u64 rs_mass_of(const H& v, int ce) {
     rs_u64 m = 0ull;
@@ -123,16 +123,16 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
             const rs_u32 ck = rs_sm.cmax[par][q];
             const int ce = rs_exp(ck);
             rs_u64 m = 0ull;
-            // rs_mass of each value: x * 2^(166 - ce), truncated. A valid sub-chunk holds no
-            // negative value but -0.0, whose product truncates to 0 as its key's does, so
-            // the value stands for its key; and while 166 - ce <= 127 (a sub-chunk maximum
-            // of at least 2^-88) 2^(166 - ce) is one float and rs_mass's second factor is 1:
+            // rs_mass of each value: x * 2^(RS_MASS_BIAS - ce), truncated. A valid sub-chunk
+            // holds no negative value but -0.0, whose product truncates to 0 as its key's
+            // does, so the value stands for its key; and from ce >= RS_MASS_ONE_EXP on (a
+            // sub-chunk maximum of at least 2^-88) the scale is one float, rs_mass_scale1:
             // one multiply a value. With the maxima above, on an H200 (session 14, runs 2
             // and 3, same process): bf16 plain sampling 512 x 128256 65.8 -> 59.2 us
             // (0.84 -> 0.76 of float32), 512 x 262144 114.3 -> 100.7, f16 62.7 -> 59.1;
             // sample_from_logits bf16 512 x 262144 250.4 -> 242.6.
-            if (ck != 0xffffffffu && ce >= 39) {
-                const float sc = __uint_as_float((rs_u32)(166 - ce + 127) << 23);
+            if (ck != 0xffffffffu && ce >= RS_MASS_ONE_EXP) {
+                const float sc = rs_mass_scale1(ce);
 #pragma unroll
                 for (int j = 0; j < 8; ++j) m += (rs_u64)(v[q].at(j) * sc);
             } else if (ck != 0xffffffffu) {

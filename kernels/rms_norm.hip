@@ -89,17 +89,6 @@
 // (rs_group_sq), to its sum in the order of its groups; the tail elements follow one by one.
 // Static shared memory: 2 x RS_NWAVES floats (the one-group entries: and 2 x RS_BLOCK).
 #include "rs_mlp.h"
-#ifndef RS_EXP_NCW
-#define RS_EXP_NCW 0
-#endif
-#ifndef RS_EXP_NCX
-#define RS_EXP_NCX 0
-#endif
-#ifndef RS_EXP_NOCHK
-#define RS_EXP_NOCHK 0
-#endif
-template <bool RO, typename P>
-__device__ __forceinline__ P rs_exp_ld(const P* p) { return RO ? rs_ld_ro(p) : *p; }
 
 // Blocks an SM/CU must hold at once (__launch_bounds__' second argument): two, 64 registers
 // a thread on sm_90 at 512 threads (no spill on any path of the per-type entries).
@@ -175,11 +164,11 @@ __device__ __forceinline__ float rs_group_sq(const rs_pack<T, N>& a) {
 }
 
 // K 16-byte groups of a row: p[0], p[C], ... for the first `mine` of them.
-template <typename P, int K, bool RO = false>
+template <typename P, int K>
 __device__ __forceinline__ void rs_load_groups(P (&a)[K], const P* p, int C, int mine) {
 #pragma unroll
     for (int k = 0; k < K; ++k)
-        if (k < mine) a[k] = rs_exp_ld<RO>(p + k * C);
+        if (k < mine) a[k] = p[k * C];
 }
 
 // One row's values on the one-read path: its groups (x, and for the fused add the residual)
@@ -221,7 +210,7 @@ __device__ __forceinline__ void rs_rms_cached(const T* x, T* res, const T* w, T*
     P wa[K];
     T wt = T();
     if (STREAM) {
-        rs_load_groups<P, K, RS_EXP_NCW>(wa, wp, C, mine);
+        rs_load_groups<P, K>(wa, wp, C, mine);
         if (has_tail) wt = w[ti];
     }
     const rs_i64 step = (rs_i64)gridDim.x * R;
@@ -240,7 +229,7 @@ __device__ __forceinline__ void rs_rms_cached(const T* x, T* res, const T* w, T*
                          C, mine, ti, has_tail);
         } else if (live) {
             cur.load(x + r * xs, FUSED ? res + r * rsd : nullptr, lane, C, mine, ti, has_tail);
-            rs_load_groups<P, K, RS_EXP_NCW>(wa, wp, C, mine);
+            rs_load_groups<P, K>(wa, wp, C, mine);
             if (has_tail) wt = w[ti];
         }
         const rs_i64 rl = live ? r : 0;  // a dead row's pointers are formed, never used
@@ -452,8 +441,8 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
     // entry's either (rocsample never launches one).
     const int groups = (int)((rs_u32)hidden / N);
     const int C = rs_norm_threads(groups);
-    const bool ok = (RS_EXP_NOCHK || rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
-                                             K > 4 ? RS_RMS_ROW8_GROUPS : RS_RMS_ROW_GROUPS)) &&
+    const bool ok = rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
+                                             K > 4 ? RS_RMS_ROW8_GROUPS : RS_RMS_ROW_GROUPS) &&
                     groups <= K * C && (int)blockDim.x >= C;
     const int t = (int)threadIdx.x;
     bool has[K];
@@ -468,9 +457,9 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
 #pragma unroll
         for (int k = 0; k < K; ++k) {
             if (has[k]) {
-                a[k] = rs_exp_ld<RS_EXP_NCX && !FUSED>(xp + k * C);
+                a[k] = xp[k * C];
                 if (FUSED) b[k] = rp[k * C];
-                if (!LATE) wv[k] = rs_exp_ld<RS_EXP_NCW>(wp + k * C);
+                if (!LATE) wv[k] = wp[k * C];
             }
         }
         float acc = 0.0f;
@@ -494,7 +483,7 @@ __device__ __forceinline__ void rs_rms_norm_row(const T* x, T* res, const T* w, 
 #pragma unroll
         for (int k = 0; k < K; ++k) {
             if (has[k]) {
-                if (LATE) wv[k] = rs_exp_ld<RS_EXP_NCW>(wp + k * C);
+                if (LATE) wv[k] = wp[k * C];
                 float y[N];
 #pragma unroll
                 for (int e = 0; e < N; ++e)
@@ -593,8 +582,8 @@ __device__ __forceinline__ void rs_rms_norm_row1(const T* x, T* res, const T* w,
     // groups <= 2 x C), and a block of at least 2 x C: else nothing is read or written.
     const int groups = (int)((rs_u32)hidden / N);
     const int C = rs_norm_threads(groups);
-    const bool ok = (RS_EXP_NOCHK || rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
-                                             2 * RS_BLOCK)) &&
+    const bool ok = rs_row_call_ok<T, FUSED>(x, res, w, out, xs, rsd, os, hidden,
+                                             2 * RS_BLOCK) &&
                     (int)blockDim.x >= 2 * C;
     const int u = (int)threadIdx.x;
     const bool has = ok && u < groups;
@@ -605,9 +594,9 @@ __device__ __forceinline__ void rs_rms_norm_row1(const T* x, T* res, const T* w,
         P* rp = FUSED ? reinterpret_cast<P*>(res + r * rsd) + u : nullptr;
         P a, b, wv;
         if (has) {
-            a = rs_exp_ld<RS_EXP_NCX && !FUSED>(xp);
+            a = *xp;
             if (FUSED) b = *rp;
-            wv = rs_exp_ld<RS_EXP_NCW>(wp);
+            wv = *wp;
         }
         float q = 0.0f;
         if (has) {

@@ -70,20 +70,6 @@ __device__ __forceinline__ float rs_row_sum(float v, int C, float* part) {
     return s;
 }
 
-// A 16-byte group of an operand no thread of the kernel writes (the weight), through
-// NVIDIA's read-only data path (ld.global.nc, __ldg); elsewhere a plain load.
-template <typename P>
-__device__ __forceinline__ P rs_ld_ro(const P* p) {
-#ifdef RS_CUDA
-    static_assert(sizeof(P) == 16, "rs_ld_ro moves one 16-byte group");
-    P a;
-    *reinterpret_cast<uint4*>(&a) = __ldg(reinterpret_cast<const uint4*>(p));
-    return a;
-#else
-    return *p;
-#endif
-}
-
 template <typename T>
 __device__ __forceinline__ float rs_up(T v) { return rs_num<T>::up(v); }
 template <typename T>

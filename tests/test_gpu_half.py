@@ -132,7 +132,8 @@ def test_signed_zeros_and_bad_values_in_every_sub_chunk_position(gpu, kind, rows
     rs_held_max; on sm_90 two packed 2-byte values an instruction): -0.0 beside positive
     values in one sub-chunk of a row (valid: it weighs 0), a row of signed and unsigned zeros
     only (no mass: -1), a negative value, +Inf or NaN in the last sub-chunk (-1), and rows
-    whose largest value is below 2^-88 (the mass's two-factor scale) draw the widened
+    whose largest value is below 2^-88 (the mass's two-factor scale), and whole sub-chunks
+    of zeros (mass 0 without the two-factor path, as padding past a span) draw the widened
     float32 rows' tokens, on the GPU and in numpy, on every sampling path."""
     rows = rows or gpu.sm_count + 3
     from rocsample.backends import cpu_engine
@@ -148,6 +149,7 @@ def test_signed_zeros_and_bad_values_in_every_sub_chunk_position(gpu, kind, rows
     p32[5] = np.abs(p32[5]) * np.float32(2.0**-95)  # below 2^-88 (f16: all zero then, -1)
     p32[6, :4096] = -0.0  # a whole sub-chunk of -0.0 before valid ones
     p32[7, 12288:] = -0.0  # the short last sub-chunk -0.0
+    p32[8, 4096:8192] = 0.0  # a whole sub-chunk of +0.0 between valid ones: mass 0
     x = p32 if kind == "f32" else _half(p32, kind)
     wide = p32 if kind == "f32" else widen_to_f32(x)
     for method, kw in PATHS:
@@ -161,7 +163,8 @@ def test_signed_zeros_and_bad_values_in_every_sub_chunk_position(gpu, kind, rows
                     got, rocsample.sample(wide, backend=gpu.name, **args),
                     err_msg=f"{method} {kw}")
             assert got[1:5].tolist() == [-1] * 4, (method, kw, got[:8])
-            assert (got[[0, 6, 7]] >= 0).all() and got[6] >= 4096 and got[7] < 12288
+            assert (got[[0, 6, 7, 8]] >= 0).all() and got[6] >= 4096 and got[7] < 12288
+            assert not 4096 <= got[8] < 8192
             assert not (4096 <= got[0] < 8192 and (got[0] - 4096) % 3 == 0)  # a -0.0
             assert (got[5] >= 0) == (kind != "f16")  # f16: 2^-95 x p rounds to 0
 

@@ -113,13 +113,13 @@ def test_logit_operations_match_the_cpu_backend(gpu, companions, temperature):
 
 
 def test_plain_sampling_launch_is_the_documented_one(gpu):
-    """32 x 128256 on 132 SMs, no filter: the fused entry, one phase, 4 blocks a row
-    (_blocks_per_row's doctest), every argument by its name."""
+    """32 x 128256 on 132 SMs, no filter: the fused entry, one phase, 8 blocks a row (two
+    blocks an SM, _per_sm: spans of four sub-chunks), every argument by its name."""
     probs = _probs(32, 128256)
     buf = DeviceBuffer.from_numpy(gpu.rt, probs)
     out = rocsample.sample(buf, seed=9, offset=4)
     (kernel, grid, block, args), = _launches(gpu)
-    assert (kernel, grid, block) == ("topk_topp_sampling", (32, 4), BLOCK_SIZE)
+    assert (kernel, grid, block) == ("topk_topp_sampling", (32, 8), BLOCK_SIZE)
     ws = args.pop("ws")
     assert ws != 0
     assert args == {"probs": buf.ptr, "row_stride": 128256, "batch": 32, "vocab": 128256,

@@ -22,7 +22,7 @@ Example
 >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
 >>> r = sample_recipe(x, sampling_params(32, seed=1), "auto", dev)
 >>> [(l.kernel, l.grid, l.args["nphase"]) for l in r.launches], r.workspace
-([('topk_topp_sampling', (32, 4), 1)], (32, 128256))
+([('topk_topp_sampling', (32, 8), 1)], (32, 128256))
 """
 
 from __future__ import annotations
@@ -241,7 +241,8 @@ def _rows_op_blocks(rows: int, vocab: int, sm_count: int) -> int:
     return max(1, min(nchunks(vocab), g))
 
 
-def _per_sm(method: str, params: SamplingParams, nphase: int, vocab: int) -> int:
+def _per_sm(method: str, params: SamplingParams, nphase: int, vocab: int, rows: int,
+            sm_count: int) -> int:
     """Blocks per SM for the grid of a sampling call (see :func:`_blocks_per_row`).
 
     Two for rows that may need a top-p cut without top-k (two heavy phases;
@@ -249,20 +250,30 @@ def _per_sm(method: str, params: SamplingParams, nphase: int, vocab: int) -> int
     sub-chunks a row on (H200 after the shared-memory row context,
     results/2026-11-21-h200-session7/gvar*.txt: top-k 50 at 100 x 128256 50.0 -> 41.5 us,
     131 x 151936 58.4 -> 48.5, 66 x 128256 30.8 -> 28.4; at 8 sub-chunks one is faster,
-    100 x 32000 22.2 against 23.3); one otherwise.
+    100 x 32000 22.2 against 23.3). Two for plain sampling (no filter, one read) while
+    each block keeps a span of at least two sub-chunks: a row's blocks then stream half
+    the span each with two blocks an SM to hide each other's barriers (H200,
+    results/2026-12-04-h200-session15 run 6, f32 / bf16 us, one -> two: 128 x 262144
+    44.0 -> 42.7 / 38.7 -> 33.0, 64 x 128256 18.5 -> 16.1 / 17.9 -> 16.2, 32 x 262144
+    18.6 -> 16.0 / 18.0 -> 16.4; at a span of one sub-chunk, 8 x 128256, 11.2 -> 12.0, so
+    one there). One otherwise.
 
     >>> from rocsample.validation import sampling_params
-    >>> [_per_sm("fused", sampling_params(1, top_k=50), 1, v) for v in (32000, 128256)]
+    >>> [_per_sm("fused", sampling_params(1, top_k=50), 1, v, 1, 132) for v in (32000, 128256)]
     [1, 2]
-    >>> _per_sm("fused", sampling_params(1), 1, 128256)   # plain sampling
-    1
+    >>> [_per_sm("fused", sampling_params(1), 1, 128256, r, 132) for r in (1, 8, 32, 128)]
+    [1, 1, 2, 2]
     """
     p, k = params.top_p, params.top_k
     may_cut = p is not None and (isinstance(p, np.ndarray) or p < 1)
     if method == "topp" or (nphase == 2 and may_cut):
         return 2
     kcand = not isinstance(k, np.ndarray) and k is not None and 0 < k <= KCAND and k < vocab
-    return 2 if kcand and nchunks(vocab) >= 12 else 1
+    if kcand:
+        return 2 if nchunks(vocab) >= 12 else 1
+    plain = nphase == 1 and (k is None or not 0 < k < vocab)
+    two = _blocks_per_row(rows, vocab, sm_count, 2)
+    return 2 if plain and -(-nchunks(vocab) // two) >= 2 else 1
 
 
 def _phases(params: SamplingParams, vocab: int) -> int:
@@ -354,7 +365,7 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     # Logit rows: two blocks an SM for every filter, as each element costs its probability
     # too (H200, plain sampling of 128 x 262144 logits, f32/bf16: 122/101 -> 99/79 us; the
     # filters that already took two unchanged).
-    per_sm = 2 if logits else _per_sm(method, params, nphase, vocab)
+    per_sm = 2 if logits else _per_sm(method, params, nphase, vocab, rows, facts.sm_count)
     grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count, per_sm))
     p = 1.0 if p is None else p
     ptr, stride = x.ptr, x.strides[0]

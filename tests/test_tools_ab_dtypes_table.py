@@ -1,0 +1,43 @@
+"""tools/ab_dtypes_table.py: the A/B table of bench --dtypes runs (the smallest median of a
+tree's rounds, the bf16 / float32 ratio of each tree)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("ab_dtypes_table",
+                                                  ROOT / "tools" / "ab_dtypes_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(root: Path, name: str, f32: float, bf16: float) -> None:
+    (root / name).mkdir()
+    row = {"batch": 128, "vocab": 128256, "op": "sample", "f32_us": f32, "bf16_us": bf16,
+           "f16_us": bf16 + 1}
+    (root / name / "bench_dtypes.json").write_text(json.dumps({"rows": [row]}))
+
+
+def test_smallest_median_of_the_rounds_and_ratio_per_tree(tmp_path):
+    _run(tmp_path, "v0-1", 40.0, 30.0)
+    _run(tmp_path, "v0-2", 42.0, 29.0)
+    _run(tmp_path, "v1-1", 40.0, 20.0)
+    lines = _tool().table(tmp_path, ["v0", "v1"]).splitlines()
+    assert lines[0].startswith("| B x V | op | f32 v0 / v1 |")
+    assert lines[2] == ("| 128 x 128256 | sample | 40.0 / 40.0 | 29.0 / 20.0 | 30.0 / 21.0 "
+                        "| 0.72 / 0.50 |")
+
+
+def test_a_tree_without_runs_is_named(tmp_path):
+    _run(tmp_path, "v0-1", 40.0, 30.0)
+    with pytest.raises(SystemExit, match="no v9-<round>"):
+        _tool().table(tmp_path, ["v0", "v9"])

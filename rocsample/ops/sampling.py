@@ -271,9 +271,10 @@ def _per_sm(method: str, params: SamplingParams, nphase: int, vocab: int, rows: 
     kcand = not isinstance(k, np.ndarray) and k is not None and 0 < k <= KCAND and k < vocab
     if kcand:
         return 2 if nchunks(vocab) >= 12 else 1
-    plain = nphase == 1 and (k is None or not 0 < k < vocab)
-    two = _blocks_per_row(rows, vocab, sm_count, 2)
-    return 2 if plain and -(-nchunks(vocab) // two) >= 2 else 1
+    if nphase != 1 or (k is not None and 0 < k < vocab):
+        return 1  # min-p, or top-k's full-row path
+    # plain sampling: two while a block's span at two an SM is at least two sub-chunks
+    return 2 if -(-nchunks(vocab) // _blocks_per_row(rows, vocab, sm_count, 2)) >= 2 else 1
 
 
 def _phases(params: SamplingParams, vocab: int) -> int:

@@ -23,6 +23,15 @@ read, half written) timed the same way, whose ratio ``copy us / rocsample us`` s
 the kernel is to the floor at that size. Before timing a shape, rocsample's
 result is checked against torch in float32 (a benchmark of a wrong result is no result).
 
+A cell's implementations are timed in ``--rounds`` rounds of ``--reps`` calls each, the
+order of the implementations turned by one every round, so that a drift of the machine
+(clocks, another tenant) falls on all of them alike. The times are the medians over every
+round; ``vs FI`` is FlashInfer's time over rocsample's with the smallest and largest of the
+per-round ratios beside it. With R rounds, all R per-round ratios fall on one side of their
+median with probability 2 / 2^R (0.8 % at 8), so a cell whose smallest ratio is above 1 is
+faster than FlashInfer, one whose largest is below 1 slower, and any other a tie at that
+confidence (:func:`verdict`; the table ends with their counts).
+
 Writes ``bench_mlp.json``, ``.md`` and ``.png`` into ``--out``.
 """
 
@@ -195,11 +204,45 @@ def _check(torch: Any, rs: Any, op: str, a: dict[str, Any]) -> None:
                              f"disagree (max |diff| {(got - want).abs().max().item()})")
 
 
+def _rounds(torch: Any, calls: dict[str, Callable[[], Any]], reps: int, rounds: int,
+            flush: Any) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Each call's per-round median GPU times over ``rounds`` rounds of ``reps`` calls, the
+    order turned by one each round, and the errors of the calls that raised (left out)."""
+    times: dict[str, list[float]] = {}
+    errors: dict[str, str] = {}
+    for name, call in calls.items():
+        try:
+            call()  # once untimed: a JIT compile (FlashInfer's) or a load
+            torch.cuda.synchronize()
+            times[name] = []
+        except Exception as exc:  # FlashInfer refusing a dtype, say
+            errors[name] = f"{type(exc).__name__}: {exc}"[:200]
+    names = list(times)
+    for r in range(rounds if names else 0):
+        turn = r % len(names)
+        for name in names[turn:] + names[:turn]:
+            times[name].append(_gpu_us(torch, calls[name], reps, flush))
+    return times, errors
+
+
+def verdict(lo: float, hi: float) -> str:
+    """``faster``, ``slower`` or ``tie`` from the smallest and largest per-round ratio of
+    FlashInfer's time over rocsample's (see the module's note).
+
+    >>> verdict(1.01, 1.05), verdict(0.97, 0.99), verdict(0.99, 1.02)
+    ('faster', 'slower', 'tie')
+    """
+    return "faster" if lo > 1 else "slower" if hi < 1 else "tie"
+
+
 def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
         dtypes: Sequence[str] = DTYPES, ops: Sequence[str] = OPS, reps: int = 30,
         warm: bool = False, label: str = "", out: Path | None = None,
-        progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """The sweep; returns (and with ``out`` writes) the result."""
+        progress: Callable[[str], None] = print, rounds: int = 4) -> dict[str, Any]:
+    """The sweep; returns (and with ``out`` writes) the result. Each cell's implementations
+    are timed in ``rounds`` rounds of ``reps`` calls (see the module's note)."""
+    if rounds < 1 or reps < 1:
+        raise ValueError(f"rounds and reps must be >= 1, got rounds={rounds}, reps={reps}")
     import torch
 
     import rocsample as rs
@@ -223,17 +266,20 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
                     row: dict[str, Any] = dict(op=op, dtype=dname, rows=n, hidden=h,
                                                bytes=a["bytes"])
                     row["copy_us"] = _copy_us(torch, a["bytes"], dtype, reps, flush)
-                    for name, call in _calls(torch, rs, fi, op, a).items():
-                        try:
-                            call()  # once untimed: a JIT compile (FlashInfer's) or a load
-                            torch.cuda.synchronize()
-                            us = _gpu_us(torch, call, reps, flush)
-                        except Exception as exc:  # FlashInfer refusing a dtype, say
-                            row[f"{name}_error"] = f"{type(exc).__name__}: {exc}"[:200]
-                            continue
+                    times, errors = _rounds(torch, _calls(torch, rs, fi, op, a), reps,
+                                            rounds, flush)
+                    for name, err in errors.items():
+                        row[f"{name}_error"] = err
+                    for name, per_round in times.items():
+                        us = statistics.median(per_round)
                         row[f"{name}_us"] = us
+                        row[f"{name}_round_us"] = per_round
                         row[f"{name}_gbps"] = a["bytes"] / us / 1e3
                         row[f"{name}_of_copy"] = a["bytes"] / (us * 1e-6) / bw
+                    if "flashinfer" in times and "rocsample" in times:
+                        ratios = [f / o for f, o in zip(times["flashinfer"], times["rocsample"],
+                                                        strict=True)]
+                        row["vs_flashinfer_lo"], row["vs_flashinfer_hi"] = min(ratios), max(ratios)
                     out_rows.append(row)
                     progress(_line(row))
                     del a
@@ -241,6 +287,7 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "torch": torch.__version__, "python": platform.python_version(),
               "flashinfer": fi_note, "copy_bandwidth": bw, "l2": "warm" if warm else "flushed",
+              "rounds": rounds, "reps": reps,
               "rocsample": str(Path(rs.__file__).parent), "rows": out_rows}
     if out is not None:
         write(result, Path(out))
@@ -268,17 +315,31 @@ def table(result: dict[str, Any]) -> str:
              "| same-bytes copy us | copy us / ours | torch us "
              "| flashinfer us | FI GB/s | vs FI |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    counts: dict[str, dict[str, int]] = {}
     for r in result["rows"]:
         us = r["rocsample_us"]
         fi = r.get("flashinfer_us")
+        spread = ""
+        if fi is not None and "vs_flashinfer_lo" in r:
+            lo, hi = r["vs_flashinfer_lo"], r["vs_flashinfer_hi"]
+            v = verdict(lo, hi)
+            counts.setdefault(r["dtype"], {}).setdefault(v, 0)
+            counts[r["dtype"]][v] += 1
+            spread = f" ({lo:.2f}-{hi:.2f} {v})"
         fi_cells = ("- | - | -" if fi is None else
-                    f"{fi:.1f} | {r['flashinfer_gbps']:.0f} | {fi / us:.2f}x")
+                    f"{fi:.1f} | {r['flashinfer_gbps']:.0f} | {fi / us:.2f}x{spread}")
         copy = r.get("copy_us")
         copy_cells = "- | -" if copy is None else f"{copy:.1f} | {copy / us:.2f}"
         lines.append(
             f"| {r['op']} | {r['dtype']} | {r['rows']} | {r['hidden']} "
             f"| {us:.1f} | {r['rocsample_gbps']:.0f} | {r['rocsample_of_copy']:.0%} "
             f"| {copy_cells} | {r.get('torch_us', float('nan')):.1f} | {fi_cells} |")
+    if counts:
+        lines.append("")
+        lines.append(f"Against FlashInfer over {result.get('rounds', '?')} rounds (a cell is "
+                     "faster or slower when every round says so): " + "; ".join(
+                         f"{d}: " + ", ".join(f"{c[k]} {k}" for k in ("faster", "tie", "slower")
+                                              if k in c) for d, c in counts.items()))
     return "\n".join(lines)
 
 
@@ -336,12 +397,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default="bench/results/latest")
     p.add_argument("--label", default="")
     p.add_argument("--reps", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--rows", type=int, action="append")
     p.add_argument("--hidden", type=int, action="append")
     p.add_argument("--warm", action="store_true")
     args = p.parse_args(argv)
     result = run(rows=args.rows or ROWS, hidden=args.hidden or HIDDEN, reps=args.reps,
-                 warm=args.warm, label=args.label, out=Path(args.out))
+                 warm=args.warm, label=args.label, out=Path(args.out), rounds=args.rounds)
     print(table(result))
     return 0
 

@@ -312,7 +312,8 @@ def cmd_bench_mlp(args: argparse.Namespace) -> int:
 
     result = bench_mlp.run(rows=args.rows or bench_mlp.ROWS,
                            hidden=args.hidden or bench_mlp.HIDDEN, reps=args.reps,
-                           warm=args.warm, label=args.label, out=Path(args.out))
+                           warm=args.warm, label=args.label, out=Path(args.out),
+                           rounds=args.rounds)
     print(bench_mlp.table(result))
     print(f"\nwrote {args.out}/bench_mlp*.json, .md, .png")
     return 0
@@ -376,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="rows (repeatable; default 1 16 128 1024 8192)")
     p.add_argument("--hidden", type=_positive_int, action="append",
                    help="hidden size (repeatable; default 2048 4096 8192 14336)")
-    p.add_argument("--reps", type=_positive_int, default=30)
+    p.add_argument("--reps", type=_positive_int, default=30, help="calls a round (default 30)")
+    p.add_argument("--rounds", type=_positive_int, default=4,
+                   help="rounds, the implementations' order turned each (default 4)")
     p.add_argument("--warm", action="store_true", help="leave the L2 warm between calls")
     p.add_argument("--label", default="", help="names the output files (e.g. old, new)")
     p.add_argument("--out", default="bench/results/latest")

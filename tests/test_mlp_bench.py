@@ -62,3 +62,55 @@ def test_flashinfer_baseline_absent_is_said(tmp_path):
     fi, note = bench_mlp._flashinfer(tmp_path / "libfi_ref.so")
     assert fi is None
     assert "not measured" in note and "libfi_ref.so" in note
+
+
+def test_rounds_turn_the_order_and_keep_per_round_medians(monkeypatch):
+    """Every implementation is timed once a round, the order turned by one each round (a
+    drift of the machine falls on all alike); a call that raises is left out with its error."""
+    from types import SimpleNamespace
+
+    order = []
+    clock = iter(range(1, 100))
+
+    def fake_us(torch, fn, reps, flush):
+        order.append(fn.__name__)
+        return float(next(clock))
+
+    def bad():
+        raise TypeError("FlashInfer serves float16 and bfloat16, not torch.float32")
+
+    def a():
+        pass
+
+    def b():
+        pass
+
+    def c():
+        pass
+
+    monkeypatch.setattr(bench_mlp, "_gpu_us", fake_us)
+    torch = SimpleNamespace(cuda=SimpleNamespace(synchronize=lambda: None))
+    times, errors = bench_mlp._rounds(torch, {"a": a, "b": b, "fi": bad, "c": c}, 5, 4, None)
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert times == {"a": [1.0, 6.0, 8.0, 10.0], "b": [2.0, 4.0, 9.0, 11.0],
+                     "c": [3.0, 5.0, 7.0, 12.0]}
+    assert errors == {"fi": "TypeError: FlashInfer serves float16 and bfloat16, not "
+                            "torch.float32"}
+    with pytest.raises(ValueError, match="rounds and reps"):
+        bench_mlp.run(rounds=0)
+
+
+def test_report_gives_the_per_round_spread_and_the_verdicts():
+    rows = [_row("rms_norm", 16, 2048, 5.0, fi_us=5.2), _row("rms_norm", 128, 2048, 5.5,
+                                                               fi_us=5.4),
+            _row("rms_norm", 128, 4096, 5.9, fi_us=5.9)]
+    for r, (lo, hi) in zip(rows, ((1.01, 1.06), (0.97, 0.99), (0.98, 1.03)), strict=True):
+        r["vs_flashinfer_lo"], r["vs_flashinfer_hi"] = lo, hi
+    result = {"device": "X", "backend": "cuda", "label": "", "date": "d", "l2": "flushed",
+              "flashinfer": "f", "copy_bandwidth": 4e12, "rounds": 8, "rows": rows}
+    lines = bench_mlp.table(result).splitlines()
+    assert lines[4].endswith("| 1.04x (1.01-1.06 faster) |")
+    assert lines[5].endswith("| 0.98x (0.97-0.99 slower) |")
+    assert lines[6].endswith("| 1.00x (0.98-1.03 tie) |")
+    assert lines[-1] == ("Against FlashInfer over 8 rounds (a cell is faster or slower when "
+                         "every round says so): bfloat16: 1 faster, 1 tie, 1 slower")

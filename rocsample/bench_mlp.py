@@ -350,6 +350,8 @@ def write(result: dict[str, Any], out: Path) -> None:
     (out / f"{stem}.md").write_text(table(result) + "\n")
     with contextlib.suppress(ImportError):
         plot(result, out / f"{stem}.png")
+        if any("vs_flashinfer_lo" in r for r in result["rows"]):
+            plot_vs_flashinfer(result, out / f"{stem}_vs_flashinfer.png")
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -388,6 +390,43 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[0][0].legend(fontsize=6)
     fig.suptitle(f"MLP kernels: rocsample ({result['backend']}) vs torch eager and FlashInfer, "
                  f"{result['device']}, {result['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def plot_vs_flashinfer(result: dict[str, Any], path: Path) -> None:
+    """FlashInfer's time over rocsample's against rows, a panel per op, a line per hidden
+    size, each point with the smallest to largest per-round ratio as its bar; above 1
+    rocsample is faster. Only the cells measured against FlashInfer with rounds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["rows"] if "vs_flashinfer_lo" in r]
+    ops = list(dict.fromkeys(r["op"] for r in rows))
+    fig, axes = plt.subplots(1, len(ops), figsize=(4.2 * len(ops), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, op in zip(axes[0], ops, strict=True):
+        for k, h in enumerate(sorted({r["hidden"] for r in rows if r["op"] == op})):
+            pts = sorted((r for r in rows if (r["op"], r["hidden"]) == (op, h)),
+                         key=lambda r: r["rows"])
+            xs = [r["rows"] * 1.06 ** (k - 1.5) for r in pts]  # side by side, not on top
+            ys = [r["flashinfer_us"] / r["rocsample_us"] for r in pts]
+            err = [[y - r["vs_flashinfer_lo"] for y, r in zip(ys, pts, strict=True)],
+                   [r["vs_flashinfer_hi"] - y for y, r in zip(ys, pts, strict=True)]]
+            ax.errorbar(xs, ys, yerr=err, fmt="-o", ms=3, capsize=2,
+                        label=f"{pts[0]['dtype']} hidden {h}")
+        ax.axhline(1.0, color="k", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_title(op, fontsize=9)
+        ax.set_xlabel("rows")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("FlashInfer us / rocsample us")
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(f"rocsample against FlashInfer, median and per-round range over "
+                 f"{result.get('rounds', '?')} rounds, {result['device']}, {result['date']}",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

@@ -100,7 +100,7 @@ def test_rounds_turn_the_order_and_keep_per_round_medians(monkeypatch):
         bench_mlp.run(rounds=0)
 
 
-def test_report_gives_the_per_round_spread_and_the_verdicts():
+def test_report_gives_the_per_round_spread_and_the_verdicts(tmp_path):
     rows = [_row("rms_norm", 16, 2048, 5.0, fi_us=5.2), _row("rms_norm", 128, 2048, 5.5,
                                                                fi_us=5.4),
             _row("rms_norm", 128, 4096, 5.9, fi_us=5.9)]
@@ -114,3 +114,11 @@ def test_report_gives_the_per_round_spread_and_the_verdicts():
     assert lines[6].endswith("| 1.00x (0.98-1.03 tie) |")
     assert lines[-1] == ("Against FlashInfer over 8 rounds (a cell is faster or slower when "
                          "every round says so): bfloat16: 1 faster, 1 tie, 1 slower")
+    # the figure of the ratios: written beside the others when the rows have rounds
+    pytest.importorskip("matplotlib")
+    rows.append(_row("rms_norm", 8, 2048, 2.0))  # no FlashInfer: not in that figure
+    bench_mlp.write(result, tmp_path)
+    assert (tmp_path / "bench_mlp_vs_flashinfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    del result["rows"][0:3]
+    bench_mlp.write(result, tmp_path / "none")
+    assert not (tmp_path / "none" / "bench_mlp_vs_flashinfer.png").exists()

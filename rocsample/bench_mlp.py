@@ -32,7 +32,8 @@ median with probability 2 / 2^R (0.8 % at 8), so a cell whose smallest ratio is 
 faster than FlashInfer, one whose largest is below 1 slower, and any other a tie at that
 confidence (:func:`verdict`; the table ends with their counts).
 
-Writes ``bench_mlp.json``, ``.md`` and ``.png`` into ``--out``.
+Writes ``bench_mlp.json``, ``.md`` and ``.png`` into ``--out`` (and, with FlashInfer measured,
+``bench_mlp_vs_flashinfer.png``: its ratios with their per-round ranges).
 """
 
 from __future__ import annotations
@@ -441,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, action="append")
     p.add_argument("--warm", action="store_true")
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.reps < 1:
+        p.error(f"--rounds and --reps must be >= 1, got {args.rounds} and {args.reps}")
     result = run(rows=args.rows or ROWS, hidden=args.hidden or HIDDEN, reps=args.reps,
                  warm=args.warm, label=args.label, out=Path(args.out), rounds=args.rounds)
     print(table(result))

@@ -18,7 +18,7 @@ def test_bench_mlp_without_torch_says_so(tmp_path):
     run = cli("bench-mlp", "--rows", "1", "--out", str(tmp_path / "b"), tmp=tmp_path)
     no_traceback(run)
     assert run.returncode == 2 and "bench-mlp needs torch" in run.stderr
-    for flag, bad in (("--rows", "0"), ("--hidden", "x"), ("--reps", "-1")):
+    for flag, bad in (("--rows", "0"), ("--hidden", "x"), ("--reps", "-1"), ("--rounds", "0")):
         run = cli("bench-mlp", flag, bad, tmp=tmp_path)
         assert run.returncode == 2 and flag in run.stderr
 
@@ -98,6 +98,14 @@ def test_rounds_turn_the_order_and_keep_per_round_medians(monkeypatch):
                             "torch.float32"}
     with pytest.raises(ValueError, match="rounds and reps"):
         bench_mlp.run(rounds=0)
+
+
+def test_module_entry_refuses_no_rounds(capsys):
+    """``python -m rocsample.bench_mlp`` names the bad flag before it imports torch."""
+    with pytest.raises(SystemExit) as exc:
+        bench_mlp.main(["--rounds", "0"])
+    assert exc.value.code == 2
+    assert "--rounds and --reps must be >= 1, got 0 and 30" in capsys.readouterr().err
 
 
 def test_report_gives_the_per_round_spread_and_the_verdicts(tmp_path):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from . import config
 from .backends import get_backend
 from .backends.plan import rng_key
@@ -20,6 +18,7 @@ from .validation import (
     check_flag,
     check_method,
     check_temperature,
+    fill_out,
     rng_views,
     sampling_params,
     seed_offset_ok,
@@ -76,15 +75,7 @@ def _run(b: Any, op: str, x: Any, *args: Any, out: Any = None, **kw: Any) -> Any
         return getattr(b, op)(x, *args, **kw)
     if b.name != "cpu":
         return getattr(b, op)(x, *args, out=out, **kw)
-    result = getattr(b, op)(x, *args, **kw)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out on the cpu backend must be a numpy array; got "
-                        f"{type(out).__name__}")
-    if out.shape != result.shape or out.dtype != result.dtype:
-        raise ValueError(f"out must be a {result.dtype.name} array of shape {result.shape}; "
-                         f"got {out.dtype} {out.shape}")
-    out[...] = result
-    return out
+    return fill_out(out, getattr(b, op)(x, *args, **kw))
 
 
 def _checked_params(b: Any, rows: int, stream: int | None, **kw: Any) -> Any:

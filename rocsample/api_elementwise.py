@@ -21,13 +21,9 @@ from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import elementwise as ew
 from .ops.elementwise_ops import broadcast, dtype_name, recipe
-from .validation import device_index, stream_handle
+from .validation import device_index, fill_out, on_host, stream_handle
 
 __all__ = ["affine", "launch_elementwise", "unary", "where"]
-
-
-def _host(*arrays: Any) -> bool:
-    return all(isinstance(a, (np.ndarray, np.generic)) for a in arrays)
 
 
 def _bits(a: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -39,12 +35,7 @@ def _bits(a: np.ndarray) -> tuple[np.ndarray, str | None]:
 def _store(result: np.ndarray, like: np.dtype, out: Any) -> Any:
     if like == BFLOAT16:
         result = result.view(BFLOAT16)
-    if out is None:
-        return result
-    if not isinstance(out, np.ndarray) or out.shape != result.shape or out.dtype != like:
-        raise ValueError(f"out must be a numpy array of shape {result.shape} and dtype {like}")
-    np.copyto(out, result)
-    return out
+    return result if out is None else fill_out(out, result)
 
 
 def _device(b: Any, x: Any, name: str, stream: int | None) -> ArrayView:
@@ -122,7 +113,7 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
         raise ValueError(f"op {op!r} takes no param (only {', '.join(ew.UNARY_PARAM_OPS)} do)")
     if op in ew.UNARY_PARAM_OPS and param is None:
         raise ValueError(f"op {op!r} needs param")
-    if _host(x):
+    if on_host(x=x):
         a, dt = _bits(x)
         return _store(ew.unary(op, a, param, dt), np.asarray(x).dtype, out)
     b = get_backend(backend, device)
@@ -152,7 +143,7 @@ def affine(x: Any, mul: float, add: float, *, out: Any = None, stream: int | Non
     (True, [2.0, 5.0])
     """
     stream, device = stream_handle(stream), device_index(device)
-    if _host(x):
+    if on_host(x=x):
         a, dt = _bits(x)
         return _store(ew.affine(a, mul, add, dt), np.asarray(x).dtype, out)
     b = get_backend(backend, device)
@@ -182,7 +173,7 @@ def where(cond: Any, on_true: Any, on_false: Any, *, out: Any = None,
     [1.0, 0.0, 1.0]
     """
     stream, device = stream_handle(stream), device_index(device)
-    if _host(cond, on_true, on_false):
+    if on_host(cond=cond, on_true=on_true, on_false=on_false):
         t, dt = _bits(on_true)
         f, _ = _bits(on_false)
         return _store(ew.where(np.asarray(cond), t, f, dt), np.asarray(on_true).dtype, out)

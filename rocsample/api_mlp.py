@@ -25,7 +25,7 @@ from . import profiling
 from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import mlp
-from .validation import device_index, stream_handle
+from .validation import device_index, fill_out, on_host, stream_handle
 
 __all__ = ["fused_add_rms_norm", "rms_norm", "silu_and_mul", "swiglu"]
 
@@ -58,14 +58,6 @@ def _dtype_name(dtype: np.dtype, what: str) -> str:
                     "bfloat16")
 
 
-def _host(*arrays: Any) -> bool:
-    host = [isinstance(a, (np.ndarray, np.generic)) for a in arrays]
-    if any(host) and not all(host):
-        raise TypeError("mix of numpy and device arrays: pass all of them on the host (numpy) "
-                        "or all on the device")
-    return all(host)
-
-
 def _bits(a: np.ndarray, what: str) -> tuple[np.ndarray, str]:
     a = np.asarray(a)
     dt = _dtype_name(a.dtype, what)
@@ -75,13 +67,7 @@ def _bits(a: np.ndarray, what: str) -> tuple[np.ndarray, str]:
 def _store(result: np.ndarray, like: np.dtype, out: Any, name: str = "out") -> Any:
     if like == BFLOAT16:
         result = result.view(BFLOAT16)
-    if out is None:
-        return result
-    if not isinstance(out, np.ndarray) or out.shape != result.shape or out.dtype != like:
-        raise ValueError(f"{name} must be a numpy array of shape {result.shape} and dtype "
-                         f"{like}")
-    np.copyto(out, result)
-    return out
+    return result if out is None else fill_out(out, result, name)
 
 
 def _view(b: Any, x: Any, name: str, stream: int | None) -> ArrayView:
@@ -218,7 +204,7 @@ def swiglu(gate: Any, up: Any, *, out: Any = None, stream: int | None = None,
     [1.4621, -0.2384]
     """
     stream, device = stream_handle(stream), device_index(device)
-    if _host(gate, up):
+    if on_host(gate=gate, up=up):
         g, dt = _bits(gate, "gate")
         u, dt_up = _bits(up, "up")
         if dt_up != dt or g.shape != u.shape:
@@ -269,7 +255,7 @@ def silu_and_mul(x: Any, *, out: Any = None, stream: int | None = None,
     [[1.4621]]
     """
     stream, device = stream_handle(stream), device_index(device)
-    if _host(x):
+    if on_host(x=x):
         a, dt = _bits(x, "x")
         if a.ndim == 0 or a.shape[-1] % 2:
             raise ValueError(f"x has shape {a.shape}: silu_and_mul needs an even last dim "
@@ -342,7 +328,7 @@ def rms_norm(x: Any, weight: Any, *, eps: float = 1e-6, gemma: bool = False, out
     stream, device = stream_handle(stream), device_index(device)
     eps = _check_eps(eps)
     offset = 1.0 if gemma else 0.0
-    if _host(x, weight):
+    if on_host(x=x, weight=weight):
         a, dt = _bits(x, "x")
         w, dtw = _bits(weight, "weight")
         if dtw != dt or w.shape != a.shape[-1:]:
@@ -398,7 +384,7 @@ def fused_add_rms_norm(x: Any, residual: Any, weight: Any, *, eps: float = 1e-6,
     stream, device = stream_handle(stream), device_index(device)
     eps = _check_eps(eps)
     offset = 1.0 if gemma else 0.0
-    if _host(x, residual, weight):
+    if on_host(x=x, residual=residual, weight=weight):
         a, dt = _bits(x, "x")
         r, dtr = _bits(residual, "residual")
         w, dtw = _bits(weight, "weight")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backends.cpu_engine import VOCAB_MAX
+from .buffers.dtypes import float_kind
 
 __all__ = [
     "SamplingParams",
@@ -441,6 +442,75 @@ def check_flag(name: str, value: Any) -> bool:
         return bool(value)
     raise TypeError(f"{name} must be True, False or None; got {value!r} "
                     f"({type(value).__name__})")
+
+
+def check_array(name: str, x: Any) -> None:
+    """Refuse what is no array: rocsample takes numpy arrays (and numpy scalars) and device
+    arrays (``__dlpack__`` or ``__cuda_array_interface__``: torch, cupy, ``DeviceBuffer``).
+
+    >>> from rocsample.validation import check_array
+    >>> check_array("x", [1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    TypeError: x must be an array (numpy, torch, cupy, DeviceBuffer); got list
+    """
+    if not (isinstance(x, np.ndarray | np.generic) or hasattr(x, "__dlpack__")
+            or hasattr(x, "__cuda_array_interface__")):
+        raise TypeError(f"{name} must be an array (numpy, torch, cupy, DeviceBuffer); got "
+                        f"{type(x).__name__}")
+
+
+def on_host(**operands: Any) -> bool:
+    """Whether the named operands are numpy arrays (then the numpy twin computes) rather
+    than device arrays; each must be an array (:func:`check_array`), and a mix is refused,
+    naming which are where.
+
+    >>> import numpy as np
+    >>> from rocsample.validation import on_host
+    >>> on_host(x=np.zeros(2), weight=np.ones(2))
+    True
+    >>> on_host(x=np.zeros(2), weight=None)
+    Traceback (most recent call last):
+    ...
+    TypeError: weight must be an array (numpy, torch, cupy, DeviceBuffer); got NoneType
+    """
+    host, device = [], []
+    for name, a in operands.items():
+        check_array(name, a)
+        (host if isinstance(a, np.ndarray | np.generic) else device).append(name)
+    if host and device:
+        raise TypeError(f"mix of numpy and device arrays: {', '.join(host)} on the host "
+                        f"(numpy), {', '.join(device)} on the device; pass all of them on the "
+                        "host or all on the device")
+    return not device
+
+
+def fill_out(out: Any, result: np.ndarray, name: str = "out") -> np.ndarray:
+    """Write the cpu backend's ``result`` into the caller's ``out``, checked first: a
+    writeable numpy array of the result's shape and dtype (nothing is written otherwise).
+
+    >>> import numpy as np
+    >>> from rocsample.validation import fill_out
+    >>> out = np.zeros(2, np.float32)
+    >>> out.flags.writeable = False
+    >>> fill_out(out, np.ones(2, np.float32))
+    Traceback (most recent call last):
+    ...
+    ValueError: out is read-only: pass a writeable array to receive the result
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array for numpy inputs; got "
+                        f"{type(out).__name__}")
+    if out.shape != result.shape or out.dtype != result.dtype:
+        def shown(dt: np.dtype) -> str:
+            return "bfloat16" if float_kind(dt) == "bf16" else dt.name
+
+        raise ValueError(f"{name} must be a {shown(result.dtype)} array of shape "
+                         f"{result.shape}; got {shown(out.dtype)} {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only: pass a writeable array to receive the result")
+    np.copyto(out, result)
+    return out
 
 
 def device_index(device: Any) -> int:

@@ -217,3 +217,19 @@ def test_read_only_out_is_refused(recorder):
     x = _DeviceArray(P + 4096, (4, 4), (4, 1))
     with pytest.raises(ValueError, match="read-only"):
         rocsample.unary("neg", x, out=_DeviceArray(P, (4, 4), (4, 1), readonly=True))
+
+
+def test_what_is_no_array_or_a_read_only_numpy_out_is_named():
+    """numpy inputs compute in numpy; anything else must be a device array, so a list or a
+    Python number is named as such (it used to be taken for a device array), and a
+    read-only numpy out is refused before anything is written."""
+    with pytest.raises(TypeError, match=r"^x must be an array \(numpy, torch, cupy, "
+                                        r"DeviceBuffer\); got list$"):
+        rocsample.unary("exp", [1.0, 2.0])
+    with pytest.raises(TypeError, match="^on_true must be an array .* got float$"):
+        rocsample.where(np.array([1, 0], np.uint8), 1.0, np.zeros(2, np.float32))
+    ro = np.zeros(2, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="^out is read-only"):
+        rocsample.affine(np.ones(2, np.float32), 2.0, 1.0, out=ro)
+

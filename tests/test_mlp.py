@@ -197,6 +197,12 @@ def test_public_functions_on_numpy_in_place_and_bf16():
     np.testing.assert_array_equal(xr, mlp.rms_norm(r0 + xs, wf))
 
 
+def _read_only(shape):
+    a = np.zeros(shape, np.float32)
+    a.flags.writeable = False
+    return a
+
+
 @pytest.mark.parametrize("call,error,match", [
     (lambda: rocsample.rms_norm(np.ones((2, 4)), np.ones(4)), TypeError, "x has dtype float64"),
     (lambda: rocsample.rms_norm(np.ones((2, 4), np.float32), np.ones(3, np.float32)),
@@ -214,6 +220,23 @@ def test_public_functions_on_numpy_in_place_and_bf16():
     (lambda: rocsample.silu_and_mul(np.ones((2, 5), np.float32)), ValueError, "even last dim"),
     (lambda: rocsample.fused_add_rms_norm(np.ones(4, np.float32), np.ones(3, np.float32),
                                           np.ones(4, np.float32)), ValueError, "residual"),
+    # what is no array, named (not taken for a device array), and a numpy out read-only
+    (lambda: rocsample.rms_norm([[1.0] * 8], np.ones(8, np.float32)), TypeError,
+     r"^x must be an array \(numpy, torch, cupy, DeviceBuffer\); got list$"),
+    (lambda: rocsample.rms_norm(np.ones((2, 8), np.float32), None), TypeError,
+     "^weight must be an array .* got NoneType$"),
+    (lambda: rocsample.swiglu(np.ones(8, np.float32), (1.0,) * 8), TypeError,
+     "^up must be an array .* got tuple$"),
+    (lambda: rocsample.silu_and_mul("x"), TypeError, "^x must be an array .* got str$"),
+    (lambda: rocsample.fused_add_rms_norm(np.ones(8, np.float32), 1.0, np.ones(8, np.float32)),
+     TypeError, "^residual must be an array .* got float$"),
+    (lambda: rocsample.silu_and_mul(np.ones((2, 16), np.float32), out=_read_only((2, 8))),
+     ValueError, "^out is read-only"),
+    (lambda: rocsample.rms_norm(np.ones((2, 8), np.float32), np.ones(8, np.float32),
+                                out=_read_only((2, 8))), ValueError, "^out is read-only"),
+    (lambda: rocsample.swiglu(np.ones(8, np.float32), np.ones(8, np.float32),
+                              out=np.zeros(8, np.float16)), ValueError,
+     r"^out must be a float32 array of shape \(8,\); got float16 \(8,\)$"),
 ])
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
@@ -505,3 +528,15 @@ def test_launches_cover_every_row_and_stay_in_limits():
     assert mlp.bytes_moved("swiglu_f16", {"rows": 3, "d": 5}) == 3 * 3 * 5 * 2
     assert mlp.bytes_moved("fused_add_rms_norm_kernel",
                            {"rows": 3, "hidden": 5, "dtype": 1}) == (4 * 3 + 1) * 5 * 2
+
+
+def test_rows_of_no_element_give_an_empty_result_without_a_warning():
+    """hidden 0: nothing to normalise (the numpy twin's 0 / 0 warned before)."""
+    import warnings
+
+    x = np.ones((4, 0), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rocsample.rms_norm(x, np.ones(0, np.float32)).shape == (4, 0)
+        xs, rs_ = rocsample.fused_add_rms_norm(x.copy(), x.copy(), np.ones(0, np.float32))
+        assert xs.shape == rs_.shape == (4, 0)

@@ -451,3 +451,74 @@ def test_valid_temperatures(t):
     assert tok.shape == (2,)
     assert rocsample.softmax(LOGITS, t, backend="cpu").shape == LOGITS.shape
     assert rocsample.temperature_scale(LOGITS, t, backend="cpu").shape == LOGITS.shape
+
+
+# ---- arrays and a numpy out (validation.check_array, on_host, fill_out) ----
+
+
+class _CAI:
+    """A stand-in exporter of ``__cuda_array_interface__`` (a device array's protocol)."""
+
+    __cuda_array_interface__ = {"shape": (2,), "typestr": "<f4", "data": (0, False),
+                                "version": 3}
+
+
+@pytest.mark.parametrize("value", [[1.0, 2.0], None, "probs", 3.0, (1, 2)])
+def test_what_is_no_array_is_named_with_its_type(value):
+    from rocsample.validation import check_array
+
+    with pytest.raises(TypeError, match=rf"^weight must be an array \(numpy, torch, cupy, "
+                                        rf"DeviceBuffer\); got {type(value).__name__}$"):
+        check_array("weight", value)
+    check_array("x", np.float32(1))  # numpy scalars and device arrays are arrays
+    check_array("x", _CAI())
+
+
+def test_on_host_names_which_operands_are_where():
+    from rocsample.validation import on_host
+
+    a = np.ones(2, np.float32)
+    assert on_host(x=a, weight=a) is True
+    assert on_host(gate=_CAI(), up=_CAI()) is False
+    with pytest.raises(TypeError, match=r"^mix of numpy and device arrays: x, residual on the "
+                                        r"host \(numpy\), weight on the device; pass all"):
+        on_host(x=a, residual=a, weight=_CAI())
+    with pytest.raises(TypeError, match="^up must be an array"):
+        on_host(gate=a, up=[1.0])
+
+
+def test_fill_out_checks_everything_before_it_writes():
+    from rocsample.buffers import BFLOAT16
+    from rocsample.validation import fill_out
+
+    result = np.arange(4, dtype=np.float32)
+    out = np.zeros(4, np.float32)
+    assert fill_out(out, result) is out and out.tolist() == [0.0, 1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="^out must be a numpy array for numpy inputs; got list"):
+        fill_out([0.0] * 4, result)
+    with pytest.raises(ValueError, match=r"^out must be a float32 array of shape \(4,\); got "
+                                         r"bfloat16 \(4,\)$"):
+        fill_out(np.zeros(4, BFLOAT16), result)
+    with pytest.raises(ValueError, match=r"^probs must be a bfloat16 array of shape \(2,\); got "
+                                         r"float16 \(2,\)$"):
+        fill_out(np.zeros(2, np.float16), np.zeros(2, BFLOAT16), "probs")
+    ro = np.full(4, 7.0, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="^out is read-only: pass a writeable array"):
+        fill_out(ro, result)
+    assert ro.tolist() == [7.0] * 4
+
+
+def test_read_only_out_is_named_by_every_sampling_function():
+    ro = np.zeros(2, np.int32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="^out is read-only"):
+        sample(out=ro)
+    with pytest.raises(ValueError, match="^out is read-only"):
+        from_logits(out=ro)
+    rp = np.zeros(PROBS.shape, np.float32)
+    rp.flags.writeable = False
+    for fn in (rocsample.softmax, rocsample.temperature_scale):
+        with pytest.raises(ValueError, match="^out is read-only"):
+            fn(LOGITS, 1.0, out=rp, backend="cpu")
+    assert not rp.any() and not ro.any()

@@ -742,8 +742,8 @@ def _norm_rows(v: np.ndarray, w: np.ndarray, eps: float, weight_offset: float,
     """(v * rstd) * (w + offset) in float32 over the last dim of float32 values ``v``."""
     hidden = v.shape[-1]
     ss = np.sum(np.square(v.astype(np.float64)), axis=-1, keepdims=True).astype(np.float32)
-    with np.errstate(over="ignore", divide="ignore"):
-        mean = ss / np.float32(hidden)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # as the kernels: no
+        mean = ss / np.float32(hidden)  # warning for hidden 0 (no element) or an Inf value
         rstd = np.float32(1) / np.sqrt(mean + np.float32(eps))
         return _down((v * rstd) * (_up(w, dtype) + np.float32(weight_offset)), dtype)
 

@@ -21,7 +21,7 @@ from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import elementwise as ew
 from .ops.elementwise_ops import broadcast, dtype_name, recipe
-from .validation import device_index, fill_out, on_host, stream_handle
+from .validation import check_number, device_index, fill_out, on_host, stream_handle
 
 __all__ = ["affine", "launch_elementwise", "unary", "where"]
 
@@ -113,6 +113,8 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
         raise ValueError(f"op {op!r} takes no param (only {', '.join(ew.UNARY_PARAM_OPS)} do)")
     if op in ew.UNARY_PARAM_OPS and param is None:
         raise ValueError(f"op {op!r} needs param")
+    if param is not None:
+        param = check_number("param", param)
     if on_host(x=x):
         a, dt = _bits(x)
         return _store(ew.unary(op, a, param, dt), np.asarray(x).dtype, out)
@@ -143,6 +145,7 @@ def affine(x: Any, mul: float, add: float, *, out: Any = None, stream: int | Non
     (True, [2.0, 5.0])
     """
     stream, device = stream_handle(stream), device_index(device)
+    mul, add = check_number("mul", mul), check_number("add", add)
     if on_host(x=x):
         a, dt = _bits(x)
         return _store(ew.affine(a, mul, add, dt), np.asarray(x).dtype, out)

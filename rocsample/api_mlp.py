@@ -25,7 +25,7 @@ from . import profiling
 from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import mlp
-from .validation import device_index, fill_out, on_host, stream_handle
+from .validation import check_number, device_index, fill_out, on_host, stream_handle
 
 __all__ = ["fused_add_rms_norm", "rms_norm", "silu_and_mul", "swiglu"]
 
@@ -162,10 +162,7 @@ def _launch(b: Any, recipe: Any, stream: int | None) -> None:
 
 
 def _check_eps(eps: float) -> float:
-    try:
-        value = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"eps={eps!r} is not a number") from None
+    value = check_number("eps", eps)
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"eps={eps!r} must be finite and >= 0")
     return value

@@ -444,6 +444,24 @@ def check_flag(name: str, value: Any) -> bool:
                     f"({type(value).__name__})")
 
 
+def check_number(name: str, value: Any) -> float:
+    """A scalar argument of the kernels (eps, affine's mul and add, a unary op's param) as a
+    float: a real number (Python or numpy; not a bool, a string or an array), else a
+    TypeError naming it. NaN and Inf pass: where they are wrong, the caller says so.
+
+    >>> from rocsample.validation import check_number
+    >>> check_number("mul", 2), check_number("mul", "2")
+    Traceback (most recent call last):
+    ...
+    TypeError: mul must be a real number; got '2' (str)
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer
+                                                             | np.floating):
+        raise TypeError(f"{name} must be a real number; got {value!r} "
+                        f"({type(value).__name__})")
+    return float(value)
+
+
 def check_array(name: str, x: Any) -> None:
     """Refuse what is no array: rocsample takes numpy arrays (and numpy scalars) and device
     arrays (``__dlpack__`` or ``__cuda_array_interface__``: torch, cupy, ``DeviceBuffer``).

@@ -522,3 +522,21 @@ def test_read_only_out_is_named_by_every_sampling_function():
         with pytest.raises(ValueError, match="^out is read-only"):
             fn(LOGITS, 1.0, out=rp, backend="cpu")
     assert not rp.any() and not ro.any()
+
+
+@pytest.mark.parametrize("value", ["2", None, [1.0], True, np.bool_(False), 1 + 2j])
+def test_a_scalar_argument_is_a_real_number_named_when_not(value):
+    """eps, affine's mul and add and a unary op's param: every family refuses by name what
+    is not a real number (affine's mul once surfaced as float()'s own message)."""
+    x8, w8 = np.ones((1, 8), np.float32), np.ones(8, np.float32)
+    calls = {"eps": lambda: rocsample.rms_norm(x8, w8, eps=value),
+             "mul": lambda: rocsample.affine(w8, value, 1.0),
+             "add": lambda: rocsample.affine(w8, 1.0, value),
+             "param": lambda: rocsample.unary("powf", w8, param=value)}
+    if value is None:  # no param at all: powf says it needs one
+        with pytest.raises(ValueError, match="^op 'powf' needs param$"):
+            calls.pop("param")()
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^{name} must be a real number; got "):
+            call()
+    assert rocsample.affine(w8, np.float32(2), 3)[0] == 5.0  # numpy and int numbers pass

@@ -355,9 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("bench", help="GPU latency vs the memory floor and torch (needs torch)")
-    p.add_argument("--batch", type=int, action="append")
-    p.add_argument("--vocab", type=int, action="append")
-    p.add_argument("--reps", type=int, default=30)
+    p.add_argument("--batch", type=_positive_int, action="append",
+                   help="rows (repeatable; default 1 32 128 512, with --dtypes 1 128 512)")
+    p.add_argument("--vocab", type=_positive_int, action="append",
+                   help="vocabulary size (repeatable)")
+    p.add_argument("--reps", type=_positive_int, default=30)
     p.add_argument("--backend", action="append", choices=["hip", "cuda"],
                    help="backend(s) to measure (repeat to compare them in one table)")
     p.add_argument("--dtypes", action="store_true",

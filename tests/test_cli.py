@@ -510,3 +510,13 @@ def test_config_error_is_public():
     from rocsample.errors import ConfigError
 
     assert rocsample.ConfigError is ConfigError and "ConfigError" in rocsample.__all__
+
+
+@pytest.mark.parametrize("flag,bad", [("--batch", "0"), ("--vocab", "-5"), ("--reps", "0"),
+                                      ("--batch", "x")])
+def test_bench_refuses_sizes_below_one_by_name(tmp_path, flag, bad):
+    """Refused by argparse before anything imports torch or touches a GPU (a zero batch
+    would otherwise reach the sampler as an empty matrix)."""
+    run = cli("bench", flag, bad, "--out", str(tmp_path / "b"), tmp=tmp_path)
+    no_traceback(run)
+    assert run.returncode == 2 and f"argument {flag}" in run.stderr

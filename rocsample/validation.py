@@ -25,8 +25,12 @@ from .buffers.dtypes import float_kind
 
 __all__ = [
     "SamplingParams",
+    "check_array",
     "check_bad_rows",
     "check_flag",
+    "check_number",
+    "fill_out",
+    "on_host",
     "stream_handle",
     "device_index",
     "MATRIX_DTYPES",

@@ -31,11 +31,12 @@ import argparse
 import contextlib
 import json
 import platform
-import statistics
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from .bench import median_us
 
 #: Element counts of the sweep (1M to 256M).
 SIZES = (1 << 20, 1 << 22, 1 << 24, 1 << 26, 1 << 28)
@@ -48,19 +49,12 @@ H200_PEAK = 4.8e12
 _COLS = 4096
 
 
-def _gpu_us(torch: Any, fn: Callable[[], Any], reps: int) -> float:
-    """Median microseconds of GPU time of ``fn`` (:func:`rocsample.bench.gpu_times`)."""
-    from rocsample.bench import gpu_times
-
-    return statistics.median(gpu_times(torch, fn, reps))
-
-
 def copy_bandwidth(torch: Any, reps: int = 10) -> float:
     """Bytes/s of a 1 GiB device-to-device copy (read + write counted)."""
     x = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
     y = torch.empty_like(x)
     y.copy_(x)
-    us = _gpu_us(torch, lambda: y.copy_(x), reps)
+    us = median_us(torch, lambda: y.copy_(x), reps)
     return 2 * x.numel() * 4 / (us * 1e-6)
 
 
@@ -155,8 +149,8 @@ def run(sizes: Sequence[int] = SIZES, dtypes: Sequence[str] = DTYPES,
                 a = _operands(torch, op, layout, n, dtype)
                 _check(torch, rs, op, a)
                 ours, theirs = _calls(torch, rs, op, a)
-                us = _gpu_us(torch, ours, reps)
-                tus = _gpu_us(torch, theirs, reps)
+                us = median_us(torch, ours, reps)
+                tus = median_us(torch, theirs, reps)
                 floor_us = a["bytes"] / bw * 1e6
                 row = dict(op=op, layout=layout, dtype=dname, numel=n, us=us, torch_us=tus,
                            bytes=a["bytes"], gbps=a["bytes"] / us / 1e3,

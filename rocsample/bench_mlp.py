@@ -48,6 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .bench import median_us, timed_rounds
 from .bench_elementwise import copy_bandwidth
 
 ROWS = (1, 16, 128, 1024, 8192)
@@ -57,12 +58,6 @@ OPS = ("rms_norm", "fused_add_rms_norm", "silu_and_mul")
 EPS = 1e-6
 
 
-def _gpu_us(torch: Any, fn: Callable[[], Any], reps: int, flush: Any) -> float:
-    from rocsample.bench import gpu_times
-
-    return statistics.median(gpu_times(torch, fn, reps, flush))
-
-
 def _copy_us(torch: Any, nbytes: int, dtype: Any, reps: int, flush: Any) -> float:
     """GPU time of torch's device-to-device copy moving ``nbytes`` (half read, half written)
     in ``dtype``, timed as the operations are: the floor for that many bytes at that size."""
@@ -70,7 +65,7 @@ def _copy_us(torch: Any, nbytes: int, dtype: Any, reps: int, flush: Any) -> floa
     src = torch.empty(n, dtype=dtype, device="cuda")
     dst = torch.empty_like(src)
     dst.copy_(src)
-    return _gpu_us(torch, lambda: dst.copy_(src), reps, flush)
+    return median_us(torch, lambda: dst.copy_(src), reps, flush)
 
 
 #: Where ``make flashinfer-ref`` builds FlashInfer's kernels behind a C ABI
@@ -205,27 +200,6 @@ def _check(torch: Any, rs: Any, op: str, a: dict[str, Any]) -> None:
                              f"disagree (max |diff| {(got - want).abs().max().item()})")
 
 
-def _rounds(torch: Any, calls: dict[str, Callable[[], Any]], reps: int, rounds: int,
-            flush: Any) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """Each call's per-round median GPU times over ``rounds`` rounds of ``reps`` calls, the
-    order turned by one each round, and the errors of the calls that raised (left out)."""
-    times: dict[str, list[float]] = {}
-    errors: dict[str, str] = {}
-    for name, call in calls.items():
-        try:
-            call()  # once untimed: a JIT compile (FlashInfer's) or a load
-            torch.cuda.synchronize()
-            times[name] = []
-        except Exception as exc:  # FlashInfer refusing a dtype, say
-            errors[name] = f"{type(exc).__name__}: {exc}"[:200]
-    names = list(times)
-    for r in range(rounds if names else 0):
-        turn = r % len(names)
-        for name in names[turn:] + names[:turn]:
-            times[name].append(_gpu_us(torch, calls[name], reps, flush))
-    return times, errors
-
-
 def verdict(lo: float, hi: float) -> str:
     """``faster``, ``slower`` or ``tie`` from the smallest and largest per-round ratio of
     FlashInfer's time over rocsample's (see the module's note).
@@ -267,7 +241,7 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
                     row: dict[str, Any] = dict(op=op, dtype=dname, rows=n, hidden=h,
                                                bytes=a["bytes"])
                     row["copy_us"] = _copy_us(torch, a["bytes"], dtype, reps, flush)
-                    times, errors = _rounds(torch, _calls(torch, rs, fi, op, a), reps,
+                    times, errors = timed_rounds(torch, _calls(torch, rs, fi, op, a), reps,
                                             rounds, flush)
                     for name, err in errors.items():
                         row[f"{name}_error"] = err

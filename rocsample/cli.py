@@ -283,10 +283,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.dtypes:
         r = bench.run_dtypes(batches=args.batch or (1, 128, 512),
                              vocabs=args.vocab or (128256, 262144), reps=args.reps,
-                             backend=(args.backend or [None])[0], out=Path(args.out))
+                             backend=(args.backend or [None])[0], out=Path(args.out),
+                             rounds=args.rounds or 4, flush_l2=args.flush_l2)
         print(bench.dtype_table(r))
         print(f"\nwrote {args.out}/bench_dtypes.json, bench_dtypes.md")
         return 0
+    if args.rounds is not None or args.flush_l2:
+        flag = "--rounds" if args.rounds is not None else "--flush-l2"
+        raise ValueError(f"{flag} applies to --dtypes only (the latency table times each "
+                         "call warm and cold already)")
     results = [bench.run(batches=args.batch or (1, 32, 128, 512),
                          vocabs=args.vocab or (32000, 128256, 151936), reps=args.reps,
                          backend=name) for name in (args.backend or [None])]
@@ -365,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtypes", action="store_true",
                    help="float32 vs bfloat16/float16 inputs for the logit operations and "
                         "sample (default B 1, 128, 512 x V 128256, 262144)")
+    p.add_argument("--rounds", type=_positive_int,
+                   help="--dtypes: rounds, the dtypes' order turned each (default 4)")
+    p.add_argument("--flush-l2", action="store_true",
+                   help="--dtypes: write a buffer larger than the L2 before each call")
     p.add_argument("--out", default="bench/results/latest")
     p = sub.add_parser("bench-elementwise",
                        help="Candle's elementwise kernels vs torch and the copy bandwidth")

@@ -64,38 +64,7 @@ def test_flashinfer_baseline_absent_is_said(tmp_path):
     assert "not measured" in note and "libfi_ref.so" in note
 
 
-def test_rounds_turn_the_order_and_keep_per_round_medians(monkeypatch):
-    """Every implementation is timed once a round, the order turned by one each round (a
-    drift of the machine falls on all alike); a call that raises is left out with its error."""
-    from types import SimpleNamespace
-
-    order = []
-    clock = iter(range(1, 100))
-
-    def fake_us(torch, fn, reps, flush):
-        order.append(fn.__name__)
-        return float(next(clock))
-
-    def bad():
-        raise TypeError("FlashInfer serves float16 and bfloat16, not torch.float32")
-
-    def a():
-        pass
-
-    def b():
-        pass
-
-    def c():
-        pass
-
-    monkeypatch.setattr(bench_mlp, "_gpu_us", fake_us)
-    torch = SimpleNamespace(cuda=SimpleNamespace(synchronize=lambda: None))
-    times, errors = bench_mlp._rounds(torch, {"a": a, "b": b, "fi": bad, "c": c}, 5, 4, None)
-    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
-    assert times == {"a": [1.0, 6.0, 8.0, 10.0], "b": [2.0, 4.0, 9.0, 11.0],
-                     "c": [3.0, 5.0, 7.0, 12.0]}
-    assert errors == {"fi": "TypeError: FlashInfer serves float16 and bfloat16, not "
-                            "torch.float32"}
+def test_run_refuses_no_rounds():
     with pytest.raises(ValueError, match="rounds and reps"):
         bench_mlp.run(rounds=0)
 

@@ -41,3 +41,15 @@ def test_a_tree_without_runs_is_named(tmp_path):
     _run(tmp_path, "v0-1", 40.0, 30.0)
     with pytest.raises(SystemExit, match="no v9-<round>"):
         _tool().table(tmp_path, ["v0", "v9"])
+
+
+def test_a_dtype_that_raised_shows_a_dash(tmp_path):
+    """bench --dtypes with rounds keeps a cell whose dtype raised, with None for its time."""
+    _run(tmp_path, "v0-1", 40.0, 30.0)
+    _run(tmp_path, "v1-1", 40.0, 20.0)
+    (tmp_path / "v0-1" / "bench_dtypes.json").write_text(json.dumps({"rows": [
+        {"batch": 128, "vocab": 128256, "op": "sample", "f32_us": 40.0, "bf16_us": None,
+         "f16_us": 31.0}]}))
+    lines = _tool().table(tmp_path, ["v0", "v1"]).splitlines()
+    assert lines[2] == ("| 128 x 128256 | sample | 40.0 / 40.0 | - / 20.0 | 31.0 / 21.0 "
+                        "| - / 0.50 |")

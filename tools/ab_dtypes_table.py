@@ -30,11 +30,19 @@ def table(root: Path, trees: list[str]) -> str:
     out = [f"| B x V | op | f32 {names} | bf16 {names} | f16 {names} | bf16/f32 {names} |",
            "|---|---|---|---|---|---|"]
     for k in runs[trees[0]][0]:
-        def best(t: str, col: str, k=k) -> float:
-            return min(r[k][col] for r in runs[t])
-        cells = [" / ".join(f"{best(t, c):.1f}" for t in trees)
-                 for c in ("f32_us", "bf16_us", "f16_us")]
-        ratio = " / ".join(f"{best(t, 'bf16_us') / best(t, 'f32_us'):.2f}" for t in trees)
+        def best(t: str, col: str, k=k) -> float | None:
+            got = [r[k][col] for r in runs[t]]
+            return None if None in got else min(got)  # None: the dtype raised (rounds' JSON)
+
+        def us(t: str, col: str) -> str:
+            v = best(t, col)
+            return "-" if v is None else f"{v:.1f}"
+
+        def ratio_of(t: str) -> str:
+            h, f = best(t, "bf16_us"), best(t, "f32_us")
+            return "-" if h is None or f is None else f"{h / f:.2f}"
+        cells = [" / ".join(us(t, c) for t in trees) for c in ("f32_us", "bf16_us", "f16_us")]
+        ratio = " / ".join(ratio_of(t) for t in trees)
         out.append(f"| {k[0]} x {k[1]} | {k[2]} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(out)
 

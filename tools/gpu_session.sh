@@ -48,7 +48,7 @@ some)  # warmup, then the gpu tests of TESTS (files or node ids), then the bench
         case $b in
         elementwise) step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10 ;;
         mlp) step bench_mlp 170 python3 -m rocsample bench-mlp --out "$OUT" --reps 10 ;;
-        dtypes) step bench_dtypes 120 python3 -m rocsample bench --dtypes --reps 10 --out "$OUT/dtypes" ;;
+        dtypes) step bench_dtypes 240 python3 -m rocsample bench --dtypes --reps 10 --rounds 4 --out "$OUT/dtypes" ;;
         capture) step bench_capture 60 python3 -m rocsample.bench ;;
         esac
     done
@@ -56,7 +56,7 @@ some)  # warmup, then the gpu tests of TESTS (files or node ids), then the bench
 bench)
     step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10
     step bench_mlp 170 python3 -m rocsample bench-mlp --out "$OUT" --reps 10
-    step bench_dtypes 120 python3 -m rocsample bench --dtypes --reps 10 --out "$OUT/dtypes"
+    step bench_dtypes 240 python3 -m rocsample bench --dtypes --reps 10 --rounds 4 --out "$OUT/dtypes"
     step bench_capture 60 python3 -m rocsample.bench
     if [ -n "${OLD:-}" ]; then
         step ab 150 python3 tools/ab_bench.py "$OLD" . --control --rounds 2 --reps 20 --out "$OUT/ab"

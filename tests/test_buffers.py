@@ -480,7 +480,7 @@ def test_package_exports_each_modules_public_names_as_the_same_objects():
             names.add(name)
     assert names == set(package.__all__)
     assert {"BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
-            "as_array_view", "float_kind", "widen_to_f32"} == names
+            "as_array_view", "f32_to_bf16", "float_kind", "narrow_f32", "widen_to_f32"} == names
 
 
 class _StreamOrderedDriver(HostMemoryDriver):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BFLOAT16", "float_kind", "widen_to_f32"]
+__all__ = ["BFLOAT16", "f32_to_bf16", "float_kind", "narrow_f32", "widen_to_f32"]
 
 # The bit widths accepted for each numpy kind.
 _WIDTHS = {"i": (8, 16, 32, 64), "u": (8, 16, 32, 64), "f": (16, 32, 64), "c": (64, 128), "b": (8,)}
@@ -75,3 +75,42 @@ def widen_to_f32(array: np.ndarray) -> np.ndarray:
         bits = np.ascontiguousarray(array).view(np.uint16)
         return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
     raise TypeError(f"cannot widen dtype {array.dtype} to float32")
+
+
+def f32_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 to bf16 bit patterns (uint16), rounded to nearest even; NaN stays a quiet NaN
+    (its sign and top payload kept: truncation could turn it into an Inf). The kernels'
+    rounding (``rs_num<rs_bf16>::down`` in ``kernels/rs_common.h``), bit for bit.
+
+    Example
+    -------
+    >>> [hex(v) for v in f32_to_bf16(np.array([1.00390625, 1.01171875], np.float32))]
+    ['0x3f80', '0x3f82']
+    """
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    rounded = (u + (np.uint32(0x7FFF) + ((u >> 16) & 1))) >> 16
+    return np.where(nan, (u >> 16) | 0x40, rounded).astype(np.uint16)
+
+
+def narrow_f32(array: np.ndarray, kind: str) -> np.ndarray:
+    """A float32 array rounded once, to nearest even, to ``kind`` (``"f32"``: itself;
+    ``"f16"``: numpy float16; ``"bf16"``: :data:`BFLOAT16`), as the kernels store a result of
+    that type; a value beyond the type's range becomes +-Inf, a NaN stays NaN.
+
+    Examples
+    --------
+    >>> x = np.array([0.1, 70000.0], np.float32)
+    >>> narrow_f32(x, "f16").tolist()
+    [0.0999755859375, inf]
+    >>> widen_to_f32(narrow_f32(x, "bf16")).tolist()
+    [0.10009765625, 70144.0]
+    """
+    if kind == "f32":
+        return array
+    if kind == "f16":
+        with np.errstate(over="ignore"):  # beyond 65504: Inf, as the hardware rounds
+            return array.astype(np.float16)
+    if kind == "bf16":
+        return f32_to_bf16(array).reshape(np.shape(array)).view(BFLOAT16)
+    raise ValueError(f"kind must be 'f32', 'f16' or 'bf16'; got {kind!r}")

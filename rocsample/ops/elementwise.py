@@ -32,6 +32,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..buffers.dtypes import f32_to_bf16
+
 __all__ = [
     "AFFINE_DTYPES",
     "BLOCK",
@@ -720,20 +722,6 @@ def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
     [1.0, -2.0]
     """
     return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
-
-
-def f32_to_bf16(x: np.ndarray) -> np.ndarray:
-    """float32 to bf16 bit patterns, rounded to nearest even; NaN stays a quiet NaN.
-
-    Example
-    -------
-    >>> [hex(v) for v in f32_to_bf16(np.array([1.00390625, 1.01171875], np.float32))]
-    ['0x3f80', '0x3f82']
-    """
-    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
-    nan = (u & 0x7FFFFFFF) > 0x7F800000
-    rounded = (u + (np.uint32(0x7FFF) + ((u >> 16) & 1))) >> 16
-    return np.where(nan, (u >> 16) | 0x40, rounded).astype(np.uint16)
 
 
 def _f64_to_bf16(x: np.ndarray) -> np.ndarray:

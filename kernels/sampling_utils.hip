@@ -48,6 +48,16 @@
 //     softmax_kernel (SAMPLING_UTILS_HSACO) or temperature_scale_kernel
 //     (TEMPERATURE_SCALE_HSACO); without them half-precision logits are refused by name.
 //
+//   softmax_kernel_f16_f16, softmax_write_kernel_f16_f16, temperature_scale_kernel_f16_f16,
+//   and the same three with _bf16_bf16
+//     the half-precision entries above writing `out` in the logits' own type (T* out, 2 bytes
+//     an element; stores of four when out is 8-byte aligned): every value is the float32
+//     result, bit for bit the float32 entry's, rounded once to nearest even (rs_num<T>::down;
+//     a value beyond the type's range becomes +-Inf, a NaN stays NaN), so the written bytes
+//     are half the float32 result's. softmax_stats_kernel_DT serves both (it writes no out).
+//     Companions, optional in a code object like the half-input entries (an override built
+//     without them serves float32 results only).
+//
 // Strides are in elements. temperature may be NULL (then temperature_val applies to all rows).
 // Block: (RS_BLOCK, 1, 1). No dynamic shared memory. out may alias logits only when
 // in_stride == out_stride (a block reads an element of its span before writing it, and no
@@ -90,23 +100,38 @@ __device__ __forceinline__ void rs_split_span(int vocab, int* lo, int* n) {
     *n = (int)(b < vocab ? b : vocab) - *lo;
 }
 
-// y[i] = f(x[i]) (x widened exactly) for i in [0, n): element by element, so the order is
-// free. Groups of four (one load of four, one 16-byte store) when x is aligned to a group (16
-// bytes for float, 8 for 2-byte values) and y to 16 bytes, then the rest one at a time. (2-byte
-// logits once went one 2-byte load and one 4-byte store an element: H200, bf16 softmax and
-// temperature_scale took 0.79-0.94x the float32 time where the bytes say 0.75x.) An aliased
-// y == x (float32, in_stride == out_stride) is safe: a thread reads its group before it
-// writes it.
-template <typename T, typename F>
-__device__ __forceinline__ void rs_map_row(const T* x, float* y, int n, F f) {
+// Stores of the result type O: float, or the input's 2-byte type (rounded to nearest even).
+__device__ __forceinline__ void rs_put(float* y, int i, float v) { y[i] = v; }
+template <typename O>
+__device__ __forceinline__ void rs_put(O* y, int i, float v) { y[i] = rs_num<O>::down(v); }
+__device__ __forceinline__ void rs_put4(float* y, int j, float4 v) { ((float4*)y)[j] = v; }
+template <typename O>
+__device__ __forceinline__ void rs_put4(O* y, int j, float4 v) {
+    static_assert(sizeof(O) == 2, "rs_put4: float or a 2-byte type");
+    uint2 q;
+    q.x = (rs_u32)rs_num<O>::down(v.x).bits | ((rs_u32)rs_num<O>::down(v.y).bits << 16);
+    q.y = (rs_u32)rs_num<O>::down(v.z).bits | ((rs_u32)rs_num<O>::down(v.w).bits << 16);
+    ((uint2*)(void*)y)[j] = q;
+}
+
+// y[i] = f(x[i]) (x widened exactly, y of type O) for i in [0, n): element by element, so
+// the order is free. Groups of four (one load of four, one store of four) when x and y are
+// each aligned to a group (16 bytes for float, 8 for 2-byte values), then the rest one at a
+// time. (2-byte logits once went one 2-byte load and one 4-byte store an element: H200, bf16
+// softmax and temperature_scale took 0.79-0.94x the float32 time where the bytes say 0.75x.)
+// An aliased y == x (the same type, in_stride == out_stride) is safe: a thread reads its
+// group before it writes it.
+template <typename T, typename O, typename F>
+__device__ __forceinline__ void rs_map_row(const T* x, O* y, int n, F f) {
     const bool vec = ((((unsigned long long)x) & (4ull * sizeof(T) - 1ull)) == 0ull) &&
-                     ((((unsigned long long)y) & 15ull) == 0ull);
+                     ((((unsigned long long)y) & (4ull * sizeof(O) - 1ull)) == 0ull);
     const int n4 = vec ? n >> 2 : 0;
     for (int j = threadIdx.x; j < n4; j += RS_BLOCK) {
         const float4 v = rs_load4(x, j);
-        ((float4*)y)[j] = make_float4(f(v.x), f(v.y), f(v.z), f(v.w));
+        rs_put4(y, j, make_float4(f(v.x), f(v.y), f(v.z), f(v.w)));
     }
-    for (int i = (n4 << 2) + (int)threadIdx.x; i < n; i += RS_BLOCK) y[i] = f(rs_num<T>::up(x[i]));
+    for (int i = (n4 << 2) + (int)threadIdx.x; i < n; i += RS_BLOCK)
+        rs_put(y, i, f(rs_num<T>::up(x[i])));
 }
 
 // One read of x[0, n) (widened exactly; T: float, rs_f16 or rs_bf16): its largest logit into
@@ -169,10 +194,10 @@ __device__ void rs_softmax_stats_of(const T* x, int n, float t, rs_smem* sh, flo
 }
 
 // y[0, n) for a row with maximum mx (NaN: invalid row) and sum s at temperature t.
-template <typename T>
-__device__ void rs_softmax_write(const T* x, float* y, int n, float t, float mx, float s) {
+template <typename T, typename O>
+__device__ void rs_softmax_write(const T* x, O* y, int n, float t, float mx, float s) {
     if (mx != mx || !(t >= 0.0f) || mx == RS_NEG_INF) {
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = RS_QNAN;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) rs_put(y, i, RS_QNAN);
     } else if (t == 0.0f) {
         rs_map_row(x, y, n, [&](float v) { return v == mx ? 1.0f : 0.0f; });
     } else {
@@ -181,8 +206,8 @@ __device__ void rs_softmax_write(const T* x, float* y, int n, float t, float mx,
     }
 }
 
-template <typename T>
-__device__ __forceinline__ void rs_softmax_rows(const T* logits, long long in_stride, float* out,
+template <typename T, typename O>
+__device__ __forceinline__ void rs_softmax_rows(const T* logits, long long in_stride, O* out,
                                                 long long out_stride, int batch, int vocab,
                                                 const float* temperature,
                                                 float temperature_val) {
@@ -214,9 +239,9 @@ __device__ __forceinline__ void rs_softmax_stats(const T* logits, long long in_s
             ((rs_u64)__float_as_uint(mx) << 32) | __float_as_uint(s);
 }
 
-template <typename T>
+template <typename T, typename O>
 __device__ __forceinline__ void rs_softmax_combine(const T* logits, long long in_stride,
-                                                   float* out, long long out_stride, int batch,
+                                                   O* out, long long out_stride, int batch,
                                                    int vocab, const float* temperature,
                                                    float temperature_val, const rs_u64* part) {
     const int row = blockIdx.x;
@@ -230,9 +255,9 @@ __device__ __forceinline__ void rs_softmax_combine(const T* logits, long long in
                      out + (long long)row * out_stride + lo, n, t, mx, s);
 }
 
-template <typename T>
+template <typename T, typename O>
 __device__ __forceinline__ void rs_temperature_rows(const T* logits, long long in_stride,
-                                                    float* out, long long out_stride, int batch,
+                                                    O* out, long long out_stride, int batch,
                                                     int vocab, const float* temperature,
                                                     float temperature_val) {
     const int row = blockIdx.x;
@@ -240,10 +265,10 @@ __device__ __forceinline__ void rs_temperature_rows(const T* logits, long long i
     int lo, n;
     rs_split_span(vocab, &lo, &n);
     const T* x = logits + (long long)row * in_stride + lo;
-    float* y = out + (long long)row * out_stride + lo;
+    O* y = out + (long long)row * out_stride + lo;
     const float t = rs_row_temperature(temperature, temperature_val, row);
     if (!(t >= 0.0f)) {
-        for (int i = threadIdx.x; i < n; i += RS_BLOCK) y[i] = RS_QNAN;
+        for (int i = threadIdx.x; i < n; i += RS_BLOCK) rs_put(y, i, RS_QNAN);
     } else if (t == 0.0f) {
         rs_map_row(x, y, n, [](float v) { return v; });
     } else {
@@ -258,7 +283,7 @@ __device__ __forceinline__ void rs_temperature_rows(const T* logits, long long i
     softmax_kernel##SUFFIX(const T* logits, long long in_stride, float* out,                  \
                            long long out_stride, int batch, int vocab,                        \
                            const float* temperature, float temperature_val) {                 \
-        rs_softmax_rows<T>(logits, in_stride, out, out_stride, batch, vocab, temperature,     \
+        rs_softmax_rows<T, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,     \
                            temperature_val);                                                  \
     }                                                                                         \
     extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
@@ -273,21 +298,21 @@ __device__ __forceinline__ void rs_temperature_rows(const T* logits, long long i
                                  long long out_stride, int batch, int vocab,                  \
                                  const float* temperature, float temperature_val,             \
                                  const rs_u64* part) {                                        \
-        rs_softmax_combine<T>(logits, in_stride, out, out_stride, batch, vocab, temperature,  \
+        rs_softmax_combine<T, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,  \
                               temperature_val, part);                                         \
     }                                                                                         \
     extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
     temperature_scale_kernel##SUFFIX(const T* logits, long long in_stride, float* out,        \
                                      long long out_stride, int batch, int vocab,              \
                                      const float* temperature, float temperature_val) {       \
-        rs_temperature_rows<T>(logits, in_stride, out, out_stride, batch, vocab, temperature, \
+        rs_temperature_rows<T, float>(logits, in_stride, out, out_stride, batch, vocab, temperature, \
                                temperature_val);                                              \
     }
 
 extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 softmax_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
                int batch, int vocab, const float* temperature, float temperature_val) {
-    rs_softmax_rows<float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
+    rs_softmax_rows<float, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
                            temperature_val);
 }
 
@@ -302,7 +327,7 @@ extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 softmax_write_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
                      int batch, int vocab, const float* temperature, float temperature_val,
                      const rs_u64* part) {
-    rs_softmax_combine<float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
+    rs_softmax_combine<float, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
                               temperature_val, part);
 }
 
@@ -310,9 +335,39 @@ extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 temperature_scale_kernel(const float* logits, long long in_stride, float* out,
                          long long out_stride, int batch, int vocab, const float* temperature,
                          float temperature_val) {
-    rs_temperature_rows<float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
+    rs_temperature_rows<float, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
                                temperature_val);
 }
 
 RS_ROWS_ENTRIES(_f16, rs_f16)
 RS_ROWS_ENTRIES(_bf16, rs_bf16)
+
+// The 2-byte entries writing their own type (no stats entry: softmax_stats_kernel_DT's words
+// do not depend on the result's type).
+#define RS_HALF_OUT_ENTRIES(SUFFIX, T)                                                        \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    softmax_kernel##SUFFIX##SUFFIX(const T* logits, long long in_stride, T* out,              \
+                                   long long out_stride, int batch, int vocab,                \
+                                   const float* temperature, float temperature_val) {         \
+        rs_softmax_rows<T, T>(logits, in_stride, out, out_stride, batch, vocab, temperature,  \
+                              temperature_val);                                               \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    softmax_write_kernel##SUFFIX##SUFFIX(const T* logits, long long in_stride, T* out,        \
+                                         long long out_stride, int batch, int vocab,          \
+                                         const float* temperature, float temperature_val,     \
+                                         const rs_u64* part) {                                \
+        rs_softmax_combine<T, T>(logits, in_stride, out, out_stride, batch, vocab,            \
+                                 temperature, temperature_val, part);                         \
+    }                                                                                         \
+    extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
+    temperature_scale_kernel##SUFFIX##SUFFIX(const T* logits, long long in_stride, T* out,    \
+                                             long long out_stride, int batch, int vocab,      \
+                                             const float* temperature,                        \
+                                             float temperature_val) {                         \
+        rs_temperature_rows<T, T>(logits, in_stride, out, out_stride, batch, vocab,           \
+                                  temperature, temperature_val);                              \
+    }
+
+RS_HALF_OUT_ENTRIES(_f16, rs_f16)
+RS_HALF_OUT_ENTRIES(_bf16, rs_bf16)

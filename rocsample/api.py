@@ -17,6 +17,7 @@ from .backends.reservation import Reservation, check_reserve_args
 from .validation import (
     check_flag,
     check_method,
+    check_out_dtype,
     check_temperature,
     fill_out,
     rng_views,
@@ -223,14 +224,19 @@ def sample_from_logits(logits: Any, *, temperature: Any = 1.0, top_k: Any = None
                 out=out)
 
 
-def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
-            backend: str | None = None, device: int = 0, out: Any = None) -> Any:
-    """Row softmax of ``logits / temperature`` (float32). T = 0 gives the argmax indicator.
+def softmax(logits: Any, temperature: Any = 1.0, *, out_dtype: Any = None,
+            stream: int | None = None, backend: str | None = None, device: int = 0,
+            out: Any = None) -> Any:
+    """Row softmax of ``logits / temperature``. T = 0 gives the argmax indicator.
 
     ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the result is
     float32 and exactly the result for the widened float32 logits.
-    ``out``: a C-contiguous (batch, vocab) float32 array to write into (on the input's
-    device; numpy on the cpu backend), returned; needed on a stream that captures a graph.
+    ``out_dtype``: None (float32), or the logits' own float16/bfloat16 (a name, a numpy or
+    torch dtype): that float32 result rounded once to nearest even, half the bytes written
+    (probabilities under the type's smallest subnormal become 0).
+    ``out``: a C-contiguous (batch, vocab) array of the result's type to write into (on the
+    input's device; numpy on the cpu backend), returned; needed on a stream that captures a
+    graph.
 
     Example
     -------
@@ -238,20 +244,26 @@ def softmax(logits: Any, temperature: Any = 1.0, *, stream: int | None = None,
     >>> p = rocsample.softmax(np.zeros((1, 4), dtype=np.float32), backend="cpu")
     >>> p.tolist()
     [[0.25, 0.25, 0.25, 0.25]]
+    >>> rocsample.softmax(np.zeros((1, 3), np.float16), out_dtype="float16",
+    ...                   backend="cpu").dtype
+    dtype('float16')
     """
     b = get_backend(backend, device)
     stream = stream_handle(stream)
-    key, hit = _replayed(b, "softmax", logits, (temperature,), stream, out=out)
+    kind = check_out_dtype(out_dtype)
+    key, hit = _replayed(b, "softmax", logits, (temperature, kind), stream, out=out)
     if hit is not None:
         return hit
     t = check_temperature(temperature, _rows(logits, "logits"))
-    return _run(b, "softmax", logits, t, stream=stream, plan_key=key, out=out)
+    return _run(b, "softmax", logits, t, kind, stream=stream, plan_key=key, out=out)
 
 
-def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = None,
-                      backend: str | None = None, device: int = 0, out: Any = None) -> Any:
-    """``logits / temperature`` per row (T = 0 leaves the row as is), as float32; ``out`` as
-    in :func:`softmax`.
+def temperature_scale(logits: Any, temperature: Any, *, out_dtype: Any = None,
+                      stream: int | None = None, backend: str | None = None, device: int = 0,
+                      out: Any = None) -> Any:
+    """``logits / temperature`` per row (T = 0 leaves the row as is), as float32;
+    ``out_dtype`` and ``out`` as in :func:`softmax` (a half-precision result beyond its
+    type's range is +-Inf).
 
     ``logits`` may be float32, float16 or bfloat16 (read in place on the GPU); the division
     is done in float32 on the exactly widened values.
@@ -264,11 +276,13 @@ def temperature_scale(logits: Any, temperature: Any, *, stream: int | None = Non
     """
     b = get_backend(backend, device)
     stream = stream_handle(stream)
-    key, hit = _replayed(b, "temperature_scale", logits, (temperature,), stream, out=out)
+    kind = check_out_dtype(out_dtype)
+    key, hit = _replayed(b, "temperature_scale", logits, (temperature, kind), stream, out=out)
     if hit is not None:
         return hit
     t = check_temperature(temperature, _rows(logits, "logits"))
-    return _run(b, "temperature_scale", logits, t, stream=stream, plan_key=key, out=out)
+    return _run(b, "temperature_scale", logits, t, kind, stream=stream, plan_key=key,
+                out=out)
 
 
 def reserve(max_batch: int, vocab: int, *, stream: int | None = None, outputs: int = 64,

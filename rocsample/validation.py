@@ -29,6 +29,7 @@ __all__ = [
     "check_bad_rows",
     "check_flag",
     "check_number",
+    "dtype_label",
     "fill_out",
     "on_host",
     "stream_handle",
@@ -39,6 +40,8 @@ __all__ = [
     "rng_views",
     "seed_offset_ok",
     "check_temperature",
+    "check_out_dtype",
+    "result_kind",
     "check_top_k",
     "check_top_p",
     "check_method",
@@ -283,6 +286,64 @@ def check_temperature(value: Any, rows: int) -> float | np.ndarray:
     return t
 
 
+_KIND_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
+_KIND_OF_NAME = {"float32": "f32", "float": "f32", "float16": "f16", "half": "f16",
+                 "bfloat16": "bf16"}
+
+
+def check_out_dtype(out_dtype: Any) -> str:
+    """The element type of a softmax/temperature_scale result: ``"f32"`` (None, the default),
+    ``"f16"`` or ``"bf16"``, from a name, a numpy dtype (:data:`~rocsample.buffers.BFLOAT16`,
+    ``ml_dtypes.bfloat16``) or a torch dtype.
+
+    Example
+    -------
+    >>> from rocsample.validation import check_out_dtype
+    >>> check_out_dtype(None), check_out_dtype("bfloat16"), check_out_dtype(np.float16)
+    ('f32', 'bf16', 'f16')
+    >>> check_out_dtype(np.float64)
+    Traceback (most recent call last):
+    ...
+    TypeError: out_dtype must be float32, float16 or bfloat16 (a name, a numpy or a torch dtype); got <class 'numpy.float64'>
+    """  # noqa: E501
+    if out_dtype is None:
+        return "f32"
+    kind = _KIND_OF_NAME.get(out_dtype) if isinstance(out_dtype, str) else None
+    if kind is None and not isinstance(out_dtype, str):
+        kind = float_kind(out_dtype)
+        if kind is None:  # torch.bfloat16 and friends: no numpy dtype, named "torch.<name>"
+            name = str(out_dtype)
+            kind = _KIND_OF_NAME.get(name[6:]) if name.startswith("torch.") else None
+    if kind is None:
+        raise TypeError("out_dtype must be float32, float16 or bfloat16 (a name, a numpy or a "
+                        f"torch dtype); got {out_dtype!r}")
+    return kind
+
+
+def result_kind(in_kind: str | None, out_kind: str, name: str = "logits") -> str:
+    """``out_kind`` when a kernel writes it from ``name`` of element type ``in_kind``: float32
+    from any input, a half type only from inputs of that type (the kernels widen the input,
+    compute in float32 and round the result once; no entry narrows float32 inputs).
+
+    Example
+    -------
+    >>> from rocsample.validation import result_kind
+    >>> result_kind("bf16", "bf16"), result_kind("f16", "f32")
+    ('bf16', 'f32')
+    >>> result_kind("f32", "bf16")
+    Traceback (most recent call last):
+    ...
+    ValueError: out_dtype bfloat16 needs bfloat16 logits (a half-precision result is written from logits of its own type); these logits are float32: pass out_dtype=None for a float32 result
+    """  # noqa: E501
+    src = in_kind or "f32"
+    if out_kind == "f32" or out_kind == src:
+        return out_kind
+    want = _KIND_NAMES[out_kind]
+    raise ValueError(f"out_dtype {want} needs {want} {name} (a half-precision result is written "
+                     f"from {name} of its own type); these {name} are {_KIND_NAMES[src]}: pass "
+                     "out_dtype=None for a float32 result")
+
+
 def seed_offset_ok(seed: Any, offset: Any) -> bool:
     """Whether seed and offset are plain ints in [0, 2**64) (the per-call case, no numpy).
 
@@ -507,6 +568,17 @@ def on_host(**operands: Any) -> bool:
     return not device
 
 
+def dtype_label(dtype: Any) -> str:
+    """A dtype's name in messages: ``bfloat16`` for :data:`~rocsample.buffers.BFLOAT16` (whose
+    numpy name is a record's).
+
+    >>> from rocsample.buffers import BFLOAT16
+    >>> dtype_label(BFLOAT16), dtype_label(np.float16)
+    ('bfloat16', 'float16')
+    """
+    return "bfloat16" if float_kind(dtype) == "bf16" else np.dtype(dtype).name
+
+
 def fill_out(out: Any, result: np.ndarray, name: str = "out") -> np.ndarray:
     """Write the cpu backend's ``result`` into the caller's ``out``, checked first: a
     writeable numpy array of the result's shape and dtype (nothing is written otherwise).
@@ -524,11 +596,8 @@ def fill_out(out: Any, result: np.ndarray, name: str = "out") -> np.ndarray:
         raise TypeError(f"{name} must be a numpy array for numpy inputs; got "
                         f"{type(out).__name__}")
     if out.shape != result.shape or out.dtype != result.dtype:
-        def shown(dt: np.dtype) -> str:
-            return "bfloat16" if float_kind(dt) == "bf16" else dt.name
-
-        raise ValueError(f"{name} must be a {shown(result.dtype)} array of shape "
-                         f"{result.shape}; got {shown(out.dtype)} {out.shape}")
+        raise ValueError(f"{name} must be a {dtype_label(result.dtype)} array of shape "
+                         f"{result.shape}; got {dtype_label(out.dtype)} {out.shape}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only: pass a writeable array to receive the result")
     np.copyto(out, result)

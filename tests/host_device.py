@@ -33,6 +33,7 @@ import numpy as np
 from rocsample.backends import cpu_engine
 from rocsample.backends.runtime import CAPTURE_IMPLICIT
 from rocsample.buffers import HostMemoryDriver
+from rocsample.buffers.dtypes import narrow_f32
 from rocsample.errors import CaptureError
 from rocsample.ops import elementwise as ew
 from rocsample.ops import mlp
@@ -272,11 +273,15 @@ class HostDevice(HostMemoryDriver):
         assert self.inside(ptr, v["batch"] * np.dtype(dtype).itemsize), name
         return host_array(ptr, v["batch"], np.dtype(dtype)).copy()
 
-    def _write_rows(self, v: dict[str, Any], result: np.ndarray) -> None:
+    def _write_rows(self, v: dict[str, Any], result: np.ndarray, kind: str = "f32") -> None:
+        """The float32 ``result`` stored as the entry stores it: float32, or (the _DT_DT
+        entries) rounded once to the 2-byte type ``kind``."""
         rows, vocab, stride = v["batch"], v["vocab"], v["out_stride"]
-        assert self.inside(v["out"], 4 * ((rows - 1) * stride + vocab)), "out"
-        out = host_array(v["out"], (rows - 1) * stride + vocab, np.dtype(np.float32))
-        np.lib.stride_tricks.as_strided(out, (rows, vocab), (4 * stride, 4))[:] = result
+        stored = narrow_f32(result, kind)
+        size = stored.dtype.itemsize
+        assert self.inside(v["out"], size * ((rows - 1) * stride + vocab)), "out"
+        out = host_array(v["out"], (rows - 1) * stride + vocab, stored.dtype)
+        np.lib.stride_tricks.as_strided(out, (rows, vocab), (size * stride, size))[:] = stored
 
     def _sampling(self, func: str, grid: tuple[int, int], v: dict[str, Any]) -> None:
         rows, vocab = v["batch"], v["vocab"]
@@ -285,6 +290,9 @@ class HostDevice(HostMemoryDriver):
             # softmax, its companions, temperature_scale (f32, f16, bf16)
             kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
             func = func.removesuffix("_" + kind)
+            out_kind = "f32"
+            if func.endswith("_" + kind):  # softmax_kernel_bf16_bf16: a bf16 result
+                out_kind, func = kind, func.removesuffix("_" + kind)
             x = self._matrix(v["logits"], v["in_stride"], rows, vocab, kind)
             t = self._per_row(v, "temperature", np.float32)
             if "part" in v:  # the companions: G (max, sum) pairs a row after the ws prefix
@@ -297,7 +305,7 @@ class HostDevice(HostMemoryDriver):
                 assert grid[1] == 1, "softmax without its companions takes a block a row"
             fn = cpu_engine.temperature_scale if func == "temperature_scale" \
                 else cpu_engine.softmax
-            self._write_rows(v, fn(x, t))
+            self._write_rows(v, fn(x, t), out_kind)
             return
         ws = v["ws"]
         assert self.inside(ws, 8 * ws_total_words(rows, vocab)), "workspace"

@@ -118,6 +118,29 @@ def test_a_captured_call_replays_as_the_eager_call(gpu, name, case, rows, given_
         assert res.outputs_left == res.outputs - (0 if given_out else 1) - 1
 
 
+@pytest.mark.parametrize("rows", [1, 300])  # softmax: stats + write, and one block a row
+@pytest.mark.parametrize("name", ["softmax", "temperature_scale"])
+def test_a_captured_half_result_replays_as_the_eager_call(gpu, name, rows):
+    """bfloat16 logits to a bfloat16 result (``out_dtype``, the _bf16_bf16 entries) into
+    the caller's matrix: recorded, not run, under capture; each replay writes the eager
+    call's values."""
+    from rocsample.buffers import BFLOAT16
+    from rocsample.buffers.dtypes import narrow_f32
+
+    fn = getattr(rocsample, name)
+    x = _dev(gpu, narrow_f32(_logits(rows, V, 2), "bf16"))
+    with rocsample.reserve(300, V, stream=S):
+        want = fn(x, 0.7, out_dtype="bfloat16", stream=S).numpy().view(np.uint16)
+        out = _dev(gpu, np.zeros((rows, V), BFLOAT16))
+        got, graph = _capture(gpu, lambda: fn(x, 0.7, out_dtype="bfloat16", stream=S,
+                                              out=out))
+        assert got is out and not out.numpy().view(np.uint16).any()  # recorded, not run
+        assert [k for k, *_ in graph][-1].endswith("_bf16_bf16")
+        for _ in range(2):
+            gpu.rt.replay_graph(graph)
+            np.testing.assert_array_equal(out.numpy().view(np.uint16), want)
+
+
 def test_the_workspace_layout_keeps_every_prefix_out_of_every_other_calls_rows(gpu):
     """The property the reservation's workspace rests on, for every pair of layouts."""
     with rocsample.reserve(6, 50000, stream=S) as res:

@@ -21,7 +21,8 @@ SOFTMAX = registry.KERNELS["softmax"]
 HALF_TOPK = (f"{TOPK.entry}_f16", f"{TOPK.entry}_bf16")
 #: softmax's half-precision companions (sampling_utils.hip), in the registry's order.
 HALF_SOFTMAX = tuple(f"{k}_{dt}" for dt in ("f16", "bf16")
-                     for k in ("softmax", "softmax_stats", "softmax_write"))
+                     for k in ("softmax", "softmax_stats", "softmax_write")) + tuple(
+    f"{k}_{dt}_{dt}" for dt in ("f16", "bf16") for k in ("softmax", "softmax_write"))
 
 
 def amd_bundle(entries: list[str], *, abi: int | None = registry.ABI_VERSION,
@@ -147,7 +148,8 @@ def test_check_named_takes_the_rules_of_what_names_the_file(clean_env: Path,
     c = check_named(shared)
     assert c.origin == SOFTMAX.env_var and c.verdict == "WARNING"  # unmarked override
     assert set(c.kernels) == {"softmax", "softmax_stats", "softmax_write", "temperature_scale",
-                              *HALF_SOFTMAX, "temperature_scale_f16", "temperature_scale_bf16"}
+                              *HALF_SOFTMAX, "temperature_scale_f16", "temperature_scale_bf16",
+                              "temperature_scale_f16_f16", "temperature_scale_bf16_bf16"}
     loose = write(clean_env / "elsewhere" / f"{TOPK.module}.hsaco", amd_bundle(["other"]))
     c = check_named(loose)  # named after a module: that module's kernels are required
     assert c.origin is None and c.kernels == ("topk_sampling", "topk_sampling_f16",

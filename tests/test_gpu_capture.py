@@ -161,6 +161,32 @@ def test_every_operation_captured_and_replayed_equals_eager(gpu, stream, name, c
             g.destroy()
 
 
+@pytest.mark.parametrize("name", ["softmax", "temperature_scale"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_half_results_captured_and_replayed_equal_eager(gpu, stream, name, shape):
+    """bfloat16 logits written as bfloat16 (``out_dtype``, the _bf16_bf16 entries) into the
+    caller's matrix under capture: each replay writes what the eager call wrote."""
+    from rocsample.buffers import BFLOAT16
+    from rocsample.buffers.dtypes import narrow_f32
+
+    rows, vocab = shape
+    x = DeviceBuffer.from_numpy(gpu.rt, narrow_f32(_logits(rows, vocab, 4), "bf16"))
+    out = DeviceBuffer(gpu.rt, (rows, vocab), BFLOAT16)
+    op = getattr(rocsample, name)
+    with rocsample.reserve(300, 128256, stream=stream, backend=gpu.name):
+        want = op(x, 0.7, out_dtype="bfloat16", stream=stream, backend=gpu.name).numpy()
+        g = DriverGraph(gpu, stream)
+        with g:
+            got = op(x, 0.7, out_dtype="bfloat16", stream=stream, out=out, backend=gpu.name)
+        try:
+            for _ in range(2):
+                g.replay()
+                np.testing.assert_array_equal(got.numpy().view(np.uint16),
+                                              want.view(np.uint16))
+        finally:
+            g.destroy()
+
+
 def test_a_reservation_too_small_is_refused_and_the_capture_stays_valid(gpu, stream):
     probs = cpu_engine.softmax(_logits(4, 32000, 3))
     x = DeviceBuffer.from_numpy(gpu.rt, probs)

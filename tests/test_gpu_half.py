@@ -296,3 +296,69 @@ def test_sample_from_logits_draws_what_sampling_its_softmax_draws(gpu, kind, kw)
             np.testing.assert_array_equal(got, want, err_msg=f"{rows}x{vocab} t={t}")
             if rows > 2:
                 assert got[1] == -1
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+@pytest.mark.parametrize("vocab", [32000, 128256, 33001])  # 33001: rows at 2-byte alignments
+@pytest.mark.parametrize("rows", [3, 200])  # G blocks a row (two softmax launches); one
+def test_half_results_are_the_float32_results_rounded_once(gpu, kind, vocab, rows):
+    """``out_dtype`` the logits' own type (the _DT_DT entries): every value is the float32
+    entry's result on the same logits, rounded once to nearest even (numpy's float16 cast,
+    rocsample's bfloat16 rounding), bit for bit; NaN rows stay NaN; a temperature-scaled
+    value beyond float16's range is Inf. Every output row of an odd vocab starts at another
+    2-byte alignment (the store of four needs 8 bytes, else one at a time)."""
+    from rocsample.buffers.dtypes import narrow_f32
+
+    name = {"f16": "float16", "bf16": "bfloat16"}[kind]
+    rng = np.random.default_rng(vocab + rows + 1)
+    x = (rng.standard_normal((rows, vocab)) * 4).astype(np.float32)
+    x[0, ::101] = -np.inf
+    x[1, 7] = np.nan  # an invalid row: NaN everywhere
+    x[2, :50] = 6e4  # float16's 65504 passed at T = 0.7 (bfloat16 keeps it)
+    half = _half(x, kind)
+    for t in (1.0, 0.7, 0.0):
+        for op in (rocsample.softmax, rocsample.temperature_scale):
+            got = op(half, t, out_dtype=name, backend=gpu.name)
+            assert got.dtype == narrow_f32(np.zeros(1, np.float32), kind).dtype
+            want = narrow_f32(op(half, t, backend=gpu.name), kind)
+            nan = np.isnan(widen_to_f32(want))
+            np.testing.assert_array_equal(np.isnan(widen_to_f32(got)), nan, err_msg=f"{op} {t}")
+            np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan],
+                                          err_msg=f"{op.__name__} T {t}")
+            assert nan[1].all()
+            if op is rocsample.temperature_scale and t == 0.7 and kind == "f16":
+                assert np.isinf(widen_to_f32(got)[2, :50]).all()
+            # the cpu backend stores the same values
+            cpu = op(half, t, out_dtype=name, backend="cpu")
+            np.testing.assert_array_equal(np.isnan(widen_to_f32(cpu)), nan)
+            if op is rocsample.temperature_scale:  # division: the same bits on every backend
+                np.testing.assert_array_equal(cpu.view(np.uint16)[~nan],
+                                              got.view(np.uint16)[~nan])
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_half_results_in_place_and_replayed(gpu, dtype):
+    """A torch half tensor's softmax into the caller's half ``out`` (twice: the second call
+    replays the launch plan), and without ``out`` (a new half tensor), equal the float32
+    result rounded once."""
+    torch = pytest.importorskip("torch")
+    if gpu.name != "cuda" or not torch.cuda.is_available():
+        pytest.skip("torch CUDA tensors need the cuda backend")
+    tdt = getattr(torch, dtype)
+    rows, vocab = 64, 128256
+    g = torch.Generator(device="cuda").manual_seed(5)
+    logits = (torch.randn((rows, vocab), device="cuda", generator=g) * 3).to(tdt)
+    want = torch.from_dlpack(rocsample.softmax(logits, 0.9)).to(tdt)  # torch rounds to even
+    out = torch.empty((rows, vocab), device="cuda", dtype=tdt)
+    for _ in range(2):
+        out.zero_()
+        assert rocsample.softmax(logits, 0.9, out_dtype=tdt, out=out) is out
+        assert torch.equal(out, want)
+    got = torch.from_dlpack(rocsample.softmax(logits, 0.9, out_dtype=dtype))
+    assert got.dtype == tdt and torch.equal(got, want)
+    scaled = torch.from_dlpack(rocsample.temperature_scale(logits, 0.9, out_dtype=tdt))
+    assert torch.equal(scaled, torch.from_dlpack(rocsample.temperature_scale(logits, 0.9)).to(tdt))
+    with pytest.raises(ValueError, match="out must be a float32 array"):
+        rocsample.softmax(logits, 0.9, out=out)  # a half out asks for out_dtype
+    with pytest.raises(ValueError, match="needs .* logits"):
+        rocsample.softmax(logits.float(), 0.9, out_dtype=tdt)

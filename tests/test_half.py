@@ -88,6 +88,41 @@ def test_logit_operations_on_half_logits_equal_the_widened_float32(kind, tempera
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+def test_half_results_on_the_cpu_backend(kind):
+    """``out_dtype`` the logits' type: the float32 result rounded once to nearest even
+    (numpy's float16 cast; bfloat16 by the kernels' rule), a NaN row NaN, a scaled value
+    beyond float16 Inf; into a numpy ``out`` of that type; other types refused by name."""
+    from rocsample.buffers.dtypes import f32_to_bf16
+
+    name = {"f16": "float16", "bf16": "bfloat16"}[kind]
+    x = _logits(3, 1000, 5, kind)
+    wide = widen_to_f32(x).copy()
+    wide[1, 3] = np.nan
+    wide[2, :4] = 60000.0
+    x = _half(wide, kind)
+    for op in (rocsample.softmax, rocsample.temperature_scale):
+        f32 = op(widen_to_f32(x), 0.5, backend="cpu")
+        got = op(x, 0.5, out_dtype=name, backend="cpu")
+        assert got.dtype == x.dtype and got.shape == x.shape
+        with np.errstate(over="ignore"):
+            bits = f32.astype(np.float16).view(np.uint16) if kind == "f16" \
+                else f32_to_bf16(f32)
+        nan = np.isnan(f32)
+        row = nan[1] if op is rocsample.softmax else nan[1, 3:4]  # softmax: the whole row
+        assert row.all() and np.array_equal(np.isnan(widen_to_f32(got)), nan)
+        np.testing.assert_array_equal(got.view(np.uint16)[~nan], bits[~nan])
+        out = np.zeros_like(x)
+        assert op(x, 0.5, out_dtype=name, out=out, backend="cpu") is out
+        np.testing.assert_array_equal(out.view(np.uint16), got.view(np.uint16))
+        with pytest.raises(ValueError, match=f"out must be a {name} array of shape"):
+            op(x, 0.5, out_dtype=name, out=np.zeros(x.shape, np.float32), backend="cpu")
+        with pytest.raises(ValueError, match=f"out_dtype {name} needs {name} logits"):
+            op(wide, 0.5, out_dtype=name, backend="cpu")
+    scaled = rocsample.temperature_scale(x, 0.5, out_dtype=name, backend="cpu")
+    assert np.isinf(widen_to_f32(scaled)[2, :4]).all() == (kind == "f16")
+
+
 def test_half_rows_with_bad_values_are_refused_like_float32():
     probs = _probs(3, 100, 4, "bf16")
     bits = probs.view(np.uint16).copy()

@@ -181,6 +181,100 @@ def test_softmax_grids_follow_rows_op_blocks(gpu, rows, vocab, g):
     assert (kernel, grid) == ("softmax", (rows, 1))
 
 
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+@pytest.mark.parametrize("rows,vocab,split", [(3, 20000, True), (300, 9001, False)])
+def test_half_results_launch_their_entries_and_equal_the_cpu_backend(gpu, kind, rows, vocab,
+                                                                      split):
+    """``out_dtype`` the logits' own type: the _DT_DT entries write a (rows, vocab) matrix of
+    that type (softmax's stats entry is the half-input one; its write the half-output one),
+    equal to the cpu backend's (the float32 result rounded once); the caller's ``out`` of that
+    type is written in place and replayed; a code object without the entries, an out of
+    another type, or a type the logits cannot give are refused by name."""
+    from rocsample.buffers.dtypes import narrow_f32, widen_to_f32
+
+    name = {"f16": "float16", "bf16": "bfloat16"}[kind]
+    x = narrow_f32((np.random.default_rng(rows).standard_normal((rows, vocab)) * 3)
+                   .astype(np.float32), kind)
+    buf = DeviceBuffer.from_numpy(gpu.rt, x)
+    for op in ("softmax", "temperature_scale"):
+        fn = getattr(rocsample, op)
+        want = fn(x, 0.5, out_dtype=name, backend="cpu")
+        assert want.dtype == x.dtype
+        np.testing.assert_array_equal(want.view(np.uint16), narrow_f32(
+            fn(widen_to_f32(x), 0.5, backend="cpu"), kind).view(np.uint16))
+        got = fn(buf, 0.5, out_dtype=name)
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got.numpy().view(np.uint16), want.view(np.uint16))
+        kernels = [(k, g) for k, g, *_ in _launches(gpu)]
+        again = fn(buf, 0.5, out_dtype=name)  # replayed: a new result of the same type
+        assert again.dtype == x.dtype and again.ptr != got.ptr
+        np.testing.assert_array_equal(again.numpy().view(np.uint16), want.view(np.uint16))
+        assert [(k, g) for k, g, *_ in _launches(gpu)] == kernels
+        # the same call for a float32 result is another plan
+        np.testing.assert_array_equal(fn(buf, 0.5).numpy(), fn(x, 0.5, backend="cpu"))
+        _launches(gpu)
+        if op == "temperature_scale":
+            assert [k for k, _ in kernels] == [f"temperature_scale_{kind}_{kind}"]
+        elif split:
+            assert [k for k, _ in kernels] == [f"softmax_stats_{kind}",
+                                               f"softmax_write_{kind}_{kind}"]
+        else:
+            assert kernels == [(f"softmax_{kind}_{kind}", (rows, 1))]
+        out = DeviceBuffer(gpu.rt, (rows, vocab), x.dtype)
+        for _ in range(2):  # the second call replays the plan, into the same out
+            assert fn(buf, 0.5, out_dtype=x.dtype, out=out) is out
+            np.testing.assert_array_equal(out.numpy().view(np.uint16), want.view(np.uint16))
+        with pytest.raises(ValueError, match=f"out must be a {name} array"):
+            fn(buf, 0.5, out_dtype=name, out=DeviceBuffer(gpu.rt, (rows, vocab), np.float32))
+        with pytest.raises(ValueError, match=f"out_dtype {name} needs {name} logits"):
+            fn(DeviceBuffer.from_numpy(gpu.rt, widen_to_f32(x)), 0.5, out_dtype=name)
+        _launches(gpu)
+    # A code object built before the half-output entries: refused by name; float32 results
+    # of the same logits still run from it.
+    # Without the split write, the one-block entry serves (as for float32 results).
+    gpu.kernels.companion = lambda k: None if k == f"softmax_write_{kind}_{kind}" \
+        else TwinKernels().get(k)
+    gpu._plans.clear()  # the calls above recorded plans (a backend's code never changes)
+    got = rocsample.softmax(buf, 0.5, out_dtype=name)
+    assert [(k, g) for k, g, *_ in _launches(gpu)] == [(f"softmax_{kind}_{kind}", (rows, 1))]
+    np.testing.assert_array_equal(got.numpy().view(np.uint16), rocsample.softmax(
+        x, 0.5, out_dtype=name, backend="cpu").view(np.uint16))
+    gpu.kernels.companion = lambda k: None if k.endswith(f"_{kind}_{kind}") \
+        else TwinKernels().get(k)
+    gpu._plans.clear()
+    with pytest.raises(TypeError, match=f"needs the entry softmax_kernel_{kind}_{kind}, which "
+                                        "the loaded SAMPLING_UTILS_HSACO code object lacks"):
+        rocsample.softmax(buf, 0.5, out_dtype=name)
+    with pytest.raises(TypeError, match=f"temperature_scale_kernel_{kind}_{kind}, which the "
+                                        "loaded TEMPERATURE_SCALE_HSACO"):
+        rocsample.temperature_scale(buf, 0.5, out_dtype=name)
+    assert rocsample.softmax(buf, 0.5).dtype == np.float32
+
+
+def test_out_dtype_names():
+    """Names, numpy dtypes and torch's (named "torch.<type>") are taken; anything else is
+    refused by name, before any backend runs."""
+    from rocsample.buffers import BFLOAT16
+    from rocsample.validation import check_out_dtype
+
+    class TorchLike:  # what str() of torch.bfloat16 gives
+        def __init__(self, name):
+            self.name = name
+
+        def __str__(self):
+            return f"torch.{self.name}"
+
+    for given, kind in ((None, "f32"), ("float32", "f32"), (np.float32, "f32"),
+                        ("half", "f16"), (np.dtype(np.float16), "f16"), ("bfloat16", "bf16"),
+                        (BFLOAT16, "bf16"), (TorchLike("bfloat16"), "bf16"),
+                        (TorchLike("float16"), "f16"), (TorchLike("float32"), "f32")):
+        assert check_out_dtype(given) == kind, given
+    x = np.zeros((1, 4), np.float16)
+    for bad in ("int8", np.float64, TorchLike("float64"), 16, "bf16"):
+        with pytest.raises(TypeError, match="out_dtype must be float32, float16 or bfloat16"):
+            rocsample.softmax(x, out_dtype=bad, backend="cpu")
+
+
 @pytest.mark.parametrize("kw", [dict(top_k=50), dict(), dict(top_p=0.9), dict(min_p=0.1),
                                 dict(top_k=40, top_p=0.8)])
 def test_sample_from_logits_samples_the_softmax_without_writing_it(gpu, kw):
@@ -307,8 +401,9 @@ def test_every_operation_runs_by_name_and_matches_its_reference(gpu):
     probs = cpu_engine.softmax(x)
     args = {"sample": (probs, (sampling_params(3, top_k=9, seed=2), "auto"),
                        dict(top_k=9, seed=2)),
-            "softmax": (x, (check_temperature(0.5, 3),), dict(temperature=0.5)),
-            "temperature_scale": (x, (check_temperature(0.5, 3),), dict(temperature=0.5)),
+            "softmax": (x, (check_temperature(0.5, 3), "f32"), dict(temperature=0.5)),
+            "temperature_scale": (x, (check_temperature(0.5, 3), "f32"),
+                                  dict(temperature=0.5)),
             "sample_from_logits": (x, (check_temperature(0.5, 3),
                                        sampling_params(3, top_p=0.8, seed=2)),
                                    dict(temperature=0.5, top_p=0.8, seed=2))}

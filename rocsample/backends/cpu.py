@@ -3,7 +3,8 @@
 float16 and bfloat16 matrices (numpy float16, :data:`~rocsample.buffers.BFLOAT16`,
 ``ml_dtypes.bfloat16``, torch CPU tensors through DLPack) are widened exactly to float32 and
 computed as float32, so they give exactly the float32 results of the widened values; the
-results of ``softmax`` and ``temperature_scale`` are float32, as on the GPU backends.
+results of ``softmax`` and ``temperature_scale`` are float32, as on the GPU backends, or
+(``out_dtype``) that float32 result rounded once to the logits' own half type.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..buffers import BFLOAT16, as_array_view
-from ..buffers.dtypes import widen_to_f32
-from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, rng_views
+from ..buffers.dtypes import float_kind, narrow_f32, widen_to_f32
+from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, result_kind, rng_views
 from . import cpu_engine
 
 __all__ = ["CpuBackend"]
@@ -24,6 +25,11 @@ __all__ = ["CpuBackend"]
 def _host(x: Any, name: str) -> np.ndarray:
     """``x`` as a float32 host matrix: float16 and bfloat16 widened exactly (a copy), so every
     operation computes what it computes for the widened float32 values, as the kernels do."""
+    return widen_to_f32(_host_matrix(x, name))
+
+
+def _host_matrix(x: Any, name: str) -> np.ndarray:
+    """``x`` as a checked host matrix of its own element type (float32, float16, bfloat16)."""
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -37,7 +43,7 @@ def _host(x: Any, name: str) -> np.ndarray:
                     f"got {type(x).__name__} ({exc}). Device arrays need a GPU backend."
                 ) from exc
     check_matrix_shape(name, arr.shape, arr.dtype)
-    return widen_to_f32(arr)
+    return arr
 
 
 def _host_bf16(x: Any) -> np.ndarray | None:
@@ -58,6 +64,15 @@ def _host_bf16(x: Any) -> np.ndarray | None:
     bits = np.lib.stride_tricks.as_strided(flat, view.shape,
                                            tuple(2 * s for s in view.strides)).copy()
     return bits.view(BFLOAT16)
+
+
+def _rows_op(fn: Any, logits: Any, temperature: Any, out_kind: str) -> np.ndarray:
+    """softmax or temperature_scale (``fn``) of the widened logits, its float32 result
+    rounded once to ``out_kind`` (float32, or the logits' own half type), as the kernels
+    store it."""
+    x = _host_matrix(logits, "logits")
+    kind = result_kind(float_kind(x.dtype), out_kind)
+    return narrow_f32(fn(widen_to_f32(x), temperature), kind)
 
 
 class CpuBackend:
@@ -86,13 +101,13 @@ class CpuBackend:
                                       min_p=params.min_p, seed=params.seed,
                                       offset=params.offset)
 
-    def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                plan_key: Any = None) -> np.ndarray:
-        return cpu_engine.softmax(_host(logits, "logits"), temperature)
+    def softmax(self, logits: Any, temperature: Any, out_kind: str = "f32", *,
+                stream: int | None = None, plan_key: Any = None) -> np.ndarray:
+        return _rows_op(cpu_engine.softmax, logits, temperature, out_kind)
 
-    def temperature_scale(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                          plan_key: Any = None) -> np.ndarray:
-        return cpu_engine.temperature_scale(_host(logits, "logits"), temperature)
+    def temperature_scale(self, logits: Any, temperature: Any, out_kind: str = "f32", *,
+                          stream: int | None = None, plan_key: Any = None) -> np.ndarray:
+        return _rows_op(cpu_engine.temperature_scale, logits, temperature, out_kind)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
                            stream: int | None = None, plan_key: Any = None) -> np.ndarray:

@@ -31,7 +31,7 @@ from ..errors import CaptureError
 from ..kernel_cache import KernelCache
 from ..ops.sampling import OPERATIONS
 from ..registry import KERNELS
-from ..validation import SamplingParams, check_bad_rows, check_matrix_shape
+from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, dtype_label
 from .call import Call
 from .plan import MAX_PLANS, LaunchPlan, plan_key, replay
 from .recipe import Launch, Recipe
@@ -265,8 +265,8 @@ class GpuBackend:
             raise ValueError(f"out is on device {view.device} but this {self.name} backend "
                              f"runs on {self.rt.dlpack_device}")
         if tuple(view.shape) != shape or view.dtype != dtype:
-            raise ValueError(f"out must be a {dtype.name} array of shape {shape}; got "
-                             f"{view.dtype} {tuple(view.shape)}")
+            raise ValueError(f"out must be a {dtype_label(dtype)} array of shape {shape}; got "
+                             f"{dtype_label(view.dtype)} {tuple(view.shape)}")
         contiguous = [1]
         for n in reversed(shape[1:]):
             contiguous.insert(0, contiguous[0] * n)
@@ -318,15 +318,16 @@ class GpuBackend:
         return self.run("sample", probs, (params, method), stream=stream, check=check_inputs,
                         plan_key=plan_key, out=out)
 
-    def softmax(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                kernel: str = "softmax", plan_key: tuple[Any, ...] | None = None,
-                out: Any = None) -> Any:
-        return self.run(kernel, logits, (temperature,), stream=stream, plan_key=plan_key,
-                        out=out)
+    def softmax(self, logits: Any, temperature: Any, out_kind: str = "f32", *,
+                stream: int | None = None, kernel: str = "softmax",
+                plan_key: tuple[Any, ...] | None = None, out: Any = None) -> Any:
+        return self.run(kernel, logits, (temperature, out_kind), stream=stream,
+                        plan_key=plan_key, out=out)
 
-    def temperature_scale(self, logits: Any, temperature: Any, *, stream: int | None = None,
-                          plan_key: tuple[Any, ...] | None = None, out: Any = None) -> Any:
-        return self.run("temperature_scale", logits, (temperature,), stream=stream,
+    def temperature_scale(self, logits: Any, temperature: Any, out_kind: str = "f32", *,
+                          stream: int | None = None, plan_key: tuple[Any, ...] | None = None,
+                          out: Any = None) -> Any:
+        return self.run("temperature_scale", logits, (temperature, out_kind), stream=stream,
                         plan_key=plan_key, out=out)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,

@@ -45,7 +45,8 @@ __all__ = ["MAX_PLANS", "LaunchPlan", "plan_key", "quick_key", "replay", "rng_ke
 #: Launch plans kept per backend (a decode loop needs a handful).
 MAX_PLANS = 256
 
-_SCALAR_SET = frozenset(SCALAR_TYPES)
+# ... and str: the kind of a result's element type (softmax's "f32", "bf16", ...).
+_SCALAR_SET = frozenset((*SCALAR_TYPES, str))
 
 
 def quick_key(x: Any) -> tuple[Any, ...] | None:

@@ -36,8 +36,15 @@ import numpy as np
 from .. import config
 from ..backends import cpu_engine
 from ..backends.recipe import Buffer, DeviceFacts, Launch, Recipe
-from ..buffers.dtypes import float_kind
-from ..validation import SamplingParams, check_method, check_temperature, sampling_params
+from ..buffers.dtypes import BFLOAT16, float_kind, narrow_f32, widen_to_f32
+from ..validation import (
+    SamplingParams,
+    check_method,
+    check_out_dtype,
+    check_temperature,
+    result_kind,
+    sampling_params,
+)
 
 __all__ = [
     "ENTRIES",
@@ -123,7 +130,9 @@ MODULES: dict[str, Module] = {
                 "softmax_write_kernel")
                + tuple(f"{k}_kernel_{dt}" for dt in HALF_DTYPES
                        for k in ("softmax", "softmax_stats", "softmax_write",
-                                 "temperature_scale"))),
+                                 "temperature_scale"))
+               + tuple(f"{k}_kernel_{dt}_{dt}" for dt in HALF_DTYPES
+                       for k in ("softmax", "softmax_write", "temperature_scale"))),
         Module("topk_sampling", "topk_sampling.hip", _ENGINE,
                ("topk_sampling_kernel",) + tuple(f"topk_sampling_kernel_{dt}"
                                                  for dt in HALF_DTYPES)),
@@ -163,6 +172,16 @@ ENTRIES: dict[str, Entry] = {
                   "SAMPLING_UTILS_HSACO", _TEMP + (("part", "ptr"),), companion_of="softmax"),
             Entry(f"temperature_scale_{dt}", "sampling_utils", f"temperature_scale_kernel_{dt}",
                   "TEMPERATURE_SCALE_HSACO", _TEMP, companion_of="temperature_scale"))),
+        # ... and the same writing their result in the logits' own type (out_dtype): the
+        # float32 result rounded once, half the bytes written.
+        *(e for dt in HALF_DTYPES for e in (
+            Entry(f"softmax_{dt}_{dt}", "sampling_utils", f"softmax_kernel_{dt}_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP, companion_of="softmax"),
+            Entry(f"softmax_write_{dt}_{dt}", "sampling_utils", f"softmax_write_kernel_{dt}_{dt}",
+                  "SAMPLING_UTILS_HSACO", _TEMP + (("part", "ptr"),), companion_of="softmax"),
+            Entry(f"temperature_scale_{dt}_{dt}", "sampling_utils",
+                  f"temperature_scale_kernel_{dt}_{dt}", "TEMPERATURE_SCALE_HSACO", _TEMP,
+                  companion_of="temperature_scale"))),
         Entry("topk_sampling", "topk_sampling", "topk_sampling_kernel", "TOPK_SAMPLING_HSACO",
               _ROWS + (("top_k", "ptr"), ("top_k_val", "i32")) + _RNG + (("out", "ptr"),)
               + _PHASES),
@@ -427,9 +446,11 @@ def _rng_pointer(role: str, value: Any, uploads: dict[str, Any]) -> int:
 
 
 def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
-                      uploads: dict[str, Any], out: str) -> tuple[list[Launch], bool]:
+                      uploads: dict[str, Any], out: str,
+                      out_kind: str = "f32") -> tuple[list[Launch], bool]:
     """softmax or temperature_scale of ``x`` into the contiguous (rows, vocab) buffer of role
-    ``out``; and whether the launches use the stream workspace.
+    ``out`` (of element type ``out_kind``: float32, or the logits' own half type); and
+    whether the launches use the stream workspace.
 
     Few rows get G blocks each, as the samplers do: temperature_scale's blocks each write
     their span; softmax takes two launches (each block's maximum and sum of exponentials,
@@ -438,6 +459,7 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
     """
     rows, vocab = x.shape
     sfx = _half_suffix(x, kernel, facts)
+    osfx = _out_suffix(x, kernel, out_kind, facts)
     t_val, bind = temperature, (("out", out, 0),)
     if isinstance(temperature, np.ndarray):
         uploads["temperature"] = temperature.astype(np.float32, copy=False)
@@ -445,7 +467,7 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
     ptr, stride = x.ptr, x.strides[0]
     g = _rows_op_blocks(rows, vocab, facts.sm_count)
     if kernel == "softmax" and g > 1 and facts.has_companion("softmax_stats" + sfx) \
-            and facts.has_companion("softmax_write" + sfx):
+            and facts.has_companion("softmax_write" + sfx + osfx):
         # The row pairs go after the histograms and tickets of the stream's sampling
         # workspace, in its rows' part (rows * ws_words(vocab) >= rows * G words, none of
         # which needs to be zero); calls on a stream run in order, so no sampling call uses
@@ -455,14 +477,14 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
             Launch("softmax_stats" + sfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "batch": rows, "vocab": vocab,
                     "temperature": 0, "temperature_val": t_val, "part": 0}, bind[1:] + part),
-            Launch("softmax_write" + sfx, (rows, g),
+            Launch("softmax_write" + sfx + osfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
                     "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val,
                     "part": 0}, bind + part),
         ], True
     if kernel == "softmax":
         g = 1
-    return [Launch(kernel + sfx, (rows, g),
+    return [Launch(kernel + sfx + osfx, (rows, g),
                    {"logits": ptr, "in_stride": stride, "out": 0, "out_stride": vocab,
                     "batch": rows, "vocab": vocab, "temperature": 0, "temperature_val": t_val},
                    bind)], False
@@ -485,6 +507,24 @@ def _half_suffix(x: Any, kernel: str, facts: DeviceFacts, what: str = "logits") 
                             f"this version's kernels/{MODULES[e.module].source}, or pass "
                             f"float32 {what}")
     return "_" + kind
+
+
+def _out_suffix(x: Any, kernel: str, out_kind: str, facts: DeviceFacts) -> str:
+    """The entry suffix of a result of type ``out_kind`` ("" for float32; "_bf16" for a
+    bfloat16 result of bfloat16 logits, whose entry is then ``<kernel>_bf16_bf16``); a clear
+    error for a type the logits cannot give or an entry the code object lacks."""
+    if out_kind == "f32":
+        return ""
+    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
+    result_kind(kind, out_kind)
+    name = f"{kernel}_{out_kind}_{out_kind}"
+    if not facts.has_companion(name):
+        e = next(e for e in ENTRIES.values() if e.name == name)
+        raise TypeError(f"a {_DTYPE_NAMES[out_kind]} result of {kernel} needs the entry "
+                        f"{e.entry}, which the loaded {e.env_var} code object lacks: rebuild "
+                        f"it from this version's kernels/{MODULES[e.module].source}, or pass "
+                        "out_dtype=None for a float32 result")
+    return "_" + out_kind
 
 
 #: The kernel of each sampling method (the top-p stages: "topp").
@@ -513,34 +553,44 @@ def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFact
                   (rows, vocab), launches)
 
 
-def softmax_recipe(x: Any, temperature: Any, facts: DeviceFacts,
+#: The numpy dtype of a result by its kind.
+RESULT_DTYPES = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": BFLOAT16}
+
+
+def softmax_recipe(x: Any, temperature: Any, out_kind: str, facts: DeviceFacts,
                    kernel: str = "softmax") -> Recipe:
     """``softmax`` (or, with ``kernel="temperature_scale"``, ``temperature_scale``) of the
-    rows of ``x`` into a new contiguous (rows, vocab) float32 result.
+    rows of ``x`` into a new contiguous (rows, vocab) result of type ``out_kind`` ("f32", or
+    the logits' own "f16"/"bf16": :func:`~rocsample.validation.check_out_dtype`).
 
     >>> from types import SimpleNamespace
     >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(32, 128256))
     >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: False)
-    >>> [(l.kernel, l.grid) for l in softmax_recipe(x, 1.0, dev).launches]
+    >>> [(l.kernel, l.grid) for l in softmax_recipe(x, 1.0, "f32", dev).launches]
     [('softmax', (32, 1))]
+    >>> x.dtype, dev.has_companion = BFLOAT16, lambda name: True
+    >>> r = softmax_recipe(x, 1.0, "bf16", dev)
+    >>> [(l.kernel, l.grid) for l in r.launches], r.buffers[0].dtype == BFLOAT16
+    ([('softmax_stats_bf16', (32, 4)), ('softmax_write_bf16_bf16', (32, 4))], True)
     """
     uploads: dict[str, Any] = {}
-    launches, ws = _rows_op_launches(x, kernel, temperature, facts, uploads, "out")
-    return Recipe(kernel, (Buffer("out", x.shape, np.float32, "new"),), uploads,
+    launches, ws = _rows_op_launches(x, kernel, temperature, facts, uploads, "out", out_kind)
+    return Recipe(kernel, (Buffer("out", x.shape, RESULT_DTYPES[out_kind], "new"),), uploads,
                   x.shape if ws else None, launches)
 
 
-def temperature_scale_recipe(x: Any, temperature: Any, facts: DeviceFacts) -> Recipe:
+def temperature_scale_recipe(x: Any, temperature: Any, out_kind: str,
+                             facts: DeviceFacts) -> Recipe:
     """``temperature_scale``: ``logits / temperature`` per row, (rows, G) blocks.
 
     >>> from types import SimpleNamespace
     >>> x = SimpleNamespace(ptr=4096, strides=(128256, 1), shape=(256, 128256))
     >>> dev = SimpleNamespace(sm_count=132, has_companion=lambda name: True)
-    >>> r = temperature_scale_recipe(x, 0.7, dev)
+    >>> r = temperature_scale_recipe(x, 0.7, "f32", dev)
     >>> [(l.kernel, l.grid, l.args["temperature_val"]) for l in r.launches], r.workspace
     ([('temperature_scale', (256, 2), 0.7)], None)
     """
-    return softmax_recipe(x, temperature, facts, "temperature_scale")
+    return softmax_recipe(x, temperature, out_kind, facts, "temperature_scale")
 
 
 #: The sampling methods (:func:`_choose`) whose ``sample_from_logits`` samples the logits'
@@ -639,6 +689,18 @@ class Operation:
     recipe: Callable[..., Recipe]
 
 
+def _rows_op_reference(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """The numpy reference of softmax or temperature_scale (``fn``, on float32 logits): its
+    float32 result, rounded once to ``out_dtype`` when that is the logits' half type."""
+    def reference(logits: np.ndarray, temperature: Any = 1.0,
+                  out_dtype: Any = None) -> np.ndarray:
+        x = np.asarray(logits)
+        kind = result_kind(float_kind(x.dtype), check_out_dtype(out_dtype))
+        return narrow_f32(fn(widen_to_f32(x), temperature), kind)
+    reference.__doc__ = fn.__doc__
+    return reference
+
+
 def _sample_from_logits_reference(logits: np.ndarray, temperature: Any,
                                   **params: Any) -> np.ndarray:
     return cpu_engine.sample_rows(cpu_engine.softmax(logits, temperature), **params)
@@ -650,10 +712,10 @@ OPERATIONS: dict[str, Operation] = {
     for o in (
         Operation("sample", "probs", (sampling_params, check_method), cpu_engine.sample_rows,
                   sample_recipe),
-        Operation("softmax", "logits", (check_temperature,), cpu_engine.softmax,
-                  softmax_recipe),
-        Operation("temperature_scale", "logits", (check_temperature,),
-                  cpu_engine.temperature_scale, temperature_scale_recipe),
+        Operation("softmax", "logits", (check_temperature, check_out_dtype),
+                  _rows_op_reference(cpu_engine.softmax), softmax_recipe),
+        Operation("temperature_scale", "logits", (check_temperature, check_out_dtype),
+                  _rows_op_reference(cpu_engine.temperature_scale), temperature_scale_recipe),
         Operation("sample_from_logits", "logits", (check_temperature, sampling_params),
                   _sample_from_logits_reference, sample_from_logits_recipe),
     )

@@ -270,6 +270,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
 DTYPE_OPS = {
     "softmax": lambda rs, x, **kw: rs.softmax(x, 0.8, **kw),
     "temperature_scale": lambda rs, x, **kw: rs.temperature_scale(x, 0.8, **kw),
+    # the result in the input's type (out_dtype; float32 for float32): half the bytes written
+    "softmax, result in the input's type": lambda rs, x, **kw: rs.softmax(
+        x, 0.8, out_dtype=x.dtype, **kw),
+    "temperature_scale, result in the input's type": lambda rs, x, **kw: rs.temperature_scale(
+        x, 0.8, out_dtype=x.dtype, **kw),
     "sample_from_logits": lambda rs, x, **kw: rs.sample_from_logits(x, temperature=0.8, **kw),
     "sample_from_logits top-k 50": lambda rs, x, **kw: rs.sample_from_logits(
         x, temperature=0.8, top_k=50, **kw),
@@ -282,6 +287,8 @@ DTYPE_OPS = {
         rs.softmax(x, 0.8, **kw), top_k=50, seed=1, **kw),
     "softmax, then sample it top-p 0.9": lambda rs, x, **kw: rs.sample(
         rs.softmax(x, 0.8, **kw), top_p=0.9, seed=1, **kw),
+    "softmax in the input's type, then sample it": lambda rs, x, **kw: rs.sample(
+        rs.softmax(x, 0.8, out_dtype=x.dtype, **kw), seed=1, **kw),
     # on probabilities (softmax of the same logits, then rounded to the half type)
     "sample": lambda rs, x, **kw: rs.sample(x, **kw),
     "sample top-k 50": lambda rs, x, **kw: rs.sample(x, top_k=50, **kw),

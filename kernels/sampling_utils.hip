@@ -283,8 +283,8 @@ __device__ __forceinline__ void rs_temperature_rows(const T* logits, long long i
     softmax_kernel##SUFFIX(const T* logits, long long in_stride, float* out,                  \
                            long long out_stride, int batch, int vocab,                        \
                            const float* temperature, float temperature_val) {                 \
-        rs_softmax_rows<T, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,     \
-                           temperature_val);                                                  \
+        rs_softmax_rows<T, float>(logits, in_stride, out, out_stride, batch, vocab,           \
+                                  temperature, temperature_val);                              \
     }                                                                                         \
     extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
     softmax_stats_kernel##SUFFIX(const T* logits, long long in_stride, int batch, int vocab,  \
@@ -298,22 +298,22 @@ __device__ __forceinline__ void rs_temperature_rows(const T* logits, long long i
                                  long long out_stride, int batch, int vocab,                  \
                                  const float* temperature, float temperature_val,             \
                                  const rs_u64* part) {                                        \
-        rs_softmax_combine<T, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,  \
-                              temperature_val, part);                                         \
+        rs_softmax_combine<T, float>(logits, in_stride, out, out_stride, batch, vocab,        \
+                                     temperature, temperature_val, part);                     \
     }                                                                                         \
     extern "C" __global__ void __launch_bounds__(RS_BLOCK)                                    \
     temperature_scale_kernel##SUFFIX(const T* logits, long long in_stride, float* out,        \
                                      long long out_stride, int batch, int vocab,              \
                                      const float* temperature, float temperature_val) {       \
-        rs_temperature_rows<T, float>(logits, in_stride, out, out_stride, batch, vocab, temperature, \
-                               temperature_val);                                              \
+        rs_temperature_rows<T, float>(logits, in_stride, out, out_stride, batch, vocab,       \
+                                      temperature, temperature_val);                          \
     }
 
 extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 softmax_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
                int batch, int vocab, const float* temperature, float temperature_val) {
     rs_softmax_rows<float, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
-                           temperature_val);
+                                  temperature_val);
 }
 
 extern "C" __global__ void __launch_bounds__(RS_BLOCK)
@@ -327,16 +327,16 @@ extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 softmax_write_kernel(const float* logits, long long in_stride, float* out, long long out_stride,
                      int batch, int vocab, const float* temperature, float temperature_val,
                      const rs_u64* part) {
-    rs_softmax_combine<float, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
-                              temperature_val, part);
+    rs_softmax_combine<float, float>(logits, in_stride, out, out_stride, batch, vocab,
+                                     temperature, temperature_val, part);
 }
 
 extern "C" __global__ void __launch_bounds__(RS_BLOCK)
 temperature_scale_kernel(const float* logits, long long in_stride, float* out,
                          long long out_stride, int batch, int vocab, const float* temperature,
                          float temperature_val) {
-    rs_temperature_rows<float, float>(logits, in_stride, out, out_stride, batch, vocab, temperature,
-                               temperature_val);
+    rs_temperature_rows<float, float>(logits, in_stride, out, out_stride, batch, vocab,
+                                      temperature, temperature_val);
 }
 
 RS_ROWS_ENTRIES(_f16, rs_f16)

@@ -21,7 +21,14 @@ from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import elementwise as ew
 from .ops.elementwise_ops import broadcast, dtype_name, recipe
-from .validation import check_number, device_index, fill_out, on_host, stream_handle
+from .validation import (
+    check_number,
+    device_index,
+    device_view,
+    on_host,
+    store_result,
+    stream_handle,
+)
 
 __all__ = ["affine", "launch_elementwise", "unary", "where"]
 
@@ -32,20 +39,8 @@ def _bits(a: np.ndarray) -> tuple[np.ndarray, str | None]:
     return (a.view(np.uint16), "bf16") if a.dtype == BFLOAT16 else (a, None)
 
 
-def _store(result: np.ndarray, like: np.dtype, out: Any) -> Any:
-    if like == BFLOAT16:
-        result = result.view(BFLOAT16)
-    return result if out is None else fill_out(out, result)
-
-
 def _device(b: Any, x: Any, name: str, stream: int | None) -> ArrayView:
-    if not hasattr(b, "launch_recipe"):
-        raise TypeError(f"{name} is a device array, but the {b.name} backend runs numpy only: "
-                        "pass a numpy array, or use a GPU backend")
-    view = as_array_view(x, stream=stream or None)
-    if not b.accepts(view):
-        raise ValueError(f"{name} lives on device {view.device}, not on this backend's "
-                         f"{b.rt.dlpack_device}: pass device=... for its device")
+    view = device_view(b, x, name, stream)
     if any(s < 0 for s in view.strides):
         raise ValueError(f"{name} has negative strides {view.strides}: the kernels take size_t "
                          "strides; pass a copy (x.contiguous())")
@@ -117,7 +112,7 @@ def unary(op: str, x: Any, *, param: float | None = None, out: Any = None,
         param = check_number("param", param)
     if on_host(x=x):
         a, dt = _bits(x)
-        return _store(ew.unary(op, a, param, dt), np.asarray(x).dtype, out)
+        return store_result(ew.unary(op, a, param, dt), np.asarray(x).dtype, out)
     b = get_backend(backend, device)
     view = _device(b, x, "x", stream)
     kernel = ew.unary_entry(op, dtype_name(view.dtype))
@@ -148,7 +143,7 @@ def affine(x: Any, mul: float, add: float, *, out: Any = None, stream: int | Non
     mul, add = check_number("mul", mul), check_number("add", add)
     if on_host(x=x):
         a, dt = _bits(x)
-        return _store(ew.affine(a, mul, add, dt), np.asarray(x).dtype, out)
+        return store_result(ew.affine(a, mul, add, dt), np.asarray(x).dtype, out)
     b = get_backend(backend, device)
     view = _device(b, x, "x", stream)
     kernel = ew.affine_entry(dtype_name(view.dtype))
@@ -179,7 +174,7 @@ def where(cond: Any, on_true: Any, on_false: Any, *, out: Any = None,
     if on_host(cond=cond, on_true=on_true, on_false=on_false):
         t, dt = _bits(on_true)
         f, _ = _bits(on_false)
-        return _store(ew.where(np.asarray(cond), t, f, dt), np.asarray(on_true).dtype, out)
+        return store_result(ew.where(np.asarray(cond), t, f, dt), np.asarray(on_true).dtype, out)
     b = get_backend(backend, device)
     views = [_device(b, a, n, stream) for a, n in ((cond, "cond"), (on_true, "on_true"),
                                                     (on_false, "on_false"))]

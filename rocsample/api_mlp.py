@@ -25,7 +25,14 @@ from . import profiling
 from .backends import get_backend
 from .buffers import BFLOAT16, ArrayView, as_array_view
 from .ops import mlp
-from .validation import check_number, device_index, fill_out, on_host, stream_handle
+from .validation import (
+    check_number,
+    device_index,
+    device_view,
+    on_host,
+    store_result,
+    stream_handle,
+)
 
 __all__ = ["fused_add_rms_norm", "rms_norm", "silu_and_mul", "swiglu"]
 
@@ -64,20 +71,8 @@ def _bits(a: np.ndarray, what: str) -> tuple[np.ndarray, str]:
     return (a.view(np.uint16) if dt == "bf16" else a), dt
 
 
-def _store(result: np.ndarray, like: np.dtype, out: Any, name: str = "out") -> Any:
-    if like == BFLOAT16:
-        result = result.view(BFLOAT16)
-    return result if out is None else fill_out(out, result, name)
-
-
 def _view(b: Any, x: Any, name: str, stream: int | None) -> ArrayView:
-    if not hasattr(b, "launch_recipe"):
-        raise TypeError(f"{name} is a device array, but the {b.name} backend runs numpy only: "
-                        "pass numpy arrays, or use a GPU backend")
-    view = as_array_view(x, stream=stream or None)
-    if not b.accepts(view):
-        raise ValueError(f"{name} lives on device {view.device}, not on this backend's "
-                         f"{b.rt.dlpack_device}: pass device=... for its device")
+    view = device_view(b, x, name, stream)
     _dtype_name(view.dtype, name)
     return view
 
@@ -207,7 +202,7 @@ def swiglu(gate: Any, up: Any, *, out: Any = None, stream: int | None = None,
         if dt_up != dt or g.shape != u.shape:
             raise ValueError(f"gate and up differ: shapes {g.shape}, {u.shape}, dtypes "
                              f"{np.asarray(gate).dtype}, {np.asarray(up).dtype}")
-        return _store(mlp.swiglu(g, u, dt), np.asarray(gate).dtype, out)
+        return store_result(mlp.swiglu(g, u, dt), np.asarray(gate).dtype, out)
     b = get_backend(backend, device)
     vg, vu = _view(b, gate, "gate", stream), _view(b, up, "up", stream)
     if vg.shape != vu.shape or vg.dtype != vu.dtype:
@@ -257,7 +252,7 @@ def silu_and_mul(x: Any, *, out: Any = None, stream: int | None = None,
         if a.ndim == 0 or a.shape[-1] % 2:
             raise ValueError(f"x has shape {a.shape}: silu_and_mul needs an even last dim "
                              "[..., 2d]")
-        return _store(mlp.silu_and_mul(a, dt), np.asarray(x).dtype, out)
+        return store_result(mlp.silu_and_mul(a, dt), np.asarray(x).dtype, out)
     b = get_backend(backend, device)
     vx = _view(b, x, "x", stream)
     if not vx.shape or vx.shape[-1] % 2:
@@ -331,7 +326,7 @@ def rms_norm(x: Any, weight: Any, *, eps: float = 1e-6, gemma: bool = False, out
         if dtw != dt or w.shape != a.shape[-1:]:
             raise ValueError(f"weight must have shape {a.shape[-1:]} and x's dtype; got shape "
                              f"{w.shape}, dtype {np.asarray(weight).dtype}")
-        return _store(mlp.rms_norm(a, w, eps, offset, dt), np.asarray(x).dtype, out)
+        return store_result(mlp.rms_norm(a, w, eps, offset, dt), np.asarray(x).dtype, out)
     b = get_backend(backend, device)
     vx, rx, rw = _norm_args(b, x, weight, stream)
     result, ro = _output(b, vx.shape, vx.dtype, out, stream)

@@ -29,9 +29,11 @@ __all__ = [
     "check_bad_rows",
     "check_flag",
     "check_number",
+    "device_view",
     "dtype_label",
     "fill_out",
     "on_host",
+    "store_result",
     "stream_handle",
     "device_index",
     "MATRIX_DTYPES",
@@ -577,6 +579,34 @@ def dtype_label(dtype: Any) -> str:
     ('bfloat16', 'float16')
     """
     return "bfloat16" if float_kind(dtype) == "bf16" else np.dtype(dtype).name
+
+
+def device_view(b: Any, x: Any, name: str, stream: int | None) -> Any:
+    """The device array ``x`` (operand ``name`` of a call on backend ``b``) as an
+    :class:`~rocsample.buffers.ArrayView`, on ``b``'s device; a clear error on the cpu
+    backend (numpy only) or another device."""
+    if not hasattr(b, "launch_recipe"):
+        raise TypeError(f"{name} is a device array, but the {b.name} backend runs numpy only: "
+                        "pass numpy arrays, or use a GPU backend")
+    from .buffers import as_array_view
+
+    view = as_array_view(x, stream=stream or None)
+    if not b.accepts(view):
+        raise ValueError(f"{name} lives on device {view.device}, not on this backend's "
+                         f"{b.rt.dlpack_device}: pass device=... for its device")
+    return view
+
+
+def store_result(result: np.ndarray, like: Any, out: Any, name: str = "out") -> Any:
+    """A numpy kernel twin's ``result`` as the caller gets it: viewed as
+    :data:`~rocsample.buffers.BFLOAT16` when the operands are (``like``: their dtype; the
+    twins compute bfloat16 as uint16 bit patterns), written into ``out`` when given
+    (:func:`fill_out`)."""
+    from .buffers import BFLOAT16
+
+    if like == BFLOAT16:
+        result = result.view(BFLOAT16)
+    return result if out is None else fill_out(out, result, name)
 
 
 def fill_out(out: Any, result: np.ndarray, name: str = "out") -> np.ndarray:

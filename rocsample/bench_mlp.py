@@ -38,11 +38,11 @@ Writes ``bench_mlp.json``, ``.md`` and ``.png`` into ``--out`` (and, with FlashI
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import platform
 import statistics
+import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -407,21 +407,11 @@ def plot_vs_flashinfer(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="bench/results/latest")
-    p.add_argument("--label", default="")
-    p.add_argument("--reps", type=int, default=30)
-    p.add_argument("--rounds", type=int, default=4)
-    p.add_argument("--rows", type=int, action="append")
-    p.add_argument("--hidden", type=int, action="append")
-    p.add_argument("--warm", action="store_true")
-    args = p.parse_args(argv)
-    if args.rounds < 1 or args.reps < 1:
-        p.error(f"--rounds and --reps must be >= 1, got {args.rounds} and {args.reps}")
-    result = run(rows=args.rows or ROWS, hidden=args.hidden or HIDDEN, reps=args.reps,
-                 warm=args.warm, label=args.label, out=Path(args.out), rounds=args.rounds)
-    print(table(result))
-    return 0
+    """``python -m rocsample.bench_mlp [flags]``: ``python -m rocsample bench-mlp [flags]``
+    (one parser, the CLI's)."""
+    from .cli import main as cli_main
+
+    return cli_main(["bench-mlp", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -70,11 +70,12 @@ def test_run_refuses_no_rounds():
 
 
 def test_module_entry_refuses_no_rounds(capsys):
-    """``python -m rocsample.bench_mlp`` names the bad flag before it imports torch."""
+    """``python -m rocsample.bench_mlp`` is the CLI's bench-mlp: the bad flag is named
+    before anything imports torch."""
     with pytest.raises(SystemExit) as exc:
         bench_mlp.main(["--rounds", "0"])
     assert exc.value.code == 2
-    assert "--rounds and --reps must be >= 1, got 0 and 30" in capsys.readouterr().err
+    assert "argument --rounds: must be a whole number >= 1; got '0'" in capsys.readouterr().err
 
 
 def test_report_gives_the_per_round_spread_and_the_verdicts(tmp_path):

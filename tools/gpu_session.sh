@@ -2,9 +2,10 @@
 # One device call of the GPU verification, by part (each part fits one 600 s call; logs and
 # JSON under OUT). Parts: suites (make test-gpu and make test-gpu-hip side by side, then
 # memcheck), tests (warmup + make test-gpu), hip (make test-gpu-hip + memcheck of
-# tools/sanitize_kernels.py), some (TESTS= and BENCH= below), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
+# tools/sanitize_kernels.py), some (TESTS= and BENCH= below), dtypes (bench --dtypes in rounds,
+# L2 warm and flushed), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
 # sampling, captured step vs eager, sampling A/B against OLD when given).
-# Usage: OUT=dir PART=suites|tests|hip|some|bench [OLD=tree] [COMMIT=sha] tools/gpu_session.sh
+# Usage: OUT=dir PART=suites|tests|hip|some|dtypes|bench [OLD=tree] [COMMIT=sha] tools/gpu_session.sh
 # Carry: .whl (wheels the device lacks), .fi/libfi_ref.so (make flashinfer-ref), OLD's tree.
 set -u -o pipefail
 OUT=${OUT:?set OUT}; PART=${PART:?set PART}
@@ -52,6 +53,11 @@ some)  # warmup, then the gpu tests of TESTS (files or node ids), then the bench
         capture) step bench_capture 60 python3 -m rocsample.bench ;;
         esac
     done
+    ;;
+dtypes)  # bf16/f16 against f32 in rounds, the L2 warm and then flushed (issue 21's figures)
+    step warmup 200 python3 -m rocsample warmup
+    step bench_dtypes 240 python3 -m rocsample bench --dtypes --reps 10 --rounds 4 --out "$OUT/dtypes"
+    step bench_dtypes_cold 240 python3 -m rocsample bench --dtypes --reps 10 --rounds 4 --flush-l2 --out "$OUT/dtypes-cold"
     ;;
 bench)
     step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10

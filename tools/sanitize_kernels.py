@@ -74,7 +74,7 @@ def main() -> int:
             bad += 1
     # Per-row seeds/offsets (device-read pointers) and 2-byte rows (the _f16/_bf16 entries),
     # with an odd vocab (scalar tails), on every path.
-    from rocsample.buffers import BFLOAT16, widen_to_f32
+    from rocsample.buffers import BFLOAT16, narrow_f32, widen_to_f32
 
     p32 = cpu_kernels.softmax((rng.standard_normal((6, 33001)) * 3).astype(np.float32))
     seeds, offsets = rng.integers(0, 2**63, 6), rng.integers(0, 2**63, 6)
@@ -97,6 +97,15 @@ def main() -> int:
         if not np.array_equal(got, rocsample.softmax(wide, 0.8)):
             print(f"MISMATCH softmax {kind}")
             bad += 1
+        # results in the rows' own type (the _DT_DT entries: 2-byte stores, output rows of
+        # an odd vocab at every 2-byte alignment), split (6 rows) and one block a row (140)
+        for x in (rows, np.repeat(rows, 24, axis=0)[:140]):
+            for op in (rocsample.softmax, rocsample.temperature_scale):
+                got = op(x, 0.8, out_dtype=x.dtype).view(np.uint16)
+                want = narrow_f32(op(x, 0.8), kind).view(np.uint16)
+                if not np.array_equal(got, want):
+                    print(f"MISMATCH {op.__name__} {kind} result {x.shape}")
+                    bad += 1
     bad += _logits(rng)
     bad += _mlp(b, rng)
     print("sanitize driver done, mismatches:", bad)

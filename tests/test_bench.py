@@ -213,3 +213,18 @@ def test_run_dtypes_times_each_dtype_of_each_cell_in_rounds(monkeypatch, tmp_pat
     bench.run_dtypes(batches=(1,), vocabs=(1000,), reps=3, rounds=1, flush_l2=True,
                      progress=lambda line: None)
     assert set(seen) == {("flush", (1 << 20) // 4 + (1 << 20))}
+
+
+def test_latency_result_writes_its_table_and_figure(tmp_path):
+    """``bench`` (not --dtypes): JSON, table and figure from rows of known values (session
+    17's dtype rounds once broke this figure with a key only dtype rows have)."""
+    pytest.importorskip("matplotlib")
+    rows = [dict(backend="cuda", batch=b, vocab=v, input="normal", op=op, us=10.0 * b,
+                 cold_us=12.0 * b, host_us=9.0, read_us=4.0 * b, floor_ratio=2.5,
+                 gbps=100.0, torch_us=30.0 * b, speedup_vs_torch=3.0)
+            for v in (32000, 128256) for b in (1, 32) for op in bench.OPS]
+    result = dict(device="GPU", backend="cuda", date="d", rows=rows)
+    bench.write(result, tmp_path)
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (tmp_path / "bench.md").read_text()
+    assert "| cuda | 32 | 128256 | normal | softmax | 320.0 |" in table

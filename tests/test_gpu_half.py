@@ -325,7 +325,8 @@ def test_half_results_are_the_float32_results_rounded_once(gpu, kind, vocab, row
             np.testing.assert_array_equal(np.isnan(widen_to_f32(got)), nan, err_msg=f"{op} {t}")
             np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan],
                                           err_msg=f"{op.__name__} T {t}")
-            assert nan[1].all()
+            # a NaN logit: its softmax row is NaN; its scaled value alone is
+            assert nan[1].all() if op is rocsample.softmax else nan[1, 7]
             if op is rocsample.temperature_scale and t == 0.7 and kind == "f16":
                 assert np.isinf(widen_to_f32(got)[2, :50]).all()
             # the cpu backend stores the same values

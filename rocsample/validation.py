@@ -43,6 +43,7 @@ __all__ = [
     "seed_offset_ok",
     "check_temperature",
     "check_out_dtype",
+    "out_dtype_hint",
     "result_kind",
     "check_top_k",
     "check_top_p",
@@ -289,8 +290,24 @@ def check_temperature(value: Any, rows: int) -> float | np.ndarray:
 
 
 _KIND_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
-_KIND_OF_NAME = {"float32": "f32", "float": "f32", "float16": "f16", "half": "f16",
-                 "bfloat16": "bf16"}
+_KIND_OF_NAME = {"float32": "f32", "float16": "f16", "half": "f16", "bfloat16": "bf16"}
+_KIND_OF_DTYPE: dict[Any, str] = {}  # dtype objects seen (torch's cost a failed np.dtype)
+
+
+def out_dtype_hint(op: str, got: Any, want: Any) -> str:
+    """What to add to the message refusing ``out`` of dtype ``got`` for ``op``'s result of
+    dtype ``want``: a half-precision ``out`` for softmax's or temperature_scale's float32
+    result asks for ``out_dtype``.
+
+    >>> out_dtype_hint("softmax", np.float16, np.float32)
+    ": a float16 result needs out_dtype='float16' (and float16 logits)"
+    """
+    kind = float_kind(got)
+    if op in ("softmax", "temperature_scale") and kind in ("f16", "bf16") \
+            and float_kind(want) == "f32":
+        return (f": a {_KIND_NAMES[kind]} result needs out_dtype={_KIND_NAMES[kind]!r} (and "
+                f"{_KIND_NAMES[kind]} logits)")
+    return ""
 
 
 def check_out_dtype(out_dtype: Any) -> str:
@@ -310,12 +327,20 @@ def check_out_dtype(out_dtype: Any) -> str:
     """  # noqa: E501
     if out_dtype is None:
         return "f32"
-    kind = _KIND_OF_NAME.get(out_dtype) if isinstance(out_dtype, str) else None
-    if kind is None and not isinstance(out_dtype, str):
-        kind = float_kind(out_dtype)
-        if kind is None:  # torch.bfloat16 and friends: no numpy dtype, named "torch.<name>"
-            name = str(out_dtype)
-            kind = _KIND_OF_NAME.get(name[6:]) if name.startswith("torch.") else None
+    if isinstance(out_dtype, str):  # a name, or numpy's spelling ("f2", "<f4"); not "float"
+        kind = _KIND_OF_NAME.get(out_dtype) or float_kind(out_dtype)
+    else:
+        try:
+            kind, hashable = _KIND_OF_DTYPE.get(out_dtype), True
+        except TypeError:  # unhashable: never cached
+            kind, hashable = None, False
+        if kind is None:
+            kind = float_kind(out_dtype)
+            if kind is None:  # torch.bfloat16 and friends: no numpy dtype, named "torch.<name>"
+                name = str(out_dtype)
+                kind = _KIND_OF_NAME.get(name[6:]) if name.startswith("torch.") else None
+            if kind is not None and hashable and len(_KIND_OF_DTYPE) < 64:
+                _KIND_OF_DTYPE[out_dtype] = kind
     if kind is None:
         raise TypeError("out_dtype must be float32, float16 or bfloat16 (a name, a numpy or a "
                         f"torch dtype); got {out_dtype!r}")
@@ -609,7 +634,7 @@ def store_result(result: np.ndarray, like: Any, out: Any, name: str = "out") -> 
     return result if out is None else fill_out(out, result, name)
 
 
-def fill_out(out: Any, result: np.ndarray, name: str = "out") -> np.ndarray:
+def fill_out(out: Any, result: np.ndarray, name: str = "out", hint: str = "") -> np.ndarray:
     """Write the cpu backend's ``result`` into the caller's ``out``, checked first: a
     writeable numpy array of the result's shape and dtype (nothing is written otherwise).
 
@@ -625,12 +650,17 @@ def fill_out(out: Any, result: np.ndarray, name: str = "out") -> np.ndarray:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array for numpy inputs; got "
                         f"{type(out).__name__}")
-    if out.shape != result.shape or out.dtype != result.dtype:
+    # bfloat16 as rocsample's BFLOAT16 or as ml_dtypes': the same bits either way
+    bf16 = float_kind(out.dtype) == float_kind(result.dtype) == "bf16"
+    if out.shape != result.shape or not (out.dtype == result.dtype or bf16):
         raise ValueError(f"{name} must be a {dtype_label(result.dtype)} array of shape "
-                         f"{result.shape}; got {dtype_label(out.dtype)} {out.shape}")
+                         f"{result.shape}; got {dtype_label(out.dtype)} {out.shape}{hint}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only: pass a writeable array to receive the result")
-    np.copyto(out, result)
+    if bf16:
+        np.copyto(out.view(np.uint16), result.view(np.uint16))
+    else:
+        np.copyto(out, result)
     return out
 
 

@@ -119,6 +119,9 @@ def test_half_results_on_the_cpu_backend(kind):
             op(x, 0.5, out_dtype=name, out=np.zeros(x.shape, np.float32), backend="cpu")
         with pytest.raises(ValueError, match=f"out_dtype {name} needs {name} logits"):
             op(wide, 0.5, out_dtype=name, backend="cpu")
+        with pytest.raises(ValueError, match=f"got {name} .*: a {name} result needs "
+                                             f"out_dtype='{name}'"):
+            op(x, 0.5, out=np.zeros_like(x), backend="cpu")
     scaled = rocsample.temperature_scale(x, 0.5, out_dtype=name, backend="cpu")
     assert np.isinf(widen_to_f32(scaled)[2, :4]).all() == (kind == "f16")
 
@@ -259,3 +262,26 @@ def test_row_walk_visits_the_same_elements_whatever_the_alignment(tmp_path, bloc
     run = subprocess.run([str(exe), "600" if block < 512 else "100"], capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0 and run.stdout.strip().endswith("bad 0"), run.stdout
+
+
+def test_ml_dtypes_bfloat16_in_and_out():
+    """``ml_dtypes.bfloat16`` arrays (the bfloat16 numpy type of JAX and others) on the cpu
+    backend: read as bfloat16, a bfloat16 result of that same type, ``out`` of either
+    bfloat16 representation, and sampling their widened values' tokens."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = _logits(3, 1000, 6, "bf16")
+    ml = x.view(np.uint16).view(ml_dtypes.bfloat16)
+    for op in (rocsample.softmax, rocsample.temperature_scale):
+        want = op(x, 0.5, out_dtype="bfloat16", backend="cpu")
+        got = op(ml, 0.5, out_dtype=ml_dtypes.bfloat16, backend="cpu")
+        assert got.dtype == ml.dtype
+        np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
+        for out in (np.zeros_like(ml), np.zeros_like(x)):
+            assert op(ml, 0.5, out_dtype="bfloat16", out=out, backend="cpu") is out
+            np.testing.assert_array_equal(out.view(np.uint16), want.view(np.uint16))
+        np.testing.assert_array_equal(op(ml, 0.5, backend="cpu"),
+                                      op(widen_to_f32(x), 0.5, backend="cpu"))
+    probs = rocsample.softmax(ml, 1.0, out_dtype="bfloat16", backend="cpu")
+    np.testing.assert_array_equal(rocsample.sample(probs, seed=3, backend="cpu"),
+                                  rocsample.sample(widen_to_f32(probs.view(np.uint16).view(
+                                      BFLOAT16)), seed=3, backend="cpu"))

@@ -226,6 +226,9 @@ def test_half_results_launch_their_entries_and_equal_the_cpu_backend(gpu, kind, 
             np.testing.assert_array_equal(out.numpy().view(np.uint16), want.view(np.uint16))
         with pytest.raises(ValueError, match=f"out must be a {name} array"):
             fn(buf, 0.5, out_dtype=name, out=DeviceBuffer(gpu.rt, (rows, vocab), np.float32))
+        with pytest.raises(ValueError, match=f"out must be a float32 array .*: a {name} result "
+                                             f"needs out_dtype='{name}'"):
+            fn(buf, 0.5, out=out)  # a half out without out_dtype: the message says what to do
         with pytest.raises(ValueError, match=f"out_dtype {name} needs {name} logits"):
             fn(DeviceBuffer.from_numpy(gpu.rt, widen_to_f32(x)), 0.5, out_dtype=name)
         _launches(gpu)
@@ -267,10 +270,13 @@ def test_out_dtype_names():
     for given, kind in ((None, "f32"), ("float32", "f32"), (np.float32, "f32"),
                         ("half", "f16"), (np.dtype(np.float16), "f16"), ("bfloat16", "bf16"),
                         (BFLOAT16, "bf16"), (TorchLike("bfloat16"), "bf16"),
-                        (TorchLike("float16"), "f16"), (TorchLike("float32"), "f32")):
+                        (TorchLike("float16"), "f16"), (TorchLike("float32"), "f32"),
+                        ("f2", "f16"), ("<f4", "f32")):
         assert check_out_dtype(given) == kind, given
+        assert check_out_dtype(given) == kind, given  # again: a cached dtype object
     x = np.zeros((1, 4), np.float16)
-    for bad in ("int8", np.float64, TorchLike("float64"), 16, "bf16"):
+    # "float" is float64 to numpy and float32 to torch: refused, as are the others
+    for bad in ("int8", np.float64, TorchLike("float64"), 16, "bf16", "float", [1]):
         with pytest.raises(TypeError, match="out_dtype must be float32, float16 or bfloat16"):
             rocsample.softmax(x, out_dtype=bad, backend="cpu")
 

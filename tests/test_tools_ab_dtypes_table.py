@@ -53,3 +53,20 @@ def test_a_dtype_that_raised_shows_a_dash(tmp_path):
     lines = _tool().table(tmp_path, ["v0", "v1"]).splitlines()
     assert lines[2] == ("| 128 x 128256 | sample | 40.0 / 40.0 | - / 20.0 | 31.0 / 21.0 "
                         "| - / 0.50 |")
+
+
+def test_a_cell_one_tree_lacks_shows_a_dash(tmp_path):
+    """A newer tree timing an operation the older one did not: its row, a dash for the other
+    tree, whichever tree comes first."""
+    _run(tmp_path, "v0-1", 40.0, 30.0)
+    _run(tmp_path, "v1-1", 40.0, 20.0)
+    (tmp_path / "v1-1" / "bench_dtypes.json").write_text(json.dumps({"rows": [
+        {"batch": 128, "vocab": 128256, "op": "sample", "f32_us": 40.0, "bf16_us": 20.0,
+         "f16_us": 21.0},
+        {"batch": 128, "vocab": 128256, "op": "new", "f32_us": 10.0, "bf16_us": 5.0,
+         "f16_us": 6.0}]}))
+    for order in (["v0", "v1"], ["v1", "v0"]):
+        lines = _tool().table(tmp_path, order).splitlines()
+        assert len(lines) == 4
+        new = "- / 10.0" if order[0] == "v0" else "10.0 / -"
+        assert lines[3].startswith(f"| 128 x 128256 | new | {new} |"), lines[3]

@@ -29,10 +29,13 @@ def table(root: Path, trees: list[str]) -> str:
     names = " / ".join(trees)
     out = [f"| B x V | op | f32 {names} | bf16 {names} | f16 {names} | bf16/f32 {names} |",
            "|---|---|---|---|---|---|"]
-    for k in runs[trees[0]][0]:
+    # every cell of any run, in the order they first appear (a newer tree may time more
+    # operations than an older one: those show a dash for the tree without them)
+    keys = dict.fromkeys(k for t in trees for r in runs[t] for k in r)
+    for k in keys:
         def best(t: str, col: str, k=k) -> float | None:
-            got = [r[k][col] for r in runs[t]]
-            return None if None in got else min(got)  # None: the dtype raised (rounds' JSON)
+            got = [r[k][col] if k in r else None for r in runs[t]]
+            return None if None in got else min(got)  # None: not timed, or the dtype raised
 
         def us(t: str, col: str) -> str:
             v = best(t, col)

@@ -72,7 +72,8 @@ def _rows_op(fn: Any, logits: Any, temperature: Any, out_kind: str) -> np.ndarra
     store it."""
     x = _host_matrix(logits, "logits")
     kind = result_kind(float_kind(x.dtype), out_kind)
-    return narrow_f32(fn(widen_to_f32(x), temperature), kind)
+    y = narrow_f32(fn(widen_to_f32(x), temperature), kind)
+    return y.view(x.dtype) if kind == "bf16" else y  # ml_dtypes' bfloat16 stays itself
 
 
 class CpuBackend:

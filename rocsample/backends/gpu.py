@@ -31,7 +31,13 @@ from ..errors import CaptureError
 from ..kernel_cache import KernelCache
 from ..ops.sampling import OPERATIONS
 from ..registry import KERNELS
-from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, dtype_label
+from ..validation import (
+    SamplingParams,
+    check_bad_rows,
+    check_matrix_shape,
+    dtype_label,
+    out_dtype_hint,
+)
 from .call import Call
 from .plan import MAX_PLANS, LaunchPlan, plan_key, replay
 from .recipe import Launch, Recipe
@@ -266,7 +272,8 @@ class GpuBackend:
                              f"runs on {self.rt.dlpack_device}")
         if tuple(view.shape) != shape or view.dtype != dtype:
             raise ValueError(f"out must be a {dtype_label(dtype)} array of shape {shape}; got "
-                             f"{dtype_label(view.dtype)} {tuple(view.shape)}")
+                             f"{dtype_label(view.dtype)} {tuple(view.shape)}"
+                             + out_dtype_hint(recipe.op, view.dtype, dtype))
         contiguous = [1]
         for n in reversed(shape[1:]):
             contiguous.insert(0, contiguous[0] * n)

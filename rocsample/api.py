@@ -20,7 +20,6 @@ from .validation import (
     check_out_dtype,
     check_temperature,
     fill_out,
-    out_dtype_hint,
     rng_views,
     sampling_params,
     seed_offset_ok,
@@ -77,9 +76,7 @@ def _run(b: Any, op: str, x: Any, *args: Any, out: Any = None, **kw: Any) -> Any
         return getattr(b, op)(x, *args, **kw)
     if b.name != "cpu":
         return getattr(b, op)(x, *args, out=out, **kw)
-    result = getattr(b, op)(x, *args, **kw)
-    return fill_out(out, result, hint=out_dtype_hint(op, getattr(out, "dtype", None),
-                                                     result.dtype))
+    return fill_out(out, getattr(b, op)(x, *args, **kw), op=op)
 
 
 def _checked_params(b: Any, rows: int, stream: int | None, **kw: Any) -> Any:

@@ -96,6 +96,17 @@ def timed_rounds(torch: Any, calls: dict[str, Callable[[], Any]], reps: int, rou
     return times, errors
 
 
+def ratio_range(num: list[float], den: list[float]) -> tuple[float, float]:
+    """The smallest and largest per-round ratio ``num[r] / den[r]`` of two calls timed in
+    the same rounds (:func:`timed_rounds`).
+
+    >>> ratio_range([5.0, 6.0], [10.0, 10.0])
+    (0.5, 0.6)
+    """
+    ratios = [n / d for n, d in zip(num, den, strict=True)]
+    return min(ratios), max(ratios)
+
+
 def target_verdict(lo: float, hi: float, target: float) -> str:
     """``meets`` when the largest per-round time ratio is at most ``target``, ``misses`` when
     the smallest is above it, else ``unclear`` (the rounds disagree).
@@ -395,12 +406,11 @@ def dtype_row(backend: str, batch: int, vocab: int, op: str, times: dict[str, li
         if not (f32 and half):
             row[f"{short}_ratio"] = None
             continue
-        per_round = [h / f for h, f in zip(half, f32, strict=True)]
+        lo, hi = ratio_range(half, f32)
         row[f"{short}_ratio"] = row[f"{short}_us"] / row["f32_us"]
-        row[f"{short}_ratio_lo"], row[f"{short}_ratio_hi"] = min(per_round), max(per_round)
+        row[f"{short}_ratio_lo"], row[f"{short}_ratio_hi"] = lo, hi
         if batch >= TARGET_FROM_BATCH:
-            row[f"{short}_vs_target"] = target_verdict(min(per_round), max(per_round),
-                                                       HALF_TARGET)
+            row[f"{short}_vs_target"] = target_verdict(lo, hi, HALF_TARGET)
     return row
 
 

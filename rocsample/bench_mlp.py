@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .bench import median_us, timed_rounds
+from .bench import median_us, ratio_range, timed_rounds
 from .bench_elementwise import copy_bandwidth
 
 ROWS = (1, 16, 128, 1024, 8192)
@@ -242,7 +242,7 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
                                                bytes=a["bytes"])
                     row["copy_us"] = _copy_us(torch, a["bytes"], dtype, reps, flush)
                     times, errors = timed_rounds(torch, _calls(torch, rs, fi, op, a), reps,
-                                            rounds, flush)
+                                                 rounds, flush)
                     for name, err in errors.items():
                         row[f"{name}_error"] = err
                     for name, per_round in times.items():
@@ -252,9 +252,8 @@ def run(rows: Sequence[int] = ROWS, hidden: Sequence[int] = HIDDEN,
                         row[f"{name}_gbps"] = a["bytes"] / us / 1e3
                         row[f"{name}_of_copy"] = a["bytes"] / (us * 1e-6) / bw
                     if "flashinfer" in times and "rocsample" in times:
-                        ratios = [f / o for f, o in zip(times["flashinfer"], times["rocsample"],
-                                                        strict=True)]
-                        row["vs_flashinfer_lo"], row["vs_flashinfer_hi"] = min(ratios), max(ratios)
+                        row["vs_flashinfer_lo"], row["vs_flashinfer_hi"] = ratio_range(
+                            times["flashinfer"], times["rocsample"])
                     out_rows.append(row)
                     progress(_line(row))
                     del a

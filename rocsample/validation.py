@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .backends.cpu_engine import VOCAB_MAX
-from .buffers.dtypes import float_kind
+from .buffers import as_array_view
+from .buffers.dtypes import BFLOAT16, KIND_NAMES, float_kind, widen_to_f32
 
 __all__ = [
     "SamplingParams",
@@ -90,8 +91,6 @@ def check_matrix_shape(name: str, shape: tuple[int, ...], dtype: Any) -> tuple[i
     ...
     TypeError: probs must be float32, float16 or bfloat16; got int64
     """
-    from .buffers.dtypes import float_kind
-
     if float_kind(dtype) is None:
         raise TypeError(f"{name} must be {MATRIX_DTYPES}; got {_dtype_name(dtype)}")
     if len(shape) != 2:
@@ -289,7 +288,6 @@ def check_temperature(value: Any, rows: int) -> float | np.ndarray:
     return t
 
 
-_KIND_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 _KIND_OF_NAME = {"float32": "f32", "float16": "f16", "half": "f16", "bfloat16": "bf16"}
 _KIND_OF_DTYPE: dict[Any, str] = {}  # dtype objects seen (torch's cost a failed np.dtype)
 
@@ -305,8 +303,8 @@ def out_dtype_hint(op: str, got: Any, want: Any) -> str:
     kind = float_kind(got)
     if op in ("softmax", "temperature_scale") and kind in ("f16", "bf16") \
             and float_kind(want) == "f32":
-        return (f": a {_KIND_NAMES[kind]} result needs out_dtype={_KIND_NAMES[kind]!r} (and "
-                f"{_KIND_NAMES[kind]} logits)")
+        return (f": a {KIND_NAMES[kind]} result needs out_dtype={KIND_NAMES[kind]!r} (and "
+                f"{KIND_NAMES[kind]} logits)")
     return ""
 
 
@@ -365,9 +363,9 @@ def result_kind(in_kind: str | None, out_kind: str, name: str = "logits") -> str
     src = in_kind or "f32"
     if out_kind == "f32" or out_kind == src:
         return out_kind
-    want = _KIND_NAMES[out_kind]
+    want = KIND_NAMES[out_kind]
     raise ValueError(f"out_dtype {want} needs {want} {name} (a half-precision result is written "
-                     f"from {name} of its own type); these {name} are {_KIND_NAMES[src]}: pass "
+                     f"from {name} of its own type); these {name} are {KIND_NAMES[src]}: pass "
                      "out_dtype=None for a float32 result")
 
 
@@ -426,8 +424,6 @@ def _rng_device(name: str, v: Any, rows: int, stream: int | None) -> Any:
     """A device array of seeds/offsets as an ArrayView the kernels read (never copied or read
     here: a graph replay reads the values the caller wrote last); a host DLPack array (a torch
     CPU tensor) as a host array."""
-    from .buffers import as_array_view
-
     try:
         view = as_array_view(v, stream=stream)
     except (TypeError, ValueError, BufferError) as exc:
@@ -613,8 +609,6 @@ def device_view(b: Any, x: Any, name: str, stream: int | None) -> Any:
     if not hasattr(b, "launch_recipe"):
         raise TypeError(f"{name} is a device array, but the {b.name} backend runs numpy only: "
                         "pass numpy arrays, or use a GPU backend")
-    from .buffers import as_array_view
-
     view = as_array_view(x, stream=stream or None)
     if not b.accepts(view):
         raise ValueError(f"{name} lives on device {view.device}, not on this backend's "
@@ -627,16 +621,15 @@ def store_result(result: np.ndarray, like: Any, out: Any, name: str = "out") -> 
     :data:`~rocsample.buffers.BFLOAT16` when the operands are (``like``: their dtype; the
     twins compute bfloat16 as uint16 bit patterns), written into ``out`` when given
     (:func:`fill_out`)."""
-    from .buffers import BFLOAT16
-
     if like == BFLOAT16:
         result = result.view(BFLOAT16)
     return result if out is None else fill_out(out, result, name)
 
 
-def fill_out(out: Any, result: np.ndarray, name: str = "out", hint: str = "") -> np.ndarray:
+def fill_out(out: Any, result: np.ndarray, name: str = "out", op: str = "") -> np.ndarray:
     """Write the cpu backend's ``result`` into the caller's ``out``, checked first: a
-    writeable numpy array of the result's shape and dtype (nothing is written otherwise).
+    writeable numpy array of the result's shape and dtype (nothing is written otherwise;
+    ``op``, the operation, words the refusal: :func:`out_dtype_hint`).
 
     >>> import numpy as np
     >>> from rocsample.validation import fill_out
@@ -654,7 +647,8 @@ def fill_out(out: Any, result: np.ndarray, name: str = "out", hint: str = "") ->
     bf16 = float_kind(out.dtype) == float_kind(result.dtype) == "bf16"
     if out.shape != result.shape or not (out.dtype == result.dtype or bf16):
         raise ValueError(f"{name} must be a {dtype_label(result.dtype)} array of shape "
-                         f"{result.shape}; got {dtype_label(out.dtype)} {out.shape}{hint}")
+                         f"{result.shape}; got {dtype_label(out.dtype)} {out.shape}"
+                         + out_dtype_hint(op, out.dtype, result.dtype))
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only: pass a writeable array to receive the result")
     if bf16:
@@ -732,7 +726,6 @@ def check_method(method: str, params: SamplingParams) -> None:
 
 def check_bad_rows(name: str, probs: np.ndarray) -> None:
     """Eager host check: raise ValueError naming rows with NaN, Inf, negatives or zero mass."""
-    from .buffers.dtypes import widen_to_f32
 
     probs = widen_to_f32(probs)
     finite = np.isfinite(probs)

@@ -479,8 +479,9 @@ def test_package_exports_each_modules_public_names_as_the_same_objects():
             assert getattr(package, name) is getattr(mod, name), (module, name)
             names.add(name)
     assert names == set(package.__all__)
-    assert {"BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
-            "as_array_view", "f32_to_bf16", "float_kind", "narrow_f32", "widen_to_f32"} == names
+    assert {"BFLOAT16", "KIND_NAMES", "ArrayView", "DeviceBuffer", "HostMemoryDriver",
+            "MemoryDriver", "as_array_view", "f32_to_bf16", "float_kind", "narrow_f32",
+            "widen_to_f32"} == names
 
 
 class _StreamOrderedDriver(HostMemoryDriver):

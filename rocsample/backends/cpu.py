@@ -19,7 +19,7 @@ from ..buffers.dtypes import float_kind, narrow_f32, widen_to_f32
 from ..validation import SamplingParams, check_bad_rows, check_matrix_shape, result_kind, rng_views
 from . import cpu_engine
 
-__all__ = ["CpuBackend"]
+__all__ = ["CpuBackend", "rows_op"]
 
 
 def _host(x: Any, name: str) -> np.ndarray:
@@ -66,7 +66,7 @@ def _host_bf16(x: Any) -> np.ndarray | None:
     return bits.view(BFLOAT16)
 
 
-def _rows_op(fn: Any, logits: Any, temperature: Any, out_kind: str) -> np.ndarray:
+def rows_op(fn: Any, logits: Any, temperature: Any, out_kind: str) -> np.ndarray:
     """softmax or temperature_scale (``fn``) of the widened logits, its float32 result
     rounded once to ``out_kind`` (float32, or the logits' own half type), as the kernels
     store it."""
@@ -104,11 +104,11 @@ class CpuBackend:
 
     def softmax(self, logits: Any, temperature: Any, out_kind: str = "f32", *,
                 stream: int | None = None, plan_key: Any = None) -> np.ndarray:
-        return _rows_op(cpu_engine.softmax, logits, temperature, out_kind)
+        return rows_op(cpu_engine.softmax, logits, temperature, out_kind)
 
     def temperature_scale(self, logits: Any, temperature: Any, out_kind: str = "f32", *,
                           stream: int | None = None, plan_key: Any = None) -> np.ndarray:
-        return _rows_op(cpu_engine.temperature_scale, logits, temperature, out_kind)
+        return rows_op(cpu_engine.temperature_scale, logits, temperature, out_kind)
 
     def sample_from_logits(self, logits: Any, temperature: Any, params: SamplingParams, *,
                            stream: int | None = None, plan_key: Any = None) -> np.ndarray:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 # Re-exported for code that reads exported capsules (tests/test_buffers.py) from here.
 from .dlpack import _capsule_tensor as _capsule_tensor
-from .dtypes import BFLOAT16, f32_to_bf16, float_kind, narrow_f32, widen_to_f32
+from .dtypes import BFLOAT16, KIND_NAMES, f32_to_bf16, float_kind, narrow_f32, widen_to_f32
 from .memory import DeviceBuffer, HostMemoryDriver, MemoryDriver
 from .views import ArrayView, as_array_view
 
-__all__ = ["BFLOAT16", "ArrayView", "DeviceBuffer", "HostMemoryDriver", "MemoryDriver",
-           "as_array_view", "f32_to_bf16", "float_kind", "narrow_f32", "widen_to_f32"]
+__all__ = ["BFLOAT16", "KIND_NAMES", "ArrayView", "DeviceBuffer", "HostMemoryDriver",
+           "MemoryDriver", "as_array_view", "f32_to_bf16", "float_kind", "narrow_f32",
+           "widen_to_f32"]

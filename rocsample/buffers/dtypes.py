@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BFLOAT16", "f32_to_bf16", "float_kind", "narrow_f32", "widen_to_f32"]
+__all__ = ["BFLOAT16", "KIND_NAMES", "f32_to_bf16", "float_kind", "narrow_f32", "widen_to_f32"]
 
 # The bit widths accepted for each numpy kind.
 _WIDTHS = {"i": (8, 16, 32, 64), "u": (8, 16, 32, 64), "f": (16, 32, 64), "c": (64, 128), "b": (8,)}
@@ -33,6 +33,10 @@ def _check_dtype(dtype: Any) -> np.dtype:
     if dt.kind not in _WIDTHS or dt.itemsize * 8 not in _WIDTHS[dt.kind] or dt.byteorder == ">":
         raise TypeError(f"unsupported dtype {dt.str!r}: need native bool/int/uint/float/complex")
     return dt
+
+
+#: The dtype name of each kind :func:`float_kind` gives.
+KIND_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 
 
 def float_kind(dtype: Any) -> str | None:

@@ -36,7 +36,7 @@ import numpy as np
 from .. import config
 from ..backends import cpu_engine
 from ..backends.recipe import Buffer, DeviceFacts, Launch, Recipe
-from ..buffers.dtypes import BFLOAT16, float_kind, narrow_f32, widen_to_f32
+from ..buffers.dtypes import BFLOAT16, KIND_NAMES, float_kind
 from ..validation import (
     SamplingParams,
     check_method,
@@ -459,7 +459,7 @@ def _rows_op_launches(x: Any, kernel: str, temperature: Any, facts: DeviceFacts,
     """
     rows, vocab = x.shape
     sfx = _half_suffix(x, kernel, facts)
-    osfx = _out_suffix(x, kernel, out_kind, facts)
+    osfx = _out_suffix(sfx, kernel, out_kind, facts)
     t_val, bind = temperature, (("out", out, 0),)
     if isinstance(temperature, np.ndarray):
         uploads["temperature"] = temperature.astype(np.float32, copy=False)
@@ -502,25 +502,25 @@ def _half_suffix(x: Any, kernel: str, facts: DeviceFacts, what: str = "logits") 
     for name in stages:
         if not facts.has_companion(f"{name}_{kind}"):
             e = ENTRIES[f"{KERNEL_ENTRY[name]}_{kind}"]
-            raise TypeError(f"{what} of dtype {_DTYPE_NAMES[kind]} need the entry {e.entry}, "
+            raise TypeError(f"{what} of dtype {KIND_NAMES[kind]} need the entry {e.entry}, "
                             f"which the loaded {e.env_var} code object lacks: rebuild it from "
                             f"this version's kernels/{MODULES[e.module].source}, or pass "
                             f"float32 {what}")
     return "_" + kind
 
 
-def _out_suffix(x: Any, kernel: str, out_kind: str, facts: DeviceFacts) -> str:
+def _out_suffix(sfx: str, kernel: str, out_kind: str, facts: DeviceFacts) -> str:
     """The entry suffix of a result of type ``out_kind`` ("" for float32; "_bf16" for a
-    bfloat16 result of bfloat16 logits, whose entry is then ``<kernel>_bf16_bf16``); a clear
-    error for a type the logits cannot give or an entry the code object lacks."""
+    bfloat16 result of bfloat16 logits, whose entry is then ``<kernel>_bf16_bf16``), from the
+    logits' suffix ``sfx`` (:func:`_half_suffix`); a clear error for a type the logits cannot
+    give or an entry the code object lacks."""
     if out_kind == "f32":
         return ""
-    kind = float_kind(x.dtype) if hasattr(x, "dtype") else "f32"
-    result_kind(kind, out_kind)
+    result_kind(sfx[1:] or "f32", out_kind)
     name = f"{kernel}_{out_kind}_{out_kind}"
     if not facts.has_companion(name):
         e = next(e for e in ENTRIES.values() if e.name == name)
-        raise TypeError(f"a {_DTYPE_NAMES[out_kind]} result of {kernel} needs the entry "
+        raise TypeError(f"a {KIND_NAMES[out_kind]} result of {kernel} needs the entry "
                         f"{e.entry}, which the loaded {e.env_var} code object lacks: rebuild "
                         f"it from this version's kernels/{MODULES[e.module].source}, or pass "
                         "out_dtype=None for a float32 result")
@@ -531,7 +531,6 @@ def _out_suffix(x: Any, kernel: str, out_kind: str, facts: DeviceFacts) -> str:
 _METHOD_KERNEL = {"topk": "topk_sampling", "fused": "topk_topp_sampling", "topp": "topp"}
 
 
-_DTYPE_NAMES = {"f16": "float16", "bf16": "bfloat16"}
 
 
 def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFacts) -> Recipe:
@@ -691,12 +690,13 @@ class Operation:
 
 def _rows_op_reference(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """The numpy reference of softmax or temperature_scale (``fn``, on float32 logits): its
-    float32 result, rounded once to ``out_dtype`` when that is the logits' half type."""
+    float32 result, rounded once to ``out_dtype`` when that is the logits' half type (the cpu
+    backend's own computation, :func:`rocsample.backends.cpu.rows_op`)."""
     def reference(logits: np.ndarray, temperature: Any = 1.0,
                   out_dtype: Any = None) -> np.ndarray:
-        x = np.asarray(logits)
-        kind = result_kind(float_kind(x.dtype), check_out_dtype(out_dtype))
-        return narrow_f32(fn(widen_to_f32(x), temperature), kind)
+        from ..backends.cpu import rows_op  # the cpu backend imports this module's rows
+
+        return rows_op(fn, logits, temperature, check_out_dtype(out_dtype))
     reference.__doc__ = fn.__doc__
     return reference
 

@@ -5,6 +5,8 @@ set -euo pipefail
 VENV="${1:-.venv}"
 PY="${PYTHON:-python3}"
 ROCM_PKGS="libamdhip64-5 libamd-comgr2 libhiprtc-builtins5 libhsa-runtime64-1 rocm-device-libs libamdhip64-dev hipcc"
+# g++ builds the kernels as host code for the CPU tests (tests/kernel_host, tests/kernel_device.py).
+ROCM_PKGS="$ROCM_PKGS g++"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -1,0 +1,158 @@
+"""TEST EQUIPMENT: the real sampling kernels on a CPU.
+
+:class:`KernelDevice` is :class:`tests.host_device.HostDevice` (the stand-in GPU whose memory
+is host memory) with one difference: a launch of a sampling-family kernel runs that kernel's
+own code, ``kernels/*.hip`` unchanged, built by g++ on ``tests/kernel_host/gpu_host.h`` (the
+HIP branch of ``rs_common.h``; a block's threads are fibers switched at ``__syncthreads`` and
+at the wave operations, atomics plain read-modify-writes). So the executor's launches (the
+grid, the phases, the workspace, the argument packing) and the kernels' arithmetic are
+checked together, at wave 32 (NVIDIA, RDNA) and at wave 64 (CDNA, which no machine of ours
+has), with the blocks of a grid and the threads after each barrier run in an order drawn
+from a seed. The other families still run their numpy twins.
+
+What it cannot check: memory ordering between blocks that run at the same time (blocks run
+one after another here), speed, and the NVIDIA-only code (``RS_CUDA``: PTX conversions, the
+overlapping launches); those run on the GPU (``tests/test_gpu*.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from rocsample.backends.runtime import pack_args
+from rocsample.registry import ABI_VERSION, BLOCK_SIZE, KERNELS, MODULES, kernel_source_dir
+
+from .host_device import HostDevice
+
+HERE = Path(__file__).parent / "kernel_host"
+_LIBS: dict[tuple[str, int, int, bool], ctypes.CDLL] = {}
+
+
+def gxx() -> str | None:
+    """The host C++ compiler the harness needs (g++ 12 or later: C++17 and ``_Float16``)."""
+    return shutil.which("g++")
+
+
+def _sources() -> bytes:
+    h = hashlib.sha256()
+    for d in (kernel_source_dir(), HERE):
+        for p in sorted(d.iterdir()):
+            if p.suffix in (".h", ".hip", ".cpp"):
+                h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16].encode()
+
+
+def build_dir() -> Path:
+    """Where the libraries are kept: a directory of this user's, keyed by the sources."""
+    root = Path(tempfile.gettempdir()) / f"rocsample-kernel-host-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    if root.stat().st_uid != os.getuid() or root.stat().st_mode & 0o022:
+        raise RuntimeError(f"{root} is not this user's private directory")
+    return root / _sources().decode()
+
+
+def _build(module: str, wave: int, block: int, asan: bool) -> Path:
+    m = MODULES[module]
+    out = build_dir() / f"{module}-w{wave}-b{block}{'-asan' if asan else ''}.so"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    entries = " ".join(f"X({e})" for e in m.entries)
+    cmd = [gxx() or "g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-ffp-contract=off",
+           "-Wno-unknown-pragmas", f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}",
+           f"-DRS_ABI_VERSION={ABI_VERSION}", f'-DRSH_MODULE="{m.source}"',
+           f"-DRSH_ENTRIES={entries}", "-I", str(kernel_source_dir()), "-I", str(HERE),
+           str(HERE / "module.cpp"), "-o", f"{out}.{os.getpid()}.tmp"]
+    if asan:
+        cmd[1:1] = ["-fsanitize=address", "-fno-omit-frame-pointer"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"building {m.source} for the host failed:\n{r.stderr[-4000:]}")
+    os.replace(f"{out}.{os.getpid()}.tmp", out)
+    return out
+
+
+def build_all(wave: int, block: int = BLOCK_SIZE, asan: bool = False) -> dict[str, Path]:
+    """Build every sampling module for (wave, block), two at a time; their paths by module."""
+    mods = [n for n, m in MODULES.items() if m.family == "sampling"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        paths = list(pool.map(lambda n: _build(n, wave, block, asan), mods))
+    return dict(zip(mods, paths, strict=True))
+
+
+def library(module: str, wave: int, block: int = BLOCK_SIZE, asan: bool = False) -> ctypes.CDLL:
+    key = (module, wave, block, asan)
+    if key not in _LIBS:
+        lib = ctypes.CDLL(str(_build(module, wave, block, asan)))
+        lib.rsh_launch.argtypes = [ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint,
+                                   ctypes.c_uint, ctypes.c_void_p, ctypes.c_int,
+                                   ctypes.c_ulonglong]
+        lib.rsh_launch.restype = ctypes.c_int
+        lib.rsh_error.restype = ctypes.c_char_p
+        _LIBS[key] = lib
+    return _LIBS[key]
+
+
+class KernelRunError(AssertionError):
+    """A launch the host harness refused or stopped (the reason from gpu_host.h)."""
+
+
+class KernelDevice(HostDevice):
+    """The stand-in GPU whose sampling launches run the real kernels (module docstring).
+
+    ``wave``: the wave size the kernels are built for and the executor is told (32 or 64);
+    ``sm_count``: what the executor sizes grids by; ``seed``: the first launch's order seed
+    (each launch takes the next).
+    """
+
+    def __init__(self, wave: int = 32, sm_count: int = 132, seed: int = 0) -> None:
+        super().__init__()
+        self.wave_size = wave
+        self.sm_count = sm_count
+        self.target = "sm_90" if wave == 32 else "gfx942"
+        self.seed = seed
+        self.ran: list[str] = []  # the real kernels launched, in order
+
+    def _run(self, func: str, grid: tuple[int, int], block: int, values: dict) -> None:
+        spec = KERNELS[func]
+        if spec.family != "sampling":
+            super()._run(func, grid, block, values)
+            return
+        self._check_workspace(func, values)
+        lib = library(spec.module, self.wave_size, spec.block)
+        packed = pack_args(spec.arg_types, [values[n] for n in spec.arg_names])
+        self.seed += 1
+        rc = lib.rsh_launch(spec.entry.encode(), grid[0], grid[1], block, packed.address,
+                            len(spec.arg_types), self.seed)
+        if rc:
+            raise KernelRunError(f"{func} {grid} x {block}: {lib.rsh_error().decode()}")
+        self.ran.append(func)
+
+    def _check_workspace(self, func: str, v: dict[str, Any]) -> None:
+        """At a call's first launch: the prefix the kernels need zero is zero, and the rest is
+        scribbled on (the kernels must write every word before they read it)."""
+        import numpy as np
+
+        from rocsample.registry import ws_prefix_words, ws_total_words
+
+        from .host_device import host_array
+
+        if "ws" not in v or not v["ws"]:
+            return
+        first = func.startswith("topp_prefix_sum") or v.get("phase", -1) == 0
+        if not first:
+            return
+        rows, vocab, ws = v["batch"], v["vocab"], v["ws"]
+        assert self.inside(ws, 8 * ws_total_words(rows, vocab)), "workspace"
+        prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
+        assert not prefix.any(), "workspace prefix not zero at a call's first launch"
+        body = ws_total_words(rows, vocab) - ws_prefix_words(rows)
+        host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5

@@ -1,0 +1,213 @@
+"""The real sampling kernels run on the CPU (tests/kernel_device.py): the GPU suites'
+exactness tests, on this machine, at wave 32 and at wave 64.
+
+``kernels/*.hip`` are built unchanged by g++ on tests/kernel_host/gpu_host.h (the HIP branch
+of rs_common.h, a block's threads as fibers) and launched by the real executor, so the tokens
+the GPU tests demand of a device (numpy's, exactly, on every engine path; per-request seeds;
+half-precision rows; softmax within float rounding) are demanded here of the kernels' own
+code, in CI. Wave 64 is what CDNA (gfx942, gfx950) runs and no machine of ours has: here is
+the one place its shuffles, wave sums and per-wave slots run. The devices have 20 and 16
+compute units, so that rows=None cases (more rows than units: one block a row) stay small
+enough for a CPU. The last tests show the harness can fail: a kernel whose threads disagree
+at a barrier or a wave operation is stopped with the reason, and a changed kernel draws other
+tokens.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+
+import numpy as np
+import pytest
+
+import rocsample
+from rocsample import api
+from rocsample.backends.gpu import GpuBackend
+
+from . import test_gpu, test_gpu_half, test_gpu_seeds
+from .conftest import need
+from .host_device import TwinKernels
+
+
+@pytest.fixture(autouse=True)
+def _gxx():
+    need(shutil.which("g++") is not None, "g++ not found (make setup installs it)")
+
+DEVICES = {"wave32": dict(wave=32, sm_count=20), "wave64": dict(wave=64, sm_count=16)}
+
+
+@pytest.fixture(scope="module", params=list(DEVICES))
+def kgpu(request):
+    from .kernel_device import KernelDevice, build_all
+
+    need(shutil.which("g++") is not None, "g++ not found (make setup installs it)")
+    build_all(DEVICES[request.param]["wave"])
+    b = GpuBackend(KernelDevice(**DEVICES[request.param]))
+    b.kernels = TwinKernels()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def on_host(kgpu, monkeypatch):
+    """The public API's GPU backend is the host-kernel device (the GPU tests pass
+    ``backend=gpu.name``)."""
+    cpu = api.get_backend("cpu")
+    monkeypatch.setattr(api, "get_backend",
+                        lambda name=None, device=0: cpu if name == "cpu" else kgpu)
+    kgpu.rt.ran.clear()
+    return kgpu
+
+
+# (test function, its parameters): chosen to take every engine path (one read; the top-p
+# pipeline; the full-row fallbacks; min-p candidates and their overflow; one block a row and
+# several), every entry type, and shapes small enough for a CPU.
+GPU_TESTS = [
+    (test_gpu.test_gpu_matches_numpy_exactly, (7, 2, "normal")),
+    (test_gpu.test_gpu_matches_numpy_exactly, (7, 32000, "peaked")),
+    (test_gpu.test_per_row_parameters, ()),
+    (test_gpu.test_topk_rows_with_fewer_nonzeros_than_k, (4,)),
+    (test_gpu.test_plain_rows_at_many_scales, (5,)),
+    (test_gpu.test_min_p_candidates_and_their_overflow, (2,)),
+    (test_gpu.test_topp_cut_with_ties_among_few_gathered, (4, 32000, 25)),
+    (test_gpu.test_topp_cut_with_ties_among_few_gathered, (2, 151936, 600)),
+    (test_gpu.test_bad_rows_give_minus_one, ()),
+    (test_gpu.test_softmax_and_temperature, ()),
+    (test_gpu.test_softmax_with_several_blocks_a_row, (3, 50001)),
+    (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
+     ("topk", dict(top_k=50), 3, 33001)),
+    (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
+     ("fused", dict(top_k=50, top_p=0.9, min_p=0.02), None, 9000)),
+    (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
+     ("topp", dict(top_p=0.9), 3, 9000)),
+    (test_gpu_half.test_half_probs_draw_the_widened_float32_tokens, ("bf16", 32000, 5)),
+    (test_gpu_half.test_half_probs_draw_the_widened_float32_tokens, ("f16", 32000, None)),
+    (test_gpu_half.test_signed_zeros_and_bad_values_in_every_sub_chunk_position,
+     ("bf16", 9)),
+    (test_gpu_half.test_sample_from_logits_draws_what_sampling_its_softmax_draws,
+     ("bf16", dict(top_k=50, top_p=0.9))),
+    (test_gpu_half.test_half_results_are_the_float32_results_rounded_once,
+     ("bf16", 33001, 3)),
+]
+
+
+def _id(case) -> str:
+    fn, args = case
+    return f"{fn.__module__.rsplit('.', 1)[1]}.{fn.__name__}{list(args)}"
+
+
+@pytest.mark.parametrize("case", GPU_TESTS, ids=[_id(c) for c in GPU_TESTS])
+def test_gpu_suite_on_the_host_kernels(on_host, case):
+    fn, args = case
+    fn(on_host, *args)
+    assert on_host.rt.ran, "no real kernel ran"
+
+
+def test_engine_fallbacks_on_the_host_kernels(on_host):
+    """The full-row fallbacks (flat and quantised rows, k > 128, crowded top-p cut bins) at
+    both waves: the longest of the GPU tests here (about a minute and a half a wave)."""
+    test_gpu.test_engine_fallbacks_match_numpy(on_host)
+
+
+# ---- the harness can fail ----
+
+BAD_KERNELS = r"""
+#include "rs_common.h"
+extern "C" __global__ void bad_barrier(int* out) {
+    if (threadIdx.x < RS_WAVE) __syncthreads();   // a wave at one barrier,
+    else __syncthreads();                          // the others at another
+    out[threadIdx.x] = 1;
+}
+extern "C" __global__ void bad_return(int* out) {
+    if (threadIdx.x == 3) return;                  // one thread gone, the rest wait
+    __syncthreads();
+    out[threadIdx.x] = 1;
+}
+extern "C" __global__ void bad_wave(int* out) {
+    int v = threadIdx.x;
+    if (threadIdx.x % RS_WAVE < 5) v = RS_SHFL_XOR(v, 1);  // five lanes of the wave
+    out[threadIdx.x] = v;
+}
+extern "C" __global__ void wave_sums(int* out) {   // what a good kernel computes
+    const int v = (int)threadIdx.x;
+    out[threadIdx.x] = (int)rs_wave_sum_u32((rs_u32)v) * 1000 + RS_SHFL(v, 0) % 1000;
+}
+"""
+
+
+def _module(tmp_path, source: str, entries: list[str], wave: int) -> ctypes.CDLL:
+    import subprocess
+
+    from rocsample.registry import ABI_VERSION, kernel_source_dir
+
+    from .kernel_device import HERE
+
+    (tmp_path / "k.hip").write_text(source)
+    so = tmp_path / f"k{wave}.so"
+    cmd = ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-ffp-contract=off",
+           f"-DRS_WAVE={wave}", "-DRS_BLOCK=128", f"-DRS_ABI_VERSION={ABI_VERSION}",
+           '-DRSH_MODULE="k.hip"', "-DRSH_ENTRIES=" + " ".join(f"X({e})" for e in entries),
+           "-I", str(tmp_path), "-I", str(kernel_source_dir()), "-I", str(HERE),
+           str(HERE / "module.cpp"), "-o", str(so)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lib = ctypes.CDLL(str(so))
+    lib.rsh_error.restype = ctypes.c_char_p
+    return lib
+
+
+def _launch(lib, name: str, out: np.ndarray, block: int = 128) -> tuple[int, str]:
+    ptr = ctypes.c_void_p(out.ctypes.data)
+    params = (ctypes.c_void_p * 1)(ctypes.addressof(ptr))
+    rc = lib.rsh_launch(name.encode(), 1, 1, block, params, 1, ctypes.c_ulonglong(7))
+    return rc, lib.rsh_error().decode()
+
+
+@pytest.mark.parametrize("wave", [32, 64])
+def test_the_harness_stops_kernels_a_gpu_would_hang_on(tmp_path, wave):
+    """Threads of a block at two different barriers, a barrier after a thread returned, a
+    shuffle only some lanes make: each launch is stopped and says why (on a GPU: a hang or undefined
+    behaviour). A good kernel's wave sums and broadcasts come out as a GPU's would."""
+    lib = _module(tmp_path, BAD_KERNELS, ["bad_barrier", "bad_return", "bad_wave", "wave_sums"],
+                  wave)
+    out = np.zeros(128, np.int32)
+    for name, why in (("bad_barrier", "threads of the block at different barriers"),
+                      ("bad_return", "__syncthreads after some threads of the block returned"),
+                      ("bad_wave", "a wave operation not every lane of the wave reaches")):
+        rc, msg = _launch(lib, name, out)
+        assert rc == 1 and why in msg, (name, msg)
+    rc, msg = _launch(lib, "wave_sums", out)
+    assert rc == 0, msg
+    t = np.arange(128)
+    base = t - t % wave
+    want = (base * wave + wave * (wave - 1) // 2) * 1000 + base % 1000
+    np.testing.assert_array_equal(out, want)
+    rc, msg = _launch(lib, "wave_sums", out, block=100)
+    assert rc == 1 and "block of 100 threads" in msg
+
+
+def test_a_changed_kernel_draws_other_tokens(tmp_path, monkeypatch):
+    """The tokens above come from the kernels' code: the same call on a copy of kernels/
+    whose Philox generator has another multiplier gives other tokens."""
+    from rocsample import registry
+
+    from . import kernel_device
+
+    src = registry.kernel_source_dir()
+    for p in src.iterdir():
+        if p.suffix in (".h", ".hip"):
+            (tmp_path / p.name).write_bytes(p.read_bytes())
+    common = (tmp_path / "rs_common.h").read_text()
+    assert common.count("0xD2511F53u") == 2  # Philox4x32's first multiplier, made another
+    (tmp_path / "rs_common.h").write_text(common.replace("0xD2511F53u", "0xD2511F55u"))
+    monkeypatch.setattr(registry, "kernel_source_dir", lambda: tmp_path)
+    monkeypatch.setattr(kernel_device, "kernel_source_dir", lambda: tmp_path)
+    monkeypatch.setattr(kernel_device, "_LIBS", {})
+    b = GpuBackend(kernel_device.KernelDevice())
+    b.kernels = TwinKernels()
+    probs = test_gpu._probs(np.random.default_rng(1), 64, 3000)
+    got = b.sample(probs, rocsample.validation.sampling_params(64, seed=3))
+    want = rocsample.sample(probs, seed=3, backend="cpu")
+    assert b.rt.ran and (got != want).sum() > 16
+    b.close()

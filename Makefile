@@ -7,7 +7,7 @@ JOBS    ?=
 OUT     ?= build/hsaco
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-gpu test-gpu-hip hsaco lint wheels flashinfer-ref clean bench bench-elementwise bench-mlp
+.PHONY: setup demo test test-gpu test-gpu-hip test-kernel-host hsaco lint wheels flashinfer-ref clean bench bench-elementwise bench-mlp
 
 $(PY) setup:
 	@bash tools/setup.sh $(VENV)
@@ -29,6 +29,14 @@ test-gpu-hip:
 	$(MAKE) -C tools/hipshim PYTHON=python3
 	ROCM_PATH=$(CURDIR)/tools/hipshim/build ROCSAMPLE_BACKEND=hip ROCSAMPLE_REQUIRE_GPU=1 \
 	  python3 -m pytest -m gpu -ra $(PYTEST_ARGS)
+
+# Without a GPU: the GPU suites' sampling tests on the kernels' own code built for the CPU
+# (tests/kernel_device.py, test equipment); WAVE=64 is CDNA's width, 32 NVIDIA's and RDNA's.
+# Tens of minutes; tests that need a real driver (torch, streams, events) fail there.
+WAVE ?= 64
+test-kernel-host: setup
+	ROCSAMPLE_BACKEND=cuda $(PY) -m pytest -p tests.kernel_host_plugin --host-wave $(WAVE) \
+	  -m gpu -ra tests/test_gpu.py tests/test_gpu_seeds.py tests/test_gpu_half.py $(PYTEST_ARGS)
 
 # On a GPU machine with torch: latency vs the memory floor and torch baselines.
 bench:

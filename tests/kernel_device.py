@@ -110,16 +110,66 @@ class KernelDevice(HostDevice):
 
     ``wave``: the wave size the kernels are built for and the executor is told (32 or 64);
     ``sm_count``: what the executor sizes grids by; ``seed``: the first launch's order seed
-    (each launch takes the next).
+    (each launch takes the next); ``asan``: kernels built with AddressSanitizer and memory
+    allocated by the C library at exactly the size asked (in a process started with
+    libasan preloaded: tests/kernel_asan.py), so that a read or write outside an allocation
+    stops the process with ASan's report.
     """
 
-    def __init__(self, wave: int = 32, sm_count: int = 132, seed: int = 0) -> None:
+    def __init__(self, wave: int = 32, sm_count: int = 132, seed: int = 0,
+                 asan: bool = False) -> None:
         super().__init__()
         self.wave_size = wave
         self.sm_count = sm_count
         self.target = "sm_90" if wave == 32 else "gfx942"
         self.seed = seed
+        self.asan = asan
         self.ran: list[str] = []  # the real kernels launched, in order
+        if asan:
+            self._libc = ctypes.CDLL(None)
+            self._libc.posix_memalign.argtypes = [ctypes.POINTER(ctypes.c_void_p),
+                                                  ctypes.c_size_t, ctypes.c_size_t]
+            self._libc.free.argtypes = [ctypes.c_void_p]
+
+    # Memory: with asan, C-library blocks of exactly the size asked (ASan knows their ends).
+    def _exact(self, nbytes: int) -> int:
+        import numpy as np
+
+        from .host_device import host_array
+
+        p = ctypes.c_void_p()
+        assert self._libc.posix_memalign(ctypes.byref(p), 256, max(int(nbytes), 1)) == 0
+        self._blocks[p.value] = host_array(p.value, int(nbytes), np.dtype(np.uint8))
+        return p.value
+
+    def _release(self, ptr: int) -> None:
+        if self._blocks.pop(ptr, None) is None:
+            raise ValueError(f"pointer {ptr:#x} is not a live allocation of this driver")
+        self._libc.free(ptr)
+
+    def alloc(self, nbytes: int) -> int:
+        if not self.asan:
+            return super().alloc(nbytes)
+        self._guard("alloc")
+        return self._exact(nbytes)
+
+    def free(self, ptr: int) -> None:
+        if not self.asan:
+            return super().free(ptr)
+        self._guard("free")
+        self._release(ptr)
+
+    def alloc_async(self, nbytes: int, stream: int) -> int:
+        if not self.asan:
+            return super().alloc_async(nbytes, stream)
+        self._guard("alloc_async", stream)
+        return self._exact(nbytes)
+
+    def free_async(self, ptr: int, stream: int) -> None:
+        if not self.asan:
+            return super().free_async(ptr, stream)
+        self._guard("free_async", stream)
+        self._release(ptr)
 
     def _run(self, func: str, grid: tuple[int, int], block: int, values: dict) -> None:
         spec = KERNELS[func]
@@ -127,7 +177,7 @@ class KernelDevice(HostDevice):
             super()._run(func, grid, block, values)
             return
         self._check_workspace(func, values)
-        lib = library(spec.module, self.wave_size, spec.block)
+        lib = library(spec.module, self.wave_size, spec.block, self.asan)
         packed = pack_args(spec.arg_types, [values[n] for n in spec.arg_names])
         self.seed += 1
         rc = lib.rsh_launch(spec.entry.encode(), grid[0], grid[1], block, packed.address,

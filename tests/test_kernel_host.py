@@ -6,11 +6,12 @@ of rs_common.h, a block's threads as fibers) and launched by the real executor, 
 the GPU tests demand of a device (numpy's, exactly, on every engine path; per-request seeds;
 half-precision rows; softmax within float rounding) are demanded here of the kernels' own
 code, in CI. Wave 64 is what CDNA (gfx942, gfx950) runs and no machine of ours has: here is
-the one place its shuffles, wave sums and per-wave slots run. The devices have 20 and 16
-compute units, so that rows=None cases (more rows than units: one block a row) stay small
-enough for a CPU. The last tests show the harness can fail: a kernel whose threads disagree
-at a barrier or a wave operation is stopped with the reason, and a changed kernel draws other
-tokens.
+the one place its shuffles, wave sums and per-wave slots run. The wave-32 device has the
+H200's 132 compute units, the wave-64 one 16, so that its rows=None cases (more rows than
+units: one block a row) stay small. Two tests show the harness can fail: a kernel whose
+threads disagree at a barrier or a wave operation is stopped with the reason, and a changed
+kernel draws other tokens. The last runs the kernels under AddressSanitizer
+(tests/kernel_asan.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .host_device import TwinKernels
 def _gxx():
     need(shutil.which("g++") is not None, "g++ not found (make setup installs it)")
 
-DEVICES = {"wave32": dict(wave=32, sm_count=20), "wave64": dict(wave=64, sm_count=16)}
+DEVICES = {"wave32": dict(wave=32, sm_count=132), "wave64": dict(wave=64, sm_count=16)}
 
 
 @pytest.fixture(scope="module", params=list(DEVICES))
@@ -66,6 +67,10 @@ def on_host(kgpu, monkeypatch):
 GPU_TESTS = [
     (test_gpu.test_gpu_matches_numpy_exactly, (7, 2, "normal")),
     (test_gpu.test_gpu_matches_numpy_exactly, (7, 32000, "peaked")),
+    (test_gpu.test_gpu_matches_numpy_exactly, (32, 31, "peaked")),
+    (test_gpu.test_gpu_matches_numpy_exactly, (128, 1000, "normal")),
+    (test_gpu.test_topk_bound_of_one_block_rows, ()),
+    (test_gpu.test_topp_bin_range_and_histogram_across_layouts, ()),
     (test_gpu.test_per_row_parameters, ()),
     (test_gpu.test_topk_rows_with_fewer_nonzeros_than_k, (4,)),
     (test_gpu.test_plain_rows_at_many_scales, (5,)),
@@ -81,6 +86,12 @@ GPU_TESTS = [
      ("fused", dict(top_k=50, top_p=0.9, min_p=0.02), None, 9000)),
     (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
      ("topp", dict(top_p=0.9), 3, 9000)),
+    (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
+     ("auto", {}, None, 9000)),
+    (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
+     ("fused", dict(top_k=500), 3, 9000)),
+    (test_gpu_seeds.test_each_row_draws_its_own_token_on_every_path,
+     ("fused", dict(min_p=0.05), None, 9000)),
     (test_gpu_half.test_half_probs_draw_the_widened_float32_tokens, ("bf16", 32000, 5)),
     (test_gpu_half.test_half_probs_draw_the_widened_float32_tokens, ("f16", 32000, None)),
     (test_gpu_half.test_signed_zeros_and_bad_values_in_every_sub_chunk_position,
@@ -211,3 +222,24 @@ def test_a_changed_kernel_draws_other_tokens(tmp_path, monkeypatch):
     want = rocsample.sample(probs, seed=3, backend="cpu")
     assert b.rt.ran and (got != want).sum() > 16
     b.close()
+
+
+@pytest.mark.parametrize("wave", [32, 64])
+def test_the_kernels_touch_nothing_outside_their_operands(wave):
+    """Under AddressSanitizer (tests/kernel_asan.py, a process of its own with libasan
+    preloaded): every sampling path, softmax and sample_from_logits at vocabularies that end
+    inside a sub-chunk and a thread's group, float and 2-byte rows, each operand in a block of
+    exactly its size: no read or write outside one, and numpy's tokens."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    libasan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True,
+                             text=True).stdout.strip()
+    need(os.path.isabs(libasan) and Path(libasan).exists(), "libasan not found")
+    env = dict(os.environ, LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0")
+    r = subprocess.run([sys.executable, "-m", "tests.kernel_asan", str(wave)],
+                       cwd=Path(__file__).parent.parent, env=env, capture_output=True,
+                       text=True, timeout=1200)
+    assert r.returncode == 0 and "calls" in r.stdout, (r.stdout[-2000:], r.stderr[-6000:])

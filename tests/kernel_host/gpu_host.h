@@ -4,7 +4,7 @@
 // one shared library a module (with tests/kernel_host/module.cpp) and runs the real
 // executor's launches on it.
 //
-// A block's threads are fibers (ucontext) on one OS thread, switched only where a GPU thread
+// A block's threads are fibers on one OS thread, switched only where a GPU thread
 // waits for others: __syncthreads (every live thread of the block) and the wave operations
 // (__shfl, __shfl_xor, __shfl_up, __all: every lane of the wave, RS_WAVE of them). Between
 // those points a fiber runs alone, so an atomic is a plain read-modify-write and a memory
@@ -107,8 +107,51 @@ namespace rsh {
 
 enum State { RUN, AT_BLOCK, AT_WAVE, DONE };
 
+// A context switch that saves what the x86-64 SysV ABI makes a callee keep (rbx, rbp,
+// r12-r15, the stack pointer, MXCSR and the x87 control word) and nothing else: no system
+// call (swapcontext makes two, to save and restore the signal mask) and nothing for
+// AddressSanitizer to intercept (its swapcontext hook clears the shadow of the whole stack:
+// an ASan run spent 90 % of its time in the kernel). Other hosts take ucontext.
+#if defined(__x86_64__) && !defined(RSH_UCONTEXT)
+#define RSH_ASM_SWITCH 1
+extern "C" void rsh_switch(void** save_sp, void* to_sp);
+asm(R"(
+    .text
+    .globl rsh_switch
+    .hidden rsh_switch
+    .type rsh_switch, @function
+rsh_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size rsh_switch, .-rsh_switch
+)");
+#endif
+
 struct Fiber {
+#ifdef RSH_ASM_SWITCH
+    void* sp = nullptr;  // the saved stack pointer while it does not run
+#else
     ucontext_t ctx;
+#endif
     char* stack = nullptr;
     State state = DONE;
     unsigned long long wave_ops = 0;  // wave operations this thread has made
@@ -119,9 +162,12 @@ constexpr size_t kStack = 512 * 1024;  // the engine keeps arrays per thread (it
 constexpr int kMaxThreads = 1024;
 
 inline std::vector<Fiber> fibers;
+#ifdef RSH_ASM_SWITCH
+inline void* sched_sp = nullptr;
+#else
 inline ucontext_t sched;
+#endif
 inline int cur = 0;
-inline int nthreads = 0;
 inline int wave = 0;
 inline void (*body)(void*) = nullptr;
 inline void* body_arg = nullptr;
@@ -141,19 +187,28 @@ inline size_t sched_size = 0;
     std::longjmp(stopped, 1);
 }
 
+// From the running fiber to the scheduler.
+inline void to_sched() {
+#ifdef RSH_ASM_SWITCH
+    rsh_switch(&fibers[cur].sp, sched_sp);
+#else
+    swapcontext(&fibers[cur].ctx, &sched);
+#endif
+}
+
 inline void switch_to_sched(State st) {
     fibers[cur].state = st;
 #ifdef RSH_ASAN
     __sanitizer_start_switch_fiber(&fake_stack, sched_bottom, sched_size);
 #endif
-    swapcontext(&fibers[cur].ctx, &sched);
+    to_sched();
 #ifdef RSH_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, &sched_bottom, &sched_size);
 #endif
     threadIdx.x = (unsigned)cur;
 }
 
-inline void entry() {
+[[noreturn]] inline void entry() {
 #ifdef RSH_ASAN
     __sanitizer_finish_switch_fiber(nullptr, &sched_bottom, &sched_size);
 #endif
@@ -161,9 +216,10 @@ inline void entry() {
     body(body_arg);
     fibers[cur].state = DONE;
 #ifdef RSH_ASAN
-    __sanitizer_start_switch_fiber(nullptr, sched_bottom, sched_size);
+    __sanitizer_start_switch_fiber(nullptr, sched_bottom, sched_size);  // this stack is done
 #endif
-    setcontext(&sched);
+    to_sched();
+    std::abort();  // never resumed
 }
 
 inline void resume(int i) {
@@ -173,26 +229,43 @@ inline void resume(int i) {
     void* fs = nullptr;
     __sanitizer_start_switch_fiber(&fs, fibers[i].stack, kStack);
 #endif
+#ifdef RSH_ASM_SWITCH
+    rsh_switch(&sched_sp, fibers[i].sp);
+#else
     swapcontext(&sched, &fibers[i].ctx);
+#endif
 #ifdef RSH_ASAN
     __sanitizer_finish_switch_fiber(fs, nullptr, nullptr);
 #endif
 }
 
+// A fresh fiber: its first switch "returns" into entry() at the top of its stack.
+inline void start(Fiber& f) {
+    if (!f.stack) f.stack = (char*)std::malloc(kStack);
+#ifdef RSH_ASM_SWITCH
+    unsigned long long* top = (unsigned long long*)(f.stack + kStack);  // 16-byte aligned
+    top[-1] = 0;                                      // entry's return address: none
+    top[-2] = (unsigned long long)(void (*)())entry;  // what rsh_switch's ret jumps to
+    for (int r = 3; r <= 8; ++r) top[-r] = 0;         // rbp, rbx, r12-r15
+    unsigned csr[2];
+    asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(csr[0]), "=m"(csr[1]));
+    std::memcpy(&top[-9], csr, 8);
+    f.sp = &top[-9];
+#else
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack;
+    f.ctx.uc_stack.ss_size = kStack;
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, (void (*)())entry, 0);
+#endif
+    f.state = RUN;
+    f.wave_ops = 0;
+}
+
 // Runs one block of n threads to the end.
 inline void run_block(int n) {
     if ((int)fibers.size() < n) fibers.resize(n);
-    for (int i = 0; i < n; ++i) {
-        Fiber& f = fibers[i];
-        if (!f.stack) f.stack = (char*)std::malloc(kStack);
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = f.stack;
-        f.ctx.uc_stack.ss_size = kStack;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, entry, 0);
-        f.state = RUN;
-        f.wave_ops = 0;
-    }
+    for (int i = 0; i < n; ++i) start(fibers[i]);
     std::vector<int> order(n);
     for (int i = 0; i < n; ++i) order[i] = i;
     for (;;) {

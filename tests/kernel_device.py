@@ -206,3 +206,26 @@ class KernelDevice(HostDevice):
         assert not prefix.any(), "workspace prefix not zero at a call's first launch"
         body = ws_total_words(rows, vocab) - ws_prefix_words(rows)
         host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5
+
+
+def stand_in(kind: str, monkeypatch: Any) -> Any:
+    """A GPU backend on the stand-in device, made the public API's GPU backend (``backend=
+    "cpu"`` stays the numpy backend, the reference): ``kind`` "twin" runs the numpy twin of
+    each kernel (tests/host_device.py), "kernels" the kernels' own code built for the CPU
+    (this module; skips, or fails in CI, without g++)."""
+    from rocsample import api
+    from rocsample.backends.gpu import GpuBackend
+
+    from .conftest import need
+    from .host_device import TwinKernels
+
+    if kind == "kernels":
+        need(gxx() is not None, "g++ not found (make setup installs it)")
+        b = GpuBackend(KernelDevice())
+    else:
+        b = GpuBackend(HostDevice())
+    b.kernels = TwinKernels()
+    cpu = api.get_backend("cpu")
+    monkeypatch.setattr(api, "get_backend",
+                        lambda name=None, device=0: cpu if name == "cpu" else b)
+    return b

@@ -15,13 +15,12 @@ import numpy as np
 import pytest
 
 import rocsample
-from rocsample import api
 from rocsample.backends import cpu_engine
-from rocsample.backends.gpu import GpuBackend
 from rocsample.buffers import BFLOAT16, DeviceBuffer
 from rocsample.buffers.dtypes import float_kind, widen_to_f32
 
-from .host_device import HostDevice, TwinKernels
+from .host_device import TwinKernels
+from .kernel_device import stand_in
 
 
 def _half(x: np.ndarray, kind: str) -> np.ndarray:
@@ -150,11 +149,9 @@ def test_unsupported_dtypes_name_themselves_and_the_supported_ones(dtype, shown)
 
 @pytest.fixture
 def gpu(monkeypatch):
-    b = GpuBackend(HostDevice())
-    b.kernels = TwinKernels()
-    cpu = api.get_backend("cpu")
-    monkeypatch.setattr(api, "get_backend", lambda name=None, device=0: cpu if name == "cpu"
-                        else b)
+    """The stand-in device running the numpy twin (exact softmax: numpy's; the kernels' own
+    code runs in test_kernel_host.py, test_seeds.py and test_capture.py)."""
+    b = stand_in("twin", monkeypatch)
     yield b
     b.close()
 

@@ -15,24 +15,20 @@ import numpy as np
 import pytest
 
 import rocsample
-from rocsample import api
 from rocsample.backends import cpu_engine
-from rocsample.backends.gpu import GpuBackend
 from rocsample.buffers import DeviceBuffer
 from rocsample.ops import sampling
 from rocsample.registry import BLOCK_SIZE, ws_prefix_words
 
-from .host_device import HostDevice, TwinKernels
+from .host_device import TwinKernels
+from .kernel_device import stand_in
 
 
 @pytest.fixture
 def gpu(monkeypatch):
-    b = GpuBackend(HostDevice())
-    b.kernels = TwinKernels()
-    cpu = api.get_backend("cpu")
-    # backend="cpu" stays the numpy backend: the reference every result is compared with.
-    monkeypatch.setattr(api, "get_backend", lambda name=None, device=0: cpu if name == "cpu"
-                        else b)
+    """The stand-in device running the numpy twin (exact softmax: numpy's; the kernels' own
+    code runs in test_kernel_host.py, test_seeds.py and test_capture.py)."""
+    b = stand_in("twin", monkeypatch)
     yield b
     b.close()
 

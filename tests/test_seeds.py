@@ -14,13 +14,11 @@ import numpy as np
 import pytest
 
 import rocsample
-from rocsample import api
 from rocsample.backends import cpu_engine
-from rocsample.backends.gpu import GpuBackend
 from rocsample.buffers import DeviceBuffer
 from rocsample.philox import draws_u64, row_draws_u64
 
-from .host_device import HostDevice, TwinKernels
+from .kernel_device import stand_in
 
 FILTERS = [
     {},
@@ -183,13 +181,11 @@ def test_the_cpu_backend_refuses_device_seed_arrays():
 # ---- the GPU executor on the host stand-in ------------------------------------------------
 
 
-@pytest.fixture
-def gpu(monkeypatch):
-    b = GpuBackend(HostDevice())
-    b.kernels = TwinKernels()
-    cpu = api.get_backend("cpu")
-    monkeypatch.setattr(api, "get_backend", lambda name=None, device=0: cpu if name == "cpu"
-                        else b)
+@pytest.fixture(params=["twin", "kernels"])
+def gpu(request, monkeypatch):
+    """The stand-in device running the numpy twin, then the kernels' own code
+    (tests/kernel_device.py)."""
+    b = stand_in(request.param, monkeypatch)
     yield b
     b.close()
 

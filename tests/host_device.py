@@ -308,15 +308,10 @@ class HostDevice(HostMemoryDriver):
             self._write_rows(v, fn(x, t), out_kind)
             return
         ws = v["ws"]
-        assert self.inside(ws, 8 * ws_total_words(rows, vocab)), "workspace"
-        first = func.startswith("topp_prefix_sum") or v.get("phase", -1) == 0
-        if first:  # the kernels need the prefix zero when a call starts (and leave it so)
-            prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
-            assert not prefix.any(), "workspace prefix not zero"
+        self.workspace_at_start(func, v)
         # The kernels write their rows' words (written before read, never zeroed): scribble
         # on them, so that a layout whose prefix overlaps another call's rows is caught.
-        body = ws_total_words(rows, vocab) - ws_prefix_words(rows)
-        host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5
+        self.scribble_rows(v)
         kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
         func = func.removesuffix("_" + kind)
         if func == "logits_sampling":  # the softmax of the logits, from its stats' part
@@ -347,6 +342,24 @@ class HostDevice(HostMemoryDriver):
         assert self.inside(v["out"], 4 * rows), "out"
         host_array(v["out"], rows, np.dtype(np.int32))[:] = cpu_engine.sample_rows(
             x, seed=self._rng(v, "seed"), offset=self._rng(v, "offset"), **kw)
+
+    def workspace_at_start(self, func: str, v: dict[str, Any]) -> bool:
+        """Whether this launch starts a call (a sampler's phase 0, topp_prefix_sum), having
+        checked the workspace lies in one allocation and, at a call's start, that its prefix
+        is zero (the kernels need it so, and leave it so)."""
+        rows, ws = v["batch"], v["ws"]
+        assert self.inside(ws, 8 * ws_total_words(rows, v["vocab"])), "workspace"
+        first = func.startswith("topp_prefix_sum") or v.get("phase", -1) == 0
+        if first:
+            prefix = host_array(ws, ws_prefix_words(rows), np.dtype(np.uint64))
+            assert not prefix.any(), "workspace prefix not zero at a call's start"
+        return first
+
+    def scribble_rows(self, v: dict[str, Any]) -> None:
+        """Overwrite the workspace's row words (after the zero prefix) with garbage."""
+        rows, ws = v["batch"], v["ws"]
+        body = ws_total_words(rows, v["vocab"]) - ws_prefix_words(rows)
+        host_array(ws + 8 * ws_prefix_words(rows), body, np.dtype(np.uint64))[:] = 0xA5A5
 
     def _rng(self, v: dict[str, Any], name: str) -> Any:
         """The seed or offset as the kernels read it: the per-row array at ``seeds`` /

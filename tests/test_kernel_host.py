@@ -35,6 +35,7 @@ from .host_device import TwinKernels
 def _gxx():
     need(shutil.which("g++") is not None, "g++ not found (make setup installs it)")
 
+
 DEVICES = {"wave32": dict(wave=32, sm_count=132), "wave64": dict(wave=64, sm_count=16)}
 
 

@@ -116,6 +116,77 @@ def test_gpu_suite_on_the_host_kernels(on_host, case):
     assert on_host.rt.ran, "no real kernel ran"
 
 
+def _random_call(rng: np.random.Generator) -> tuple[np.ndarray, dict, str, str]:
+    """One random sampling call: its input (probabilities or logits), arguments, method and
+    dtype. Vocabularies log-uniform over 1..40000, rows 1..12, a mix of scalar and per-row
+    filters and seeds, rows of several shapes (flat, peaked, sparse, quantised)."""
+    rows = int(rng.integers(1, 13))
+    vocab = int(np.exp(rng.uniform(0, np.log(40000))))
+    z = rng.standard_normal((rows, vocab)) * rng.uniform(0.5, 6)
+    shape = rng.integers(4)
+    if shape == 1:
+        z[:, rng.integers(0, vocab, rows)] += 20  # peaked
+    elif shape == 2:
+        z[rng.random((rows, vocab)) < 0.9] = -np.inf  # sparse, one finite logit a row kept
+        z[np.arange(rows), rng.integers(0, vocab, rows)] = rng.standard_normal(rows)
+    elif shape == 3:
+        z = np.round(z)  # ties
+    z = z.astype(np.float32)
+    kw: dict = {}
+    per_row = rng.random() < 0.3
+    if rng.random() < 0.5:
+        k = rng.integers(0, min(vocab, 400) + 1, rows) if per_row else int(
+            rng.choice([1, 2, 50, 128, 129, 300]))
+        kw["top_k"] = k.astype(np.int32) if per_row else k
+    if rng.random() < 0.5:
+        kw["top_p"] = (rng.uniform(0.05, 1.0, rows).astype(np.float32) if per_row
+                       else float(rng.choice([1e-6, 0.3, 0.9, 0.999])))
+    if rng.random() < 0.3:
+        kw["min_p"] = (rng.uniform(0, 0.5, rows).astype(np.float32) if per_row
+                       else float(rng.choice([0.01, 0.2, 1.0])))
+    if rng.random() < 0.4:
+        kw["seed"] = rng.integers(0, 2**63, rows, dtype=np.int64)
+        kw["offset"] = rng.integers(0, 2**40, rows, dtype=np.int64)
+    else:
+        kw["seed"], kw["offset"] = int(rng.integers(0, 2**32)), int(rng.integers(0, 99))
+    method = "auto"
+    if set(kw) - {"seed", "offset"} == {"top_p"} and rng.random() < 0.5:
+        method = "topp"
+    elif rng.random() < 0.3:
+        method = "fused"
+    kind = str(rng.choice(["f32", "f16", "bf16"]))
+    logits = rng.random() < 0.3
+    return z, dict(kw, temperature=float(rng.uniform(0.3, 1.5))) if logits else kw, method, kind
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_random_calls_draw_numpy_tokens(on_host, seed):
+    """Forty random calls (shapes, filters scalar and per row, per-request seeds, methods,
+    float and 2-byte rows, probabilities and logits; _random_call) draw exactly the numpy
+    backend's tokens from the same widened values; from logits, the tokens numpy draws
+    from the kernels' own softmax."""
+    from rocsample.buffers.dtypes import widen_to_f32
+
+    rng = np.random.default_rng(seed)
+    for i in range(40):
+        z, kw, method, kind = _random_call(rng)
+        x = z if kind == "f32" else test_gpu_half._half(z, kind)
+        wide = widen_to_f32(x) if kind != "f32" else x
+        if "temperature" in kw:
+            t = kw.pop("temperature")
+            got = rocsample.sample_from_logits(x, temperature=t, backend="cuda", **kw)
+            probs = rocsample.softmax(x, t, backend="cuda")
+            want = rocsample.sample(probs, backend="cpu", **kw)
+        else:
+            probs = rocsample.softmax(wide, backend="cpu")
+            x = probs if kind == "f32" else test_gpu_half._half(probs, kind)
+            # (a 2-byte row whose values all round to 0 is invalid: token -1 on both sides)
+            got = rocsample.sample(x, method=method, backend="cuda", check_inputs=False, **kw)
+            want = rocsample.sample(widen_to_f32(x) if kind != "f32" else x, backend="cpu",
+                                    check_inputs=False, **kw)
+        assert np.array_equal(got, want), (i, z.shape, kind, method, kw)
+    assert on_host.rt.ran
+
 def test_engine_fallbacks_on_the_host_kernels(on_host):
     """The full-row fallbacks (flat and quantised rows, k > 128, crowded top-p cut bins) at
     both waves: the longest of the GPU tests here (about a minute and a half a wave)."""

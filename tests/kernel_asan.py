@@ -81,8 +81,48 @@ def main(wave: int) -> int:
                 return 1
         lg.free()
     b.close()
-    print(f"calls {calls}")
+    refused = _refused_launches(wave)
+    if refused < 0:
+        return 1
+    print(f"calls {calls + refused}")
     return 0
+
+
+def _refused_launches(wave: int) -> int:
+    """Launches the executor never makes, straight through the kernel ABI: a vocabulary of 0
+    or above 2^23 and rows past the batch leave out alone; more blocks a row than sub-chunks
+    write -1 for each row. Nothing else is read or written (ASan, and out's guard words)."""
+    from rocsample.backends.runtime import pack_args
+    from rocsample.registry import KERNELS, ws_total_words
+
+    from .kernel_device import library
+
+    spec = KERNELS["topk_topp_sampling"]
+    lib = library(spec.module, wave, spec.block, asan=True)
+    rows, vocab = 3, 5000
+    probs = np.ascontiguousarray(np.random.default_rng(0).random((rows, vocab), np.float32))
+    ws = np.zeros(ws_total_words(rows, vocab), np.uint64)
+    out = np.full(rows + 2, 77, np.int32)  # out[1:4] is the kernel's; the ends are guards
+    n = 0
+    for grid, v, want in [((rows, 1), 0, [77, 77, 77]), ((rows, 1), (1 << 23) + 1, [77] * 3),
+                          ((rows, 3), vocab, [-1, -1, -1]), ((rows + 4, 1), 1, None)]:
+        out[:] = 77
+        args = dict(probs=probs.ctypes.data, row_stride=vocab, batch=rows, vocab=v, top_k=0,
+                    top_k_val=50, top_p=0, top_p_val=0.9, min_p=0, min_p_val=0.0, seed=1,
+                    offset=0, seeds=0, offsets=0, out=out.ctypes.data + 4, ws=ws.ctypes.data,
+                    phase=0, nphase=1)
+        packed = pack_args(spec.arg_types, [args[k] for k in spec.arg_names])
+        if lib.rsh_launch(spec.entry.encode(), grid[0], grid[1], spec.block, packed.address,
+                          len(spec.arg_types), 5):
+            print("REFUSED", grid, v, lib.rsh_error())
+            return -10**6
+        n += 1
+        got = out[1:4].tolist()
+        if out[0] != 77 or out[-1] != 77 or (want is not None and got != want) or (
+                want is None and min(got) < 0):
+            print("BAD ABI LAUNCH", grid, v, out.tolist())
+            return -10**6
+    return n
 
 
 if __name__ == "__main__":

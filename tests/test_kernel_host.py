@@ -301,7 +301,9 @@ def test_the_kernels_touch_nothing_outside_their_operands(wave):
     """Under AddressSanitizer (tests/kernel_asan.py, a process of its own with libasan
     preloaded): every sampling path, softmax and sample_from_logits at vocabularies that end
     inside a sub-chunk and a thread's group, float and 2-byte rows, each operand in a block of
-    exactly its size: no read or write outside one, and numpy's tokens."""
+    exactly its size: no read or write outside one, and numpy's tokens. Then launches the
+    executor never makes, through the kernel ABI (a vocabulary of 0 or past 2^23, rows past
+    the batch, more blocks a row than sub-chunks): out as the kernel file's contract says."""
     import os
     import subprocess
     import sys

@@ -195,7 +195,6 @@ def stand_in(kind: str, monkeypatch: Any) -> Any:
     "cpu"`` stays the numpy backend, the reference): ``kind`` "twin" runs the numpy twin of
     each kernel (tests/host_device.py), "kernels" the kernels' own code built for the CPU
     (this module; skips, or fails in CI, without g++)."""
-    from rocsample import api
     from rocsample.backends.gpu import GpuBackend
 
     from .conftest import need
@@ -207,6 +206,14 @@ def stand_in(kind: str, monkeypatch: Any) -> Any:
     else:
         b = GpuBackend(HostDevice())
     b.kernels = TwinKernels()
+    return use_as_gpu(b, monkeypatch)
+
+
+def use_as_gpu(b: Any, monkeypatch: Any) -> Any:
+    """Make backend ``b`` the public API's GPU backend for one test (``backend="cpu"`` stays
+    the numpy backend); returns ``b``."""
+    from rocsample import api
+
     cpu = api.get_backend("cpu")
     monkeypatch.setattr(api, "get_backend",
                         lambda name=None, device=0: cpu if name == "cpu" else b)

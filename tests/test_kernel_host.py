@@ -17,23 +17,22 @@ kernel draws other tokens. The last runs the kernels under AddressSanitizer
 from __future__ import annotations
 
 import ctypes
-import shutil
 
 import numpy as np
 import pytest
 
 import rocsample
-from rocsample import api
 from rocsample.backends.gpu import GpuBackend
 
 from . import test_gpu, test_gpu_half, test_gpu_seeds
 from .conftest import need
 from .host_device import TwinKernels
+from .kernel_device import gxx, use_as_gpu
 
 
 @pytest.fixture(autouse=True)
 def _gxx():
-    need(shutil.which("g++") is not None, "g++ not found (make setup installs it)")
+    need(gxx() is not None, "g++ not found (make setup installs it)")
 
 
 DEVICES = {"wave32": dict(wave=32, sm_count=132), "wave64": dict(wave=64, sm_count=16)}
@@ -43,7 +42,7 @@ DEVICES = {"wave32": dict(wave=32, sm_count=132), "wave64": dict(wave=64, sm_cou
 def kgpu(request):
     from .kernel_device import KernelDevice, build_all
 
-    need(shutil.which("g++") is not None, "g++ not found (make setup installs it)")
+    need(gxx() is not None, "g++ not found (make setup installs it)")
     build_all(DEVICES[request.param]["wave"])
     b = GpuBackend(KernelDevice(**DEVICES[request.param]))
     b.kernels = TwinKernels()
@@ -55,11 +54,8 @@ def kgpu(request):
 def on_host(kgpu, monkeypatch):
     """The public API's GPU backend is the host-kernel device (the GPU tests pass
     ``backend=gpu.name``)."""
-    cpu = api.get_backend("cpu")
-    monkeypatch.setattr(api, "get_backend",
-                        lambda name=None, device=0: cpu if name == "cpu" else kgpu)
     kgpu.rt.ran.clear()
-    return kgpu
+    return use_as_gpu(kgpu, monkeypatch)
 
 
 # (test function, its parameters): chosen to take every engine path (one read; the top-p

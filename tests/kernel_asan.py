@@ -24,17 +24,10 @@ from rocsample.buffers.dtypes import widen_to_f32
 
 from .host_device import TwinKernels
 from .kernel_device import KernelDevice
+from .test_gpu_half import _half  # the GPU tests' rounding of probabilities to 2 bytes
 
 CASES = [dict(), dict(top_k=50), dict(top_k=300), dict(top_p=0.9), dict(min_p=0.05),
          dict(top_k=50, top_p=0.8, min_p=0.01)]
-
-
-def _half(x: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "f16":
-        return x.astype(np.float16)
-    from rocsample.buffers import BFLOAT16
-
-    return (x.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
 
 
 def _host(x) -> np.ndarray:

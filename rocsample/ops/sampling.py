@@ -531,8 +531,6 @@ def _out_suffix(sfx: str, kernel: str, out_kind: str, facts: DeviceFacts) -> str
 _METHOD_KERNEL = {"topk": "topk_sampling", "fused": "topk_topp_sampling", "topp": "topp"}
 
 
-
-
 def sample_recipe(x: Any, params: SamplingParams, method: str, facts: DeviceFacts) -> Recipe:
     """``sample``: one token per row of ``x`` (validated (rows, vocab) float32 rows with
     ``ptr`` and ``strides`` in elements) into a (rows,) int32 result.

@@ -263,6 +263,74 @@ __device__ __forceinline__ rs_u32 rs_held_max(const rs_held8<rs_bf16>& h) {
 }
 #endif
 
+// ---- top-k candidate masks (rs_scan_cand) ----
+
+// Element j's flag in a candidate mask: bit j for even j, bit 15 + j for odd j (where the
+// packed test below leaves it: word k's low element at bit 2k, its high one at bit 16 + 2k).
+__device__ __forceinline__ rs_u32 rs_cand_bit(int j) {
+    return 1u << ((j & 1) ? 15 + j : j);
+}
+
+// The mask of a thread's eight whose key is >= lo, one by one: any values.
+template <typename H>
+__device__ __forceinline__ rs_u32 rs_cand_any(const H& h, rs_u32 lo) {
+    rs_u32 m = 0u;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) m |= rs_key(h.at(j)) >= lo ? rs_cand_bit(j) : 0u;
+    return m;
+}
+
+// The same mask when rs_held_max(h) < 0x7f800000 (every value finite, its sign bit clear),
+// with d = rs_cand_d(x, lo). Float rows test one by one; packed 2-byte rows test two
+// elements an addition: with their smallest stored pattern whose key is >= lo, thr in
+// [1, 0x7f80], and d = (0x8000 - thr) x 0x10001, each half of word + d reaches 0x8000 (its
+// top bit) exactly when the element's pattern is >= thr, without a carry into the other
+// half (both halves stay <= 0x7fff + 0x7fff). Four additions and the masks, where widening
+// and comparing took three instructions an element.
+template <typename H>
+__device__ __forceinline__ rs_u32 rs_cand_valid(const H& h, rs_u32 lo, rs_u32) {
+    return rs_cand_any(h, lo);
+}
+template <typename T>
+__device__ __forceinline__ rs_u32 rs_cand_valid2(const rs_held8_2<T>& h, rs_u32 d) {
+    rs_u32 m = 0u;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) m |= ((h.w[k] + d) & 0x80008000u) >> (15 - 2 * k);
+    return m;
+}
+// Overloads, not a template on rs_held8_2 (as rs_held_max's).
+__device__ __forceinline__ rs_u32 rs_cand_valid(const rs_held8<rs_f16>& h, rs_u32, rs_u32 d) {
+    return rs_cand_valid2(h, d);
+}
+__device__ __forceinline__ rs_u32 rs_cand_valid(const rs_held8<rs_bf16>& h, rs_u32, rs_u32 d) {
+    return rs_cand_valid2(h, d);
+}
+
+// rs_cand_valid's d for a row of x's type and bound lo (1 <= lo < 0x7f800000): 0 where the
+// test is one by one; for 2-byte rows from the smallest pattern thr whose widened key is
+// >= lo, by bisection (15 steps: widening is monotone over patterns with the sign bit clear,
+// and +Inf's pattern, 0x7c00 or 0x7f80, has a key above lo).
+template <typename E>
+__device__ __forceinline__ rs_u32 rs_cand_d(const E*, rs_u32) { return 0u; }
+template <typename T>
+__device__ __forceinline__ rs_u32 rs_cand_d2(rs_u32 lo, rs_u32 inf) {
+    rs_u32 a = 1u, b = inf;  // the answer lies in [a, b]
+    while (a < b) {  // at most 15 steps: b - a < 2^15 halves each time
+        const rs_u32 mid = (a + b) >> 1;
+        T e;
+        e.bits = (unsigned short)mid;
+        if (__float_as_uint(rs_num<T>::up(e)) >= lo) b = mid;
+        else a = mid + 1u;
+    }
+    return (0x8000u - a) * 0x10001u;
+}
+__device__ __forceinline__ rs_u32 rs_cand_d(const rs_f16*, rs_u32 lo) {
+    return rs_cand_d2<rs_f16>(lo, 0x7c00u);
+}
+__device__ __forceinline__ rs_u32 rs_cand_d(const rs_bf16*, rs_u32 lo) {
+    return rs_cand_d2<rs_bf16>(lo, 0x7f80u);
+}
+
 // Whether T's rs_held8 holds its values packed (then a loop keeps more sub-chunks in flight).
 // Logit rows of either size are not: each element becomes its probability once, at the load
 // (held packed, the plain scan formed it twice, for the maxima and for the masses).

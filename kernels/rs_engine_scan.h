@@ -228,22 +228,38 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // RS_KSLOT candidates, find them too many and come here anyway (H200, 1 x 128256: every
     // block did). With fewer than k nonzero elements the edge is 0 and all of them fit.
     rs_u32 T = t.s0 < t.s1 ? rs_raise_bound(x, vocab, t.s0, 1u, k) : 0u;  // the same in every thread
+    rs_u32 d = rs_cand_d(x, T > 1u ? T : 1u);  // rs_cand_valid's, for the bound max(T, 1)
     int par = 0;
     for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
-        float v[RS_MDEEP][8];
-        bool ok[RS_MDEEP][8];  // unused: padding loads as 0 (see above)
+        rs_held8<E> h[RS_MDEEP];  // padding loads as 0 (see above)
 #pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
-        auto put = [&](int q, rs_u32 lo) {  // reserve room, write the candidates
-            rs_u32 n = 0u;
-#pragma unroll
-            for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
+        for (int q = 0; q < RS_MDEEP; ++q) rs_load_held8(x, s + q < t.s1 ? vocab : 0, s + q, h[q]);
+        auto put = [&](int q, rs_u32 m) {  // reserve room, write the candidates of mask m
+            const rs_u32 n = (rs_u32)__popc(m);
             if (n) {
                 rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
                 rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
-                    const rs_u32 key = rs_key(v[q][j]);
+                    if (m & rs_cand_bit(j)) {
+                        if (pos < RS_KSLOT)
+                            slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) |
+                                         rs_key(h[q].at(j));
+                        ++pos;
+                    }
+                }
+            }
+        };
+        auto put_lo = [&](int q, rs_u32 lo) {  // the same for the keys >= lo, one by one
+            rs_u32 n = 0u;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) n += rs_key(h[q].at(j)) >= lo ? 1u : 0u;
+            if (n) {
+                rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
+                rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    const rs_u32 key = rs_key(h[q].at(j));
                     if (key >= lo) {
                         if (pos < RS_KSLOT)
                             slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
@@ -255,14 +271,31 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         const rs_u32 lo = T > 1u ? T : 1u;
 #pragma unroll
         for (int q = 0; q < RS_MDEEP; ++q) {
+            // Packed 2-byte rows: one maximum of the eight stored patterns first
+            // (rs_held_max: three instructions on sm_90). Below 0x7f800000 it is their
+            // largest key and every value is valid, and below lo none is a candidate; a
+            // thread with one (a sub-chunk keeps at most RS_KSLOT of its RS_CHUNK elements)
+            // finds them two an addition (rs_cand_valid). The per-element tests are left to
+            // the eights with a bad value. H200, top-k 50 of 128-512 x 128256-262144 bf16 and
+            // f16 rows: 4-9 % faster (bench/results/2026-12-05-h200-session19); float and
+            // logit rows, whose values are held one a register, measured 1-2 % slower that
+            // way and keep the tests one by one.
+            const bool packed = rs_packed<E>::value;
+            const rs_u32 raw = packed ? rs_held_max(h[q]) : 0xffffffffu;
+            if (raw < 0x7f800000u) {
+                mx = raw > mx ? raw : mx;
+                if (raw >= lo) put(q, rs_cand_valid(h[q], lo, d));
+            } else {
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 key = rs_key(v[q][j]);
-                // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
-                if (!(v[q][j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
-                mx = key > mx ? key : mx;
+                for (int j = 0; j < 8; ++j) {
+                    const float f = h[q].at(j);
+                    const rs_u32 key = rs_key(f);
+                    // !(f >= 0) catches NaN and negatives; the key test catches +Inf.
+                    if (!(f >= 0.0f) || key >= 0x7f800000u) bad = 1u;
+                    mx = key > mx ? key : mx;
+                }
+                put_lo(q, lo);
             }
-            put(q, lo);
         }
         __syncthreads();
         for (int q = 0; q < RS_MDEEP; ++q) {
@@ -270,9 +303,11 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
                 // Too many: raise T to the bin edge of this sub-chunk's k-th largest (its
                 // barriers come after every thread has read the count) and write again.
                 T = rs_raise_bound(x, vocab, s + q, T > 1u ? T : 1u, k);
+                const rs_u32 lo2 = T > 1u ? T : 1u;
+                d = rs_cand_d(x, lo2);
                 if (threadIdx.x == 0) rs_sm.ncand[par][q] = 0u;
                 __syncthreads();
-                put(q, T > 1u ? T : 1u);
+                put_lo(q, lo2);
                 __syncthreads();
             }
         }

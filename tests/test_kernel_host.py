@@ -215,7 +215,8 @@ extern "C" __global__ void wave_sums(int* out) {   // what a good kernel compute
 """
 
 
-def _module(tmp_path, source: str, entries: list[str], wave: int) -> ctypes.CDLL:
+def _module(tmp_path, source: str, entries: list[str], wave: int,
+            rs_block: int = 128) -> ctypes.CDLL:
     import subprocess
 
     from rocsample.registry import ABI_VERSION, kernel_source_dir
@@ -225,7 +226,7 @@ def _module(tmp_path, source: str, entries: list[str], wave: int) -> ctypes.CDLL
     (tmp_path / "k.hip").write_text(source)
     so = tmp_path / f"k{wave}.so"
     cmd = ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-ffp-contract=off",
-           f"-DRS_WAVE={wave}", "-DRS_BLOCK=128", f"-DRS_ABI_VERSION={ABI_VERSION}",
+           f"-DRS_WAVE={wave}", f"-DRS_BLOCK={rs_block}", f"-DRS_ABI_VERSION={ABI_VERSION}",
            '-DRSH_MODULE="k.hip"', "-DRSH_ENTRIES=" + " ".join(f"X({e})" for e in entries),
            "-I", str(tmp_path), "-I", str(kernel_source_dir()), "-I", str(HERE),
            str(HERE / "module.cpp"), "-o", str(so)]
@@ -290,6 +291,63 @@ def test_a_changed_kernel_draws_other_tokens(tmp_path, monkeypatch):
     want = rocsample.sample(probs, seed=3, backend="cpu")
     assert b.rt.ran and (got != want).sum() > 16
     b.close()
+
+
+CAND_KERNEL = r"""
+#include "rs_engine_block.h"
+// For each bound lo a thread takes (its share of: 1, every 11-bit key bin's lower edge, and
+// each 37th finite pattern's key and its neighbours), every finite 2-byte pattern with the
+// sign bit clear in each of the eight positions: rs_cand_valid's packed test against the
+// one-by-one test rs_cand_any. out[thread] = the mismatches it found, out[128 + thread] the
+// (lo, pattern) pairs it tried.
+template <typename T>
+__device__ void rs_cand_check(int* out, rs_u32 finite) {
+    const int nlo = 1 + 2039 + 3 * (int)(finite / 37 + 1);
+    for (int l = (int)threadIdx.x; l < nlo; l += (int)blockDim.x) {
+        rs_u32 lo;
+        if (l == 0) lo = 1u;
+        else if (l < 2040) lo = (rs_u32)l << 20;
+        else {
+            const int r = l - 2040;
+            T e;
+            e.bits = (unsigned short)((r / 3) * 37 % finite);
+            lo = __float_as_uint(rs_num<T>::up(e)) + (rs_u32)(r % 3) - 1u;
+            if (lo < 1u) lo = 1u;
+        }
+        const rs_u32 d = rs_cand_d((const T*)0, lo);
+        for (rs_u32 i = 0; i < finite; ++i) {
+            rs_held8<T> h;
+            for (int k = 0; k < 4; ++k) {
+                const rs_u32 a = (i + (rs_u32)(2 * k) * 4099u) % finite;
+                const rs_u32 b = (i + (rs_u32)(2 * k + 1) * 4099u) % finite;
+                h.w[k] = a | b << 16;
+            }
+            out[threadIdx.x] += rs_cand_valid(h, lo, d) != rs_cand_any(h, lo);
+            out[128 + threadIdx.x] += 1;
+        }
+    }
+}
+extern "C" __global__ void cand_f16(int* out) { rs_cand_check<rs_f16>(out, 0x7c00u); }
+extern "C" __global__ void cand_bf16(int* out) { rs_cand_check<rs_bf16>(out, 0x7f80u); }
+"""
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+def test_packed_candidate_test_is_the_one_by_one_test(tmp_path, kind):
+    """rs_scan_cand's two-elements-an-addition test of a packed 2-byte row's candidates
+    (rs_cand_valid, its bound from rs_cand_d's bisection) marks exactly the elements whose
+    widened key is >= the bound, for every finite pattern in every position of a thread's
+    eight, at every bound the scan can hold (1 and each bin edge) and at the keys of the
+    patterns themselves and next to them."""
+    from rocsample.registry import BLOCK_SIZE
+
+    lib = _module(tmp_path, CAND_KERNEL, ["cand_f16", "cand_bf16"], 32, BLOCK_SIZE)
+    out = np.zeros(256, np.int32)
+    rc, msg = _launch(lib, f"cand_{kind}", out)
+    assert rc == 0, msg
+    finite = 0x7C00 if kind == "f16" else 0x7F80
+    assert out[128:].sum() == (1 + 2039 + 3 * (finite // 37 + 1)) * finite
+    assert out[:128].sum() == 0
 
 
 @pytest.mark.parametrize("wave", [32, 64])

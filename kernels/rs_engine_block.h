@@ -281,12 +281,12 @@ __device__ __forceinline__ rs_u32 rs_cand_any(const H& h, rs_u32 lo) {
 }
 
 // The same mask when rs_held_max(h) < 0x7f800000 (every value finite, its sign bit clear),
-// with d = rs_cand_d(x, lo). Float rows test one by one; packed 2-byte rows test two
-// elements an addition: with their smallest stored pattern whose key is >= lo, thr in
-// [1, 0x7f80], and d = (0x8000 - thr) x 0x10001, each half of word + d reaches 0x8000 (its
-// top bit) exactly when the element's pattern is >= thr, without a carry into the other
-// half (both halves stay <= 0x7fff + 0x7fff). Four additions and the masks, where widening
-// and comparing took three instructions an element.
+// with d = rs_cand_d(x, lo). Other rows test one by one (rs_scan_cand calls it for packed
+// rows only); packed 2-byte rows test two elements an addition: with thr their smallest
+// stored pattern whose key is >= lo (in [1, 0x7f80]) and d = (0x8000 - thr) x 0x10001, each
+// half of word + d reaches 0x8000 (its top bit) exactly when the element's pattern is
+// >= thr, without a carry into the other half (both halves stay <= 0x7fff + 0x7fff). Four
+// additions and the masks, where widening and comparing took three instructions an element.
 template <typename H>
 __device__ __forceinline__ rs_u32 rs_cand_valid(const H& h, rs_u32 lo, rs_u32) {
     return rs_cand_any(h, lo);

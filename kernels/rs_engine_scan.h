@@ -276,10 +276,10 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             // largest key and every value is valid, and below lo none is a candidate; a
             // thread with one (a sub-chunk keeps at most RS_KSLOT of its RS_CHUNK elements)
             // finds them two an addition (rs_cand_valid). The per-element tests are left to
-            // the eights with a bad value. H200, top-k 50 of 128-512 x 128256-262144 bf16 and
-            // f16 rows: 4-9 % faster (bench/results/2026-12-05-h200-session19); float and
-            // logit rows, whose values are held one a register, measured 1-2 % slower that
-            // way and keep the tests one by one.
+            // the eights with a bad value. H200, top-k 50 of 128-512 x 128256-262144 rows:
+            // bf16 2.5-5 % and f16 6-10 % faster (bench/results/2026-12-05-h200-session19);
+            // float and logit rows, whose values are held one a register, measured 1.5-2.5 %
+            // slower that way and keep the tests one by one.
             const bool packed = rs_packed<E>::value;
             const rs_u32 raw = packed ? rs_held_max(h[q]) : 0xffffffffu;
             if (raw < 0x7f800000u) {

@@ -189,6 +189,31 @@ def test_engine_fallbacks_on_the_host_kernels(on_host):
     test_gpu.test_engine_fallbacks_match_numpy(on_host)
 
 
+def test_topk_rows_of_many_rounds_a_block(on_host):
+    """Top-k rows of 17 sub-chunks, the candidate scan taking several rounds a block (at
+    wave 64: more rows than units), flat, peaked, quantised (ties) and sparse, float and
+    2-byte rows, k from 1 to 1000 (above RS_KCAND = 128: the full-row path): numpy's
+    tokens. (bench/experiments/topk-rise raises the scan's bound between rounds; an edge
+    one bin too high fails here.)"""
+    from rocsample.buffers.dtypes import widen_to_f32
+
+    rng = np.random.default_rng(5)
+    rows, v = 40, 16 * 4096 + 77
+    z = rng.standard_normal((rows, v)) * np.repeat([0.5, 2.0, 6.0, 1.0], rows // 4)[:, None]
+    z[rows // 4: rows // 2, rng.integers(0, v, 60)] += 8.0  # peaked rows
+    z[rows // 2:, :] = np.round(z[rows // 2:, :] * 2)  # ties
+    z[-5:, rng.random(v) < 0.97] = -np.inf  # sparse rows
+    probs = rocsample.softmax(z.astype(np.float32), backend="cpu")
+    for kind in ("f32", "bf16", "f16"):
+        x = probs if kind == "f32" else test_gpu_half._half(probs, kind)
+        wide = x if kind == "f32" else widen_to_f32(x)
+        for k in (1, 50, 300, 1000):
+            got = rocsample.sample(x, top_k=k, seed=k, backend="cuda", check_inputs=False)
+            want = rocsample.sample(wide, top_k=k, seed=k, backend="cpu", check_inputs=False)
+            assert np.array_equal(got, want), (kind, k)
+    assert on_host.rt.ran
+
+
 # ---- the harness can fail ----
 
 BAD_KERNELS = r"""

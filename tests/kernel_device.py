@@ -59,24 +59,32 @@ def build_dir() -> Path:
     return root / _sources().decode()
 
 
-def _build(module: str, wave: int, block: int, asan: bool) -> Path:
-    m = MODULES[module]
-    out = build_dir() / f"{module}-w{wave}-b{block}{'-asan' if asan else ''}.so"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    entries = " ".join(f"X({e})" for e in m.entries)
+def compile_module(source: str, entries: list[str], wave: int, block: int, out: Path,
+                   include: tuple[Path, ...] = (), asan: bool = False) -> None:
+    """Build kernel source file ``source`` (found on ``include``, then kernels/) with its
+    ``entries`` into the shared library ``out`` on the host harness (gpu_host.h, module.cpp);
+    raise RuntimeError with the compiler's message if it fails."""
+    tmp = f"{out}.{os.getpid()}.tmp"
     cmd = [gxx() or "g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-ffp-contract=off",
            "-Wno-unknown-pragmas", f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}",
-           f"-DRS_ABI_VERSION={ABI_VERSION}", f'-DRSH_MODULE="{m.source}"',
-           f"-DRSH_ENTRIES={entries}", "-I", str(kernel_source_dir()), "-I", str(HERE),
-           str(HERE / "module.cpp"), "-o", f"{out}.{os.getpid()}.tmp"]
+           f"-DRS_ABI_VERSION={ABI_VERSION}", f'-DRSH_MODULE="{source}"',
+           "-DRSH_ENTRIES=" + " ".join(f"X({e})" for e in entries),
+           *(a for d in include for a in ("-I", str(d))), "-I", str(kernel_source_dir()),
+           "-I", str(HERE), str(HERE / "module.cpp"), "-o", tmp]
     if asan:
         cmd[1:1] = ["-fsanitize=address", "-fno-omit-frame-pointer"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
-        raise RuntimeError(f"building {m.source} for the host failed:\n{r.stderr[-4000:]}")
-    os.replace(f"{out}.{os.getpid()}.tmp", out)
+        raise RuntimeError(f"building {source} for the host failed:\n{r.stderr[-4000:]}")
+    os.replace(tmp, out)
+
+
+def _build(module: str, wave: int, block: int, asan: bool) -> Path:
+    m = MODULES[module]
+    out = build_dir() / f"{module}-w{wave}-b{block}{'-asan' if asan else ''}.so"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        compile_module(m.source, list(m.entries), wave, block, out, asan=asan)
     return out
 
 

@@ -242,21 +242,11 @@ extern "C" __global__ void wave_sums(int* out) {   // what a good kernel compute
 
 def _module(tmp_path, source: str, entries: list[str], wave: int,
             rs_block: int = 128) -> ctypes.CDLL:
-    import subprocess
-
-    from rocsample.registry import ABI_VERSION, kernel_source_dir
-
-    from .kernel_device import HERE
+    from .kernel_device import compile_module
 
     (tmp_path / "k.hip").write_text(source)
     so = tmp_path / f"k{wave}.so"
-    cmd = ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-ffp-contract=off",
-           f"-DRS_WAVE={wave}", f"-DRS_BLOCK={rs_block}", f"-DRS_ABI_VERSION={ABI_VERSION}",
-           '-DRSH_MODULE="k.hip"', "-DRSH_ENTRIES=" + " ".join(f"X({e})" for e in entries),
-           "-I", str(tmp_path), "-I", str(kernel_source_dir()), "-I", str(HERE),
-           str(HERE / "module.cpp"), "-o", str(so)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    compile_module("k.hip", entries, wave, rs_block, so, include=(tmp_path,))
     lib = ctypes.CDLL(str(so))
     lib.rsh_error.restype = ctypes.c_char_p
     return lib

@@ -65,9 +65,16 @@ def _dtype_name(dtype: np.dtype, what: str) -> str:
                     "bfloat16")
 
 
+def _not_scalar(shape: tuple[int, ...], name: str) -> None:
+    """The kernels take rows: a 0-d operand is refused on every backend alike."""
+    if not shape:
+        raise ValueError(f"{name} is a scalar: pass an array whose last dim is the hidden size")
+
+
 def _bits(a: np.ndarray, what: str) -> tuple[np.ndarray, str]:
     a = np.asarray(a)
     dt = _dtype_name(a.dtype, what)
+    _not_scalar(a.shape, what)
     return (a.view(np.uint16) if dt == "bf16" else a), dt
 
 
@@ -80,8 +87,7 @@ def _view(b: Any, x: Any, name: str, stream: int | None) -> ArrayView:
 def _rows(view: ArrayView, name: str, *, written: bool = False) -> _Rows:
     """``view`` as rows: the last dim contiguous, the leading dims one row stride."""
     shape, strides = view.shape, view.strides
-    if not shape:
-        raise ValueError(f"{name} is a scalar: pass an array whose last dim is the hidden size")
+    _not_scalar(shape, name)
     cols = shape[-1]
     if any(s < 0 for s in strides):
         raise ValueError(f"{name} has negative strides {strides}: pass a copy")

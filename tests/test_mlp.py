@@ -237,6 +237,15 @@ def _read_only(shape):
     (lambda: rocsample.swiglu(np.ones(8, np.float32), np.ones(8, np.float32),
                               out=np.zeros(8, np.float16)), ValueError,
      r"^out must be a float32 array of shape \(8,\); got float16 \(8,\)$"),
+    # 0-d operands: refused here as on a device (the kernels take rows), by name
+    (lambda: rocsample.swiglu(np.float32(1), np.float32(2)), ValueError, "^gate is a scalar"),
+    (lambda: rocsample.silu_and_mul(np.float32(1)), ValueError, "^x is a scalar"),
+    (lambda: rocsample.rms_norm(np.float32(1), np.ones(1, np.float32)), ValueError,
+     "^x is a scalar"),
+    (lambda: rocsample.rms_norm(np.ones(1, np.float32), np.float32(1)), ValueError,
+     "^weight is a scalar"),
+    (lambda: rocsample.fused_add_rms_norm(np.array(1, np.float32), np.ones(1, np.float32),
+                                          np.ones(1, np.float32)), ValueError, "^x is a scalar"),
 ])
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):

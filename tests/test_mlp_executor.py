@@ -249,6 +249,8 @@ def test_bad_device_arguments_are_named(gpu):
     ro.__cuda_array_interface__["data"] = (x.ptr, True)  # exported read-only
     with pytest.raises(ValueError, match="out is read-only"):
         rocsample.rms_norm(upload(gpu, np.ones((4, 8), np.float32)), w, out=ro)
+    with pytest.raises(ValueError, match="^x is a scalar"):  # as on the cpu backend
+        rocsample.rms_norm(Strided(x, (), ()), w)
     assert not any(k[0].startswith("rms_norm") for k in gpu.rt.launches)  # nothing launched
 
 

@@ -602,6 +602,16 @@ def dtype_label(dtype: Any) -> str:
     return "bfloat16" if float_kind(dtype) == "bf16" else np.dtype(dtype).name
 
 
+def a_dtype(dtype: Any) -> str:
+    """:func:`dtype_label` with its article, for "must be a float32 / an int32 array".
+
+    >>> a_dtype(np.int32), a_dtype(np.float16)
+    ('an int32', 'a float16')
+    """
+    label = dtype_label(dtype)
+    return ("an " if label[0] in "aeiou" else "a ") + label
+
+
 def device_view(b: Any, x: Any, name: str, stream: int | None) -> Any:
     """The device array ``x`` (operand ``name`` of a call on backend ``b``) as an
     :class:`~rocsample.buffers.ArrayView`, on ``b``'s device; a clear error on the cpu
@@ -646,7 +656,7 @@ def fill_out(out: Any, result: np.ndarray, name: str = "out", op: str = "") -> n
     # bfloat16 as rocsample's BFLOAT16 or as ml_dtypes': the same bits either way
     bf16 = float_kind(out.dtype) == float_kind(result.dtype) == "bf16"
     if out.shape != result.shape or not (out.dtype == result.dtype or bf16):
-        raise ValueError(f"{name} must be a {dtype_label(result.dtype)} array of shape "
+        raise ValueError(f"{name} must be {a_dtype(result.dtype)} array of shape "
                          f"{result.shape}; got {dtype_label(out.dtype)} {out.shape}"
                          + out_dtype_hint(op, out.dtype, result.dtype))
     if not out.flags.writeable:

@@ -229,15 +229,15 @@ def test_out_is_checked_and_written_in_place(gpu):
     np.testing.assert_allclose(p.numpy(), cpu_engine.softmax(probs), rtol=0 if exact else 2e-6,
                                atol=0)
     for bad, err, match in [
-        (_dev(gpu, np.zeros(5, np.int32)), ValueError, r"out must be a int32 array of shape"),
-        (_dev(gpu, np.zeros(4, np.int64)), ValueError, r"out must be a int32"),
+        (_dev(gpu, np.zeros(5, np.int32)), ValueError, r"out must be an int32 array of shape"),
+        (_dev(gpu, np.zeros(4, np.int64)), ValueError, r"out must be an int32"),
         (np.zeros(4, np.int32), ValueError, r"out is on device"),
     ]:
         with pytest.raises(err, match=match):
             rocsample.sample(x, out=bad)
     with pytest.raises(TypeError, match=r"out= takes a device array"):
         rocsample.sample(probs, out=out)
-    with pytest.raises(ValueError, match=r"out must be a int32 array of shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"out must be an int32 array of shape \(4,\)"):
         rocsample.sample(probs, out=np.zeros(3, np.int32), backend="cpu")
 
 

@@ -33,6 +33,7 @@ from ..ops.sampling import OPERATIONS
 from ..registry import KERNELS
 from ..validation import (
     SamplingParams,
+    a_dtype,
     check_bad_rows,
     check_matrix_shape,
     dtype_label,
@@ -271,7 +272,7 @@ class GpuBackend:
             raise ValueError(f"out is on device {view.device} but this {self.name} backend "
                              f"runs on {self.rt.dlpack_device}")
         if tuple(view.shape) != shape or view.dtype != dtype:
-            raise ValueError(f"out must be a {dtype_label(dtype)} array of shape {shape}; got "
+            raise ValueError(f"out must be {a_dtype(dtype)} array of shape {shape}; got "
                              f"{dtype_label(view.dtype)} {tuple(view.shape)}"
                              + out_dtype_hint(recipe.op, view.dtype, dtype))
         contiguous = [1]

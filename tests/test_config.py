@@ -28,12 +28,13 @@ README = ROOT / "README.md"
 ROW = re.compile(r"^\|\s*`([A-Za-z_][A-Za-z0-9_]*)`\s*\|(.*)$")
 
 
-def documented() -> dict[str, list[str]]:
-    """Rows of README.md's "## Configuration" table: variable -> remaining cells."""
+def documented(title: str = "Configuration") -> dict[str, list[str]]:
+    """Rows of the table of README.md's section ``## title`` (its Configuration table by
+    default): variable -> remaining cells."""
     assert README.is_file(), "README.md is missing: it must document every variable"
-    section = re.search(r"^## Configuration\s*$(.*?)(?=^## |\Z)", README.read_text(),
+    section = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", README.read_text(),
                         re.M | re.S)
-    assert section, "README.md has no '## Configuration' section"
+    assert section, f"README.md has no '## {title}' section"
     rows = {}
     for line in section.group(1).splitlines():
         m = ROW.match(line.strip())
@@ -71,6 +72,28 @@ def test_readme_default_matches_the_code(name):
         pytest.fail(f"{name} is missing from README.md's configuration table")
     default = all_variables()[name]
     assert row[0].replace("`", "") == default, f"{name}: README says {row[0]}, code {default}"
+
+
+def _expand(pattern: str) -> set[str]:
+    """A README name pattern's names: ``{a,b}`` lists, ``{dt}`` the MLP types."""
+    m = re.search(r"\{([^}]*)\}", pattern)
+    if m is None:
+        return {pattern}
+    options = ["f32", "f16", "bf16"] if m.group(1) == "dt" else m.group(1).split(",")
+    return set().union(*(_expand(pattern[:m.start()] + o + pattern[m.end():])
+                         for o in options))
+
+
+@pytest.mark.parametrize("name", ["SWIGLU_HSACO", "RMS_NORM_HSACO"])
+def test_readme_names_every_entry_of_an_mlp_variable(name):
+    """The MLP rows of the table of kernels list their entries by pattern; every entry the
+    registry has is among them and every name they give is an entry (the row8 ones were
+    once missing)."""
+    row = documented("Kernels and where they come from")[name]
+    names = [p for p in re.findall(r"`([a-z0-9_{},]+)`", row[0]) if "_" in p]  # not `dtype`
+    listed = set().union(*(_expand(p) for p in names))
+    entries = {n for n, spec in KERNELS.items() if spec.env_var == name}
+    assert entries == listed, (sorted(entries - listed), sorted(listed - entries))
 
 
 def test_kernel_variables_one_per_sampling_kernel_and_per_elementwise_module():

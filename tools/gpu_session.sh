@@ -5,7 +5,11 @@
 # tools/sanitize_kernels.py), some (TESTS= and BENCH= below), dtypes (bench --dtypes in rounds,
 # L2 warm and flushed), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
 # sampling, captured step vs eager, sampling A/B against OLD when given).
-# Usage: OUT=dir PART=suites|tests|hip|some|dtypes|bench [OLD=tree] [COMMIT=sha] tools/gpu_session.sh
+# Usage: OUT=dir PART=suites|tests|hip|some|dtypes|bench [OLD=tree] [COMMIT=sha] [WORKERS=n]
+#        tools/gpu_session.sh
+# WORKERS=n runs the pytest steps in n processes (pytest-xdist, which the device image has;
+# the cold compiles are the serial part: NVRTC 13.0 compiles an engine module on one core) and
+# lists the 30 slowest tests either way.
 # Carry: .whl (wheels the device lacks), .fi/libfi_ref.so (make flashinfer-ref), OLD's tree.
 set -u -o pipefail
 OUT=${OUT:?set OUT}; PART=${PART:?set PART}
@@ -13,6 +17,7 @@ mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 ROCSAMPLE_CACHE_DIR=/tmp/rs-cache
+PYARGS="-q -p no:cacheprovider --durations=30${WORKERS:+ -n $WORKERS}"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ
   echo "commit: ${COMMIT:-unknown}"; } > "$OUT/device.txt"
 cat "$OUT/device.txt"
@@ -26,25 +31,25 @@ step() {  # step NAME SECONDS command...: run with a limit, log to OUT/NAME.txt,
 case $PART in
 tests)
     step warmup 200 python3 -m rocsample warmup
-    step make_test_gpu "${GPU_S:-380}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider"
+    step make_test_gpu "${GPU_S:-380}" make test-gpu PYTEST_ARGS="$PYARGS"
     ;;
 suites)  # warmup, then make test-gpu and make test-gpu-hip side by side (mostly host-bound),
     # then the sanitizer driver under memcheck
     step warmup 200 python3 -m rocsample warmup
-    step make_test_gpu "${GPU_S:-420}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider" &
-    step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="-q -p no:cacheprovider" &
+    step make_test_gpu "${GPU_S:-420}" make test-gpu PYTEST_ARGS="$PYARGS" &
+    step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="$PYARGS" &
     wait
     command -v compute-sanitizer >/dev/null && step memcheck "${SAN_S:-120}" compute-sanitizer \
         --tool memcheck --error-exitcode 9 python3 tools/sanitize_kernels.py
     ;;
 hip)
-    step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="-q -p no:cacheprovider"
+    step make_test_gpu_hip "${HIP_S:-420}" make test-gpu-hip PYTEST_ARGS="$PYARGS"
     command -v compute-sanitizer >/dev/null && step memcheck "${SAN_S:-150}" compute-sanitizer \
         --tool memcheck --error-exitcode 9 python3 tools/sanitize_kernels.py
     ;;
 some)  # warmup, then the gpu tests of TESTS (files or node ids), then the benches of BENCH
     step warmup 200 python3 -m rocsample warmup
-    step gpu_tests "${GPU_S:-300}" make test-gpu PYTEST_ARGS="-q -p no:cacheprovider ${TESTS:-}"
+    step gpu_tests "${GPU_S:-300}" make test-gpu PYTEST_ARGS="$PYARGS ${TESTS:-}"
     for b in ${BENCH:-}; do
         case $b in
         elementwise) step bench_elementwise 150 python3 -m rocsample bench-elementwise --out "$OUT" --label new --reps 10 ;;

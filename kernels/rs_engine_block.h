@@ -239,11 +239,25 @@ __device__ __forceinline__ rs_u32 rs_held_max(const H& h) {
     }
     return raw;
 }
-#if defined(RS_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+// RS_PACKED_MAX: rs_held_max of packed 2-byte rows by rs_held_max2 below. Defined here on
+// NVIDIA sm_90 and later; a build may define it elsewhere, where the portable rs_max_u16x2
+// serves (the host harness's wave-32 device does: tests/kernel_device.py, so that the
+// H200's maxima run on the CPU too).
+#if defined(RS_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(RS_PACKED_MAX)
+#define RS_PACKED_MAX 1
+#endif
+#ifdef RS_PACKED_MAX
+// The larger 16-bit half of a and b, each half on its own (unsigned).
 __device__ __forceinline__ rs_u32 rs_max_u16x2(rs_u32 a, rs_u32 b) {
+#if defined(RS_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     rs_u32 d;
     asm("max.u16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
     return d;
+#else
+    const rs_u32 lo = (a & 0xffffu) > (b & 0xffffu) ? a & 0xffffu : b & 0xffffu;
+    const rs_u32 hi = (a >> 16) > (b >> 16) ? a >> 16 : b >> 16;
+    return lo | hi << 16;
+#endif
 }
 template <typename T>
 __device__ __forceinline__ rs_u32 rs_held_max2(const rs_held8_2<T>& h) {

@@ -10,9 +10,13 @@ checked together, at wave 32 (NVIDIA, RDNA) and at wave 64 (CDNA, which no machi
 has), with the blocks of a grid and the threads after each barrier run in an order drawn
 from a seed. The other families still run their numpy twins.
 
+The wave-32 build stands for the H200: it defines ``RS_PACKED_MAX``, so packed 2-byte rows
+take the maxima sm_90 takes (``rs_held_max2``, kernels/rs_engine_block.h, with a portable
+``rs_max_u16x2`` for the PTX instruction); the wave-64 build takes CDNA's code.
+
 What it cannot check: memory ordering between blocks that run at the same time (blocks run
-one after another here), speed, and the NVIDIA-only code (``RS_CUDA``: PTX conversions, the
-overlapping launches); those run on the GPU (``tests/test_gpu*.py``).
+one after another here), speed, and the rest of the NVIDIA-only code (``RS_CUDA``: PTX
+conversions, the overlapping launches); those run on the GPU (``tests/test_gpu*.py``).
 """
 
 from __future__ import annotations
@@ -60,13 +64,16 @@ def build_dir() -> Path:
 
 
 def compile_module(source: str, entries: list[str], wave: int, block: int, out: Path,
-                   include: tuple[Path, ...] = (), asan: bool = False) -> None:
+                   include: tuple[Path, ...] = (), asan: bool = False,
+                   defines: tuple[str, ...] = ()) -> None:
     """Build kernel source file ``source`` (found on ``include``, then kernels/) with its
-    ``entries`` into the shared library ``out`` on the host harness (gpu_host.h, module.cpp);
-    raise RuntimeError with the compiler's message if it fails."""
+    ``entries`` into the shared library ``out`` on the host harness (gpu_host.h, module.cpp),
+    with ``-D`` of each of ``defines``; raise RuntimeError with the compiler's message if it
+    fails."""
     tmp = f"{out}.{os.getpid()}.tmp"
     cmd = [gxx() or "g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-ffp-contract=off",
-           "-Wno-unknown-pragmas", f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}",
+           "-Wno-unknown-pragmas", *(f"-D{d}" for d in defines),
+           f"-DRS_WAVE={wave}", f"-DRS_BLOCK={block}",
            f"-DRS_ABI_VERSION={ABI_VERSION}", f'-DRSH_MODULE="{source}"',
            "-DRSH_ENTRIES=" + " ".join(f"X({e})" for e in entries),
            *(a for d in include for a in ("-I", str(d))), "-I", str(kernel_source_dir()),
@@ -79,12 +86,19 @@ def compile_module(source: str, entries: list[str], wave: int, block: int, out: 
     os.replace(tmp, out)
 
 
+def library_defines(wave: int) -> tuple[str, ...]:
+    """What a library module is built with besides its wave and block: at wave 32 (the
+    H200's width) sm_90's packed 2-byte maxima (module docstring)."""
+    return ("RS_PACKED_MAX=1",) if wave == 32 else ()
+
+
 def _build(module: str, wave: int, block: int, asan: bool) -> Path:
     m = MODULES[module]
     out = build_dir() / f"{module}-w{wave}-b{block}{'-asan' if asan else ''}.so"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        compile_module(m.source, list(m.entries), wave, block, out, asan=asan)
+        compile_module(m.source, list(m.entries), wave, block, out, asan=asan,
+                       defines=library_defines(wave))
     return out
 
 

@@ -6,12 +6,13 @@ of rs_common.h, a block's threads as fibers) and launched by the real executor, 
 the GPU tests demand of a device (numpy's, exactly, on every engine path; per-request seeds;
 half-precision rows; softmax within float rounding) are demanded here of the kernels' own
 code, in CI. Wave 64 is what CDNA (gfx942, gfx950) runs and no machine of ours has: here is
-the one place its shuffles, wave sums and per-wave slots run. The wave-32 device has the
-H200's 132 compute units, the wave-64 one 16, so that its rows=None cases (more rows than
-units: one block a row) stay small. Two tests show the harness can fail: a kernel whose
-threads disagree at a barrier or a wave operation is stopped with the reason, and a changed
-kernel draws other tokens. The last runs the kernels under AddressSanitizer
-(tests/kernel_asan.py).
+the one place its shuffles, wave sums and per-wave slots run. The wave-32 build takes the
+H200's maxima of packed 2-byte rows (``RS_PACKED_MAX``, kernel_device.library_defines). The
+wave-32 device has the H200's 132 compute units, the wave-64 one 16, so that its rows=None
+cases (more rows than units: one block a row) stay small. Two tests show the harness can
+fail: a kernel whose threads disagree at a barrier or a wave operation is stopped with the
+reason, and a changed kernel draws other tokens. The last runs the kernels under
+AddressSanitizer (tests/kernel_asan.py).
 """
 
 from __future__ import annotations
@@ -241,12 +242,12 @@ extern "C" __global__ void wave_sums(int* out) {   // what a good kernel compute
 
 
 def _module(tmp_path, source: str, entries: list[str], wave: int,
-            rs_block: int = 128) -> ctypes.CDLL:
+            rs_block: int = 128, defines: tuple[str, ...] = ()) -> ctypes.CDLL:
     from .kernel_device import compile_module
 
     (tmp_path / "k.hip").write_text(source)
     so = tmp_path / f"k{wave}.so"
-    compile_module("k.hip", entries, wave, rs_block, so, include=(tmp_path,))
+    compile_module("k.hip", entries, wave, rs_block, so, include=(tmp_path,), defines=defines)
     lib = ctypes.CDLL(str(so))
     lib.rsh_error.restype = ctypes.c_char_p
     return lib
@@ -363,6 +364,62 @@ def test_packed_candidate_test_is_the_one_by_one_test(tmp_path, kind):
     finite = 0x7C00 if kind == "f16" else 0x7F80
     assert out[128:].sum() == (1 + 2039 + 3 * (finite // 37 + 1)) * finite
     assert out[:128].sum() == 0
+
+
+MAX_KERNEL = r"""
+#include "rs_engine_block.h"
+// Every 2-byte pattern i (finite or not, either sign) in each position j of a thread's eight,
+// the others 0 (f = 0) or finite patterns with the sign bit clear (f = 1): sm_90's packed
+// maximum (the rs_held_max overload, rs_held_max2) against the one-by-one maximum (the
+// template, on the same words). The contract rs_scan_plain and rs_scan_cand rely on: below
+// 0x7f800000 for one exactly when for the other, and then equal (the largest key).
+// out[thread] = violations, out[128 + thread] = cases, out[256] = cases where -0.0 gave
+// 0xffffffff (the packed overload's answer: the one-by-one gives 0x80000000).
+template <typename T>
+__device__ void rs_max_check(int* out, rs_u32 finite) {
+    for (rs_u32 i = threadIdx.x; i < 65536u; i += blockDim.x) {
+        for (int j = 0; j < 8; ++j) {
+            for (rs_u32 f = 0; f < 2; ++f) {
+                rs_held8<T> h;
+                for (int k = 0; k < 4; ++k) h.w[k] = 0u;
+                for (int k = 0; k < 8; ++k) {
+                    const rs_u32 v = k == j ? i : f * ((i + (rs_u32)k * 4099u) % finite);
+                    h.w[k >> 1] |= (k & 1) ? v << 16 : v;
+                }
+                const rs_u32 p = rs_held_max(h);
+                const rs_u32 g = rs_held_max(static_cast<const rs_held8_2<T>&>(h));
+                const bool ok = (p < 0x7f800000u) == (g < 0x7f800000u) &&
+                                (g >= 0x7f800000u || p == g);
+                out[threadIdx.x] += ok ? 0 : 1;
+                out[128 + threadIdx.x] += 1;
+                if (i == 0x8000u && p == 0xffffffffu) atomicAdd(&out[256], 1);
+            }
+        }
+    }
+}
+extern "C" __global__ void max_f16(int* out) { rs_max_check<rs_f16>(out, 0x7c00u); }
+extern "C" __global__ void max_bf16(int* out) { rs_max_check<rs_bf16>(out, 0x7f80u); }
+"""
+
+
+@pytest.mark.parametrize("kind", ["f16", "bf16"])
+def test_packed_maximum_keeps_the_one_by_one_contract(tmp_path, kind):
+    """sm_90's maximum of a thread's eight packed 2-byte values (rs_held_max2: max.u16x2,
+    here its portable twin, as the wave-32 library builds take it) agrees with the
+    one-by-one maximum wherever the scans use the value, for every pattern in every
+    position; and -0.0 takes the packed path's answer, so the overload is what ran."""
+    from rocsample.registry import BLOCK_SIZE
+
+    from .kernel_device import library_defines
+
+    lib = _module(tmp_path, MAX_KERNEL, ["max_f16", "max_bf16"], 32, BLOCK_SIZE,
+                  defines=library_defines(32))
+    out = np.zeros(257, np.int32)
+    rc, msg = _launch(lib, f"max_{kind}", out)
+    assert rc == 0, msg
+    assert out[128:256].sum() == 65536 * 8 * 2
+    assert out[:128].sum() == 0
+    assert out[256] == 8 * 2
 
 
 @pytest.mark.parametrize("wave", [32, 64])

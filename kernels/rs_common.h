@@ -198,10 +198,15 @@ __device__ __forceinline__ rs_u64 rs_mass(rs_u32 key, int max_exp) {
 
 // Sum and maximum over a wave (all lanes take part; every lane gets the result). NVIDIA sm_80
 // and later reduce in hardware (redux.sync, 32-bit): the 64-bit sum goes in three 21/21/22-bit
-// parts, whose sums over 32 lanes cannot overflow.
-#if defined(RS_CUDA) && \
+// parts, whose sums over 32 lanes cannot overflow. RS_REDUX is defined here there; a build of
+// wave 32 may define it elsewhere if it supplies __reduce_add_sync and __reduce_max_sync (the
+// host harness's wave-32 build does: tests/kernel_host/gpu_host.h).
+#if !defined(RS_REDUX) && defined(RS_CUDA) && \
     defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && RS_WAVE == 32
 #define RS_REDUX 1
+#endif
+#if defined(RS_REDUX) && RS_WAVE != 32
+#error "RS_REDUX reduces 32 lanes (a full-warp mask): wave 32 only"
 #endif
 
 __device__ __forceinline__ rs_u64 rs_shfl_xor_u64(rs_u64 v, int m);

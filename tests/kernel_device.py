@@ -12,7 +12,9 @@ from a seed. The other families still run their numpy twins.
 
 The wave-32 build stands for the H200: it defines ``RS_PACKED_MAX``, so packed 2-byte rows
 take the maxima sm_90 takes (``rs_held_max2``, kernels/rs_engine_block.h, with a portable
-``rs_max_u16x2`` for the PTX instruction); the wave-64 build takes CDNA's code.
+``rs_max_u16x2`` for the PTX instruction), and ``RS_REDUX``, so wave sums and maxima take
+sm_80's reductions (the 64-bit sum in three parts, rs_common.h; gpu_host.h supplies
+``__reduce_add_sync`` and ``__reduce_max_sync``); the wave-64 build takes CDNA's code.
 
 What it cannot check: memory ordering between blocks that run at the same time (blocks run
 one after another here), speed, and the rest of the NVIDIA-only code (``RS_CUDA``: PTX
@@ -88,8 +90,9 @@ def compile_module(source: str, entries: list[str], wave: int, block: int, out: 
 
 def library_defines(wave: int) -> tuple[str, ...]:
     """What a library module is built with besides its wave and block: at wave 32 (the
-    H200's width) sm_90's packed 2-byte maxima (module docstring)."""
-    return ("RS_PACKED_MAX=1",) if wave == 32 else ()
+    H200's width) sm_90's packed 2-byte maxima and sm_80's wave reductions (module
+    docstring)."""
+    return ("RS_PACKED_MAX=1", "RS_REDUX=1") if wave == 32 else ()
 
 
 def _build(module: str, wave: int, block: int, asan: bool) -> Path:

@@ -7,12 +7,12 @@ the GPU tests demand of a device (numpy's, exactly, on every engine path; per-re
 half-precision rows; softmax within float rounding) are demanded here of the kernels' own
 code, in CI. Wave 64 is what CDNA (gfx942, gfx950) runs and no machine of ours has: here is
 the one place its shuffles, wave sums and per-wave slots run. The wave-32 build takes the
-H200's maxima of packed 2-byte rows (``RS_PACKED_MAX``, kernel_device.library_defines). The
-wave-32 device has the H200's 132 compute units, the wave-64 one 16, so that its rows=None
-cases (more rows than units: one block a row) stay small. Two tests show the harness can
-fail: a kernel whose threads disagree at a barrier or a wave operation is stopped with the
-reason, and a changed kernel draws other tokens. The last runs the kernels under
-AddressSanitizer (tests/kernel_asan.py).
+H200's maxima of packed 2-byte rows and its wave reductions (``RS_PACKED_MAX``,
+``RS_REDUX``: kernel_device.library_defines). The wave-32 device has the H200's 132 compute
+units, the wave-64 one 16, so that its rows=None cases (more rows than units: one block a
+row) stay small. Two tests show the harness can fail: a kernel whose threads disagree at a
+barrier or a wave operation is stopped with the reason, and a changed kernel draws other
+tokens. The last runs the kernels under AddressSanitizer (tests/kernel_asan.py).
 """
 
 from __future__ import annotations

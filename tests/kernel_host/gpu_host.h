@@ -383,6 +383,34 @@ inline int __any(int p) {
     return any;
 }
 
+// NVIDIA's redux.sync (sm_80 and later), for a build that defines RS_REDUX: the unsigned
+// sum (mod 2^32) or maximum over the wave. The kernels pass a full mask at wave 32 only
+// (rs_common.h refuses RS_REDUX at another width); every lane must reach the call, as for
+// the shuffles.
+namespace rsh {
+template <typename Op> inline unsigned reduce_sync(unsigned /*mask*/, unsigned v, Op op) {
+    Fiber& f = fibers[cur];
+    const int par = (int)(f.wave_ops++ & 1);
+    std::memcpy(slots[par][cur], &v, sizeof v);
+    switch_to_sched(AT_WAVE);
+    const int base = cur - lane();
+    unsigned r;
+    std::memcpy(&r, slots[par][base], sizeof r);
+    for (int i = 1; i < wave; ++i) {
+        unsigned o;
+        std::memcpy(&o, slots[par][base + i], sizeof o);
+        r = op(r, o);
+    }
+    return r;
+}
+}  // namespace rsh
+inline unsigned __reduce_add_sync(unsigned mask, unsigned v) {
+    return rsh::reduce_sync(mask, v, [](unsigned a, unsigned b) { return a + b; });
+}
+inline unsigned __reduce_max_sync(unsigned mask, unsigned v) {
+    return rsh::reduce_sync(mask, v, [](unsigned a, unsigned b) { return a > b ? a : b; });
+}
+
 // ---- a launch ----
 namespace rsh {
 

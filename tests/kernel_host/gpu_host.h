@@ -6,7 +6,8 @@
 //
 // A block's threads are fibers on one OS thread, switched only where a GPU thread
 // waits for others: __syncthreads (every live thread of the block) and the wave operations
-// (__shfl, __shfl_xor, __shfl_up, __all: every lane of the wave, RS_WAVE of them). Between
+// (__shfl, __shfl_xor, __shfl_up, __all, and NVIDIA's __reduce_add_sync / __reduce_max_sync
+// for a wave-32 build that defines RS_REDUX: every lane of the wave, RS_WAVE of them). Between
 // those points a fiber runs alone, so an atomic is a plain read-modify-write and a memory
 // fence is nothing. The fibers that may run are resumed in an order drawn from a seeded
 // generator after every barrier, and a grid's blocks run one after another in a drawn order:

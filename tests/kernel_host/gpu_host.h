@@ -330,6 +330,25 @@ template <typename T> inline T exchange(T v, int src) {
     return r;
 }
 
+// Wave fold: every lane publishes v, waits for its wave, then folds op over the wave's values
+// (lane 0 first); every lane gets the result (__all, __any, the reductions).
+template <typename T, typename Op> inline T wave_fold(T v, Op op) {
+    static_assert(sizeof(T) <= 8, "gpu_host: a wave operation on more than 8 bytes");
+    Fiber& f = fibers[cur];
+    const int par = (int)(f.wave_ops++ & 1);
+    std::memcpy(slots[par][cur], &v, sizeof(T));
+    switch_to_sched(AT_WAVE);
+    const int base = cur - lane();
+    T r;
+    std::memcpy(&r, slots[par][base], sizeof(T));
+    for (int i = 1; i < wave; ++i) {
+        T o;
+        std::memcpy(&o, slots[par][base + i], sizeof(T));
+        r = op(r, o);
+    }
+    return r;
+}
+
 }  // namespace rsh
 
 // A barrier remembers its source line: threads of one block at two different barriers (a
@@ -362,54 +381,21 @@ template <typename T> inline T __shfl_down(T v, unsigned d, int width = 0) {
     return rsh::exchange(v, (l % w) + (int)d < w ? l + (int)d : l);
 }
 inline int __all(int p) {
-    rsh::Fiber& f = rsh::fibers[rsh::cur];
-    const int par = (int)(f.wave_ops++ & 1);
-    const unsigned char mine = p ? 1 : 0;
-    std::memcpy(rsh::slots[par][rsh::cur], &mine, 1);
-    rsh::switch_to_sched(rsh::AT_WAVE);
-    const int base = rsh::cur - rsh::lane();
-    int all = 1;
-    for (int i = 0; i < rsh::wave; ++i) all = all && rsh::slots[par][base + i][0];
-    return all;
+    return rsh::wave_fold<int>(p ? 1 : 0, [](int a, int b) { return a & b; });
 }
 inline int __any(int p) {
-    rsh::Fiber& f = rsh::fibers[rsh::cur];
-    const int par = (int)(f.wave_ops++ & 1);
-    const unsigned char mine = p ? 1 : 0;
-    std::memcpy(rsh::slots[par][rsh::cur], &mine, 1);
-    rsh::switch_to_sched(rsh::AT_WAVE);
-    const int base = rsh::cur - rsh::lane();
-    int any = 0;
-    for (int i = 0; i < rsh::wave; ++i) any = any || rsh::slots[par][base + i][0];
-    return any;
+    return rsh::wave_fold<int>(p ? 1 : 0, [](int a, int b) { return a | b; });
 }
 
 // NVIDIA's redux.sync (sm_80 and later), for a build that defines RS_REDUX: the unsigned
 // sum (mod 2^32) or maximum over the wave. The kernels pass a full mask at wave 32 only
 // (rs_common.h refuses RS_REDUX at another width); every lane must reach the call, as for
 // the shuffles.
-namespace rsh {
-template <typename Op> inline unsigned reduce_sync(unsigned /*mask*/, unsigned v, Op op) {
-    Fiber& f = fibers[cur];
-    const int par = (int)(f.wave_ops++ & 1);
-    std::memcpy(slots[par][cur], &v, sizeof v);
-    switch_to_sched(AT_WAVE);
-    const int base = cur - lane();
-    unsigned r;
-    std::memcpy(&r, slots[par][base], sizeof r);
-    for (int i = 1; i < wave; ++i) {
-        unsigned o;
-        std::memcpy(&o, slots[par][base + i], sizeof o);
-        r = op(r, o);
-    }
-    return r;
+inline unsigned __reduce_add_sync(unsigned /*mask*/, unsigned v) {
+    return rsh::wave_fold(v, [](unsigned a, unsigned b) { return a + b; });
 }
-}  // namespace rsh
-inline unsigned __reduce_add_sync(unsigned mask, unsigned v) {
-    return rsh::reduce_sync(mask, v, [](unsigned a, unsigned b) { return a + b; });
-}
-inline unsigned __reduce_max_sync(unsigned mask, unsigned v) {
-    return rsh::reduce_sync(mask, v, [](unsigned a, unsigned b) { return a > b ? a : b; });
+inline unsigned __reduce_max_sync(unsigned /*mask*/, unsigned v) {
+    return rsh::wave_fold(v, [](unsigned a, unsigned b) { return a > b ? a : b; });
 }
 
 // ---- a launch ----

@@ -190,28 +190,51 @@ def test_engine_fallbacks_on_the_host_kernels(on_host):
     test_gpu.test_engine_fallbacks_match_numpy(on_host)
 
 
-def test_topk_rows_of_many_rounds_a_block(on_host):
-    """Top-k rows of 17 sub-chunks, the candidate scan taking several rounds a block (at
-    wave 64: more rows than units), flat, peaked, quantised (ties) and sparse, float and
-    2-byte rows, k from 1 to 1000 (above RS_KCAND = 128: the full-row path): numpy's
-    tokens. (bench/experiments/topk-rise raises the scan's bound between rounds; an edge
-    one bin too high fails here.)"""
+def _topk_rows_against_numpy(rows: int, v: int, ks: tuple[int, ...],
+                             capped: int = 0) -> None:
+    """Flat, peaked, quantised (ties) and sparse rows of ``v`` elements, float and 2-byte:
+    sample(top_k=k) on the host kernels draws numpy's tokens for every k in ``ks``. The last
+    ``capped`` rows are u^1.71 / 16 (u uniform in [0, 1)): about 3.7 % of a sub-chunk in the
+    top 11-bit key bin [0.9375, 1) / 16, which then holds the k-th largest of the first
+    sub-chunks and of the row alike for k <= 128."""
     from rocsample.buffers.dtypes import widen_to_f32
 
     rng = np.random.default_rng(5)
-    rows, v = 40, 16 * 4096 + 77
     z = rng.standard_normal((rows, v)) * np.repeat([0.5, 2.0, 6.0, 1.0], rows // 4)[:, None]
     z[rows // 4: rows // 2, rng.integers(0, v, 60)] += 8.0  # peaked rows
     z[rows // 2:, :] = np.round(z[rows // 2:, :] * 2)  # ties
     z[-5:, rng.random(v) < 0.97] = -np.inf  # sparse rows
     probs = rocsample.softmax(z.astype(np.float32), backend="cpu")
+    if capped:
+        probs[-capped:] = (rng.random((capped, v)) ** 1.71 / 16).astype(np.float32)
     for kind in ("f32", "bf16", "f16"):
         x = probs if kind == "f32" else test_gpu_half._half(probs, kind)
         wide = x if kind == "f32" else widen_to_f32(x)
-        for k in (1, 50, 300, 1000):
+        for k in ks:
             got = rocsample.sample(x, top_k=k, seed=k, backend="cuda", check_inputs=False)
             want = rocsample.sample(wide, top_k=k, seed=k, backend="cpu", check_inputs=False)
             assert np.array_equal(got, want), (kind, k)
+
+
+def test_topk_rows_of_many_rounds_a_block(on_host):
+    """Top-k rows of 17 sub-chunks, the candidate scan taking several rounds a block (at
+    wave 64: more rows than units), k from 1 to 1000 (above RS_KCAND = 128: the full-row
+    path): numpy's tokens."""
+    _topk_rows_against_numpy(40, 16 * 4096 + 77, (1, 50, 300, 1000))
+    assert on_host.rt.ran
+
+
+def test_topk_rows_of_long_spans(on_host, monkeypatch):
+    """Rows of 34 sub-chunks at 16 units: 32 rows (one block a row at both waves, 17 rounds)
+    and 8 rows (four blocks a row). At k 100 and 128, and on the capped rows at every k, the
+    candidates at the first sub-chunk's bound pass RS_SHCAND (3072) for the row, so the last
+    block selects over the workspace slots instead of its shared-memory copy; at k 1 and 50
+    the normal rows stay under it. Numpy's tokens either way. (With
+    bench/experiments/topk-rise/rise6.patch the scan's bound rises on these rows after rounds
+    1, 2, 4, ...; an edge one bin too high there fails this test at both waves.)"""
+    monkeypatch.setattr(on_host, "sm_count", 16)
+    for rows in (32, 8):
+        _topk_rows_against_numpy(rows, 33 * 4096 + 77, (1, 50, 100, 128), capped=3)
     assert on_host.rt.ran
 
 

@@ -11,22 +11,31 @@
 # the cold compiles are the serial part: NVRTC 13.0 compiles an engine module on one core) and
 # lists the 30 slowest tests either way.
 # Carry: .whl (wheels the device lacks), .fi/libfi_ref.so (make flashinfer-ref), OLD's tree.
+# The device tool brings back at most 8 files from $OUT, so everything is written to a staging
+# folder and packed after each step into $OUT/PART.tgz (unpacked: PART/...), beside
+# $OUT/PART-steps.txt, the steps' summary lines. Two files a part, however many logs.
 set -u -o pipefail
 OUT=${OUT:?set OUT}; PART=${PART:?set PART}
-mkdir -p "$OUT"
+DEST=$OUT; OUT=/tmp/gpu-session/$PART; rm -rf "$OUT"  # a warm machine may hold an earlier call's
+mkdir -p "$OUT" "$DEST"
+pack() {  # one at a time: PART=suites runs two steps side by side
+    (flock 9; tar czf "$DEST/$PART.tgz" -C /tmp/gpu-session "$PART"
+     cp "$OUT/steps.txt" "$DEST/$PART-steps.txt") 9> /tmp/gpu-session/.pack-lock
+}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 ROCSAMPLE_CACHE_DIR=/tmp/rs-cache
 PYARGS="-q -p no:cacheprovider --durations=30${WORKERS:+ -n $WORKERS}"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ
   echo "commit: ${COMMIT:-unknown}"; } > "$OUT/device.txt"
-cat "$OUT/device.txt"
+cat "$OUT/device.txt" | tee "$OUT/steps.txt"
 step() {  # step NAME SECONDS command...: run with a limit, log to OUT/NAME.txt, one summary line
     local name=$1 limit=$2; shift 2
     local t0=$SECONDS
     timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
     local rc=$?
-    echo "$name: rc=$rc $((SECONDS - t0))s | $(grep -E 'passed|failed|error|ERROR SUMMARY|mismatches' "$OUT/$name.txt" | tail -1)$(grep -q 'Segmentation fault' "$OUT/$name.txt" && echo ' | SEGFAULT')"
+    echo "$name: rc=$rc $((SECONDS - t0))s | $(grep -E 'passed|failed|error|ERROR SUMMARY|mismatches' "$OUT/$name.txt" | tail -1)$(grep -q 'Segmentation fault' "$OUT/$name.txt" && echo ' | SEGFAULT')" | tee -a "$OUT/steps.txt"
+    pack
 }
 case $PART in
 tests)

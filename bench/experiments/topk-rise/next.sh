@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The call that decides rise6 (written in session 21, not yet run: its device time ran out).
+# (1) HEAD (v0) against HEAD + rise6.patch (v1): topk_sweep.py v0 v1 v0 v1 (72 cells a run,
+#     about 8 s each), the table printed and packed with the raw lines into $OUT/ab.tgz.
+# (2) With SUITES=1: both GPU suites and memcheck of the working tree (tools/gpu_session.sh
+#     PART=suites WORKERS=4, about 4 min; apply rise6.patch to the checkout's kernels first).
+# About 6 min in all. Before the call, on the CPU:
+#   rm -rf .exp/v0 .exp/v1 && mkdir -p .exp/v0 .exp/v1
+#   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v0
+#   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v1
+#   (cd .exp/v1 && patch -p1 < ../../bench/experiments/topk-rise/rise6.patch)
+#   cp bench/experiments/topk-rise/{next.sh,topk_sweep.py} .exp/
+# Device call: SUITES=1 COMMIT=... bash .exp/next.sh, carry [".whl", ".exp"].
+set -u -o pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONUNBUFFERED=1 ROCSAMPLE_REQUIRE_GPU=1
+ROOT=$PWD; R=/tmp/ab; rm -rf $R; mkdir -p $R
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ; echo "commit: ${COMMIT:-unknown} (v0), v0 + rise6.patch (v1)"; } > $R/device.txt
+cp .exp/next.sh .exp/topk_sweep.py $R/
+for v in v0 v1; do (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 90 python3 -c "import torch, rocsample; rocsample.sample(torch.rand(2, 1000, device='cuda'), top_k=5)" > $R/warm_$v.txt 2>&1; echo "warm_$v rc=$?" >> $R/steps.txt) & done; wait
+for v in v0 v1 v0 v1; do
+  t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 60 python3 $ROOT/.exp/topk_sweep.py >> $R/sweep_$v.jsonl 2>> $R/sweep_$v.err); echo "sweep_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
+done
+cat $R/steps.txt
+R=$R python3 - <<'PY' | tee $R/table.txt
+import json, os
+R = os.environ["R"]
+d = {v: [json.loads(l) for l in open(f"{R}/sweep_{v}.jsonl")] for v in ("v0", "v1")}
+n = len(d["v0"]) // 2
+print("V B k dtype v0_us v0_us v1_us v1_us v1/v0 k*nc tokens")
+for i in range(n):
+    a1, a2, b1, b2 = d["v0"][i], d["v0"][i + n], d["v1"][i], d["v1"][i + n]
+    a, b = (a1["us"] + a2["us"]) / 2, (b1["us"] + b2["us"]) / 2
+    same = a1["tokens"] == b1["tokens"] == a2["tokens"] == b2["tokens"]
+    print(a1["V"], a1["B"], a1["k"], a1["dtype"], a1["us"], a2["us"], b1["us"], b2["us"],
+          "%.3f" % (b / a), a1["k"] * -(-a1["V"] // 4096), "same" if same else "DIFF")
+PY
+tar czf $OUT/ab.tgz -C /tmp ab
+if [ "${SUITES:-0}" = 1 ]; then
+  OUT=$OUT PART=suites WORKERS=4 bash tools/gpu_session.sh
+fi

@@ -4,13 +4,17 @@
 #     about 8 s each), the table printed and packed with the raw lines into $OUT/ab.tgz.
 # (2) With SUITES=1: both GPU suites and memcheck of the working tree (tools/gpu_session.sh
 #     PART=suites WORKERS=4, about 4 min; apply rise6.patch to the checkout's kernels first).
-# About 6 min in all. Before the call, on the CPU:
+# (3) With NCU=1: ncu's pipe utilisation and warp stall reasons of HEAD's topk_sampling kernels
+#     at 512 x 128256 (top-k 50 and plain; f32, bf16, f16; about 1 min): does a pipe (the
+#     conversions, F2I.U64 one an element in the mass) or memory latency bound the bf16 scan?
+# About 7 min in all. Before the call, on the CPU:
 #   rm -rf .exp/v0 .exp/v1 && mkdir -p .exp/v0 .exp/v1
 #   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v0
 #   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v1
 #   (cd .exp/v1 && patch -p1 < ../../bench/experiments/topk-rise/rise6.patch)
 #   cp bench/experiments/topk-rise/{next.sh,topk_sweep.py} .exp/
-# Device call: SUITES=1 COMMIT=... bash .exp/next.sh, carry [".whl", ".exp"].
+#   cp bench/results/2026-12-05-h200-session18/run3-ncu-topk/s18c_drv.py .exp/
+# Device call: SUITES=1 NCU=1 COMMIT=... bash .exp/next.sh, carry [".whl", ".exp"].
 set -u -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONUNBUFFERED=1 ROCSAMPLE_REQUIRE_GPU=1
@@ -35,6 +39,10 @@ for i in range(n):
     print(a1["V"], a1["B"], a1["k"], a1["dtype"], a1["us"], a2["us"], b1["us"], b2["us"],
           "%.3f" % (b / a), a1["k"] * -(-a1["V"] // 4096), "same" if same else "DIFF")
 PY
+if [ "${NCU:-0}" = 1 ]; then  # HEAD's pipes at 512 x 128256: top-k 50 and plain, f32 / bf16 / f16
+  (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-v0 PYTHONPATH=/tmp/site:$ROOT/.exp/v0 timeout 150 ncu --clock-control none -k regex:topk_sampling --launch-skip 6 -c 6 --section ComputeWorkloadAnalysis --section WarpStateStats -o $R/pipes python3 $ROOT/.exp/s18c_drv.py > $R/ncu_run.txt 2>&1); echo "ncu rc=$?" >> $R/steps.txt
+  ncu --import $R/pipes.ncu-rep --page details --csv > $R/pipes.csv 2>&1; rm -f $R/pipes.ncu-rep
+fi
 tar czf $OUT/ab.tgz -C /tmp ab
 if [ "${SUITES:-0}" = 1 ]; then
   OUT=$OUT PART=suites WORKERS=4 bash tools/gpu_session.sh

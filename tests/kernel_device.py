@@ -97,7 +97,9 @@ def library_defines(wave: int) -> tuple[str, ...]:
 
 def _build(module: str, wave: int, block: int, asan: bool) -> Path:
     m = MODULES[module]
-    out = build_dir() / f"{module}-w{wave}-b{block}{'-asan' if asan else ''}.so"
+    # The defines are part of the name: build_dir's key covers the sources, not this file.
+    tag = hashlib.sha256(" ".join(library_defines(wave)).encode()).hexdigest()[:8]
+    out = build_dir() / f"{module}-w{wave}-b{block}-{tag}{'-asan' if asan else ''}.so"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         compile_module(m.source, list(m.entries), wave, block, out, asan=asan,

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The call that decides rise6 (written in session 21, not yet run: its device time ran out).
+# (1) HEAD (v0) against HEAD + rise6.patch (v1): topk_sweep.py v0 v1 v0 v1 (72 cells a run,
+#     about 8 s each), the table printed and packed with the raw lines into $OUT/ab.tgz.
+# (2) With SUITES=1: both GPU suites and memcheck of the working tree (tools/gpu_session.sh
+#     PART=suites WORKERS=4, about 4 min; apply rise6.patch to the checkout's kernels first).
+# (3) With NCU=1: ncu's pipe utilisation and warp stall reasons of HEAD's topk_sampling kernels
+#     at 512 x 128256 (top-k 50 and plain; f32, bf16, f16; about 1 min): does a pipe (the
+#     conversions, F2I.U64 one an element in the mass) or memory latency bound the bf16 scan?
+# (4) With .exp/v2 present (session 22): HEAD (v0) against HEAD + mass-fma/mass_fma.patch (v2),
+#     bench/experiments/mass-fma/plain_sweep.py v0 v2 v0 v2 (24 cells), table_mass.txt.
+# About 8 min in all. Before the call, on the CPU:
+#   rm -rf .exp/v0 .exp/v1 && mkdir -p .exp/v0 .exp/v1
+#   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v0
+#   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v1
+#   (cd .exp/v1 && patch -p1 < ../../bench/experiments/topk-rise/rise6.patch)
+#   cp bench/experiments/topk-rise/{next.sh,topk_sweep.py} .exp/
+#   for (4): .exp/v2 as .exp/v0, then patch -p1 there with the kernels/ sections of
+#   bench/experiments/mass-fma/mass_fma.patch (its test files are not in the archive), and
+#   cp bench/experiments/mass-fma/plain_sweep.py .exp/
+#   cp bench/results/2026-12-05-h200-session18/run3-ncu-topk/s18c_drv.py .exp/
+# Device call: SUITES=1 NCU=1 COMMIT=... bash .exp/next.sh, carry [".whl", ".exp"].
+set -u -o pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONUNBUFFERED=1 ROCSAMPLE_REQUIRE_GPU=1
+ROOT=$PWD; R=/tmp/ab; rm -rf $R; mkdir -p $R
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ; echo "commit: ${COMMIT:-unknown} (v0), v0 + rise6.patch (v1)"; } > $R/device.txt
+cp .exp/next.sh .exp/topk_sweep.py $R/
+for v in v0 v1; do (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 90 python3 -c "import torch, rocsample; rocsample.sample(torch.rand(2, 1000, device='cuda'), top_k=5)" > $R/warm_$v.txt 2>&1; echo "warm_$v rc=$?" >> $R/steps.txt) & done; wait
+for v in v0 v1 v0 v1; do
+  t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 60 python3 $ROOT/.exp/topk_sweep.py >> $R/sweep_$v.jsonl 2>> $R/sweep_$v.err); echo "sweep_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
+done
+cat $R/steps.txt
+table() {  # table A B PREFIX: the sweep files PREFIX_A.jsonl against PREFIX_B.jsonl
+R=$R A=$1 B=$2 P=$3 python3 - <<'PY'
+import json, os
+R, A, B, P = (os.environ[k] for k in ("R", "A", "B", "P"))
+d = {v: [json.loads(l) for l in open(f"{R}/{P}_{v}.jsonl")] for v in (A, B)}
+n = len(d[A]) // 2
+print(f"V B k dtype {A}_us {A}_us {B}_us {B}_us {B}/{A} k*nc tokens")
+for i in range(n):
+    a1, a2, b1, b2 = d[A][i], d[A][i + n], d[B][i], d[B][i + n]
+    a, b = (a1["us"] + a2["us"]) / 2, (b1["us"] + b2["us"]) / 2
+    same = a1["tokens"] == b1["tokens"] == a2["tokens"] == b2["tokens"]
+    print(a1["V"], a1["B"], a1["k"], a1["dtype"], a1["us"], a2["us"], b1["us"], b2["us"],
+          "%.3f" % (b / a), a1["k"] * -(-a1["V"] // 4096), "same" if same else "DIFF")
+PY
+}
+table v0 v1 sweep | tee $R/table.txt
+if [ -d .exp/v2 ]; then  # MASS: HEAD (v0) against HEAD + mass_fma.patch (v2), plain_sweep.py
+  (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-v2 PYTHONPATH=/tmp/site:$ROOT/.exp/v2 timeout 90 python3 -c "import torch, rocsample; rocsample.sample(torch.rand(2, 1000, device='cuda'))" > $R/warm_v2.txt 2>&1; echo "warm_v2 rc=$?" >> $R/steps.txt)
+  cp .exp/plain_sweep.py $R/
+  for v in v0 v2 v0 v2; do
+    t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 60 python3 $ROOT/.exp/plain_sweep.py >> $R/plain_$v.jsonl 2>> $R/plain_$v.err); echo "plain_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
+  done
+  table v0 v2 plain | tee $R/table_mass.txt
+fi
+if [ "${NCU:-0}" = 1 ]; then  # HEAD's pipes at 512 x 128256: top-k 50 and plain, f32 / bf16 / f16
+  (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-v0 PYTHONPATH=/tmp/site:$ROOT/.exp/v0 timeout 150 ncu --clock-control none -k regex:topk_sampling --launch-skip 6 -c 6 --section ComputeWorkloadAnalysis --section WarpStateStats -o $R/pipes python3 $ROOT/.exp/s18c_drv.py > $R/ncu_run.txt 2>&1); echo "ncu rc=$?" >> $R/steps.txt
+  ncu --import $R/pipes.ncu-rep --page details --csv > $R/pipes.csv 2>&1; rm -f $R/pipes.ncu-rep
+fi
+tar czf $OUT/ab.tgz -C /tmp ab
+if [ "${SUITES:-0}" = 1 ]; then
+  OUT=$OUT PART=suites WORKERS=4 bash tools/gpu_session.sh
+fi

@@ -8,7 +8,8 @@
 #     at 512 x 128256 (top-k 50 and plain; f32, bf16, f16; about 1 min): does a pipe (the
 #     conversions, F2I.U64 one an element in the mass) or memory latency bound the bf16 scan?
 # (4) With .exp/v2 present (session 22): HEAD (v0) against HEAD + mass-fma/mass_fma.patch (v2),
-#     bench/experiments/mass-fma/plain_sweep.py v0 v2 v0 v2 (24 cells), table_mass.txt.
+#     bench/experiments/mass-fma/plain_sweep.py v0 v2 v0 v2 (24 cells), table_mass.txt. (Its
+#     first v0 run compiles the plain and logit modules: at 60 s it was stopped in session 22.)
 # About 8 min in all. Before the call, on the CPU:
 #   rm -rf .exp/v0 .exp/v1 && mkdir -p .exp/v0 .exp/v1
 #   git archive HEAD rocsample kernels pyproject.toml | tar -x -C .exp/v0
@@ -31,19 +32,26 @@ for v in v0 v1 v0 v1; do
   t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 60 python3 $ROOT/.exp/topk_sweep.py >> $R/sweep_$v.jsonl 2>> $R/sweep_$v.err); echo "sweep_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
 done
 cat $R/steps.txt
-table() {  # table A B PREFIX: the sweep files PREFIX_A.jsonl against PREFIX_B.jsonl
+table() {  # table A B PREFIX: PREFIX_A.jsonl against PREFIX_B.jsonl, cell by cell (V, B, k,
+# dtype), so a run stopped early leaves its cells with fewer timings instead of shifting them
 R=$R A=$1 B=$2 P=$3 python3 - <<'PY'
-import json, os
+import collections, json, os
 R, A, B, P = (os.environ[k] for k in ("R", "A", "B", "P"))
-d = {v: [json.loads(l) for l in open(f"{R}/{P}_{v}.jsonl")] for v in (A, B)}
-n = len(d[A]) // 2
-print(f"V B k dtype {A}_us {A}_us {B}_us {B}_us {B}/{A} k*nc tokens")
-for i in range(n):
-    a1, a2, b1, b2 = d[A][i], d[A][i + n], d[B][i], d[B][i + n]
-    a, b = (a1["us"] + a2["us"]) / 2, (b1["us"] + b2["us"]) / 2
-    same = a1["tokens"] == b1["tokens"] == a2["tokens"] == b2["tokens"]
-    print(a1["V"], a1["B"], a1["k"], a1["dtype"], a1["us"], a2["us"], b1["us"], b2["us"],
-          "%.3f" % (b / a), a1["k"] * -(-a1["V"] // 4096), "same" if same else "DIFF")
+d = {}
+for v in (A, B):
+    d[v] = collections.defaultdict(list)
+    for line in open(f"{R}/{P}_{v}.jsonl"):
+        j = json.loads(line)
+        d[v][(j["V"], j["B"], j["k"], j["dtype"])].append(j)
+print(f"V B k dtype {A}_us {B}_us {B}/{A} k*nc tokens  (runs joined by /; ratio of the means)")
+for key in d[A]:
+    a, b = d[A][key], d[B].get(key, [])
+    if not b:
+        continue
+    ma, mb = (sum(j["us"] for j in x) / len(x) for x in (a, b))
+    same = len({j["tokens"] for j in a + b}) == 1
+    print(*key, "/".join(str(j["us"]) for j in a), "/".join(str(j["us"]) for j in b),
+          "%.3f" % (mb / ma), key[2] * -(-key[0] // 4096), "same" if same else "DIFF")
 PY
 }
 table v0 v1 sweep | tee $R/table.txt
@@ -51,7 +59,7 @@ if [ -d .exp/v2 ]; then  # MASS: HEAD (v0) against HEAD + mass_fma.patch (v2), p
   (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-v2 PYTHONPATH=/tmp/site:$ROOT/.exp/v2 timeout 90 python3 -c "import torch, rocsample; rocsample.sample(torch.rand(2, 1000, device='cuda'))" > $R/warm_v2.txt 2>&1; echo "warm_v2 rc=$?" >> $R/steps.txt)
   cp .exp/plain_sweep.py $R/
   for v in v0 v2 v0 v2; do
-    t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 60 python3 $ROOT/.exp/plain_sweep.py >> $R/plain_$v.jsonl 2>> $R/plain_$v.err); echo "plain_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
+    t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 120 python3 $ROOT/.exp/plain_sweep.py >> $R/plain_$v.jsonl 2>> $R/plain_$v.err); echo "plain_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
   done
   table v0 v2 plain | tee $R/table_mass.txt
 fi

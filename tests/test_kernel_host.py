@@ -230,8 +230,9 @@ def test_topk_rows_of_long_spans(on_host, monkeypatch):
     candidates at the first sub-chunk's bound pass RS_SHCAND (3072) for the row, so the last
     block selects over the workspace slots instead of its shared-memory copy; at k 1 and 50
     the normal rows stay under it. Numpy's tokens either way. (With
-    bench/experiments/topk-rise/rise6.patch the scan's bound rises on these rows after rounds
-    1, 2, 4, ...; an edge one bin too high there fails this test at both waves.)"""
+    bench/experiments/topk-rise/rise6.patch or rise7.patch the scan's bound rises on these
+    rows after rounds 1, 2, 4, ...; an edge one bin too high there fails this test at both
+    waves.)"""
     monkeypatch.setattr(on_host, "sm_count", 16)
     for rows in (32, 8):
         _topk_rows_against_numpy(rows, 33 * 4096 + 77, (1, 50, 100, 128), capped=3)

@@ -28,7 +28,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 ROCSAMPLE_CACHE_DIR=/tmp/rs-
 PYARGS="-q -p no:cacheprovider --durations=30${WORKERS:+ -n $WORKERS}"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ
   echo "commit: ${COMMIT:-unknown}"; } > "$OUT/device.txt"
-cat "$OUT/device.txt" | tee "$OUT/steps.txt"
+tee "$OUT/steps.txt" < "$OUT/device.txt"
 step() {  # step NAME SECONDS command...: run with a limit, log to OUT/NAME.txt, one summary line
     local name=$1 limit=$2; shift 2
     local t0=$SECONDS

@@ -30,13 +30,15 @@
 //     binary16 or bfloat16 values (2 bytes, read in place and widened exactly; part from the
 //     matching softmax_stats_kernel_f16/_bf16): the token is the float32 entry's for the
 //     widened logits. Companions, optional in a code object (LOGITS_SAMPLING_HSACO).
+// Included with RS_RISE_MODULE defined (by logits_sampling_rise.hip, module "logits_sampling_rise",
+// LOGITS_SAMPLING_RISE_HSACO) it defines logits_sampling_rise_kernel{,_f16,_bf16} instead.
 // No dynamic shared memory. Reads logits[r, 0:vocab], part, temperature[r], the filter arrays,
 // ws and seeds[r]/offsets[r] only; writes out[r] and ws only; every loop is bounded by vocab or
 // part_g.
 #include "rs_engine.h"
 
 // One entry per element type of the logits: float, then the 2-byte companions.
-#define RS_LOGITS_ENTRY(NAME, U)                                                              \
+#define RS_LOGITS_ENTRY(NAME, U, RISE)                                                        \
     extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
     NAME(const U* logits, long long row_stride, int batch, int vocab,                         \
          const float* temperature, float temperature_val, const unsigned long long* part,     \
@@ -75,9 +77,15 @@
         a.part_g = part_g;                                                                    \
         a.temperature = temperature;                                                          \
         a.temperature_val = temperature_val;                                                  \
-        rs_engine<rs_lg<U>>(a);                                                               \
+        rs_engine<rs_lg<U>, RISE>(a);                                                         \
     }
 
-RS_LOGITS_ENTRY(logits_sampling_kernel, float)
-RS_LOGITS_ENTRY(logits_sampling_kernel_f16, rs_f16)
-RS_LOGITS_ENTRY(logits_sampling_kernel_bf16, rs_bf16)
+#ifndef RS_RISE_MODULE
+RS_LOGITS_ENTRY(logits_sampling_kernel, float, false)
+RS_LOGITS_ENTRY(logits_sampling_kernel_f16, rs_f16, false)
+RS_LOGITS_ENTRY(logits_sampling_kernel_bf16, rs_bf16, false)
+#else  // the rise module's entries: the rising candidate scan, no other
+RS_LOGITS_ENTRY(logits_sampling_rise_kernel, float, true)
+RS_LOGITS_ENTRY(logits_sampling_rise_kernel_f16, rs_f16, true)
+RS_LOGITS_ENTRY(logits_sampling_rise_kernel_bf16, rs_bf16, true)
+#endif

@@ -99,7 +99,7 @@ __shared__ rs_rowctx rs_st;
 // float32 arithmetic on the exactly widened values, so a half row draws the token its widened
 // float32 row draws. rs_lg<U> (logits_sampling.hip): rows of logits of type U, each load
 // made the element's softmax probability (rs_engine_block.h: logit rows).
-template <typename T>
+template <typename T, bool Rise = false>
 __device__ __forceinline__ void rs_engine(const rs_args a_in) {
     const int vocab = a_in.vocab;
     if ((int)blockIdx.x >= a_in.batch || vocab <= 0 || vocab > RS_VOCAB_MAX) return;
@@ -142,7 +142,7 @@ __device__ __forceinline__ void rs_engine(const rs_args a_in) {
             rs_phase_plain<T>(a, t);
             return;
         }
-        rs_phase0<T>(a, t);
+        rs_phase0<T, Rise>(a, t);
         if (t.ng != 1 || a.p_later) return;
         // A row with one block: that block carries on with the next phases in this launch,
         // while the row is still in L2 (the later launches find the row done).

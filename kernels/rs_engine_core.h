@@ -127,11 +127,20 @@ struct rs_eshared {
     rs_u32 ncand[2][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
     int nkept;                            // top-k: candidates at or above the k-th largest
     rs_smem b;
+    rs_u32 ckept;  // top-k scan with a rising bound: candidates the block has published
 };
 
 // The engine's shared memory: one object per block, at file scope so that every function
 // below addresses it directly (no generic pointers) and each kernel allocates it once.
 __shared__ rs_eshared rs_sm;
+
+// Top-k candidates a row may have in all for its last block to copy them into rs_sm.u and
+// select from there (rs_topk_shared); rs_scan_cand raises its bound to stay under it.
+#define RS_SHCAND ((int)(sizeof(rs_sm.u) / sizeof(rs_u64)))
+// Its value as a literal, which the host mirrors (rocsample.registry.RISE_CAND): it launches
+// the *_rise entries for rows of k x sub-chunks above it.
+#define RS_RISE_CAND 3072
+static_assert(RS_SHCAND == RS_RISE_CAND, "RS_RISE_CAND is the shared candidate copy's size");
 
 // ---- histogram adds ----
 

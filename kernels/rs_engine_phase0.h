@@ -10,7 +10,11 @@
 
 // Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
 // last block plans the row.
-template <typename T>
+// Rise: the entries for top-k rows of many candidates (the *_rise entries, in the modules of
+// kernels/*_rise.hip): a row whose k x sub-chunks exceeds RS_SHCAND scans with the rising
+// bound (rs_scan_cand<T, true>). The other entries never instantiate that scan, so their code
+// is the one without it.
+template <typename T, bool Rise = false>
 __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const int vocab = a.vocab, k = t.k;
     const T* x = rs_px<T>(t);
@@ -26,7 +30,11 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     // gathers the significand histogram: the first of its two reads.
     const bool hist = !t.topk && (a.p_later || t.p < 1.0f);
     const bool ghist = hist && t.ng > 1;  // the histogram went through w.hist
-    const rs_scan sc = kcand ? rs_scan_cand(x, vocab, t)
+    // k x (sub-chunks) above RS_SHCAND: about k candidates a sub-chunk at the first bound
+    // would overflow the last block's shared-memory copy, so the bound may rise (rs_scan_cand).
+    const bool rise = Rise && (long long)k * t.nc > RS_SHCAND;
+    const rs_scan sc = kcand ? (rise ? rs_scan_cand<T, Rise>(x, vocab, t)
+                                     : rs_scan_cand<T, false>(x, vocab, t))
                              : (mcand ? rs_scan_minp(x, vocab, t)
                                       : (hist ? rs_scan_sig(x, vocab, t) : rs_scan_max(x, vocab, t)));
     rs_u32 mx = sc.mx;

@@ -40,6 +40,32 @@ __device__ __noinline__ rs_u32 rs_raise_bound(const E* x, int vocab, int s, rs_u
     return edge > T ? edge : T;
 }
 
+// The lower edge of the 11-bit key bin that holds the k-th largest of this block's candidates
+// in sub-chunks s0 .. s1 - 1 (their counts published in w.ccnt; 0 when they hold fewer than
+// k). Each element is in the slots once, so their k-th largest is a k-th largest of elements
+// of the row: at most the row's k-th largest, and so is its bin's edge. The counts are staged
+// in rs_sm.u.h.part[0] and the histogram built in part[1] (both free during the scan; s1 - s0
+// <= RS_HBINS). Block-wide; a call of its own, so that the scan's loop keeps its registers.
+__device__ __noinline__ rs_u32 rs_cand_edge(const rs_ws& w, int s0, int s1, int k) {
+    rs_u32* cnt = rs_sm.u.h.part[0];
+    rs_u32* hist = rs_sm.u.h.part[1];
+    for (int c = threadIdx.x; c < s1 - s0; c += RS_BLOCK) {
+        const rs_u64 n = rs_vld(w.ccnt + s0 + c);
+        cnt[c] = (rs_u32)(n < RS_KSLOT ? n : RS_KSLOT);
+    }
+    for (int b = threadIdx.x; b < RS_HBINS; b += RS_BLOCK) hist[b] = 0u;
+    __syncthreads();
+    rs_visit_slots(w.cand + (long long)s0 * RS_KSLOT, (s1 - s0) * RS_KSLOT,
+                   [&](int i) { return i % RS_KSLOT < (int)cnt[i / RS_KSLOT]; },
+                   [&](rs_u64 e, int) { atomicAdd(&hist[(rs_u32)e >> 20], 1u); });
+    __syncthreads();
+    rs_u64 above;
+    const int bin = rs_pick(hist, RS_HBINS, true, [&](rs_u64 b, rs_u64 c) {
+        return b + c >= (rs_u64)k;
+    }, &above, &rs_sm.b);
+    return bin > 0 ? (rs_u32)bin << 20 : 0u;
+}
+
 // ---- maximum and validity only ----
 
 // The result of a block's phase-0 scan of its span.
@@ -205,7 +231,7 @@ __device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool 
 
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
 // and the candidates of each sub-chunk into the workspace.
-template <typename E>
+template <typename E, bool Rise>
 __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_rowctx& t) {
     const int k = t.k;
     const rs_ws& w = t.w;
@@ -222,6 +248,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // see a set, the draw rescans the sub-chunk it picks), so a round of RS_MDEEP sub-chunks
     // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
     if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    if (Rise && threadIdx.x == 0) rs_sm.ckept = 0u;
     __syncthreads();
     // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
     // smooth row has far more than RS_KSLOT nonzero elements, so starting from 0 would write
@@ -229,7 +256,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // block did). With fewer than k nonzero elements the edge is 0 and all of them fit.
     rs_u32 T = t.s0 < t.s1 ? rs_raise_bound(x, vocab, t.s0, 1u, k) : 0u;  // the same in every thread
     rs_u32 d = rs_cand_d(x, T > 1u ? T : 1u);  // rs_cand_valid's, for the bound max(T, 1)
-    int par = 0;
+    int par = 0, round = 0;  // round: Rise only
     for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
         rs_held8<E> h[RS_MDEEP];  // padding loads as 0 (see above)
 #pragma unroll
@@ -313,10 +340,35 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         }
         if (threadIdx.x < RS_MDEEP) {  // publish and clear (read by every thread above)
             const int q = threadIdx.x;
-            if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
+            if (s + q < t.s1) {
+                w.ccnt[s + q] = rs_sm.ncand[par][q];
+                if (Rise) atomicAdd(&rs_sm.ckept, rs_sm.ncand[par][q]);
+            }
         }
         __syncthreads();
         if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par][threadIdx.x] = 0u;
+        // Rise (k x sub-chunks > RS_SHCAND, rs_phase0): about k candidates a sub-chunk at the
+        // first sub-chunk's bound would be too many for the last block's shared-memory copy
+        // (rs_topk_shared), which would then select over the workspace slots instead. So after
+        // rounds 1, 2, 4, 8, ... (when more follow), if this block's candidates a sub-chunk
+        // so far would give the row more than RS_SHCAND, T rises to the edge of the k-th
+        // largest candidate so far (rs_cand_edge); the rest of the span then keeps about
+        // k / n a sub-chunk after n sub-chunks. H200, top-k 100 and 128 of 64-512 x
+        // 128256-262144 rows and top-k 50 of 262144: 1-32 % faster, the same tokens
+        // (bench/results/2026-12-05-session21). Other rows take the scan without
+        // (Rise false, the code of before): with it they ran 2-6 % slower.
+        if (Rise) ++round;
+        if (Rise && (round & (round - 1)) == 0 && s + RS_MDEEP < t.s1) {  // uniform
+            const int done = s + RS_MDEEP - t.s0;
+            if ((rs_u64)rs_sm.ckept * (rs_u64)t.nc > (rs_u64)RS_SHCAND * (rs_u64)done) {
+                const rs_u32 edge = rs_cand_edge(w, t.s0, t.s0 + done, k);
+                if (edge > T) {
+                    T = edge;
+                    d = rs_cand_d(x, T);
+                }
+                __syncthreads();  // rs_sm.u is read by the next overflow's rs_raise_bound
+            }
+        }
     }
     return {mx, bad};
 }

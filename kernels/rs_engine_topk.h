@@ -102,7 +102,6 @@ __device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t,
 // empty, 4.2). False, with rs_sm.u.f.cnt as it was, when the candidates do not fit or more
 // than RS_SMALL of them reach the bin of the k-th largest (ties, crowded bins): the caller
 // then works on the slots.
-#define RS_SHCAND ((int)(sizeof(rs_sm.u) / sizeof(rs_u64)))
 
 struct rs_shared_keys {  // visitor over the shared-memory candidate list
     int n;

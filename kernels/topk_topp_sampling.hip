@@ -46,12 +46,14 @@
 //   16-byte aligned), each widened exactly to float32: the token is the one the float32 entry
 //   draws for the widened probabilities. Companions, optional in a code object
 //   (FUSED_SAMPLING_HSACO).
+// Included with RS_RISE_MODULE defined (by topk_topp_sampling_rise.hip, module "topk_topp_sampling_rise",
+// FUSED_SAMPLING_RISE_HSACO) it defines topk_topp_sampling_rise_kernel{,_f16,_bf16} instead.
 // No dynamic shared memory. Reads probs[r, 0:vocab], ws and seeds[r]/offsets[r] only; writes out[r] and ws only;
 // every loop is bounded by vocab.
 #include "rs_engine.h"
 
 // One entry per element type of probs: float, then the 2-byte companions.
-#define RS_FUSED_ENTRY(NAME, T)                                                               \
+#define RS_FUSED_ENTRY(NAME, T, RISE)                                                         \
     extern "C" __global__ void RS_ENGINE_BOUNDS                                               \
     NAME(const T* probs, long long row_stride, int batch, int vocab, const int* top_k,        \
          int top_k_val, const float* top_p, float top_p_val, const float* min_p,              \
@@ -79,9 +81,15 @@
         a.ws = ws;                                                                            \
         a.phase = phase;                                                                      \
         a.nphase = nphase;                                                                    \
-        rs_engine<T>(a);                                                                      \
+        rs_engine<T, RISE>(a);                                                                \
     }
 
-RS_FUSED_ENTRY(topk_topp_sampling_kernel, float)
-RS_FUSED_ENTRY(topk_topp_sampling_kernel_f16, rs_f16)
-RS_FUSED_ENTRY(topk_topp_sampling_kernel_bf16, rs_bf16)
+#ifndef RS_RISE_MODULE
+RS_FUSED_ENTRY(topk_topp_sampling_kernel, float, false)
+RS_FUSED_ENTRY(topk_topp_sampling_kernel_f16, rs_f16, false)
+RS_FUSED_ENTRY(topk_topp_sampling_kernel_bf16, rs_bf16, false)
+#else  // the rise module's entries: the rising candidate scan, no other
+RS_FUSED_ENTRY(topk_topp_sampling_rise_kernel, float, true)
+RS_FUSED_ENTRY(topk_topp_sampling_rise_kernel_f16, rs_f16, true)
+RS_FUSED_ENTRY(topk_topp_sampling_rise_kernel_bf16, rs_bf16, true)
+#endif

@@ -129,6 +129,10 @@ class KernelCache:
         kernel. A user's code object (an environment variable or a precompiled file) that was
         built without it still serves the contract kernel: the host takes the path that does
         not need the companion. Any other failure (a bad file, a compile error) raises.
+        A companion in a module of its own (the sampling kernels' ``*_rise`` entries) is
+        resolved through its own variable, precompiled file or build, when it is first
+        needed; while the user overrides its contract kernel and not it, it is absent (the
+        user's kernel serves every row).
 
         >>> from rocsample import backend      # doctest: +SKIP
         >>> backend().kernels.companion("softmax_stats").resolution.origin   # doctest: +SKIP
@@ -143,6 +147,13 @@ class KernelCache:
         if hit is not None:
             return hit
         owner = self.get(spec.companion_of)  # raises for a bad override file
+        if spec.module != owner.spec.module:  # a module of its own (the rise entries)
+            if self._left_to_owner(spec):
+                log.info("%s: %s is set and %s is not; %s serves every row", kernel,
+                         owner.spec.env_var, spec.env_var, owner.spec.entry)
+                self._absent.add(kernel)
+                return None
+            return self.get(kernel)  # its own variable, precompiled file or build
         if owner.resolution.origin not in ("env", "precompiled"):
             return self.get(kernel)  # our own build has every entry
         try:
@@ -152,6 +163,16 @@ class KernelCache:
                      spec.entry, exc.reason, owner.spec.entry)
             self._absent.add(kernel)
             return None
+
+    @staticmethod
+    def _left_to_owner(spec: KernelSpec) -> bool:
+        """Whether companion ``spec``, in a module of its own, is left out because the user
+        overrides its contract kernel (whose code then serves every row) and not it: our
+        build of the companion would run where the user asked for theirs."""
+        owner = KERNELS[spec.companion_of] if spec.companion_of else None
+        return (owner is not None and owner.module != spec.module
+                and config.kernel_override(owner.env_var) is not None
+                and config.kernel_override(spec.env_var) is None)
 
     def load_all(self, kernels: Iterable[str] | None = None) -> dict[str, LoadedKernel]:
         """Load ``kernels`` (default: every registered kernel) now; returns them by name.
@@ -170,7 +191,7 @@ class KernelCache:
             todo: dict[str, str] = {}  # module -> key, for modules compiled now
             for name in names:
                 spec = KERNELS[name]
-                if name in self._kernels or spec.module in todo:
+                if name in self._kernels or spec.module in todo or self._left_to_owner(spec):
                     continue
                 key = self._key(spec)
                 if key in self._modules or key in self._fresh:

@@ -45,6 +45,9 @@ BLOCK_SIZE = 512
 CHUNK = 4096
 #: Largest top-k served in one read of the row (``RS_KCAND``).
 KCAND = 128
+#: Top-k candidates a row's last block selects from in shared memory (``RS_RISE_CAND``):
+#: rows of more (k x sub-chunks) take the sampling kernels' ``*_rise`` entries.
+RISE_CAND = 3072
 #: Bins of a row's top-p histogram (``RS_HBINS``): row r's are workspace words
 #: ``[r * HBINS, (r + 1) * HBINS)``.
 HBINS = 2048

@@ -313,7 +313,7 @@ class HostDevice(HostMemoryDriver):
         # on them, so that a layout whose prefix overlaps another call's rows is caught.
         self.scribble_rows(v)
         kind = func.rsplit("_", 1)[1] if func.endswith(("_f16", "_bf16")) else "f32"
-        func = func.removesuffix("_" + kind)
+        func = func.removesuffix("_" + kind).removesuffix("_rise")  # rise entries: same tokens
         if func == "logits_sampling":  # the softmax of the logits, from its stats' part
             assert self.inside(v["part"], 8 * rows * v["part_g"]), "part"
             stats = self._parts.get(v["part"])

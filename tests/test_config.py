@@ -107,10 +107,15 @@ def test_kernel_variables_one_per_sampling_kernel_and_per_elementwise_module():
     for spec in KERNELS.values():  # Candle's family: one variable per module, for every entry
         if spec.family == "elementwise":
             assert spec.env_var == f"{spec.module.upper()}_HSACO"
-    for spec in KERNELS.values():  # a companion travels in its contract kernel's code object
-        if spec.companion_of is not None:
-            owner = KERNELS[spec.companion_of]
-            assert (spec.env_var, spec.module) == (owner.env_var, owner.module)
+    for spec in KERNELS.values():  # a companion travels in its contract kernel's code object,
+        if spec.companion_of is not None:  # or in a module (and variable) of its own that
+            owner = KERNELS[spec.companion_of]  # holds companions of that kernel only (rise)
+            if spec.module == owner.module:
+                assert spec.env_var == owner.env_var, spec.name
+            else:
+                assert spec.env_var != owner.env_var, spec.name
+                assert {k.companion_of for k in KERNELS.values() if k.module == spec.module} \
+                    == {owner.name}, spec.name
     assert not {spec.env_var for spec in KERNELS.values()} & {v.name for v in config.ENV_VARS}
 
 

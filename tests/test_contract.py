@@ -739,6 +739,7 @@ def _mirrors() -> list[tuple[str, int, str]]:
         ("RS_HBINS", registry.HBINS, "registry.HBINS"),
         ("RS_HBINS", registry._HBINS, "registry._HBINS"),
         ("RS_KCAND", registry.KCAND, "registry.KCAND"),
+        ("RS_RISE_CAND", registry.RISE_CAND, "registry.RISE_CAND"),
         ("RS_KSLOT", registry._KSLOT, "registry._KSLOT"),
         ("RS_CAPC", registry._CAPC, "registry._CAPC"),
         ("RS_WS_HEAD", registry._WS_HEAD, "registry._WS_HEAD"),

@@ -266,8 +266,12 @@ def test_make_hsaco_bundles_every_module(hsaco_dir):
         info = inspect_file(hsaco_dir / f"{module.name}.hsaco")
         assert info.format == "offload-bundle"
         assert sorted(e.target for e in info.entries) == ["gfx1030", "gfx90a"]
+        # Its entries and no other module's (the rise entries stay out of their kernel's
+        # module, which would compile them at every cold start).
+        others = {x for m in registry.MODULES.values() if m is not module for x in m.entries}
         for e in info.entries:
             assert set(module.entries) <= set(e.symbols)
+            assert not others & set(e.symbols), module.name
             assert e.abi == registry.ABI_VERSION  # rs_common.h's marker, read from the symtab
 
 
@@ -284,7 +288,7 @@ def test_env_vars_and_kernel_dir_pass_validation(hsaco_dir, env, monkeypatch, ta
                                          and spec.module != "sampling_utils"), name
     # One load per module file; a module's entries share one read and one parse of it.
     assert c.stats.compiles == 0 and c.runtime.loads == len(registry.MODULES)
-    for var in {registry.KERNELS[name].env_var for name in registry.CONTRACT}:
+    for var in {spec.env_var for spec in registry.KERNELS.values()}:
         monkeypatch.delenv(var)
     monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
     c = KernelCache(OfflineAmdRuntime(target))
@@ -419,6 +423,49 @@ def test_override_without_companions_serves_the_contract_kernel(hsaco_dir, env, 
         KernelCache(OfflineAmdRuntime("gfx90a")).companion("softmax_stats")
     with pytest.raises(ValueError, match="contract kernel"):
         c.companion("softmax")
+
+
+def test_rise_companions_come_from_their_own_module_and_variable(hsaco_dir, env, monkeypatch,
+                                                                 caplog):
+    """The rise entries are companions in modules of their own: compiled only when asked for
+    (not with their kernel), resolved through their own variable or precompiled file, and
+    absent while the user overrides their kernel and not them (the user's code then serves
+    every row); a bad file named by their variable fails with that variable."""
+    c = KernelCache(OfflineAmdRuntime("gfx90a"))
+    assert c.get("topk_sampling").resolution.origin == "compile" and c.stats.compiles == 1
+    assert c.runtime.loads == 1
+    rise = c.companion("topk_sampling_rise_bf16")
+    assert rise.resolution.origin == "compile" and rise.spec.module == "topk_sampling_rise"
+    assert c.stats.compiles == 2 and set(c.stats.compile_seconds) == {"topk_sampling",
+                                                                       "topk_sampling_rise"}
+    assert c.companion("topk_sampling_rise").resolution.origin == "compile"  # same module
+    assert c.stats.compiles == 2 and c.runtime.loads == 2
+
+    monkeypatch.setenv("TOPK_SAMPLING_HSACO", str(hsaco_dir / "topk_sampling.hsaco"))
+    c = KernelCache(OfflineAmdRuntime("gfx90a"))
+    with caplog.at_level("INFO", logger="rocsample"):
+        assert c.companion("topk_sampling_rise") is None
+    assert "TOPK_SAMPLING_HSACO is set and TOPK_SAMPLING_RISE_HSACO is not" in caplog.text
+    assert set(c.load_all(["topk_sampling", "topk_sampling_rise", "topk_sampling_rise_f16"])) \
+        == {"topk_sampling"}
+    assert c.stats.compiles == 0  # nothing of ours was built for the rows the user serves
+    # FUSED_SAMPLING_HSACO is not set: the fused kernel's rise module is ours, built now
+    assert c.companion("topk_topp_sampling_rise").resolution.origin == "compile"
+
+    monkeypatch.setenv("TOPK_SAMPLING_RISE_HSACO", str(hsaco_dir / "topk_sampling_rise.hsaco"))
+    c = KernelCache(OfflineAmdRuntime("gfx90a"))
+    assert c.companion("topk_sampling_rise_f16").resolution.origin == "env"
+    monkeypatch.setenv("TOPK_SAMPLING_RISE_HSACO", str(hsaco_dir / "nope.hsaco"))
+    with pytest.raises(KernelLoadError, match="file does not exist") as err:
+        KernelCache(OfflineAmdRuntime("gfx90a")).companion("topk_sampling_rise")
+    assert err.value.env_var == "TOPK_SAMPLING_RISE_HSACO"
+
+    for var in ("TOPK_SAMPLING_HSACO", "TOPK_SAMPLING_RISE_HSACO"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("ROCSAMPLE_KERNEL_DIR", str(hsaco_dir))
+    c = KernelCache(OfflineAmdRuntime("gfx90a"))
+    assert c.companion("logits_sampling_rise").resolution.origin == "precompiled"
+    assert c.stats.compiles == 0
 
 
 def _sampling_utils_with_marker(tmp_path, marker: bytes) -> Path:

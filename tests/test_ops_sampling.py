@@ -135,6 +135,51 @@ def test_top_k_one_row_takes_a_block_per_sub_chunk(gpu):
         ("topk_sampling", (1, 32), 50, 0, 1)
 
 
+@pytest.mark.parametrize("kw,vocab,rise", [
+    (dict(top_k=50), 128256, False),  # 50 x 32 sub-chunks = 1600 <= RISE_CAND (3072)
+    (dict(top_k=50), 262144, True),  # 50 x 64 = 3200
+    (dict(top_k=96), 128256, False),  # 96 x 32 = 3072: not above
+    (dict(top_k=97), 128256, True),
+    (dict(top_k=200), 262144, False),  # above KCAND: no candidate scan
+    (dict(top_k=np.array([1, 100, 0], np.int64)), 128256, True),  # the largest decides
+    (dict(top_k=np.array([1, 90, 0], np.int64)), 128256, False),
+    (dict(top_k=100, top_p=0.9), 128256, True),  # the fused entry
+    (dict(top_p=0.9), 262144, False),
+])
+@pytest.mark.parametrize("kind", ["f32", "bf16"])
+def test_rows_of_many_candidates_take_the_rise_entries(gpu, kw, vocab, rise, kind):
+    """Top-k rows of k x sub-chunks > registry.RISE_CAND launch the *_rise entry of their
+    kernel (and of their element type), other rows the entry of before; the tokens are the
+    cpu backend's; sample_from_logits alike (logits_sampling_rise)."""
+    from rocsample.buffers.dtypes import BFLOAT16, widen_to_f32
+
+    probs = _probs(3, vocab, 2)
+    x = probs if kind == "f32" else \
+        (probs.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+    want = rocsample.sample(widen_to_f32(x) if kind != "f32" else x, seed=3, backend="cpu", **kw)
+    got = rocsample.sample(x, seed=3, **kw)
+    base = "topk_sampling" if set(kw) == {"top_k"} else "topk_topp_sampling"
+    sfx = "" if kind == "f32" else "_" + kind
+    assert {k for k, *_ in _launches(gpu)} == {base + ("_rise" if rise else "") + sfx}
+    np.testing.assert_array_equal(got, want)
+    logits = np.log(probs)
+    rocsample.sample_from_logits(logits, seed=3, **kw)
+    kernels = [k for k, *_ in _launches(gpu)]
+    assert kernels[-1] == "logits_sampling" + ("_rise" if rise else ""), kernels
+
+
+def test_a_code_object_without_the_rise_entries_serves_every_row(gpu, monkeypatch):
+    """An override built before the rise entries (has_companion says no): the entry of before
+    runs the rows the rise entries would have."""
+    real = gpu.has_companion
+    monkeypatch.setattr(gpu, "has_companion", lambda name: "_rise" not in name and real(name))
+    probs = _probs(2, 262144, 4)
+    got = rocsample.sample(probs, top_k=50, seed=5)
+    (kernel, *_), = _launches(gpu)
+    assert kernel == "topk_sampling"
+    np.testing.assert_array_equal(got, rocsample.sample(probs, top_k=50, seed=5, backend="cpu"))
+
+
 @pytest.mark.parametrize("rows,want", [(128, [((128, 2), 0, 2, False), ((128, 2), 1, 2, True)]),
                                        (512, [((512, 1), 0, 2, False)])])
 def test_top_p_takes_two_phases_unless_a_row_has_one_block(gpu, rows, want):

@@ -107,6 +107,7 @@ def main() -> int:
                     print(f"MISMATCH {op.__name__} {kind} result {x.shape}")
                     bad += 1
     bad += _logits(rng)
+    bad += _rise(rng)
     bad += _mlp(b, rng)
     print("sanitize driver done, mismatches:", bad)
     return 1 if bad else 0
@@ -137,6 +138,55 @@ def _logits(rng) -> int:
                     print(f"MISMATCH sample_from_logits {kind} {kw} {rows}x{vocab}: "
                           f"{np.flatnonzero(got != want)[:5]}")
                     bad += 1
+    return bad
+
+
+def _rise(rng) -> int:
+    """Top-k rows of more than RISE_CAND candidates (k x sub-chunks), which take the rise
+    entries of topk_sampling, topk_topp_sampling and logits_sampling (rocsample.ops.sampling.
+    _rise_suffix), f32 and the 2-byte types: G blocks a row (3 rows of an odd vocab, every row
+    rising, then per-row k where one row does and the others scan as usual) and one block a
+    row (140 rows); each token against the numpy backend, and every rise entry must have run."""
+    from rocsample.buffers import BFLOAT16, widen_to_f32
+    from rocsample.registry import KCAND, RISE_CAND, nchunks
+
+    bad = 0
+    want_run = set()
+    with rocsample.profile() as prof:
+        for rows, vocab, ks in ((3, 262145, (50, KCAND, np.array([7, 128, 0], np.int32))),
+                                (140, 100003, (KCAND,))):
+            assert KCAND * nchunks(vocab) > RISE_CAND, vocab
+            logits = (rng.standard_normal((rows, vocab)) * 3).astype(np.float32)
+            for kind in ("f32", "f16", "bf16") if rows < 100 else ("f32", "bf16"):
+                v = logits if kind == "f32" else logits.astype(np.float16) if kind == "f16" \
+                    else (logits.view(np.uint32) >> 16).astype(np.uint16).view(BFLOAT16)
+                wide = widen_to_f32(v) if kind != "f32" else v
+                probs = cpu_kernels.softmax(np.ascontiguousarray(wide))
+                x = probs if kind == "f32" else probs.astype(np.float16) if kind == "f16" \
+                    else (probs.view(np.uint32) >> 16).astype(np.uint16).view(BFLOAT16)
+                xw = np.ascontiguousarray(widen_to_f32(x) if kind != "f32" else x)
+                sfx = "" if kind == "f32" else f"_{kind}"
+                want_run |= {f"topk_sampling_rise{sfx}", f"topk_topp_sampling_rise{sfx}",
+                             f"logits_sampling_rise{sfx}"}
+                for k in ks:
+                    for method, kw in (("topk", {}), ("fused", dict(top_p=0.9))):
+                        got = rocsample.sample(x, seed=5, method=method, top_k=k, **kw)
+                        want = cpu_kernels.sample_rows(xw, seed=5, top_k=k, **kw)
+                        if not np.array_equal(got, want):
+                            print(f"MISMATCH rise {kind} {method} k={k} {rows}x{vocab}: "
+                                  f"{np.flatnonzero(got != want)[:5]}")
+                            bad += 1
+                    got = rocsample.sample_from_logits(v, temperature=0.7, seed=5, top_k=k)
+                    want = rocsample.sample(rocsample.softmax(v, 0.7), seed=5, top_k=k)
+                    if not np.array_equal(got, want):
+                        print(f"MISMATCH rise sample_from_logits {kind} k={k} {rows}x{vocab}: "
+                              f"{np.flatnonzero(got != want)[:5]}")
+                        bad += 1
+    ran = set(prof.summary())
+    print("rise entries:", sorted(ran & want_run))
+    if want_run - ran:
+        print(f"MISSING rise entries never launched: {sorted(want_run - ran)}")
+        bad += 1
     return bad
 
 

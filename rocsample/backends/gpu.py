@@ -137,7 +137,10 @@ class GpuBackend:
             raise CaptureError("reserve", stream, "reserve before the capture begins (it "
                                "allocates and zeroes memory)")
         names = [n for n, spec in KERNELS.items() if spec.family == "sampling"]
-        self.kernels.load_all([n for n in names if KERNELS[n].companion_of is None])
+        # The contract kernels and the companions of modules of their own (the rise
+        # entries), whose modules then compile side by side; the others come with theirs.
+        self.kernels.load_all([n for n in names if KERNELS[n].companion_of is None
+                               or KERNELS[KERNELS[n].companion_of].module != KERNELS[n].module])
         for n in names:
             if KERNELS[n].companion_of is not None:
                 self.has_companion(n)

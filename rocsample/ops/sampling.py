@@ -121,6 +121,20 @@ _TEMP = (
     ("temperature_val", "f32"),
 )
 
+#: The engine kernels that scan for top-k candidates: each has *_rise entries (the same
+#: arguments; a rising candidate bound for rows of many candidates, :func:`_rise_suffix`).
+RISE_KERNELS = ("topk_sampling", "topk_topp_sampling", "logits_sampling")
+#: The override variable of each one's rise module (``<module>_rise``).
+RISE_VARS = {"topk_sampling": "TOPK_SAMPLING_RISE_HSACO",
+             "topk_topp_sampling": "FUSED_SAMPLING_RISE_HSACO",
+             "logits_sampling": "LOGITS_SAMPLING_RISE_HSACO"}
+
+
+def _rise_entries(kernel: str) -> tuple[str, ...]:
+    """The C names of ``kernel``'s rise entries: float32, then the half companions."""
+    return (f"{kernel}_rise_kernel",) + tuple(f"{kernel}_rise_kernel_{dt}" for dt in HALF_DTYPES)
+
+
 #: The family's modules by name.
 MODULES: dict[str, Module] = {
     m.name: m
@@ -146,6 +160,10 @@ MODULES: dict[str, Module] = {
         Module("logits_sampling", "logits_sampling.hip", _ENGINE,
                ("logits_sampling_kernel",) + tuple(f"logits_sampling_kernel_{dt}"
                                                    for dt in HALF_DTYPES)),
+        # The rise modules: each includes its kernel's source (a header of theirs) with
+        # RS_RISE_MODULE defined, which defines the rise entries instead.
+        *(Module(f"{k}_rise", f"{k}_rise.hip", _ENGINE + (f"{k}.hip",), _rise_entries(k))
+          for k in RISE_KERNELS),
     )
 }
 
@@ -215,12 +233,24 @@ ENTRIES.update({
     if e.module != "sampling_utils" and e.companion_of is None
 })
 
+# The rise entries: optional companions of their kernel's float32 entry (the same arguments and
+# tokens) in a module and variable of their own (RISE_VARS), compiled only when a row needs
+# them; without them every row takes the base entry.
+ENTRIES.update({
+    f"{e.entry.replace('_kernel', '_rise_kernel')}{sfx}": Entry(
+        f"{e.name}_rise{sfx}", f"{e.module}_rise",
+        f"{e.entry.replace('_kernel', '_rise_kernel')}{sfx}", RISE_VARS[e.name], e.signature,
+        companion_of=e.name)
+    for e in list(ENTRIES.values()) if e.name in RISE_KERNELS
+    for sfx in ("",) + tuple(f"_{dt}" for dt in HALF_DTYPES)
+})
+
 #: The C entry of each float32 kernel by its registry name.
 KERNEL_ENTRY = {e.name: e.entry for e in ENTRIES.values()}
 
 # Imported after the rows: the registry builds its rows from them when it is imported first
 # (from here, or on its own), so this module must hold them before the registry loads.
-from ..registry import BLOCK_SIZE, KCAND, nchunks, ws_prefix_words  # noqa: E402
+from ..registry import BLOCK_SIZE, KCAND, RISE_CAND, nchunks, ws_prefix_words  # noqa: E402
 
 #: Threads a block every kernel of the family is compiled for and launched with.
 BLOCK = BLOCK_SIZE
@@ -371,6 +401,9 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     if method == "auto":
         method = _choose(params)
     sfx = logits[0] if logits else _half_suffix(x, _METHOD_KERNEL[method], facts, "probs")
+    if method != "topp":
+        sfx = _rise_suffix("logits_sampling" if logits else _METHOD_KERNEL[method], sfx, k,
+                           vocab, facts) + sfx
     kb = pb = mb = ()
     if isinstance(k, np.ndarray):
         uploads["top_k"] = k.astype(np.int32, copy=False)
@@ -434,6 +467,35 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
                     "min_p_val": m or 0.0, "seed": seed, "offset": offset, **rng, "out": 0,
                     "ws": 0, "phase": phase, "nphase": nphase}, bind, phase > 0)
             for phase in phases]
+
+
+def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, facts: DeviceFacts) -> str:
+    """"_rise" when ``kernel``'s rise entry for the element type of suffix ``sfx`` serves
+    these rows better, else "".
+
+    A top-k row keeps about k candidates a sub-chunk at its first bound; when k x sub-chunks
+    exceeds :data:`~rocsample.registry.RISE_CAND` they would not fit its last block's shared
+    memory, whose selection then runs over the workspace. The rise entries raise the bound as
+    the row is scanned (the same tokens). With the rising scan in the same entry every other
+    row was 1 % slower (bench/results/2026-12-05-session22), so it has entries of its own, in
+    modules of their own (``*_rise.hip``: compiled only once a row needs them). On an H100,
+    72 cells of top-k 20-128, 64-512 rows of 128256-262144 against the kernels before them
+    (bench/results/2026-12-05-session23): rows that rise took 0.71-0.98 of the time (median
+    0.84), the others 0.99-1.01 (median 1.00), the tokens the same. ``k``: the scalar, or the
+    host array's largest (a row of smaller k in a rise entry scans as the others do). Without
+    the rise entries (their variable unset while their kernel's is set) the kernel's entry
+    serves every row.
+
+    >>> from types import SimpleNamespace
+    >>> dev = SimpleNamespace(has_companion=lambda name: True)
+    >>> [_rise_suffix("topk_sampling", "_bf16", 50, v, dev) for v in (128256, 262144)]
+    ['', '_rise']
+    """
+    if isinstance(k, np.ndarray):
+        k = int(k.max()) if k.size else 0
+    if k is None or not 0 < k <= KCAND or k >= vocab or k * nchunks(vocab) <= RISE_CAND:
+        return ""
+    return "_rise" if facts.has_companion(f"{kernel}_rise{sfx}") else ""
 
 
 def _rng_pointer(role: str, value: Any, uploads: dict[str, Any]) -> int:

@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# Session 23: v1 is the checkout with the rise modules (kernels/*_rise.hip; V1="..." names it
+# in device.txt), made as v0 is but from the working tree (cp -r rocsample kernels
+# pyproject.toml .exp/v1). Its warm call samples rising rows (2 x 262144, top-k 128, f32 and
+# bf16), so the rise module is compiled before the timed sweeps.
 # The call that decides rise6 (written in session 21, not yet run: its device time ran out).
 # (1) HEAD (v0) against HEAD + rise6.patch (v1): topk_sweep.py v0 v1 v0 v1 (72 cells a run,
 #     about 8 s each), the table printed and packed with the raw lines into $OUT/ab.tgz.
@@ -25,11 +29,11 @@ set -u -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONUNBUFFERED=1 ROCSAMPLE_REQUIRE_GPU=1
 ROOT=$PWD; R=/tmp/ab; rm -rf $R; mkdir -p $R
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ; echo "commit: ${COMMIT:-unknown} (v0), v0 + rise6.patch (v1)"; } > $R/device.txt
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ; echo "commit: ${COMMIT:-unknown} (v0), ${V1:-v0 + rise6.patch} (v1)"; } > $R/device.txt
 cp .exp/next.sh .exp/topk_sweep.py $R/
-for v in v0 v1; do (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 90 python3 -c "import torch, rocsample; rocsample.sample(torch.rand(2, 1000, device='cuda'), top_k=5)" > $R/warm_$v.txt 2>&1; echo "warm_$v rc=$?" >> $R/steps.txt) & done; wait
+for v in v0 v1; do (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 120 python3 -c "import torch, rocsample; rocsample.sample(torch.rand(2, 1000, device='cuda'), top_k=5); x = torch.rand(2, 262144, device='cuda'); rocsample.sample(x, top_k=128); rocsample.sample(x.bfloat16(), top_k=128)" > $R/warm_$v.txt 2>&1; echo "warm_$v rc=$?" >> $R/steps.txt) & done; wait
 for v in v0 v1 v0 v1; do
-  t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 60 python3 $ROOT/.exp/topk_sweep.py >> $R/sweep_$v.jsonl 2>> $R/sweep_$v.err); echo "sweep_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
+  t0=$SECONDS; (cd /tmp && ROCSAMPLE_CACHE_DIR=/tmp/rs-$v PYTHONPATH=/tmp/site:$ROOT/.exp/$v timeout 90 python3 $ROOT/.exp/topk_sweep.py >> $R/sweep_$v.jsonl 2>> $R/sweep_$v.err); echo "sweep_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt
 done
 cat $R/steps.txt
 table() {  # table A B PREFIX: PREFIX_A.jsonl against PREFIX_B.jsonl, cell by cell (V, B, k,

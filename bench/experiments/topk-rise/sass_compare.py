@@ -29,7 +29,14 @@ from pathlib import Path
 
 
 def cubin(tree: str, module: str, out: str) -> None:
-    """Compile ``module`` of ``tree`` as tools/nvrtc_compat.py does and keep its cubin."""
+    """Compile ``module`` of ``tree`` as tools/nvrtc_compat.py does and keep its cubin.
+
+    ``tree`` must hold its own tools/: nvrtc_compat.py puts the checkout above it first on
+    sys.path, so a tree without them would be compiled from this checkout's sources (session
+    23 found a comparison made so: two "trees" that were one)."""
+    if not (Path(tree) / "tools" / "nvrtc_compat.py").is_file():
+        sys.exit(f"{tree} has no tools/nvrtc_compat.py: copy tools/ into it (git archive HEAD "
+                 f"tools | tar -x -C {tree}), or its sources would not be the ones compiled")
     sys.path[:0] = [tree + "/tools", tree]
     import nvrtc_compat
     import ptxas_regs

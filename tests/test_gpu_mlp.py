@@ -159,7 +159,9 @@ def test_both_rms_norm_paths_at_their_boundary(gpu, dtype, hidden):
     assert_near(back(xd, dtype), y, dtype)
 
 
-@pytest.mark.parametrize("kernel", ["rms_norm", "fused_add_rms_norm", "swiglu", "generic"])
+@pytest.mark.parametrize("kernel", ["rms_norm", "fused_add_rms_norm", "swiglu",
+                                    "swiglu_kernel", "rms_norm_kernel",
+                                    "fused_add_rms_norm_kernel"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
     """The kernels' loops cover every row and element whatever the grid and block (their
@@ -167,8 +169,8 @@ def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
     of 32 to 512 threads, at shapes on each path (two and four groups a thread, two passes,
     element by element), so one block streams many tiles (rms_norm loads a row ahead while
     it writes one); the compact entry the recipe picks (row, flat), where it does, with the
-    same grids and its own block or a wider one. "generic": the entries that take the type
-    as a run-time code."""
+    same grids and its own block or a wider one. "*_kernel": the entries that take the type
+    as a run-time code (rocsample's recipes never launch them; the ABI has them)."""
     from rocsample.backends.recipe import Launch, Recipe
 
     rng = np.random.default_rng(11)
@@ -181,7 +183,8 @@ def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
                    make((hidden,), dtype, rng))
         xd, rd, wd = dev(gpu, x, dtype), dev(gpu, r, dtype), dev(gpu, w, dtype)
         out = DeviceBuffer(gpu.rt, (rows, hidden), xd.dtype)
-        name = "swiglu" if kernel in ("swiglu", "generic") else kernel
+        generic = kernel.endswith("_kernel")
+        name = kernel.removesuffix("_kernel")
         if name == "swiglu":
             rec = mlp.swiglu_recipe(dtype, rows, hidden, {"gate": xd.ptr, "up": rd.ptr,
                                                           "out": out.ptr},
@@ -198,13 +201,13 @@ def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
         launch = rec.launches[0]
         general = mlp.entry(name, dtype)
         runs = [(general, block)]
-        if kernel == "generic":
-            runs = [("swiglu_kernel", block)]
+        if generic:
+            runs = [(kernel, block)]
         elif launch.kernel != general:  # a compact entry: at least its own block
             runs.append((launch.kernel, max(block, launch.block)))
         for entry, threads in runs:
             args = dict(launch.args)
-            if entry == "swiglu_kernel":
+            if generic:
                 args["dtype"] = mlp.DTYPE_CODES[dtype]
             gy = 1 if name != "swiglu" else grid[1]
             xd.copy_from(x.view(BFLOAT16) if dtype == "bf16" else x)

@@ -169,8 +169,9 @@ def test_rows_of_many_candidates_take_the_rise_entries(gpu, kw, vocab, rise, kin
 
 
 def test_a_code_object_without_the_rise_entries_serves_every_row(gpu, monkeypatch):
-    """An override built before the rise entries (has_companion says no): the entry of before
-    runs the rows the rise entries would have."""
+    """Without the rise entries (has_companion says no: their kernel's variable set and
+    theirs not, KernelCache.companion) the entry of before runs the rows the rise entries
+    would have, to the same tokens."""
     real = gpu.has_companion
     monkeypatch.setattr(gpu, "has_companion", lambda name: "_rise" not in name and real(name))
     probs = _probs(2, 262144, 4)

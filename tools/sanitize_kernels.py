@@ -146,7 +146,8 @@ def _rise(rng) -> int:
     entries of topk_sampling, topk_topp_sampling and logits_sampling (rocsample.ops.sampling.
     _rise_suffix), f32 and the 2-byte types: G blocks a row (3 rows of an odd vocab, every row
     rising, then per-row k where one row does and the others scan as usual) and one block a
-    row (140 rows); each token against the numpy backend, and every rise entry must have run."""
+    row (140 rows). sample's tokens against the numpy backend's, sample_from_logits's against
+    sample of softmax's written output on this GPU (as _logits); every rise entry must run."""
     from rocsample.buffers import BFLOAT16, widen_to_f32
     from rocsample.registry import KCAND, RISE_CAND, nchunks
 

@@ -227,12 +227,11 @@ def test_topk_rows_of_many_rounds_a_block(on_host):
 def test_topk_rows_of_long_spans(on_host, monkeypatch):
     """Rows of 34 sub-chunks at 16 units: 32 rows (one block a row at both waves, 17 rounds)
     and 8 rows (four blocks a row). At k 100 and 128, and on the capped rows at every k, the
-    candidates at the first sub-chunk's bound pass RS_SHCAND (3072) for the row, so the last
-    block selects over the workspace slots instead of its shared-memory copy; at k 1 and 50
-    the normal rows stay under it. Numpy's tokens either way. (With
-    bench/experiments/topk-rise/rise6.patch or rise7.patch the scan's bound rises on these
-    rows after rounds 1, 2, 4, ...; an edge one bin too high there fails this test at both
-    waves.)"""
+    candidates at the first sub-chunk's bound would pass RS_SHCAND (3072) for the row, so
+    the recipe launches the *_rise entries (kernels/*_rise.hip), whose bound rises after
+    rounds 1, 2, 4, ... (an edge one bin too high there failed this test at both waves,
+    session 22); at k 1 and 50 the normal rows stay under it and take the entries of
+    before. Numpy's tokens either way."""
     monkeypatch.setattr(on_host, "sm_count", 16)
     for rows in (32, 8):
         _topk_rows_against_numpy(rows, 33 * 4096 + 77, (1, 50, 100, 128), capped=3)

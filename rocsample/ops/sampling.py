@@ -124,10 +124,6 @@ _TEMP = (
 #: The engine kernels that scan for top-k candidates: each has *_rise entries (the same
 #: arguments; a rising candidate bound for rows of many candidates, :func:`_rise_suffix`).
 RISE_KERNELS = ("topk_sampling", "topk_topp_sampling", "logits_sampling")
-#: The override variable of each one's rise module (``<module>_rise``).
-RISE_VARS = {"topk_sampling": "TOPK_SAMPLING_RISE_HSACO",
-             "topk_topp_sampling": "FUSED_SAMPLING_RISE_HSACO",
-             "logits_sampling": "LOGITS_SAMPLING_RISE_HSACO"}
 
 
 def _rise_entries(kernel: str) -> tuple[str, ...]:
@@ -234,13 +230,13 @@ ENTRIES.update({
 })
 
 # The rise entries: optional companions of their kernel's float32 entry (the same arguments and
-# tokens) in a module and variable of their own (RISE_VARS), compiled only when a row needs
-# them; without them every row takes the base entry.
+# tokens) in a module (``<module>_rise``) and variable (``<its kernel's>_RISE_HSACO``) of their
+# own, compiled only when a row needs them; without them every row takes the base entry.
 ENTRIES.update({
     f"{e.entry.replace('_kernel', '_rise_kernel')}{sfx}": Entry(
         f"{e.name}_rise{sfx}", f"{e.module}_rise",
-        f"{e.entry.replace('_kernel', '_rise_kernel')}{sfx}", RISE_VARS[e.name], e.signature,
-        companion_of=e.name)
+        f"{e.entry.replace('_kernel', '_rise_kernel')}{sfx}",
+        e.env_var.removesuffix("_HSACO") + "_RISE_HSACO", e.signature, companion_of=e.name)
     for e in list(ENTRIES.values()) if e.name in RISE_KERNELS
     for sfx in ("",) + tuple(f"_{dt}" for dt in HALF_DTYPES)
 })

@@ -136,9 +136,14 @@ class GpuBackend:
         if capturing:
             raise CaptureError("reserve", stream, "reserve before the capture begins (it "
                                "allocates and zeroes memory)")
-        # Every sampling kernel and companion (the modules to build compile side by side; a
-        # companion its code object lacks is left out, as has_companion would find).
-        self.kernels.load_all([n for n, spec in KERNELS.items() if spec.family == "sampling"])
+        names = [n for n, spec in KERNELS.items() if spec.family == "sampling"]
+        # The contract kernels and the companions of modules of their own (the rise
+        # entries), whose modules then compile side by side; the others come with theirs.
+        self.kernels.load_all([n for n in names if KERNELS[n].companion_of is None
+                               or KERNELS[KERNELS[n].companion_of].module != KERNELS[n].module])
+        for n in names:
+            if KERNELS[n].companion_of is not None:
+                self.has_companion(n)
         res = self.memory.reserve(stream, max_batch, vocab, outputs, logits)
         res._on_release = self._released
         return res

@@ -16,8 +16,12 @@
 //   fused_add_rms_norm_kernel(void* x, void* residual, const void* weight, ...,
 //                             float weight_offset, int dtype)
 //     the same, the element type a run-time code (0 float, 1 __half, 2 __nv_bfloat16;
-//     rs_mlp.h). One entry a type is what rocsample launches: each gets its own registers
-//     and code (three types in one entry shared the worst one's registers, and spilled).
+//     rs_mlp.h), the same bits as the typed entry. One entry a type is what rocsample
+//     launches: each gets its own registers and code. Three types' bodies in one entry
+//     spilled at 64 registers on sm_90 (244 and 200 bytes a thread) and ran up to 1.31x
+//     the typed entry's time, so the f16 and bf16 bodies here take fewer paths (LEAN in
+//     rs_rms_norm; now 24 and 0 bytes): on an H100 their time is 0.92-1.18x the typed
+//     entry's, float32's 0.99-1.06x (bench/results/2026-12-05-session24).
 //   rms_norm_rowK_DT(the arguments of rms_norm_DT), K in 2, 4, 8
 //   fused_add_rms_norm_rowK_DT(the arguments of fused_add_rms_norm_DT)
 //   rms_norm_row8d_DT(the arguments of rms_norm_DT)
@@ -98,6 +102,8 @@
 // operands (1 x 14336 bf16: 8.4 us against 9.6 with one; FlashInfer 7.2).
 #define RS_RMS_UNROLL 1
 #define RS_RMS_FUSED_UNROLL 2
+// The same, for the f16 and bf16 bodies of the run-time-type entries (LEAN in rs_rms_norm).
+#define RS_RMS_LEAN_UNROLL 1
 // Most 16-byte groups a row of the row entries: four a thread at RS_BLOCK threads (2048:
 // 16384 bf16, 8192 fp32; rocsample.ops.mlp.ROW_GROUPS); the K = 8 entries' eight (4096:
 // 32768 bf16, 16384 fp32; rocsample.ops.mlp.ROW8_GROUPS).
@@ -280,13 +286,12 @@ __device__ __forceinline__ void rs_rms_cached(const T* x, T* res, const T* w, T*
 
 // Rows on the two-pass path (longer rows, or any operand not 16-byte aligned: then groups
 // is 0 and every element goes one at a time).
-template <typename T, bool FUSED>
+template <typename T, bool FUSED, int U = FUSED ? RS_RMS_FUSED_UNROLL : RS_RMS_UNROLL>
 __device__ __forceinline__ void rs_rms_passes(const T* x, T* res, const T* w, T* out,
                                               rs_i64 rows, rs_i64 hidden, rs_i64 groups,
                                               rs_i64 xs, rs_i64 rsd, rs_i64 os, float eps,
                                               float woff, int lc, float (*part)[RS_NWAVES]) {
     constexpr int N = 16 / sizeof(T);
-    constexpr int U = FUSED ? RS_RMS_FUSED_UNROLL : RS_RMS_UNROLL;
     typedef rs_pack<T, N> P;
     const int C = 1 << lc, R = (int)(blockDim.x >> lc);
     const int lane = (int)(threadIdx.x & (C - 1));
@@ -373,7 +378,11 @@ __device__ __forceinline__ void rs_rms_passes(const T* x, T* res, const T* w, T*
     }
 }
 
-template <typename T, bool FUSED>
+// LEAN: the f16 and bf16 bodies of the run-time-type entries (rs_rms_norm_any): rms_norm
+// without the row stream and the four-group path, the fused add on the two-pass path with
+// RS_RMS_LEAN_UNROLL groups in flight. The same bits as the typed entries (every path sums
+// a row alike: the GPU test test_run_time_type_entries_are_the_typed_ones_bit_for_bit).
+template <typename T, bool FUSED, bool LEAN = false>
 __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* out, rs_i64 rows,
                                             rs_i64 hidden, rs_i64 xs, rs_i64 rsd, rs_i64 os,
                                             float eps, float woff) {
@@ -387,12 +396,16 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
     // elements then take one thread each on the one-read paths.
     const int lc = rs_row_log2(((vec ? groups : hidden) + 1) / 2, 8);
     const bool wide = (1 << lc) >= 8;  // the one-read paths' tail rule needs C >= 8
-    if (vec && wide && groups <= ((rs_i64)2 << lc))
-        rs_rms_cached<T, 2, FUSED, !FUSED>(x, res, w, out, rows, (int)hidden, (int)groups, xs,
-                                           rsd, os, eps, woff, lc, part);
-    else if (!FUSED && vec && wide && groups <= ((rs_i64)4 << lc))
+    if (!(LEAN && FUSED) && vec && wide && groups <= ((rs_i64)2 << lc))
+        rs_rms_cached<T, 2, FUSED, !FUSED && !LEAN>(x, res, w, out, rows, (int)hidden,
+                                                    (int)groups, xs, rsd, os, eps, woff, lc,
+                                                    part);
+    else if (!FUSED && !LEAN && vec && wide && groups <= ((rs_i64)4 << lc))
         rs_rms_cached<T, 4, false, false>(x, res, w, out, rows, (int)hidden, (int)groups, xs,
                                           rsd, os, eps, woff, lc, part);
+    else if (LEAN)
+        rs_rms_passes<T, FUSED, RS_RMS_LEAN_UNROLL>(x, res, w, out, rows, hidden, groups, xs,
+                                                    rsd, os, eps, woff, lc, part);
     else
         rs_rms_passes<T, FUSED>(x, res, w, out, rows, hidden, groups, xs, rsd, os, eps, woff,
                                 lc, part);
@@ -663,11 +676,11 @@ __device__ __forceinline__ void rs_rms_norm_any(int dtype, void* x, void* res, c
                                       (float*)out, rows, hidden, xs, rsd, os, eps, woff);
             break;
         case RS_MLP_F16:
-            rs_rms_norm<rs_f16, FUSED>((const rs_f16*)x, (rs_f16*)res, (const rs_f16*)w,
+            rs_rms_norm<rs_f16, FUSED, true>((const rs_f16*)x, (rs_f16*)res, (const rs_f16*)w,
                                        (rs_f16*)out, rows, hidden, xs, rsd, os, eps, woff);
             break;
         case RS_MLP_BF16:
-            rs_rms_norm<rs_bf16, FUSED>((const rs_bf16*)x, (rs_bf16*)res, (const rs_bf16*)w,
+            rs_rms_norm<rs_bf16, FUSED, true>((const rs_bf16*)x, (rs_bf16*)res, (const rs_bf16*)w,
                                         (rs_bf16*)out, rows, hidden, xs, rsd, os, eps, woff);
             break;
         default:  // the host checks dtype; an unknown code writes nothing

@@ -295,6 +295,58 @@ def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
         assert_near(results[1], mlp.silu_and_mul(both, dtype), dtype)
 
 
+@pytest.mark.parametrize("op", ["rms_norm", "fused_add_rms_norm"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_run_time_type_entries_are_the_typed_ones_bit_for_bit(gpu, op, dtype):
+    """``rms_norm_kernel`` and ``fused_add_rms_norm_kernel`` write the bytes of the typed
+    general entry of their ``dtype`` (same grid, same block, same operands), although their
+    f16 and bf16 bodies take fewer paths than the typed entries (kernels/rms_norm.hip, LEAN:
+    rms_norm without the row stream and the four-group path, the fused add on the two-pass
+    path): rows of two groups a thread streamed by a block (grid smaller than the tiles),
+    four groups a thread, two passes, element by element (rows not 16 bytes), with blocks of
+    64 to 512 threads and Gemma's weight offset."""
+    from rocsample.backends.recipe import Launch, Recipe
+
+    rng = np.random.default_rng(29)
+    n = 4 if dtype == "f32" else 8
+    # (rows, hidden), grid, block: two groups a thread over many tiles of a few blocks; the
+    # same at one block a tile; four groups a thread at C = 512; two passes (over 4 x 512
+    # groups); two passes of the fused add (over 2 x 512 groups); element by element
+    cases = [((300, 96 * n), (3, 1), 512), ((64, 300 * n), (64, 1), 512),
+             ((40, 1500 * n), (40, 1), 512), ((9, 2100 * n), (2, 1), 256),
+             ((33, 1100 * n), (5, 1), 512), ((50, 111), (4, 1), 64)]
+    for (rows, hidden), grid, block in cases:
+        x, r, w = (make((rows, hidden), dtype, rng), make((rows, hidden), dtype, rng),
+                   make((hidden,), dtype, rng))
+        xd, rd, wd = dev(gpu, x, dtype), dev(gpu, r, dtype), dev(gpu, w, dtype)
+        out = DeviceBuffer(gpu.rt, (rows, hidden), xd.dtype)
+        if op == "rms_norm":
+            rec = mlp.rms_norm_recipe(dtype, rows, hidden, {"x": xd.ptr, "weight": wd.ptr,
+                                                            "out": out.ptr},
+                                      {"x": hidden, "out": hidden}, 1e-6, 1.0)
+        else:
+            rec = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
+                                                {"x": xd.ptr, "residual": rd.ptr,
+                                                 "weight": wd.ptr},
+                                                {"x": hidden, "residual": hidden}, 1e-6, 1.0)
+        args = rec.launches[0].args
+        results = []
+        for entry, extra in ((mlp.entry(op, dtype), {}),
+                             (f"{op}_kernel", {"dtype": mlp.DTYPE_CODES[dtype]})):
+            xd.copy_from(x.view(BFLOAT16) if dtype == "bf16" else x)
+            rd.copy_from(r.view(BFLOAT16) if dtype == "bf16" else r)
+            out.copy_from(np.zeros((rows, hidden), x.dtype).view(xd.dtype))
+            gpu.launch_recipe(Recipe(rec.op, (), {}, None,
+                                     [Launch(entry, grid, {**args, **extra}, block=block)]))
+            results.append((back(xd, dtype), back(rd, dtype), back(out, dtype)))
+        for a, b in zip(*results, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"{op} {dtype} {rows} x {hidden}")
+        got = results[1][2] if op == "rms_norm" else results[1][0]
+        want = (mlp.rms_norm(x, w, 1e-6, 1.0, dtype) if op == "rms_norm"
+                else mlp.fused_add_rms_norm(x, r, w, 1e-6, 1.0, dtype)[0])
+        assert_near(got, want, dtype)
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16"])  # bf16: no array interface; see torch's
 @pytest.mark.parametrize("stride,offset", [(2, 0), (1, 1), (None, 0)])
 def test_strided_and_misaligned_rows(gpu, dtype, stride, offset):

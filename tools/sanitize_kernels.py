@@ -266,7 +266,60 @@ def _mlp(b, rng) -> int:
                     print(f"MISMATCH {name} bf16 {rows}x{hidden}")
                     bad += 1
     print("bf16 MLP entries:", sorted(prof.summary()))
+    return bad + _mlp_run_time_type(b, rng)
+
+
+def _mlp_run_time_type(b, rng) -> int:
+    """rms_norm_kernel and fused_add_rms_norm_kernel (the type a run-time code; rocsample's
+    recipes never launch them, the ABI has them) on exact-size buffers, every type, on each
+    of their paths (two groups a thread over many tiles, the typed entries' four-group rows,
+    two passes, element by element), against the typed general entry bit for bit."""
+    from rocsample.backends.recipe import Launch, Recipe
+    from rocsample.buffers import DeviceBuffer
+    from rocsample.ops import mlp
+
+    bad = 0
+    for dtype in ("f32", "f16", "bf16"):
+        n = 4 if dtype == "f32" else 8
+        for rows, hidden, grid, block in ((300, 96 * n, 3, 512), (40, 1500 * n, 40, 512),
+                                          (9, 2100 * n, 2, 256), (33, 1100 * n, 5, 512),
+                                          (50, 111, 4, 64), (3, 5125, 2, 128)):
+            x, r, w = (_rand(rng, shape, dtype) for shape in ((rows, hidden), (rows, hidden),
+                                                               hidden))
+            for op in ("rms_norm", "fused_add_rms_norm"):
+                outs = []
+                for entry, extra in ((mlp.entry(op, dtype), {}),
+                                     (f"{op}_kernel", {"dtype": mlp.DTYPE_CODES[dtype]})):
+                    xd, rd, wd = (DeviceBuffer.from_numpy(b.rt, a) for a in (x, r, w))
+                    od = DeviceBuffer.from_numpy(b.rt, np.zeros_like(x))
+                    ptrs = {"x": xd.ptr, "weight": wd.ptr}
+                    if op == "rms_norm":
+                        rec = mlp.rms_norm_recipe(dtype, rows, hidden, {**ptrs, "out": od.ptr},
+                                                  {"x": hidden, "out": hidden}, 1e-6)
+                    else:
+                        rec = mlp.fused_add_rms_norm_recipe(
+                            dtype, rows, hidden, {**ptrs, "residual": rd.ptr},
+                            {"x": hidden, "residual": hidden}, 1e-6)
+                    args = {**rec.launches[0].args, **extra}
+                    b.launch_recipe(Recipe(rec.op, (), {}, None,
+                                           [Launch(entry, (grid, 1), args, block=block)]))
+                    outs.append([d.numpy().view(np.uint8) for d in (xd, rd, od)])
+                if not all(np.array_equal(p, q) for p, q in zip(*outs, strict=True)):
+                    print(f"MISMATCH {op}_kernel {dtype} {rows}x{hidden} grid {grid} "
+                          f"block {block}: not the typed entry's bits")
+                    bad += 1
+    print("run-time-type rms entries: checked (f32, f16, bf16; 6 shapes)")
     return bad
+
+
+def _rand(rng, shape, dtype: str) -> np.ndarray:
+    """Normal values of ``dtype`` ("f32", "f16", "bf16": truncated float32 bits as BFLOAT16)."""
+    from rocsample.buffers import BFLOAT16
+
+    v = rng.standard_normal(shape).astype(np.float32)
+    if dtype == "bf16":
+        return (v.view(np.uint32) >> 16).astype(np.uint16).view(BFLOAT16)
+    return v.astype(np.float32 if dtype == "f32" else np.float16)
 
 
 if __name__ == "__main__":

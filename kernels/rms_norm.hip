@@ -676,12 +676,14 @@ __device__ __forceinline__ void rs_rms_norm_any(int dtype, void* x, void* res, c
                                       (float*)out, rows, hidden, xs, rsd, os, eps, woff);
             break;
         case RS_MLP_F16:
-            rs_rms_norm<rs_f16, FUSED, true>((const rs_f16*)x, (rs_f16*)res, (const rs_f16*)w,
-                                       (rs_f16*)out, rows, hidden, xs, rsd, os, eps, woff);
+            rs_rms_norm<rs_f16, FUSED, true>((const rs_f16*)x, (rs_f16*)res,
+                                             (const rs_f16*)w, (rs_f16*)out, rows, hidden, xs,
+                                             rsd, os, eps, woff);
             break;
         case RS_MLP_BF16:
-            rs_rms_norm<rs_bf16, FUSED, true>((const rs_bf16*)x, (rs_bf16*)res, (const rs_bf16*)w,
-                                        (rs_bf16*)out, rows, hidden, xs, rsd, os, eps, woff);
+            rs_rms_norm<rs_bf16, FUSED, true>((const rs_bf16*)x, (rs_bf16*)res,
+                                              (const rs_bf16*)w, (rs_bf16*)out, rows, hidden,
+                                              xs, rsd, os, eps, woff);
             break;
         default:  // the host checks dtype; an unknown code writes nothing
             break;

@@ -1,7 +1,8 @@
 """session 24 (from session 23's call D; adds f16, more shapes and a bit-for-bit check of the
-run-time-type entry against the typed one) (issue 22, noticed): the run-time-type rms entries (rms_norm_kernel,
-fused_add_rms_norm_kernel; they spill on sm_90) against the typed general entries and the
-entry rocsample's recipe picks, same grid, block 512, L2 warm; median GPU us of 3 x 30 calls."""
+run-time-type entry against the typed one) (issue 22, noticed): the run-time-type rms entries
+(rms_norm_kernel, fused_add_rms_norm_kernel; they spill on sm_90) against the typed general
+entries and the entry rocsample's recipe picks, same grid, block 512, L2 warm; median GPU us of
+3 x 30 calls."""
 import statistics
 
 import torch
@@ -41,7 +42,8 @@ for op in ("rms_norm", "fused_add_rms_norm"):
                 torch.cuda.synchronize()
                 outs[name] = (x.clone(), r.clone(), out.clone())
                 x.copy_(x0), r.copy_(r0), out.copy_(o0)
-            same = all(torch.equal(a, c) for a, c in zip(outs["typed"], outs["runtime-type"]))
+            same = all(torch.equal(a, c) for a, c in zip(outs["typed"], outs["runtime-type"],
+                                                              strict=True))
             res = {}
             for name, entry, extra, block in (
                     ("recipe", la.kernel, {}, la.block),
@@ -57,4 +59,5 @@ for op in ("rms_norm", "fused_add_rms_norm"):
                 res[name] = statistics.median(median_us(torch, f, 30) for _ in range(3))
             print(f"{op} {dt} {rows}x{hidden} grid {la.grid} recipe {la.kernel} "
                   + " ".join(f"{k}={v:.2f}" for k, v in res.items())
-                  + f" runtime/typed={res['runtime-type'] / res['typed']:.3f} bits_equal={same}", flush=True)
+                  + f" runtime/typed={res['runtime-type'] / res['typed']:.3f}"
+                  + f" bits_equal={same}", flush=True)

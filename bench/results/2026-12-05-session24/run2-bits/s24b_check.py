@@ -34,7 +34,7 @@ for op in ("fused_add_rms_norm", "rms_norm"):
             runs = [("typed", mlp.entry(op, dt), {}, 512, la.grid),
                     ("generic", f"{op}_kernel", {"dtype": mlp.DTYPE_CODES[dt]}, 512, la.grid),
                     ("recipe", la.kernel, {}, la.block, la.grid)]
-            for rep in range(3):
+            for _rep in range(3):
                 for name, entry, extra, block, grid in runs:
                     x.copy_(x0), r.copy_(r0), out.copy_(o0)
                     torch.cuda.synchronize()

@@ -286,7 +286,7 @@ __device__ __forceinline__ void rs_rms_cached(const T* x, T* res, const T* w, T*
 
 // Rows on the two-pass path (longer rows, or any operand not 16-byte aligned: then groups
 // is 0 and every element goes one at a time).
-template <typename T, bool FUSED, int U = FUSED ? RS_RMS_FUSED_UNROLL : RS_RMS_UNROLL>
+template <typename T, bool FUSED, int U>
 __device__ __forceinline__ void rs_rms_passes(const T* x, T* res, const T* w, T* out,
                                               rs_i64 rows, rs_i64 hidden, rs_i64 groups,
                                               rs_i64 xs, rs_i64 rsd, rs_i64 os, float eps,
@@ -403,12 +403,10 @@ __device__ __forceinline__ void rs_rms_norm(const T* x, T* res, const T* w, T* o
     else if (!FUSED && !LEAN && vec && wide && groups <= ((rs_i64)4 << lc))
         rs_rms_cached<T, 4, false, false>(x, res, w, out, rows, (int)hidden, (int)groups, xs,
                                           rsd, os, eps, woff, lc, part);
-    else if (LEAN)
-        rs_rms_passes<T, FUSED, RS_RMS_LEAN_UNROLL>(x, res, w, out, rows, hidden, groups, xs,
-                                                    rsd, os, eps, woff, lc, part);
     else
-        rs_rms_passes<T, FUSED>(x, res, w, out, rows, hidden, groups, xs, rsd, os, eps, woff,
-                                lc, part);
+        rs_rms_passes<T, FUSED,
+                      LEAN ? RS_RMS_LEAN_UNROLL : FUSED ? RS_RMS_FUSED_UNROLL : RS_RMS_UNROLL>(
+            x, res, w, out, rows, hidden, groups, xs, rsd, os, eps, woff, lc, part);
 }
 
 #define RS_RMS_ENTRIES(DT, T)                                                                 \

@@ -204,10 +204,18 @@ __device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*
 // and widen one where it is used (at), so a loop can keep twice the sub-chunks of 2-byte
 // values in flight in the registers that float's take (rs_scan_plain); logit rows of any size
 // hold the probabilities, formed once at the load.
+// at(j) takes j known at compile time (an unrolled loop's); pick(j) takes j known only at
+// run time, by selects (an array indexed at run time would be placed in local memory).
 template <typename T>
 struct rs_held8 {
     float v[8];
     __device__ __forceinline__ float at(int j) const { return v[j]; }
+    __device__ __forceinline__ float pick(int j) const {
+        const bool o = (j & 1) != 0, t = (j & 2) != 0;
+        const float a = t ? (o ? v[3] : v[2]) : (o ? v[1] : v[0]);
+        const float b = t ? (o ? v[7] : v[6]) : (o ? v[5] : v[4]);
+        return (j & 4) ? b : a;
+    }
 };
 
 template <typename T>
@@ -216,6 +224,12 @@ struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
     __device__ __forceinline__ float at(int j) const {
         T e;
         e.bits = (unsigned short)((j & 1) ? (w[j >> 1] >> 16) : (w[j >> 1] & 0xffffu));
+        return rs_num<T>::up(e);
+    }
+    __device__ __forceinline__ float pick(int j) const {
+        const rs_u32 word = (j & 4) ? ((j & 2) ? w[3] : w[2]) : ((j & 2) ? w[1] : w[0]);
+        T e;
+        e.bits = (unsigned short)((j & 1) ? (word >> 16) : (word & 0xffffu));
         return rs_num<T>::up(e);
     }
 };
@@ -284,6 +298,8 @@ __device__ __forceinline__ rs_u32 rs_held_max(const rs_held8<rs_bf16>& h) {
 __device__ __forceinline__ rs_u32 rs_cand_bit(int j) {
     return 1u << ((j & 1) ? 15 + j : j);
 }
+// The element whose flag is bit b of a candidate mask (rs_cand_bit's inverse).
+__device__ __forceinline__ int rs_cand_elem(int b) { return b < 16 ? b : b - 15; }
 
 // The mask of a thread's eight whose key is >= lo, one by one: any values.
 template <typename H>

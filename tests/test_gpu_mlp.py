@@ -189,15 +189,8 @@ def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
             rec = mlp.swiglu_recipe(dtype, rows, hidden, {"gate": xd.ptr, "up": rd.ptr,
                                                           "out": out.ptr},
                                     {"gate": hidden, "up": hidden, "out": hidden})
-        elif name == "rms_norm":
-            rec = mlp.rms_norm_recipe(dtype, rows, hidden, {"x": xd.ptr, "weight": wd.ptr,
-                                                            "out": out.ptr},
-                                      {"x": hidden, "out": hidden}, 1e-6)
         else:
-            rec = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
-                                                {"x": xd.ptr, "residual": rd.ptr,
-                                                 "weight": wd.ptr},
-                                                {"x": hidden, "residual": hidden}, 1e-6)
+            rec = _norm_recipe(name, dtype, rows, hidden, xd, rd, wd, out)
         launch = rec.launches[0]
         general = mlp.entry(name, dtype)
         runs = [(general, block)]
@@ -222,6 +215,20 @@ def test_any_grid_and_block_writes_every_row(gpu, kernel, dtype):
                 assert_near(back(out, dtype), mlp.rms_norm(x, w, 1e-6, 0.0, dtype), dtype)
             else:
                 assert_near(back(out, dtype), mlp.swiglu(x, r, dtype), dtype)
+
+
+def _norm_recipe(op: str, dtype: str, rows: int, hidden: int, xd, rd, wd, out,
+                 weight_offset: float = 0.0):
+    """rocsample's recipe of ``op`` (rms_norm: x -> out; the fused add: x and the residual
+    rd in place) over contiguous device rows, eps 1e-6."""
+    if op == "rms_norm":
+        return mlp.rms_norm_recipe(dtype, rows, hidden,
+                                   {"x": xd.ptr, "weight": wd.ptr, "out": out.ptr},
+                                   {"x": hidden, "out": hidden}, 1e-6, weight_offset)
+    return mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
+                                         {"x": xd.ptr, "residual": rd.ptr, "weight": wd.ptr},
+                                         {"x": hidden, "residual": hidden}, 1e-6,
+                                         weight_offset)
 
 
 def _run(gpu, op: str, entry: str, grid, block, args) -> None:
@@ -249,16 +256,7 @@ def test_compact_entries_are_the_general_ones_bit_for_bit(gpu, dtype):
         out = DeviceBuffer(gpu.rt, (rows, hidden), xd.dtype)
         for fused in (False, True):
             op = "fused_add_rms_norm" if fused else "rms_norm"
-            if fused:
-                rec = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
-                                                    {"x": xd.ptr, "residual": rd.ptr,
-                                                     "weight": wd.ptr},
-                                                    {"x": hidden, "residual": hidden}, 1e-6,
-                                                    1.0)
-            else:
-                rec = mlp.rms_norm_recipe(dtype, rows, hidden, {"x": xd.ptr, "weight": wd.ptr,
-                                                                "out": out.ptr},
-                                          {"x": hidden, "out": hidden}, 1e-6, 1.0)
+            rec = _norm_recipe(op, dtype, rows, hidden, xd, rd, wd, out, 1.0)
             args = rec.launches[0].args
             # every compact entry whose rows these are: one group a thread and two up to
             # 2 x BLOCK groups, four up to 4 x BLOCK, eight up to 8 x BLOCK
@@ -320,15 +318,7 @@ def test_run_time_type_entries_are_the_typed_ones_bit_for_bit(gpu, op, dtype):
                    make((hidden,), dtype, rng))
         xd, rd, wd = dev(gpu, x, dtype), dev(gpu, r, dtype), dev(gpu, w, dtype)
         out = DeviceBuffer(gpu.rt, (rows, hidden), xd.dtype)
-        if op == "rms_norm":
-            rec = mlp.rms_norm_recipe(dtype, rows, hidden, {"x": xd.ptr, "weight": wd.ptr,
-                                                            "out": out.ptr},
-                                      {"x": hidden, "out": hidden}, 1e-6, 1.0)
-        else:
-            rec = mlp.fused_add_rms_norm_recipe(dtype, rows, hidden,
-                                                {"x": xd.ptr, "residual": rd.ptr,
-                                                 "weight": wd.ptr},
-                                                {"x": hidden, "residual": hidden}, 1e-6, 1.0)
+        rec = _norm_recipe(op, dtype, rows, hidden, xd, rd, wd, out, 1.0)
         args = rec.launches[0].args
         results = []
         for entry, extra in ((mlp.entry(op, dtype), {}),

@@ -199,21 +199,30 @@ __device__ __forceinline__ float4 rs_load4(const rs_lg<float>* x, int j) {
 template <typename T>
 __device__ __forceinline__ const T* rs_px(const rs_rowctx& t) { return (const T*)t.x; }
 
+// Value i of four (i known only at run time) by selects on values passed one by one: an
+// array indexed at run time is placed in local memory, and selects among an array's
+// elements can be folded into such an index (hipcc did: the eights of rs_held8 below went to
+// scratch every round of the top-k scan).
+template <typename V>
+__device__ __forceinline__ V rs_sel4(int i, V a0, V a1, V a2, V a3) {
+    const bool o = (i & 1) != 0;
+    const V lo = o ? a1 : a0, hi = o ? a3 : a2;
+    return (i & 2) ? hi : lo;
+}
+
 // The 8 elements of a sub-chunk that a thread owns, as loaded (rs_load_held8): float rows
 // hold the values; 2-byte probability rows (rs_f16, rs_bf16) hold them packed two to a word
 // and widen one where it is used (at), so a loop can keep twice the sub-chunks of 2-byte
 // values in flight in the registers that float's take (rs_scan_plain); logit rows of any size
-// hold the probabilities, formed once at the load.
-// at(j) takes j known at compile time (an unrolled loop's); pick(j) takes j known only at
-// run time, by selects (an array indexed at run time would be placed in local memory).
+// hold the probabilities, formed once at the load. at(j) takes j known at compile time (an
+// unrolled loop's), pick(j) j known only at run time (rs_sel4).
 template <typename T>
 struct rs_held8 {
     float v[8];
     __device__ __forceinline__ float at(int j) const { return v[j]; }
     __device__ __forceinline__ float pick(int j) const {
-        const bool o = (j & 1) != 0, t = (j & 2) != 0;
-        const float a = t ? (o ? v[3] : v[2]) : (o ? v[1] : v[0]);
-        const float b = t ? (o ? v[7] : v[6]) : (o ? v[5] : v[4]);
+        const float a = rs_sel4(j & 3, v[0], v[1], v[2], v[3]);
+        const float b = rs_sel4(j & 3, v[4], v[5], v[6], v[7]);
         return (j & 4) ? b : a;
     }
 };
@@ -227,7 +236,7 @@ struct rs_held8_2 {  // element j in the low (even j) or high half of word j / 2
         return rs_num<T>::up(e);
     }
     __device__ __forceinline__ float pick(int j) const {
-        const rs_u32 word = (j & 4) ? ((j & 2) ? w[3] : w[2]) : ((j & 2) ? w[1] : w[0]);
+        const rs_u32 word = rs_sel4(j >> 1, w[0], w[1], w[2], w[3]);
         T e;
         e.bits = (unsigned short)((j & 1) ? (word >> 16) : (word & 0xffffu));
         return rs_num<T>::up(e);

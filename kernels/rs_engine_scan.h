@@ -281,7 +281,8 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         // A loop over the eight ran all eight, each a branch, whenever one lane of the warp
         // had a candidate: ncu, H100, top-k 50 of 512 x 128256 bf16 rows, 96 % of the warps
         // of a sub-chunk did, and the scan was 72 % of the kernel's instructions. This way
-        // the kernel executes 20 % fewer and 2-byte rows run 5-10 % faster.
+        // that kernel executes 20 % fewer, and 2-byte rows of 64-512 run 5-10 % faster
+        // (bench/results/2026-12-05-session25).
         auto put = [&](int q, rs_u32 m) {
             const rs_u32 n = (rs_u32)__popc(m);
             if (n) {

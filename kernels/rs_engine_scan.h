@@ -258,10 +258,10 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     rs_u32 d = rs_cand_d(x, T > 1u ? T : 1u);  // rs_cand_valid's, for the bound max(T, 1)
     int par = 0, round = 0;  // round: Rise only
     // PRE, the rising-bound scan of packed 2-byte rows: the next round's loads are issued
-    // before this round is tested, and held through its barriers. H100, top-k 128 of 128-512
-    // x 128256-151936 rows and top-k 50-128 of 262144: 7-16 % faster; the other scans
-    // measured 1-2 % slower with it and load each round at its start
-    // (bench/results/2026-12-05-session25).
+    // before this round is tested, and held through its barriers. H100, the rising-bound
+    // rows of 128-512 x 128256-262144 (top-k 128, and 50 at 262144): 2-12 % faster on top of
+    // the candidate writes below, 0.98-1.02 at 1-64 rows; the other scans measured 1-2 %
+    // slower with it and load each round at its start (bench/results/2026-12-05-session25).
     constexpr bool pre = Rise && rs_packed<E>::value;
     rs_held8<E> h[RS_MDEEP];  // padding loads as 0 (see above)
     if (pre) {

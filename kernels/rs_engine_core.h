@@ -118,7 +118,7 @@ __device__ __forceinline__ rs_u32 rs_vld32(const rs_u32* p) {
 
 struct rs_eshared {
     union {
-        struct { rs_u32 part[2][RS_HBINS]; } h;  // top-p histogram (rs_hist_add2); counts
+        struct { rs_u32 part[2][RS_HBINS]; } h;  // top-p histogram (rs_hist_add2x8); counts
         struct { rs_u64 mass[RS_MAX_CHUNKS]; rs_u32 cnt[RS_MAX_CHUNKS]; } f;  // finishers
     } u;
     alignas(16) rs_u64 sel[RS_HBINS];  // radix selection histogram; the draw's stage (float4)
@@ -164,23 +164,46 @@ __device__ __forceinline__ rs_u32 rs_sig(rs_u32 key) {
     return (key >> 23) ? ((key & 0x7fffffu) | 0x800000u) : key;
 }
 
-// Adds a significand sig < 2^24 to bin `bin` of the two 32-bit part histograms
-// rs_sm.u.h.part[0..1] (bits 0-11 and 12 up): 32-bit shared atomics are native, 64-bit ones
-// compare-and-swap loops. Over F sub-chunks each part gains less than F * 2^24 (F * 4096
-// calls of < 2^12 for the low part; the high part sums sig / 2^12), so the parts must be
-// flushed at least every 255 sub-chunks (RS_SIGFLUSH). All lanes must call it.
+// Adds the significands (rs_sig) of a thread's eight keys to their bins (key >> 20) of the two
+// 32-bit part histograms rs_sm.u.h.part[0..1] (bits 0-11 and 12 up): 32-bit shared atomics are
+// native, 64-bit ones compare-and-swap loops. Over F sub-chunks each part gains less than
+// F * 2^24 (F * 4096 adds of < 2^12 for the low part; the high part sums sig / 2^12), so the
+// parts must be flushed at least every 255 sub-chunks (RS_SIGFLUSH). lo and hi are the lowest
+// and highest bins of the eight's nonzero keys (lo > hi: none). One vote for the eight: when
+// every nonzero key of the wave lies in one bin (flat or peaked rows), the wave adds its sums
+// with one atomic a part (a lane's eight parts < 2^15, the wave's < 2^21); else every lane
+// adds each key on its own, without a branch: a zero key (the padding, the zeros of sparse
+// rows) adds 0 to a word of its lane's (any word: adding 0 changes none), so that the zeros
+// of a wave do not queue on one address. Low: the keys may have bits below 12 (f32); those of
+// bf16 and f16 values have none (7 and 10 fraction bits), so their low part is never added.
+// All lanes must call it.
 #define RS_SIGFLUSH 64
-__device__ __forceinline__ void rs_hist_add2(rs_u32 bin, rs_u32 sig) {
-    const rs_u32 b0 = RS_SHFL(bin, 0);
-    rs_u32 b = bin;
-    if (RS_ALL(sig == 0u || bin == b0)) {  // one bin for the wave: one add (< 2^29)
-        sig = rs_wave_sum_u32(sig);
-        if (threadIdx.x % RS_WAVE != 0) sig = 0u;
-        b = b0;
+template <bool Low>
+__device__ __forceinline__ void rs_hist_add2x8(const rs_u32 (&key)[8], rs_u32 lo, rs_u32 hi) {
+    rs_u32 p1[8], s0 = 0u, s1 = 0u;  // rs_sig(key) = (key & 0xfff) + (p1 << 12)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        p1[j] = rs_sig(key[j]) >> 12;
+        s0 += Low ? key[j] & 0xfffu : 0u;
+        s1 += p1[j];
     }
-    if (sig == 0u) return;
-    atomicAdd(&rs_sm.u.h.part[0][b], sig & 0xfffu);
-    if (sig >> 12) atomicAdd(&rs_sm.u.h.part[1][b], sig >> 12);
+    const rs_u32 b0 = RS_SHFL(lo, 0);
+    if (RS_ALL(lo > hi || (lo == b0 && hi == b0))) {  // one bin for the wave (or none)
+        if (Low) s0 = rs_wave_sum_u32(s0);
+        s1 = rs_wave_sum_u32(s1);
+        if (threadIdx.x % RS_WAVE == 0) {  // b0 = 0x7ff if lane 0 had none: so had the others,
+                                            // or theirs lie in bin 0x7ff
+            if (Low && s0) atomicAdd(&rs_sm.u.h.part[0][b0], s0);
+            if (s1) atomicAdd(&rs_sm.u.h.part[1][b0], s1);
+        }
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const rs_u32 at = key[j] ? key[j] >> 20 : threadIdx.x % RS_WAVE;
+        if (Low) atomicAdd(&rs_sm.u.h.part[0][at], key[j] & 0xfffu);
+        atomicAdd(&rs_sm.u.h.part[1][at], p1[j]);
+    }
 }
 
 // Adds v over the wave to *dst with one atomic (all lanes must call it).

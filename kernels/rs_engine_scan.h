@@ -103,8 +103,10 @@ __device__ __noinline__ rs_scan rs_scan_max(const E* x, int vocab, const rs_rowc
 // rs_sm.sel instead and leaves w.hist alone). Two sub-chunks of loads in flight (the
 // histogram adds need registers; issuing the next sub-chunk's loads before a sub-chunk's
 // adds instead measured no faster on an H200); the shared parts are flushed into 64-bit
-// sums every RS_SIGFLUSH sub-chunks. Bad elements (NaN, Inf, negative) add too: their row
-// is invalid and its histogram is cleared by the last block.
+// sums every RS_SIGFLUSH sub-chunks. A thread's eight elements are tested and added together
+// (rs_hist_add2x8): one vote, and max / min chains instead of a test an element. Bad
+// elements (NaN, Inf, negative) add too: their row is invalid and its histogram is cleared by
+// the last block.
 template <typename E>
 __device__ __noinline__ rs_scan rs_scan_sig(const E* x, int vocab, const rs_rowctx& t) {
     constexpr int kOwn = RS_HBINS / RS_BLOCK;  // bins per thread: d = threadIdx.x + i * RS_BLOCK
@@ -126,14 +128,21 @@ __device__ __noinline__ rs_scan rs_scan_sig(const E* x, int vocab, const rs_rowc
             for (int q = 0; q < 2; ++q) rs_load8(x, s + q < f1 ? vocab : 0, s + q, v[q], ok[q]);
 #pragma unroll
             for (int q = 0; q < 2; ++q) {
+                // Per eight: the largest bits (a sign bit on anything but -0.0: a negative or
+                // NaN), the largest key (+Inf, NaN; the maximum; the highest bin) and the
+                // smallest nonzero key (key - 1 wraps 0 to the top; the lowest bin).
+                rs_u32 key[8], umax = 0u, kmax = 0u, kmin1 = 0xffffffffu;
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
-                    const rs_u32 key = rs_key(v[q][j]);
-                    // !(v >= 0) catches NaN and negatives; the key test catches +Inf.
-                    if (!(v[q][j] >= 0.0f) || key >= 0x7f800000u) bad = 1u;
-                    mx = key > mx ? key : mx;
-                    rs_hist_add2(key >> 20, rs_sig(key));
+                    const rs_u32 u = __float_as_uint(v[q][j]);
+                    key[j] = rs_key(v[q][j]);
+                    umax = u > umax ? u : umax;
+                    kmax = key[j] > kmax ? key[j] : kmax;
+                    kmin1 = key[j] - 1u < kmin1 ? key[j] - 1u : kmin1;
                 }
+                if (umax > 0x80000000u || kmax >= 0x7f800000u) bad = 1u;
+                mx = kmax > mx ? kmax : mx;
+                rs_hist_add2x8<sizeof(E) == 4>(key, kmax ? (kmin1 + 1u) >> 20 : 0x7ffu, kmax >> 20);
             }
         }
         __syncthreads();

@@ -81,7 +81,7 @@ struct rs_ws {
     rs_u64* slot_a;  // per block: phase 0 (bad << 32 | max key)
     rs_u64* smass;   // per sub-chunk: kept mass (zeroed by phase 0, summed by warp atomics)
     rs_u64* ccnt;    // per sub-chunk: phase 0 candidate count; plain: the maximum key; top-p
-                     // phase 1: the sub-chunk's mass
+                     // phase 1: a block's span mass at its first sub-chunk (the rest 0)
     rs_u64* hist;    // RS_HBINS, zero between calls: top-p significand sums, then the bins'
                      // cumulative upper mass bounds (from the top)
     rs_u64* hlow;    // RS_HBINS: ... the cumulative lower bounds

@@ -66,11 +66,11 @@ __device__ __noinline__ void rs_gather_span(const rs_rowctx& t, int vocab, rs_u3
 //   lo = the largest bin with L != 0 and CL >= p CH_0 (0 if none): it has mass and passes
 //        the largest possible target, so b* >= lo.
 // (The comparisons are made in double as the exact rule makes them; rounding is monotone.)
-// Usually lo = hi. The blocks then sum, per sub-chunk, the exact mass above hi (smass) and
-// of everything (ccnt), and gather the elements of [lo, hi]; the last block clears the
-// stored bounds (if any), finds the exact cut among the gathered elements (the mass above hi
-// is exact, so the selection over them is the row's) and draws, or leaves the draw to the
-// next launch.
+// Usually lo = hi. The blocks then sum the exact mass above hi per sub-chunk (smass) and the
+// exact mass of their span (into ccnt at the span's first sub-chunk: only the row's total is
+// read), and gather the elements of [lo, hi]; the last block clears the stored bounds (if
+// any), finds the exact cut among the gathered elements (the mass above hi is exact, so the
+// selection over them is the row's) and draws, or leaves the draw to the next launch.
 // When min-p cuts above hi, or p says no cut, the phase is the kept-mass phase instead.
 template <typename T>
 __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) {
@@ -123,9 +123,10 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
     __syncthreads();
     float va[8], vb[8];
     bool ok[8];  // unused: padding loads as 0, which has no mass and is never gathered
+    rs_u64 all = 0ull;  // the mass of the block's span: only the row's total is needed
     auto load = [&](float (&v)[8], int s) { rs_load8(rs_px<T>(t), s < t.s1 ? a.vocab : 0, s, v, ok); };
     auto work = [&](const float (&v)[8], int s) {
-        rs_u64 m = 0ull, all = 0ull;
+        rs_u64 m = 0ull;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
             const rs_u32 key = rs_key(v[j]);
@@ -139,7 +140,6 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
             }
         }
         rs_wave_add(w.smass + s, m);
-        rs_wave_add(w.ccnt + s, all);
     };
     // The next sub-chunk's loads are in flight while this one is summed.
     load(va, t.s0);
@@ -150,6 +150,9 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         load(va, s + 2);
         work(vb, s + 1);
     }
+    // The span's mass, into its first sub-chunk's slot (zeroed in phase 0; the others stay 0).
+    all = rs_block_sum_u64(all, &rs_sm.b);
+    if (threadIdx.x == 0 && t.s0 < t.s1) w.ccnt[t.s0] = all;
     __syncthreads();
     const int staged = rs_sm.nkept;
     if (staged > RS_STAGE) {

@@ -42,7 +42,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     mx = rs_block_max_u32(bad ? 0xffffffffu : mx, &rs_sm.b);
     for (int c = t.s0 + (int)threadIdx.x; c < t.s1; c += RS_BLOCK) {
         w.smass[c] = 0ull;
-        if (hist) w.ccnt[c] = 0ull;  // phase 1 sums each sub-chunk's mass here
+        if (hist) w.ccnt[c] = 0ull;  // phase 1 puts each span's mass here
     }
     if (threadIdx.x == 0) w.slot_a[t.g] = mx == 0xffffffffu ? (1ull << 32) : mx;
     if (!rs_last_block(t)) return;

@@ -168,25 +168,27 @@ __device__ __forceinline__ rs_u32 rs_sig(rs_u32 key) {
 // 32-bit part histograms rs_sm.u.h.part[0..1] (bits 0-11 and 12 up): 32-bit shared atomics are
 // native, 64-bit ones compare-and-swap loops. Over F sub-chunks each part gains less than
 // F * 2^24 (F * 4096 adds of < 2^12 for the low part; the high part sums sig / 2^12), so the
-// parts must be flushed at least every 255 sub-chunks (RS_SIGFLUSH). lo and hi are the lowest
-// and highest bins of the eight's nonzero keys (lo > hi: none). One vote for the eight: when
-// every nonzero key of the wave lies in one bin (flat or peaked rows), the wave adds its sums
-// with one atomic a part (a lane's eight parts < 2^15, the wave's < 2^21); else every lane
-// adds each key on its own, without a branch: a zero key (the padding, the zeros of sparse
-// rows) adds 0 to a word of its lane's (any word: adding 0 changes none), so that the zeros
-// of a wave do not queue on one address. Low: the keys may have bits below 12 (f32); those of
-// bf16 and f16 values have none (7 and 10 fraction bits), so their low part is never added.
-// All lanes must call it.
+// parts must be flushed at least every 255 sub-chunks (RS_SIGFLUSH). kmax is the largest of
+// the eight keys (the caller has it). One vote for the eight: when every nonzero key of the
+// wave lies in one bin (flat or peaked rows), the wave adds its sums with one atomic a part (a
+// lane's eight parts < 2^15, the wave's < 2^21); else every lane adds each key on its own,
+// without a branch: a zero key (the padding, the zeros of sparse rows) adds 0 to a word of
+// its lane's (any word: adding 0 changes none), so that the zeros of a wave do not queue on
+// one address. Low: the keys may have bits below 12 (f32); those of bf16 and f16 values have
+// none (7 and 10 fraction bits), so their low part is never added. All lanes must call it.
 #define RS_SIGFLUSH 64
 template <bool Low>
-__device__ __forceinline__ void rs_hist_add2x8(const rs_u32 (&key)[8], rs_u32 lo, rs_u32 hi) {
+__device__ __forceinline__ void rs_hist_add2x8(const rs_u32 (&key)[8], rs_u32 kmax) {
     rs_u32 p1[8], s0 = 0u, s1 = 0u;  // rs_sig(key) = (key & 0xfff) + (p1 << 12)
+    rs_u32 kmin1 = 0xffffffffu;      // the smallest nonzero key - 1 (key - 1 wraps 0 to the top)
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
         p1[j] = rs_sig(key[j]) >> 12;
         s0 += Low ? key[j] & 0xfffu : 0u;
         s1 += p1[j];
+        kmin1 = key[j] - 1u < kmin1 ? key[j] - 1u : kmin1;
     }
+    const rs_u32 lo = kmax ? (kmin1 + 1u) >> 20 : 0x7ffu, hi = kmax >> 20;  // lo > hi: no keys
     const rs_u32 b0 = RS_SHFL(lo, 0);
     if (RS_ALL(lo > hi || (lo == b0 && hi == b0))) {  // one bin for the wave (or none)
         if (Low) s0 = rs_wave_sum_u32(s0);

@@ -129,20 +129,18 @@ __device__ __noinline__ rs_scan rs_scan_sig(const E* x, int vocab, const rs_rowc
 #pragma unroll
             for (int q = 0; q < 2; ++q) {
                 // Per eight: the largest bits (a sign bit on anything but -0.0: a negative or
-                // NaN), the largest key (+Inf, NaN; the maximum; the highest bin) and the
-                // smallest nonzero key (key - 1 wraps 0 to the top; the lowest bin).
-                rs_u32 key[8], umax = 0u, kmax = 0u, kmin1 = 0xffffffffu;
+                // NaN) and the largest key (+Inf, NaN; the maximum).
+                rs_u32 key[8], umax = 0u, kmax = 0u;
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const rs_u32 u = __float_as_uint(v[q][j]);
                     key[j] = rs_key(v[q][j]);
                     umax = u > umax ? u : umax;
                     kmax = key[j] > kmax ? key[j] : kmax;
-                    kmin1 = key[j] - 1u < kmin1 ? key[j] - 1u : kmin1;
                 }
                 if (umax > 0x80000000u || kmax >= 0x7f800000u) bad = 1u;
                 mx = kmax > mx ? kmax : mx;
-                rs_hist_add2x8<sizeof(E) == 4>(key, kmax ? (kmin1 + 1u) >> 20 : 0x7ffu, kmax >> 20);
+                rs_hist_add2x8<sizeof(E) == 4>(key, kmax);
             }
         }
         __syncthreads();

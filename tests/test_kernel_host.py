@@ -445,6 +445,82 @@ def test_packed_maximum_keeps_the_one_by_one_contract(tmp_path, kind):
     assert out[256] == 8 * 2
 
 
+HIST_KERNEL = r"""
+#include "rs_engine_block.h"
+// rs_hist_add2x8, the top-p histogram's adds, on the keys of case c (below): every thread makes
+// its eight keys, adds them (Low: with their bits below 12; the last three cases hold keys
+// without them, as 2-byte rows do), and the block writes the keys (out[(c * RS_BLOCK + t) *
+// 8 + j]) and each bin's sum part[0] + (part[1] << 12) (out[HK_NC * RS_BLOCK * 8 + c *
+// RS_HBINS + bin]).
+#define HK_NC 10
+__device__ rs_u32 hk_hash(rs_u32 x) {
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu;
+    return x ^ (x >> 16);
+}
+__device__ rs_u32 hk_key(int c, int t, int j) {
+    const rs_u32 h = hk_hash((rs_u32)(c * 100003 + t * 8 + j + 1)), lane = t % RS_WAVE;
+    switch (c) {
+    case 0: return 0x3f000000u | (h & 0xfffffu);                    // one bin for the block
+    case 1: return lane == 0 ? 0u : 0x3f000000u | (h & 0xfffffu);   // lane 0 has none
+    case 2: return 0u;                                              // no keys at all
+    case 3: return h % 4 == 0 ? 0u : h % 0x7f800000u;               // any finite; zeros
+    case 4: return h % 3 == 0 ? 0u : 0x3f100000u | (h & 0xfffffu);  // one bin and zeros
+    case 5: return lane == 0 ? 0u : 0x7ff00000u | (h & 0xfffffu);   // NaNs of bin 0x7ff
+    case 6: return h % 2 ? h % 0x800000u : 0x800000u | (h & 0xfffffu);  // denormals; bin 8
+    case 7: return (h % 0x7f800000u) & 0xffff0000u;                 // bf16 keys
+    case 8: return (t * 8 + j) % 37 ? 0x3f000000u : 0x40000000u;    // one bin but a few
+    default: return (h % 0x7f800000u) & 0xffffe000u;                // f16 keys
+    }
+}
+extern "C" __global__ void hist_add(rs_u64* out) {
+    for (int c = 0; c < HK_NC; ++c) {
+        for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK)
+            rs_sm.u.h.part[0][d] = rs_sm.u.h.part[1][d] = 0u;
+        __syncthreads();
+        rs_u32 key[8], kmax = 0u;
+        for (int j = 0; j < 8; ++j) {
+            key[j] = hk_key(c, threadIdx.x, j);
+            kmax = key[j] > kmax ? key[j] : kmax;
+            out[(c * RS_BLOCK + threadIdx.x) * 8 + j] = key[j];
+        }
+        if (c < 7) rs_hist_add2x8<true>(key, kmax);
+        else rs_hist_add2x8<false>(key, kmax);
+        __syncthreads();
+        for (int d = threadIdx.x; d < RS_HBINS; d += RS_BLOCK)
+            out[HK_NC * RS_BLOCK * 8 + c * RS_HBINS + d] =
+                (rs_u64)rs_sm.u.h.part[0][d] + ((rs_u64)rs_sm.u.h.part[1][d] << 12);
+        __syncthreads();
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("wave", [32, 64])
+def test_significand_histogram_adds_each_key_once(tmp_path, wave):
+    """The top-p histogram's adds of a thread's eight keys (rs_hist_add2x8) put exactly each
+    key's significand (rs_sig) into its bin, whichever way the wave goes: one bin for the
+    wave (with zeros, with lane 0 empty, in the NaN bin 0x7ff), no keys, keys anywhere,
+    denormals, and the 2-byte rows' keys without the low part's adds."""
+    from rocsample.registry import BLOCK_SIZE
+
+    lib = _module(tmp_path, HIST_KERNEL, ["hist_add"], wave, BLOCK_SIZE)
+    nc, bins = 10, 2048
+    out = np.zeros(nc * BLOCK_SIZE * 8 + nc * bins, np.uint64)
+    rc, msg = _launch(lib, "hist_add", out, BLOCK_SIZE)
+    assert rc == 0, msg
+    keys = out[: nc * BLOCK_SIZE * 8].reshape(nc, -1)
+    sums = out[nc * BLOCK_SIZE * 8:].reshape(nc, bins)
+    for c in range(nc):
+        k = keys[c]
+        sig = np.where(k >> 23 != 0, (k & 0x7FFFFF) | 0x800000, k)
+        want = np.zeros(bins, np.uint64)
+        np.add.at(want, (k >> 20).astype(np.int64), sig)
+        np.testing.assert_array_equal(sums[c], want, err_msg=f"case {c}")
+    assert keys[2].max() == 0 and sums[2].max() == 0  # the empty case added nothing
+    assert set(np.unique(keys[5] >> 20)) == {0, 0x7FF}  # the cases are what they say
+    assert (keys[7] & 0xFFFF).max() == 0 and (keys[9] & 0x1FFF).max() == 0
+
+
 @pytest.mark.parametrize("wave", [32, 64])
 def test_the_kernels_touch_nothing_outside_their_operands(wave):
     """Under AddressSanitizer (tests/kernel_asan.py, a process of its own with libasan

@@ -558,6 +558,13 @@ __device__ __noinline__ int rs_draw_span(const T* x, int begin_, int end_, rs_u3
     return sh->found;
 }
 
+// The draw over a whole row: target = umulhi64(r, kept mass of the row).
+template <typename T>
+__device__ __forceinline__ int rs_draw(const T* x, int vocab, rs_u32 thr, int max_exp,
+                                       rs_u64 r, rs_smem* sh) {
+    return rs_draw_span(x, 0, vocab, thr, max_exp, true, r, 0ull, sh);
+}
+
 // The min-p cut as a key: the smallest float >= min_p * max, the product taken exactly.
 // A float32 x float32 product is exact in double (48 significant bits, wide exponent range);
 // rounding it to float and stepping up one ulp when that rounded down gives the exact cut, so

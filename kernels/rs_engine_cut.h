@@ -196,7 +196,7 @@ __device__ __noinline__ void rs_phase_cut(const rs_args& a, const rs_rowctx& t) 
         if (threadIdx.x == 0) w.head[RS_H_NCAND] = 0ull;
         for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) w.smass[c] = 0ull;  // for S_MASS
         if (a.has_rng) {
-            rs_finish(a, t, rs_draw_row(rs_px<T>(t), a.vocab, thr, max_exp, t.r));
+            rs_finish(a, t, rs_draw(rs_px<T>(t), a.vocab, thr, max_exp, t.r, &rs_sm.b));
         } else if (threadIdx.x == 0) {
             w.head[RS_H_THR] = thr;
             w.head[RS_H_STATE] = RS_S_MASS;  // no draw here: the next phase sums and draws

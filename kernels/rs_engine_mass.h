@@ -1,8 +1,7 @@
 // rs_engine_mass.h -- the kept-mass phase (state RS_S_MASS: min-p's second phase; also top-p
 // phase 1 when min-p or p = 1 decides): every block sums, per sub-chunk of its span, the
 // mass at or above the cut; the row's last block draws (rs_draw_chunks) or, without a seed,
-// leaves the draw to the next launch (RS_S_DRAW). Also rs_draw_row, the same draw over a
-// whole row by one block (the one-block fallbacks). Relies on rs_engine_block.h (the row
+// leaves the draw to the next launch (RS_S_DRAW). Relies on rs_engine_block.h (the row
 // context, rs_load8, rs_last_block) and rs_engine_select.h (rs_draw_chunks).
 #pragma once
 #include "rs_engine_select.h"
@@ -41,35 +40,4 @@ __device__ __noinline__ void rs_phase_mass(const rs_args& a, const rs_rowctx& t,
         return;
     }
     rs_finish(a, t, rs_draw_chunks(rs_px<T>(t), a.vocab, t.nc, thr, max_exp, t.r));
-}
-
-// The draw over a whole row by one block (the one-block fallbacks: rs_slow_row, and top-p's
-// crowded cut bins): the kept mass of each sub-chunk into rs_sm.u.f.mass (RS_DEEP sub-chunks
-// of loads in flight, one shared add a wave and sub-chunk), then rs_draw_chunks. The target
-// is umulhi64(r, the row's kept mass) and the token the first whose cumulative kept mass
-// exceeds it, as for every draw. (rs_draw_span over the row had one 16-byte load a lane in
-// flight, and its owner wave then walked 1 / RS_NWAVES of the row a dependent round trip at a
-// time: most of a flat row's time under top-k or top-p.)
-template <typename T>
-__device__ __noinline__ int rs_draw_row(const T* x, int vocab, rs_u32 thr, int max_exp, rs_u64 r) {
-    const int nc = (vocab + RS_CHUNK - 1) / RS_CHUNK;
-    for (int c = threadIdx.x; c < nc; c += RS_BLOCK) rs_sm.u.f.mass[c] = 0ull;
-    __syncthreads();
-    for (int s = 0; s < nc; s += RS_DEEP) {
-        float v[RS_DEEP][8];
-        bool ok[RS_DEEP][8];
-#pragma unroll
-        for (int q = 0; q < RS_DEEP; ++q) rs_load8(x, s + q < nc ? vocab : 0, s + q, v[q], ok[q]);
-#pragma unroll
-        for (int q = 0; q < RS_DEEP; ++q) {
-            rs_u64 m = 0ull;
-#pragma unroll
-            for (int j = 0; j < 8; ++j)
-                if (ok[q][j]) m += rs_kept(v[q][j], thr, max_exp);
-            m = rs_wave_sum_u64(m);
-            if (threadIdx.x % RS_WAVE == 0 && m != 0ull) atomicAdd(&rs_sm.u.f.mass[s + q], m);
-        }
-    }
-    __syncthreads();
-    return rs_draw_chunks(x, vocab, nc, thr, max_exp, r);
 }

@@ -4,8 +4,8 @@
 // a visitor presents), the visitors (the whole row, the top-k candidate slots, the gathered
 // top-p list), rs_slow_row (the full-row algorithm for the rows no fast path serves), and
 // rs_wave_pick / rs_draw_chunks (the draw once each sub-chunk's kept mass is known).
-// Relies on rs_engine_core.h and rs_common.h (rs_draw_span, the block scans); rs_plain_row
-// (rs_engine_plain.h) and rs_draw_row (rs_engine_mass.h) are declared here for rs_slow_row.
+// Relies on rs_engine_core.h and rs_common.h (rs_draw, rs_draw_span, the block scans);
+// rs_plain_row, defined in rs_engine_plain.h, is declared here for rs_slow_row.
 #pragma once
 #include "rs_engine_core.h"
 
@@ -137,26 +137,14 @@ __device__ __noinline__ rs_u32 rs_select(V visit, int level, rs_u32 prefix, rs_u
 
 // ---- key visitors ----
 
-// Visitor over a whole row (the one-block fallbacks: crowded top-k sub-chunks and top-p cut
-// bins, i.e. flat, tied or coarsely quantised rows). A thread visits i = threadIdx.x + n
-// RS_BLOCK in order, with 8 loads in flight before it uses any: one at a time, each level
-// of the selection was one dependent round trip per RS_BLOCK elements of the row.
+// Visitor over a whole row (the one-block fallback; kept small: it is rarely taken).
 template <typename T>
 struct rs_row_keys {
     const T* x;
     int vocab;
     template <typename F>
     __device__ void operator()(F f) const {
-        for (int i0 = threadIdx.x; i0 < vocab; i0 += 8 * RS_BLOCK) {
-            const int left = vocab - i0;  // > 0; no index past vocab is formed
-            T v[8];
-#pragma unroll
-            for (int u = 0; u < 8; ++u)
-                if (u * RS_BLOCK < left) v[u] = x[i0 + u * RS_BLOCK];
-#pragma unroll
-            for (int u = 0; u < 8; ++u)
-                if (u * RS_BLOCK < left) f(rs_key(rs_num<T>::up(v[u])));
-        }
+        for (int i = threadIdx.x; i < vocab; i += RS_BLOCK) f(rs_key(rs_num<T>::up(x[i])));
     }
 };
 
@@ -210,8 +198,6 @@ struct rs_list_keys {
 
 template <typename T>
 __device__ __noinline__ int rs_plain_row(const T* x, int vocab, const rs_ws& w, rs_u64 r);
-template <typename T>
-__device__ __noinline__ int rs_draw_row(const T* x, int vocab, rs_u32 thr, int max_exp, rs_u64 r);
 
 // One block does everything for a row: the full-row algorithm (a few reads of the row).
 template <typename T>
@@ -227,7 +213,7 @@ __device__ __noinline__ int rs_slow_row(const T* x, int vocab, rs_u32 max_key, i
         thr = rs_select<true>(all, 0, 0u, thr, 0ull, -(double)p, 0ull, max_exp, 0);
     const rs_u32 mthr = rs_min_p_key(mp, max_key);
     thr = mthr > thr ? mthr : thr;
-    return rs_draw_row(x, vocab, thr, max_exp, r);
+    return rs_draw(x, vocab, thr, max_exp, r, &rs_sm.b);
 }
 
 // ---- draws ----

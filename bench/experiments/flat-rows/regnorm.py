@@ -2,14 +2,16 @@
 
 Usage::
 
-    python regnorm.py A.sass B.sass KERNEL ...
+    python regnorm.py [--any-imm] A.sass B.sass KERNEL ...
 
 A and B are ``nvdisasm -c`` listings of cubins that ``../topk-rise/sass_compare.py cubin``
 built. For each KERNEL: how many of its functions are the same instruction for instruction
 once register and predicate numbers, local-memory offsets and NOPs are ignored, and for the
 others (name, instructions in A, in B, local-memory instructions B - A). ``sass_compare.py
 compare`` counts a function as changed when only its registers were renamed; this tells a
-renaming from new code or new spills.
+renaming from new code or new spills. ``--any-imm`` (session 28) takes every hexadecimal
+immediate out as well: for two builds whose shared-memory layout differs (a field added), so
+that the same code addressing moved fields still compares the same.
 """
 
 from __future__ import annotations
@@ -24,19 +26,28 @@ from sass_compare import norm, sections  # noqa: E402
 LOCAL = re.compile(r"\b(STL|LDL)")
 
 
+ANY_IMM = False
+
+
 def renamed(lines: list[str]) -> list[str]:
-    """The normalised listing with register numbers, local offsets and NOPs taken out."""
+    """The normalised listing with register numbers, local offsets and NOPs taken out (and,
+    with ``ANY_IMM``, every hexadecimal immediate)."""
     out = []
     for line in norm(lines):
         line = re.sub(r"\bU?R\d+\b", "R", line)
         line = re.sub(r"\bU?P\d\b", "P", line)
         line = re.sub(r"\[R1\+0x[0-9a-f]+\]", "[R1+x]", line)
+        if ANY_IMM:
+            line = re.sub(r"-?0x[0-9a-f]+", "x", line)
         if line.strip().rstrip(";").strip() != "NOP":
             out.append(line)
     return out
 
 
 def main(argv: list[str]) -> int:
+    global ANY_IMM
+    if argv and argv[0] == "--any-imm":
+        ANY_IMM, argv = True, argv[1:]
     a, b, kernels = argv[0], argv[1], argv[2:]
     sa, sb = sections(a), sections(b)
     for k in kernels:

@@ -124,7 +124,7 @@ struct rs_eshared {
     alignas(16) rs_u64 sel[RS_HBINS];  // radix selection histogram; the draw's stage (float4)
     rs_u64 wsum[2][RS_DEEP][RS_NWAVES];  // plain scan: per round, sub-chunk and wave
     rs_u32 cmax[2][RS_DEEP];
-    rs_u32 ncand[3][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
+    rs_u32 ncand[2][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
     int nkept;                            // top-k: candidates at or above the k-th largest
     rs_smem b;
     rs_u32 ckept;  // top-k scan with a rising bound: candidates the block has published

@@ -253,11 +253,8 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // elements keeps every element, as the k-th largest is then 0. A thread reserves room for
     // its candidates with one shared atomic (their order does not matter: the selections
     // see a set, the draw rescans the sub-chunk it picks), so a round of RS_MDEEP sub-chunks
-    // costs one barrier. Rounds take three sets of counters in turn: round r clears the set
-    // of round r - 1, whose every read came before round r's barrier, and that set is next
-    // written in round r + 2, after round r + 1's barrier. Two sets needed a second barrier
-    // a round before the clear.
-    if (threadIdx.x < 3 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
+    if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
     if (Rise && threadIdx.x == 0) rs_sm.ckept = 0u;
     __syncthreads();
     // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
@@ -266,7 +263,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // block did). With fewer than k nonzero elements the edge is 0 and all of them fit.
     rs_u32 T = t.s0 < t.s1 ? rs_raise_bound(x, vocab, t.s0, 1u, k) : 0u;  // the same in every thread
     rs_u32 d = rs_cand_d(x, T > 1u ? T : 1u);  // rs_cand_valid's, for the bound max(T, 1)
-    int par = 0, round = 0;  // par: this round's set of counters; round: Rise only
+    int par = 0, round = 0;  // round: Rise only
     // PRE, the rising-bound scan of packed 2-byte rows: the next round's loads are issued
     // before this round is tested, and held through its barriers. H100, the rising-bound
     // rows of 128-512 x 128256-262144 (top-k 128, and 50 at 262144): 2-12 % faster on top of
@@ -279,7 +276,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         for (int q = 0; q < RS_MDEEP; ++q)
             rs_load_held8(x, t.s0 + q < t.s1 ? vocab : 0, t.s0 + q, h[q]);
     }
-    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par = par == 2 ? 0 : par + 1) {
+    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
         rs_held8<E> nx[RS_MDEEP];
 #pragma unroll
         for (int q = 0; q < RS_MDEEP; ++q) {
@@ -339,7 +336,6 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             }
         }
         __syncthreads();
-        if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par == 0 ? 2 : par - 1][threadIdx.x] = 0u;
         for (int q = 0; q < RS_MDEEP; ++q) {
             if (rs_sm.ncand[par][q] > RS_KSLOT && s + q < t.s1) {  // uniform: after a barrier
                 // Too many: raise T to the bin edge of this sub-chunk's k-th largest (its
@@ -353,13 +349,15 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
                 __syncthreads();
             }
         }
-        if (threadIdx.x < RS_MDEEP) {  // publish (cleared next round: read by every thread)
+        if (threadIdx.x < RS_MDEEP) {  // publish and clear (read by every thread above)
             const int q = threadIdx.x;
             if (s + q < t.s1) {
                 w.ccnt[s + q] = rs_sm.ncand[par][q];
                 if (Rise) atomicAdd(&rs_sm.ckept, rs_sm.ncand[par][q]);
             }
         }
+        __syncthreads();
+        if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par][threadIdx.x] = 0u;
         // Rise (k x sub-chunks > RS_SHCAND, rs_phase0): about k candidates a sub-chunk at the
         // first sub-chunk's bound would be too many for the last block's shared-memory copy
         // (rs_topk_shared), which would then select over the workspace slots instead. So after
@@ -372,7 +370,6 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         // (Rise false, the code of before): with it they ran 2-6 % slower.
         if (Rise) ++round;
         if (Rise && (round & (round - 1)) == 0 && s + RS_MDEEP < t.s1) {  // uniform
-            __syncthreads();  // this round's w.ccnt and rs_sm.ckept, published above
             const int done = s + RS_MDEEP - t.s0;
             if ((rs_u64)rs_sm.ckept * (rs_u64)t.nc > (rs_u64)RS_SHCAND * (rs_u64)done) {
                 const rs_u32 edge = rs_cand_edge(w, t.s0, t.s0 + done, k);
@@ -388,7 +385,6 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             for (int q = 0; q < RS_MDEEP; ++q) h[q] = nx[q];
         }
     }
-    __syncthreads();  // the last round's w.ccnt, published above
     return {mx, bad};
 }
 

@@ -26,18 +26,15 @@ from sass_compare import norm, sections  # noqa: E402
 LOCAL = re.compile(r"\b(STL|LDL)")
 
 
-ANY_IMM = False
-
-
-def renamed(lines: list[str]) -> list[str]:
+def renamed(lines: list[str], any_imm: bool = False) -> list[str]:
     """The normalised listing with register numbers, local offsets and NOPs taken out (and,
-    with ``ANY_IMM``, every hexadecimal immediate)."""
+    with ``any_imm``, every hexadecimal immediate)."""
     out = []
     for line in norm(lines):
         line = re.sub(r"\bU?R\d+\b", "R", line)
         line = re.sub(r"\bU?P\d\b", "P", line)
         line = re.sub(r"\[R1\+0x[0-9a-f]+\]", "[R1+x]", line)
-        if ANY_IMM:
+        if any_imm:
             line = re.sub(r"-?0x[0-9a-f]+", "x", line)
         if line.strip().rstrip(";").strip() != "NOP":
             out.append(line)
@@ -45,16 +42,16 @@ def renamed(lines: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    global ANY_IMM
-    if argv and argv[0] == "--any-imm":
-        ANY_IMM, argv = True, argv[1:]
+    any_imm = bool(argv) and argv[0] == "--any-imm"
+    if any_imm:
+        argv = argv[1:]
     a, b, kernels = argv[0], argv[1], argv[2:]
     sa, sb = sections(a), sections(b)
     for k in kernels:
         fa, fb = sa[k], sb[k]
         same, diff = 0, []
         for f in sorted(set(fa) | set(fb)):
-            x, y = renamed(fa.get(f, [])), renamed(fb.get(f, []))
+            x, y = renamed(fa.get(f, []), any_imm), renamed(fb.get(f, []), any_imm)
             if x == y:
                 same += 1
                 continue

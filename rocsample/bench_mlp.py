@@ -69,8 +69,10 @@ def _copy_us(torch: Any, nbytes: int, dtype: Any, reps: int, flush: Any) -> floa
 
 
 #: Where ``make flashinfer-ref`` builds FlashInfer's kernels behind a C ABI
-#: (:mod:`rocsample.flashinfer_ref`), used when the ``flashinfer`` package does not import.
-FI_REF = Path(".fi/libfi_ref.so")
+#: (:mod:`rocsample.flashinfer_ref`), used when the ``flashinfer`` package does not import:
+#: the checkout's ``.fi/``, whatever the working directory (a path relative to it would load
+#: whatever library lies there, in a directory others may write).
+FI_REF = Path(__file__).resolve().parent.parent / ".fi" / "libfi_ref.so"
 
 
 def _flashinfer(ref: Path | None = FI_REF) -> tuple[Any, str]:

@@ -53,7 +53,8 @@ from pathlib import Path
 
 from rocsample.errors import KernelLoadError
 
-__all__ = ["MAGIC", "CacheEntryInfo", "DiskCache", "cache_key", "open_private_dir"]
+__all__ = ["MAGIC", "CacheEntryInfo", "DiskCache", "cache_key", "check_trusted_file",
+           "open_private_dir"]
 
 log = logging.getLogger("rocsample")
 
@@ -217,6 +218,79 @@ def open_private_dir(
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def check_trusted_file(path: str | os.PathLike[str], what: str = "library") -> Path:
+    """The real path of ``path`` once it is known that nobody but this user (or root) wrote it
+    or can swap it: for host code rocsample is about to load (``ctypes.CDLL``).
+
+    The file must be a regular file owned by the effective user or root and not writable by
+    group or others; every directory above it (after ``os.path.realpath``) must be owned by
+    root or the user and writable by nobody else unless it has the sticky bit (``/tmp``), the
+    rules :func:`open_private_dir` applies above its root. A group counts as nobody else when
+    it is the owner's own (user private groups). Load the returned path, not ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    what : str
+        How errors name it.
+
+    Returns
+    -------
+    Path
+        The resolved path.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    KernelLoadError
+        A rule is broken; the reason names the file or directory and the fix.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "lib.so"); open(f, "wb").close()
+    >>> check_trusted_file(f).name
+    'lib.so'
+    >>> os.chmod(f, 0o666)
+    >>> try:
+    ...     check_trusted_file(f)
+    ... except KernelLoadError as exc:
+    ...     print(exc.reason.split(";")[0].split(" is ")[1])
+    writable by other users (mode 0666)
+    """
+    real = Path(os.path.realpath(path))
+    st = os.stat(real)
+    uid = os.geteuid()
+
+    def refuse(where: Path, fault: str, fix: str) -> KernelLoadError:
+        name = f"{what} {real}" if where == real else f"{where}, above {what} {real},"
+        return KernelLoadError(os.fspath(path), None, f"{name} {fault}; loading code from "
+                               f"there would run code others wrote: {fix}")
+
+    if not stat.S_ISREG(st.st_mode):
+        raise refuse(real, "is not a regular file", "name the library itself")
+    if st.st_uid not in (0, uid):
+        raise refuse(real, f"is owned by uid {st.st_uid}, neither root nor you (uid {uid})",
+                     "rebuild it as yourself")
+    writers = _other_writers(st)
+    if writers:
+        raise refuse(real, f"is writable by {writers} (mode {stat.S_IMODE(st.st_mode):04o})",
+                     "chmod go-w it")
+    for d in real.parents:
+        dst = os.stat(d)
+        if dst.st_uid not in (0, uid):
+            raise refuse(d, f"is owned by uid {dst.st_uid}, neither root nor you (uid {uid}), "
+                         "who could swap it", f"move the {what} elsewhere")
+        writers = _other_writers(dst)
+        if writers and not dst.st_mode & stat.S_ISVTX:
+            raise refuse(d, f"is writable by {writers} (mode {stat.S_IMODE(dst.st_mode):04o}) "
+                         "without the sticky bit, so they could swap what it holds",
+                         "chmod go-w it (or +t)")
+    return real
 
 
 def _open_child(parent: int, name: str, path: Path, create: bool, last: bool, top: Path,

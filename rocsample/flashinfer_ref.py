@@ -19,6 +19,8 @@ import ctypes
 import os
 from typing import Any
 
+from .diskcache import check_trusted_file
+
 __all__ = ["FlashInferRef"]
 
 _DTYPES = {"torch.bfloat16": 0, "torch.float16": 1}
@@ -40,14 +42,18 @@ class FlashInferRef:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FlashInferRef:
-        """Load the library at ``path``; :class:`FileNotFoundError` names it when absent."""
+        """Load the library at ``path``; :class:`FileNotFoundError` names it when absent, and
+        :class:`~rocsample.errors.KernelLoadError` says why when someone other than this user
+        (or root) could have written it or could swap it
+        (:func:`rocsample.diskcache.check_trusted_file`): loading it runs its code."""
         if not os.path.isfile(path):
             raise FileNotFoundError(f"FlashInfer reference library not found: {path} "
                                     "(build it with `make flashinfer-ref`)")
+        real = check_trusted_file(path, "FlashInfer reference library")
         import torch
 
         sms = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
-        return cls(ctypes.CDLL(os.fspath(path)), sms)
+        return cls(ctypes.CDLL(os.fspath(real)), sms)
 
     @staticmethod
     def supports(dtype: Any) -> bool:

@@ -718,3 +718,60 @@ def test_clear_forgets_payloads_kept_in_memory(cache: DiskCache) -> None:
     assert cache.put(KEY, b"y") is None and cache.get(KEY) == b"y"
     assert cache.clear() == 0
     assert cache.get(KEY) is None and not cache.kept(KEY)
+
+
+# -- check_trusted_file: host code rocsample loads (FlashInfer's reference library) -----------
+
+
+def private_lib(tmp_path: Path) -> Path:
+    d = tmp_path / "lib"
+    d.mkdir(mode=0o755)
+    os.chmod(d, 0o755)
+    f = d / "libx.so"
+    f.write_bytes(b"\x7fELF")
+    os.chmod(f, 0o644)
+    return f
+
+
+def test_trusted_file_is_accepted_and_resolved(tmp_path):
+    f = private_lib(tmp_path)
+    link = tmp_path / "link.so"
+    link.symlink_to(f)
+    assert diskcache.check_trusted_file(link) == Path(os.path.realpath(f))
+
+
+def test_trusted_file_refuses_a_world_writable_file(tmp_path):
+    f = private_lib(tmp_path)
+    os.chmod(f, 0o666)
+    with pytest.raises(KernelLoadError, match=r"writable by other users \(mode 0666\).*chmod go-w"):
+        diskcache.check_trusted_file(f, "test library")
+
+
+def test_trusted_file_refuses_a_directory_others_can_write(tmp_path):
+    """A directory others may write without the sticky bit: they could swap the file."""
+    f = private_lib(tmp_path)
+    os.chmod(f.parent, 0o777)
+    with pytest.raises(KernelLoadError, match=r"lib, above test library .*without the sticky"):
+        diskcache.check_trusted_file(f, "test library")
+
+
+def test_trusted_file_accepts_a_sticky_directory(tmp_path):
+    """As /tmp: others may write there but not rename or remove what is ours."""
+    f = private_lib(tmp_path)
+    os.chmod(f.parent, 0o1777)
+    assert diskcache.check_trusted_file(f) == Path(os.path.realpath(f))
+
+
+def test_trusted_file_refuses_what_is_not_a_file(tmp_path):
+    with pytest.raises(KernelLoadError, match="not a regular file"):
+        diskcache.check_trusted_file(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        diskcache.check_trusted_file(tmp_path / "absent.so")
+
+
+@needs_root
+def test_trusted_file_refuses_another_users_file(tmp_path):
+    f = private_lib(tmp_path)
+    os.chown(f, NOBODY, -1)
+    with pytest.raises(KernelLoadError, match=f"owned by uid {NOBODY}"):
+        diskcache.check_trusted_file(f)

@@ -23,3 +23,15 @@ def test_supports_half_types_only():
     assert FlashInferRef.supports(D("torch.bfloat16"))
     assert FlashInferRef.supports(D("torch.float16"))
     assert not FlashInferRef.supports(D("torch.float32"))
+
+
+def test_library_others_could_write_is_refused_before_loading(tmp_path):
+    """Loading the library runs its code: one that others could have written is refused, and
+    the refusal comes before torch or the loader is touched."""
+    from rocsample.errors import KernelLoadError
+
+    path = tmp_path / "libfi_ref.so"
+    path.write_bytes(b"not a library")
+    path.chmod(0o666)
+    with pytest.raises(KernelLoadError, match="FlashInfer reference library .*writable by other"):
+        FlashInferRef.load(path)

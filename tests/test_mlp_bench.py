@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,6 +63,13 @@ def test_flashinfer_baseline_absent_is_said(tmp_path):
     fi, note = bench_mlp._flashinfer(tmp_path / "libfi_ref.so")
     assert fi is None
     assert "not measured" in note and "libfi_ref.so" in note
+
+
+def test_reference_library_path_is_the_checkouts():
+    """The benchmark looks for FlashInfer's reference library in the checkout's .fi/, not in
+    the working directory (where anyone who can write there could plant one)."""
+    root = Path(bench_mlp.__file__).resolve().parent.parent
+    assert root / ".fi" / "libfi_ref.so" == bench_mlp.FI_REF
 
 
 def test_run_refuses_no_rounds():

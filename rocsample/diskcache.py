@@ -265,31 +265,19 @@ def check_trusted_file(path: str | os.PathLike[str], what: str = "library") -> P
     real = Path(os.path.realpath(path))
     st = os.stat(real)
     uid = os.geteuid()
-
-    def refuse(where: Path, fault: str, fix: str) -> KernelLoadError:
-        name = f"{what} {real}" if where == real else f"{where}, above {what} {real},"
-        return KernelLoadError(os.fspath(path), None, f"{name} {fault}; loading code from "
-                               f"there would run code others wrote: {fix}")
-
+    fault = fix = ""
     if not stat.S_ISREG(st.st_mode):
-        raise refuse(real, "is not a regular file", "name the library itself")
-    if st.st_uid not in (0, uid):
-        raise refuse(real, f"is owned by uid {st.st_uid}, neither root nor you (uid {uid})",
-                     "rebuild it as yourself")
-    writers = _other_writers(st)
-    if writers:
-        raise refuse(real, f"is writable by {writers} (mode {stat.S_IMODE(st.st_mode):04o})",
-                     "chmod go-w it")
-    for d in real.parents:
-        dst = os.stat(d)
-        if dst.st_uid not in (0, uid):
-            raise refuse(d, f"is owned by uid {dst.st_uid}, neither root nor you (uid {uid}), "
-                         "who could swap it", f"move the {what} elsewhere")
-        writers = _other_writers(dst)
-        if writers and not dst.st_mode & stat.S_ISVTX:
-            raise refuse(d, f"is writable by {writers} (mode {stat.S_IMODE(dst.st_mode):04o}) "
-                         "without the sticky bit, so they could swap what it holds",
-                         "chmod go-w it (or +t)")
+        fault, fix = "is not a regular file", "name the file itself"
+    elif st.st_uid not in (0, uid):
+        fault = f"is owned by uid {st.st_uid}, neither root nor you (uid {uid})"
+        fix = "rebuild it as yourself"
+    elif writers := _other_writers(st):
+        fault = f"is writable by {writers} (mode {stat.S_IMODE(st.st_mode):04o})"
+        fix = "chmod go-w it"
+    if fault:
+        raise _refused(real, real, fault, fix, what, None)
+    for d in real.parents:  # the rules open_private_dir applies above its root
+        _check_dir(os.stat(d), d, False, real, what, None)
     return real
 
 
@@ -322,7 +310,7 @@ def _open_child(parent: int, name: str, path: Path, create: bool, last: bool, to
 
 
 def _check_dir(st: os.stat_result, path: Path, private: bool, top: Path, what: str,
-               setting: str) -> None:
+               setting: str | None) -> None:
     uid = os.geteuid()
     mode = stat.S_IMODE(st.st_mode)
     writers = _other_writers(st)
@@ -345,10 +333,13 @@ def _check_dir(st: os.stat_result, path: Path, private: bool, top: Path, what: s
 
 
 def _refused(path: Path, top: Path, fault: str, fix: str, what: str,
-             setting: str) -> KernelLoadError:
-    where = f"{what} {path}" if path == top or top in path.parents else f"{path}, above {top},"
-    reason = (f"{where} {fault}; loading code from there would run code others wrote: {fix} "
-              f"or set {setting}")
+             setting: str | None) -> KernelLoadError:
+    """The refusal of ``path`` (``top``, the directory or file asked for, or one below or above
+    it); ``setting``, where there is one, moves what was asked for elsewhere."""
+    where = (f"{what} {path}" if path == top or top in path.parents
+             else f"{path}, above {what} {top},")
+    reason = (f"{where} {fault}; loading code from there would run code others wrote: {fix}"
+              + (f" or set {setting}" if setting else ""))
     return KernelLoadError(str(path), None, reason)
 
 

@@ -14,6 +14,20 @@
 // kernels/*_rise.hip): a row whose k x sub-chunks exceeds RS_SHCAND scans with the rising
 // bound (rs_scan_cand<T, true>). The other entries never instantiate that scan, so their code
 // is the one without it.
+// The top-k candidate scan without the rising bound: rounds of RS_KDEEP sub-chunks for packed
+// 2-byte rows whose block spans at least RS_KDEEP_SPAN sub-chunks, of RS_MDEEP otherwise
+// (session 28, H200: three a round everywhere made 2-byte top-k 5-15 % faster at 512 rows,
+// where a block streams a whole row, and 1-5 % slower at 1-64 rows; float rows were slower at
+// 128 rows. Session 29, H100, this rule: 2-byte top-k 20 / 50 at 512 rows 4-6 % faster, the
+// other cells within the run's drift; bench/results/2026-12-06-session29).
+template <typename T>
+__device__ __forceinline__ rs_scan rs_scan_cand_span(const T* x, int vocab, const rs_rowctx& t) {
+    if constexpr (rs_packed<T>::value) {
+        if (t.s1 - t.s0 >= RS_KDEEP_SPAN) return rs_scan_cand<T, false, RS_KDEEP>(x, vocab, t);
+    }
+    return rs_scan_cand<T, false>(x, vocab, t);
+}
+
 template <typename T, bool Rise = false>
 __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const int vocab = a.vocab, k = t.k;
@@ -34,7 +48,7 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     // would overflow the last block's shared-memory copy, so the bound may rise (rs_scan_cand).
     const bool rise = Rise && (long long)k * t.nc > RS_SHCAND;
     const rs_scan sc = kcand ? (rise ? rs_scan_cand<T, Rise>(x, vocab, t)
-                                     : rs_scan_cand<T, false>(x, vocab, t))
+                                     : rs_scan_cand_span<T>(x, vocab, t))
                              : (mcand ? rs_scan_minp(x, vocab, t)
                                       : (hist ? rs_scan_sig(x, vocab, t) : rs_scan_max(x, vocab, t)));
     rs_u32 mx = sc.mx;

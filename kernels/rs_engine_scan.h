@@ -238,8 +238,9 @@ __device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool 
 
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
 // and the candidates of each sub-chunk into the workspace.
-template <typename E, bool Rise>
+template <typename E, bool Rise, int D = RS_MDEEP>
 __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_rowctx& t) {
+    static_assert(D >= 1 && D <= RS_DEEP, "rs_sm.ncand holds RS_DEEP counters a set");
     const int k = t.k;
     const rs_ws& w = t.w;
     rs_u32 mx = 0u, bad = 0u;
@@ -252,9 +253,9 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // carry no mass, so no draw and no cut depends on them; a row with fewer than k nonzero
     // elements keeps every element, as the k-th largest is then 0. A thread reserves room for
     // its candidates with one shared atomic (their order does not matter: the selections
-    // see a set, the draw rescans the sub-chunk it picks), so a round of RS_MDEEP sub-chunks
+    // see a set, the draw rescans the sub-chunk it picks), so a round of D sub-chunks
     // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
-    if (threadIdx.x < 2 * RS_MDEEP) rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
+    if (threadIdx.x < 2 * D) rs_sm.ncand[threadIdx.x / D][threadIdx.x % D] = 0u;
     if (Rise && threadIdx.x == 0) rs_sm.ckept = 0u;
     __syncthreads();
     // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
@@ -270,17 +271,17 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // the candidate writes below, 0.98-1.02 at 1-64 rows; the other scans measured 1-2 %
     // slower with it and load each round at its start (bench/results/2026-12-05-session25).
     constexpr bool pre = Rise && rs_packed<E>::value;
-    rs_held8<E> h[RS_MDEEP];  // padding loads as 0 (see above)
+    rs_held8<E> h[D];  // padding loads as 0 (see above)
     if (pre) {
 #pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q)
+        for (int q = 0; q < D; ++q)
             rs_load_held8(x, t.s0 + q < t.s1 ? vocab : 0, t.s0 + q, h[q]);
     }
-    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
-        rs_held8<E> nx[RS_MDEEP];
+    for (int s = t.s0; s < t.s1; s += D, par ^= 1) {
+        rs_held8<E> nx[D];
 #pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q) {
-            const int sq = pre ? s + RS_MDEEP + q : s + q;
+        for (int q = 0; q < D; ++q) {
+            const int sq = pre ? s + D + q : s + q;
             rs_load_held8(x, sq < t.s1 ? vocab : 0, sq, pre ? nx[q] : h[q]);
         }
         // Reserve room and write the candidates of mask m (rs_cand_bit's flags), one
@@ -308,7 +309,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         auto put_lo = [&](int q, rs_u32 lo) { put(q, rs_cand_any(h[q], lo)); };
         const rs_u32 lo = T > 1u ? T : 1u;
 #pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q) {
+        for (int q = 0; q < D; ++q) {
             // Packed 2-byte rows: one maximum of the eight stored patterns first
             // (rs_held_max: three instructions on sm_90). Below 0x7f800000 it is their
             // largest key and every value is valid, and below lo none is a candidate; a
@@ -336,7 +337,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             }
         }
         __syncthreads();
-        for (int q = 0; q < RS_MDEEP; ++q) {
+        for (int q = 0; q < D; ++q) {
             if (rs_sm.ncand[par][q] > RS_KSLOT && s + q < t.s1) {  // uniform: after a barrier
                 // Too many: raise T to the bin edge of this sub-chunk's k-th largest (its
                 // barriers come after every thread has read the count) and write again.
@@ -349,7 +350,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
                 __syncthreads();
             }
         }
-        if (threadIdx.x < RS_MDEEP) {  // publish and clear (read by every thread above)
+        if (threadIdx.x < D) {  // publish and clear (read by every thread above)
             const int q = threadIdx.x;
             if (s + q < t.s1) {
                 w.ccnt[s + q] = rs_sm.ncand[par][q];
@@ -357,7 +358,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             }
         }
         __syncthreads();
-        if (threadIdx.x < RS_MDEEP) rs_sm.ncand[par][threadIdx.x] = 0u;
+        if (threadIdx.x < D) rs_sm.ncand[par][threadIdx.x] = 0u;
         // Rise (k x sub-chunks > RS_SHCAND, rs_phase0): about k candidates a sub-chunk at the
         // first sub-chunk's bound would be too many for the last block's shared-memory copy
         // (rs_topk_shared), which would then select over the workspace slots instead. So after
@@ -369,8 +370,8 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         // (bench/results/2026-12-05-session21). Other rows take the scan without
         // (Rise false, the code of before): with it they ran 2-6 % slower.
         if (Rise) ++round;
-        if (Rise && (round & (round - 1)) == 0 && s + RS_MDEEP < t.s1) {  // uniform
-            const int done = s + RS_MDEEP - t.s0;
+        if (Rise && (round & (round - 1)) == 0 && s + D < t.s1) {  // uniform
+            const int done = s + D - t.s0;
             if ((rs_u64)rs_sm.ckept * (rs_u64)t.nc > (rs_u64)RS_SHCAND * (rs_u64)done) {
                 const rs_u32 edge = rs_cand_edge(w, t.s0, t.s0 + done, k);
                 if (edge > T) {
@@ -382,7 +383,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         }
         if (pre) {
 #pragma unroll
-            for (int q = 0; q < RS_MDEEP; ++q) h[q] = nx[q];
+            for (int q = 0; q < D; ++q) h[q] = nx[q];
         }
     }
     return {mx, bad};

@@ -344,7 +344,7 @@ def _refused(path: Path, top: Path, fault: str, fix: str, what: str,
 
 
 def _other_writers(st: os.stat_result) -> str | None:
-    """Who besides the owner (and root) may write to the directory, if anyone."""
+    """Who besides the owner (and root) may write to the file or directory, if anyone."""
     if st.st_mode & stat.S_IWOTH:
         return "other users"
     if st.st_mode & stat.S_IWGRP and not _owners_own_group(st.st_gid, st.st_uid):

@@ -33,9 +33,12 @@ for v, ops in ((50257, ("probs", "logits")), (151937, ("probs", "logits")), (128
                             return rocsample.sample_from_logits(x, seed=7, stream=s, **kw)
                     tok = f()
                     torch.cuda.synchronize()
-                    h = hashlib.sha256(torch.as_tensor(tok).cpu().numpy().tobytes()).hexdigest()[:12]
+                    raw = torch.as_tensor(tok).cpu().numpy().tobytes()
+                    h = hashlib.sha256(raw).hexdigest()[:12]
                     us = [median_us(torch, f, 15) for _ in range(3)]
                     key = op + ":" + (",".join(f"{a}={c}" for a, c in kw.items()) or "plain")
-                    print(json.dumps(dict(V=v, B=b, k=key, dtype=dt, us=round(statistics.median(us), 2),
-                                          spread=[round(min(us), 2), round(max(us), 2)], tokens=h)))
+                    print(json.dumps(dict(V=v, B=b, k=key, dtype=dt,
+                                          us=round(statistics.median(us), 2),
+                                          spread=[round(min(us), 2), round(max(us), 2)],
+                                          tokens=h)))
                     sys.stdout.flush()

@@ -8,7 +8,9 @@ import io
 import sys
 
 path, want = sys.argv[1:3]
-for part in open(path).read().split('"Kernel Name",')[1:]:
+with open(path) as fh:
+    text = fh.read()
+for part in text.split('"Kernel Name",')[1:]:
     name, body = part.split("\n", 1)
     rows = list(csv.DictReader(io.StringIO(body)))
     samples = sum(int(r["Warp Stall Sampling (All Samples)"] or 0) for r in rows)
@@ -30,7 +32,8 @@ for part in open(path).read().split('"Kernel Name",')[1:]:
     for r in rows:
         for k in stalls:
             st[k] += int(r[k] or 0)
-    print("stall reasons:", ", ".join(f"{k} {100 * v / samples:.1f}%" for k, v in st.most_common(10)))
+    shares = (f"{k} {100 * v / samples:.1f}%" for k, v in st.most_common(10))
+    print("stall reasons:", ", ".join(shares))
     for r in sorted(rows, key=lambda r: -int(r["Warp Stall Sampling (All Samples)"] or 0))[:40]:
         s = int(r["Warp Stall Sampling (All Samples)"] or 0)
         top = sorted(((int(r[k] or 0), k) for k in stalls), reverse=True)[:2]

@@ -212,8 +212,8 @@ __device__ __forceinline__ V rs_sel4(int i, V a0, V a1, V a2, V a3) {
 
 // The 8 elements of a sub-chunk that a thread owns, as loaded (rs_load_held8): float rows
 // hold the values; 2-byte probability rows (rs_f16, rs_bf16) hold them packed two to a word
-// and widen one where it is used (at), so a loop can keep twice the sub-chunks of 2-byte
-// values in flight in the registers that float's take (rs_scan_plain); logit rows of any size
+// and widen one where it is used (at), so a loop can keep twice the 2-byte values in flight
+// in the registers that float's take (rs_scan_plain_halves, the top-k scan); logit rows of any size
 // hold the probabilities, formed once at the load. at(j) takes j known at compile time (an
 // unrolled loop's), pick(j) j known only at run time (rs_sel4).
 template <typename T>
@@ -394,10 +394,10 @@ __device__ __forceinline__ void rs_load_held8(const rs_lg<float>* x, int vocab, 
 // row is 16-byte aligned, two 8-byte or four 4-byte loads when it is 8- or 4-byte aligned (a
 // strided row of odd length), 2-byte loads only for a 2-byte aligned row or the row's last
 // elements. Elements at or past vocab are +0 (bits 0 in both types: no mass, no maximum).
+// rs_load_held8_at: the same for the 8 elements from i (a multiple of 8) on.
 template <typename T>
-__device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_held8<T>& h) {
-    static_assert(sizeof(T) == 2 && 8 * RS_BLOCK == RS_CHUNK, "rs_load_held8: 2-byte rows");
-    const int i = s * RS_CHUNK + 8 * (int)threadIdx.x;
+__device__ __forceinline__ void rs_load_held8_at(const T* x, int vocab, int i, rs_held8<T>& h) {
+    static_assert(sizeof(T) == 2, "rs_load_held8_at: 2-byte rows");
     const unsigned long long at = (unsigned long long)(x + i);  // x's alignment: i % 8 == 0
     const void* p = (const void*)(x + i);
     if (i + 7 < vocab && (at & 15ull) == 0ull) {
@@ -417,6 +417,11 @@ __device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_h
             h.w[k] = lo | (hi << 16);
         }
     }
+}
+template <typename T>
+__device__ __forceinline__ void rs_load_held8(const T* x, int vocab, int s, rs_held8<T>& h) {
+    static_assert(sizeof(T) == 2 && 8 * RS_BLOCK == RS_CHUNK, "rs_load_held8: 2-byte rows");
+    rs_load_held8_at(x, vocab, s * RS_CHUNK + 8 * (int)threadIdx.x, h);
 }
 
 // The same eight of a 2-byte logit row (rs_lg<rs_f16>, rs_lg<rs_bf16>), each made its

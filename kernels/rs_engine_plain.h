@@ -13,20 +13,22 @@
 
 // Each sub-chunk of [s0, s1): its maximum key into ccnt[c] (0xffffffff when it holds NaN, Inf
 // or a negative value) and its mass at its own scale (its maximum in [2^39, 2^40)) into
-// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks (three
-// of packed 2-byte probability rows, rs_packed), each with one block-wide maximum per
-// sub-chunk (a wave reduction, one shared atomic per wave) and one block-wide sum (a slot per
-// wave), two barriers; the next round's loads are issued during this round, so they are in
-// flight across its barriers (H200, 128 x 128256: 43.7 -> 40.3 us against four sub-chunks
-// loaded and then worked on).
-// For packed rows they are issued once this round's maxima are taken (between maxima() and
-// finish()): issued before the maxima, they shared the load scoreboards with this round's
-// loads on sm_90 and bf16 rows stalled on the round's first widening (ncu,
+// smass[c], and both into rs_sm.u.f.cnt[c] / mass[c] as well. Rounds of two sub-chunks, each
+// with one block-wide maximum per sub-chunk (a wave reduction, one shared atomic per wave)
+// and one block-wide sum (a slot per wave), two barriers; the next round's loads are issued
+// during this round, so they are in flight across its barriers (H200, 128 x 128256: 43.7 ->
+// 40.3 us against four sub-chunks loaded and then worked on). Float and logit rows
+// (rs_scan_plain_body): the whole block on each sub-chunk of the round, 8 values a thread.
+// Packed 2-byte probability rows (rs_scan_plain_halves): each half of the block on one
+// sub-chunk, 16 values a thread.
+// For packed rows the next round's loads are issued once this round's maxima are taken
+// (between maxima() and finish()): issued before the maxima, they shared the load scoreboards
+// with this round's loads on sm_90 and bf16 rows stalled on the round's first widening (ncu,
 // bench/results/2026-12-03-h200-session6/run4); after them, bf16 plain sampling is 6-12 %
 // faster at 128 and 512 rows, f16 1-3 % (bench/results/2026-12-03-h200-session7). Float rows
-// keep the loads before the maxima: after them they were 2-3 % slower at 128 rows. Two
-// plain lambdas, not one taking the prefetch as an auto parameter: NVRTC 13.0 segfaulted on
-// that (make nvrtc-compat).
+// keep the loads before the maxima: after them they were 2-3 % slower at 128 rows. Plain
+// lambdas, not one taking the prefetch as an auto parameter: NVRTC 13.0 segfaulted on that
+// (make nvrtc-compat).
 // (Measured on an H200: finishing each 128-element group within its wave instead, with no
 // barrier, was slower: more instructions per element and a longer draw.)
 // The rare cases of rs_scan_plain_body's maxima and masses.
@@ -54,24 +56,108 @@ __device__ __forceinline__ rs_u64 rs_mass_of(const H& v, int ce) {
     for (int j = 0; j < 8; ++j) m += rs_mass(rs_key(v.at(j)), ce);
     return m;
 }
-// The same out of line for packed 2-byte rows, the thread's 8 values of sub-chunk s reloaded
-// (from cache; padding past vocab is 0 as in the scan). Inlined there, the two loops in each
-// of a round's unrolled sub-chunks grew each 2-byte engine entry's code by 11 KB, and top-k
-// sampling of bf16 rows, which never runs them, was 0.6-1 us slower at 1 x 128256 (H200,
+// The same out of line for packed 2-byte rows: the 8 values from element i on (a multiple of
+// 8), reloaded (from cache; padding past vocab is 0 as in the scan). Inlined in the scan's
+// rounds, the two loops grew each 2-byte engine entry's code by 11 KB, and top-k sampling of
+// bf16 rows, which never runs them, was 0.6-1 us slower at 1 x 128256 (H200,
 // bench/results/2026-12-04-h200-session14, runs 2 and 3); out of line for float and logit
 // rows instead, plain sampling of float32 was 3-4 % slower and sample_from_logits at one
 // row 0.5 us (their scan's calls cost register saves).
 template <typename T>
-__device__ __noinline__ rs_u32 rs_keys_max8(const T* x, int vocab, int s) {
+__device__ __noinline__ rs_u32 rs_keys_max8(const T* x, int vocab, int i) {
     rs_held8<T> v;
-    rs_load_held8(x, vocab, s, v);
+    rs_load_held8_at(x, vocab, i, v);
     return rs_keys_max(v);
 }
 template <typename T>
-__device__ __noinline__ rs_u64 rs_mass8(const T* x, int vocab, int s, int ce) {
+__device__ __noinline__ rs_u64 rs_mass8(const T* x, int vocab, int i, int ce) {
     rs_held8<T> v;
-    rs_load_held8(x, vocab, s, v);
+    rs_load_held8_at(x, vocab, i, v);
     return rs_mass_of(v, ce);
+}
+
+// Packed 2-byte probability rows: the block's two halves take a sub-chunk each, so a thread
+// holds 16 of its values, not 8, and pays the per-sub-chunk work (the maximum's and the
+// mass's wave reductions, the scale, the tests) once per 16 values. A round is a pair of
+// sub-chunks (s + h for half h): one wave maximum and one shared atomic per wave, a barrier,
+// the masses at the sub-chunk's scale, a slot per wave, a barrier and the publication; the
+// next pair's loads fly during the round. A thread's two groups of 8 are half a sub-chunk
+// apart, so each of a wave's loads covers contiguous memory. A sub-chunk's maximum and mass
+// are the integers a block of 8 values a thread finds (a sum of the same truncated values):
+// the tokens do not depend on the split.
+// Against three sub-chunks a round at 8 values a thread, on an H100 (p x y p x y, tokens the
+// same; bench/results/2026-12-06-session32/run2): bf16 plain sampling 128 x 128256 22.2 ->
+// 19.2 us, 512 x 128256 65.7 -> 61.9, 512 x 262144 110.6 -> 105.3; rows not 16-byte aligned
+// (V 50257, 151937) 0.92-0.96 of the time; float rows, top-k and min-p unchanged. With 16
+// adjacent values a thread instead (run1), the rows not 16-byte aligned were 7-13 % slower.
+template <typename T>
+__device__ __forceinline__ void rs_scan_plain_halves(const T* x, int vocab, int s0, int s1,
+                                                     const rs_ws& w) {
+    constexpr int HALF = RS_BLOCK / 2;
+    constexpr int HW = RS_NWAVES / 2;  // waves a half
+    static_assert(HALF % RS_WAVE == 0 && 16 * HALF == RS_CHUNK, "two halves of whole waves");
+    const int half = (int)threadIdx.x / HALF;
+    const int off = 8 * ((int)threadIdx.x % HALF);  // this thread's first 8 (and RS_CHUNK / 2 on)
+    if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
+    __syncthreads();
+    int par = 0;
+    rs_held8<T> va[2], vb[2];  // padding loads as 0, which adds no mass
+    auto load = [&](rs_held8<T> (&v)[2], int s) {  // sub-chunk s + half
+        const int sc = s + half, n = sc < s1 ? vocab : 0, i = sc * RS_CHUNK + off;
+        rs_load_held8_at(x, n, i, v[0]);
+        rs_load_held8_at(x, n, i + RS_CHUNK / 2, v[1]);
+    };
+    auto maxima = [&](const rs_held8<T> (&v)[2], int s) {
+        const int sc = s + half, n = sc < s1 ? vocab : 0, i = sc * RS_CHUNK + off;
+        rs_u32 m0 = rs_held_max(v[0]), m1 = rs_held_max(v[1]);
+        if (m0 >= 0x7f800000u) m0 = rs_keys_max8(x, n, i);
+        if (m1 >= 0x7f800000u) m1 = rs_keys_max8(x, n, i + RS_CHUNK / 2);
+        rs_u32 mx = m0 > m1 ? m0 : m1;  // a bad group's 0xffffffff wins
+        mx = rs_wave_max_u32(mx);
+        if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][half], mx);
+    };
+    auto finish = [&](const rs_held8<T> (&v)[2], int s) {
+        __syncthreads();
+        const int sc = s + half, n = sc < s1 ? vocab : 0, i = sc * RS_CHUNK + off;
+        const rs_u32 ck = rs_sm.cmax[par][half];
+        const int ce = rs_exp(ck);
+        rs_u64 m = 0ull;
+        if (ck != 0xffffffffu && ce >= RS_MASS_ONE_EXP) {  // as rs_scan_plain_body
+            const float sc1 = rs_mass_scale1(ce);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) m += (rs_u64)(v[0].at(j) * sc1);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) m += (rs_u64)(v[1].at(j) * sc1);
+        } else if (ck != 0xffffffffu && ck != 0u) {
+            m = rs_mass8(x, n, i, ce) + rs_mass8(x, n, i + RS_CHUNK / 2, ce);
+        }
+        m = rs_wave_sum_u64(m);
+        if (threadIdx.x % RS_WAVE == 0) rs_sm.wsum[par][half][threadIdx.x / RS_WAVE] = m;
+        __syncthreads();
+        if (threadIdx.x < 2) {  // thread q publishes sub-chunk s + q
+            const int q = threadIdx.x;
+            rs_u64 t = 0ull;
+            for (int u = q * HW; u < (q + 1) * HW; ++u) t += rs_sm.wsum[par][q][u];
+            if (s + q < s1) {
+                w.smass[s + q] = t;
+                w.ccnt[s + q] = rs_sm.cmax[par][q];
+                rs_sm.u.f.mass[s + q] = t;
+                rs_sm.u.f.cnt[s + q] = rs_sm.cmax[par][q];
+            }
+            rs_sm.cmax[par][q] = 0u;
+        }
+        par ^= 1;
+    };
+    load(va, s0);
+    for (int s = s0; s < s1; s += 4) {
+        maxima(va, s);
+        load(vb, s + 2);
+        finish(va, s);
+        if (s + 2 >= s1) break;
+        maxima(vb, s + 2);
+        load(va, s + 4);
+        finish(vb, s + 2);
+    }
 }
 
 // Inlined into its two callers (rs_scan_plain below), except for float probability rows: as
@@ -82,13 +168,10 @@ __device__ __noinline__ rs_u64 rs_mass8(const T* x, int vocab, int s, int ce) {
 template <typename T>
 __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0, int s1,
                                                    const rs_ws& w) {
-    // Sub-chunks a round; the next round's loads fly during this one's. 2-byte probability
-    // rows stay packed until used (rs_held8), so three of their sub-chunks take fewer
-    // registers than two of float's: a third fewer rounds (and barriers) per byte than two a
-    // round. (Four a round spilled on sm_90 under the engine's 64-register bound: ptxas,
-    // NVRTC 13.)
-    constexpr int D = rs_packed<T>::value ? 3 : 2;
-    constexpr bool OUTLINE = rs_packed<T>::value;  // the rare cases (rs_keys_max8, rs_mass8)
+    // Sub-chunks a round; the next round's loads fly during this one's. (Packed 2-byte rows
+    // take rs_scan_plain_halves.)
+    static_assert(!rs_packed<T>::value, "rs_scan_plain_body: float and logit rows");
+    constexpr int D = 2;
     static_assert(D <= RS_DEEP, "rs_sm.cmax and wsum hold RS_DEEP sub-chunks a round");
     if (threadIdx.x < 2 * RS_DEEP) rs_sm.cmax[threadIdx.x / RS_DEEP][threadIdx.x % RS_DEEP] = 0u;
     __syncthreads();
@@ -98,7 +181,7 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
 #pragma unroll
         for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < s1 ? vocab : 0, s + q, v[q]);
     };
-    // The round in two parts; the next round's loads go before or between them (see above).
+    // The round in two parts; the next round's loads go before them (see above).
     auto maxima = [&](const rs_held8<T> (&v)[D], int s) {
 #pragma unroll
         for (int q = 0; q < D; ++q) {
@@ -110,8 +193,7 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
             // the raw maximum took three; the figures are the mass's, below.)
             rs_u32 mx = rs_held_max(v[q]);
             if (mx >= 0x7f800000u)
-                mx = OUTLINE ? rs_keys_max8(x, s + q < s1 ? vocab : 0, s + q)
-                             : rs_keys_max(v[q]);
+                mx = rs_keys_max(v[q]);
             mx = rs_wave_max_u32(mx);
             if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
         }
@@ -137,13 +219,13 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
                 for (int j = 0; j < 8; ++j) m += (rs_u64)(v[q].at(j) * sc);
             } else if (ck != 0xffffffffu && ck != 0u) {
                 // ck 0, a sub-chunk of zeros or padding past the span, has mass 0: not this
-                // path (the reload, for packed rows). A row of one sub-chunk a block has two
-                // padding slots in its round of three: on an H200 bf16 plain sampling at
-                // 1 x 128256 took 10.9 -> 10.4 us, 512 x 262144 101.5 -> 99.1 (session 15,
-                // run 4). Skipping padding sub-chunks' maxima and masses altogether
-                // (`continue`, run 3) made 128 to 512 rows 6-20 % slower.
-                m = OUTLINE ? rs_mass8(x, s + q < s1 ? vocab : 0, s + q, ce)
-                            : rs_mass_of(v[q], ce);
+                // path (nor the reload of packed rows). When bf16 rows took rounds of three
+                // sub-chunks here, a row of one sub-chunk a block had two padding slots a
+                // round; skipping this path for them took bf16 plain sampling at 1 x 128256
+                // 10.9 -> 10.4 us, 512 x 262144 101.5 -> 99.1 (H200, session 15, run 4).
+                // Skipping padding sub-chunks' maxima and masses altogether (`continue`,
+                // run 3) made 128 to 512 rows 6-20 % slower.
+                m = rs_mass_of(v[q], ce);
             }
             m = rs_wave_sum_u64(m);
             // A slot per wave: 64-bit shared atomics are compare-and-swap loops.
@@ -167,20 +249,15 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
         }
         par ^= 1;
     };
-    // Packed rows: the next round's loads after this round's maxima; rows held as floats:
-    // before them (the same run, H200: bf16 6-12 % faster after, f32 2-3 % slower at 128
-    // rows).
-    constexpr bool LATE = rs_packed<T>::value;
+    // Rows held as floats: the next round's loads before this round's maxima (see above).
     load(va, s0);
     for (int s = s0; s < s1; s += 2 * D) {
-        if (!LATE) load(vb, s + D);
+        load(vb, s + D);
         maxima(va, s);
-        if (LATE) load(vb, s + D);
         finish(va, s);
         if (s + D >= s1) break;
-        if (!LATE) load(va, s + 2 * D);
+        load(va, s + 2 * D);
         maxima(vb, s + D);
-        if (LATE) load(va, s + 2 * D);
         finish(vb, s + D);
     }
 }
@@ -188,7 +265,10 @@ __device__ __forceinline__ void rs_scan_plain_body(const T* x, int vocab, int s0
 template <typename T> struct rs_scan_plain_at {  // inlined
     static __device__ __forceinline__ void run(const T* x, int vocab, int s0, int s1,
                                                const rs_ws& w) {
-        rs_scan_plain_body(x, vocab, s0, s1, w);
+        if constexpr (rs_packed<T>::value)
+            rs_scan_plain_halves(x, vocab, s0, s1, w);
+        else
+            rs_scan_plain_body(x, vocab, s0, s1, w);
     }
 };
 template <> struct rs_scan_plain_at<float> {  // a call

@@ -4,8 +4,10 @@
 # memcheck), tests (warmup + make test-gpu), hip (make test-gpu-hip + memcheck of
 # tools/sanitize_kernels.py), some (TESTS= and BENCH= below), dtypes (bench --dtypes in rounds,
 # L2 warm and flushed), bench (elementwise, MLP vs torch and FlashInfer, bf16 vs fp32
-# sampling, captured step vs eager, sampling A/B against OLD when given).
-# Usage: OUT=dir PART=suites|tests|hip|some|dtypes|bench [OLD=tree] [COMMIT=sha] [WORKERS=n]
+# sampling, captured step vs eager, sampling A/B against OLD when given), sanitizers
+# (racecheck, synccheck and initcheck of tools/sanitize_kernels.py; memcheck is in suites).
+# Usage: OUT=dir PART=suites|tests|hip|some|dtypes|bench|sanitizers [OLD=tree] [COMMIT=sha]
+#        [WORKERS=n]
 #        tools/gpu_session.sh
 # WORKERS=n runs the pytest steps in n processes (pytest-xdist, which the device image has;
 # the cold compiles are the serial part: NVRTC 13.0 compiles an engine module on one core) and
@@ -66,6 +68,12 @@ some)  # warmup, then the gpu tests of TESTS (files or node ids), then the bench
         dtypes) step bench_dtypes 240 python3 -m rocsample bench --dtypes --reps 10 --rounds 4 --out "$OUT/dtypes" ;;
         capture) step bench_capture 60 python3 -m rocsample.bench ;;
         esac
+    done
+    ;;
+sanitizers)  # the three tools suites does not run (after it: the kernels are in the cache)
+    for tool in racecheck synccheck initcheck; do
+        command -v compute-sanitizer >/dev/null && step "$tool" "${SAN_S:-150}" \
+            compute-sanitizer --tool "$tool" --error-exitcode 9 python3 tools/sanitize_kernels.py
     done
     ;;
 dtypes)  # bf16/f16 against f32 in rounds, the L2 warm and then flushed (issue 21's figures)

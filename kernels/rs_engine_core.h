@@ -27,6 +27,7 @@ static_assert(RS_CHUNK <= RS_DRAW_STAGE, "a sub-chunk draw stages its span in rs
 #define RS_CUTREG 4                                  // ... gathered elements a thread holds
 #define RS_DEEP 4                                    // sub-chunks in flight: streaming loops
 #define RS_MDEEP 2                                   // ... in the min-p candidate scan
+#define RS_MPDEEP 4                                  // ... of packed 2-byte rows
 #define RS_KDEEP 3         // ... in the top-k scan of 2-byte rows, for a block's span of
 #define RS_KDEEP_SPAN 17   // at least this many sub-chunks (rs_scan_cand_span)
 #define RS_MAX_CHUNKS ((RS_VOCAB_MAX + RS_CHUNK - 1) / RS_CHUNK)

@@ -395,74 +395,90 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
 // and the candidates of each sub-chunk: its nonzero elements >= min_p x the largest value
 // this block has seen (this round's sub-chunks included). That bound never exceeds the row's
 // cut (min_p x the row maximum; rs_min_p_key is monotone), so every kept element is a
-// candidate. Rounds of RS_MDEEP sub-chunks as in rs_scan_plain (fewer in flight: the
-// candidate writes need registers); a thread reserves room for its candidates with one
-// shared atomic (their order does not matter: the draw rescans the sub-chunk it picks).
+// candidate. Rounds of D sub-chunks (RS_MDEEP; RS_MPDEEP for packed 2-byte rows, whose held
+// values take half the registers), one wave maximum and one barrier for the round's maximum;
+// a thread reserves room for its candidates with one shared atomic (their order does not
+// matter: the draw rescans the sub-chunk it picks). Packed 2-byte rows take their maxima and
+// candidate tests two elements an instruction, as the top-k scan does (rs_held_max,
+// rs_cand_valid); a thread whose eight hold a bad value or -0.0 tests them one by one.
+// H200, min_p 0.1 of 128-512 x 128256-262144 rows, against the scan of before (a maximum per
+// sub-chunk, 2-byte values widened at the load, two sub-chunks a round for every type): bf16
+// 0.73-0.82 and f16 0.64-0.78 of its time, float 0.94-0.95; flat float rows (every element a
+// candidate) 1.05-1.07 (bench/results/2026-12-06-session33).
 template <typename E>
 __device__ __noinline__ rs_scan rs_scan_minp(const E* x, int vocab, const rs_rowctx& t) {
+    constexpr bool packed = rs_packed<E>::value;
+    constexpr int D = packed ? RS_MPDEEP : RS_MDEEP;
+    static_assert(D >= 1 && D <= RS_DEEP, "rs_sm.ncand holds RS_DEEP counters a set");
     const rs_ws& w = t.w;
-    if (threadIdx.x < 2 * RS_MDEEP) {
-        rs_sm.cmax[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
-        rs_sm.ncand[threadIdx.x / RS_MDEEP][threadIdx.x % RS_MDEEP] = 0u;
-    }
+    if (threadIdx.x < 2 * D) rs_sm.ncand[threadIdx.x / D][threadIdx.x % D] = 0u;
+    if (threadIdx.x < 2) rs_sm.cmax[threadIdx.x][0] = 0u;
     __syncthreads();
     rs_u32 rmax = 0u, bad = 0u;  // the same in every thread (read from shared memory)
+    rs_u32 dlo = 0u, d = 0u;     // rs_cand_d(x, dlo), computed when the bound changes
     int par = 0;
-    for (int s = t.s0; s < t.s1; s += RS_MDEEP, par ^= 1) {
-        float v[RS_MDEEP][8];
-        bool ok[RS_MDEEP][8];  // unused: padding loads as 0, never a candidate
+    for (int s = t.s0; s < t.s1; s += D, par ^= 1) {
+        rs_held8<E> h[D];  // padding loads as 0: never a candidate, no maximum
+        rs_u32 raw[D];     // rs_held_max: below 0x7f800000 the eight's largest key
 #pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q) rs_load8(x, s + q < t.s1 ? vocab : 0, s + q, v[q], ok[q]);
+        for (int q = 0; q < D; ++q) rs_load_held8(x, s + q < t.s1 ? vocab : 0, s + q, h[q]);
+        rs_u32 mx = 0u;  // this thread's largest key of the round; all ones for a bad value
 #pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q) {
-            rs_u32 mx = 0u, raw = 0u;  // as in rs_scan_plain
+        for (int q = 0; q < D; ++q) {
+            raw[q] = rs_held_max(h[q]);
+            if (raw[q] < 0x7f800000u) {
+                mx = raw[q] > mx ? raw[q] : mx;
+            } else {  // one by one: -0.0 is valid; negatives, Inf and NaN are not
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                const rs_u32 bits = __float_as_uint(v[q][j]);
-                const rs_u32 key = bits & 0x7fffffffu;
-                mx = key > mx ? key : mx;
-                raw = bits > raw ? bits : raw;
+                for (int j = 0; j < 8; ++j) {
+                    const rs_u32 bits = __float_as_uint(h[q].at(j));
+                    const rs_u32 key = bits & 0x7fffffffu;
+                    const rs_u32 m = (bits > 0x80000000u || key >= 0x7f800000u) ? 0xffffffffu : key;
+                    mx = m > mx ? m : mx;
+                }
             }
-            if (raw > 0x80000000u || mx >= 0x7f800000u) mx = 0xffffffffu;
-            mx = rs_wave_max_u32(mx);
-            if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][q], mx);
         }
+        mx = rs_wave_max_u32(mx);
+        if (threadIdx.x % RS_WAVE == 0 && mx) atomicMax(&rs_sm.cmax[par][0], mx);
         __syncthreads();
-#pragma unroll
-        for (int q = 0; q < RS_MDEEP; ++q) {
-            const rs_u32 ck = rs_sm.cmax[par][q];
-            if (ck == 0xffffffffu) bad = 1u;
-            else rmax = ck > rmax ? ck : rmax;
-        }
+        const rs_u32 ck = rs_sm.cmax[par][0];
+        if (ck == 0xffffffffu) bad = 1u;
+        else rmax = ck > rmax ? ck : rmax;
         const rs_u32 lo0 = rs_min_p_key(t.mp, rmax);
         const rs_u32 lo = lo0 > 1u ? lo0 : 1u;
         if (!bad) {
+            if (packed && lo != dlo) {  // uniform: lo is
+                d = rs_cand_d(x, lo);
+                dlo = lo;
+            }
 #pragma unroll
-            for (int q = 0; q < RS_MDEEP; ++q) {
-                rs_u32 n = 0u;
-#pragma unroll
-                for (int j = 0; j < 8; ++j) n += rs_key(v[q][j]) >= lo ? 1u : 0u;
+            for (int q = 0; q < D; ++q) {
+                rs_u32 m = 0u;
+                if (raw[q] < 0x7f800000u) {
+                    if (raw[q] >= lo) m = packed ? rs_cand_valid(h[q], lo, d) : rs_cand_any(h[q], lo);
+                } else {
+                    m = rs_cand_any(h[q], lo);
+                }
+                const rs_u32 n = (rs_u32)__popc(m);
                 if (n) {
                     rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
                     rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
-#pragma unroll
-                    for (int j = 0; j < 8; ++j) {
-                        const rs_u32 key = rs_key(v[q][j]);
-                        if (key >= lo) {
-                            if (pos < RS_KSLOT)
-                                slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
-                            ++pos;
-                        }
+                    for (int i = 0; i < 8 && m != 0u; ++i, ++pos) {  // one flag cleared a turn
+                        const int j = rs_cand_elem(__ffs((int)m) - 1);
+                        m &= m - 1u;
+                        if (pos < RS_KSLOT)
+                            slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) |
+                                         rs_key(h[q].pick(j));
                     }
                 }
             }
         }
         __syncthreads();
-        if (threadIdx.x < RS_MDEEP) {  // publish and clear, as in rs_scan_plain
+        if (threadIdx.x < D) {  // publish and clear, as in rs_scan_plain
             const int q = threadIdx.x;
             if (s + q < t.s1) w.ccnt[s + q] = rs_sm.ncand[par][q];
             rs_sm.ncand[par][q] = 0u;
-            rs_sm.cmax[par][q] = 0u;
+            if (q == 0) rs_sm.cmax[par][0] = 0u;
         }
     }
     return {rmax, bad};

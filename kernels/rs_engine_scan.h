@@ -403,8 +403,11 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
 // rs_cand_valid); a thread whose eight hold a bad value or -0.0 tests them one by one.
 // H200, min_p 0.1 of 128-512 x 128256-262144 rows, against the scan of before (a maximum per
 // sub-chunk, 2-byte values widened at the load, two sub-chunks a round for every type): bf16
-// 0.73-0.82 and f16 0.64-0.78 of its time, float 0.94-0.95; flat float rows (every element a
-// candidate) 1.05-1.07 (bench/results/2026-12-06-session33).
+// 0.73-0.82 and f16 0.64-0.78 of its time, float 0.94-0.95 (bench/results/2026-12-06-session33).
+// A thread whose eight are all candidates (flat rows) writes them at fixed indices: picked
+// one by one from the mask, flat float rows ran 1.05-1.07 of the scan of before; this way
+// H100, flat rows of 128-512 x 128256 take 0.92-0.95 of the mask loop's time for every type,
+// the other min-p rows 0.98-1.02 (bench/results/2026-12-07-session34).
 template <typename E>
 __device__ __noinline__ rs_scan rs_scan_minp(const E* x, int vocab, const rs_rowctx& t) {
     constexpr bool packed = rs_packed<E>::value;
@@ -463,12 +466,20 @@ __device__ __noinline__ rs_scan rs_scan_minp(const E* x, int vocab, const rs_row
                 if (n) {
                     rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
                     rs_u64* slots = w.cand + (long long)(s + q) * RS_KSLOT;
-                    for (int i = 0; i < 8 && m != 0u; ++i, ++pos) {  // one flag cleared a turn
-                        const int j = rs_cand_elem(__ffs((int)m) - 1);
-                        m &= m - 1u;
-                        if (pos < RS_KSLOT)
-                            slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) |
-                                         rs_key(h[q].pick(j));
+                    if (n == 8u) {  // all eight (flat rows): fixed indices, no picks
+#pragma unroll
+                        for (int j = 0; j < 8; ++j)
+                            if (pos + j < RS_KSLOT)
+                                slots[pos + j] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) |
+                                                 rs_key(h[q].at(j));
+                    } else {
+                        for (int i = 0; i < 8 && m != 0u; ++i, ++pos) {  // one flag cleared a turn
+                            const int j = rs_cand_elem(__ffs((int)m) - 1);
+                            m &= m - 1u;
+                            if (pos < RS_KSLOT)
+                                slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) |
+                                             rs_key(h[q].pick(j));
+                        }
                     }
                 }
             }

@@ -23,8 +23,10 @@ def load(v):
 
 p, d = load("p"), load(v)
 cells = [c for c in d if c in p]
-same = bool(cells) and all({j["tokens"] for j in d[c]} == {j["tokens"] for j in p[c]} for c in cells)
-rs = [sum(j["us"] for j in d[c]) / len(d[c]) / (sum(j["us"] for j in p[c]) / len(p[c])) for c in cells]
+same = bool(cells) and all({j["tokens"] for j in d[c]} == {j["tokens"] for j in p[c]}
+                           for c in cells)
+rs = [sum(j["us"] for j in d[c]) / len(d[c]) / (sum(j["us"] for j in p[c]) / len(p[c]))
+      for c in cells]
 g = math.exp(sum(map(math.log, rs)) / len(rs)) if rs else float("inf")
 print(f"{v}: cells {len(cells)}, tokens same {same}, top-k geomean {g:.3f}", file=sys.stderr)
 if same and g < 0.99:

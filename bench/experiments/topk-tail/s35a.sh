@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # session 35, call A. p = HEAD ($COMMIT). Variants (patches in this folder, applied in order):
-# h1 = topk-h1 (a 256-bin histogram of the block's own top-k candidates raises the bound after
-# rounds 1, 2, 4, 8, ...; not the Rise scan), h12 = h1 + topk-h2 (the Rise scan too),
-# h12r1 = h12 + topk-r1 (rs_topk_small with G threads a candidate), h12r12 = h12r1 + topk-r2
-# (G > 1 only from 48 candidates). Warm the five trees, then p h1 h12 h12r1 h12r12 x2 of
-# sweep.py MODE=topk and MODE=topp; probe_1row.py on p; pickc.py picks the suites' tree; on it
-# both suites + memcheck, then racecheck/synccheck/initcheck; then probe_1row.py on it.
+# f1 = topk-f1 (a top-k row with more candidates than the shared copy holds finds the k-th
+# largest by one radix level over the slots and a rank, not three levels), h12 = topk-h1 +
+# topk-h2 (a 256-bin histogram of the block's own top-k candidates raises the bound after
+# rounds 1, 2, 4, 8, ..., in both candidate scans), h12f1 = h12 + f1, h12r12 = h12 + topk-r1 +
+# topk-r2 (rs_topk_small with G threads a candidate from 48 candidates), h12r12f1 = all.
+# Warm the six trees, then p and the variants x2 of sweep.py MODE=topk and MODE=topp;
+# probe_1row.py on p; pickc.py picks the suites' tree; on it both suites + memcheck, then
+# racecheck/synccheck/initcheck; then probe_1row.py on it.
 # Usage: COMMIT=<sha> LIMIT=<s> bash bench/experiments/topk-tail/s35a.sh, carrying .whl and
 # .fi/libfi_ref.so.
 set -u -o pipefail
@@ -15,10 +17,10 @@ CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "card:
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 R=/tmp/ab; rm -rf $R; mkdir -p $R
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%FT%TZ; echo "commit: $COMMIT"
-  echo "p: $COMMIT (the checkout); h1: + topk-h1; h12: + topk-h1 + topk-h2; h12r1: h12 + topk-r1; h12r12: h12r1 + topk-r2"; } > $R/device.txt
+  echo "p: $COMMIT (the checkout); f1: + topk-f1; h12: + topk-h1 + topk-h2; h12f1: h12 + topk-f1; h12r12: h12 + topk-r1 + topk-r2; h12r12f1: h12r12 + topk-f1"; } > $R/device.txt
 cp $T/s35a.sh $T/pickc.py $T/probe_1row.py $R/
-pt() { case $1 in h1) echo topk-h1;; h12) echo topk-h1 topk-h2;; h12r1) echo topk-h1 topk-h2 topk-r1;; h12r12) echo topk-h1 topk-h2 topk-r1 topk-r2;; esac; }
-VS="h1 h12 h12r1 h12r12"
+pt() { case $1 in f1) echo topk-f1;; h12) echo topk-h1 topk-h2;; h12f1) echo topk-h1 topk-h2 topk-f1;; h12r12) echo topk-h1 topk-h2 topk-r1 topk-r2;; h12r12f1) echo topk-h1 topk-h2 topk-r1 topk-r2 topk-f1;; esac; }
+VS="f1 h12 h12f1 h12r12 h12r12f1"
 for v in $VS; do W=/tmp/$v; rm -rf $W; mkdir -p $W; tar cf - --exclude=./.git --exclude=./.exp . | tar xf - -C $W
   (cd $W && for f in $(pt $v); do patch -p1 < $T/$f.patch || exit 1; done) > $R/patch_$v.txt 2>&1 || { echo "patch $v failed"; cat $R/patch_$v.txt; exit 1; }; done
 tree() { case $1 in p) echo $ROOT;; *) echo /tmp/$1;; esac; }

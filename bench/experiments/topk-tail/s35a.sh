@@ -5,7 +5,8 @@
 # topk-h2 (a 256-bin histogram of the block's own top-k candidates raises the bound after
 # rounds 1, 2, 4, 8, ..., in both candidate scans), h12f1 = h12 + f1, h12r12 = h12 + topk-r1 +
 # topk-r2 (rs_topk_small with G threads a candidate from 48 candidates), h12r12f1 = all.
-# Warm the six trees, then p and the variants x2 of sweep.py MODE=topk and MODE=topp;
+# Warm the six trees, then p and the variants x2 of sweep.py MODE=topk and MODE=topp (each
+# round in that order, skipped when the suites' time is not left);
 # probe_1row.py on p; pickc.py picks the suites' tree; on it both suites + memcheck, then
 # racecheck/synccheck/initcheck; then probe_1row.py on it.
 # Usage: COMMIT=<sha> LIMIT=<s> bash bench/experiments/topk-tail/s35a.sh, carrying .whl and
@@ -29,7 +30,7 @@ for v in p $VS; do (cd /tmp && ROCSAMPLE_CACHE_DIR=$(cache $v) PYTHONPATH=/tmp/s
 run() { local v=$1 p=$2 t=$3; shift 3; local t0=$SECONDS
   [ $(left) -lt $((t + ${RES:-240})) ] && { echo "${p##*/}${MODE_TAG:-}_$v: skipped" >> $R/steps.txt; return; }
   (cd /tmp && env "$@" ROCSAMPLE_CACHE_DIR=$(cache $v) PYTHONPATH=/tmp/site:$(tree $v) PYTHONUNBUFFERED=1 ROCSAMPLE_REQUIRE_GPU=1 timeout $t python3 $E/$p.py >> $R/${p##*/}${MODE_TAG:-}_$v.jsonl 2>> $R/${p##*/}_$v.err); echo "${p##*/}${MODE_TAG:-}_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt; }
-for i in 1 2; do for v in p $VS; do MODE_TAG=_topk run $v flat-rows/ab-h100/sweep 30 MODE=topk; MODE_TAG=_topp run $v flat-rows/ab-h100/sweep 30 MODE=topp; tar czf $OUT/ab.tgz -C /tmp ab; done; done
+for i in 1 2; do for m in topk topp; do for v in p $VS; do MODE_TAG=_$m run $v flat-rows/ab-h100/sweep 30 MODE=$m; done; tar czf $OUT/ab.tgz -C /tmp ab; done; done
 run p topk-tail/probe_1row 40
 echo "ab $((SECONDS-T0))s" | tee -a $R/steps.txt
 P=$(python3 $T/pickc.py $R $VS 2>> $R/steps.txt); echo "suites tree: $P" | tee -a $R/steps.txt; tar czf $OUT/ab.tgz -C /tmp ab

@@ -101,7 +101,9 @@ __device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t,
 // of the kernel's 27.4 us; a copy in which each thread loaded its own slot range, most of them
 // empty, 4.2). False, with rs_sm.u.f.cnt as it was, when the candidates do not fit or more
 // than RS_SMALL of them reach the bin of the k-th largest (ties, crowded bins): the caller
-// then works on the slots.
+// then works on the slots. Returns 1 when the row is finished, 0 when the candidates do not
+// fit (rs_sm.u untouched) and -1 when too many reach the k-th largest's bin (the counts
+// restored).
 
 struct rs_shared_keys {  // visitor over the shared-memory candidate list
     int n;
@@ -117,8 +119,8 @@ struct rs_shared_keys {  // visitor over the shared-memory candidate list
     }
 };
 
-__device__ __noinline__ bool rs_topk_shared(const rs_args& a, const rs_rowctx& t,
-                                            rs_u32 max_key) {
+__device__ __noinline__ int rs_topk_shared(const rs_args& a, const rs_rowctx& t,
+                                           rs_u32 max_key) {
     rs_u32* off = (rs_u32*)rs_sm.sel;  // exclusive prefix sums of the counts
     const int per = (t.nc + RS_BLOCK - 1) / RS_BLOCK;  // a run of sub-chunks per thread
     const int c0 = (int)threadIdx.x * per;
@@ -127,7 +129,7 @@ __device__ __noinline__ bool rs_topk_shared(const rs_args& a, const rs_rowctx& t
         if (c0 + j < t.nc) s += rs_sm.u.f.cnt[c0 + j];
     rs_u64 all;
     rs_u64 o = rs_block_scan_u64(s, &all, &rs_sm.b) - s;
-    if (all > (rs_u64)RS_SHCAND) return false;  // uniform; rs_sm.u untouched
+    if (all > (rs_u64)RS_SHCAND) return 0;  // uniform; rs_sm.u untouched
     for (int j = 0; j < per; ++j) {
         if (c0 + j < t.nc) {
             off[c0 + j] = (rs_u32)o;
@@ -162,11 +164,11 @@ __device__ __noinline__ bool rs_topk_shared(const rs_args& a, const rs_rowctx& t
     // rank among the candidates at or above that bin's edge (about k plus the bin's own).
     const rs_u32 edge = rs_select<false>(rs_shared_keys{n}, 0, 0u, 0u, (rs_u64)t.k, 0.0, 0ull,
                                          rs_exp(max_key), 0, 1);
-    if (rs_topk_small(a, t, edge, max_key, rs_shared_keys{n}, true)) return true;
+    if (rs_topk_small(a, t, edge, max_key, rs_shared_keys{n}, true)) return 1;
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {  // the slots' counts, as they were
         const rs_u64 cnt = rs_vld(t.w.ccnt + c);
         rs_sm.u.f.cnt[c] = (rs_u32)(cnt < RS_KSLOT ? cnt : RS_KSLOT);
     }
     __syncthreads();
-    return false;
+    return -1;
 }

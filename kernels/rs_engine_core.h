@@ -130,7 +130,6 @@ struct rs_eshared {
     rs_u32 ncand[2][RS_DEEP];             // candidate scans: candidates per sub-chunk in flight
     int nkept;                            // top-k: candidates at or above the k-th largest
     rs_smem b;
-    rs_u32 ckept;  // top-k scan with a rising bound: candidates the block has published
 };
 
 // The engine's shared memory: one object per block, at file scope so that every function

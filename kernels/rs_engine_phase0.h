@@ -97,22 +97,8 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
             if (kcand) {
                 const int sh = rs_topk_shared(a, t, max_key);
                 if (sh > 0) return;
-                if (sh == 0) {
-                    // More candidates than the shared copy holds: rows of k x sub-chunks
-                    // above RS_SHCAND whose blocks scan too few sub-chunks each to raise a
-                    // bound (one-row calls of top-k 128, or of 50 at 262144). As from the
-                    // copy: one radix level for the bin of the k-th largest, then its rank
-                    // among the candidates at or above the bin's edge, gathered from the
-                    // slots, instead of three levels over the slots and then the gather.
-                    // H200, against those three levels: 1-row top-k 128 at 128256-151936
-                    // 0.79-0.83, 1-row top-k 50 and 128 at 262144 0.73-0.77, 512 x 262144
-                    // top-k 50 0.94-0.96, the other cells a median of 1.00; the same tokens
-                    // in all 180 cells of the sweep
-                    // (bench/results/2026-12-07-session35).
-                    const rs_u32 edge =
-                        rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0, 1);
-                    if (rs_topk_small(a, t, edge, max_key, list, true)) return;
-                }
+                // More candidates than the shared copy holds: its recipe over the slots.
+                if (sh == 0 && rs_topk_slots(a, t, max_key)) return;
                 thr = rs_select<false>(list, 0, 0u, 0u, (rs_u64)k, 0.0, 0ull, max_exp, 0);
                 if (rs_topk_small(a, t, thr, max_key, list)) return;
                 if (t.p < 1.0f)

@@ -40,32 +40,6 @@ __device__ __noinline__ rs_u32 rs_raise_bound(const E* x, int vocab, int s, rs_u
     return edge > T ? edge : T;
 }
 
-// The lower edge of the 11-bit key bin that holds the k-th largest of this block's candidates
-// in sub-chunks s0 .. s1 - 1 (their counts published in w.ccnt; 0 when they hold fewer than
-// k). Each element is in the slots once, so their k-th largest is a k-th largest of elements
-// of the row: at most the row's k-th largest, and so is its bin's edge. The counts are staged
-// in rs_sm.u.h.part[0] and the histogram built in part[1] (both free during the scan; s1 - s0
-// <= RS_HBINS). Block-wide; a call of its own, so that the scan's loop keeps its registers.
-__device__ __noinline__ rs_u32 rs_cand_edge(const rs_ws& w, int s0, int s1, int k) {
-    rs_u32* cnt = rs_sm.u.h.part[0];
-    rs_u32* hist = rs_sm.u.h.part[1];
-    for (int c = threadIdx.x; c < s1 - s0; c += RS_BLOCK) {
-        const rs_u64 n = rs_vld(w.ccnt + s0 + c);
-        cnt[c] = (rs_u32)(n < RS_KSLOT ? n : RS_KSLOT);
-    }
-    for (int b = threadIdx.x; b < RS_HBINS; b += RS_BLOCK) hist[b] = 0u;
-    __syncthreads();
-    rs_visit_slots(w.cand + (long long)s0 * RS_KSLOT, (s1 - s0) * RS_KSLOT,
-                   [&](int i) { return i % RS_KSLOT < (int)cnt[i / RS_KSLOT]; },
-                   [&](rs_u64 e, int) { atomicAdd(&hist[(rs_u32)e >> 20], 1u); });
-    __syncthreads();
-    rs_u64 above;
-    const int bin = rs_pick(hist, RS_HBINS, true, [&](rs_u64 b, rs_u64 c) {
-        return b + c >= (rs_u64)k;
-    }, &above, &rs_sm.b);
-    return bin > 0 ? (rs_u32)bin << 20 : 0u;
-}
-
 // ---- maximum and validity only ----
 
 // The result of a block's phase-0 scan of its span.
@@ -236,6 +210,35 @@ __device__ __noinline__ rs_u32 rs_hist_bounds(const rs_ws& w, int max_exp, bool 
 
 // ---- top-k candidates ----
 
+// The rising bound's edge (rs_scan_cand): one wave finds the highest bin b of the window
+// whose count and the counts above it sum to at least k, and stores the lower edge of key bin
+// tb0 + b (0 if none) in chist[RS_CHB]. Lane l holds the window's l-th run of RS_CHB / RS_WAVE
+// bins from the top, so a prefix sum over the lanes is the count above each run.
+#define RS_CHB 256
+static_assert(RS_CHB % RS_WAVE == 0 && RS_CHB < RS_HBINS,
+              "the window: whole runs a lane, in part[1]");
+__device__ __noinline__ void rs_chist_edge(rs_u32* chist, rs_u32 tb0, int k) {
+    constexpr int per = RS_CHB / RS_WAVE;
+    const int lane = (int)threadIdx.x;  // wave 0
+    const int top = RS_CHB - 1 - per * lane;  // this lane's highest bin
+    rs_u32 c[per];
+    rs_u64 sum = 0ull;
+#pragma unroll
+    for (int j = 0; j < per; ++j) {
+        c[j] = chist[top - j];
+        sum += c[j];
+    }
+    rs_u64 above = rs_wave_scan_u64(sum, lane) - sum;  // counts of the bins above the run
+    rs_u32 found = 0u;  // bin + 1 of the run's highest qualifying bin
+#pragma unroll
+    for (int j = 0; j < per; ++j) {
+        above += c[j];
+        if (found == 0u && above >= (rs_u64)k) found = (rs_u32)(top - j) + 1u;
+    }
+    found = rs_wave_max_u32(found);
+    if (lane == 0) chist[RS_CHB] = found ? (tb0 + found - 1u) << 20 : 0u;
+}
+
 // Phase-0 scan with top-k candidates (k <= RS_KCAND): the maximum and validity of the span,
 // and the candidates of each sub-chunk into the workspace.
 template <typename E, bool Rise, int D = RS_MDEEP>
@@ -256,7 +259,29 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // see a set, the draw rescans the sub-chunk it picks), so a round of D sub-chunks
     // costs one barrier; rounds alternate between two sets of counters as in rs_scan_plain.
     if (threadIdx.x < 2 * D) rs_sm.ncand[threadIdx.x / D][threadIdx.x % D] = 0u;
-    if (Rise && threadIdx.x == 0) rs_sm.ckept = 0u;
+    // Rise (k x sub-chunks > RS_SHCAND, rs_phase0): about k candidates a sub-chunk at the
+    // first sub-chunk's bound would be too many for the last block's shared-memory copy
+    // (rs_topk_shared). So a block whose span has more than one round keeps a histogram of its
+    // candidates' 11-bit key bins, in a window of RS_CHB bins from the first bound's (bins
+    // above it counted in the top one), in rs_sm.u.h.part[1] (free during the scan:
+    // rs_raise_bound takes part[0]). After rounds 1, 2, 4, 8, ... (when more follow) one wave
+    // finds the highest bin whose candidates and those above number at least k, and the bound
+    // rises to its edge: at least k elements of the row are at or above it, so it is at most
+    // the row's k-th largest. Counts only grow, so the edge never falls. The rest of the span
+    // then keeps about k / n candidates a sub-chunk after n sub-chunks.
+    // H100 against the edge of before (a radix pass over the slots so far, taken when the
+    // block's candidates a sub-chunk would overflow the copy), the same tokens: 2-byte rows of
+    // 64-512 x 128256-262144 (top-k 128, and top-k 50 of 262144) 0.87-0.99 of the time; float
+    // rows mixed, 512 x 262144 top-k 50 0.91-0.94 but top-k 128 at 64-512 rows up to 1.045
+    // (bench/results/2026-12-07-session36). With a span of one round (few rows) no bound
+    // rises, and the histogram cost 2-6 % there, so those blocks keep none. The other entries
+    // (Rise false) never instantiate this: with a rising bound they ran 2-6 % slower
+    // (bench/results/2026-12-05-session21).
+    const bool hr = Rise && t.s1 - t.s0 > D;  // uniform
+    rs_u32* chist = rs_sm.u.h.part[1];  // [RS_CHB] counts, then [RS_CHB] the found edge
+    if (hr) {
+        for (int b = threadIdx.x; b <= RS_CHB; b += RS_BLOCK) chist[b] = 0u;
+    }
     __syncthreads();
     // The bound starts at the bin edge of the first sub-chunk's k-th largest: a sub-chunk of a
     // smooth row has far more than RS_KSLOT nonzero elements, so starting from 0 would write
@@ -264,7 +289,8 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
     // block did). With fewer than k nonzero elements the edge is 0 and all of them fit.
     rs_u32 T = t.s0 < t.s1 ? rs_raise_bound(x, vocab, t.s0, 1u, k) : 0u;  // the same in every thread
     rs_u32 d = rs_cand_d(x, T > 1u ? T : 1u);  // rs_cand_valid's, for the bound max(T, 1)
-    int par = 0, round = 0;  // round: Rise only
+    const rs_u32 tb0 = T >> 20;  // hr's window: bins tb0 .. tb0 + RS_CHB - 1 (every key >= T)
+    int par = 0, round = 0;  // round: hr's
     // PRE, the rising-bound scan of packed 2-byte rows: the next round's loads are issued
     // before this round is tested, and held through its barriers. H100, the rising-bound
     // rows of 128-512 x 128256-262144 (top-k 128, and 50 at 262144): 2-12 % faster on top of
@@ -291,7 +317,9 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
         // of a sub-chunk did, and the scan was 72 % of the kernel's instructions. This way
         // that kernel executes 20 % fewer, and 2-byte rows of 64-512 run 5-10 % faster
         // (bench/results/2026-12-05-session25).
-        auto put = [&](int q, rs_u32 m) {
+        // count: hr's histogram takes each candidate once (not the rewrite of an overflow,
+        // whose candidates it holds).
+        auto put = [&](int q, rs_u32 m, bool count) {
             const rs_u32 n = (rs_u32)__popc(m);
             if (n) {
                 rs_u32 pos = atomicAdd(&rs_sm.ncand[par][q], n);
@@ -299,14 +327,18 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
                 for (int i = 0; i < 8 && m != 0u; ++i, ++pos) {  // one flag cleared a turn
                     const int j = rs_cand_elem(__ffs((int)m) - 1);
                     m &= m - 1u;
+                    const rs_u32 key = rs_key(h[q].pick(j));
                     if (pos < RS_KSLOT)
-                        slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) |
-                                     rs_key(h[q].pick(j));
+                        slots[pos] = ((rs_u64)(rs_u32)rs_index8<E>(s + q, j) << 32) | key;
+                    if (hr && count) {
+                        const rs_u32 b = (key >> 20) - tb0;  // key >= T >= tb0's edge
+                        atomicAdd(&chist[b < RS_CHB - 1 ? b : RS_CHB - 1], 1u);
+                    }
                 }
             }
         };
         // The same for the keys >= lo, one by one (any values).
-        auto put_lo = [&](int q, rs_u32 lo) { put(q, rs_cand_any(h[q], lo)); };
+        auto put_lo = [&](int q, rs_u32 lo, bool count) { put(q, rs_cand_any(h[q], lo), count); };
         const rs_u32 lo = T > 1u ? T : 1u;
 #pragma unroll
         for (int q = 0; q < D; ++q) {
@@ -323,7 +355,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             const rs_u32 raw = packed ? rs_held_max(h[q]) : 0xffffffffu;
             if (raw < 0x7f800000u) {
                 mx = raw > mx ? raw : mx;
-                if (raw >= lo) put(q, rs_cand_valid(h[q], lo, d));
+                if (raw >= lo) put(q, rs_cand_valid(h[q], lo, d), true);
             } else {
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
@@ -333,10 +365,13 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
                     if (!(f >= 0.0f) || key >= 0x7f800000u) bad = 1u;
                     mx = key > mx ? key : mx;
                 }
-                put_lo(q, lo);
+                put_lo(q, lo, true);
             }
         }
         __syncthreads();
+        if (hr) ++round;
+        const bool raise = hr && (round & (round - 1)) == 0 && s + D < t.s1;  // uniform
+        if (raise && threadIdx.x < RS_WAVE) rs_chist_edge(chist, tb0, k);
         for (int q = 0; q < D; ++q) {
             if (rs_sm.ncand[par][q] > RS_KSLOT && s + q < t.s1) {  // uniform: after a barrier
                 // Too many: raise T to the bin edge of this sub-chunk's k-th largest (its
@@ -346,7 +381,7 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
                 d = rs_cand_d(x, lo2);
                 if (threadIdx.x == 0) rs_sm.ncand[par][q] = 0u;
                 __syncthreads();
-                put_lo(q, lo2);
+                put_lo(q, lo2, false);
                 __syncthreads();
             }
         }
@@ -354,31 +389,15 @@ __device__ __noinline__ rs_scan rs_scan_cand(const E* x, int vocab, const rs_row
             const int q = threadIdx.x;
             if (s + q < t.s1) {
                 w.ccnt[s + q] = rs_sm.ncand[par][q];
-                if (Rise) atomicAdd(&rs_sm.ckept, rs_sm.ncand[par][q]);
             }
         }
         __syncthreads();
         if (threadIdx.x < D) rs_sm.ncand[par][threadIdx.x] = 0u;
-        // Rise (k x sub-chunks > RS_SHCAND, rs_phase0): about k candidates a sub-chunk at the
-        // first sub-chunk's bound would be too many for the last block's shared-memory copy
-        // (rs_topk_shared), which would then select over the workspace slots instead. So after
-        // rounds 1, 2, 4, 8, ... (when more follow), if this block's candidates a sub-chunk
-        // so far would give the row more than RS_SHCAND, T rises to the edge of the k-th
-        // largest candidate so far (rs_cand_edge); the rest of the span then keeps about
-        // k / n a sub-chunk after n sub-chunks. H200, top-k 100 and 128 of 64-512 x
-        // 128256-262144 rows and top-k 50 of 262144: 1-32 % faster, the same tokens
-        // (bench/results/2026-12-05-session21). Other rows take the scan without
-        // (Rise false, the code of before): with it they ran 2-6 % slower.
-        if (Rise) ++round;
-        if (Rise && (round & (round - 1)) == 0 && s + D < t.s1) {  // uniform
-            const int done = s + D - t.s0;
-            if ((rs_u64)rs_sm.ckept * (rs_u64)t.nc > (rs_u64)RS_SHCAND * (rs_u64)done) {
-                const rs_u32 edge = rs_cand_edge(w, t.s0, t.s0 + done, k);
-                if (edge > T) {
-                    T = edge;
-                    d = rs_cand_d(x, T);
-                }
-                __syncthreads();  // rs_sm.u is read by the next overflow's rs_raise_bound
+        if (raise) {  // uniform; the edge was stored before the barrier above
+            const rs_u32 edge = chist[RS_CHB];
+            if (edge > T) {
+                T = edge;
+                d = rs_cand_d(x, T);
             }
         }
         if (pre) {

@@ -88,6 +88,18 @@ __device__ __noinline__ bool rs_topk_small(const rs_args& a, const rs_rowctx& t,
     return true;
 }
 
+// The k-th largest of the candidates that keys visits (and their gather), and the row finished
+// from them: the 11-bit bin of the k-th largest (one radix level), then the k-th largest
+// itself by rank among the candidates at or above that bin's edge (about k plus the bin's
+// own; rs_topk_small). False, nothing finished, when more than RS_SMALL reach the bin.
+template <typename S>
+__device__ __forceinline__ bool rs_topk_rank(const rs_args& a, const rs_rowctx& t,
+                                             rs_u32 max_key, S keys) {
+    const rs_u32 edge = rs_select<false>(keys, 0, 0u, 0u, (rs_u64)t.k, 0.0, 0ull,
+                                         rs_exp(max_key), 0, 1);
+    return rs_topk_small(a, t, edge, max_key, keys, true);
+}
+
 // ---- from a shared-memory copy of the candidates ----
 
 // The last block of a top-k row with at most RS_SHCAND candidates in all: copies them from
@@ -160,15 +172,38 @@ __device__ __noinline__ int rs_topk_shared(const rs_args& a, const rs_rowctx& t,
             if (p0 + u * RS_BLOCK < n) l[p0 + u * RS_BLOCK] = e[u];
     }
     __syncthreads();
-    // The 11-bit bin of the k-th largest (one radix level), then the k-th largest itself by
-    // rank among the candidates at or above that bin's edge (about k plus the bin's own).
-    const rs_u32 edge = rs_select<false>(rs_shared_keys{n}, 0, 0u, 0u, (rs_u64)t.k, 0.0, 0ull,
-                                         rs_exp(max_key), 0, 1);
-    if (rs_topk_small(a, t, edge, max_key, rs_shared_keys{n}, true)) return 1;
+    if (rs_topk_rank(a, t, max_key, rs_shared_keys{n})) return 1;
     for (int c = threadIdx.x; c < t.nc; c += RS_BLOCK) {  // the slots' counts, as they were
         const rs_u64 cnt = rs_vld(t.w.ccnt + c);
         rs_sm.u.f.cnt[c] = (rs_u32)(cnt < RS_KSLOT ? cnt : RS_KSLOT);
     }
     __syncthreads();
     return -1;
+}
+
+// ---- from the slots, when the candidates do not fit ----
+
+// The workspace slots as rs_topk_slots visits them: rs_cand_keys under a type of its own, so
+// that this path calls instantiations of rs_select and rs_topk_small of its own, and those of
+// the three-level path over the slots (rs_phase0) keep their constant arguments.
+struct rs_slot_keys : rs_cand_keys {};
+
+// The last block of a top-k row with more candidates than rs_topk_shared holds: rows of k x
+// sub-chunks above RS_SHCAND whose blocks scan too few sub-chunks each to raise a bound
+// (one-row calls of top-k 128, or of 50 at 262144). The copy's recipe (rs_topk_rank) over the
+// slots, instead of three radix levels over them and then the gather.
+// H200, against those three levels: 1-row top-k 128 at 128256-151936 0.79-0.83, 1-row top-k
+// 50 and 128 at 262144 0.73-0.77, 512 x 262144 top-k 50 0.94-0.96, the same tokens in all 180
+// cells of the sweep (bench/results/2026-12-07-session35). Written in rs_phase0 itself, over
+// rs_cand_keys, it changed ptxas's figures for the 2-byte entries, and the rows that fit the
+// copy ran 1-3 % slower at 128 rows in three runs (H100 and H200, an A/A control at 1.000);
+// this way ptxas gives the figures of before, and those rows' medians are 1.00-1.02
+// (bench/results/2026-12-07-session36). True when the row is finished; false, with the slots
+// and counts as they were, when more than RS_SMALL candidates reach the bin.
+__device__ __noinline__ bool rs_topk_slots(const rs_args& a, const rs_rowctx& t,
+                                           rs_u32 max_key) {
+    rs_slot_keys list;
+    list.cl = t.w.cand;
+    list.nc = t.nc;
+    return rs_topk_rank(a, t, max_key, list);
 }

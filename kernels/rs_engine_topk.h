@@ -111,11 +111,10 @@ __device__ __forceinline__ bool rs_topk_rank(const rs_args& a, const rs_rowctx& 
 // per-sub-chunk counts, so each thread loads up to 8 candidates at once and every thread has
 // some (H200, 1 x 128256, k = 50: the three radix levels over the workspace slots took 11.4
 // of the kernel's 27.4 us; a copy in which each thread loaded its own slot range, most of them
-// empty, 4.2). False, with rs_sm.u.f.cnt as it was, when the candidates do not fit or more
-// than RS_SMALL of them reach the bin of the k-th largest (ties, crowded bins): the caller
-// then works on the slots. Returns 1 when the row is finished, 0 when the candidates do not
-// fit (rs_sm.u untouched) and -1 when too many reach the k-th largest's bin (the counts
-// restored).
+// empty, 4.2). Returns 1 when the row is finished; otherwise the caller works on the slots,
+// with rs_sm.u.f.cnt as it was: 0 when the candidates do not fit (rs_sm.u untouched; then
+// rs_topk_slots), -1 when more than RS_SMALL of them reach the bin of the k-th largest (ties,
+// crowded bins; the counts restored).
 
 struct rs_shared_keys {  // visitor over the shared-memory candidate list
     int n;

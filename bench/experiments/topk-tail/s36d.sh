@@ -3,7 +3,8 @@
 # Trees: h (the checkout), g3 (h + topk-g3: the candidate histogram for 2-byte rows only; float
 # Rise rows take rs_cand_edge again, as before h3g), p0 (h + topk-to-7500fef: the kernels before
 # this session). sweep.py MODE=topk and MODE=topp in two rounds, order p0 h g3 then g3 h p0.
-# Usage: COMMIT=<sha> LIMIT=<s> bash bench/experiments/topk-tail/s36d.sh, carrying .whl.
+# Usage: COMMIT=<sha> LIMIT=<s> bash bench/experiments/topk-tail/s36d.sh, carrying .whl. Ran at
+# b595213 with topk-to-7500fef.patch as of d6b7176 (the file now applies to a later HEAD).
 set -u -o pipefail
 T0=$SECONDS; ROOT=$PWD; LIMIT=${LIMIT:-250}; E=$ROOT/bench/experiments; T=$E/topk-tail
 left() { echo $((LIMIT - (SECONDS - T0))); }

@@ -2,6 +2,7 @@
 (NVRTC's ptxas).
 
 Usage: python tools/ptxas_regs.py [--module NAME] [--match SUBSTRING] [--target sm_90]
+                                  [--hash]
 
 Compiles each kernel module (every family: sampling, Candle's elementwise kernels, MLP;
 ``--module`` repeatable, default all) with the loader's own options plus
@@ -19,12 +20,19 @@ ptxas's spill figures leave out the registers a device function saves and restor
 its body, which cost as much when the function runs once per warp on a streaming path
 (NVRTC 13.0's split compile: ``topk_topp_sampling_kernel_bf16`` 297 stores against 26 for
 ``_f16``; rocsample.toolchains.SPLIT_COMPILE_FROM).
+
+``--hash`` adds the first 12 hex digits of the SHA-256 of each entry's ``.text`` section, and
+after each module one line hashing all of its ``.text`` sections (entries and out-of-line
+device functions, by name). A cubin file changes with a comment in the source (it carries
+line information); these hashes change only with the machine code, so they tell whether a
+kernel change touched an entry that should not have changed.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import re
 import struct
 import sys
@@ -57,8 +65,8 @@ def blocks_per_sm(regs: int, block: int) -> int:
 _STL, _LDL = 0x387, 0x983
 
 
-def local_ops(cubin: bytes) -> dict[str, int]:
-    """{entry: STL + LDL instructions in its ``.text.<entry>`` section} of an sm_90 cubin."""
+def text_sections(cubin: bytes) -> dict[str, bytes]:
+    """{name: machine code} of each ``.text.<name>`` section of an ELF64 cubin."""
     shoff = struct.unpack_from("<Q", cubin, 0x28)[0]
     size, count, names = struct.unpack_from("<HHH", cubin, 0x3A)
     heads = [struct.unpack_from("<IIQQQQIIQQ", cubin, shoff + i * size) for i in range(count)]
@@ -68,16 +76,34 @@ def local_ops(cubin: bytes) -> dict[str, int]:
         end = cubin.index(b"\0", strings + h[0])
         name = cubin[strings + h[0]:end].decode()
         if name.startswith(".text."):
-            text = cubin[h[4]:h[4] + h[5]]
-            ops = collections.Counter(struct.unpack_from("<Q", text, i)[0] & 0xFFF
-                                      for i in range(0, len(text) - 15, 16))
-            out[name[len(".text."):]] = ops[_STL] + ops[_LDL]
+            out[name[len(".text."):]] = cubin[h[4]:h[4] + h[5]]
     return out
 
 
-def report(module: str, target: str) -> dict[str, tuple[int, int, int, int, int]]:
-    """{entry: (registers, stack bytes, spill stores, spill loads, local instructions)} of one
-    module."""
+def local_ops(cubin: bytes) -> dict[str, int]:
+    """{entry: STL + LDL instructions in its ``.text.<entry>`` section} of an sm_90 cubin."""
+    out = {}
+    for name, text in text_sections(cubin).items():
+        ops = collections.Counter(struct.unpack_from("<Q", text, i)[0] & 0xFFF
+                                  for i in range(0, len(text) - 15, 16))
+        out[name] = ops[_STL] + ops[_LDL]
+    return out
+
+
+def text_hashes(cubin: bytes) -> tuple[dict[str, str], str]:
+    """({section name: SHA-256 of its code, 12 hex digits}, the same over all ``.text``
+    sections in name order) of a cubin: equal exactly when the machine code is."""
+    texts = text_sections(cubin)
+    whole = hashlib.sha256()
+    for name in sorted(texts):
+        whole.update(name.encode() + b"\0" + texts[name])
+    return ({n: hashlib.sha256(t).hexdigest()[:12] for n, t in texts.items()},
+            whole.hexdigest()[:12])
+
+
+def report(module: str, target: str) -> tuple[dict[str, tuple[int, int, int, int, int]], bytes]:
+    """({entry: (registers, stack bytes, spill stores, spill loads, local instructions)}, the
+    code object) of one module."""
     tc = get_toolchain("nvrtc")
     spec = registry.MODULES[module]
     source, headers = read_sources(spec)
@@ -96,7 +122,7 @@ def report(module: str, target: str) -> dict[str, tuple[int, int, int, int, int]
         elif (m := _REGS.search(line)) and name:
             out[name] = (int(m.group(1)), *spill, local.get(name, -1))
             name = None
-    return out
+    return out, bytes(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,17 +131,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--module", choices=sorted(entries), action="append")
     ap.add_argument("--match", default="")
     ap.add_argument("--target", default="sm_90")
+    ap.add_argument("--hash", action="store_true",
+                    help="add the SHA-256 of each entry's machine code (.text), and of the "
+                         "module's")
     args = ap.parse_args(argv)
+    if args.hash and not args.target.startswith("sm_"):
+        ap.error("--hash reads a cubin's .text sections: --target must be sm_XX")
     print(f"{'entry':24} {'regs':>4} {'stack':>5} {'spill st':>8} {'spill ld':>8} "
-          f"{'local':>5} {'blk256/SM':>9} {'blk1024/SM':>10}")
+          f"{'local':>5} {'blk256/SM':>9} {'blk1024/SM':>10}" + ("  text sha256" * args.hash))
     for module in args.module or sorted(entries):
-        rows = report(module, args.target)
+        rows, code = report(module, args.target)
+        hashes, whole = text_hashes(code) if args.hash else ({}, "")
         for entry in entries[module]:
             if args.match not in entry:
                 continue
             regs, stack, st, ld, loc = rows[entry]
             print(f"{entry:24} {regs:4d} {stack:5d} {st:8d} {ld:8d} {loc:5d} "
-                  f"{blocks_per_sm(regs, 256):9d} {blocks_per_sm(regs, 1024):10d}")
+                  f"{blocks_per_sm(regs, 256):9d} {blocks_per_sm(regs, 1024):10d}"
+                  + (f"  {hashes.get(entry, '-')}" if args.hash else ""))
+        if args.hash:
+            print(f"{module + ' (all .text)':24} {'':>55}  {whole}")
     return 0
 
 

@@ -6,7 +6,8 @@
 # racecheck/synccheck/initcheck, on nr (the tree to land) while the others warm; then
 # sweep.py MODE=topk and MODE=topp in two rounds, order p0 h nr then nr h p0.
 # Usage: COMMIT=<sha> LIMIT=<s> bash bench/experiments/topk-tail/s37a.sh, carrying .whl and
-# .fi/libfi_ref.so. About 420 s on an H100.
+# .fi/libfi_ref.so. About 420 s on an H100. ORDER1 / ORDER2: the trees of each round (short
+# of device time, "p0 nr" first).
 set -u -o pipefail
 T0=$SECONDS; ROOT=$PWD; LIMIT=${LIMIT:-570}; E=$ROOT/bench/experiments; T=$E/topk-tail
 left() { echo $((LIMIT - (SECONDS - T0))); }
@@ -31,6 +32,6 @@ wait
 run() { local v=$1 p=$2 t=$3; shift 3; local t0=$SECONDS
   [ $(left) -lt $((t + 5)) ] && { echo "${p##*/}${MODE_TAG:-}_$v: skipped" >> $R/steps.txt; return; }
   (cd /tmp && env "$@" ROCSAMPLE_CACHE_DIR=$(cache $v) PYTHONPATH=/tmp/site:$(tree $v) PYTHONUNBUFFERED=1 ROCSAMPLE_REQUIRE_GPU=1 timeout $t python3 $E/$p.py >> $R/${p##*/}${MODE_TAG:-}_$v.jsonl 2>> $R/${p##*/}_$v.err); echo "${p##*/}${MODE_TAG:-}_$v rc=$? $((SECONDS-t0))s" >> $R/steps.txt; }
-for order in "p0 h nr" "nr h p0"; do for m in topk topp; do for v in $order; do MODE_TAG=_$m run $v flat-rows/ab-h100/sweep 30 MODE=$m; done; done; tar czf $OUT/ab.tgz -C /tmp ab; done
+for order in "${ORDER1:-p0 h nr}" "${ORDER2:-nr h p0}"; do for m in topk topp; do for v in $order; do MODE_TAG=_$m run $v flat-rows/ab-h100/sweep 30 MODE=$m; done; done; tar czf $OUT/ab.tgz -C /tmp ab; done
 tar czf $OUT/ab.tgz -C /tmp ab
 cat $OUT/suites-steps.txt $OUT/sanitizers-steps.txt 2>/dev/null; cat $R/steps.txt; echo "total $((SECONDS-T0))s"

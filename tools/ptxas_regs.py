@@ -22,10 +22,11 @@ its body, which cost as much when the function runs once per warp on a streaming
 ``_f16``; rocsample.toolchains.SPLIT_COMPILE_FROM).
 
 ``--hash`` adds the first 12 hex digits of the SHA-256 of each entry's ``.text`` section, and
-after each module one line hashing all of its ``.text`` sections (entries and out-of-line
-device functions, by name). A cubin file changes with a comment in the source (it carries
-line information); these hashes change only with the machine code, so they tell whether a
-kernel change touched an entry that should not have changed.
+after each module one line hashing all of its ``.text`` sections by name. An entry's section
+holds the device functions it calls (NVRTC gave those no sections of their own in every
+module tried, ``__noinline__`` ones included). A cubin file changes with a comment in the
+source (it carries line information); these hashes change only with the machine code, so
+they tell whether a kernel change touched an entry that should not have changed.
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ compile tests must never be silently skipped there.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +22,15 @@ from rocsample.rocm_libs import prepare_rocm_path
 prepare_rocm_path()
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def load_tool(name: str) -> ModuleType:
+    """tools/<name>.py as a module (tools/ is a folder of scripts, not a package)."""
+    path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def need(condition: bool, reason: str) -> None:

@@ -3,21 +3,16 @@ tree's rounds, the bf16 / float32 ratio of each tree)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("ab_dtypes_table",
-                                                  ROOT / "tools" / "ab_dtypes_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("ab_dtypes_table")
 
 
 def _run(root: Path, name: str, f32: float, bf16: float) -> None:

@@ -4,16 +4,11 @@ of an instruction."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from rocsample.toolchains import get_toolchain
 
-from .conftest import need
-
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import load_tool, need
 
 KERNEL = """
 extern "C" __global__ void scale(float* x, int n) {{
@@ -30,10 +25,7 @@ extern "C" __global__ void twice_all(float* x, int n) {{
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("ptxas_regs", ROOT / "tools" / "ptxas_regs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("ptxas_regs")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +44,7 @@ def cubins():
     return out
 
 
-def test_sections_are_the_entries_and_device_functions(cubins):
+def test_sections_are_the_entries(cubins):
     texts = _tool().text_sections(cubins["a"])
     assert {"scale", "twice_all"} <= set(texts)
     assert all(len(t) > 0 and len(t) % 16 == 0 for t in texts.values())  # 16-byte sm_90 words

@@ -7,8 +7,8 @@
 # sweep.py MODE=topk and MODE=topp in two rounds, order p0 h nr then nr h p0.
 # Usage: COMMIT=<sha> LIMIT=<s> bash bench/experiments/topk-tail/s37a.sh, carrying .whl and
 # .fi/libfi_ref.so. About 420 s on an H100. ORDER1 / ORDER2: the trees of each round (short
-# of device time, "p0 nr" first). NEW=nr3 (session 37): the tree to land is h + topk-nr3
-# instead (named nr3 in the results; ORDER1 / ORDER2 then name it too).
+# of device time, "p0 nr" first). NEW=nr4 (session 37): the tree to land is h + topk-nr4
+# instead (named nr4 in the results; ORDER1 / ORDER2 then name it too).
 NEW=${NEW:-nr}
 set -u -o pipefail
 T0=$SECONDS; ROOT=$PWD; LIMIT=${LIMIT:-570}; E=$ROOT/bench/experiments; T=$E/topk-tail

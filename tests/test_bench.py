@@ -228,3 +228,66 @@ def test_latency_result_writes_its_table_and_figure(tmp_path):
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (tmp_path / "bench.md").read_text()
     assert "| cuda | 32 | 128256 | normal | softmax | 320.0 |" in table
+
+
+class _Clock:
+    """A fake GPU stream and host clock: the sleep takes ``sleep_us`` of GPU time, each call
+    ``call_us``; the host spends ``host_us[i]`` queueing the i-th call (from the sleep's
+    queueing to the closing event's). Events read the stream's time when recorded, as if the
+    host never fell behind (what the guard must not trust)."""
+
+    def __init__(self, sleep_us, call_us, host_us):
+        self.sleep_us, self.call_us, self.host_us = sleep_us, call_us, list(host_us)
+        self.gpu = self.host = 0.0
+        self.calls = self.sleeps = 0
+
+    def torch(self):
+        clock = self
+
+        class Event:
+            def __init__(self, enable_timing):
+                assert enable_timing
+
+            def record(self):
+                self.t = clock.gpu
+
+            def elapsed_time(self, other):
+                return (other.t - self.t) / 1e3  # ms, as torch's
+
+        def sleep(cycles):
+            assert cycles == bench._SLEEP_CYCLES
+            clock.gpu += clock.sleep_us
+            clock.sleeps += 1
+
+        cuda = SimpleNamespace(Event=Event, _sleep=sleep, current_device=lambda: 7,
+                               synchronize=lambda: None)
+        return SimpleNamespace(cuda=cuda)
+
+    def call(self):
+        self.gpu += self.call_us
+        self.host += self.host_us[self.calls] / 1e6 if self.calls < len(self.host_us) else 1e-5
+        self.calls += 1
+
+
+def test_gpu_times_times_again_a_call_the_host_fell_behind_and_warns_when_it_must_keep_one(
+        monkeypatch, caplog):
+    """A call whose queueing took the host 90 % of the GPU sleep or more is timed again (the
+    events would time the GPU's wait for the host), at most ``reps`` times a measurement;
+    past that the call is kept and a warning says its time may include the wait."""
+    monkeypatch.setattr(bench, "_SLEEP_US", {})
+    clock = _Clock(sleep_us=500.0, call_us=40.0, host_us=[30, 460, 449, 900, 20])
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock.host)
+    caplog.set_level("INFO", logger="rocsample.bench")
+    times = bench.gpu_times(clock.torch(), clock.call, 3)
+    assert times == pytest.approx([40.0, 40.0, 40.0])
+    assert clock.calls == 5  # 460 and 900 us (>= 450) timed again; 449 kept
+    assert list(bench._SLEEP_US) == [7] and bench._SLEEP_US[7] == pytest.approx(500.0)
+    assert clock.sleeps == 2 + 5
+    assert "timed 2 call(s) again" in caplog.text and "WARNING" not in caplog.text
+
+    caplog.clear()
+    clock = _Clock(sleep_us=500.0, call_us=40.0, host_us=[600] * 10)
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock.host)
+    times = bench.gpu_times(clock.torch(), clock.call, 2)
+    assert len(times) == 2 and clock.calls == 4  # two tries again, then kept: no endless loop
+    assert "may include a wait for the host" in caplog.text

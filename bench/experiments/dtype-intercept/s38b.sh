@@ -15,9 +15,9 @@ step() { local n=$1 l=$2; shift 2; local t=$SECONDS
   timeout $l "$@" > $R/$n.txt 2>&1; echo "$n rc=$? $((SECONDS-t))s" | tee -a $R/steps.txt
   tar czf $OUT/s38b.tgz -C /tmp s38b; }
 step warmup 150 python3 -m rocsample warmup
-step dtypes_cold 200 python3 -m rocsample -v bench --dtypes --flush-l2 --rounds 4 --reps 10 --out $R/dtypes-cold
-step fit 120 python3 -m rocsample -v bench --dtypes --flush-l2 --rounds 2 --reps 10 --batch 1 \
+step dtypes_cold 150 python3 -m rocsample -v bench --dtypes --flush-l2 --rounds 4 --reps 10 --out $R/dtypes-cold
+step fit 90 python3 -m rocsample -v bench --dtypes --flush-l2 --rounds 2 --reps 10 --batch 1 \
   --batch 128 --batch 512 --vocab 65536 --vocab 98304 --vocab 131072 --vocab 163840 \
   --vocab 196608 --vocab 229376 --out $R/fit
-step mlp 220 python3 -m rocsample -v bench-mlp --rounds 8 --reps 20 --out $R/mlp
+step mlp 180 python3 -m rocsample -v bench-mlp --rounds 8 --reps 20 --out $R/mlp
 echo "total $((SECONDS-T0))s" | tee -a $R/steps.txt

@@ -1,0 +1,13 @@
+"""Session 38: ``python -m rocsample`` with every top-k row of k <= KCAND sent to the rise
+entries (RISE_ALL=1 sets rocsample.ops.sampling.RISE_CAND to 0), so that the rising bound,
+which keeps about k / n candidates a sub-chunk after n sub-chunks, is timed on the rows whose
+candidates this session found to be top-k's whole extra cost per sub-chunk (run3: nb)."""
+import os
+import sys
+
+import rocsample.ops.sampling as sampling
+from rocsample.cli import main
+
+if os.environ.get("RISE_ALL") == "1":
+    sampling.RISE_CAND = 0
+sys.exit(main(sys.argv[1:]))

@@ -186,6 +186,33 @@ def test_executor_reads_half_logits_in_place(gpu, kind, rows, where):
         assert readers == {f"softmax_stats_{kind}", f"logits_sampling_{kind}"}
 
 
+def test_executor_takes_ml_dtypes_bfloat16_host_arrays(gpu):
+    """A numpy ``ml_dtypes.bfloat16`` array given to a GPU backend goes up as its bits: the
+    tokens of the cpu backend, and a bfloat16 result in the input's own type, as the cpu
+    backend gives (before session 38 the upload refused it: "unsupported dtype '<V2'")."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = _logits(3, 9000, 5, "bf16")
+    ml = x.view(np.uint16).view(ml_dtypes.bfloat16)
+    probs = rocsample.softmax(ml, 1.0, out_dtype=ml_dtypes.bfloat16)
+    assert probs.dtype == ml.dtype
+    want = rocsample.softmax(ml, 1.0, out_dtype=ml_dtypes.bfloat16, backend="cpu")
+    np.testing.assert_array_equal(probs.view(np.uint16), want.view(np.uint16))
+    np.testing.assert_array_equal(rocsample.temperature_scale(ml, 0.7),
+                                  rocsample.temperature_scale(ml, 0.7, backend="cpu"))
+    for kw in (dict(top_k=40), dict(top_p=0.9), {}):
+        np.testing.assert_array_equal(
+            rocsample.sample(probs, seed=3, **kw),
+            rocsample.sample(widen_to_f32(want.view(np.uint16).view(BFLOAT16)), seed=3,
+                             backend="cpu", **kw))
+        np.testing.assert_array_equal(
+            rocsample.sample_from_logits(ml, temperature=0.7, seed=4, **kw),
+            rocsample.sample_from_logits(widen_to_f32(x), temperature=0.7, seed=4,
+                                         backend="cpu", **kw))
+    ran = {k for k, _, _, v in gpu.rt.launches if "logits" in v or "probs" in v}
+    assert {"topk_sampling_bf16", "logits_sampling_bf16"} <= ran  # read in place, as bfloat16
+    assert all(k.endswith("_bf16") for k in ran), ran
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("rows", [1, 3, 140])  # 140 >= 132 SMs: one block a row
 @pytest.mark.parametrize("method,kw", METHODS)

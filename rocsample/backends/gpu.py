@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import profiling
-from ..buffers import ArrayView, DeviceBuffer, as_array_view
+from ..buffers import BFLOAT16, ArrayView, DeviceBuffer, as_array_view, float_kind
 from ..errors import CaptureError
 from ..kernel_cache import KernelCache
 from ..ops.sampling import OPERATIONS
@@ -93,7 +93,9 @@ class GpuBackend:
             check_matrix_shape(name, x.shape, x.dtype)
             if check:
                 check_bad_rows(name, x)
-            return as_array_view(call.upload(x)), True
+            # Another bfloat16 numpy type (ml_dtypes.bfloat16) goes up as the bits it holds.
+            up = x.view(BFLOAT16) if float_kind(x.dtype) == "bf16" else x
+            return as_array_view(call.upload(up)), True
         view = as_array_view(x, stream=call.stream or None)
         check_matrix_shape(name, view.shape, view.dtype)
         if not self.accepts(view):
@@ -257,7 +259,10 @@ class GpuBackend:
             plan_key = None  # a plan would hand out per-call memory again
         if out is None:
             result = self.execute(call, recipe, host, plan_key)
-            return self._result(call, result, host, op)
+            got = self._result(call, result, host, op)
+            if host and got.dtype == BFLOAT16 and float_kind(x.dtype) == "bf16":
+                return got.view(x.dtype)  # a bfloat16 result in the input's own bfloat16 type
+            return got
         dest = self._out(call, recipe, out, host)
         self.execute(call, recipe, host, plan_key, dest)
         call.release()

@@ -129,6 +129,20 @@ def test_copy_from(drv):
         int_buf.copy_from(np.array([1.5, 2.5]))
 
 
+def test_ml_dtypes_bfloat16_goes_in_as_its_bits(drv):
+    """A numpy ``ml_dtypes.bfloat16`` array (JAX's bfloat16) is held as :data:`BFLOAT16`: the
+    same bits in, the bits back out (it was refused as "unsupported dtype '<V2'")."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    host = np.array([[1.0, -2.5, 3.0e38], [0.0, 1e-3, -0.0]], np.float32).astype(ml_dtypes.bfloat16)
+    buf = DeviceBuffer.from_numpy(drv, host[:, ::-1])  # made contiguous on the way
+    assert buf.dtype == BFLOAT16
+    np.testing.assert_array_equal(buf.numpy().view(np.uint16), host[:, ::-1].view(np.uint16))
+    buf.copy_from(host)
+    np.testing.assert_array_equal(buf.numpy().view(np.uint16), host.view(np.uint16))
+    with pytest.raises(TypeError, match="bfloat16"):  # the message names what is accepted
+        DeviceBuffer(drv, (2,), "V2")
+
+
 def test_bad_shapes_and_dtypes(drv):
     with pytest.raises(ValueError, match="negative"):
         DeviceBuffer(drv, (2, -1), np.float32)

@@ -93,9 +93,7 @@ class GpuBackend:
             check_matrix_shape(name, x.shape, x.dtype)
             if check:
                 check_bad_rows(name, x)
-            # Another bfloat16 numpy type (ml_dtypes.bfloat16) goes up as the bits it holds.
-            up = x.view(BFLOAT16) if float_kind(x.dtype) == "bf16" else x
-            return as_array_view(call.upload(up)), True
+            return as_array_view(call.upload(x)), True  # ml_dtypes.bfloat16: as its bits
         view = as_array_view(x, stream=call.stream or None)
         check_matrix_shape(name, view.shape, view.dtype)
         if not self.accepts(view):

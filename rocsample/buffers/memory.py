@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .dlpack import _EXPORT_LOCK, _export, _interface
-from .dtypes import _check_dtype
+from .dtypes import BFLOAT16, _check_dtype, float_kind
 
 __all__ = ["DeviceBuffer", "HostMemoryDriver", "MemoryDriver"]
 
@@ -267,6 +267,8 @@ class DeviceBuffer:
         host = np.asarray(array)
         if host.shape != self.shape:
             raise ValueError(f"shape {host.shape} does not match buffer shape {self.shape}")
+        if self.dtype == BFLOAT16 and float_kind(host.dtype) == "bf16":
+            host = host.view(BFLOAT16)  # ml_dtypes.bfloat16: the same bits
         host = np.ascontiguousarray(host.astype(self.dtype, casting="same_kind", copy=False))
         self._settle("DeviceBuffer.copy_from")  # kernels queued on the stream may still read it
         self.driver.copy_from_host(self.ptr, host.ctypes.data, self.nbytes)

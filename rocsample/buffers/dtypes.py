@@ -28,9 +28,11 @@ def _check_dtype(dtype: Any) -> np.dtype:
         dt = np.dtype(dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"unsupported dtype {dtype!r}: {exc}") from None
-    if dt == BFLOAT16 or float_kind(dt) == "bf16":  # ml_dtypes.bfloat16 too: held as its bits
+    if dt == BFLOAT16:
         return BFLOAT16
     if dt.kind not in _WIDTHS or dt.itemsize * 8 not in _WIDTHS[dt.kind] or dt.byteorder == ">":
+        if float_kind(dt) == "bf16":  # ml_dtypes.bfloat16: held as its bits
+            return BFLOAT16
         raise TypeError(f"unsupported dtype {dt.str!r}: need native bool/int/uint/float/complex "
                         "or bfloat16")
     return dt

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import rocsample  # noqa: E402
 import rocsample.ops.sampling as sampling  # noqa: E402
 from rocsample.backends.gpu import GpuBackend  # noqa: E402
-from rocsample.registry import KERNELS, RISE_CAND, nchunks  # noqa: E402
+from rocsample.registry import KERNELS, RISE_CAND, nchunks, ws_prefix_words, ws_words  # noqa: E402,E501
 from tests.host_device import TwinKernels  # noqa: E402
 from tests.kernel_device import KernelDevice, use_as_gpu  # noqa: E402
 
@@ -44,11 +44,11 @@ class CountingDevice(KernelDevice):
             return
         batch, vocab = values["batch"], values["vocab"]
         nc = nchunks(vocab)
-        per_row = rocsample.registry.ws_words(vocab)
-        base = values["ws"] + 8 * batch * (2048 + 1)  # rs_ws_row: ccnt after head, slot_a, smass
+        per_row, head = ws_words(vocab), rocsample.registry._WS_HEAD
+        base = values["ws"] + 8 * ws_prefix_words(batch)  # rs_ws_row: ccnt after slot_a, smass
         rows = []
         for r in range(batch):
-            at = base + 8 * (r * per_row + 16 + 2 * nc)
+            at = base + 8 * (r * per_row + head + 2 * nc)
             rows.append(np.ctypeslib.as_array((ctypes.c_uint64 * nc).from_address(at)).copy())
         counts.append(np.array(rows))
 

@@ -27,9 +27,9 @@ go fit_ra 1 60 $FIT --out $R/fit_ra
 # tokens hashed: the two must draw the same), h ra ra h, for bench/results/2026-12-06-session27/
 # table.py (sweep_topk_{h,ra}.jsonl).
 sw() { local v=$1 ra=$2 t=$SECONDS
-  (cd /tmp && MODE=topk RISE_ALL=$ra ROCSAMPLE_CACHE_DIR=/tmp/rs-$ra PYTHONPATH=/tmp/site:$(tree $ra) timeout 40 python3 -c "import os, runpy, rocsample.ops.sampling as s
-if os.environ['RISE_ALL'] == '1': s.RISE_CAND = 0
-runpy.run_path('$ROOT/bench/experiments/flat-rows/ab-h100/sweep.py', run_name='__main__')" >> $R/sweep_topk_$v.jsonl 2>> $R/sweep_$v.err)
+  (cd /tmp && MODE=topk RISE_ALL=$ra ROCSAMPLE_CACHE_DIR=/tmp/rs-$ra PYTHONPATH=/tmp/site:$(tree $ra) timeout 40 \
+   python3 $(tree $ra)/bench/experiments/dtype-intercept/rise_all.py \
+   $ROOT/bench/experiments/flat-rows/ab-h100/sweep.py >> $R/sweep_topk_$v.jsonl 2>> $R/sweep_$v.err)
   echo "sweep_$v rc=$? $((SECONDS-t))s" >> $R/steps.txt; tar czf $OUT/s38d.tgz -C /tmp s38d; }
 sw h 0; sw ra 1; sw ra 1; sw h 0
 cat $R/steps.txt; echo "total $((SECONDS-T0))s"

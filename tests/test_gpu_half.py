@@ -99,6 +99,25 @@ def test_torch_half_tensors_are_read_in_place(gpu, dtype):
     assert torch.equal(a, c)
 
 
+def test_ml_dtypes_bfloat16_host_arrays(gpu):
+    """A numpy ``ml_dtypes.bfloat16`` array goes up as its bits: softmax's bf16 result comes
+    back in the input's own type, equal to the BFLOAT16 array's bit for bit, and
+    sample_from_logits draws the widened float32 tokens (before session 38 the upload
+    refused it: "unsupported dtype '<V2'")."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(21)
+    half = _half((rng.standard_normal((5, 128256)) * 3).astype(np.float32), "bf16")
+    ml = half.view(np.uint16).view(ml_dtypes.bfloat16)
+    probs = rocsample.softmax(ml, 0.8, out_dtype=ml_dtypes.bfloat16, backend=gpu.name)
+    assert probs.dtype == ml.dtype
+    want = rocsample.softmax(half, 0.8, out_dtype=BFLOAT16, backend=gpu.name)
+    np.testing.assert_array_equal(probs.view(np.uint16), want.view(np.uint16))
+    got = rocsample.sample_from_logits(ml, temperature=0.8, top_k=50, seed=2,
+                                       backend=gpu.name)
+    np.testing.assert_array_equal(got, rocsample.sample_from_logits(
+        widen_to_f32(half), temperature=0.8, top_k=50, seed=2, backend=gpu.name))
+
+
 PATHS = [("auto", {}), ("topk", dict(top_k=50)), ("fused", dict(top_k=500)),
          ("topp", dict(top_p=0.9)), ("fused", dict(top_p=0.9)),
          ("fused", dict(top_k=50, top_p=0.9, min_p=0.02)), ("fused", dict(min_p=0.05))]

@@ -4,8 +4,8 @@ the CPU (the kernels' own code on tests/kernel_device.py's host device, TEST EQU
 The fit rows of run3 (softmax of 3 x randn, bf16) at top-k 50, with a device of ``sm_count``
 units chosen so that the grid has the blocks a row of an H100 at 128 rows (G = 2) or at 512
 rows (G = 1). After each call, the per-sub-chunk counts (rs_ws.ccnt) of every row are read
-from the workspace. RISE_CAND = 0 sends every row to the rise entries, as rise_all.py does on
-the GPU; with HEAD's kernels a row that fits the last block's shared copy still does not rise
+from the workspace. RISE_CAND = 0 sends every row to the rise entries (ra.patch's host
+rule); with HEAD's kernels a row that fits the last block's shared copy still does not rise
 there (rs_phase0), so run it from a tree with rise-all.patch applied to see rows rise. The
 tokens of both must be the same.
 

@@ -143,6 +143,11 @@ __shared__ rs_eshared rs_sm;
 // the *_rise entries for rows of k x sub-chunks above it.
 #define RS_RISE_CAND 3072
 static_assert(RS_SHCAND == RS_RISE_CAND, "RS_RISE_CAND is the shared candidate copy's size");
+// Sub-chunks a block spans from which a top-k row of the rise entries rises whatever its
+// candidates (float rows / 2-byte rows); mirrored by rocsample.registry.RISE_SPAN, which
+// sends such rows to those entries (bench/results/2026-12-07-session39).
+#define RS_RISE_SPAN4 40
+#define RS_RISE_SPAN2 32
 
 // ---- histogram adds ----
 

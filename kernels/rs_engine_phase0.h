@@ -11,8 +11,9 @@
 // Phase 0: maximum and validity of the span; top-k or min-p candidates of each sub-chunk. The
 // last block plans the row.
 // Rise: the entries for top-k rows of many candidates (the *_rise entries, in the modules of
-// kernels/*_rise.hip): a row whose k x sub-chunks exceeds RS_SHCAND scans with the rising
-// bound (rs_scan_cand<T, true>). The other entries never instantiate that scan, so their code
+// kernels/*_rise.hip): a row whose k x sub-chunks exceeds RS_SHCAND, or whose blocks span at
+// least RS_RISE_SPAN2 / RS_RISE_SPAN4 sub-chunks, scans with the rising bound
+// (rs_scan_cand<T, true>). The other entries never instantiate that scan, so their code
 // is the one without it.
 // The top-k candidate scan without the rising bound: rounds of RS_KDEEP sub-chunks for packed
 // 2-byte rows whose block spans at least RS_KDEEP_SPAN sub-chunks, of RS_MDEEP otherwise
@@ -46,7 +47,11 @@ __device__ __noinline__ void rs_phase0(const rs_args& a, const rs_rowctx& t) {
     const bool ghist = hist && t.ng > 1;  // the histogram went through w.hist
     // k x (sub-chunks) above RS_SHCAND: about k candidates a sub-chunk at the first bound
     // would overflow the last block's shared-memory copy, so the bound may rise (rs_scan_cand).
-    const bool rise = Rise && (long long)k * t.nc > RS_SHCAND;
+    // A block of a long span rises too: the candidate writes it saves outweigh the rise's
+    // fixed cost there (RS_RISE_SPAN*, the host's rule for these entries).
+    const bool rise = Rise && ((long long)k * t.nc > RS_SHCAND ||
+                               t.span >= (rs_packed<T>::value ? RS_RISE_SPAN2 : RS_RISE_SPAN4) *
+                                             RS_CHUNK);
     const rs_scan sc = kcand ? (rise ? rs_scan_cand<T, Rise>(x, vocab, t)
                                      : rs_scan_cand_span<T>(x, vocab, t))
                              : (mcand ? rs_scan_minp(x, vocab, t)

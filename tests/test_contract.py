@@ -740,6 +740,8 @@ def _mirrors() -> list[tuple[str, int, str]]:
         ("RS_HBINS", registry._HBINS, "registry._HBINS"),
         ("RS_KCAND", registry.KCAND, "registry.KCAND"),
         ("RS_RISE_CAND", registry.RISE_CAND, "registry.RISE_CAND"),
+        ("RS_RISE_SPAN4", registry.RISE_SPAN[0], "registry.RISE_SPAN[0]"),
+        ("RS_RISE_SPAN2", registry.RISE_SPAN[1], "registry.RISE_SPAN[1]"),
         ("RS_KSLOT", registry._KSLOT, "registry._KSLOT"),
         ("RS_CAPC", registry._CAPC, "registry._CAPC"),
         ("RS_WS_HEAD", registry._WS_HEAD, "registry._WS_HEAD"),

@@ -168,6 +168,29 @@ def test_rows_of_many_candidates_take_the_rise_entries(gpu, kw, vocab, rise, kin
     assert kernels[-1] == "logits_sampling" + ("_rise" if rise else ""), kernels
 
 
+@pytest.mark.parametrize("rows,vocab,kind,rise", [
+    (264, 128256, "bf16", True),  # G = 1: a block spans 32 sub-chunks (RISE_SPAN 2-byte: 32)
+    (264, 128256, "f32", False),  # float rows: 32 < 40
+    (264, 163840, "f32", True),  # 40 sub-chunks
+    (132, 128256, "bf16", False),  # G = 2: 16
+    (132, 229376, "bf16", False),  # G = 2: 28, and 50 x 56 = 2800 <= RISE_CAND
+])
+def test_topk_rows_of_long_spans_take_the_rise_entries(gpu, rows, vocab, kind, rise):
+    """Top-k rows whose blocks span at least registry.RISE_SPAN sub-chunks (float, 2-byte)
+    take the rise entries whatever their candidates; the tokens are the cpu backend's."""
+    from rocsample.buffers.dtypes import BFLOAT16, widen_to_f32
+
+    probs = _probs(rows, vocab, 3)
+    x = probs if kind == "f32" else \
+        (probs.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+    got = rocsample.sample(x, top_k=50, seed=3)
+    (kernel, grid, *_), = _launches(gpu)
+    sfx = "" if kind == "f32" else "_" + kind
+    assert kernel == "topk_sampling" + ("_rise" if rise else "") + sfx, (kernel, grid)
+    np.testing.assert_array_equal(got, rocsample.sample(
+        widen_to_f32(x) if kind != "f32" else x, top_k=50, seed=3, backend="cpu"))
+
+
 def test_a_code_object_without_the_rise_entries_serves_every_row(gpu, monkeypatch):
     """Without the rise entries (has_companion says no: their kernel's variable set and
     theirs not, KernelCache.companion) the entry of before runs the rows the rise entries

@@ -246,7 +246,14 @@ KERNEL_ENTRY = {e.name: e.entry for e in ENTRIES.values()}
 
 # Imported after the rows: the registry builds its rows from them when it is imported first
 # (from here, or on its own), so this module must hold them before the registry loads.
-from ..registry import BLOCK_SIZE, KCAND, RISE_CAND, nchunks, ws_prefix_words  # noqa: E402
+from ..registry import (  # noqa: E402
+    BLOCK_SIZE,
+    KCAND,
+    RISE_CAND,
+    RISE_SPAN,
+    nchunks,
+    ws_prefix_words,
+)
 
 #: Threads a block every kernel of the family is compiled for and launched with.
 BLOCK = BLOCK_SIZE
@@ -397,9 +404,6 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     if method == "auto":
         method = _choose(params)
     sfx = logits[0] if logits else _half_suffix(x, _METHOD_KERNEL[method], facts, "probs")
-    if method != "topp":
-        sfx = _rise_suffix("logits_sampling" if logits else _METHOD_KERNEL[method], sfx, k,
-                           vocab, facts) + sfx
     kb = pb = mb = ()
     if isinstance(k, np.ndarray):
         uploads["top_k"] = k.astype(np.int32, copy=False)
@@ -416,6 +420,9 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
     # filters that already took two unchanged).
     per_sm = 2 if logits else _per_sm(method, params, nphase, vocab, rows, facts.sm_count)
     grid = (rows, _blocks_per_row(rows, vocab, facts.sm_count, per_sm))
+    if method != "topp":
+        sfx = _rise_suffix("logits_sampling" if logits else _METHOD_KERNEL[method], sfx,
+                           params.top_k, vocab, grid[1], facts) + sfx
     p = 1.0 if p is None else p
     ptr, stride = x.ptr, x.strides[0]
     # Per-row seeds/offsets: a host array is uploaded and bound by role; a device array's
@@ -465,31 +472,41 @@ def _sample_launches(x: Any, src: str | None, params: SamplingParams, method: st
             for phase in phases]
 
 
-def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, facts: DeviceFacts) -> str:
+def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, g: int,
+                 facts: DeviceFacts) -> str:
     """"_rise" when ``kernel``'s rise entry for the element type of suffix ``sfx`` serves
     these rows better, else "".
 
-    A top-k row keeps about k candidates a sub-chunk at its first bound; when k x sub-chunks
-    exceeds :data:`~rocsample.registry.RISE_CAND` they would not fit its last block's shared
-    memory, whose selection then runs over the workspace. The rise entries raise the bound as
-    the row is scanned (the same tokens). With the rising scan in the same entry every other
-    row was 1 % slower (bench/results/2026-12-05-session22), so it has entries of its own, in
-    modules of their own (``*_rise.hip``: compiled only once a row needs them). On an H100,
-    72 cells of top-k 20-128, 64-512 rows of 128256-262144 against the kernels before them
-    (bench/results/2026-12-05-session23): rows that rise took 0.71-0.98 of the time (median
-    0.84), the others 0.99-1.01 (median 1.00), the tokens the same. ``k``: the scalar, or the
-    host array's largest (a row of smaller k in a rise entry scans as the others do). Without
-    the rise entries (their variable unset while their kernel's is set) the kernel's entry
-    serves every row.
+    A top-k row keeps about k candidates a sub-chunk at its first bound; the rise entries
+    raise the bound as each block scans, so that after n sub-chunks it keeps about k / n a
+    sub-chunk (the same tokens). Rows of k x sub-chunks above
+    :data:`~rocsample.registry.RISE_CAND` need it: their candidates would not fit the last
+    block's shared memory. Other rows rise where a block, one of ``g`` a row, spans at least
+    :data:`~rocsample.registry.RISE_SPAN` sub-chunks (2-byte rows / float rows): the writes
+    it saves then outweigh its fixed cost (H100, bench/results/2026-12-07-session39: every
+    row rising took 0.84-0.97 of the time at spans of 28-56 sub-chunks, 1.04-1.17 at 8-16).
+    The base entries never instantiate the rising scan, whose code made their other rows 1 %
+    slower (bench/results/2026-12-05-session22); the rise entries live in modules of their
+    own (``*_rise.hip``: compiled only once a row needs them). ``k``: the scalar, or the host
+    array's largest. Without the rise entries (their variable unset while their kernel's is
+    set) the kernel's entry serves every row. The kernel decides the same from the row
+    (``rs_phase0``).
 
     >>> from types import SimpleNamespace
     >>> dev = SimpleNamespace(has_companion=lambda name: True)
-    >>> [_rise_suffix("topk_sampling", "_bf16", 50, v, dev) for v in (128256, 262144)]
-    ['', '_rise']
+    >>> [_rise_suffix("topk_sampling", "_bf16", 50, v, g, dev)
+    ...  for v, g in ((128256, 2), (128256, 1), (262144, 2))]
+    ['', '_rise', '_rise']
+    >>> _rise_suffix("topk_sampling", "", 50, 128256, 1, dev)  # float: 32 < 40
+    ''
     """
     if isinstance(k, np.ndarray):
         k = int(k.max()) if k.size else 0
-    if k is None or not 0 < k <= KCAND or k >= vocab or k * nchunks(vocab) <= RISE_CAND:
+    if k is None or not 0 < k <= KCAND or k >= vocab:
+        return ""
+    nc = nchunks(vocab)
+    span = -(-nc // max(g, 1))
+    if k * nc <= RISE_CAND and span < RISE_SPAN[sfx in ("_f16", "_bf16")]:
         return ""
     return "_rise" if facts.has_companion(f"{kernel}_rise{sfx}") else ""
 

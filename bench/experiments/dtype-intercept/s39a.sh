@@ -13,9 +13,9 @@
 # k x sub-chunks > 3072 or a block spans >= 32 / 40 sub-chunks), named rspan in the results;
 # results under /tmp/s39a-rspan. Session 40: NEW=r24 (rspan landed; 2-byte rows rise from a span of
 # 24); MODES (sweep modes, default "topk topp"), SWEEP_S (a sweep's limit, default 20), ROWS /
-# VOCABS (sweep.py's), FITSHAPES (the fit's --batch / --vocab), and on h after the fits:
-# FIGURE=1 (issue 21's figure, bench --dtypes --flush-l2 --rounds 4 --reps 10) and MLP="<bench-mlp
-# arguments>" (carry .fi/libfi_ref.so too).
+# VOCABS (sweep.py's), FITSHAPES (the fit's --batch / --vocab); on h: FIGURE=1 (after the warm-up,
+# issue 21's figure, bench --dtypes --flush-l2 --rounds 4 --reps 10) and MLP="<bench-mlp
+# arguments>" (after the fits; carry .fi/libfi_ref.so too).
 set -u -o pipefail
 NEW=${NEW:-ra}
 T0=$SECONDS; ROOT=$PWD; E=$ROOT/bench/experiments; D=$E/dtype-intercept
@@ -38,6 +38,7 @@ go() { local n=$1 v=$2 l=$3; shift 3; local t=$SECONDS
    python3 -m rocsample "$@" > $R/$n.txt 2>&1)
   echo "$n rc=$? $((SECONDS-t))s" >> $R/steps.txt; pack; }
 go warm_h h 150 warmup & go warm_$NEW $NEW 150 warmup & wait
+[ -n "${FIGURE:-}" ] && go figure h 60 -v bench --dtypes --flush-l2 --rounds 4 --reps 10 --out $R/figure
 sw() { local m=$1 v=$2 t=$SECONDS
   [ $(left) -lt $((SWEEP_S + 5)) ] && { echo "sweep_${m}_$v: skipped" >> $R/steps.txt; return; }
   (cd /tmp && MODE=$m ROCSAMPLE_CACHE_DIR=$(cache $v) PYTHONPATH=/tmp/site:$(tree $v) timeout $SWEEP_S \
@@ -48,7 +49,6 @@ for v in h $NEW $NEW h; do for m in ${MODES:-topk topp}; do sw $m $v; done; done
 FIT="-v bench --dtypes --flush-l2 --rounds 2 --reps 10 ${FITSHAPES:---batch 128 --batch 512 --vocab 65536 --vocab 98304 --vocab 131072 --vocab 163840 --vocab 196608 --vocab 229376}"
 go fit_h h 45 $FIT --out $R/fit_h
 go fit_$NEW $NEW 45 $FIT --out $R/fit_$NEW
-[ -n "${FIGURE:-}" ] && go figure h 60 -v bench --dtypes --flush-l2 --rounds 4 --reps 10 --out $R/figure
 [ -n "${MLP:-}" ] && go mlp h 150 -v bench-mlp $MLP --out $R/mlp
 part() { local p=$1 l; l=$(($(left) - 5)); [ $l -lt $2 ] && { echo "$p: skipped, ${l}s left" >> $R/steps.txt; return; }
   (cd /tmp/$NEW && OUT=$OUT PART=$p WORKERS=4 COMMIT="$COMMIT+$NEW" timeout $l bash tools/gpu_session.sh > /dev/null 2>&1)

@@ -10,8 +10,9 @@
 //     scan (rs_scan_cand's rise; the bound stays at or below the row's k-th largest), so a
 //     row of k x ceil(vocab / 4096) > 3072 candidates (RS_RISE_CAND, what its last block
 //     selects from in shared memory) keeps fewer of them, as does a row whose blocks span
-//     at least RS_RISE_SPAN2 (2-byte) / RS_RISE_SPAN4 (float) sub-chunks. rocsample
-//     launches these entries for such rows only (rocsample.ops.sampling._rise_suffix);
+//     at least RS_RISE_SPAN4 sub-chunks (logit rows are never held packed, so the float
+//     threshold holds for every element type). rocsample launches these entries for such
+//     rows only, 2-byte rows for their candidates only (rocsample.ops.sampling._rise_suffix);
 //     logits_sampling.hip's entries never run that scan. They live in a module of their own so
 //     that the base module's code and compile time stay as they are; optional: without this
 //     module every row takes the base entries.

@@ -191,6 +191,31 @@ def test_topk_rows_of_long_spans_take_the_rise_entries(gpu, rows, vocab, kind, r
         widen_to_f32(x) if kind != "f32" else x, top_k=50, seed=3, backend="cpu"))
 
 
+@pytest.mark.parametrize("rows,vocab,kind,rise", [
+    (264, 163840, "f32", True),  # G = 1: a block spans 40 sub-chunks (RISE_SPAN float: 40)
+    (264, 159744, "f32", False),  # 39
+    (264, 229376, "bf16", False),  # 2-byte logit rows never rise by their span (56 here)
+    (264, 262144, "bf16", True),  # ... but by their candidates: 50 x 64 = 3200 > RISE_CAND
+])
+def test_logit_rows_take_the_rise_entries_by_span_only_as_floats(gpu, rows, vocab, kind,
+                                                                  rise):
+    """sample_from_logits' top-k rows of G = 1 take logits_sampling_rise from the float span
+    threshold whatever their element type (the kernel never holds logit rows packed), and
+    2-byte ones only by their candidates (sampling._rise_span); the tokens are the cpu
+    backend's on the widened rows."""
+    from rocsample.buffers.dtypes import BFLOAT16, widen_to_f32
+
+    logits = np.log(_probs(rows, vocab, 5))
+    x = logits if kind == "f32" else \
+        (logits.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+    got = rocsample.sample_from_logits(x, top_k=50, seed=4)
+    kernels = [k for k, *_ in _launches(gpu)]
+    sfx = "" if kind == "f32" else "_" + kind
+    assert kernels[-1] == "logits_sampling" + ("_rise" if rise else "") + sfx, kernels
+    np.testing.assert_array_equal(got, rocsample.sample_from_logits(
+        widen_to_f32(x) if kind != "f32" else x, top_k=50, seed=4, backend="cpu"))
+
+
 def test_a_code_object_without_the_rise_entries_serves_every_row(gpu, monkeypatch):
     """Without the rise entries (has_companion says no: their kernel's variable set and
     theirs not, KernelCache.companion) the entry of before runs the rows the rise entries

@@ -27,6 +27,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -490,7 +491,8 @@ def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, g: int,
     own (``*_rise.hip``: compiled only once a row needs them). ``k``: the scalar, or the host
     array's largest. Without the rise entries (their variable unset while their kernel's is
     set) the kernel's entry serves every row. The kernel decides the same from the row
-    (``rs_phase0``).
+    (``rs_phase0``); 2-byte logit rows reach the rise entries by their candidates only
+    (:func:`_rise_span`).
 
     >>> from types import SimpleNamespace
     >>> dev = SimpleNamespace(has_companion=lambda name: True)
@@ -505,10 +507,30 @@ def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, g: int,
     if k is None or not 0 < k <= KCAND or k >= vocab:
         return ""
     nc = nchunks(vocab)
-    span = -(-nc // max(g, 1))
-    if k * nc <= RISE_CAND and span < RISE_SPAN[sfx in ("_f16", "_bf16")]:
+    if k * nc <= RISE_CAND and -(-nc // max(g, 1)) < _rise_span(kernel, sfx):
         return ""
     return "_rise" if facts.has_companion(f"{kernel}_rise{sfx}") else ""
+
+
+def _rise_span(kernel: str, sfx: str) -> float:
+    """The block span (sub-chunks) from which a top-k row of ``kernel`` with element-type
+    suffix ``sfx`` takes the rise entries whatever its candidates.
+
+    Probability rows: :data:`~rocsample.registry.RISE_SPAN`'s float or 2-byte threshold, as
+    ``rs_phase0`` tests it. Logit rows are never held packed (``rs_packed``), so the kernel
+    applies the float threshold to both sizes; the host sends float logit rows from there
+    (H100, bench/results/2026-12-07-session40: 0.97-1.00 at spans 40-56), and 2-byte logit
+    rows never by their span, since rising cost them more than it saved (1.01-1.03 at spans
+    40-48, where each element's exp, not its candidate writes, is the cost).
+
+    >>> _rise_span("topk_sampling", "_bf16"), _rise_span("logits_sampling", "")
+    (32, 40)
+    >>> _rise_span("logits_sampling", "_bf16")
+    inf
+    """
+    if kernel == "logits_sampling":
+        return RISE_SPAN[0] if not sfx else math.inf
+    return RISE_SPAN[sfx in ("_f16", "_bf16")]
 
 
 def _rng_pointer(role: str, value: Any, uploads: dict[str, Any]) -> int:

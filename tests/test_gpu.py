@@ -182,6 +182,39 @@ def test_topk_bound_of_one_block_rows(gpu):
     assert got[7] == -1 and np.array_equal(np.delete(got, 7), np.delete(want, 7))
 
 
+@pytest.mark.parametrize("kind", ["f32", "bf16"])
+def test_rows_rising_by_span_draw_the_base_entries_tokens(gpu, monkeypatch, kind):
+    """Top-k rows the host sends to the rise entries by their block span alone (G = 1 at 264
+    rows: spans of 24, 40 and 56 sub-chunks, k x sub-chunks <= RISE_CAND) draw exactly the
+    tokens of the base entries (the rise entries kept away), from probabilities and from
+    logits (the same device's exp on both paths). The profile shows which entries ran: the
+    rise entries for some rows, never for the base calls."""
+    from rocsample.buffers import BFLOAT16
+    from rocsample.ops import sampling
+
+    def cast(x: np.ndarray) -> np.ndarray:
+        if kind == "f32":
+            return x
+        return (x.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+
+    rng = np.random.default_rng(67)
+    rose = set()
+    for v in (98304, 163840, 229376):
+        probs = _probs(rng, 264, v)
+        for op, x in (("sample", cast(probs)), ("sample_from_logits", cast(np.log(probs)))):
+            f = getattr(rocsample, op)
+            for k in (20, 50):
+                with rocsample.profile() as prof:
+                    got = f(x, top_k=k, seed=9, offset=k, backend=gpu.name)
+                rose |= {n for n in prof.summary() if "_rise" in n}
+                with monkeypatch.context() as m, rocsample.profile() as base:
+                    m.setattr(sampling, "_rise_suffix", lambda *a, **kw: "")
+                    want = f(x, top_k=k, seed=9, offset=k, backend=gpu.name)
+                assert not any("_rise" in n for n in base.summary()), base.summary()
+                assert np.array_equal(got, want), (op, v, k, np.flatnonzero(got != want)[:5])
+    assert rose, "no row took a rise entry"
+
+
 def test_engine_fallbacks_match_numpy(gpu):
     """Rows the one-read/histogram fast paths cannot serve take the full-row path, and agree.
 

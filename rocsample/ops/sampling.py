@@ -482,10 +482,12 @@ def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, g: int,
     raise the bound as each block scans, so that after n sub-chunks it keeps about k / n a
     sub-chunk (the same tokens). Rows of k x sub-chunks above
     :data:`~rocsample.registry.RISE_CAND` need it: their candidates would not fit the last
-    block's shared memory. Other rows rise where a block, one of ``g`` a row, spans at least
-    :data:`~rocsample.registry.RISE_SPAN` sub-chunks (2-byte rows / float rows): the writes
-    it saves then outweigh its fixed cost (H100, bench/results/2026-12-07-session39: every
-    row rising took 0.84-0.97 of the time at spans of 28-56 sub-chunks, 1.04-1.17 at 8-16).
+    block's shared memory (H100, bench/results/2026-12-05-session23: such rows took 0.71-0.98
+    of the time, median 0.84, the same tokens). Other rows rise where a block, one of ``g``
+    a row, spans at least :data:`~rocsample.registry.RISE_SPAN` sub-chunks (2-byte rows /
+    float rows): the writes it saves then outweigh its fixed cost (H100,
+    bench/results/2026-12-07-session39: every row rising took 0.84-0.97 of the time at spans
+    of 28-56 sub-chunks, 1.04-1.17 at 8-16).
     The base entries never instantiate the rising scan, whose code made their other rows 1 %
     slower (bench/results/2026-12-05-session22); the rise entries live in modules of their
     own (``*_rise.hip``: compiled only once a row needs them). ``k``: the scalar, or the host

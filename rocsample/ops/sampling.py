@@ -531,8 +531,8 @@ def _rise_span(kernel: str, sfx: str) -> float:
     inf
     """
     if kernel == "logits_sampling":
-        return RISE_SPAN[0] if not sfx else math.inf
-    return RISE_SPAN[sfx in ("_f16", "_bf16")]
+        return math.inf if sfx else RISE_SPAN[0]
+    return RISE_SPAN[bool(sfx)]  # sfx: "" for float rows, "_f16" / "_bf16" for 2-byte ones
 
 
 def _rng_pointer(role: str, value: Any, uploads: dict[str, Any]) -> int:

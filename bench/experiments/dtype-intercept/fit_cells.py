@@ -1,5 +1,6 @@
 """Per-cell ratios of two fit runs (bench --dtypes JSON): NEW / h us for each top-k operation
-of sample(), by rows and vocabulary, and each run's bf16 / f32. Session 40.
+of sample() and of sample_from_logits (session 41: the logit rows too, which session 40 read
+late), by rows and vocabulary, and each run's bf16 / f32. Session 40.
 
 Usage: python fit_cells.py DIR h NEW  (reads DIR/fit_h/bench_dtypes.json, DIR/fit_NEW/...)"""
 import json
@@ -16,7 +17,7 @@ def load(v: str) -> dict:
 runs = {v: load(v) for v in (a, b)}
 print(f"op rows V  f32 {a}/{b}=ratio  bf16 ...  f16 ...  bf16/f32 {a} {b}")
 for k in sorted(runs[a]):
-    if "top-k" not in k[0] or "logits" in k[0] or "softmax" in k[0] or k not in runs[b]:
+    if "top-k" not in k[0] or "softmax" in k[0] or k not in runs[b]:
         continue
     x, y = runs[a][k], runs[b][k]
     cells = " ".join(f"{t}:{x[t + '_us']:.1f}/{y[t + '_us']:.1f}={y[t + '_us'] / x[t + '_us']:.3f}"

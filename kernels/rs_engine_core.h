@@ -147,7 +147,7 @@ static_assert(RS_SHCAND == RS_RISE_CAND, "RS_RISE_CAND is the shared candidate c
 // candidates (float rows / 2-byte rows); mirrored by rocsample.registry.RISE_SPAN, which
 // sends such rows to those entries (bench/results/2026-12-07-session39).
 #define RS_RISE_SPAN4 40
-#define RS_RISE_SPAN2 32
+#define RS_RISE_SPAN2 24
 
 // ---- histogram adds ----
 

@@ -50,7 +50,7 @@ KCAND = 128
 RISE_CAND = 3072
 #: Sub-chunks a block spans from which a top-k row takes the ``*_rise`` entries whatever its
 #: candidates, for float rows and for 2-byte rows (``RS_RISE_SPAN4`` / ``RS_RISE_SPAN2``).
-RISE_SPAN = (40, 32)
+RISE_SPAN = (40, 24)
 #: Bins of a row's top-p histogram (``RS_HBINS``): row r's are workspace words
 #: ``[r * HBINS, (r + 1) * HBINS)``.
 HBINS = 2048

@@ -169,11 +169,12 @@ def test_rows_of_many_candidates_take_the_rise_entries(gpu, kw, vocab, rise, kin
 
 
 @pytest.mark.parametrize("rows,vocab,kind,rise", [
-    (264, 128256, "bf16", True),  # G = 1: a block spans 32 sub-chunks (RISE_SPAN 2-byte: 32)
+    (264, 98304, "bf16", True),  # G = 1: a block spans 24 sub-chunks (RISE_SPAN 2-byte: 24)
+    (264, 94208, "bf16", False),  # 23
     (264, 128256, "f32", False),  # float rows: 32 < 40
     (264, 163840, "f32", True),  # 40 sub-chunks
-    (132, 128256, "bf16", False),  # G = 2: 16
-    (132, 229376, "bf16", False),  # G = 2: 28, and 50 x 56 = 2800 <= RISE_CAND
+    (132, 163840, "bf16", False),  # G = 2: 20
+    (132, 229376, "bf16", True),  # G = 2: 28 (50 x 56 = 2800 <= RISE_CAND)
 ])
 def test_topk_rows_of_long_spans_take_the_rise_entries(gpu, rows, vocab, kind, rise):
     """Top-k rows whose blocks span at least registry.RISE_SPAN sub-chunks (float, 2-byte)

@@ -487,7 +487,9 @@ def _rise_suffix(kernel: str, sfx: str, k: Any, vocab: int, g: int,
     a row, spans at least :data:`~rocsample.registry.RISE_SPAN` sub-chunks (2-byte rows /
     float rows): the writes it saves then outweigh its fixed cost (H100,
     bench/results/2026-12-07-session39: every row rising took 0.84-0.97 of the time at spans
-    of 28-56 sub-chunks, 1.04-1.17 at 8-16).
+    of 28-56 sub-chunks, 1.04-1.17 at 8-16; 2-byte rows from 24, measured against 32 in
+    bench/results/2026-12-08-session41: top-k 50 at 128 x 200064-229376 0.83-0.87 of the time,
+    512 x 114688 0.96-0.97, the other cells within 1 %, tokens identical).
     The base entries never instantiate the rising scan, whose code made their other rows 1 %
     slower (bench/results/2026-12-05-session22); the rise entries live in modules of their
     own (``*_rise.hip``: compiled only once a row needs them). ``k``: the scalar, or the host
@@ -526,7 +528,7 @@ def _rise_span(kernel: str, sfx: str) -> float:
     40-48, where each element's exp, not its candidate writes, is the cost).
 
     >>> _rise_span("topk_sampling", "_bf16"), _rise_span("logits_sampling", "")
-    (32, 40)
+    (24, 40)
     >>> _rise_span("logits_sampling", "_bf16")
     inf
     """

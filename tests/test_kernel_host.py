@@ -74,6 +74,7 @@ GPU_TESTS = [
     (test_gpu.test_plain_rows_at_many_scales, (5,)),
     (test_gpu.test_min_p_candidates_and_their_overflow, (2,)),
     (test_gpu.test_topp_cut_with_ties_among_few_gathered, (4, 32000, 25)),
+    (test_gpu.test_topp_cut_with_ties_among_few_gathered, (4, 151936, 25)),  # the digit path
     (test_gpu.test_topp_cut_with_ties_among_few_gathered, (2, 151936, 600)),
     (test_gpu.test_bad_rows_give_minus_one, ()),
     (test_gpu.test_softmax_and_temperature, ()),

@@ -189,19 +189,15 @@ def test_rows_rising_by_span_draw_the_base_entries_tokens(gpu, monkeypatch, kind
     tokens of the base entries (the rise entries kept away), from probabilities and from
     logits (the same device's exp on both paths). The profile shows which entries ran: the
     rise entries for some rows, never for the base calls."""
-    from rocsample.buffers import BFLOAT16
+    from rocsample.buffers.dtypes import narrow_f32
     from rocsample.ops import sampling
-
-    def cast(x: np.ndarray) -> np.ndarray:
-        if kind == "f32":
-            return x
-        return (x.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
 
     rng = np.random.default_rng(67)
     rose = set()
     for v in (98304, 163840, 229376):
         probs = _probs(rng, 264, v)
-        for op, x in (("sample", cast(probs)), ("sample_from_logits", cast(np.log(probs)))):
+        for op, x in (("sample", narrow_f32(probs, kind)),
+                      ("sample_from_logits", narrow_f32(np.log(probs), kind))):
             f = getattr(rocsample, op)
             for k in (20, 50):
                 with rocsample.profile() as prof:

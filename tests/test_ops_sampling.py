@@ -204,11 +204,9 @@ def test_logit_rows_take_the_rise_entries_by_span_only_as_floats(gpu, rows, voca
     threshold whatever their element type (the kernel never holds logit rows packed), and
     2-byte ones only by their candidates (sampling._rise_span); the tokens are the cpu
     backend's on the widened rows."""
-    from rocsample.buffers.dtypes import BFLOAT16, widen_to_f32
+    from rocsample.buffers.dtypes import narrow_f32, widen_to_f32
 
-    logits = np.log(_probs(rows, vocab, 5))
-    x = logits if kind == "f32" else \
-        (logits.view(np.uint32) >> np.uint32(16)).astype(np.uint16).view(BFLOAT16)
+    x = narrow_f32(np.log(_probs(rows, vocab, 5)), kind)
     got = rocsample.sample_from_logits(x, top_k=50, seed=4)
     kernels = [k for k, *_ in _launches(gpu)]
     sfx = "" if kind == "f32" else "_" + kind
